@@ -1,0 +1,586 @@
+"""moto 5.2.5 in server mode, with the parts that bakery's chain needs and moto lacks.
+
+Started by `scripts/local-aws` as `python -m bakery_moto -H 127.0.0.1 -p PORT`.
+Everything here follows AWS's documented behaviour; what moto does well is left alone.
+
+What it adds (see tests/emulator/README.md for the control API):
+- EC2 state transitions that take time: instances `pending` -> `running`,
+  `stopping` -> `stopped`, `shutting-down` -> `terminated`; images `pending` -> `available`
+  (or `failed`, when a test asks for it).
+- CreateImage with a `snapshot` TagSpecification (moto: HTTP 500).
+- EnableImageDeprecation / DisableImageDeprecation, with DeprecationTime in DescribeImages.
+- SSM DescribeInstanceInformation: running EC2 instances with an instance profile come
+  online a configurable time after they are running.
+- SSM SendCommand only on the instances it names (moto: every instance of the region),
+  refused with InvalidInstanceId for instances that are not online, and invocations that
+  are `InProgress` for a while and then end with the outcome a test chose
+  (status, exit code, output) by matching the command text.
+- Faults: the next N calls of an action answer with a chosen error (throttling, 5xx).
+
+Settings are per region (tests use one region each, so they can run in parallel) with
+a "*" default, set over HTTP at /bakery-emulator/config.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+import moto
+
+PINNED_MOTO = "5.2.5"
+if moto.__version__ != PINNED_MOTO:
+    sys.exit(
+        f"bakery_moto: written for moto {PINNED_MOTO}, found {moto.__version__}; "
+        "install the pinned version (scripts/local-aws does)"
+    )
+
+from moto.core.responses import ActionResult  # noqa: E402
+from moto.ec2.models import ec2_backends  # noqa: E402
+from moto.ec2.models.amis import Ami, AmiBackend  # noqa: E402
+from moto.ec2.models.instances import Instance  # noqa: E402
+from moto.ec2.responses.amis import AmisResponse  # noqa: E402
+from moto.ssm.exceptions import SSMException  # noqa: E402
+from moto.ssm.models import Command, SimpleSystemManagerBackend  # noqa: E402
+from moto.ssm.responses import SimpleSystemManagerResponse  # noqa: E402
+
+DEFAULTS: dict[str, Any] = {
+    "instance_pending_seconds": 0.0,
+    "instance_stopping_seconds": 0.0,
+    "instance_shutting_down_seconds": 0.0,
+    "image_pending_seconds": 0.0,
+    # "available" or "failed": where a pending image ends up.
+    "image_final_state": "available",
+    "ssm_online_after_seconds": 0.0,
+    "command_seconds": 0.0,
+    # [{"match": "substring of the command text", "status": "Failed", "exit_code": 1,
+    #   "stdout": "...", "stderr": "...", "seconds": 2}]
+    "command_outcomes": [],
+}
+
+
+class Settings:
+    """Per-region emulator settings and one-shot faults, shared by all request threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_region: dict[str, dict[str, Any]] = {}
+        # [{"action": "DescribeImages", "region": "*", "times": 2, "status": 503,
+        #   "code": "RequestLimitExceeded", "message": "..."}]
+        self.faults: list[dict[str, Any]] = []
+
+    def reset(self) -> None:
+        with self.lock:
+            self.by_region.clear()
+            self.faults.clear()
+
+    def update(self, body: dict[str, Any]) -> dict[str, Any]:
+        region = body.pop("region", "*")
+        faults = body.pop("faults", None)
+        unknown = sorted(set(body) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown settings {unknown}; accepted: {sorted(DEFAULTS)}")
+        with self.lock:
+            self.by_region.setdefault(region, {}).update(body)
+            if faults is not None:
+                for fault in faults:
+                    fault.setdefault("region", region)
+                    fault.setdefault("times", 1)
+                self.faults.extend(faults)
+            return self.snapshot(region)
+
+    def snapshot(self, region: str) -> dict[str, Any]:
+        merged = dict(DEFAULTS)
+        merged.update(self.by_region.get("*", {}))
+        if region != "*":
+            merged.update(self.by_region.get(region, {}))
+        return merged
+
+    def get(self, region: str, key: str) -> Any:
+        with self.lock:
+            return self.snapshot(region)[key]
+
+    def take_fault(self, action: str, region: str) -> dict[str, Any] | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault["action"] == action and fault["region"] in ("*", region):
+                    fault["times"] -= 1
+                    if fault["times"] <= 0:
+                        self.faults.remove(fault)
+                    return dict(fault)
+        return None
+
+
+SETTINGS = Settings()
+
+
+# ---------------------------------------------------------------- state transitions
+
+
+class Transition:
+    """A state that becomes another one at a given moment (monotonic clock)."""
+
+    def __init__(self, final: Any, seconds: float) -> None:
+        self.final = final
+        self.at = time.monotonic() + seconds
+
+    def due(self) -> bool:
+        return time.monotonic() >= self.at
+
+
+def _instance_state_get(self: Instance) -> Any:
+    state = self.__dict__["_bakery_state"]
+    transition = self.__dict__.get("_bakery_transition")
+    if transition is not None and transition.due():
+        state.name, state.code = transition.final
+        del self.__dict__["_bakery_transition"]
+        if state.name == "running":
+            self.__dict__["_bakery_running_since"] = time.monotonic()
+    return state
+
+
+def _instance_state_set(self: Instance, value: Any) -> None:
+    self.__dict__["_bakery_state"] = value
+    self.__dict__.pop("_bakery_transition", None)
+
+
+Instance._state = property(_instance_state_get, _instance_state_set)  # type: ignore[assignment]
+
+
+def _delay_instance(
+    instance: Instance, transient: tuple[str, int], final: tuple[str, int], key: str
+) -> None:
+    seconds = float(SETTINGS.get(instance.region_name, key))
+    state = instance.__dict__["_bakery_state"]
+    if seconds > 0:
+        state.name, state.code = transient
+        instance.__dict__["_bakery_transition"] = Transition(final, seconds)
+    elif final[0] == "running":
+        instance.__dict__["_bakery_running_since"] = time.monotonic()
+
+
+_original_instance_init = Instance.__init__
+_original_start = Instance.start
+_original_stop = Instance.stop
+_original_terminate = Instance.terminate
+
+
+def _instance_init(self: Instance, *args: Any, **kwargs: Any) -> None:
+    _original_instance_init(self, *args, **kwargs)
+    _delay_instance(self, ("pending", 0), ("running", 16), "instance_pending_seconds")
+
+
+def _instance_start(self: Instance) -> Any:
+    previous = _original_start(self)
+    _delay_instance(self, ("pending", 0), ("running", 16), "instance_pending_seconds")
+    return previous
+
+
+def _instance_stop(self: Instance) -> Any:
+    previous = _original_stop(self)
+    self.__dict__.pop("_bakery_running_since", None)
+    _delay_instance(self, ("stopping", 64), ("stopped", 80), "instance_stopping_seconds")
+    return previous
+
+
+def _instance_terminate(self: Instance) -> Any:
+    previous = _original_terminate(self)
+    self.__dict__.pop("_bakery_running_since", None)
+    _delay_instance(
+        self, ("shutting-down", 32), ("terminated", 48), "instance_shutting_down_seconds"
+    )
+    return previous
+
+
+Instance.__init__ = _instance_init  # type: ignore[method-assign]
+Instance.start = _instance_start  # type: ignore[method-assign]
+Instance.stop = _instance_stop  # type: ignore[method-assign]
+Instance.terminate = _instance_terminate  # type: ignore[method-assign]
+
+
+def _image_state_get(self: Ami) -> str:
+    transition = self.__dict__.get("_bakery_transition")
+    if transition is not None and transition.due():
+        self.__dict__["_bakery_state"] = transition.final
+        del self.__dict__["_bakery_transition"]
+        if transition.final == "failed":
+            self.__dict__["state_reason"] = {
+                "Code": "Server.InternalError",
+                "Message": "Server.InternalError: Internal error on launch",
+            }
+    return self.__dict__["_bakery_state"]
+
+
+def _image_state_set(self: Ami, value: str) -> None:
+    self.__dict__["_bakery_state"] = value
+    self.__dict__.pop("_bakery_transition", None)
+
+
+Ami.state = property(_image_state_get, _image_state_set)  # type: ignore[assignment]
+Ami.state_reason = None  # serialised as StateReason when set
+Ami.deprecation_time = None  # serialised as DeprecationTime when set
+
+
+def _delay_image(ami: Ami) -> None:
+    region = ami.ec2_backend.region_name
+    seconds = float(SETTINGS.get(region, "image_pending_seconds"))
+    final = SETTINGS.get(region, "image_final_state")
+    if seconds > 0 or final != "available":
+        ami.__dict__["_bakery_state"] = "pending"
+        ami.__dict__["_bakery_transition"] = Transition(final, seconds)
+
+
+_original_create_image = AmiBackend.create_image
+_original_copy_image = AmiBackend.copy_image
+
+
+def _create_image(
+    self: AmiBackend,
+    instance_id: str,
+    name: str,
+    description: str,
+    tag_specifications: list[dict[str, Any]],
+) -> Ami:
+    snapshot_tags: list[dict[str, str]] = []
+    image_specs = []
+    for spec in tag_specifications:
+        if spec["ResourceType"] == "snapshot":
+            snapshot_tags += spec.get("Tags", [])
+        else:
+            image_specs.append(spec)
+    ami = _original_create_image(self, instance_id, name, description, image_specs)
+    for tag in snapshot_tags:
+        ami.ebs_snapshot.add_tag(tag["Key"], tag["Value"])
+    _delay_image(ami)
+    return ami
+
+
+def _copy_image(self: AmiBackend, *args: Any, **kwargs: Any) -> Ami:
+    ami = _original_copy_image(self, *args, **kwargs)
+    _delay_image(ami)
+    return ami
+
+
+AmiBackend.create_image = _create_image  # type: ignore[method-assign]
+AmiBackend.copy_image = _copy_image  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- image deprecation
+
+
+def _deprecation_time(value: Any) -> str:
+    # AWS rounds the seconds to the nearest minute and answers in UTC, ISO 8601.
+    if isinstance(value, datetime.datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    else:
+        when = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    when = when.astimezone(datetime.timezone.utc)
+    if when.second >= 30:
+        when += datetime.timedelta(minutes=1)
+    when = when.replace(second=0, microsecond=0)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def enable_image_deprecation(self: AmisResponse) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    deprecate_at = self._get_param("DeprecateAt")
+    self.error_on_dryrun()
+    ami = self.ec2_backend.describe_images(ami_ids=[image_id])[0]
+    ami.deprecation_time = _deprecation_time(deprecate_at)
+    return ActionResult({"Return": True})
+
+
+def disable_image_deprecation(self: AmisResponse) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    self.error_on_dryrun()
+    ami = self.ec2_backend.describe_images(ami_ids=[image_id])[0]
+    ami.deprecation_time = None
+    return ActionResult({"Return": True})
+
+
+AmisResponse.enable_image_deprecation = enable_image_deprecation  # type: ignore[attr-defined]
+AmisResponse.disable_image_deprecation = disable_image_deprecation  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- SSM managed instances
+
+
+class SSMError(SSMException):
+    # moto finds the service model of an error by the module of its class.
+    __module__ = "moto.ssm.exceptions"
+
+
+def _iso(seconds_since_epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(
+        seconds_since_epoch, datetime.timezone.utc
+    ).isoformat()
+
+
+def _ssm_online(instance: Instance, region: str) -> bool:
+    """An instance is SSM-managed when it runs, has an instance profile, and its agent
+    had time to register (the agent needs the profile's credentials to call SSM)."""
+    if instance.state != "running" or not instance.iam_instance_profile:
+        return False
+    since = instance.__dict__.get("_bakery_running_since")
+    if since is None:
+        return False
+    return time.monotonic() - since >= float(
+        SETTINGS.get(region, "ssm_online_after_seconds")
+    )
+
+
+def _managed_instances(region: str, account_id: str) -> list[Instance]:
+    backend = ec2_backends[account_id][region]
+    return [i for i in backend.all_instances() if _ssm_online(i, region)]
+
+
+def describe_instance_information(self: SimpleSystemManagerResponse) -> ActionResult:
+    wanted: set[str] | None = None
+    for key, values in [
+        (f.get("key"), f.get("valueSet", []))
+        for f in self._get_param("InstanceInformationFilterList", [])
+    ] + [(f.get("Key"), f.get("Values", [])) for f in self._get_param("Filters", [])]:
+        if key == "InstanceIds":
+            wanted = set(values) if wanted is None else wanted & set(values)
+        elif key is not None:
+            raise SSMError(
+                "InvalidInstanceInformationFilterValue",
+                f"bakery_moto supports only the InstanceIds filter, not {key}",
+            )
+    now = time.time()
+    items = []
+    for instance in _managed_instances(self.region, self.current_account):
+        if wanted is not None and instance.id not in wanted:
+            continue
+        windows = instance.platform == "windows"
+        items.append(
+            {
+                "InstanceId": instance.id,
+                "PingStatus": "Online",
+                "LastPingDateTime": _iso(now),
+                "AgentVersion": "3.3.1142.0",
+                "IsLatestVersion": True,
+                "PlatformType": "Windows" if windows else "Linux",
+                "PlatformName": "Microsoft Windows Server 2022 Datacenter"
+                if windows
+                else "Amazon Linux",
+                "ResourceType": "EC2Instance",
+                "IPAddress": instance.private_ip,
+                "ComputerName": instance.private_dns_name if hasattr(instance, "private_dns_name") else instance.id,
+                "AssociationStatus": "Success",
+            }
+        )
+    return ActionResult({"InstanceInformationList": items})
+
+
+SimpleSystemManagerResponse.describe_instance_information = describe_instance_information  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- SSM Run Command
+
+
+_original_targets = Command._get_instance_ids_from_targets
+
+
+def _instance_ids_from_targets(self: Command) -> list[str]:
+    # moto resolves empty Targets to every instance of the region.
+    return _original_targets(self) if self.targets else []
+
+
+Command._get_instance_ids_from_targets = _instance_ids_from_targets  # type: ignore[method-assign]
+
+_original_send_command = SimpleSystemManagerBackend.send_command
+
+
+def _send_command(self: SimpleSystemManagerBackend, **kwargs: Any) -> Command:
+    managed = {i.id for i in _managed_instances(self.region_name, self.account_id)}
+    for instance_id in kwargs.get("instance_ids") or []:
+        if instance_id not in managed:
+            raise SSMError(
+                "InvalidInstanceId",
+                f"Instances [[{instance_id}]] not in a valid state for account "
+                f"{self.account_id}",
+            )
+    command = _original_send_command(self, **kwargs)
+    text = "\n".join(kwargs.get("parameters", {}).get("commands", []))
+    outcome: dict[str, Any] = {"status": "Success", "exit_code": 0, "stdout": "", "stderr": ""}
+    for rule in SETTINGS.get(self.region_name, "command_outcomes"):
+        if rule.get("match", "") in text:
+            outcome.update(rule)
+            break
+    seconds = float(outcome.get("seconds", SETTINGS.get(self.region_name, "command_seconds")))
+    command.bakery_outcome = outcome  # type: ignore[attr-defined]
+    command.bakery_started = time.monotonic()  # type: ignore[attr-defined]
+    command.bakery_seconds = seconds  # type: ignore[attr-defined]
+    if seconds > 0:
+        command.status = "InProgress"
+    elif outcome["status"] != "Success":
+        command.status = outcome["status"]
+    return command
+
+
+SimpleSystemManagerBackend.send_command = _send_command  # type: ignore[method-assign]
+
+_original_get_invocation = Command.get_invocation
+
+
+def _get_invocation(self: Command, instance_id: str, plugin_name: str | None) -> dict[str, Any]:
+    invocation = dict(_original_get_invocation(self, instance_id, plugin_name))
+    outcome = getattr(self, "bakery_outcome", None)
+    if outcome is None:
+        return invocation
+    elapsed = time.monotonic() - self.bakery_started  # type: ignore[attr-defined]
+    stdout, stderr = outcome.get("stdout", ""), outcome.get("stderr", "")
+    if elapsed < self.bakery_seconds:  # type: ignore[attr-defined]
+        # Output appears while the command runs, as the agent uploads it.
+        shown = stdout.splitlines(keepends=True)[: max(0, len(stdout.splitlines()) // 2)]
+        invocation.update(
+            Status="InProgress",
+            StatusDetails="InProgress",
+            ResponseCode=-1,
+            StandardOutputContent="".join(shown),
+            StandardErrorContent="",
+            ExecutionEndDateTime="",
+        )
+        return invocation
+    status = outcome["status"]
+    self.status = status
+    invocation.update(
+        Status=status,
+        StatusDetails={"TimedOut": "ExecutionTimedOut"}.get(status, status),
+        ResponseCode=int(outcome.get("exit_code", 0 if status == "Success" else 1)),
+        StandardOutputContent=stdout[-24000:],
+        StandardErrorContent=stderr[-8000:],
+    )
+    return invocation
+
+
+Command.get_invocation = _get_invocation  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- WSGI: control API and faults
+
+CONTROL_PREFIX = "/bakery-emulator/"
+REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+
+
+def _json_response(start_response: Any, status: str, body: Any) -> list[bytes]:
+    data = json.dumps(body, indent=2, default=str).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _action_of(environ: dict[str, Any], body: bytes) -> str | None:
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    match = re.search(rb"(?:^|&)Action=([A-Za-z]+)", body)
+    return match.group(1).decode() if match else None
+
+
+def _fault_response(start_response: Any, environ: dict[str, Any], fault: dict[str, Any]) -> list[bytes]:
+    status = int(fault.get("status", 503))
+    code = fault.get("code", "RequestLimitExceeded")
+    message = fault.get("message", "Request limit exceeded.")
+    reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        data = json.dumps({"__type": code, "message": message}).encode()
+        content_type = "application/x-amz-json-1.1"
+    else:
+        data = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
+        ).encode()
+        content_type = "text/xml"
+    start_response(
+        f"{status} {reason.get(status, 'Error')}",
+        [("Content-Type", content_type), ("Content-Length", str(len(data)))],
+    )
+    return [data]
+
+
+class BakeryEmulator:
+    """WSGI middleware in front of moto: the control API, then fault injection."""
+
+    def __init__(self, moto_app: Any) -> None:
+        self.moto_app = moto_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self.control(path[len(CONTROL_PREFIX):], environ, start_response)
+        body = _read_body(environ)
+        action = _action_of(environ, body)
+        if action and SETTINGS.faults:
+            match = REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
+            fault = SETTINGS.take_fault(action, match.group(1) if match else "*")
+            if fault:
+                return _fault_response(start_response, environ, fault)
+        return self.moto_app(environ, start_response)
+
+    def control(self, what: str, environ: dict[str, Any], start_response: Any) -> Any:
+        method = environ.get("REQUEST_METHOD")
+        try:
+            if what == "config" and method == "POST":
+                body = json.loads(_read_body(environ) or b"{}")
+                return _json_response(start_response, "200 OK", SETTINGS.update(body))
+            if what == "config" and method == "GET":
+                return _json_response(start_response, "200 OK", SETTINGS.snapshot("*"))
+            if what == "reset" and method == "POST":
+                SETTINGS.reset()
+                return _json_response(start_response, "200 OK", {"reset": True})
+        except (ValueError, KeyError, TypeError) as error:
+            return _json_response(start_response, "400 Bad Request", {"error": str(error)})
+        return _json_response(
+            start_response,
+            "404 Not Found",
+            {"error": f"no {method} {CONTROL_PREFIX}{what}; see tests/emulator/README.md"},
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from werkzeug.serving import run_simple
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    parser = argparse.ArgumentParser(description="moto server with bakery's extensions")
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    args = parser.parse_args(argv)
+
+    import os
+
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    app = BakeryEmulator(DomainDispatcherApplication(create_backend_app))
+    run_simple(
+        args.host,
+        args.port,
+        app,
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+
+
+if __name__ == "__main__":
+    main()
