@@ -1,1 +1,20 @@
+//! bakery-core: bake Amazon Machine Images like software releases.
+//!
+//! The library never prints and never exits: it reads recipes ([`recipe`]), turns a
+//! request into a complete [`plan::BakePlan`], runs it ([`pipeline::bake`]) while
+//! emitting [`events::Event`]s, and returns a [`report::BakeReport`]. Only [`aws`]
+//! talks to AWS.
 
+pub mod aws;
+pub mod commands;
+pub mod error;
+pub mod events;
+pub mod ledger;
+pub mod pipeline;
+pub mod plan;
+pub mod recipe;
+pub mod release;
+pub mod report;
+pub mod wait;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,387 @@
+//! EC2: images, builder instances, security groups, snapshots.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification,
+    Image, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceType,
+    ResourceType, ShutdownBehavior, Tag, TagSpecification, VolumeType,
+};
+use aws_sdk_ec2::Client;
+use base64::Engine;
+
+use super::sdk_error;
+use crate::error::Result;
+
+#[derive(Clone)]
+pub struct Ec2 {
+    client: Client,
+    region: String,
+}
+
+/// What bakery needs to know about an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageInfo {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub architecture: Option<String>,
+    pub windows: bool,
+    pub root_device_name: Option<String>,
+    pub creation_date: Option<String>,
+    pub snapshot_ids: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Everything RunInstances needs for a builder.
+#[derive(Debug, Clone)]
+pub struct BuilderLaunch {
+    pub image_id: String,
+    pub instance_type: String,
+    pub root_device_name: String,
+    pub volume_size_gib: Option<i32>,
+    pub volume_type: String,
+    pub kms_key: Option<String>,
+    pub subnet: Option<String>,
+    pub security_groups: Vec<String>,
+    pub instance_profile: Option<String>,
+    pub user_data: String,
+    /// Makes a retried RunInstances return the same instance instead of a second one.
+    pub client_token: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+fn tag_specification(resource_type: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .build()
+}
+
+fn image_info(image: &Image) -> ImageInfo {
+    ImageInfo {
+        id: image.image_id().unwrap_or_default().to_string(),
+        name: image.name().unwrap_or_default().to_string(),
+        state: image.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        state_reason: image.state_reason().and_then(|r| r.message()).map(str::to_string),
+        architecture: image.architecture().map(|a| a.as_str().to_string()),
+        windows: image.platform().is_some_and(|p| p.as_str().eq_ignore_ascii_case("windows")),
+        root_device_name: image.root_device_name().map(str::to_string),
+        creation_date: image.creation_date().map(str::to_string),
+        snapshot_ids: image
+            .block_device_mappings()
+            .iter()
+            .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
+            .collect(),
+        tags: image
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect(),
+    }
+}
+
+impl Ec2 {
+    pub fn new(client: Client, region: &str) -> Self {
+        Ec2 { client, region: region.to_string() }
+    }
+
+    pub async fn describe_image(&self, image_id: &str) -> Result<Option<ImageInfo>> {
+        let result = self.client.describe_images().image_ids(image_id).send().await;
+        match result {
+            Ok(out) => Ok(out.images().first().map(image_info)),
+            Err(e) => {
+                let error = sdk_error("DescribeImages", &self.region, Some(image_id), e);
+                if super::is_not_found(&error) || error.aws_code() == Some("InvalidAMIID.Malformed") {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// The newest available image of `owner` whose name matches `name_pattern`.
+    pub async fn latest_image(&self, owner: &str, name_pattern: &str, arch: &str) -> Result<Option<ImageInfo>> {
+        let out = self
+            .client
+            .describe_images()
+            .owners(owner)
+            .filters(filter("name", name_pattern))
+            .filters(filter("state", "available"))
+            .filters(filter("architecture", arch))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeImages", &self.region, Some(name_pattern), e))?;
+        let mut images: Vec<ImageInfo> = out.images().iter().map(image_info).collect();
+        images.sort_by(|a, b| a.creation_date.cmp(&b.creation_date));
+        Ok(images.pop())
+    }
+
+    /// Images of this account that carry `key=value`, or whose name is `name`.
+    pub async fn own_images(&self, tag: Option<(&str, &str)>, name: Option<&str>) -> Result<Vec<ImageInfo>> {
+        let mut request = self.client.describe_images().owners("self");
+        if let Some((key, value)) = tag {
+            request = request.filters(filter(&format!("tag:{key}"), value));
+        }
+        if let Some(name) = name {
+            request = request.filters(filter("name", name));
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeImages", &self.region, name, e))?;
+        Ok(out.images().iter().map(image_info).collect())
+    }
+
+    pub async fn default_vpc(&self) -> Result<Option<String>> {
+        let out = self
+            .client
+            .describe_vpcs()
+            .filters(filter("is-default", "true"))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeVpcs", &self.region, None, e))?;
+        Ok(out.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_string))
+    }
+
+    pub async fn vpc_of_subnet(&self, subnet: &str) -> Result<Option<String>> {
+        let result = self.client.describe_subnets().subnet_ids(subnet).send().await;
+        match result {
+            Ok(out) => Ok(out.subnets().first().and_then(|s| s.vpc_id()).map(str::to_string)),
+            Err(e) => {
+                let error = sdk_error("DescribeSubnets", &self.region, Some(subnet), e);
+                if super::is_not_found(&error) {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// A security group with no inbound rules (the default outbound rule stays, so
+    /// steps can reach package mirrors and the SSM endpoints).
+    pub async fn create_security_group(
+        &self,
+        name: &str,
+        description: &str,
+        vpc_id: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let out = self
+            .client
+            .create_security_group()
+            .group_name(name)
+            .description(description)
+            .vpc_id(vpc_id)
+            .tag_specifications(tag_specification(ResourceType::SecurityGroup, tags))
+            .send()
+            .await
+            .map_err(|e| sdk_error("CreateSecurityGroup", &self.region, Some(vpc_id), e))?;
+        Ok(out.group_id().unwrap_or_default().to_string())
+    }
+
+    pub async fn delete_security_group(&self, group_id: &str) -> Result<()> {
+        self.client
+            .delete_security_group()
+            .group_id(group_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteSecurityGroup", &self.region, Some(group_id), e))?;
+        Ok(())
+    }
+
+    pub async fn run_builder(&self, launch: &BuilderLaunch) -> Result<String> {
+        let volume = EbsBlockDevice::builder()
+            .encrypted(true)
+            .delete_on_termination(true)
+            .volume_type(VolumeType::from(launch.volume_type.as_str()))
+            .set_volume_size(launch.volume_size_gib)
+            .set_kms_key_id(launch.kms_key.clone())
+            .build();
+        let profile = launch.instance_profile.as_ref().map(|p| {
+            let spec = IamInstanceProfileSpecification::builder();
+            if p.starts_with("arn:") { spec.arn(p) } else { spec.name(p) }.build()
+        });
+        let out = self
+            .client
+            .run_instances()
+            .image_id(&launch.image_id)
+            .instance_type(InstanceType::from(launch.instance_type.as_str()))
+            .min_count(1)
+            .max_count(1)
+            .client_token(&launch.client_token)
+            .metadata_options(
+                InstanceMetadataOptionsRequest::builder()
+                    .http_tokens(HttpTokensState::Required)
+                    .http_endpoint(InstanceMetadataEndpointState::Enabled)
+                    .http_put_response_hop_limit(2)
+                    .build(),
+            )
+            .block_device_mappings(
+                BlockDeviceMapping::builder()
+                    .device_name(&launch.root_device_name)
+                    .ebs(volume)
+                    .build(),
+            )
+            .set_iam_instance_profile(profile)
+            .set_subnet_id(launch.subnet.clone())
+            .set_security_group_ids(Some(launch.security_groups.clone()).filter(|g| !g.is_empty()))
+            .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
+            .user_data(base64::engine::general_purpose::STANDARD.encode(&launch.user_data))
+            .tag_specifications(tag_specification(ResourceType::Instance, &launch.tags))
+            .tag_specifications(tag_specification(ResourceType::Volume, &launch.tags))
+            .send()
+            .await
+            .map_err(|e| sdk_error("RunInstances", &self.region, Some(&launch.image_id), e))?;
+        Ok(out
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// The instance's state name (`pending`, `running`, `stopped`...) and the reason
+    /// for its last state change, or None when AWS does not know the instance.
+    pub async fn instance_state(&self, instance_id: &str) -> Result<Option<(String, Option<String>)>> {
+        let result = self.client.describe_instances().instance_ids(instance_id).send().await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                let error = sdk_error("DescribeInstances", &self.region, Some(instance_id), e);
+                return if super::is_not_found(&error) { Ok(None) } else { Err(error) };
+            }
+        };
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| i.instance_id() == Some(instance_id))
+            .map(|i| {
+                (
+                    i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default(),
+                    i.state_reason().and_then(|r| r.message()).map(str::to_string),
+                )
+            }))
+    }
+
+    /// Instances (not terminated) that carry `key=value`.
+    pub async fn instances_tagged(&self, key: &str, value: &str) -> Result<Vec<String>> {
+        let out = self
+            .client
+            .describe_instances()
+            .filters(filter(&format!("tag:{key}"), value))
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("pending")
+                    .values("running")
+                    .values("stopping")
+                    .values("stopped")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeInstances", &self.region, Some(value), e))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect())
+    }
+
+    pub async fn stop_instance(&self, instance_id: &str) -> Result<()> {
+        self.client
+            .stop_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("StopInstances", &self.region, Some(instance_id), e))?;
+        Ok(())
+    }
+
+    pub async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
+        self.client
+            .terminate_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("TerminateInstances", &self.region, Some(instance_id), e))?;
+        Ok(())
+    }
+
+    /// Registers the AMI, with the same tags on the image and on its snapshots.
+    pub async fn create_image(
+        &self,
+        instance_id: &str,
+        name: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let out = self
+            .client
+            .create_image()
+            .instance_id(instance_id)
+            .name(name)
+            .description(description)
+            .tag_specifications(tag_specification(ResourceType::Image, tags))
+            .tag_specifications(tag_specification(ResourceType::Snapshot, tags))
+            .send()
+            .await
+            .map_err(|e| sdk_error("CreateImage", &self.region, Some(instance_id), e))?;
+        Ok(out.image_id().unwrap_or_default().to_string())
+    }
+
+    pub async fn enable_deprecation(&self, image_id: &str, at: SystemTime) -> Result<()> {
+        self.client
+            .enable_image_deprecation()
+            .image_id(image_id)
+            .deprecate_at(aws_smithy_types::DateTime::from(at))
+            .send()
+            .await
+            .map_err(|e| sdk_error("EnableImageDeprecation", &self.region, Some(image_id), e))?;
+        Ok(())
+    }
+
+    pub async fn deregister_image(&self, image_id: &str) -> Result<()> {
+        self.client
+            .deregister_image()
+            .image_id(image_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeregisterImage", &self.region, Some(image_id), e))?;
+        Ok(())
+    }
+
+    /// Snapshots of this account that carry `key=value`.
+    pub async fn snapshots_tagged(&self, key: &str, value: &str) -> Result<Vec<String>> {
+        let out = self
+            .client
+            .describe_snapshots()
+            .owner_ids("self")
+            .filters(filter(&format!("tag:{key}"), value))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeSnapshots", &self.region, Some(value), e))?;
+        Ok(out.snapshots().iter().filter_map(|s| s.snapshot_id().map(str::to_string)).collect())
+    }
+
+    pub async fn delete_snapshot(&self, snapshot_id: &str) -> Result<()> {
+        self.client
+            .delete_snapshot()
+            .snapshot_id(snapshot_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteSnapshot", &self.region, Some(snapshot_id), e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! SSM: parameters, managed-instance status, Run Command.
+
+use aws_sdk_ssm::operation::get_command_invocation::GetCommandInvocationError;
+use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+use aws_sdk_ssm::types::InstanceInformationStringFilter;
+use aws_sdk_ssm::Client;
+
+use super::sdk_error;
+use crate::error::{Error, Result};
+
+#[derive(Clone)]
+pub struct Ssm {
+    client: Client,
+    region: String,
+}
+
+/// One command's run on one instance, as GetCommandInvocation reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// `Pending`, `InProgress`, `Delayed`, `Success`, `Failed`, `TimedOut`, `Cancelled`...
+    pub status: String,
+    /// The script's exit code; -1 while it runs.
+    pub exit_code: i32,
+    /// Inline output: AWS keeps the first 24,000 characters here.
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Invocation {
+    pub fn is_finished(&self) -> bool {
+        !matches!(self.status.as_str(), "Pending" | "InProgress" | "Delayed" | "Cancelling")
+    }
+}
+
+/// A script for SSM Run Command, and how long it may run.
+#[derive(Debug, Clone)]
+pub struct ScriptCommand<'a> {
+    /// `AWS-RunShellScript` or `AWS-RunPowerShellScript`.
+    pub document: &'static str,
+    pub script: &'a str,
+    pub execution_timeout_secs: u64,
+    /// Shown in the SSM console's command history.
+    pub comment: String,
+}
+
+impl Ssm {
+    pub fn new(client: Client, region: &str) -> Self {
+        Ssm { client, region: region.to_string() }
+    }
+
+    /// The value of a parameter, or None when it does not exist.
+    pub async fn parameter(&self, name: &str) -> Result<Option<String>> {
+        match self.client.get_parameter().name(name).send().await {
+            Ok(out) => Ok(out.parameter().and_then(|p| p.value()).map(str::to_string)),
+            Err(e) if matches!(e.as_service_error(), Some(GetParameterError::ParameterNotFound(_))) => Ok(None),
+            Err(e) => Err(sdk_error("GetParameter", &self.region, Some(name), e)),
+        }
+    }
+
+    /// The instance's SSM ping status (`Online`, `ConnectionLost`, ...), or None while
+    /// its agent has not registered.
+    pub async fn ping_status(&self, instance_id: &str) -> Result<Option<String>> {
+        let filter = InstanceInformationStringFilter::builder()
+            .key("InstanceIds")
+            .values(instance_id)
+            .build()
+            .expect("key and values are set");
+        let out = self
+            .client
+            .describe_instance_information()
+            .filters(filter)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeInstanceInformation", &self.region, Some(instance_id), e))?;
+        Ok(out
+            .instance_information_list()
+            .iter()
+            .find(|i| i.instance_id() == Some(instance_id))
+            .and_then(|i| i.ping_status())
+            .map(|s| s.as_str().to_string()))
+    }
+
+    /// Sends a script to one instance; returns the command id.
+    pub async fn send_script(&self, instance_id: &str, command: &ScriptCommand<'_>) -> Result<String> {
+        let comment: String = command.comment.chars().take(100).collect();
+        let out = self
+            .client
+            .send_command()
+            .document_name(command.document)
+            .instance_ids(instance_id)
+            .parameters("commands", vec![command.script.to_string()])
+            .parameters("executionTimeout", vec![command.execution_timeout_secs.to_string()])
+            .timeout_seconds(600)
+            .comment(comment)
+            .send()
+            .await
+            .map_err(|e| sdk_error("SendCommand", &self.region, Some(instance_id), e))?;
+        out.command()
+            .and_then(|c| c.command_id())
+            .map(str::to_string)
+            .ok_or_else(|| Error::Aws {
+                operation: "SendCommand",
+                region: self.region.clone(),
+                resource: Some(instance_id.to_string()),
+                code: None,
+                message: "the answer carried no command id".into(),
+                transient: false,
+            })
+    }
+
+    /// The command's run on the instance, or None while SSM has not created it yet.
+    pub async fn invocation(&self, command_id: &str, instance_id: &str) -> Result<Option<Invocation>> {
+        match self.client.get_command_invocation().command_id(command_id).instance_id(instance_id).send().await {
+            Ok(out) => Ok(Some(Invocation {
+                status: out.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                exit_code: out.response_code(),
+                stdout: out.standard_output_content().unwrap_or_default().to_string(),
+                stderr: out.standard_error_content().unwrap_or_default().to_string(),
+            })),
+            Err(e) if matches!(e.as_service_error(), Some(GetCommandInvocationError::InvocationDoesNotExist(_))) => {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error("GetCommandInvocation", &self.region, Some(command_id), e)),
+        }
+    }
+
+    pub async fn cancel_command(&self, command_id: &str, instance_id: &str) -> Result<()> {
+        self.client
+            .cancel_command()
+            .command_id(command_id)
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("CancelCommand", &self.region, Some(command_id), e))?;
+        Ok(())
+    }
+}

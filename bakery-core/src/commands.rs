@@ -1,0 +1,194 @@
+//! The text bakery sends to a builder: recipe steps wrapped for SSM Run Command, the
+//! built-in generalize scripts, and the dead-man's switch in the user data.
+//!
+//! Values reach scripts only as quoted environment assignments, so no value can
+//! become code, whatever it contains.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::recipe::Platform;
+
+pub const GENERALIZE_LINUX: &str = include_str!("../scripts/generalize-linux.sh");
+pub const GENERALIZE_WINDOWS: &str = include_str!("../scripts/generalize-windows.ps1");
+
+/// The SSM document that runs scripts on the platform.
+pub fn document(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Linux => "AWS-RunShellScript",
+        Platform::Windows => "AWS-RunPowerShellScript",
+    }
+}
+
+/// A step's script as one Run Command text: the script is written to a private
+/// temporary file and run by its own interpreter (its `#!` line), with `env` exported.
+pub fn step_command(platform: Platform, script: &str, env: &BTreeMap<String, String>) -> String {
+    match platform {
+        Platform::Linux => shell_step(script, env),
+        Platform::Windows => powershell_step(script, env),
+    }
+}
+
+fn shell_step(script: &str, env: &BTreeMap<String, String>) -> String {
+    let delimiter = heredoc_delimiter(script);
+    let mut text = String::from(
+        "set -u\numask 077\nbakery_dir=$(mktemp -d /tmp/bakery-step.XXXXXX) || exit 1\n",
+    );
+    text.push_str(&format!("cat > \"$bakery_dir/script\" <<'{delimiter}'\n{script}"));
+    if !script.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("{delimiter}\nchmod 700 \"$bakery_dir/script\"\n"));
+    for (name, value) in env {
+        text.push_str(&format!("export {name}={}\n", shell_quote(value)));
+    }
+    text.push_str("\"$bakery_dir/script\"\nbakery_status=$?\nrm -rf \"$bakery_dir\"\nexit $bakery_status\n");
+    text
+}
+
+/// A delimiter that does not occur in the script, so the here-document ends where
+/// bakery means it to.
+fn heredoc_delimiter(script: &str) -> String {
+    let digest = hex::encode(Sha256::digest(script.as_bytes()));
+    let mut delimiter = format!("BAKERY_SCRIPT_{}", &digest[..16]);
+    while script.lines().any(|line| line == delimiter) {
+        delimiter.push('_');
+    }
+    delimiter
+}
+
+/// POSIX single quotes: everything is literal; a `'` becomes `'\''`.
+pub fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// PowerShell single quotes: everything is literal; a `'` is doubled.
+pub fn powershell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+fn powershell_step(script: &str, env: &BTreeMap<String, String>) -> String {
+    // The script travels base64-encoded: no quoting or here-string can be broken by it.
+    let encoded = base64::engine::general_purpose::STANDARD.encode(script.as_bytes());
+    let mut text = String::from(
+        "$ErrorActionPreference = 'Stop'\n\
+         $bakeryDir = Join-Path $env:TEMP ('bakery-step-' + [guid]::NewGuid())\n\
+         New-Item -ItemType Directory -Path $bakeryDir | Out-Null\n\
+         $bakeryScript = Join-Path $bakeryDir 'step.ps1'\n",
+    );
+    text.push_str(&format!(
+        "[IO.File]::WriteAllText($bakeryScript, [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('{encoded}')))\n"
+    ));
+    for (name, value) in env {
+        text.push_str(&format!("$env:{name} = {}\n", powershell_quote(value)));
+    }
+    text.push_str(
+        "$global:LASTEXITCODE = 0\n\
+         & $bakeryScript\n\
+         $bakeryStatus = if ($?) { $LASTEXITCODE } elseif ($LASTEXITCODE) { $LASTEXITCODE } else { 1 }\n\
+         Remove-Item -Recurse -Force $bakeryDir\n\
+         exit $bakeryStatus\n",
+    );
+    text
+}
+
+pub fn generalize_script(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Linux => GENERALIZE_LINUX,
+        Platform::Windows => GENERALIZE_WINDOWS,
+    }
+}
+
+/// User data that powers the builder off after `lifetime`; with
+/// InstanceInitiatedShutdownBehavior=terminate, EC2 then terminates it. This is what
+/// removes a builder whose bakery died without cleaning up (kill -9, lost host).
+pub fn dead_mans_switch(platform: Platform, bake_id: &str, lifetime: Duration) -> String {
+    let seconds = lifetime.as_secs().max(60);
+    match platform {
+        Platform::Linux => format!(
+            "#!/bin/sh\n\
+             # bakery dead-man's switch for bake {bake_id}: power off after {seconds}s;\n\
+             # the instance is set to terminate on an OS-initiated shutdown.\n\
+             if command -v systemd-run >/dev/null 2>&1; then\n\
+             \x20   systemd-run --unit=bakery-deadline --on-active={seconds}s /bin/systemctl poweroff\n\
+             else\n\
+             \x20   nohup sh -c 'sleep {seconds}; poweroff' >/dev/null 2>&1 &\n\
+             fi\n"
+        ),
+        Platform::Windows => format!(
+            "<powershell>\n\
+             # bakery dead-man's switch for bake {bake_id}: shut down after {seconds}s;\n\
+             # the instance is set to terminate on an OS-initiated shutdown.\n\
+             shutdown.exe /s /f /t {seconds} /c \"bakery: bake {bake_id} passed its deadline\"\n\
+             </powershell>\n"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    fn run_sh(text: &str) -> (i32, String) {
+        let out = Command::new("sh").arg("-c").arg(text).output().expect("sh runs");
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    #[test]
+    fn a_step_runs_with_its_interpreter_env_and_exit_code() {
+        let env = BTreeMap::from([("GREETING".to_string(), "hello world".to_string())]);
+        let script = "#!/bin/sh\necho \"$GREETING from $0\"\nexit 3\n";
+        let (code, out) = run_sh(&step_command(Platform::Linux, script, &env));
+        assert_eq!(code, 3);
+        assert!(out.starts_with("hello world from /tmp/bakery-step."), "{out}");
+    }
+
+    #[test]
+    fn hostile_values_stay_values() {
+        let hostile = [
+            "'; touch /tmp/bakery-pwned; echo '",
+            "$(touch /tmp/bakery-pwned)",
+            "`touch /tmp/bakery-pwned`",
+            "a\nBAKERY_SCRIPT_x\ntouch /tmp/bakery-pwned",
+            "\\'\"$HOME",
+        ];
+        for value in hostile {
+            let env = BTreeMap::from([("VALUE".to_string(), value.to_string())]);
+            let (code, out) = run_sh(&step_command(Platform::Linux, "printf '%s' \"$VALUE\"\n", &env));
+            assert_eq!(code, 0);
+            assert_eq!(out, value);
+        }
+        assert!(!std::path::Path::new("/tmp/bakery-pwned").exists());
+    }
+
+    #[test]
+    fn a_script_that_contains_the_delimiter_cannot_end_the_here_document() {
+        let tricky = format!("echo one\n{}\necho two\n", heredoc_delimiter("echo one\n"));
+        let (code, out) = run_sh(&step_command(Platform::Linux, &tricky, &BTreeMap::new()));
+        assert_eq!(code, 0, "the script ran to its last line");
+        assert!(out.contains("one") && out.contains("two"), "{out}");
+    }
+
+    #[test]
+    fn powershell_steps_carry_the_script_encoded_and_values_quoted() {
+        let env = BTreeMap::from([("NAME".to_string(), "it's $(evil)".to_string())]);
+        let text = step_command(Platform::Windows, "Write-Output '@\n'@", &env);
+        assert!(text.contains("$env:NAME = 'it''s $(evil)'"), "{text}");
+        assert!(!text.contains("Write-Output"), "the script is base64-encoded");
+    }
+
+    #[test]
+    fn the_dead_mans_switch_powers_off_after_the_lifetime() {
+        let linux = dead_mans_switch(Platform::Linux, "b-1", Duration::from_secs(5400));
+        assert!(linux.starts_with("#!/bin/sh\n"));
+        assert!(linux.contains("--on-active=5400s"));
+        let windows = dead_mans_switch(Platform::Windows, "b-1", Duration::from_secs(5400));
+        assert!(windows.contains("/t 5400"));
+        assert!(run_sh(&format!("sh -n <<'EOF'\n{linux}EOF\n")).0 == 0, "valid sh");
+    }
+}

@@ -1,0 +1,85 @@
+//! What a bake tells its caller while it runs. The core only emits these; the CLI
+//! decides how they look (progress bars, plain lines, JSON lines).
+
+use serde::Serialize;
+
+use crate::ledger::Resource;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    BakeStarted {
+        bake_id: String,
+        release: String,
+        region: String,
+        recipe: String,
+    },
+    StepStarted {
+        step: String,
+    },
+    StepFinished {
+        step: String,
+        seconds: f64,
+    },
+    StepFailed {
+        step: String,
+        seconds: f64,
+        error: String,
+    },
+    /// Something worth a line of its own within a step.
+    Info {
+        step: String,
+        message: String,
+    },
+    /// A wait saw a new state, or is still waiting (a heartbeat).
+    Waiting {
+        step: String,
+        resource: String,
+        state: String,
+        elapsed_seconds: f64,
+    },
+    /// A line that a recipe step printed on the builder.
+    Output {
+        step: String,
+        stream: OutputStream,
+        line: String,
+    },
+    ResourceCreated {
+        resource: Resource,
+    },
+    ResourceRemoved {
+        resource: Resource,
+    },
+    /// A resource that the bake leaves in place on purpose (`--keep-on-failure`).
+    ResourceKept {
+        resource: Resource,
+        reason: String,
+    },
+    Warning {
+        message: String,
+    },
+    CleanupStarted {
+        reason: String,
+    },
+    CleanupFinished {
+        leaked: Vec<Resource>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// Receives the events of a bake, in order, from the bake's task.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event);
+}
+
+impl<F: Fn(Event) + Send + Sync> EventSink for F {
+    fn emit(&self, event: Event) {
+        self(event)
+    }
+}

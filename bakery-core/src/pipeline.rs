@@ -1,0 +1,788 @@
+//! Runs a [`BakePlan`]: the chain of DESIGN.md, step by step, with every created
+//! resource in the ledger and a cleanup that walks it backwards on any failure or
+//! interrupt.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::ec2::{BuilderLaunch, ImageInfo};
+use crate::aws::ssm::{Invocation, ScriptCommand};
+use crate::aws::{is_not_found, Aws};
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Event, EventSink, OutputStream};
+use crate::ledger::{Ledger, Resource};
+use crate::plan::{BakePlan, PlannedStep};
+use crate::recipe::{BaseImage, Platform};
+use crate::release::{self, Provenance, TAG_BAKE_ID};
+use crate::report::{BakeReport, BakeStatus, ImageRecord, StepRecord};
+use crate::wait::{self, Poll, Target, WaitPolicy};
+use crate::commands;
+
+/// How long each wait may take before the bake gives up.
+pub struct Deadlines {
+    pub instance_running: Duration,
+    pub ssm_online: Duration,
+    pub instance_stopped: Duration,
+    /// At least 30 minutes: large images take that long on AWS.
+    pub image_available: Duration,
+    pub instance_terminated: Duration,
+    /// The whole cleanup, after which what is left is reported as leaked.
+    pub cleanup: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            instance_running: Duration::from_secs(10 * 60),
+            ssm_online: Duration::from_secs(15 * 60),
+            instance_stopped: Duration::from_secs(15 * 60),
+            image_available: Duration::from_secs(60 * 60),
+            instance_terminated: Duration::from_secs(10 * 60),
+            cleanup: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Output lines kept for the error of a failed step.
+const OUTPUT_TAIL_LINES: usize = 25;
+
+/// Runs the whole chain; never panics on AWS errors, always returns a report.
+/// Cancelling `cancel` interrupts the bake at the next wait and cleans up.
+pub async fn bake(plan: &BakePlan, aws: &Aws, sink: &dyn EventSink, cancel: CancellationToken) -> BakeReport {
+    let run = Run {
+        plan,
+        aws,
+        sink,
+        cancel,
+        deadlines: Deadlines::default(),
+        ledger: Ledger::default(),
+        steps: Mutex::new(Vec::new()),
+        builder: Mutex::new(None),
+        base_image: Mutex::new(None),
+        started_at: SystemTime::now(),
+        started: Instant::now(),
+    };
+    run.execute().await
+}
+
+struct Run<'a> {
+    plan: &'a BakePlan,
+    aws: &'a Aws,
+    sink: &'a dyn EventSink,
+    cancel: CancellationToken,
+    deadlines: Deadlines,
+    ledger: Ledger,
+    steps: Mutex<Vec<StepRecord>>,
+    builder: Mutex<Option<String>>,
+    base_image: Mutex<Option<String>>,
+    started_at: SystemTime,
+    started: Instant,
+}
+
+/// Why the chain stopped: the step and its error.
+struct Failure {
+    step: String,
+    error: Error,
+}
+
+impl Run<'_> {
+    fn region(&self) -> &str {
+        &self.aws.region
+    }
+
+    async fn execute(&self) -> BakeReport {
+        self.sink.emit(Event::BakeStarted {
+            bake_id: self.plan.bake_id.clone(),
+            release: self.plan.release.to_string(),
+            region: self.region().to_string(),
+            recipe: self.plan.recipe_dir.display().to_string(),
+        });
+        let outcome = self.chain().await;
+        let (status, failure, image) = match outcome {
+            Ok(image) => (BakeStatus::Succeeded, None, Some(image)),
+            Err(failure) => {
+                let status = if failure.error.kind() == ErrorKind::Interrupted {
+                    BakeStatus::Interrupted
+                } else {
+                    BakeStatus::Failed
+                };
+                (status, Some(failure), None)
+            }
+        };
+        let mut kept = Vec::new();
+        if !self.ledger.is_empty() {
+            let keep_builder = status == BakeStatus::Failed
+                && self.plan.keep_on_failure
+                && failure.as_ref().is_some_and(|f| f.error.kind() == ErrorKind::Failed);
+            let reason = match &failure {
+                Some(f) => format!("{} at step `{}`", status_word(status), f.step),
+                None => "finishing".to_string(),
+            };
+            kept = self.cleanup(&reason, keep_builder).await;
+        }
+        let leaked: Vec<Resource> =
+            self.ledger.newest_first().into_iter().filter(|r| !kept.contains(r)).collect();
+        BakeReport {
+            status,
+            role: self.plan.release.role.to_string(),
+            version: self.plan.release.version.to_string(),
+            bake_id: self.plan.bake_id.clone(),
+            region: self.region().to_string(),
+            builder_instance_id: self.builder.lock().expect("lock").clone(),
+            base_image: self.base_image.lock().expect("lock").clone(),
+            images: image.into_iter().collect(),
+            steps: self.steps.lock().expect("lock").clone(),
+            started_at: humantime::format_rfc3339_seconds(self.started_at).to_string(),
+            seconds: round(self.started.elapsed().as_secs_f64()),
+            error: failure.as_ref().map(|f| f.error.to_string()),
+            error_kind: failure.as_ref().map(|f| f.error.kind()),
+            failed_step: failure.map(|f| f.step),
+            leaked,
+            kept,
+        }
+    }
+
+    async fn chain(&self) -> Result<ImageRecord, Failure> {
+        let created_by = self.step("check-release", self.check_release()).await?;
+        let base = self.step("resolve-base", self.resolve_base()).await?;
+        let instance_id = self.step("launch", self.launch(&base)).await?;
+        self.step("wait-ready", self.wait_ready(&instance_id)).await?;
+        for planned in &self.plan.steps {
+            self.step(&planned.name, self.run_step(planned, &instance_id)).await?;
+        }
+        self.step("stop", self.stop(&instance_id)).await?;
+        let provenance = Provenance {
+            bake_id: self.plan.bake_id.clone(),
+            base_image: base.id.clone(),
+            recipe_digest: self.plan.recipe_digest.clone(),
+            created_by: Some(created_by),
+            source_commit: self.plan.source_commit.clone(),
+            build_url: self.plan.build_url.clone(),
+        };
+        let image_id = self.step("create-image", self.create_image(&instance_id, &provenance)).await?;
+        let image = self.step("wait-image", self.wait_image(&image_id)).await?;
+        self.step("terminate", self.remove_builder(&instance_id)).await?;
+        // The image and its snapshots are the release now: no longer the bake's to remove.
+        let image_resource = Resource::Image { id: image.image_id.clone(), region: image.region.clone() };
+        for snapshot in self.ledger.snapshots_of(&image.image_id) {
+            self.ledger.forget(&snapshot);
+        }
+        self.ledger.forget(&image_resource);
+        Ok(image)
+    }
+
+    /// Runs one step of the chain: events, timing, and the interrupt check before it.
+    async fn step<T>(&self, name: &str, work: impl Future<Output = Result<T>>) -> Result<T, Failure> {
+        if self.cancel.is_cancelled() {
+            return Err(Failure { step: name.to_string(), error: Error::Interrupted });
+        }
+        self.sink.emit(Event::StepStarted { step: name.to_string() });
+        let started = Instant::now();
+        let result = work.await;
+        let seconds = round(started.elapsed().as_secs_f64());
+        let status = match &result {
+            Ok(_) => BakeStatus::Succeeded,
+            Err(Error::Interrupted) => BakeStatus::Interrupted,
+            Err(_) => BakeStatus::Failed,
+        };
+        self.steps.lock().expect("lock").push(StepRecord { name: name.to_string(), seconds, status });
+        match result {
+            Ok(value) => {
+                self.sink.emit(Event::StepFinished { step: name.to_string(), seconds });
+                Ok(value)
+            }
+            Err(error) => {
+                self.sink.emit(Event::StepFailed { step: name.to_string(), seconds, error: error.to_string() });
+                Err(Failure { step: name.to_string(), error })
+            }
+        }
+    }
+
+    fn info(&self, step: &str, message: String) {
+        self.sink.emit(Event::Info { step: step.to_string(), message });
+    }
+
+    fn created(&self, resource: Resource) {
+        self.ledger.record(resource.clone());
+        self.sink.emit(Event::ResourceCreated { resource });
+    }
+
+    fn removed(&self, resource: &Resource) {
+        self.ledger.forget(resource);
+        self.sink.emit(Event::ResourceRemoved { resource: resource.clone() });
+    }
+
+    fn target<'t>(&'t self, step: &'t str, what: &'static str, resource: &'t str) -> Target<'t> {
+        Target { step, what, resource, region: self.region(), hint: None }
+    }
+
+    // ------------------------------------------------------------ the steps
+
+    /// Who is baking, and that the release does not exist yet. Returns the caller ARN.
+    async fn check_release(&self) -> Result<String> {
+        let caller = self.aws.caller_arn().await?;
+        let release = &self.plan.release;
+        let version = release.version.to_string();
+        let by_tag = self.aws.ec2.own_images(Some((release::TAG_VERSION, &version)), None).await?;
+        let by_name_pattern = format!("bakery/{}/{}/*", release.role, version);
+        let by_name = self.aws.ec2.own_images(None, Some(&by_name_pattern)).await?;
+        let existing: Vec<&ImageInfo> = by_tag
+            .iter()
+            .filter(|i| i.tags.get(release::TAG_ROLE).map(String::as_str) == Some(release.role.as_str()))
+            .chain(by_name.iter())
+            .collect();
+        if let Some(image) = existing.first() {
+            return Err(Error::input(format!(
+                "{release} already exists in {}: {} ({}); releases are immutable, bake a new version \
+                 (e.g. --version {})",
+                self.region(),
+                image.id,
+                image.name,
+                next_patch(&release.version)
+            )));
+        }
+        self.info("check-release", format!("{release} is free in {}; baking as {caller}", self.region()));
+        Ok(caller)
+    }
+
+    async fn resolve_base(&self) -> Result<ImageInfo> {
+        let region = self.region();
+        let arch = self.plan.arch.as_str();
+        let image = match &self.plan.base {
+            BaseImage::Image(id) => self.aws.ec2.describe_image(id).await?.ok_or_else(|| {
+                Error::input(format!("base image {id} not found in {region}: check `base.image` in the recipe"))
+            })?,
+            BaseImage::SsmParameter(path) => {
+                let id = self.aws.ssm.parameter(path).await?.ok_or_else(|| {
+                    Error::input(format!(
+                        "SSM parameter {path} (the recipe's `base.ssm_parameter`) not found in {region}"
+                    ))
+                })?;
+                self.aws.ec2.describe_image(&id).await?.ok_or_else(|| {
+                    Error::input(format!("SSM parameter {path} points to {id}, which does not exist in {region}"))
+                })?
+            }
+            BaseImage::Filter { owner, name } => {
+                self.aws.ec2.latest_image(owner, name, arch).await?.ok_or_else(|| {
+                    Error::input(format!(
+                        "no available {arch} image of owner {owner} named like `{name}` in {region}: \
+                         check `base.owner` and `base.name` in the recipe"
+                    ))
+                })?
+            }
+        };
+        if image.state != "available" {
+            return Err(Error::input(format!("base image {} is `{}` in {region}, not available", image.id, image.state)));
+        }
+        if let Some(image_arch) = &image.architecture {
+            if image_arch != arch {
+                return Err(Error::input(format!(
+                    "base image {} is {image_arch} but the recipe's arch is {arch}",
+                    image.id
+                )));
+            }
+        }
+        if image.windows != (self.plan.platform == Platform::Windows) {
+            return Err(Error::input(format!(
+                "base image {} is {} but the recipe's platform is {}",
+                image.id,
+                if image.windows { "windows" } else { "linux" },
+                self.plan.platform
+            )));
+        }
+        *self.base_image.lock().expect("lock") = Some(image.id.clone());
+        self.info("resolve-base", format!("base image {} ({})", image.id, image.name));
+        Ok(image)
+    }
+
+    async fn launch(&self, base: &ImageInfo) -> Result<String> {
+        let plan = self.plan;
+        let deadline = SystemTime::now() + plan.builder_lifetime;
+        let tags = release::builder_tags(
+            &plan.release,
+            &plan.bake_id,
+            &humantime::format_rfc3339_seconds(deadline).to_string(),
+        );
+        let mut security_groups = plan.builder.security_groups.clone();
+        if security_groups.is_empty() {
+            security_groups.push(self.create_security_group(&tags).await?);
+        }
+        let launch = BuilderLaunch {
+            image_id: base.id.clone(),
+            instance_type: plan.builder.instance_type.clone(),
+            root_device_name: base.root_device_name.clone().unwrap_or_else(|| "/dev/xvda".into()),
+            volume_size_gib: plan.builder.volume_size_gib,
+            volume_type: plan.builder.volume_type.clone(),
+            kms_key: plan.builder.kms_key.clone(),
+            subnet: plan.builder.subnet.clone(),
+            security_groups,
+            instance_profile: plan.builder.instance_profile.clone(),
+            user_data: commands::dead_mans_switch(plan.platform, &plan.bake_id, plan.builder_lifetime),
+            client_token: plan.client_token(),
+            tags,
+        };
+        let instance_id = self.aws.ec2.run_builder(&launch).await?;
+        self.created(Resource::Instance { id: instance_id.clone(), region: self.region().to_string() });
+        *self.builder.lock().expect("lock") = Some(instance_id.clone());
+        self.info(
+            "launch",
+            format!(
+                "builder {instance_id} ({}) from {}; it terminates itself by {} if bakery is gone",
+                launch.instance_type,
+                base.id,
+                humantime::format_rfc3339_seconds(deadline)
+            ),
+        );
+        Ok(instance_id)
+    }
+
+    async fn create_security_group(&self, tags: &std::collections::BTreeMap<String, String>) -> Result<String> {
+        let vpc = match &self.plan.builder.subnet {
+            Some(subnet) => self.aws.ec2.vpc_of_subnet(subnet).await?.ok_or_else(|| {
+                Error::input(format!("subnet {subnet} not found in {}", self.region()))
+            })?,
+            None => self.aws.ec2.default_vpc().await?.ok_or_else(|| {
+                Error::input(format!(
+                    "{} has no default VPC: set `builder.subnet` in the recipe or pass --subnet",
+                    self.region()
+                ))
+            })?,
+        };
+        let name = format!("bakery-builder-{}", self.plan.bake_id);
+        let id = self
+            .aws
+            .ec2
+            .create_security_group(&name, &format!("bakery builder of {}: no inbound rules", self.plan.release), &vpc, tags)
+            .await?;
+        self.created(Resource::SecurityGroup { id: id.clone(), region: self.region().to_string() });
+        Ok(id)
+    }
+
+    async fn wait_ready(&self, instance_id: &str) -> Result<()> {
+        let ec2 = &self.aws.ec2;
+        wait::until(
+            self.target("wait-ready", "instance", instance_id),
+            &WaitPolicy::new(self.deadlines.instance_running),
+            self.sink,
+            &self.cancel,
+            || async {
+                Ok(match ec2.instance_state(instance_id).await? {
+                    None => Poll::Pending("not yet visible".into()),
+                    Some((state, _)) if state == "running" => Poll::Ready(()),
+                    Some((state, _)) if state == "pending" => Poll::Pending(state),
+                    Some((state, reason)) => Poll::Failed { state, reason },
+                })
+            },
+        )
+        .await?;
+        let ssm = &self.aws.ssm;
+        let mut target = self.target("wait-ready", "SSM agent of", instance_id);
+        target.hint = Some(
+            "the builder's SSM agent never came online: check that its instance profile allows SSM \
+             (AmazonSSMManagedInstanceCore) and that its subnet reaches the SSM endpoints",
+        );
+        wait::until(target, &WaitPolicy::new(self.deadlines.ssm_online), self.sink, &self.cancel, || async {
+            Ok(match ssm.ping_status(instance_id).await? {
+                Some(status) if status == "Online" => Poll::Ready(()),
+                Some(status) => Poll::Pending(format!("SSM {status}")),
+                None => Poll::Pending("SSM agent not registered".into()),
+            })
+        })
+        .await
+    }
+
+    async fn run_step(&self, planned: &PlannedStep, instance_id: &str) -> Result<()> {
+        let step = planned.name.as_str();
+        let command = ScriptCommand {
+            document: planned.document,
+            script: &planned.command,
+            execution_timeout_secs: planned.timeout.as_secs(),
+            comment: format!("bakery {} {step} {}", self.plan.release, self.plan.bake_id),
+        };
+        let ssm = &self.aws.ssm;
+        // Just after registering, SSM may still refuse the instance for a moment.
+        let command_id = wait::until(
+            self.target(step, "Run Command delivery to", instance_id),
+            &WaitPolicy::new(Duration::from_secs(120)),
+            self.sink,
+            &self.cancel,
+            || async {
+                match ssm.send_script(instance_id, &command).await {
+                    Ok(id) => Ok(Poll::Ready(id)),
+                    Err(e) if e.aws_code() == Some("InvalidInstanceId") => {
+                        Ok(Poll::Pending("instance not accepting commands yet".into()))
+                    }
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await?;
+        self.info(step, format!("command {command_id} sent to {instance_id}"));
+
+        let shown_stdout = AtomicUsize::new(0);
+        let shown_stderr = AtomicUsize::new(0);
+        let waited = wait::until(
+            self.target(step, "command", &command_id),
+            // A command's own timeout plus delivery time; polls stay frequent so that
+            // output streams in.
+            &WaitPolicy::new(planned.timeout + Duration::from_secs(120)).with_max_interval(Duration::from_secs(5)),
+            self.sink,
+            &self.cancel,
+            || async {
+                let Some(invocation) = ssm.invocation(&command_id, instance_id).await? else {
+                    return Ok(Poll::Pending("Delivering".into()));
+                };
+                let finished = invocation.is_finished();
+                self.stream_output(step, &invocation.stdout, &shown_stdout, OutputStream::Stdout, finished);
+                self.stream_output(step, &invocation.stderr, &shown_stderr, OutputStream::Stderr, finished);
+                Ok(if finished {
+                    Poll::Ready(invocation)
+                } else {
+                    Poll::Pending(invocation.status)
+                })
+            },
+        )
+        .await;
+        let invocation = match waited {
+            Ok(invocation) => invocation,
+            Err(error) => {
+                // Best effort: the builder is about to be terminated anyway.
+                let _ = tokio::time::timeout(Duration::from_secs(10), ssm.cancel_command(&command_id, instance_id)).await;
+                return Err(error);
+            }
+        };
+        if invocation.status == "Success" {
+            return Ok(());
+        }
+        Err(Error::StepFailed {
+            step: step.to_string(),
+            instance_id: instance_id.to_string(),
+            region: self.region().to_string(),
+            status: invocation.status.to_lowercase(),
+            exit_code: invocation.exit_code,
+            output_tail: output_tail(&invocation),
+        })
+    }
+
+    /// Emits the lines of `text` past what was already shown: whole lines while the
+    /// command runs, everything once it has finished.
+    fn stream_output(&self, step: &str, text: &str, shown: &AtomicUsize, stream: OutputStream, finished: bool) {
+        let from = shown.load(Ordering::Relaxed);
+        if text.len() <= from || !text.is_char_boundary(from) {
+            return;
+        }
+        let new = &text[from..];
+        let complete = match new.rfind('\n') {
+            _ if finished => new,
+            Some(end) => &new[..=end],
+            None => return,
+        };
+        for line in complete.lines() {
+            self.sink.emit(Event::Output { step: step.to_string(), stream, line: line.to_string() });
+        }
+        shown.store(from + complete.len(), Ordering::Relaxed);
+    }
+
+    async fn stop(&self, instance_id: &str) -> Result<()> {
+        let ec2 = &self.aws.ec2;
+        ec2.stop_instance(instance_id).await?;
+        wait::until(
+            self.target("stop", "instance", instance_id),
+            &WaitPolicy::new(self.deadlines.instance_stopped),
+            self.sink,
+            &self.cancel,
+            || async {
+                Ok(match ec2.instance_state(instance_id).await? {
+                    Some((state, _)) if state == "stopped" => Poll::Ready(()),
+                    Some((state, reason)) if state == "terminated" || state == "shutting-down" => {
+                        Poll::Failed { state, reason }
+                    }
+                    Some((state, _)) => Poll::Pending(state),
+                    None => Poll::Pending("not yet visible".into()),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn create_image(&self, instance_id: &str, provenance: &Provenance) -> Result<String> {
+        let tags = release::image_tags(&self.plan.release, provenance, &self.plan.recipe_tags);
+        let image_id = self
+            .aws
+            .ec2
+            .create_image(instance_id, &self.plan.image_name, &self.plan.image_description, &tags)
+            .await?;
+        self.created(Resource::Image { id: image_id.clone(), region: self.region().to_string() });
+        self.info("create-image", format!("image {image_id} ({}) registered", self.plan.image_name));
+        Ok(image_id)
+    }
+
+    async fn wait_image(&self, image_id: &str) -> Result<ImageRecord> {
+        let ec2 = &self.aws.ec2;
+        let image = wait::until(
+            self.target("wait-image", "image", image_id),
+            &WaitPolicy::new(self.deadlines.image_available).with_max_interval(Duration::from_secs(30)),
+            self.sink,
+            &self.cancel,
+            || async {
+                Ok(match ec2.describe_image(image_id).await? {
+                    None => Poll::Pending("not yet visible".into()),
+                    Some(image) => match image.state.as_str() {
+                        "available" => Poll::Ready(image),
+                        "pending" | "transient" => Poll::Pending(image.state),
+                        _ => Poll::Failed { state: image.state, reason: image.state_reason },
+                    },
+                })
+            },
+        )
+        .await?;
+        for snapshot in &image.snapshot_ids {
+            self.created(Resource::Snapshot {
+                id: snapshot.clone(),
+                region: self.region().to_string(),
+                image: image_id.to_string(),
+            });
+        }
+        let deprecate_at = SystemTime::now() + self.plan.deprecate_after;
+        ec2.enable_deprecation(image_id, deprecate_at).await?;
+        self.info(
+            "wait-image",
+            format!(
+                "image {image_id} available; deprecated from {}",
+                humantime::format_rfc3339_seconds(deprecate_at)
+            ),
+        );
+        Ok(ImageRecord {
+            region: self.region().to_string(),
+            image_id: image_id.to_string(),
+            name: image.name,
+            snapshot_ids: image.snapshot_ids,
+        })
+    }
+
+    /// Terminates the builder, waits until it is gone, then removes its security group.
+    async fn remove_builder(&self, instance_id: &str) -> Result<()> {
+        let instance = Resource::Instance { id: instance_id.to_string(), region: self.region().to_string() };
+        self.remove(&instance, &self.cancel).await?;
+        for resource in self.ledger.newest_first() {
+            if matches!(resource, Resource::SecurityGroup { .. }) {
+                self.remove(&resource, &self.cancel).await?;
+            }
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ cleanup
+
+    /// Removes what the ledger holds, newest first, within the cleanup deadline.
+    /// Returns what was kept on purpose; what could not be removed stays in the ledger.
+    async fn cleanup(&self, reason: &str, keep_builder: bool) -> Vec<Resource> {
+        self.sink.emit(Event::CleanupStarted { reason: reason.to_string() });
+        // Cleanup must finish even when the bake was interrupted: it has its own token,
+        // and a second signal ends the process instead.
+        let never = CancellationToken::new();
+        let mut kept = Vec::new();
+        let walk = async {
+            self.find_unrecorded().await;
+            for resource in self.ledger.newest_first() {
+                let keep = keep_builder
+                    && matches!(resource, Resource::Instance { .. } | Resource::SecurityGroup { .. });
+                if keep {
+                    self.sink.emit(Event::ResourceKept {
+                        resource: resource.clone(),
+                        reason: format!(
+                            "--keep-on-failure: the builder stays for debugging and terminates itself \
+                             within {} (dead-man's switch); terminate it yourself when done",
+                            humantime::format_duration(self.plan.builder_lifetime)
+                        ),
+                    });
+                    kept.push(resource);
+                    continue;
+                }
+                if let Resource::Snapshot { image, .. } = &resource {
+                    let image = Resource::Image { id: image.clone(), region: resource.region().to_string() };
+                    if self.ledger.contains(&image) {
+                        continue; // removed right after its image
+                    }
+                }
+                if let Err(error) = self.remove(&resource, &never).await {
+                    self.sink.emit(Event::Warning {
+                        message: format!("could not remove {}: {error}", resource.describe()),
+                    });
+                }
+            }
+        };
+        if tokio::time::timeout(self.deadlines.cleanup, walk).await.is_err() {
+            self.sink.emit(Event::Warning {
+                message: format!(
+                    "cleanup did not finish within {}",
+                    humantime::format_duration(self.deadlines.cleanup)
+                ),
+            });
+        }
+        let leaked: Vec<Resource> =
+            self.ledger.newest_first().into_iter().filter(|r| !kept.contains(r)).collect();
+        self.sink.emit(Event::CleanupFinished { leaked });
+        kept
+    }
+
+    /// Resources of this bake whose create call was answered but not recorded (an
+    /// interrupt in between) are found by the bake-id tag every resource carries.
+    async fn find_unrecorded(&self) {
+        let region = self.region().to_string();
+        let id = &self.plan.bake_id;
+        if let Ok(instances) = self.aws.ec2.instances_tagged(TAG_BAKE_ID, id).await {
+            for instance in instances {
+                self.ledger.record(Resource::Instance { id: instance, region: region.clone() });
+            }
+        }
+        if let Ok(images) = self.aws.ec2.own_images(Some((TAG_BAKE_ID, id)), None).await {
+            for image in images {
+                self.ledger.record(Resource::Image { id: image.id, region: region.clone() });
+            }
+        }
+    }
+
+    async fn remove(&self, resource: &Resource, cancel: &CancellationToken) -> Result<()> {
+        let ec2 = &self.aws.ec2;
+        let gone = |result: Result<()>| match result {
+            Err(e) if is_not_found(&e) => Ok(()),
+            other => other,
+        };
+        match resource {
+            Resource::Instance { id, .. } => {
+                gone(ec2.terminate_instance(id).await)?;
+                wait::until(
+                    self.target("terminate", "instance", id),
+                    &WaitPolicy::new(self.deadlines.instance_terminated),
+                    self.sink,
+                    cancel,
+                    || async {
+                        Ok(match ec2.instance_state(id).await? {
+                            None => Poll::Ready(()),
+                            Some((state, _)) if state == "terminated" => Poll::Ready(()),
+                            Some((state, _)) => Poll::Pending(state),
+                        })
+                    },
+                )
+                .await?;
+            }
+            Resource::Image { id, .. } => {
+                gone(ec2.deregister_image(id).await)?;
+                self.removed(resource);
+                let mut snapshots = self.ledger.snapshots_of(id);
+                for snapshot in ec2.snapshots_tagged(TAG_BAKE_ID, &self.plan.bake_id).await.unwrap_or_default() {
+                    let snapshot = Resource::Snapshot { id: snapshot, region: self.region().to_string(), image: id.clone() };
+                    if !snapshots.contains(&snapshot) {
+                        self.ledger.record(snapshot.clone());
+                        snapshots.push(snapshot);
+                    }
+                }
+                for snapshot in snapshots {
+                    Box::pin(self.remove(&snapshot, cancel)).await?;
+                }
+                return Ok(());
+            }
+            Resource::Snapshot { id, .. } => {
+                // A snapshot of a just-deregistered or still pending image may refuse
+                // deletion for a moment.
+                wait::until(
+                    self.target("cleanup", "snapshot", id),
+                    &WaitPolicy::new(Duration::from_secs(300)),
+                    self.sink,
+                    cancel,
+                    || async {
+                        match gone(ec2.delete_snapshot(id).await) {
+                            Ok(()) => Ok(Poll::Ready(())),
+                            Err(e) if matches!(e.aws_code(), Some("InvalidSnapshot.InUse" | "IncorrectState")) => {
+                                Ok(Poll::Pending("in use".into()))
+                            }
+                            Err(e) => Err(e),
+                        }
+                    },
+                )
+                .await?;
+            }
+            Resource::SecurityGroup { id, .. } => {
+                // Deletable once no instance uses it: right after termination it may
+                // still answer DependencyViolation.
+                wait::until(
+                    self.target("cleanup", "security group", id),
+                    &WaitPolicy::new(Duration::from_secs(300)),
+                    self.sink,
+                    cancel,
+                    || async {
+                        match gone(ec2.delete_security_group(id).await) {
+                            Ok(()) => Ok(Poll::Ready(())),
+                            Err(e) if e.aws_code() == Some("DependencyViolation") => {
+                                Ok(Poll::Pending("still in use".into()))
+                            }
+                            Err(e) => Err(e),
+                        }
+                    },
+                )
+                .await?;
+            }
+        }
+        self.removed(resource);
+        Ok(())
+    }
+}
+
+fn output_tail(invocation: &Invocation) -> String {
+    let mut lines: Vec<&str> = invocation.stdout.lines().collect();
+    lines.extend(invocation.stderr.lines());
+    let start = lines.len().saturating_sub(OUTPUT_TAIL_LINES);
+    lines[start..].iter().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n")
+}
+
+fn next_patch(version: &semver::Version) -> semver::Version {
+    let mut next = version.clone();
+    if next.pre.is_empty() {
+        next.patch += 1;
+    }
+    next.pre = semver::Prerelease::EMPTY;
+    next
+}
+
+fn status_word(status: BakeStatus) -> &'static str {
+    match status {
+        BakeStatus::Succeeded => "succeeded",
+        BakeStatus::Failed => "failed",
+        BakeStatus::Interrupted => "interrupted",
+    }
+}
+
+fn round(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_tail_keeps_the_last_lines_of_both_streams() {
+        let invocation = Invocation {
+            status: "Failed".into(),
+            exit_code: 3,
+            stdout: (1..=40).map(|i| format!("line {i}\n")).collect(),
+            stderr: "E: unable to locate package\n".into(),
+        };
+        let tail = output_tail(&invocation);
+        assert_eq!(tail.lines().count(), OUTPUT_TAIL_LINES);
+        assert!(tail.ends_with("  | E: unable to locate package"));
+        assert!(tail.starts_with("  | line 17"));
+    }
+
+    #[test]
+    fn the_suggested_next_version_is_the_next_patch() {
+        assert_eq!(next_patch(&"1.2.3".parse().unwrap()).to_string(), "1.2.4");
+        assert_eq!(next_patch(&"1.3.0-rc.1".parse().unwrap()).to_string(), "1.3.0");
+    }
+}

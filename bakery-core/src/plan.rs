@@ -1,0 +1,257 @@
+//! Inputs -> a complete [`BakePlan`]: every decision of a bake made before any AWS
+//! call, so that bad input is refused before anything exists.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::commands;
+use crate::error::Result;
+use crate::recipe::{Arch, BaseImage, Platform, Recipe};
+use crate::release::{parse_version, recipe_digest, Release};
+
+/// What the caller asks for; the recipe supplies the rest.
+#[derive(Debug, Clone, Default)]
+pub struct BakeRequest {
+    pub recipe_dir: PathBuf,
+    pub version: String,
+    pub overrides: BuilderOverrides,
+    /// Recorded as `bakery:source-commit` (Jenkins sets GIT_COMMIT).
+    pub source_commit: Option<String>,
+    /// Recorded as `bakery:build-url` (Jenkins sets BUILD_URL).
+    pub build_url: Option<String>,
+    /// Leave the builder running when the bake fails, for debugging.
+    pub keep_on_failure: bool,
+}
+
+/// Command-line settings that win over the recipe's.
+#[derive(Debug, Clone, Default)]
+pub struct BuilderOverrides {
+    pub instance_type: Option<String>,
+    pub instance_profile: Option<String>,
+    pub subnet: Option<String>,
+    pub security_groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BakePlan {
+    pub bake_id: String,
+    pub release: Release,
+    pub region: String,
+    pub platform: Platform,
+    pub arch: Arch,
+    pub base: BaseImage,
+    pub image_name: String,
+    pub image_description: String,
+    pub recipe_dir: PathBuf,
+    pub recipe_digest: String,
+    pub recipe_tags: BTreeMap<String, String>,
+    pub builder: BuilderPlan,
+    pub steps: Vec<PlannedStep>,
+    /// After this long the builder powers itself off and is terminated (dead-man's switch).
+    #[serde(with = "seconds")]
+    pub builder_lifetime: Duration,
+    #[serde(with = "seconds")]
+    pub deprecate_after: Duration,
+    pub source_commit: Option<String>,
+    pub build_url: Option<String>,
+    pub keep_on_failure: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuilderPlan {
+    pub instance_type: String,
+    pub volume_size_gib: Option<i32>,
+    pub volume_type: String,
+    pub subnet: Option<String>,
+    /// Empty: bakery creates a security group with no inbound rules for the bake.
+    pub security_groups: Vec<String>,
+    pub instance_profile: Option<String>,
+    pub kms_key: Option<String>,
+}
+
+/// One Run Command of the bake: a recipe step or the built-in generalize step.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStep {
+    /// `recipe/<name>` for recipe steps, `generalize` for the built-in one.
+    pub name: String,
+    pub document: &'static str,
+    #[serde(skip)]
+    pub command: String,
+    #[serde(with = "seconds")]
+    pub timeout: Duration,
+}
+
+mod seconds {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+const GENERALIZE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Time for launch, boot, SSM registration and stop, on top of the steps' own timeouts.
+const BUILDER_OVERHEAD: Duration = Duration::from_secs(30 * 60);
+
+impl BakePlan {
+    /// Reads the recipe and decides everything; `region` is where the bake runs.
+    pub fn new(request: &BakeRequest, region: &str, now: SystemTime) -> Result<BakePlan> {
+        let version = parse_version(&request.version)?;
+        let recipe = Recipe::load(&request.recipe_dir)?;
+        let digest = recipe_digest(&request.recipe_dir)?;
+        Ok(BakePlan::from_recipe(recipe, version, digest, request, region, new_bake_id(now)))
+    }
+
+    pub fn from_recipe(
+        recipe: Recipe,
+        version: semver::Version,
+        recipe_digest: String,
+        request: &BakeRequest,
+        region: &str,
+        bake_id: String,
+    ) -> BakePlan {
+        let release = Release { role: recipe.name.clone(), version };
+        let overrides = &request.overrides;
+        let default_type = match recipe.arch {
+            Arch::X86_64 => "t3.small",
+            Arch::Arm64 => "t4g.small",
+        };
+        let builder = BuilderPlan {
+            instance_type: overrides
+                .instance_type
+                .clone()
+                .or(recipe.builder.instance_type.clone())
+                .unwrap_or_else(|| default_type.to_string()),
+            volume_size_gib: recipe.builder.volume_size_gib,
+            volume_type: recipe.builder.volume_type.clone().unwrap_or_else(|| "gp3".into()),
+            subnet: overrides.subnet.clone().or(recipe.builder.subnet.clone()),
+            security_groups: if overrides.security_groups.is_empty() {
+                recipe.builder.security_groups.clone()
+            } else {
+                overrides.security_groups.clone()
+            },
+            instance_profile: overrides.instance_profile.clone().or(recipe.builder.instance_profile.clone()),
+            kms_key: recipe.builder.kms_key.clone(),
+        };
+        let document = commands::document(recipe.platform);
+        let mut steps: Vec<PlannedStep> = recipe
+            .steps
+            .iter()
+            .map(|step| PlannedStep {
+                name: format!("recipe/{}", step.name),
+                document,
+                command: commands::step_command(recipe.platform, &step.script_text, &step.env),
+                timeout: step.timeout,
+            })
+            .collect();
+        if recipe.generalize {
+            steps.push(PlannedStep {
+                name: "generalize".into(),
+                document,
+                command: commands::step_command(
+                    recipe.platform,
+                    commands::generalize_script(recipe.platform),
+                    &BTreeMap::new(),
+                ),
+                timeout: GENERALIZE_TIMEOUT,
+            });
+        }
+        let builder_lifetime = BUILDER_OVERHEAD + steps.iter().map(|s| s.timeout).sum::<Duration>();
+        let image_name = release.image_name(recipe.arch);
+        BakePlan {
+            image_description: recipe
+                .description
+                .clone()
+                .map(|d| format!("{release}: {d}"))
+                .unwrap_or_else(|| format!("{release}, baked by bakery"))
+                .chars()
+                .take(255)
+                .collect(),
+            bake_id,
+            region: region.to_string(),
+            platform: recipe.platform,
+            arch: recipe.arch,
+            base: recipe.base.clone(),
+            image_name,
+            recipe_dir: recipe.dir.clone(),
+            recipe_digest,
+            recipe_tags: recipe.tags.clone(),
+            builder,
+            steps,
+            builder_lifetime,
+            deprecate_after: recipe.deprecate_after,
+            source_commit: request.source_commit.clone(),
+            build_url: request.build_url.clone(),
+            keep_on_failure: request.keep_on_failure,
+            release,
+        }
+    }
+
+    /// RunInstances' client token: a retried launch returns the same instance.
+    pub fn client_token(&self) -> String {
+        format!("bakery-{}", self.bake_id)
+    }
+}
+
+/// A bake id that sorts by time and is unique enough to tag and find resources by:
+/// `20261122t022438-3f9a1c`.
+pub fn new_bake_id(now: SystemTime) -> String {
+    let stamp = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .replace(['-', ':'], "")
+        .trim_end_matches('Z')
+        .to_ascii_lowercase();
+    format!("{stamp}-{:06x}", fastrand::u32(..0x0100_0000))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn recipe(extra: &str) -> Recipe {
+        let text = format!(
+            "name = \"base\"\nplatform = \"linux\"\narch = \"arm64\"\nbase = {{ image = \"ami-123\" }}\n{extra}"
+        );
+        Recipe::parse(Path::new("/nonexistent"), Path::new("recipe.toml"), &text).unwrap()
+    }
+
+    fn plan(recipe: Recipe, overrides: BuilderOverrides) -> BakePlan {
+        let request = BakeRequest { version: "1.2.0".into(), overrides, ..Default::default() };
+        BakePlan::from_recipe(recipe, parse_version("1.2.0").unwrap(), "sha256:0".into(), &request, "eu-west-1", "b-1".into())
+    }
+
+    #[test]
+    fn defaults_follow_the_architecture_and_flags_win_over_the_recipe() {
+        let p = plan(recipe("[builder]\ninstance_type = \"m7g.large\"\n"), BuilderOverrides::default());
+        assert_eq!(p.builder.instance_type, "m7g.large");
+        assert_eq!(p.builder.volume_type, "gp3");
+        assert_eq!(p.image_name, "bakery/base/1.2.0/arm64");
+        let p = plan(recipe(""), BuilderOverrides::default());
+        assert_eq!(p.builder.instance_type, "t4g.small");
+        let p = plan(
+            recipe("[builder]\ninstance_type = \"m7g.large\"\n"),
+            BuilderOverrides { instance_type: Some("c7g.xlarge".into()), ..Default::default() },
+        );
+        assert_eq!(p.builder.instance_type, "c7g.xlarge");
+    }
+
+    #[test]
+    fn generalize_comes_last_and_the_lifetime_covers_every_step() {
+        let p = plan(recipe(""), BuilderOverrides::default());
+        assert_eq!(p.steps.last().unwrap().name, "generalize");
+        assert_eq!(p.builder_lifetime, BUILDER_OVERHEAD + GENERALIZE_TIMEOUT);
+        let p = plan(recipe("generalize = false\n"), BuilderOverrides::default());
+        assert!(p.steps.is_empty());
+        assert_eq!(p.builder_lifetime, BUILDER_OVERHEAD);
+    }
+
+    #[test]
+    fn bake_ids_sort_by_time() {
+        let id = new_bake_id(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
+        assert!(id.starts_with("20261118t"), "{id}");
+        assert_eq!(id.len(), "20261118t091640-3f9a1c".len());
+    }
+}

@@ -1,0 +1,582 @@
+//! `recipes/<role>/recipe.toml`: reading it, and refusing it at the place it is wrong.
+//!
+//! Values are checked while they are read, so that the `toml` crate can attach the
+//! position of the offending value to the error; checks that involve several keys use
+//! the spans kept by [`Spanned`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+
+pub const RECIPE_FILE: &str = "recipe.toml";
+
+/// A role's recipe, read and checked: everything a bake needs to know about the role.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recipe {
+    /// The folder the recipe was read from.
+    pub dir: PathBuf,
+    pub name: RoleName,
+    pub description: Option<String>,
+    pub platform: Platform,
+    pub arch: Arch,
+    pub base: BaseImage,
+    pub builder: BuilderSettings,
+    pub steps: Vec<RecipeStep>,
+    /// Run the built-in generalize step (remove host keys, machine-id, logs...).
+    pub generalize: bool,
+    /// Extra tags for the AMI and its snapshots.
+    pub tags: BTreeMap<String, String>,
+    /// How long after baking the AMI is marked deprecated.
+    #[serde(with = "duration_text")]
+    pub deprecate_after: Duration,
+}
+
+/// Where the builder's image comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaseImage {
+    /// A fixed AMI id.
+    Image(String),
+    /// An SSM parameter holding an AMI id, such as AWS's public
+    /// `/aws/service/ami-amazon-linux-latest/...` parameters.
+    SsmParameter(String),
+    /// The most recent available image of an owner whose name matches a pattern.
+    Filter { owner: String, name: String },
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BuilderSettings {
+    pub instance_type: Option<String>,
+    pub volume_size_gib: Option<i32>,
+    pub volume_type: Option<String>,
+    pub subnet: Option<String>,
+    pub security_groups: Vec<String>,
+    pub instance_profile: Option<String>,
+    pub kms_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecipeStep {
+    pub name: String,
+    /// The script's path, relative to the recipe folder.
+    pub script: PathBuf,
+    /// The script's text, read at load time so a bake never sees a half-edited file.
+    #[serde(skip)]
+    pub script_text: String,
+    #[serde(with = "duration_text")]
+    pub timeout: Duration,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Linux,
+    Windows,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Arch {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Arch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Platform::Linux => "linux",
+            Platform::Windows => "windows",
+        })
+    }
+}
+
+/// A role name: lower-case letters, digits and dashes, starting with a letter. It is
+/// part of AMI names and SSM parameter paths, so it is kept to what both accept.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct RoleName(String);
+
+impl RoleName {
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let valid = text.len() <= 64
+            && text.starts_with(|c: char| c.is_ascii_lowercase())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if valid {
+            Ok(RoleName(text.to_string()))
+        } else {
+            Err(format!(
+                "invalid role name `{text}`: use 1-64 lower-case letters, digits and dashes, \
+                 starting with a letter (e.g. `base`, `zookeeper`)"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RoleName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        RoleName::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A step timeout or a lifetime written as `90s`, `20m`, `1h 30m`.
+#[derive(Debug, Clone, Copy)]
+struct DurationText(Duration);
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text).map(DurationText).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `90s`, `20m`, `1h 30m`, `90d`; refuses zero and bare numbers.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "invalid duration `{text}`: write a number with a unit, e.g. `90s`, `20m`, `1h 30m`, `90d`"
+        )),
+    }
+}
+
+mod duration_text {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+/// An environment variable name for a step: `[A-Za-z_][A-Za-z0-9_]*`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct EnvName(String);
+
+impl<'de> Deserialize<'de> for EnvName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let valid = text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            Ok(EnvName(text))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "invalid environment variable name `{text}`: use letters, digits and `_`, not starting with a digit"
+            )))
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the file as written
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecipe {
+    name: RoleName,
+    description: Option<String>,
+    platform: Platform,
+    arch: Arch,
+    base: Spanned<RawBase>,
+    #[serde(default)]
+    builder: RawBuilder,
+    #[serde(default)]
+    steps: Vec<RawStep>,
+    #[serde(default = "yes")]
+    generalize: bool,
+    #[serde(default)]
+    tags: BTreeMap<Spanned<String>, String>,
+    deprecate_after: Option<DurationText>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBase {
+    image: Option<String>,
+    ssm_parameter: Option<String>,
+    owner: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawBuilder {
+    instance_type: Option<String>,
+    volume_size: Option<VolumeSize>,
+    volume_type: Option<VolumeType>,
+    subnet: Option<String>,
+    #[serde(default)]
+    security_groups: Vec<String>,
+    instance_profile: Option<String>,
+    kms_key: Option<String>,
+}
+
+struct VolumeSize(i32);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum VolumeType {
+    Gp2,
+    Gp3,
+    Io1,
+    Io2,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: Spanned<String>,
+    script: Spanned<String>,
+    timeout: Option<DurationText>,
+    #[serde(default)]
+    env: BTreeMap<EnvName, String>,
+}
+
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// A quarter: the default time from baking to deprecation.
+pub const DEFAULT_DEPRECATE_AFTER: Duration = Duration::from_secs(91 * 24 * 3600);
+
+impl Recipe {
+    /// Reads `<dir>/recipe.toml` and the scripts it names.
+    pub fn load(dir: &Path) -> Result<Recipe> {
+        let file = dir.join(RECIPE_FILE);
+        if !dir.is_dir() {
+            return Err(Error::input(format!(
+                "recipe folder `{}` not found: give the folder that holds {RECIPE_FILE}, e.g. recipes/base",
+                dir.display()
+            )));
+        }
+        let source = std::fs::read_to_string(&file).map_err(|e| {
+            Error::input(format!(
+                "cannot read {}: {e}; a recipe folder holds a {RECIPE_FILE}",
+                file.display()
+            ))
+        })?;
+        Recipe::parse(dir, &file, &source)
+    }
+
+    /// Parses recipe text; `file` is only used in error messages, `dir` to find scripts.
+    pub fn parse(dir: &Path, file: &Path, source: &str) -> Result<Recipe> {
+        let at = |span: Range<usize>, message: String| located_error(file, source, span, &message);
+        let raw: RawRecipe = toml::from_str(source).map_err(|e| {
+            at(e.span().unwrap_or(0..0), e.message().trim_end().to_string())
+        })?;
+
+        let base_span = raw.base.span();
+        let base = match raw.base.into_inner() {
+            RawBase { image: Some(image), ssm_parameter: None, owner: None, name: None } => {
+                if !image.starts_with("ami-") {
+                    return Err(at(base_span, format!("key `base.image`: `{image}` is not an AMI id (ami-...)")));
+                }
+                BaseImage::Image(image)
+            }
+            RawBase { image: None, ssm_parameter: Some(path), owner: None, name: None } => {
+                if !path.starts_with('/') {
+                    return Err(at(base_span, format!(
+                        "key `base.ssm_parameter`: `{path}` is not a parameter path; it starts with `/`"
+                    )));
+                }
+                BaseImage::SsmParameter(path)
+            }
+            RawBase { image: None, ssm_parameter: None, owner: Some(owner), name: Some(name) } => {
+                BaseImage::Filter { owner, name }
+            }
+            _ => {
+                return Err(at(base_span, "table `base`: give exactly one of `image = \"ami-...\"`, \
+                    `ssm_parameter = \"/path\"`, or `owner` together with `name` (a name pattern)"
+                    .to_string()))
+            }
+        };
+
+        let mut steps: Vec<RecipeStep> = Vec::new();
+        for raw_step in raw.steps {
+            let name = raw_step.name.get_ref().clone();
+            if RoleName::parse(&name).is_err() {
+                return Err(at(raw_step.name.span(), format!(
+                    "key `steps.name`: invalid step name `{name}`: use lower-case letters, digits and dashes, starting with a letter"
+                )));
+            }
+            if steps.iter().any(|s| s.name == name) {
+                return Err(at(raw_step.name.span(), format!(
+                    "key `steps.name`: step `{name}` appears twice; step names must be unique"
+                )));
+            }
+            let script = PathBuf::from(raw_step.script.get_ref());
+            if script.is_absolute() || script.components().any(|c| c == std::path::Component::ParentDir) {
+                return Err(at(raw_step.script.span(), format!(
+                    "key `steps.script`: `{}` must be a path inside the recipe folder, relative to it",
+                    script.display()
+                )));
+            }
+            let script_text = std::fs::read_to_string(dir.join(&script)).map_err(|e| {
+                at(raw_step.script.span(), format!(
+                    "key `steps.script`: cannot read `{}`: {e}",
+                    dir.join(&script).display()
+                ))
+            })?;
+            steps.push(RecipeStep {
+                name,
+                script,
+                script_text,
+                timeout: raw_step.timeout.map_or(DEFAULT_STEP_TIMEOUT, |t| t.0),
+                env: raw_step.env.into_iter().map(|(k, v)| (k.0, v)).collect(),
+            });
+        }
+
+        let mut tags = BTreeMap::new();
+        for (key, value) in raw.tags {
+            check_tag(key.get_ref(), &value).map_err(|m| at(key.span(), format!("key `tags.{}`: {m}", key.get_ref())))?;
+            tags.insert(key.into_inner(), value);
+        }
+
+        let builder = raw.builder;
+        Ok(Recipe {
+            dir: dir.to_path_buf(),
+            name: raw.name,
+            description: raw.description,
+            platform: raw.platform,
+            arch: raw.arch,
+            base,
+            builder: BuilderSettings {
+                instance_type: builder.instance_type,
+                volume_size_gib: builder.volume_size.map(|v| v.0),
+                volume_type: builder.volume_type.map(|t| {
+                    match t {
+                        VolumeType::Gp2 => "gp2",
+                        VolumeType::Gp3 => "gp3",
+                        VolumeType::Io1 => "io1",
+                        VolumeType::Io2 => "io2",
+                    }
+                    .to_string()
+                }),
+                subnet: builder.subnet,
+                security_groups: builder.security_groups,
+                instance_profile: builder.instance_profile,
+                kms_key: builder.kms_key,
+            },
+            steps,
+            generalize: raw.generalize,
+            tags,
+            deprecate_after: raw.deprecate_after.map_or(DEFAULT_DEPRECATE_AFTER, |d| d.0),
+        })
+    }
+}
+
+/// AWS tag rules, plus the `bakery:` prefix that belongs to bakery's own schema.
+fn check_tag(key: &str, value: &str) -> std::result::Result<(), String> {
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err("tag keys are 1 to 128 characters".into());
+    }
+    if value.chars().count() > 256 {
+        return Err("tag values are at most 256 characters".into());
+    }
+    let lower = key.to_ascii_lowercase();
+    if lower.starts_with("aws:") || lower.starts_with("bakery:") {
+        return Err("the `aws:` and `bakery:` prefixes are reserved; choose another key".into());
+    }
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for VolumeSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let gib = i64::deserialize(deserializer)?;
+        if (1..=16384).contains(&gib) {
+            Ok(VolumeSize(gib as i32))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "volume_size {gib} is out of range: give GiB from 1 to 16384"
+            )))
+        }
+    }
+}
+
+/// `file:line:column: message`, then the line itself with a marker under the place.
+fn located_error(file: &Path, source: &str, span: Range<usize>, message: &str) -> Error {
+    let start = span.start.min(source.len());
+    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+    let line_number = source[..start].matches('\n').count() + 1;
+    let column = source[line_start..start].chars().count() + 1;
+    let line_text = &source[line_start..line_end];
+    let width = source[start..span.end.min(line_end).max(start)].chars().count().max(1);
+    let gutter = " ".repeat(line_number.to_string().len());
+    Error::input(format!(
+        "{}:{line_number}:{column}: {message}\n{gutter} |\n{line_number} | {line_text}\n{gutter} | {}{}",
+        file.display(),
+        " ".repeat(column - 1),
+        "^".repeat(width)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recipe_dir(recipe: &str, scripts: &[(&str, &str)]) -> (tempfile::TempDir, Result<Recipe>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(RECIPE_FILE), recipe).unwrap();
+        for (path, text) in scripts {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let loaded = Recipe::load(dir.path());
+        (dir, loaded)
+    }
+
+    fn error_of(recipe: &str) -> String {
+        let (_dir, loaded) = recipe_dir(recipe, &[("steps/a.sh", "echo a\n")]);
+        loaded.expect_err("the recipe should be refused").to_string()
+    }
+
+    const MINIMAL: &str = r#"
+name = "base"
+platform = "linux"
+arch = "x86_64"
+base = { ssm_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" }
+"#;
+
+    #[test]
+    fn a_complete_recipe_is_read_with_its_scripts() {
+        let (_dir, recipe) = recipe_dir(
+            &format!(
+                "{MINIMAL}
+[builder]
+instance_type = \"t3.small\"
+volume_size = 16
+volume_type = \"gp3\"
+instance_profile = \"bakery-builder\"
+
+[[steps]]
+name = \"packages\"
+script = \"steps/a.sh\"
+timeout = \"20m\"
+env = {{ GREETING = \"hello world\" }}
+
+[tags]
+team = \"platform\"
+"
+            ),
+            &[("steps/a.sh", "#!/bin/sh\necho a\n")],
+        );
+        let recipe = recipe.unwrap();
+        assert_eq!(recipe.name.as_str(), "base");
+        assert_eq!(recipe.arch, Arch::X86_64);
+        assert_eq!(recipe.builder.volume_size_gib, Some(16));
+        assert_eq!(recipe.steps[0].timeout, Duration::from_secs(1200));
+        assert_eq!(recipe.steps[0].script_text, "#!/bin/sh\necho a\n");
+        assert_eq!(recipe.steps[0].env["GREETING"], "hello world");
+        assert_eq!(recipe.tags["team"], "platform");
+        assert!(recipe.generalize);
+        assert_eq!(recipe.deprecate_after, DEFAULT_DEPRECATE_AFTER);
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_its_line_and_the_accepted_keys() {
+        let message = error_of(&format!("{MINIMAL}colour = \"blue\"\n"));
+        assert!(message.contains("recipe.toml:6:1"), "{message}");
+        assert!(message.contains("unknown field `colour`"), "{message}");
+        assert!(message.contains("`platform`"), "{message}");
+    }
+
+    #[test]
+    fn a_bad_platform_names_the_accepted_values() {
+        let message = error_of(&MINIMAL.replace("\"linux\"", "\"beos\""));
+        assert!(message.contains("recipe.toml:3:"), "{message}");
+        assert!(message.contains("`linux`") && message.contains("`windows`"), "{message}");
+    }
+
+    #[test]
+    fn a_base_with_two_sources_is_refused() {
+        let message = error_of(&MINIMAL.replace("base = {", "base = { image = \"ami-1\","));
+        assert!(message.contains("recipe.toml:5:"), "{message}");
+        assert!(message.contains("exactly one of"), "{message}");
+    }
+
+    #[test]
+    fn a_bad_timeout_is_refused_at_its_value() {
+        let message = error_of(&format!(
+            "{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\ntimeout = \"soon\"\n"
+        ));
+        assert!(message.contains("recipe.toml:9:11"), "{message}");
+        assert!(message.contains("invalid duration `soon`"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_script_is_refused_at_its_key() {
+        let message =
+            error_of(&format!("{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"steps/missing.sh\"\n"));
+        assert!(message.contains("recipe.toml:8:"), "{message}");
+        assert!(message.contains("steps/missing.sh"), "{message}");
+    }
+
+    #[test]
+    fn a_script_outside_the_recipe_is_refused() {
+        let message = error_of(&format!("{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"../x.sh\"\n"));
+        assert!(message.contains("inside the recipe folder"), "{message}");
+    }
+
+    #[test]
+    fn duplicate_step_names_are_refused() {
+        let step = "[[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\n";
+        let message = error_of(&format!("{MINIMAL}{step}{step}"));
+        assert!(message.contains("recipe.toml:10:"), "{message}");
+        assert!(message.contains("appears twice"), "{message}");
+    }
+
+    #[test]
+    fn reserved_tag_prefixes_are_refused() {
+        let message = error_of(&format!("{MINIMAL}[tags]\n\"bakery:role\" = \"x\"\n"));
+        assert!(message.contains("recipe.toml:7:"), "{message}");
+        assert!(message.contains("reserved"), "{message}");
+    }
+
+    #[test]
+    fn bad_env_names_and_role_names_are_refused() {
+        let message = error_of(&format!(
+            "{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\nenv = {{ \"1X\" = \"v\" }}\n"
+        ));
+        assert!(message.contains("invalid environment variable name `1X`"), "{message}");
+        let message = error_of(&MINIMAL.replace("\"base\"", "\"Base Image\""));
+        assert!(message.contains("invalid role name"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_folder_says_what_a_recipe_folder_is() {
+        let error = Recipe::load(Path::new("/nonexistent/recipe")).unwrap_err();
+        assert!(error.to_string().contains("recipe folder `/nonexistent/recipe` not found"));
+    }
+}
