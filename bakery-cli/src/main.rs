@@ -1,1 +1,96 @@
-fn main(){}
+//! The `bakery` command line: clap in, rendered events and a result out. It never
+//! talks to AWS itself; bakery-core does.
+
+mod bake;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "bakery", version, about = "Bake Amazon Machine Images like software releases")]
+struct Cli {
+    /// AWS region to bake in (default: the standard AWS chain, e.g. AWS_REGION).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// AWS credentials profile (default: the standard AWS chain, e.g. AWS_PROFILE).
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bake a release of a role: launch a builder, apply the recipe, create the AMI.
+    Bake(BakeArgs),
+}
+
+#[derive(Args)]
+pub struct BakeArgs {
+    /// The recipe folder, e.g. recipes/base.
+    recipe: PathBuf,
+    /// The release version, semver X.Y.Z or X.Y.Z-pre (e.g. 2.4.0, 2.5.0-rc.1).
+    #[arg(long)]
+    version: String,
+    /// How the result and events are written.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// How progress looks with text output (auto: a spinner on a terminal, plain lines otherwise).
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    progress: Progress,
+    /// Write a Packer-style manifest (builds[].artifact_id = region:ami-id) to this file after a successful bake.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Keep the builder instance when the bake fails, for debugging.
+    #[arg(long)]
+    keep_on_failure: bool,
+    /// Builder instance type (overrides the recipe).
+    #[arg(long)]
+    instance_type: Option<String>,
+    /// Builder instance profile, a name or an ARN (overrides the recipe).
+    #[arg(long)]
+    instance_profile: Option<String>,
+    /// Builder subnet (overrides the recipe).
+    #[arg(long)]
+    subnet: Option<String>,
+    /// Builder security group; repeat for several (overrides the recipe).
+    #[arg(long = "security-group", value_name = "SG")]
+    security_groups: Vec<String>,
+    /// Source commit recorded on the image (Jenkins sets GIT_COMMIT).
+    #[arg(long, env = "GIT_COMMIT")]
+    source_commit: Option<String>,
+    /// Build URL recorded on the image (Jenkins sets BUILD_URL).
+    #[arg(long, env = "BUILD_URL")]
+    build_url: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    Auto,
+    Bar,
+    Plain,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let aws = bakery_core::aws::AwsSettings { region: cli.region, profile: cli.profile };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Bake(args) => bake::run(args, aws).await,
+        }
+    });
+    ExitCode::from(code)
+}

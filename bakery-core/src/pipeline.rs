@@ -308,6 +308,7 @@ impl Run<'_> {
             &plan.bake_id,
             &humantime::format_rfc3339_seconds(deadline).to_string(),
         );
+        let volume_size_gib = root_volume_size(plan.builder.volume_size_gib, base)?;
         let mut security_groups = plan.builder.security_groups.clone();
         if security_groups.is_empty() {
             security_groups.push(self.create_security_group(&tags).await?);
@@ -316,7 +317,7 @@ impl Run<'_> {
             image_id: base.id.clone(),
             instance_type: plan.builder.instance_type.clone(),
             root_device_name: base.root_device_name.clone().unwrap_or_else(|| "/dev/xvda".into()),
-            volume_size_gib: plan.builder.volume_size_gib,
+            volume_size_gib,
             volume_type: plan.builder.volume_type.clone(),
             kms_key: plan.builder.kms_key.clone(),
             subnet: plan.builder.subnet.clone(),
@@ -408,7 +409,7 @@ impl Run<'_> {
         // Just after registering, SSM may still refuse the instance for a moment.
         let command_id = wait::until(
             self.target(step, "Run Command delivery to", instance_id),
-            &WaitPolicy::new(Duration::from_secs(120)),
+            &WaitPolicy::new(Duration::from_secs(120)).retrying(),
             self.sink,
             &self.cancel,
             || async {
@@ -693,7 +694,7 @@ impl Run<'_> {
                 // deletion for a moment.
                 wait::until(
                     self.target("cleanup", "snapshot", id),
-                    &WaitPolicy::new(Duration::from_secs(300)),
+                    &WaitPolicy::new(Duration::from_secs(300)).retrying(),
                     self.sink,
                     cancel,
                     || async {
@@ -713,7 +714,7 @@ impl Run<'_> {
                 // still answer DependencyViolation.
                 wait::until(
                     self.target("cleanup", "security group", id),
-                    &WaitPolicy::new(Duration::from_secs(300)),
+                    &WaitPolicy::new(Duration::from_secs(300)).retrying(),
                     self.sink,
                     cancel,
                     || async {
@@ -731,6 +732,20 @@ impl Run<'_> {
         }
         self.removed(resource);
         Ok(())
+    }
+}
+
+/// The builder's root volume: the recipe's size, or the base image's; never smaller
+/// than the base image's snapshot, which EC2 would refuse after the launch call.
+fn root_volume_size(wanted: Option<i32>, base: &ImageInfo) -> Result<i32> {
+    match (wanted, base.root_volume_gib) {
+        (Some(wanted), Some(base_size)) if wanted < base_size => Err(Error::input(format!(
+            "builder volume_size {wanted} GiB is smaller than the root volume of base image {} ({base_size} GiB)",
+            base.id
+        ))),
+        (Some(wanted), _) => Ok(wanted),
+        (None, Some(base_size)) => Ok(base_size),
+        (None, None) => Ok(8),
     }
 }
 

@@ -37,11 +37,18 @@ impl WaitPolicy {
         self
     }
 
-    /// The intervals between polls, before jitter: first_poll, then growing by
-    /// `factor` up to `max_interval`.
+    /// For loops that retry an action rather than watch a state: the first try at
+    /// once, then the usual backoff.
+    pub const fn retrying(mut self) -> Self {
+        self.first_poll = Duration::ZERO;
+        self
+    }
+
+    /// The sleeps before each poll, before jitter: first_poll, then growing by
+    /// `factor` (from at least a second) up to `max_interval`.
     pub fn intervals(&self) -> impl Iterator<Item = Duration> + '_ {
         std::iter::successors(Some(self.first_poll), move |previous| {
-            Some(previous.mul_f64(self.factor).min(self.max_interval))
+            Some(previous.mul_f64(self.factor).max(MIN_INTERVAL).min(self.max_interval))
         })
     }
 }
@@ -72,6 +79,8 @@ pub struct Target<'a> {
     /// What to check when the wait times out.
     pub hint: Option<&'static str>,
 }
+
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A heartbeat event at least this often while the state does not change.
 const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -177,6 +186,8 @@ mod tests {
         let policy = WaitPolicy::new(Duration::from_secs(600)).with_max_interval(Duration::from_secs(5));
         let first: Vec<u64> = policy.intervals().take(7).map(|d| d.as_millis() as u64).collect();
         assert_eq!(first, vec![1000, 1500, 2250, 3375, 5000, 5000, 5000]);
+        let retries: Vec<u64> = policy.retrying().intervals().take(3).map(|d| d.as_millis() as u64).collect();
+        assert_eq!(retries, vec![0, 1000, 1500]);
     }
 
     #[test]

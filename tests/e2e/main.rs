@@ -1,1 +1,5 @@
+//! End-to-end tests: the real `bakery` binary against the local AWS emulator
+//! (moto with bakery's extension, started by scripts/local-aws).
 
+mod bake;
+mod support;

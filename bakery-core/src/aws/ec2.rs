@@ -30,6 +30,8 @@ pub struct ImageInfo {
     pub architecture: Option<String>,
     pub windows: bool,
     pub root_device_name: Option<String>,
+    /// Size of the root volume's snapshot, GiB.
+    pub root_volume_gib: Option<i32>,
     pub creation_date: Option<String>,
     pub snapshot_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
@@ -41,7 +43,7 @@ pub struct BuilderLaunch {
     pub image_id: String,
     pub instance_type: String,
     pub root_device_name: String,
-    pub volume_size_gib: Option<i32>,
+    pub volume_size_gib: i32,
     pub volume_type: String,
     pub kms_key: Option<String>,
     pub subnet: Option<String>,
@@ -73,6 +75,12 @@ fn image_info(image: &Image) -> ImageInfo {
         architecture: image.architecture().map(|a| a.as_str().to_string()),
         windows: image.platform().is_some_and(|p| p.as_str().eq_ignore_ascii_case("windows")),
         root_device_name: image.root_device_name().map(str::to_string),
+        root_volume_gib: image
+            .block_device_mappings()
+            .iter()
+            .find(|m| m.device_name() == image.root_device_name())
+            .and_then(|m| m.ebs())
+            .and_then(|e| e.volume_size()),
         creation_date: image.creation_date().map(str::to_string),
         snapshot_ids: image
             .block_device_mappings()
@@ -203,7 +211,7 @@ impl Ec2 {
             .encrypted(true)
             .delete_on_termination(true)
             .volume_type(VolumeType::from(launch.volume_type.as_str()))
-            .set_volume_size(launch.volume_size_gib)
+            .volume_size(launch.volume_size_gib)
             .set_kms_key_id(launch.kms_key.clone())
             .build();
         let profile = launch.instance_profile.as_ref().map(|p| {

@@ -1,0 +1,326 @@
+//! Helpers that keep each end-to-end test reading like a usage example: the local
+//! emulator, a test's own region of it, throwaway recipes, and the real `bakery` binary.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ec2::config::Credentials;
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn local_aws(command: &str) -> String {
+    let out = Command::new(repo_root().join("scripts/local-aws"))
+        .arg(command)
+        .env("BAKERY_LOCAL_AWS_NAME", "tests")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("scripts/local-aws runs");
+    assert!(out.status.success(), "scripts/local-aws {command} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The test suite's own emulator (not the demo's): started if needed and reset once
+/// per test run, so that every run starts from an empty account.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        let env = local_aws("start");
+        local_aws("reset");
+        env.lines()
+            .find_map(|l| l.strip_prefix("export AWS_ENDPOINT_URL="))
+            .expect("local-aws prints AWS_ENDPOINT_URL")
+            .to_string()
+    })
+}
+
+/// One test's slice of the emulator: its own region, so tests run in parallel
+/// without seeing each other's images and instances.
+pub struct Account {
+    pub region: String,
+    pub ec2: aws_sdk_ec2::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+impl Account {
+    pub async fn in_region(region: &str) -> Account {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .endpoint_url(endpoint())
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await;
+        let account = Account {
+            region: region.to_string(),
+            ec2: aws_sdk_ec2::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+        };
+        // A clean slate for this region's emulator settings.
+        account.emulate(serde_json::json!({
+            "instance_pending_seconds": 0, "instance_stopping_seconds": 0,
+            "instance_shutting_down_seconds": 0, "image_pending_seconds": 0,
+            "image_final_state": "available", "ssm_online_after_seconds": 0,
+            "command_seconds": 0, "command_outcomes": []
+        }));
+        account
+    }
+
+    /// Sets this region's emulator behaviour (tests/emulator/README.md).
+    pub fn emulate(&self, mut settings: Value) {
+        settings["region"] = Value::String(self.region.clone());
+        let body = settings.to_string();
+        let address = endpoint().trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).expect("emulator reachable");
+        write!(
+            stream,
+            "POST /bakery-emulator/config HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "emulator refused {body}: {answer}");
+    }
+
+    pub fn bakery(&self) -> Bakery {
+        Bakery::new(&self.region)
+    }
+
+    /// The images this account owns in the region.
+    pub async fn own_images(&self) -> Vec<aws_sdk_ec2::types::Image> {
+        self.ec2.describe_images().owners("self").send().await.unwrap().images().to_vec()
+    }
+
+    pub async fn image(&self, image_id: &str) -> aws_sdk_ec2::types::Image {
+        self.ec2.describe_images().image_ids(image_id).send().await.unwrap().images()[0].clone()
+    }
+
+    pub async fn snapshot_tags(&self, snapshot_id: &str) -> BTreeMap<String, String> {
+        let out = self.ec2.describe_snapshots().snapshot_ids(snapshot_id).send().await.unwrap();
+        tags(out.snapshots()[0].tags())
+    }
+
+    /// Snapshots that carry `bakery:bake-id=<bake_id>`.
+    pub async fn snapshots_of_bake(&self, bake_id: &str) -> Vec<String> {
+        let filter = aws_sdk_ec2::types::Filter::builder().name("tag:bakery:bake-id").values(bake_id).build();
+        let out = self.ec2.describe_snapshots().owner_ids("self").filters(filter).send().await.unwrap();
+        out.snapshots().iter().map(|s| s.snapshot_id().unwrap().to_string()).collect()
+    }
+
+    /// Every instance of the region with its state name.
+    pub async fn instances(&self) -> Vec<aws_sdk_ec2::types::Instance> {
+        let out = self.ec2.describe_instances().send().await.unwrap();
+        out.reservations().iter().flat_map(|r| r.instances().to_vec()).collect()
+    }
+
+    pub async fn instance_state(&self, instance_id: &str) -> String {
+        let out = self.ec2.describe_instances().instance_ids(instance_id).send().await.unwrap();
+        out.reservations()[0].instances()[0].state().unwrap().name().unwrap().as_str().to_string()
+    }
+
+    /// Instances that are not terminated (or on their way there).
+    pub async fn live_instances(&self) -> Vec<String> {
+        self.instances()
+            .await
+            .into_iter()
+            .filter(|i| {
+                let state = i.state().unwrap().name().unwrap().as_str().to_string();
+                state != "terminated" && state != "shutting-down"
+            })
+            .map(|i| i.instance_id().unwrap().to_string())
+            .collect()
+    }
+
+    /// Security groups other than the VPC's default one.
+    pub async fn extra_security_groups(&self) -> Vec<String> {
+        let out = self.ec2.describe_security_groups().send().await.unwrap();
+        out.security_groups()
+            .iter()
+            .filter(|g| g.group_name() != Some("default"))
+            .map(|g| g.group_id().unwrap().to_string())
+            .collect()
+    }
+
+    /// The script texts of the Run Commands sent to an instance, oldest first.
+    pub async fn commands_sent_to(&self, instance_id: &str) -> Vec<(String, String)> {
+        let out = self.ssm.list_commands().instance_id(instance_id).send().await.unwrap();
+        out.commands()
+            .iter()
+            .map(|c| {
+                let script = c.parameters().and_then(|p| p.get("commands")).map(|v| v.join("\n")).unwrap_or_default();
+                (c.document_name().unwrap_or_default().to_string(), script)
+            })
+            .collect()
+    }
+}
+
+pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
+    tags.iter().map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string())).collect()
+}
+
+/// A throwaway recipe folder.
+pub struct TestRecipe {
+    dir: tempfile::TempDir,
+    steps: Vec<String>,
+}
+
+impl TestRecipe {
+    /// A Linux role on the emulator's Amazon Linux 2023, built with the seeded
+    /// `bakery-builder` instance profile.
+    pub fn new(role: &str) -> TestRecipe {
+        let dir = tempfile::Builder::new().prefix(&format!("recipe-{role}-")).tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("recipe.toml"),
+            format!(
+                "name = \"{role}\"\nplatform = \"linux\"\narch = \"x86_64\"\n\
+                 base = {{ ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\" }}\n\
+                 [builder]\ninstance_profile = \"bakery-builder\"\n"
+            ),
+        )
+        .unwrap();
+        TestRecipe { dir, steps: Vec::new() }
+    }
+
+    /// Adds a step that runs `script`.
+    pub fn step(mut self, name: &str, script: &str) -> TestRecipe {
+        let path = format!("steps/{name}.sh");
+        std::fs::create_dir_all(self.dir.path().join("steps")).unwrap();
+        std::fs::write(self.dir.path().join(&path), script).unwrap();
+        self.steps.push(format!("[[steps]]\nname = \"{name}\"\nscript = \"{path}\"\ntimeout = \"5m\"\n"));
+        let mut text = std::fs::read_to_string(self.path().join("recipe.toml")).unwrap();
+        text.push_str(self.steps.last().unwrap());
+        std::fs::write(self.dir.path().join("recipe.toml"), text).unwrap();
+        self
+    }
+
+    /// Appends raw TOML to recipe.toml.
+    pub fn with_toml(self, toml: &str) -> TestRecipe {
+        let mut text = std::fs::read_to_string(self.path().join("recipe.toml")).unwrap();
+        text.push_str(toml);
+        std::fs::write(self.dir.path().join("recipe.toml"), text).unwrap();
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The real `bakery` binary, pointed at the emulator and a region.
+pub struct Bakery {
+    command: Command,
+}
+
+/// What a finished `bakery` run left: exit code, stdout, stderr.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// stdout as the one JSON object of `--output json`.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// stderr's JSON-lines events.
+    pub fn events(&self) -> Vec<Value> {
+        self.stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+}
+
+impl Bakery {
+    pub fn new(region: &str) -> Bakery {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bakery"));
+        command
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", region)
+            .env_remove("AWS_PROFILE")
+            .env_remove("GIT_COMMIT")
+            .env_remove("BUILD_URL")
+            .current_dir(repo_root());
+        Bakery { command }
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Bakery {
+        self.command.args(args);
+        self
+    }
+
+    pub fn arg_path(mut self, path: &Path) -> Bakery {
+        self.command.arg(path);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Bakery {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn run(mut self) -> Outcome {
+        let out = self.command.output().expect("bakery runs");
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Starts bakery and hands its stderr lines to the caller as they come.
+    pub fn spawn(mut self) -> Running {
+        let mut child = self.command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("bakery starts");
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        Running { child, stderr, seen: String::new() }
+    }
+}
+
+pub struct Running {
+    child: Child,
+    stderr: BufReader<std::process::ChildStderr>,
+    seen: String,
+}
+
+impl Running {
+    /// Reads stderr until a line contains `text`.
+    pub fn wait_for_line(&mut self, text: &str) {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = self.stderr.read_line(&mut line).unwrap();
+            assert!(read > 0, "bakery ended before printing `{text}`; it printed:\n{}", self.seen);
+            self.seen.push_str(&line);
+            if line.contains(text) {
+                return;
+            }
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success());
+    }
+
+    pub fn finish(mut self) -> Outcome {
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: self.seen + &rest,
+        }
+    }
+}
