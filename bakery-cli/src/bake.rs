@@ -68,11 +68,17 @@ pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
 
 /// Refused before anything was created: exit 2.
 fn refuse(args: &BakeArgs, error: &Error) -> u8 {
-    let role = args.recipe.file_name().map(|n| n.to_string_lossy().into_owned());
+    let role = args
+        .recipe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
     let report = BakeReport::refused(role.as_deref(), &args.version, error);
     eprintln!("error: {error}");
     if args.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialize")
+        );
     }
     report.exit_code() as u8
 }
@@ -80,9 +86,10 @@ fn refuse(args: &BakeArgs, error: &Error) -> u8 {
 /// First SIGINT/SIGTERM: interrupt the bake, which cleans up. Second: exit at once,
 /// saying what may be left.
 async fn watch_signals(cancel: CancellationToken, renderer: Arc<Renderer>) {
-    let (Ok(mut interrupt), Ok(mut terminate)) =
-        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return;
     };
     let first = tokio::select! {
@@ -114,7 +121,10 @@ async fn watch_signals(cancel: CancellationToken, renderer: Arc<Renderer>) {
 fn write_manifest(path: &std::path::Path, report: &BakeReport) -> Result<(), String> {
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
-            format!("--manifest {}: the file exists but is not a JSON manifest: {e}", path.display())
+            format!(
+                "--manifest {}: the file exists but is not a JSON manifest: {e}",
+                path.display()
+            )
         })?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("--manifest {}: {e}", path.display())),
@@ -126,19 +136,29 @@ fn write_manifest(path: &std::path::Path, report: &BakeReport) -> Result<(), Str
 
 fn print_result(output: Output, report: &BakeReport) {
     if output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(report).expect("reports serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("reports serialize")
+        );
         return;
     }
     let release = format!("{}@{}", report.role, report.version);
     match report.status {
         BakeStatus::Succeeded => {
-            println!("{release} baked in {:.1}s (bake {})", report.seconds, report.bake_id);
+            println!(
+                "{release} baked in {:.1}s (bake {})",
+                report.seconds, report.bake_id
+            );
             for image in &report.images {
                 println!("  {}  {}  {}", image.region, image.image_id, image.name);
             }
         }
         BakeStatus::Failed | BakeStatus::Interrupted => {
-            let word = if report.status == BakeStatus::Failed { "FAILED" } else { "INTERRUPTED" };
+            let word = if report.status == BakeStatus::Failed {
+                "FAILED"
+            } else {
+                "INTERRUPTED"
+            };
             println!(
                 "{release} {word} at step `{}` (bake {})",
                 report.failed_step.as_deref().unwrap_or("?"),
@@ -153,7 +173,10 @@ fn print_result(output: Output, report: &BakeReport) {
         println!("KEPT on purpose: {}", resource.describe());
     }
     if !report.leaked.is_empty() {
-        println!("CLEANUP INCOMPLETE — remove these by hand (each is tagged bakery:bake-id={}):", report.bake_id);
+        println!(
+            "CLEANUP INCOMPLETE — remove these by hand (each is tagged bakery:bake-id={}):",
+            report.bake_id
+        );
         for resource in &report.leaked {
             println!("  {}", resource.describe());
         }

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "bakery", version, about = "Bake Amazon Machine Images like software releases")]
+#[command(
+    name = "bakery",
+    version,
+    about = "Bake Amazon Machine Images like software releases"
+)]
 struct Cli {
     /// AWS region to bake in (default: the standard AWS chain, e.g. AWS_REGION).
     #[arg(long, global = true)]
@@ -82,11 +86,21 @@ pub enum Progress {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Debug logs only when asked for: RUST_LOG=bakery_core=debug,aws_smithy_runtime=debug
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let aws = bakery_core::aws::AwsSettings { region: cli.region, profile: cli.profile };
+    let aws = bakery_core::aws::AwsSettings {
+        region: cli.region,
+        profile: cli.profile,
+    };
     let code = runtime.block_on(async {
         match cli.command {
             Command::Bake(args) => bake::run(args, aws).await,

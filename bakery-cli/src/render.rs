@@ -43,7 +43,11 @@ impl Renderer {
             spinner.enable_steady_tick(Duration::from_millis(120));
             spinner
         });
-        Renderer { style, spinner, state: Mutex::new(State::default()) }
+        Renderer {
+            style,
+            spinner,
+            state: Mutex::new(State::default()),
+        }
     }
 
     /// Resources the bake created and has not removed.
@@ -53,7 +57,9 @@ impl Renderer {
 
     /// A line from the CLI itself (signals), in the same style as the events.
     pub fn notice(&self, message: &str) {
-        self.emit(Event::Warning { message: message.to_string() });
+        self.emit(Event::Warning {
+            message: message.to_string(),
+        });
     }
 
     pub fn finish(&self) {
@@ -102,10 +108,13 @@ impl EventSink for Renderer {
             Style::Bar => {
                 let spinner = self.spinner.as_ref().expect("bar style has a spinner");
                 match &event {
-                    Event::StepStarted { step } => spinner.set_message(format!("{step}")),
-                    Event::Waiting { step, resource, state, .. } => {
-                        spinner.set_message(format!("{step}: {resource} {state}"))
-                    }
+                    Event::StepStarted { step } => spinner.set_message(step.clone()),
+                    Event::Waiting {
+                        step,
+                        resource,
+                        state,
+                        ..
+                    } => spinner.set_message(format!("{step}: {resource} {state}")),
                     Event::StepFinished { step, seconds } => {
                         spinner.println(format!("  \u{2714} {step:<24} {seconds:>7.1}s"))
                     }
@@ -127,14 +136,28 @@ fn timestamp() -> String {
 /// The plain-text form of an event, or None for events only the JSON form carries.
 fn describe(event: &Event, step: &str) -> Option<String> {
     Some(match event {
-        Event::BakeStarted { bake_id, release, region, recipe } => {
+        Event::BakeStarted {
+            bake_id,
+            release,
+            region,
+            recipe,
+        } => {
             format!("baking {release} in {region} from {recipe} (bake {bake_id})")
         }
         Event::StepStarted { step } => format!("[{step}] started"),
         Event::StepFinished { step, seconds } => format!("[{step}] done in {seconds:.1}s"),
-        Event::StepFailed { step, seconds, error } => format!("[{step}] FAILED after {seconds:.1}s: {error}"),
+        Event::StepFailed {
+            step,
+            seconds,
+            error,
+        } => format!("[{step}] FAILED after {seconds:.1}s: {error}"),
         Event::Info { step, message } => format!("[{step}] {message}"),
-        Event::Waiting { step, resource, state, elapsed_seconds } => {
+        Event::Waiting {
+            step,
+            resource,
+            state,
+            elapsed_seconds,
+        } => {
             format!("[{step}] {resource}: {state} ({elapsed_seconds:.0}s)")
         }
         Event::Output { step, stream, line } => match stream {
@@ -147,11 +170,19 @@ fn describe(event: &Event, step: &str) -> Option<String> {
             format!("[cleanup] KEEPING {} — {reason}", resource.describe())
         }
         Event::Warning { message } => format!("WARNING: {message}"),
-        Event::CleanupStarted { reason } => format!("[cleanup] bake {reason}: removing what it created"),
-        Event::CleanupFinished { leaked } if leaked.is_empty() => "[cleanup] nothing left behind".to_string(),
+        Event::CleanupStarted { reason } => {
+            format!("[cleanup] bake {reason}: removing what it created")
+        }
+        Event::CleanupFinished { leaked } if leaked.is_empty() => {
+            "[cleanup] nothing left behind".to_string()
+        }
         Event::CleanupFinished { leaked } => format!(
             "[cleanup] INCOMPLETE, left behind: {}",
-            leaked.iter().map(Resource::describe).collect::<Vec<_>>().join(", ")
+            leaked
+                .iter()
+                .map(Resource::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     })
 }

@@ -37,7 +37,9 @@ fn shell_step(script: &str, env: &BTreeMap<String, String>) -> String {
     let mut text = String::from(
         "set -u\numask 077\nbakery_dir=$(mktemp -d /tmp/bakery-step.XXXXXX) || exit 1\n",
     );
-    text.push_str(&format!("cat > \"$bakery_dir/script\" <<'{delimiter}'\n{script}"));
+    text.push_str(&format!(
+        "cat > \"$bakery_dir/script\" <<'{delimiter}'\n{script}"
+    ));
     if !script.ends_with('\n') {
         text.push('\n');
     }
@@ -45,7 +47,9 @@ fn shell_step(script: &str, env: &BTreeMap<String, String>) -> String {
     for (name, value) in env {
         text.push_str(&format!("export {name}={}\n", shell_quote(value)));
     }
-    text.push_str("\"$bakery_dir/script\"\nbakery_status=$?\nrm -rf \"$bakery_dir\"\nexit $bakery_status\n");
+    text.push_str(
+        "\"$bakery_dir/script\"\nbakery_status=$?\nrm -rf \"$bakery_dir\"\nexit $bakery_status\n",
+    );
     text
 }
 
@@ -135,8 +139,15 @@ mod tests {
     use super::*;
 
     fn run_sh(text: &str) -> (i32, String) {
-        let out = Command::new("sh").arg("-c").arg(text).output().expect("sh runs");
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(text)
+            .output()
+            .expect("sh runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     #[test]
@@ -145,7 +156,10 @@ mod tests {
         let script = "#!/bin/sh\necho \"$GREETING from $0\"\nexit 3\n";
         let (code, out) = run_sh(&step_command(Platform::Linux, script, &env));
         assert_eq!(code, 3);
-        assert!(out.starts_with("hello world from /tmp/bakery-step."), "{out}");
+        assert!(
+            out.starts_with("hello world from /tmp/bakery-step."),
+            "{out}"
+        );
     }
 
     #[test]
@@ -159,7 +173,11 @@ mod tests {
         ];
         for value in hostile {
             let env = BTreeMap::from([("VALUE".to_string(), value.to_string())]);
-            let (code, out) = run_sh(&step_command(Platform::Linux, "printf '%s' \"$VALUE\"\n", &env));
+            let (code, out) = run_sh(&step_command(
+                Platform::Linux,
+                "printf '%s' \"$VALUE\"\n",
+                &env,
+            ));
             assert_eq!(code, 0);
             assert_eq!(out, value);
         }
@@ -179,7 +197,10 @@ mod tests {
         let env = BTreeMap::from([("NAME".to_string(), "it's $(evil)".to_string())]);
         let text = step_command(Platform::Windows, "Write-Output '@\n'@", &env);
         assert!(text.contains("$env:NAME = 'it''s $(evil)'"), "{text}");
-        assert!(!text.contains("Write-Output"), "the script is base64-encoded");
+        assert!(
+            !text.contains("Write-Output"),
+            "the script is base64-encoded"
+        );
     }
 
     #[test]
@@ -189,6 +210,9 @@ mod tests {
         assert!(linux.contains("--on-active=5400s"));
         let windows = dead_mans_switch(Platform::Windows, "b-1", Duration::from_secs(5400));
         assert!(windows.contains("/t 5400"));
-        assert!(run_sh(&format!("sh -n <<'EOF'\n{linux}EOF\n")).0 == 0, "valid sh");
+        assert!(
+            run_sh(&format!("sh -n <<'EOF'\n{linux}EOF\n")).0 == 0,
+            "valid sh"
+        );
     }
 }

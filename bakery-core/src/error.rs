@@ -88,7 +88,13 @@ impl Error {
 
     /// True when repeating the same call later may succeed (throttling, 5xx, network).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Aws { transient: true, .. })
+        matches!(
+            self,
+            Error::Aws {
+                transient: true,
+                ..
+            }
+        )
     }
 
     /// The AWS error code, when an AWS call failed with one.
@@ -105,11 +111,17 @@ impl Error {
 }
 
 fn resource_suffix(resource: &Option<String>) -> String {
-    resource.as_ref().map(|r| format!(" for {r}")).unwrap_or_default()
+    resource
+        .as_ref()
+        .map(|r| format!(" for {r}"))
+        .unwrap_or_default()
 }
 
 fn reason_suffix(reason: &Option<String>) -> String {
-    reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+    reason
+        .as_ref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default()
 }
 
 fn hint_suffix(hint: &Option<&'static str>) -> String {

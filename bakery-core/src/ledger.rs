@@ -8,11 +8,24 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Resource {
-    SecurityGroup { id: String, region: String },
-    Instance { id: String, region: String },
-    Image { id: String, region: String },
+    SecurityGroup {
+        id: String,
+        region: String,
+    },
+    Instance {
+        id: String,
+        region: String,
+    },
+    Image {
+        id: String,
+        region: String,
+    },
     /// A snapshot behind `image`; it can only go once the image is deregistered.
-    Snapshot { id: String, region: String, image: String },
+    Snapshot {
+        id: String,
+        region: String,
+        image: String,
+    },
 }
 
 impl Resource {
@@ -62,7 +75,10 @@ impl Ledger {
 
     /// The resource is gone, or is no longer the bake's to remove (a released image).
     pub fn forget(&self, resource: &Resource) {
-        self.entries.lock().expect("ledger lock").retain(|r| r != resource);
+        self.entries
+            .lock()
+            .expect("ledger lock")
+            .retain(|r| r != resource);
     }
 
     pub fn contains(&self, resource: &Resource) -> bool {
@@ -71,7 +87,13 @@ impl Ledger {
 
     /// Newest first: the order cleanup removes them in.
     pub fn newest_first(&self) -> Vec<Resource> {
-        self.entries.lock().expect("ledger lock").iter().rev().cloned().collect()
+        self.entries
+            .lock()
+            .expect("ledger lock")
+            .iter()
+            .rev()
+            .cloned()
+            .collect()
     }
 
     pub fn snapshots_of(&self, image_id: &str) -> Vec<Resource> {
@@ -94,19 +116,32 @@ mod tests {
     use super::*;
 
     fn instance(id: &str) -> Resource {
-        Resource::Instance { id: id.into(), region: "eu-west-1".into() }
+        Resource::Instance {
+            id: id.into(),
+            region: "eu-west-1".into(),
+        }
     }
 
     #[test]
     fn cleanup_order_is_newest_first_and_forgotten_entries_are_gone() {
         let ledger = Ledger::default();
         ledger.record(instance("i-1"));
-        let image = Resource::Image { id: "ami-1".into(), region: "eu-west-1".into() };
+        let image = Resource::Image {
+            id: "ami-1".into(),
+            region: "eu-west-1".into(),
+        };
         ledger.record(image.clone());
-        let snapshot = Resource::Snapshot { id: "snap-1".into(), region: "eu-west-1".into(), image: "ami-1".into() };
+        let snapshot = Resource::Snapshot {
+            id: "snap-1".into(),
+            region: "eu-west-1".into(),
+            image: "ami-1".into(),
+        };
         ledger.record(snapshot.clone());
         ledger.record(snapshot.clone());
-        assert_eq!(ledger.newest_first(), vec![snapshot.clone(), image.clone(), instance("i-1")]);
+        assert_eq!(
+            ledger.newest_first(),
+            vec![snapshot.clone(), image.clone(), instance("i-1")]
+        );
         assert_eq!(ledger.snapshots_of("ami-1"), vec![snapshot]);
         ledger.forget(&image);
         assert!(!ledger.contains(&image));

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::ec2::{BuilderLaunch, ImageInfo};
 use crate::aws::ssm::{Invocation, ScriptCommand};
 use crate::aws::{is_not_found, Aws};
+use crate::commands;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventSink, OutputStream};
 use crate::ledger::{Ledger, Resource};
@@ -21,7 +22,6 @@ use crate::recipe::{BaseImage, Platform};
 use crate::release::{self, Provenance, TAG_BAKE_ID};
 use crate::report::{BakeReport, BakeStatus, ImageRecord, StepRecord};
 use crate::wait::{self, Poll, Target, WaitPolicy};
-use crate::commands;
 
 /// How long each wait may take before the bake gives up.
 pub struct Deadlines {
@@ -53,7 +53,12 @@ const OUTPUT_TAIL_LINES: usize = 25;
 
 /// Runs the whole chain; never panics on AWS errors, always returns a report.
 /// Cancelling `cancel` interrupts the bake at the next wait and cleans up.
-pub async fn bake(plan: &BakePlan, aws: &Aws, sink: &dyn EventSink, cancel: CancellationToken) -> BakeReport {
+pub async fn bake(
+    plan: &BakePlan,
+    aws: &Aws,
+    sink: &dyn EventSink,
+    cancel: CancellationToken,
+) -> BakeReport {
     let run = Run {
         plan,
         aws,
@@ -118,15 +123,21 @@ impl Run<'_> {
         if !self.ledger.is_empty() {
             let keep_builder = status == BakeStatus::Failed
                 && self.plan.keep_on_failure
-                && failure.as_ref().is_some_and(|f| f.error.kind() == ErrorKind::Failed);
+                && failure
+                    .as_ref()
+                    .is_some_and(|f| f.error.kind() == ErrorKind::Failed);
             let reason = match &failure {
                 Some(f) => format!("{} at step `{}`", status_word(status), f.step),
                 None => "finishing".to_string(),
             };
             kept = self.cleanup(&reason, keep_builder).await;
         }
-        let leaked: Vec<Resource> =
-            self.ledger.newest_first().into_iter().filter(|r| !kept.contains(r)).collect();
+        let leaked: Vec<Resource> = self
+            .ledger
+            .newest_first()
+            .into_iter()
+            .filter(|r| !kept.contains(r))
+            .collect();
         BakeReport {
             status,
             role: self.plan.release.role.to_string(),
@@ -151,9 +162,11 @@ impl Run<'_> {
         let created_by = self.step("check-release", self.check_release()).await?;
         let base = self.step("resolve-base", self.resolve_base()).await?;
         let instance_id = self.step("launch", self.launch(&base)).await?;
-        self.step("wait-ready", self.wait_ready(&instance_id)).await?;
+        self.step("wait-ready", self.wait_ready(&instance_id))
+            .await?;
         for planned in &self.plan.steps {
-            self.step(&planned.name, self.run_step(planned, &instance_id)).await?;
+            self.step(&planned.name, self.run_step(planned, &instance_id))
+                .await?;
         }
         self.step("stop", self.stop(&instance_id)).await?;
         let provenance = Provenance {
@@ -164,11 +177,17 @@ impl Run<'_> {
             source_commit: self.plan.source_commit.clone(),
             build_url: self.plan.build_url.clone(),
         };
-        let image_id = self.step("create-image", self.create_image(&instance_id, &provenance)).await?;
+        let image_id = self
+            .step("create-image", self.create_image(&instance_id, &provenance))
+            .await?;
         let image = self.step("wait-image", self.wait_image(&image_id)).await?;
-        self.step("terminate", self.remove_builder(&instance_id)).await?;
+        self.step("terminate", self.remove_builder(&instance_id))
+            .await?;
         // The image and its snapshots are the release now: no longer the bake's to remove.
-        let image_resource = Resource::Image { id: image.image_id.clone(), region: image.region.clone() };
+        let image_resource = Resource::Image {
+            id: image.image_id.clone(),
+            region: image.region.clone(),
+        };
         for snapshot in self.ledger.snapshots_of(&image.image_id) {
             self.ledger.forget(&snapshot);
         }
@@ -177,11 +196,20 @@ impl Run<'_> {
     }
 
     /// Runs one step of the chain: events, timing, and the interrupt check before it.
-    async fn step<T>(&self, name: &str, work: impl Future<Output = Result<T>>) -> Result<T, Failure> {
+    async fn step<T>(
+        &self,
+        name: &str,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T, Failure> {
         if self.cancel.is_cancelled() {
-            return Err(Failure { step: name.to_string(), error: Error::Interrupted });
+            return Err(Failure {
+                step: name.to_string(),
+                error: Error::Interrupted,
+            });
         }
-        self.sink.emit(Event::StepStarted { step: name.to_string() });
+        self.sink.emit(Event::StepStarted {
+            step: name.to_string(),
+        });
         let started = Instant::now();
         let result = work.await;
         let seconds = round(started.elapsed().as_secs_f64());
@@ -190,21 +218,38 @@ impl Run<'_> {
             Err(Error::Interrupted) => BakeStatus::Interrupted,
             Err(_) => BakeStatus::Failed,
         };
-        self.steps.lock().expect("lock").push(StepRecord { name: name.to_string(), seconds, status });
+        self.steps.lock().expect("lock").push(StepRecord {
+            name: name.to_string(),
+            seconds,
+            status,
+        });
         match result {
             Ok(value) => {
-                self.sink.emit(Event::StepFinished { step: name.to_string(), seconds });
+                self.sink.emit(Event::StepFinished {
+                    step: name.to_string(),
+                    seconds,
+                });
                 Ok(value)
             }
             Err(error) => {
-                self.sink.emit(Event::StepFailed { step: name.to_string(), seconds, error: error.to_string() });
-                Err(Failure { step: name.to_string(), error })
+                self.sink.emit(Event::StepFailed {
+                    step: name.to_string(),
+                    seconds,
+                    error: error.to_string(),
+                });
+                Err(Failure {
+                    step: name.to_string(),
+                    error,
+                })
             }
         }
     }
 
     fn info(&self, step: &str, message: String) {
-        self.sink.emit(Event::Info { step: step.to_string(), message });
+        self.sink.emit(Event::Info {
+            step: step.to_string(),
+            message,
+        });
     }
 
     fn created(&self, resource: Resource) {
@@ -214,11 +259,19 @@ impl Run<'_> {
 
     fn removed(&self, resource: &Resource) {
         self.ledger.forget(resource);
-        self.sink.emit(Event::ResourceRemoved { resource: resource.clone() });
+        self.sink.emit(Event::ResourceRemoved {
+            resource: resource.clone(),
+        });
     }
 
     fn target<'t>(&'t self, step: &'t str, what: &'static str, resource: &'t str) -> Target<'t> {
-        Target { step, what, resource, region: self.region(), hint: None }
+        Target {
+            step,
+            what,
+            resource,
+            region: self.region(),
+            hint: None,
+        }
     }
 
     // ------------------------------------------------------------ the steps
@@ -228,12 +281,22 @@ impl Run<'_> {
         let caller = self.aws.caller_arn().await?;
         let release = &self.plan.release;
         let version = release.version.to_string();
-        let by_tag = self.aws.ec2.own_images(Some((release::TAG_VERSION, &version)), None).await?;
+        let by_tag = self
+            .aws
+            .ec2
+            .own_images(Some((release::TAG_VERSION, &version)), None)
+            .await?;
         let by_name_pattern = format!("bakery/{}/{}/*", release.role, version);
-        let by_name = self.aws.ec2.own_images(None, Some(&by_name_pattern)).await?;
+        let by_name = self
+            .aws
+            .ec2
+            .own_images(None, Some(&by_name_pattern))
+            .await?;
         let existing: Vec<&ImageInfo> = by_tag
             .iter()
-            .filter(|i| i.tags.get(release::TAG_ROLE).map(String::as_str) == Some(release.role.as_str()))
+            .filter(|i| {
+                i.tags.get(release::TAG_ROLE).map(String::as_str) == Some(release.role.as_str())
+            })
             .chain(by_name.iter())
             .collect();
         if let Some(image) = existing.first() {
@@ -246,7 +309,10 @@ impl Run<'_> {
                 next_patch(&release.version)
             )));
         }
-        self.info("check-release", format!("{release} is free in {}; baking as {caller}", self.region()));
+        self.info(
+            "check-release",
+            format!("{release} is free in {}; baking as {caller}", self.region()),
+        );
         Ok(caller)
     }
 
@@ -277,7 +343,10 @@ impl Run<'_> {
             }
         };
         if image.state != "available" {
-            return Err(Error::input(format!("base image {} is `{}` in {region}, not available", image.id, image.state)));
+            return Err(Error::input(format!(
+                "base image {} is `{}` in {region}, not available",
+                image.id, image.state
+            )));
         }
         if let Some(image_arch) = &image.architecture {
             if image_arch != arch {
@@ -296,7 +365,10 @@ impl Run<'_> {
             )));
         }
         *self.base_image.lock().expect("lock") = Some(image.id.clone());
-        self.info("resolve-base", format!("base image {} ({})", image.id, image.name));
+        self.info(
+            "resolve-base",
+            format!("base image {} ({})", image.id, image.name),
+        );
         Ok(image)
     }
 
@@ -316,19 +388,29 @@ impl Run<'_> {
         let launch = BuilderLaunch {
             image_id: base.id.clone(),
             instance_type: plan.builder.instance_type.clone(),
-            root_device_name: base.root_device_name.clone().unwrap_or_else(|| "/dev/xvda".into()),
+            root_device_name: base
+                .root_device_name
+                .clone()
+                .unwrap_or_else(|| "/dev/xvda".into()),
             volume_size_gib,
             volume_type: plan.builder.volume_type.clone(),
             kms_key: plan.builder.kms_key.clone(),
             subnet: plan.builder.subnet.clone(),
             security_groups,
             instance_profile: plan.builder.instance_profile.clone(),
-            user_data: commands::dead_mans_switch(plan.platform, &plan.bake_id, plan.builder_lifetime),
+            user_data: commands::dead_mans_switch(
+                plan.platform,
+                &plan.bake_id,
+                plan.builder_lifetime,
+            ),
             client_token: plan.client_token(),
             tags,
         };
         let instance_id = self.aws.ec2.run_builder(&launch).await?;
-        self.created(Resource::Instance { id: instance_id.clone(), region: self.region().to_string() });
+        self.created(Resource::Instance {
+            id: instance_id.clone(),
+            region: self.region().to_string(),
+        });
         *self.builder.lock().expect("lock") = Some(instance_id.clone());
         self.info(
             "launch",
@@ -342,7 +424,10 @@ impl Run<'_> {
         Ok(instance_id)
     }
 
-    async fn create_security_group(&self, tags: &std::collections::BTreeMap<String, String>) -> Result<String> {
+    async fn create_security_group(
+        &self,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String> {
         let vpc = match &self.plan.builder.subnet {
             Some(subnet) => self.aws.ec2.vpc_of_subnet(subnet).await?.ok_or_else(|| {
                 Error::input(format!("subnet {subnet} not found in {}", self.region()))
@@ -358,9 +443,17 @@ impl Run<'_> {
         let id = self
             .aws
             .ec2
-            .create_security_group(&name, &format!("bakery builder of {}: no inbound rules", self.plan.release), &vpc, tags)
+            .create_security_group(
+                &name,
+                &format!("bakery builder of {}: no inbound rules", self.plan.release),
+                &vpc,
+                tags,
+            )
             .await?;
-        self.created(Resource::SecurityGroup { id: id.clone(), region: self.region().to_string() });
+        self.created(Resource::SecurityGroup {
+            id: id.clone(),
+            region: self.region().to_string(),
+        });
         Ok(id)
     }
 
@@ -387,7 +480,9 @@ impl Run<'_> {
             "the builder's SSM agent never came online: check that its instance profile allows SSM \
              (AmazonSSMManagedInstanceCore) and that its subnet reaches the SSM endpoints",
         );
-        wait::until(target, &WaitPolicy::new(self.deadlines.ssm_online), self.sink, &self.cancel, || async {
+        // An agent may have registered while the instance was reported pending: look at once.
+        let policy = WaitPolicy::new(self.deadlines.ssm_online).retrying();
+        wait::until(target, &policy, self.sink, &self.cancel, || async {
             Ok(match ssm.ping_status(instance_id).await? {
                 Some(status) if status == "Online" => Poll::Ready(()),
                 Some(status) => Poll::Pending(format!("SSM {status}")),
@@ -431,7 +526,8 @@ impl Run<'_> {
             self.target(step, "command", &command_id),
             // A command's own timeout plus delivery time; polls stay frequent so that
             // output streams in.
-            &WaitPolicy::new(planned.timeout + Duration::from_secs(120)).with_max_interval(Duration::from_secs(5)),
+            &WaitPolicy::new(planned.timeout + Duration::from_secs(120))
+                .with_max_interval(Duration::from_secs(5)),
             self.sink,
             &self.cancel,
             || async {
@@ -439,8 +535,20 @@ impl Run<'_> {
                     return Ok(Poll::Pending("Delivering".into()));
                 };
                 let finished = invocation.is_finished();
-                self.stream_output(step, &invocation.stdout, &shown_stdout, OutputStream::Stdout, finished);
-                self.stream_output(step, &invocation.stderr, &shown_stderr, OutputStream::Stderr, finished);
+                self.stream_output(
+                    step,
+                    &invocation.stdout,
+                    &shown_stdout,
+                    OutputStream::Stdout,
+                    finished,
+                );
+                self.stream_output(
+                    step,
+                    &invocation.stderr,
+                    &shown_stderr,
+                    OutputStream::Stderr,
+                    finished,
+                );
                 Ok(if finished {
                     Poll::Ready(invocation)
                 } else {
@@ -453,7 +561,11 @@ impl Run<'_> {
             Ok(invocation) => invocation,
             Err(error) => {
                 // Best effort: the builder is about to be terminated anyway.
-                let _ = tokio::time::timeout(Duration::from_secs(10), ssm.cancel_command(&command_id, instance_id)).await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    ssm.cancel_command(&command_id, instance_id),
+                )
+                .await;
                 return Err(error);
             }
         };
@@ -472,7 +584,14 @@ impl Run<'_> {
 
     /// Emits the lines of `text` past what was already shown: whole lines while the
     /// command runs, everything once it has finished.
-    fn stream_output(&self, step: &str, text: &str, shown: &AtomicUsize, stream: OutputStream, finished: bool) {
+    fn stream_output(
+        &self,
+        step: &str,
+        text: &str,
+        shown: &AtomicUsize,
+        stream: OutputStream,
+        finished: bool,
+    ) {
         let from = shown.load(Ordering::Relaxed);
         if text.len() <= from || !text.is_char_boundary(from) {
             return;
@@ -484,7 +603,11 @@ impl Run<'_> {
             None => return,
         };
         for line in complete.lines() {
-            self.sink.emit(Event::Output { step: step.to_string(), stream, line: line.to_string() });
+            self.sink.emit(Event::Output {
+                step: step.to_string(),
+                stream,
+                line: line.to_string(),
+            });
         }
         shown.store(from + complete.len(), Ordering::Relaxed);
     }
@@ -516,10 +639,21 @@ impl Run<'_> {
         let image_id = self
             .aws
             .ec2
-            .create_image(instance_id, &self.plan.image_name, &self.plan.image_description, &tags)
+            .create_image(
+                instance_id,
+                &self.plan.image_name,
+                &self.plan.image_description,
+                &tags,
+            )
             .await?;
-        self.created(Resource::Image { id: image_id.clone(), region: self.region().to_string() });
-        self.info("create-image", format!("image {image_id} ({}) registered", self.plan.image_name));
+        self.created(Resource::Image {
+            id: image_id.clone(),
+            region: self.region().to_string(),
+        });
+        self.info(
+            "create-image",
+            format!("image {image_id} ({}) registered", self.plan.image_name),
+        );
         Ok(image_id)
     }
 
@@ -527,7 +661,8 @@ impl Run<'_> {
         let ec2 = &self.aws.ec2;
         let image = wait::until(
             self.target("wait-image", "image", image_id),
-            &WaitPolicy::new(self.deadlines.image_available).with_max_interval(Duration::from_secs(30)),
+            &WaitPolicy::new(self.deadlines.image_available)
+                .with_max_interval(Duration::from_secs(30)),
             self.sink,
             &self.cancel,
             || async {
@@ -536,7 +671,10 @@ impl Run<'_> {
                     Some(image) => match image.state.as_str() {
                         "available" => Poll::Ready(image),
                         "pending" | "transient" => Poll::Pending(image.state),
-                        _ => Poll::Failed { state: image.state, reason: image.state_reason },
+                        _ => Poll::Failed {
+                            state: image.state,
+                            reason: image.state_reason,
+                        },
                     },
                 })
             },
@@ -568,7 +706,10 @@ impl Run<'_> {
 
     /// Terminates the builder, waits until it is gone, then removes its security group.
     async fn remove_builder(&self, instance_id: &str) -> Result<()> {
-        let instance = Resource::Instance { id: instance_id.to_string(), region: self.region().to_string() };
+        let instance = Resource::Instance {
+            id: instance_id.to_string(),
+            region: self.region().to_string(),
+        };
         self.remove(&instance, &self.cancel).await?;
         for resource in self.ledger.newest_first() {
             if matches!(resource, Resource::SecurityGroup { .. }) {
@@ -583,7 +724,9 @@ impl Run<'_> {
     /// Removes what the ledger holds, newest first, within the cleanup deadline.
     /// Returns what was kept on purpose; what could not be removed stays in the ledger.
     async fn cleanup(&self, reason: &str, keep_builder: bool) -> Vec<Resource> {
-        self.sink.emit(Event::CleanupStarted { reason: reason.to_string() });
+        self.sink.emit(Event::CleanupStarted {
+            reason: reason.to_string(),
+        });
         // Cleanup must finish even when the bake was interrupted: it has its own token,
         // and a second signal ends the process instead.
         let never = CancellationToken::new();
@@ -592,7 +735,10 @@ impl Run<'_> {
             self.find_unrecorded().await;
             for resource in self.ledger.newest_first() {
                 let keep = keep_builder
-                    && matches!(resource, Resource::Instance { .. } | Resource::SecurityGroup { .. });
+                    && matches!(
+                        resource,
+                        Resource::Instance { .. } | Resource::SecurityGroup { .. }
+                    );
                 if keep {
                     self.sink.emit(Event::ResourceKept {
                         resource: resource.clone(),
@@ -606,7 +752,10 @@ impl Run<'_> {
                     continue;
                 }
                 if let Resource::Snapshot { image, .. } = &resource {
-                    let image = Resource::Image { id: image.clone(), region: resource.region().to_string() };
+                    let image = Resource::Image {
+                        id: image.clone(),
+                        region: resource.region().to_string(),
+                    };
                     if self.ledger.contains(&image) {
                         continue; // removed right after its image
                     }
@@ -618,7 +767,10 @@ impl Run<'_> {
                 }
             }
         };
-        if tokio::time::timeout(self.deadlines.cleanup, walk).await.is_err() {
+        if tokio::time::timeout(self.deadlines.cleanup, walk)
+            .await
+            .is_err()
+        {
             self.sink.emit(Event::Warning {
                 message: format!(
                     "cleanup did not finish within {}",
@@ -626,8 +778,12 @@ impl Run<'_> {
                 ),
             });
         }
-        let leaked: Vec<Resource> =
-            self.ledger.newest_first().into_iter().filter(|r| !kept.contains(r)).collect();
+        let leaked: Vec<Resource> = self
+            .ledger
+            .newest_first()
+            .into_iter()
+            .filter(|r| !kept.contains(r))
+            .collect();
         self.sink.emit(Event::CleanupFinished { leaked });
         kept
     }
@@ -639,12 +795,18 @@ impl Run<'_> {
         let id = &self.plan.bake_id;
         if let Ok(instances) = self.aws.ec2.instances_tagged(TAG_BAKE_ID, id).await {
             for instance in instances {
-                self.ledger.record(Resource::Instance { id: instance, region: region.clone() });
+                self.ledger.record(Resource::Instance {
+                    id: instance,
+                    region: region.clone(),
+                });
             }
         }
         if let Ok(images) = self.aws.ec2.own_images(Some((TAG_BAKE_ID, id)), None).await {
             for image in images {
-                self.ledger.record(Resource::Image { id: image.id, region: region.clone() });
+                self.ledger.record(Resource::Image {
+                    id: image.id,
+                    region: region.clone(),
+                });
             }
         }
     }
@@ -677,8 +839,16 @@ impl Run<'_> {
                 gone(ec2.deregister_image(id).await)?;
                 self.removed(resource);
                 let mut snapshots = self.ledger.snapshots_of(id);
-                for snapshot in ec2.snapshots_tagged(TAG_BAKE_ID, &self.plan.bake_id).await.unwrap_or_default() {
-                    let snapshot = Resource::Snapshot { id: snapshot, region: self.region().to_string(), image: id.clone() };
+                for snapshot in ec2
+                    .snapshots_tagged(TAG_BAKE_ID, &self.plan.bake_id)
+                    .await
+                    .unwrap_or_default()
+                {
+                    let snapshot = Resource::Snapshot {
+                        id: snapshot,
+                        region: self.region().to_string(),
+                        image: id.clone(),
+                    };
                     if !snapshots.contains(&snapshot) {
                         self.ledger.record(snapshot.clone());
                         snapshots.push(snapshot);
@@ -700,7 +870,12 @@ impl Run<'_> {
                     || async {
                         match gone(ec2.delete_snapshot(id).await) {
                             Ok(()) => Ok(Poll::Ready(())),
-                            Err(e) if matches!(e.aws_code(), Some("InvalidSnapshot.InUse" | "IncorrectState")) => {
+                            Err(e)
+                                if matches!(
+                                    e.aws_code(),
+                                    Some("InvalidSnapshot.InUse" | "IncorrectState")
+                                ) =>
+                            {
                                 Ok(Poll::Pending("in use".into()))
                             }
                             Err(e) => Err(e),
@@ -753,7 +928,11 @@ fn output_tail(invocation: &Invocation) -> String {
     let mut lines: Vec<&str> = invocation.stdout.lines().collect();
     lines.extend(invocation.stderr.lines());
     let start = lines.len().saturating_sub(OUTPUT_TAIL_LINES);
-    lines[start..].iter().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n")
+    lines[start..]
+        .iter()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn next_patch(version: &semver::Version) -> semver::Version {
@@ -798,6 +977,9 @@ mod tests {
     #[test]
     fn the_suggested_next_version_is_the_next_patch() {
         assert_eq!(next_patch(&"1.2.3".parse().unwrap()).to_string(), "1.2.4");
-        assert_eq!(next_patch(&"1.3.0-rc.1".parse().unwrap()).to_string(), "1.3.0");
+        assert_eq!(
+            next_patch(&"1.3.0-rc.1".parse().unwrap()).to_string(),
+            "1.3.0"
+        );
     }
 }

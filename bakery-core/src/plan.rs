@@ -85,7 +85,10 @@ pub struct PlannedStep {
 }
 
 mod seconds {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_secs())
     }
 }
@@ -100,7 +103,14 @@ impl BakePlan {
         let version = parse_version(&request.version)?;
         let recipe = Recipe::load(&request.recipe_dir)?;
         let digest = recipe_digest(&request.recipe_dir)?;
-        Ok(BakePlan::from_recipe(recipe, version, digest, request, region, new_bake_id(now)))
+        Ok(BakePlan::from_recipe(
+            recipe,
+            version,
+            digest,
+            request,
+            region,
+            new_bake_id(now),
+        ))
     }
 
     pub fn from_recipe(
@@ -111,7 +121,10 @@ impl BakePlan {
         region: &str,
         bake_id: String,
     ) -> BakePlan {
-        let release = Release { role: recipe.name.clone(), version };
+        let release = Release {
+            role: recipe.name.clone(),
+            version,
+        };
         let overrides = &request.overrides;
         let default_type = match recipe.arch {
             Arch::X86_64 => "t3.small",
@@ -124,14 +137,21 @@ impl BakePlan {
                 .or(recipe.builder.instance_type.clone())
                 .unwrap_or_else(|| default_type.to_string()),
             volume_size_gib: recipe.builder.volume_size_gib,
-            volume_type: recipe.builder.volume_type.clone().unwrap_or_else(|| "gp3".into()),
+            volume_type: recipe
+                .builder
+                .volume_type
+                .clone()
+                .unwrap_or_else(|| "gp3".into()),
             subnet: overrides.subnet.clone().or(recipe.builder.subnet.clone()),
             security_groups: if overrides.security_groups.is_empty() {
                 recipe.builder.security_groups.clone()
             } else {
                 overrides.security_groups.clone()
             },
-            instance_profile: overrides.instance_profile.clone().or(recipe.builder.instance_profile.clone()),
+            instance_profile: overrides
+                .instance_profile
+                .clone()
+                .or(recipe.builder.instance_profile.clone()),
             kms_key: recipe.builder.kms_key.clone(),
         };
         let document = commands::document(recipe.platform);
@@ -219,13 +239,27 @@ mod tests {
     }
 
     fn plan(recipe: Recipe, overrides: BuilderOverrides) -> BakePlan {
-        let request = BakeRequest { version: "1.2.0".into(), overrides, ..Default::default() };
-        BakePlan::from_recipe(recipe, parse_version("1.2.0").unwrap(), "sha256:0".into(), &request, "eu-west-1", "b-1".into())
+        let request = BakeRequest {
+            version: "1.2.0".into(),
+            overrides,
+            ..Default::default()
+        };
+        BakePlan::from_recipe(
+            recipe,
+            parse_version("1.2.0").unwrap(),
+            "sha256:0".into(),
+            &request,
+            "eu-west-1",
+            "b-1".into(),
+        )
     }
 
     #[test]
     fn defaults_follow_the_architecture_and_flags_win_over_the_recipe() {
-        let p = plan(recipe("[builder]\ninstance_type = \"m7g.large\"\n"), BuilderOverrides::default());
+        let p = plan(
+            recipe("[builder]\ninstance_type = \"m7g.large\"\n"),
+            BuilderOverrides::default(),
+        );
         assert_eq!(p.builder.instance_type, "m7g.large");
         assert_eq!(p.builder.volume_type, "gp3");
         assert_eq!(p.image_name, "bakery/base/1.2.0/arm64");
@@ -233,7 +267,10 @@ mod tests {
         assert_eq!(p.builder.instance_type, "t4g.small");
         let p = plan(
             recipe("[builder]\ninstance_type = \"m7g.large\"\n"),
-            BuilderOverrides { instance_type: Some("c7g.xlarge".into()), ..Default::default() },
+            BuilderOverrides {
+                instance_type: Some("c7g.xlarge".into()),
+                ..Default::default()
+            },
         );
         assert_eq!(p.builder.instance_type, "c7g.xlarge");
     }

@@ -156,7 +156,9 @@ struct DurationText(Duration);
 impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse_duration(&text).map(DurationText).map_err(serde::de::Error::custom)
+        parse_duration(&text)
+            .map(DurationText)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -291,19 +293,31 @@ impl Recipe {
     /// Parses recipe text; `file` is only used in error messages, `dir` to find scripts.
     pub fn parse(dir: &Path, file: &Path, source: &str) -> Result<Recipe> {
         let at = |span: Range<usize>, message: String| located_error(file, source, span, &message);
-        let raw: RawRecipe = toml::from_str(source).map_err(|e| {
-            at(e.span().unwrap_or(0..0), e.message().trim_end().to_string())
-        })?;
+        let raw: RawRecipe = toml::from_str(source)
+            .map_err(|e| at(e.span().unwrap_or(0..0), e.message().trim_end().to_string()))?;
 
         let base_span = raw.base.span();
         let base = match raw.base.into_inner() {
-            RawBase { image: Some(image), ssm_parameter: None, owner: None, name: None } => {
+            RawBase {
+                image: Some(image),
+                ssm_parameter: None,
+                owner: None,
+                name: None,
+            } => {
                 if !image.starts_with("ami-") {
-                    return Err(at(base_span, format!("key `base.image`: `{image}` is not an AMI id (ami-...)")));
+                    return Err(at(
+                        base_span,
+                        format!("key `base.image`: `{image}` is not an AMI id (ami-...)"),
+                    ));
                 }
                 BaseImage::Image(image)
             }
-            RawBase { image: None, ssm_parameter: Some(path), owner: None, name: None } => {
+            RawBase {
+                image: None,
+                ssm_parameter: Some(path),
+                owner: None,
+                name: None,
+            } => {
                 if !path.starts_with('/') {
                     return Err(at(base_span, format!(
                         "key `base.ssm_parameter`: `{path}` is not a parameter path; it starts with `/`"
@@ -311,13 +325,19 @@ impl Recipe {
                 }
                 BaseImage::SsmParameter(path)
             }
-            RawBase { image: None, ssm_parameter: None, owner: Some(owner), name: Some(name) } => {
-                BaseImage::Filter { owner, name }
-            }
+            RawBase {
+                image: None,
+                ssm_parameter: None,
+                owner: Some(owner),
+                name: Some(name),
+            } => BaseImage::Filter { owner, name },
             _ => {
-                return Err(at(base_span, "table `base`: give exactly one of `image = \"ami-...\"`, \
+                return Err(at(
+                    base_span,
+                    "table `base`: give exactly one of `image = \"ami-...\"`, \
                     `ssm_parameter = \"/path\"`, or `owner` together with `name` (a name pattern)"
-                    .to_string()))
+                        .to_string(),
+                ))
             }
         };
 
@@ -330,22 +350,32 @@ impl Recipe {
                 )));
             }
             if steps.iter().any(|s| s.name == name) {
-                return Err(at(raw_step.name.span(), format!(
-                    "key `steps.name`: step `{name}` appears twice; step names must be unique"
-                )));
+                return Err(at(
+                    raw_step.name.span(),
+                    format!(
+                        "key `steps.name`: step `{name}` appears twice; step names must be unique"
+                    ),
+                ));
             }
             let script = PathBuf::from(raw_step.script.get_ref());
-            if script.is_absolute() || script.components().any(|c| c == std::path::Component::ParentDir) {
+            if script.is_absolute()
+                || script
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+            {
                 return Err(at(raw_step.script.span(), format!(
                     "key `steps.script`: `{}` must be a path inside the recipe folder, relative to it",
                     script.display()
                 )));
             }
             let script_text = std::fs::read_to_string(dir.join(&script)).map_err(|e| {
-                at(raw_step.script.span(), format!(
-                    "key `steps.script`: cannot read `{}`: {e}",
-                    dir.join(&script).display()
-                ))
+                at(
+                    raw_step.script.span(),
+                    format!(
+                        "key `steps.script`: cannot read `{}`: {e}",
+                        dir.join(&script).display()
+                    ),
+                )
             })?;
             steps.push(RecipeStep {
                 name,
@@ -358,7 +388,8 @@ impl Recipe {
 
         let mut tags = BTreeMap::new();
         for (key, value) in raw.tags {
-            check_tag(key.get_ref(), &value).map_err(|m| at(key.span(), format!("key `tags.{}`: {m}", key.get_ref())))?;
+            check_tag(key.get_ref(), &value)
+                .map_err(|m| at(key.span(), format!("key `tags.{}`: {m}", key.get_ref())))?;
             tags.insert(key.into_inner(), value);
         }
 
@@ -427,11 +458,16 @@ impl<'de> Deserialize<'de> for VolumeSize {
 fn located_error(file: &Path, source: &str, span: Range<usize>, message: &str) -> Error {
     let start = span.start.min(source.len());
     let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+    let line_end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |i| start + i);
     let line_number = source[..start].matches('\n').count() + 1;
     let column = source[line_start..start].chars().count() + 1;
     let line_text = &source[line_start..line_end];
-    let width = source[start..span.end.min(line_end).max(start)].chars().count().max(1);
+    let width = source[start..span.end.min(line_end).max(start)]
+        .chars()
+        .count()
+        .max(1);
     let gutter = " ".repeat(line_number.to_string().len());
     Error::input(format!(
         "{}:{line_number}:{column}: {message}\n{gutter} |\n{line_number} | {line_text}\n{gutter} | {}{}",
@@ -459,7 +495,9 @@ mod tests {
 
     fn error_of(recipe: &str) -> String {
         let (_dir, loaded) = recipe_dir(recipe, &[("steps/a.sh", "echo a\n")]);
-        loaded.expect_err("the recipe should be refused").to_string()
+        loaded
+            .expect_err("the recipe should be refused")
+            .to_string()
     }
 
     const MINIMAL: &str = r#"
@@ -516,7 +554,10 @@ team = \"platform\"
     fn a_bad_platform_names_the_accepted_values() {
         let message = error_of(&MINIMAL.replace("\"linux\"", "\"beos\""));
         assert!(message.contains("recipe.toml:3:"), "{message}");
-        assert!(message.contains("`linux`") && message.contains("`windows`"), "{message}");
+        assert!(
+            message.contains("`linux`") && message.contains("`windows`"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -537,15 +578,18 @@ team = \"platform\"
 
     #[test]
     fn a_missing_script_is_refused_at_its_key() {
-        let message =
-            error_of(&format!("{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"steps/missing.sh\"\n"));
+        let message = error_of(&format!(
+            "{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"steps/missing.sh\"\n"
+        ));
         assert!(message.contains("recipe.toml:8:"), "{message}");
         assert!(message.contains("steps/missing.sh"), "{message}");
     }
 
     #[test]
     fn a_script_outside_the_recipe_is_refused() {
-        let message = error_of(&format!("{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"../x.sh\"\n"));
+        let message = error_of(&format!(
+            "{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"../x.sh\"\n"
+        ));
         assert!(message.contains("inside the recipe folder"), "{message}");
     }
 
@@ -569,7 +613,10 @@ team = \"platform\"
         let message = error_of(&format!(
             "{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\nenv = {{ \"1X\" = \"v\" }}\n"
         ));
-        assert!(message.contains("invalid environment variable name `1X`"), "{message}");
+        assert!(
+            message.contains("invalid environment variable name `1X`"),
+            "{message}"
+        );
         let message = error_of(&MINIMAL.replace("\"base\"", "\"Base Image\""));
         assert!(message.contains("invalid role name"), "{message}");
     }
@@ -577,6 +624,8 @@ team = \"platform\"
     #[test]
     fn a_missing_folder_says_what_a_recipe_folder_is() {
         let error = Recipe::load(Path::new("/nonexistent/recipe")).unwrap_err();
-        assert!(error.to_string().contains("recipe folder `/nonexistent/recipe` not found"));
+        assert!(error
+            .to_string()
+            .contains("recipe folder `/nonexistent/recipe` not found"));
     }
 }

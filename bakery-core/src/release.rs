@@ -30,7 +30,10 @@ pub struct Release {
     pub version: semver::Version,
 }
 
-fn as_text<S: serde::Serializer>(v: &semver::Version, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn as_text<S: serde::Serializer>(
+    v: &semver::Version,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
 }
 
@@ -105,7 +108,11 @@ pub fn image_tags(
 
 /// The tags of the builder instance and its volumes: enough for `bakery cleanup` to
 /// find a builder whose bake died, and to know when it should have been gone.
-pub fn builder_tags(release: &Release, bake_id: &str, deadline_rfc3339: &str) -> BTreeMap<String, String> {
+pub fn builder_tags(
+    release: &Release,
+    bake_id: &str,
+    deadline_rfc3339: &str,
+) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("Name".to_string(), format!("bakery builder {release}")),
         (TAG_ROLE.to_string(), release.role.to_string()),
@@ -128,8 +135,12 @@ pub fn recipe_digest(dir: &Path) -> Result<String> {
     files.sort();
     let mut hasher = Sha256::new();
     for relative in files {
-        let content = std::fs::read(dir.join(&relative))
-            .map_err(|e| Error::input(format!("cannot read {}: {e}", dir.join(&relative).display())))?;
+        let content = std::fs::read(dir.join(&relative)).map_err(|e| {
+            Error::input(format!(
+                "cannot read {}: {e}",
+                dir.join(&relative).display()
+            ))
+        })?;
         hasher.update(relative.as_bytes());
         hasher.update([0]);
         hasher.update((content.len() as u64).to_be_bytes());
@@ -142,7 +153,8 @@ fn collect_files(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<()>
     let entries = std::fs::read_dir(dir)
         .map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?;
     for entry in entries {
-        let entry = entry.map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?;
+        let entry =
+            entry.map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?;
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
@@ -162,7 +174,10 @@ mod tests {
     use super::*;
 
     fn release(version: &str) -> Release {
-        Release { role: RoleName::parse("base").unwrap(), version: parse_version(version).unwrap() }
+        Release {
+            role: RoleName::parse("base").unwrap(),
+            version: parse_version(version).unwrap(),
+        }
     }
 
     #[test]
@@ -183,7 +198,10 @@ mod tests {
 
     #[test]
     fn image_names_follow_role_version_arch() {
-        assert_eq!(release("1.5.0-rc.1").image_name(Arch::Arm64), "bakery/base/1.5.0-rc.1/arm64");
+        assert_eq!(
+            release("1.5.0-rc.1").image_name(Arch::Arm64),
+            "bakery/base/1.5.0-rc.1/arm64"
+        );
     }
 
     #[test]

@@ -143,8 +143,18 @@ mod tests {
         report.bake_id = "b-1".into();
         report.started_at = "2026-11-22T02:24:38Z".into();
         report.images = vec![
-            ImageRecord { region: "eu-west-1".into(), image_id: "ami-1".into(), name: "n".into(), snapshot_ids: vec![] },
-            ImageRecord { region: "us-east-1".into(), image_id: "ami-2".into(), name: "n".into(), snapshot_ids: vec![] },
+            ImageRecord {
+                region: "eu-west-1".into(),
+                image_id: "ami-1".into(),
+                name: "n".into(),
+                snapshot_ids: vec![],
+            },
+            ImageRecord {
+                region: "us-east-1".into(),
+                image_id: "ami-2".into(),
+                name: "n".into(),
+                snapshot_ids: vec![],
+            },
         ];
         report
     }
@@ -154,16 +164,25 @@ mod tests {
         assert_eq!(report(BakeStatus::Succeeded).exit_code(), 0);
         assert_eq!(report(BakeStatus::Failed).exit_code(), 1);
         assert_eq!(report(BakeStatus::Interrupted).exit_code(), 130);
-        assert_eq!(BakeReport::refused(None, "1", &Error::input("bad")).exit_code(), 2);
+        assert_eq!(
+            BakeReport::refused(None, "1", &Error::input("bad")).exit_code(),
+            2
+        );
         let mut leaky = report(BakeStatus::Failed);
-        leaky.leaked.push(Resource::Instance { id: "i-1".into(), region: "eu-west-1".into() });
+        leaky.leaked.push(Resource::Instance {
+            id: "i-1".into(),
+            region: "eu-west-1".into(),
+        });
         assert_eq!(leaky.exit_code(), 3);
     }
 
     #[test]
     fn the_manifest_reads_like_packers_and_appends() {
         let first = report(BakeStatus::Succeeded).manifest(None);
-        assert_eq!(first["builds"][0]["artifact_id"], "eu-west-1:ami-1,us-east-1:ami-2");
+        assert_eq!(
+            first["builds"][0]["artifact_id"],
+            "eu-west-1:ami-1,us-east-1:ami-2"
+        );
         assert_eq!(first["builds"][0]["build_time"], 1_795_314_278);
         assert_eq!(first["last_run_uuid"], "b-1");
         assert_eq!(first["builds"][0]["bakery"]["version"], "1.0.0");

@@ -27,7 +27,9 @@ impl WaitPolicy {
         WaitPolicy {
             first_poll: Duration::from_secs(1),
             max_interval: Duration::from_secs(15),
-            factor: 1.5,
+            // Slow growth: a 5 s wait is seen at ~5.4 s, not at 8 s; long waits reach
+            // the cap after a minute or so.
+            factor: 1.2,
             deadline,
         }
     }
@@ -48,7 +50,12 @@ impl WaitPolicy {
     /// `factor` (from at least a second) up to `max_interval`.
     pub fn intervals(&self) -> impl Iterator<Item = Duration> + '_ {
         std::iter::successors(Some(self.first_poll), move |previous| {
-            Some(previous.mul_f64(self.factor).max(MIN_INTERVAL).min(self.max_interval))
+            Some(
+                previous
+                    .mul_f64(self.factor)
+                    .max(MIN_INTERVAL)
+                    .min(self.max_interval),
+            )
         })
     }
 }
@@ -65,7 +72,10 @@ pub enum Poll<T> {
     /// Still on the way; the state as AWS names it.
     Pending(String),
     /// A state the resource cannot come back from (`failed`, `terminated`...).
-    Failed { state: String, reason: Option<String> },
+    Failed {
+        state: String,
+        reason: Option<String>,
+    },
 }
 
 /// What is being waited for, for events and errors.
@@ -117,6 +127,12 @@ where
             seen = poll() => seen,
             _ = cancel.cancelled() => return Err(Error::Interrupted),
         };
+        tracing::debug!(
+            what = target.what,
+            resource = target.resource,
+            ?sleep,
+            "polled"
+        );
         let state = match seen {
             Ok(Poll::Ready(value)) => return Ok(value),
             Ok(Poll::Failed { state, reason }) => {
@@ -172,7 +188,13 @@ mod tests {
     use super::*;
 
     fn target() -> Target<'static> {
-        Target { step: "wait-image", what: "image", resource: "ami-1", region: "eu-west-1", hint: None }
+        Target {
+            step: "wait-image",
+            what: "image",
+            resource: "ami-1",
+            region: "eu-west-1",
+            hint: None,
+        }
     }
 
     fn recorder() -> (Arc<Mutex<Vec<Event>>>, impl EventSink) {
@@ -183,31 +205,61 @@ mod tests {
 
     #[test]
     fn intervals_start_short_and_grow_to_the_cap() {
-        let policy = WaitPolicy::new(Duration::from_secs(600)).with_max_interval(Duration::from_secs(5));
-        let first: Vec<u64> = policy.intervals().take(7).map(|d| d.as_millis() as u64).collect();
-        assert_eq!(first, vec![1000, 1500, 2250, 3375, 5000, 5000, 5000]);
-        let retries: Vec<u64> = policy.retrying().intervals().take(3).map(|d| d.as_millis() as u64).collect();
-        assert_eq!(retries, vec![0, 1000, 1500]);
+        let policy =
+            WaitPolicy::new(Duration::from_secs(600)).with_max_interval(Duration::from_secs(5));
+        let first: Vec<u64> = policy
+            .intervals()
+            .take(7)
+            .map(|d| d.as_millis() as u64)
+            .collect();
+        assert_eq!(first, vec![1000, 1200, 1440, 1728, 2073, 2488, 2985]);
+        let later: Vec<u64> = policy
+            .intervals()
+            .skip(9)
+            .take(2)
+            .map(|d| d.as_millis() as u64)
+            .collect();
+        assert_eq!(later, vec![5000, 5000]);
+        let retries: Vec<u64> = policy
+            .retrying()
+            .intervals()
+            .take(3)
+            .map(|d| d.as_millis() as u64)
+            .collect();
+        assert_eq!(retries, vec![0, 1000, 1200]);
     }
 
     #[test]
     fn jitter_stays_within_twenty_percent() {
         for _ in 0..1000 {
             let d = with_jitter(Duration::from_secs(10));
-            assert!(d >= Duration::from_secs(8) && d <= Duration::from_secs(12), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(8) && d <= Duration::from_secs(12),
+                "{d:?}"
+            );
         }
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_wait_reports_each_new_state_and_returns_when_ready() {
         let (events, sink) = recorder();
-        let mut states = vec![Poll::Pending("pending".into()), Poll::Pending("pending".into()), Poll::Ready(7)];
+        let mut states = vec![
+            Poll::Pending("pending".into()),
+            Poll::Pending("pending".into()),
+            Poll::Ready(7),
+        ];
         states.reverse();
         let started = Instant::now();
-        let value = until(target(), &WaitPolicy::new(Duration::from_secs(60)), &sink, &CancellationToken::new(), || {
-            let next = states.pop().unwrap();
-            async move { Ok(next) }
-        })
+        let value = until(
+            target(),
+            &WaitPolicy::new(Duration::from_secs(60)),
+            &sink,
+            &CancellationToken::new(),
+            || {
+                let next = states.pop().unwrap();
+                async move { Ok(next) }
+            },
+        )
         .await
         .unwrap();
         assert_eq!(value, 7);
@@ -220,44 +272,70 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_failure_state_ends_the_wait_at_once() {
         let (_, sink) = recorder();
-        let error = until(target(), &WaitPolicy::new(Duration::from_secs(3600)), &sink, &CancellationToken::new(), || async {
-            Ok::<Poll<()>, Error>(Poll::Failed { state: "failed".into(), reason: Some("Server.InternalError".into()) })
-        })
+        let error = until(
+            target(),
+            &WaitPolicy::new(Duration::from_secs(3600)),
+            &sink,
+            &CancellationToken::new(),
+            || async {
+                Ok::<Poll<()>, Error>(Poll::Failed {
+                    state: "failed".into(),
+                    reason: Some("Server.InternalError".into()),
+                })
+            },
+        )
         .await
         .unwrap_err();
-        assert_eq!(error.to_string(), "image ami-1 (eu-west-1) is `failed`: Server.InternalError");
+        assert_eq!(
+            error.to_string(),
+            "image ami-1 (eu-west-1) is `failed`: Server.InternalError"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn throttling_is_retried_and_other_errors_are_not() {
         let (events, sink) = recorder();
         let mut calls = 0;
-        let value = until(target(), &WaitPolicy::new(Duration::from_secs(600)), &sink, &CancellationToken::new(), || {
-            calls += 1;
-            let throttled = calls < 4;
-            async move {
-                if throttled {
-                    Err(Error::Aws {
-                        operation: "DescribeImages",
-                        region: "eu-west-1".into(),
-                        resource: None,
-                        code: Some("RequestLimitExceeded".into()),
-                        message: "Request limit exceeded.".into(),
-                        transient: true,
-                    })
-                } else {
-                    Ok(Poll::Ready("available"))
+        let value = until(
+            target(),
+            &WaitPolicy::new(Duration::from_secs(600)),
+            &sink,
+            &CancellationToken::new(),
+            || {
+                calls += 1;
+                let throttled = calls < 4;
+                async move {
+                    if throttled {
+                        Err(Error::Aws {
+                            operation: "DescribeImages",
+                            region: "eu-west-1".into(),
+                            resource: None,
+                            code: Some("RequestLimitExceeded".into()),
+                            message: "Request limit exceeded.".into(),
+                            transient: true,
+                        })
+                    } else {
+                        Ok(Poll::Ready("available"))
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
         .unwrap();
         assert_eq!(value, "available");
-        assert!(events.lock().unwrap().iter().any(|e| matches!(e, Event::Warning { .. })));
+        assert!(events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::Warning { .. })));
 
-        let error = until(target(), &WaitPolicy::new(Duration::from_secs(600)), &sink, &CancellationToken::new(), || async {
-            Err::<Poll<()>, _>(Error::input("access denied"))
-        })
+        let error = until(
+            target(),
+            &WaitPolicy::new(Duration::from_secs(600)),
+            &sink,
+            &CancellationToken::new(),
+            || async { Err::<Poll<()>, _>(Error::input("access denied")) },
+        )
         .await
         .unwrap_err();
         assert_eq!(error.to_string(), "access denied");
@@ -267,12 +345,19 @@ mod tests {
     async fn the_deadline_ends_the_wait_with_the_last_state() {
         let (_, sink) = recorder();
         let started = Instant::now();
-        let error = until(target(), &WaitPolicy::new(Duration::from_secs(120)), &sink, &CancellationToken::new(), || async {
-            Ok::<Poll<()>, Error>(Poll::Pending("pending".into()))
-        })
+        let error = until(
+            target(),
+            &WaitPolicy::new(Duration::from_secs(120)),
+            &sink,
+            &CancellationToken::new(),
+            || async { Ok::<Poll<()>, Error>(Poll::Pending("pending".into())) },
+        )
         .await
         .unwrap_err();
-        assert!(matches!(error, Error::Timeout { ref last_state, .. } if last_state == "pending"), "{error}");
+        assert!(
+            matches!(error, Error::Timeout { ref last_state, .. } if last_state == "pending"),
+            "{error}"
+        );
         assert!(Instant::now() - started <= Duration::from_secs(121));
     }
 
@@ -286,9 +371,13 @@ mod tests {
             trigger.cancel();
         });
         let started = Instant::now();
-        let error = until(target(), &WaitPolicy::new(Duration::from_secs(3600)), &sink, &cancel, || async {
-            Ok::<Poll<()>, Error>(Poll::Pending("pending".into()))
-        })
+        let error = until(
+            target(),
+            &WaitPolicy::new(Duration::from_secs(3600)),
+            &sink,
+            &cancel,
+            || async { Ok::<Poll<()>, Error>(Poll::Pending("pending".into())) },
+        )
         .await
         .unwrap_err();
         assert!(matches!(error, Error::Interrupted));

@@ -13,7 +13,10 @@ use aws_sdk_ec2::config::Credentials;
 use serde_json::Value;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn local_aws(command: &str) -> String {
@@ -87,7 +90,10 @@ impl Account {
         .unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "emulator refused {body}: {answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "emulator refused {body}: {answer}"
+        );
     }
 
     pub fn bakery(&self) -> Bakery {
@@ -96,34 +102,82 @@ impl Account {
 
     /// The images this account owns in the region.
     pub async fn own_images(&self) -> Vec<aws_sdk_ec2::types::Image> {
-        self.ec2.describe_images().owners("self").send().await.unwrap().images().to_vec()
+        self.ec2
+            .describe_images()
+            .owners("self")
+            .send()
+            .await
+            .unwrap()
+            .images()
+            .to_vec()
     }
 
     pub async fn image(&self, image_id: &str) -> aws_sdk_ec2::types::Image {
-        self.ec2.describe_images().image_ids(image_id).send().await.unwrap().images()[0].clone()
+        self.ec2
+            .describe_images()
+            .image_ids(image_id)
+            .send()
+            .await
+            .unwrap()
+            .images()[0]
+            .clone()
     }
 
     pub async fn snapshot_tags(&self, snapshot_id: &str) -> BTreeMap<String, String> {
-        let out = self.ec2.describe_snapshots().snapshot_ids(snapshot_id).send().await.unwrap();
+        let out = self
+            .ec2
+            .describe_snapshots()
+            .snapshot_ids(snapshot_id)
+            .send()
+            .await
+            .unwrap();
         tags(out.snapshots()[0].tags())
     }
 
     /// Snapshots that carry `bakery:bake-id=<bake_id>`.
     pub async fn snapshots_of_bake(&self, bake_id: &str) -> Vec<String> {
-        let filter = aws_sdk_ec2::types::Filter::builder().name("tag:bakery:bake-id").values(bake_id).build();
-        let out = self.ec2.describe_snapshots().owner_ids("self").filters(filter).send().await.unwrap();
-        out.snapshots().iter().map(|s| s.snapshot_id().unwrap().to_string()).collect()
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("tag:bakery:bake-id")
+            .values(bake_id)
+            .build();
+        let out = self
+            .ec2
+            .describe_snapshots()
+            .owner_ids("self")
+            .filters(filter)
+            .send()
+            .await
+            .unwrap();
+        out.snapshots()
+            .iter()
+            .map(|s| s.snapshot_id().unwrap().to_string())
+            .collect()
     }
 
     /// Every instance of the region with its state name.
     pub async fn instances(&self) -> Vec<aws_sdk_ec2::types::Instance> {
         let out = self.ec2.describe_instances().send().await.unwrap();
-        out.reservations().iter().flat_map(|r| r.instances().to_vec()).collect()
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances().to_vec())
+            .collect()
     }
 
     pub async fn instance_state(&self, instance_id: &str) -> String {
-        let out = self.ec2.describe_instances().instance_ids(instance_id).send().await.unwrap();
-        out.reservations()[0].instances()[0].state().unwrap().name().unwrap().as_str().to_string()
+        let out = self
+            .ec2
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .unwrap();
+        out.reservations()[0].instances()[0]
+            .state()
+            .unwrap()
+            .name()
+            .unwrap()
+            .as_str()
+            .to_string()
     }
 
     /// Instances that are not terminated (or on their way there).
@@ -151,11 +205,21 @@ impl Account {
 
     /// The script texts of the Run Commands sent to an instance, oldest first.
     pub async fn commands_sent_to(&self, instance_id: &str) -> Vec<(String, String)> {
-        let out = self.ssm.list_commands().instance_id(instance_id).send().await.unwrap();
+        let out = self
+            .ssm
+            .list_commands()
+            .instance_id(instance_id)
+            .send()
+            .await
+            .unwrap();
         out.commands()
             .iter()
             .map(|c| {
-                let script = c.parameters().and_then(|p| p.get("commands")).map(|v| v.join("\n")).unwrap_or_default();
+                let script = c
+                    .parameters()
+                    .and_then(|p| p.get("commands"))
+                    .map(|v| v.join("\n"))
+                    .unwrap_or_default();
                 (c.document_name().unwrap_or_default().to_string(), script)
             })
             .collect()
@@ -163,7 +227,9 @@ impl Account {
 }
 
 pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
-    tags.iter().map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string())).collect()
+    tags.iter()
+        .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+        .collect()
 }
 
 /// A throwaway recipe folder.
@@ -176,7 +242,10 @@ impl TestRecipe {
     /// A Linux role on the emulator's Amazon Linux 2023, built with the seeded
     /// `bakery-builder` instance profile.
     pub fn new(role: &str) -> TestRecipe {
-        let dir = tempfile::Builder::new().prefix(&format!("recipe-{role}-")).tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("recipe-{role}-"))
+            .tempdir()
+            .unwrap();
         std::fs::write(
             dir.path().join("recipe.toml"),
             format!(
@@ -186,7 +255,10 @@ impl TestRecipe {
             ),
         )
         .unwrap();
-        TestRecipe { dir, steps: Vec::new() }
+        TestRecipe {
+            dir,
+            steps: Vec::new(),
+        }
     }
 
     /// Adds a step that runs `script`.
@@ -194,7 +266,9 @@ impl TestRecipe {
         let path = format!("steps/{name}.sh");
         std::fs::create_dir_all(self.dir.path().join("steps")).unwrap();
         std::fs::write(self.dir.path().join(&path), script).unwrap();
-        self.steps.push(format!("[[steps]]\nname = \"{name}\"\nscript = \"{path}\"\ntimeout = \"5m\"\n"));
+        self.steps.push(format!(
+            "[[steps]]\nname = \"{name}\"\nscript = \"{path}\"\ntimeout = \"5m\"\n"
+        ));
         let mut text = std::fs::read_to_string(self.path().join("recipe.toml")).unwrap();
         text.push_str(self.steps.last().unwrap());
         std::fs::write(self.dir.path().join("recipe.toml"), text).unwrap();
@@ -230,13 +304,20 @@ pub struct Outcome {
 impl Outcome {
     /// stdout as the one JSON object of `--output json`.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON object ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// stderr's JSON-lines events.
     pub fn events(&self) -> Vec<Value> {
-        self.stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        self.stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 }
 
@@ -281,9 +362,18 @@ impl Bakery {
 
     /// Starts bakery and hands its stderr lines to the caller as they come.
     pub fn spawn(mut self) -> Running {
-        let mut child = self.command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("bakery starts");
+        let mut child = self
+            .command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("bakery starts");
         let stderr = BufReader::new(child.stderr.take().unwrap());
-        Running { child, stderr, seen: String::new() }
+        Running {
+            child,
+            stderr,
+            seen: String::new(),
+        }
     }
 }
 
@@ -300,7 +390,11 @@ impl Running {
         loop {
             line.clear();
             let read = self.stderr.read_line(&mut line).unwrap();
-            assert!(read > 0, "bakery ended before printing `{text}`; it printed:\n{}", self.seen);
+            assert!(
+                read > 0,
+                "bakery ended before printing `{text}`; it printed:\n{}",
+                self.seen
+            );
             self.seen.push_str(&line);
             if line.contains(text) {
                 return;
@@ -309,7 +403,11 @@ impl Running {
     }
 
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 

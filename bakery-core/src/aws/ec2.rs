@@ -59,10 +59,17 @@ fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
-fn tag_specification(resource_type: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+fn tag_specification(
+    resource_type: ResourceType,
+    tags: &BTreeMap<String, String>,
+) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(resource_type)
-        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
         .build()
 }
 
@@ -70,10 +77,18 @@ fn image_info(image: &Image) -> ImageInfo {
     ImageInfo {
         id: image.image_id().unwrap_or_default().to_string(),
         name: image.name().unwrap_or_default().to_string(),
-        state: image.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
-        state_reason: image.state_reason().and_then(|r| r.message()).map(str::to_string),
+        state: image
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        state_reason: image
+            .state_reason()
+            .and_then(|r| r.message())
+            .map(str::to_string),
         architecture: image.architecture().map(|a| a.as_str().to_string()),
-        windows: image.platform().is_some_and(|p| p.as_str().eq_ignore_ascii_case("windows")),
+        windows: image
+            .platform()
+            .is_some_and(|p| p.as_str().eq_ignore_ascii_case("windows")),
         root_device_name: image.root_device_name().map(str::to_string),
         root_volume_gib: image
             .block_device_mappings()
@@ -97,16 +112,25 @@ fn image_info(image: &Image) -> ImageInfo {
 
 impl Ec2 {
     pub fn new(client: Client, region: &str) -> Self {
-        Ec2 { client, region: region.to_string() }
+        Ec2 {
+            client,
+            region: region.to_string(),
+        }
     }
 
     pub async fn describe_image(&self, image_id: &str) -> Result<Option<ImageInfo>> {
-        let result = self.client.describe_images().image_ids(image_id).send().await;
+        let result = self
+            .client
+            .describe_images()
+            .image_ids(image_id)
+            .send()
+            .await;
         match result {
             Ok(out) => Ok(out.images().first().map(image_info)),
             Err(e) => {
                 let error = sdk_error("DescribeImages", &self.region, Some(image_id), e);
-                if super::is_not_found(&error) || error.aws_code() == Some("InvalidAMIID.Malformed") {
+                if super::is_not_found(&error) || error.aws_code() == Some("InvalidAMIID.Malformed")
+                {
                     Ok(None)
                 } else {
                     Err(error)
@@ -116,7 +140,12 @@ impl Ec2 {
     }
 
     /// The newest available image of `owner` whose name matches `name_pattern`.
-    pub async fn latest_image(&self, owner: &str, name_pattern: &str, arch: &str) -> Result<Option<ImageInfo>> {
+    pub async fn latest_image(
+        &self,
+        owner: &str,
+        name_pattern: &str,
+        arch: &str,
+    ) -> Result<Option<ImageInfo>> {
         let out = self
             .client
             .describe_images()
@@ -133,7 +162,11 @@ impl Ec2 {
     }
 
     /// Images of this account that carry `key=value`, or whose name is `name`.
-    pub async fn own_images(&self, tag: Option<(&str, &str)>, name: Option<&str>) -> Result<Vec<ImageInfo>> {
+    pub async fn own_images(
+        &self,
+        tag: Option<(&str, &str)>,
+        name: Option<&str>,
+    ) -> Result<Vec<ImageInfo>> {
         let mut request = self.client.describe_images().owners("self");
         if let Some((key, value)) = tag {
             request = request.filters(filter(&format!("tag:{key}"), value));
@@ -156,13 +189,26 @@ impl Ec2 {
             .send()
             .await
             .map_err(|e| sdk_error("DescribeVpcs", &self.region, None, e))?;
-        Ok(out.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_string))
+        Ok(out
+            .vpcs()
+            .first()
+            .and_then(|v| v.vpc_id())
+            .map(str::to_string))
     }
 
     pub async fn vpc_of_subnet(&self, subnet: &str) -> Result<Option<String>> {
-        let result = self.client.describe_subnets().subnet_ids(subnet).send().await;
+        let result = self
+            .client
+            .describe_subnets()
+            .subnet_ids(subnet)
+            .send()
+            .await;
         match result {
-            Ok(out) => Ok(out.subnets().first().and_then(|s| s.vpc_id()).map(str::to_string)),
+            Ok(out) => Ok(out
+                .subnets()
+                .first()
+                .and_then(|s| s.vpc_id())
+                .map(str::to_string)),
             Err(e) => {
                 let error = sdk_error("DescribeSubnets", &self.region, Some(subnet), e);
                 if super::is_not_found(&error) {
@@ -216,7 +262,12 @@ impl Ec2 {
             .build();
         let profile = launch.instance_profile.as_ref().map(|p| {
             let spec = IamInstanceProfileSpecification::builder();
-            if p.starts_with("arn:") { spec.arn(p) } else { spec.name(p) }.build()
+            if p.starts_with("arn:") {
+                spec.arn(p)
+            } else {
+                spec.name(p)
+            }
+            .build()
         });
         let out = self
             .client
@@ -259,13 +310,25 @@ impl Ec2 {
 
     /// The instance's state name (`pending`, `running`, `stopped`...) and the reason
     /// for its last state change, or None when AWS does not know the instance.
-    pub async fn instance_state(&self, instance_id: &str) -> Result<Option<(String, Option<String>)>> {
-        let result = self.client.describe_instances().instance_ids(instance_id).send().await;
+    pub async fn instance_state(
+        &self,
+        instance_id: &str,
+    ) -> Result<Option<(String, Option<String>)>> {
+        let result = self
+            .client
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await;
         let out = match result {
             Ok(out) => out,
             Err(e) => {
                 let error = sdk_error("DescribeInstances", &self.region, Some(instance_id), e);
-                return if super::is_not_found(&error) { Ok(None) } else { Err(error) };
+                return if super::is_not_found(&error) {
+                    Ok(None)
+                } else {
+                    Err(error)
+                };
             }
         };
         Ok(out
@@ -275,8 +338,13 @@ impl Ec2 {
             .find(|i| i.instance_id() == Some(instance_id))
             .map(|i| {
                 (
-                    i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default(),
-                    i.state_reason().and_then(|r| r.message()).map(str::to_string),
+                    i.state()
+                        .and_then(|s| s.name())
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default(),
+                    i.state_reason()
+                        .and_then(|r| r.message())
+                        .map(str::to_string),
                 )
             }))
     }
@@ -380,7 +448,11 @@ impl Ec2 {
             .send()
             .await
             .map_err(|e| sdk_error("DescribeSnapshots", &self.region, Some(value), e))?;
-        Ok(out.snapshots().iter().filter_map(|s| s.snapshot_id().map(str::to_string)).collect())
+        Ok(out
+            .snapshots()
+            .iter()
+            .filter_map(|s| s.snapshot_id().map(str::to_string))
+            .collect())
     }
 
     pub async fn delete_snapshot(&self, snapshot_id: &str) -> Result<()> {

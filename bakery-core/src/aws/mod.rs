@@ -107,10 +107,14 @@ where
 {
     let code = error.code().map(str::to_string);
     let transient = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
         SdkError::ServiceError(service) => {
             service.raw().status().as_u16() >= 500
-                || code.as_deref().is_some_and(|c| THROTTLING_CODES.contains(&c))
+                || code
+                    .as_deref()
+                    .is_some_and(|c| THROTTLING_CODES.contains(&c))
         }
         _ => false,
     };
@@ -132,6 +136,8 @@ where
 /// True when an error says the resource does not exist (any more).
 pub(crate) fn is_not_found(error: &Error) -> bool {
     error.aws_code().is_some_and(|code| {
-        code.ends_with(".NotFound") || code.ends_with(".Unavailable") || code == "InvalidAMIID.Unavailable"
+        code.ends_with(".NotFound")
+            || code.ends_with(".Unavailable")
+            || code == "InvalidAMIID.Unavailable"
     })
 }

@@ -28,7 +28,10 @@ pub struct Invocation {
 
 impl Invocation {
     pub fn is_finished(&self) -> bool {
-        !matches!(self.status.as_str(), "Pending" | "InProgress" | "Delayed" | "Cancelling")
+        !matches!(
+            self.status.as_str(),
+            "Pending" | "InProgress" | "Delayed" | "Cancelling"
+        )
     }
 }
 
@@ -45,14 +48,24 @@ pub struct ScriptCommand<'a> {
 
 impl Ssm {
     pub fn new(client: Client, region: &str) -> Self {
-        Ssm { client, region: region.to_string() }
+        Ssm {
+            client,
+            region: region.to_string(),
+        }
     }
 
     /// The value of a parameter, or None when it does not exist.
     pub async fn parameter(&self, name: &str) -> Result<Option<String>> {
         match self.client.get_parameter().name(name).send().await {
             Ok(out) => Ok(out.parameter().and_then(|p| p.value()).map(str::to_string)),
-            Err(e) if matches!(e.as_service_error(), Some(GetParameterError::ParameterNotFound(_))) => Ok(None),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(GetParameterError::ParameterNotFound(_))
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(sdk_error("GetParameter", &self.region, Some(name), e)),
         }
     }
@@ -71,7 +84,14 @@ impl Ssm {
             .filters(filter)
             .send()
             .await
-            .map_err(|e| sdk_error("DescribeInstanceInformation", &self.region, Some(instance_id), e))?;
+            .map_err(|e| {
+                sdk_error(
+                    "DescribeInstanceInformation",
+                    &self.region,
+                    Some(instance_id),
+                    e,
+                )
+            })?;
         Ok(out
             .instance_information_list()
             .iter()
@@ -81,7 +101,11 @@ impl Ssm {
     }
 
     /// Sends a script to one instance; returns the command id.
-    pub async fn send_script(&self, instance_id: &str, command: &ScriptCommand<'_>) -> Result<String> {
+    pub async fn send_script(
+        &self,
+        instance_id: &str,
+        command: &ScriptCommand<'_>,
+    ) -> Result<String> {
         let comment: String = command.comment.chars().take(100).collect();
         let out = self
             .client
@@ -89,7 +113,10 @@ impl Ssm {
             .document_name(command.document)
             .instance_ids(instance_id)
             .parameters("commands", vec![command.script.to_string()])
-            .parameters("executionTimeout", vec![command.execution_timeout_secs.to_string()])
+            .parameters(
+                "executionTimeout",
+                vec![command.execution_timeout_secs.to_string()],
+            )
             .timeout_seconds(600)
             .comment(comment)
             .send()
@@ -109,18 +136,45 @@ impl Ssm {
     }
 
     /// The command's run on the instance, or None while SSM has not created it yet.
-    pub async fn invocation(&self, command_id: &str, instance_id: &str) -> Result<Option<Invocation>> {
-        match self.client.get_command_invocation().command_id(command_id).instance_id(instance_id).send().await {
+    pub async fn invocation(
+        &self,
+        command_id: &str,
+        instance_id: &str,
+    ) -> Result<Option<Invocation>> {
+        match self
+            .client
+            .get_command_invocation()
+            .command_id(command_id)
+            .instance_id(instance_id)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(Invocation {
-                status: out.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                status: out
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
                 exit_code: out.response_code(),
-                stdout: out.standard_output_content().unwrap_or_default().to_string(),
+                stdout: out
+                    .standard_output_content()
+                    .unwrap_or_default()
+                    .to_string(),
                 stderr: out.standard_error_content().unwrap_or_default().to_string(),
             })),
-            Err(e) if matches!(e.as_service_error(), Some(GetCommandInvocationError::InvocationDoesNotExist(_))) => {
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(GetCommandInvocationError::InvocationDoesNotExist(_))
+                ) =>
+            {
                 Ok(None)
             }
-            Err(e) => Err(sdk_error("GetCommandInvocation", &self.region, Some(command_id), e)),
+            Err(e) => Err(sdk_error(
+                "GetCommandInvocation",
+                &self.region,
+                Some(command_id),
+                e,
+            )),
         }
     }
 
