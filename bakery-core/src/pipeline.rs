@@ -119,7 +119,7 @@ impl Run<'_> {
                 (status, Some(failure), None)
             }
         };
-        let mut kept = Vec::new();
+        let (mut kept, mut leaked) = (Vec::new(), Vec::new());
         if !self.ledger.is_empty() {
             let keep_builder = status == BakeStatus::Failed
                 && self.plan.keep_on_failure
@@ -130,14 +130,8 @@ impl Run<'_> {
                 Some(f) => format!("{} at step `{}`", status_word(status), f.step),
                 None => "finishing".to_string(),
             };
-            kept = self.cleanup(&reason, keep_builder).await;
+            (kept, leaked) = self.cleanup(&reason, keep_builder).await;
         }
-        let leaked: Vec<Resource> = self
-            .ledger
-            .newest_first()
-            .into_iter()
-            .filter(|r| !kept.contains(r))
-            .collect();
         BakeReport {
             status,
             role: self.plan.release.role.to_string(),
@@ -458,20 +452,14 @@ impl Run<'_> {
     }
 
     async fn wait_ready(&self, instance_id: &str) -> Result<()> {
-        let ec2 = &self.aws.ec2;
-        wait::until(
-            self.target("wait-ready", "instance", instance_id),
-            &WaitPolicy::new(self.deadlines.instance_running),
-            self.sink,
+        let deadline = self.deadlines.instance_running;
+        self.wait_for_instance(
+            "wait-ready",
+            instance_id,
+            "running",
+            &["pending"],
+            deadline,
             &self.cancel,
-            || async {
-                Ok(match ec2.instance_state(instance_id).await? {
-                    None => Poll::Pending("not yet visible".into()),
-                    Some((state, _)) if state == "running" => Poll::Ready(()),
-                    Some((state, _)) if state == "pending" => Poll::Pending(state),
-                    Some((state, reason)) => Poll::Failed { state, reason },
-                })
-            },
         )
         .await?;
         let ssm = &self.aws.ssm;
@@ -615,21 +603,15 @@ impl Run<'_> {
     async fn stop(&self, instance_id: &str) -> Result<()> {
         let ec2 = &self.aws.ec2;
         ec2.stop_instance(instance_id).await?;
-        wait::until(
-            self.target("stop", "instance", instance_id),
-            &WaitPolicy::new(self.deadlines.instance_stopped),
-            self.sink,
+        let passing = ["pending", "running", "stopping"];
+        let deadline = self.deadlines.instance_stopped;
+        self.wait_for_instance(
+            "stop",
+            instance_id,
+            "stopped",
+            &passing,
+            deadline,
             &self.cancel,
-            || async {
-                Ok(match ec2.instance_state(instance_id).await? {
-                    Some((state, _)) if state == "stopped" => Poll::Ready(()),
-                    Some((state, reason)) if state == "terminated" || state == "shutting-down" => {
-                        Poll::Failed { state, reason }
-                    }
-                    Some((state, _)) => Poll::Pending(state),
-                    None => Poll::Pending("not yet visible".into()),
-                })
-            },
         )
         .await
     }
@@ -722,8 +704,8 @@ impl Run<'_> {
     // ------------------------------------------------------------ cleanup
 
     /// Removes what the ledger holds, newest first, within the cleanup deadline.
-    /// Returns what was kept on purpose; what could not be removed stays in the ledger.
-    async fn cleanup(&self, reason: &str, keep_builder: bool) -> Vec<Resource> {
+    /// Returns what was kept on purpose and what could not be removed (leaked).
+    async fn cleanup(&self, reason: &str, keep_builder: bool) -> (Vec<Resource>, Vec<Resource>) {
         self.sink.emit(Event::CleanupStarted {
             reason: reason.to_string(),
         });
@@ -784,8 +766,10 @@ impl Run<'_> {
             .into_iter()
             .filter(|r| !kept.contains(r))
             .collect();
-        self.sink.emit(Event::CleanupFinished { leaked });
-        kept
+        self.sink.emit(Event::CleanupFinished {
+            leaked: leaked.clone(),
+        });
+        (kept, leaked)
     }
 
     /// Resources of this bake whose create call was answered but not recorded (an
@@ -820,20 +804,10 @@ impl Run<'_> {
         match resource {
             Resource::Instance { id, .. } => {
                 gone(ec2.terminate_instance(id).await)?;
-                wait::until(
-                    self.target("terminate", "instance", id),
-                    &WaitPolicy::new(self.deadlines.instance_terminated),
-                    self.sink,
-                    cancel,
-                    || async {
-                        Ok(match ec2.instance_state(id).await? {
-                            None => Poll::Ready(()),
-                            Some((state, _)) if state == "terminated" => Poll::Ready(()),
-                            Some((state, _)) => Poll::Pending(state),
-                        })
-                    },
-                )
-                .await?;
+                let passing = ["pending", "running", "stopping", "stopped", "shutting-down"];
+                let deadline = self.deadlines.instance_terminated;
+                self.wait_for_instance("terminate", id, "terminated", &passing, deadline, cancel)
+                    .await?;
             }
             Resource::Image { id, .. } => {
                 gone(ec2.deregister_image(id).await)?;
@@ -862,51 +836,88 @@ impl Run<'_> {
             Resource::Snapshot { id, .. } => {
                 // A snapshot of a just-deregistered or still pending image may refuse
                 // deletion for a moment.
-                wait::until(
-                    self.target("cleanup", "snapshot", id),
-                    &WaitPolicy::new(Duration::from_secs(300)).retrying(),
-                    self.sink,
-                    cancel,
-                    || async {
-                        match gone(ec2.delete_snapshot(id).await) {
-                            Ok(()) => Ok(Poll::Ready(())),
-                            Err(e)
-                                if matches!(
-                                    e.aws_code(),
-                                    Some("InvalidSnapshot.InUse" | "IncorrectState")
-                                ) =>
-                            {
-                                Ok(Poll::Pending("in use".into()))
-                            }
-                            Err(e) => Err(e),
-                        }
-                    },
-                )
-                .await?;
+                let busy = ["InvalidSnapshot.InUse", "IncorrectState"];
+                self.delete_when_free("snapshot", id, &busy, cancel, || ec2.delete_snapshot(id))
+                    .await?;
             }
             Resource::SecurityGroup { id, .. } => {
                 // Deletable once no instance uses it: right after termination it may
                 // still answer DependencyViolation.
-                wait::until(
-                    self.target("cleanup", "security group", id),
-                    &WaitPolicy::new(Duration::from_secs(300)).retrying(),
-                    self.sink,
-                    cancel,
-                    || async {
-                        match gone(ec2.delete_security_group(id).await) {
-                            Ok(()) => Ok(Poll::Ready(())),
-                            Err(e) if e.aws_code() == Some("DependencyViolation") => {
-                                Ok(Poll::Pending("still in use".into()))
-                            }
-                            Err(e) => Err(e),
-                        }
-                    },
-                )
+                let busy = ["DependencyViolation"];
+                self.delete_when_free("security group", id, &busy, cancel, || {
+                    ec2.delete_security_group(id)
+                })
                 .await?;
             }
         }
         self.removed(resource);
         Ok(())
+    }
+
+    /// Waits until the instance is in `wanted`; states in `passing` are on the way,
+    /// any other state is a failure. An instance AWS no longer knows counts as
+    /// terminated.
+    async fn wait_for_instance(
+        &self,
+        step: &str,
+        instance_id: &str,
+        wanted: &str,
+        passing: &[&str],
+        deadline: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        let ec2 = &self.aws.ec2;
+        let target = self.target(step, "instance", instance_id);
+        wait::until(
+            target,
+            &WaitPolicy::new(deadline),
+            self.sink,
+            cancel,
+            || async {
+                Ok(match ec2.instance_state(instance_id).await? {
+                    None if wanted == "terminated" => Poll::Ready(()),
+                    None => Poll::Pending("not yet visible".into()),
+                    Some((state, _)) if state == wanted => Poll::Ready(()),
+                    Some((state, _)) if passing.contains(&state.as_str()) => Poll::Pending(state),
+                    Some((state, reason)) => Poll::Failed { state, reason },
+                })
+            },
+        )
+        .await
+    }
+
+    /// Repeats a delete while AWS answers that the resource is still in use; a
+    /// resource that is already gone counts as deleted.
+    async fn delete_when_free<F, Fut>(
+        &self,
+        what: &'static str,
+        id: &str,
+        busy_codes: &[&str],
+        cancel: &CancellationToken,
+        delete: F,
+    ) -> Result<()>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<()>>,
+    {
+        let policy = WaitPolicy::new(Duration::from_secs(300)).retrying();
+        wait::until(
+            self.target("cleanup", what, id),
+            &policy,
+            self.sink,
+            cancel,
+            || async {
+                match delete().await {
+                    Ok(()) => Ok(Poll::Ready(())),
+                    Err(e) if is_not_found(&e) => Ok(Poll::Ready(())),
+                    Err(e) if e.aws_code().is_some_and(|code| busy_codes.contains(&code)) => {
+                        Ok(Poll::Pending("still in use".into()))
+                    }
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await
     }
 }
 

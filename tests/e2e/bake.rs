@@ -200,11 +200,7 @@ async fn a_failing_step_fails_the_bake_names_the_step_and_removes_everything() {
         )
         .step("never", "#!/bin/sh\necho unreachable\n");
 
-    let bake = aws
-        .bakery()
-        .args(["bake", "--version", "1.0.0", "--output", "json"])
-        .arg_path(recipe.path())
-        .run();
+    let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
 
     assert_eq!(bake.code, 1, "{}", bake.stderr);
     let result = bake.json();
@@ -236,11 +232,7 @@ async fn sigint_during_the_image_wait_interrupts_and_removes_the_half_made_image
     aws.emulate(json!({ "image_pending_seconds": 600 }));
     let recipe = TestRecipe::new("slow").step("noop", "#!/bin/sh\ntrue\n");
 
-    let mut bake = aws
-        .bakery()
-        .args(["bake", "--version", "2.0.0", "--output", "json"])
-        .arg_path(recipe.path())
-        .spawn();
+    let mut bake = aws.bakery().bake_json(recipe.path(), "2.0.0").spawn();
     bake.wait_for_line("\"state\":\"pending\"");
     assert_eq!(
         aws.own_images().await.len(),
@@ -319,11 +311,7 @@ async fn a_release_that_exists_is_refused_before_anything_is_launched() {
     );
     let instances_before = aws.instances().await.len();
 
-    let again = aws
-        .bakery()
-        .args(["bake", "--version", "3.1.0", "--output", "json"])
-        .arg_path(recipe.path())
-        .run();
+    let again = aws.bakery().bake_json(recipe.path(), "3.1.0").run();
 
     assert_eq!(again.code, 2, "{}", again.stderr);
     let error = again.json()["error"].as_str().unwrap().to_string();
@@ -436,11 +424,7 @@ async fn throttling_and_server_errors_are_retried() {
     }));
     let recipe = TestRecipe::new("busy").step("work", "#!/bin/sh\necho work\n");
 
-    let bake = aws
-        .bakery()
-        .args(["bake", "--version", "1.0.0", "--output", "json"])
-        .arg_path(recipe.path())
-        .run();
+    let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
 
     assert_eq!(bake.code, 0, "{}", bake.stderr);
     assert_eq!(
@@ -457,11 +441,7 @@ async fn a_failed_image_fails_fast_and_is_cleaned_up() {
     aws.emulate(json!({ "image_pending_seconds": 2, "image_final_state": "failed" }));
     let recipe = TestRecipe::new("fragile");
 
-    let bake = aws
-        .bakery()
-        .args(["bake", "--version", "1.0.0", "--output", "json"])
-        .arg_path(recipe.path())
-        .run();
+    let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
 
     assert_eq!(bake.code, 1, "{}", bake.stderr);
     let result = bake.json();

@@ -341,6 +341,12 @@ impl Bakery {
         self
     }
 
+    /// `bakery bake <recipe> --version <version> --output json`.
+    pub fn bake_json(self, recipe: &Path, version: &str) -> Bakery {
+        self.args(["bake", "--version", version, "--output", "json"])
+            .arg_path(recipe)
+    }
+
     pub fn arg_path(mut self, path: &Path) -> Bakery {
         self.command.arg(path);
         self
