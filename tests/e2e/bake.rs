@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{tags, Account, TestRecipe};
+use crate::support::{base64_decode, tags, Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
@@ -493,4 +493,156 @@ async fn keep_on_failure_keeps_the_builder_and_says_so() {
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_base_can_be_an_image_id_or_the_newest_image_matching_an_owner_and_name() {
+    let aws = Account::in_region("ca-central-1").await;
+    let newest = TestRecipe::new("by-filter")
+        .with_base("owner = \"amazon\", name = \"al2023-ami-2023.*-x86_64\"");
+
+    let bake = aws.bakery().bake_json(newest.path(), "1.0.0").run();
+
+    assert_eq!(bake.code, 0, "{}", bake.stderr);
+    let base_image = bake.json()["base_image"].as_str().unwrap().to_string();
+    let candidates = aws
+        .ec2
+        .describe_images()
+        .owners("amazon")
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("name")
+                .values("al2023-ami-2023.*-x86_64")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let newest_date = candidates
+        .images()
+        .iter()
+        .filter_map(|i| i.creation_date())
+        .max()
+        .unwrap();
+    assert_eq!(
+        aws.image(&base_image).await.creation_date(),
+        Some(newest_date)
+    );
+
+    let pinned = TestRecipe::new("by-id").with_base(&format!("image = \"{base_image}\""));
+    let bake = aws.bakery().bake_json(pinned.path(), "1.0.0").run();
+    assert_eq!(bake.code, 0, "{}", bake.stderr);
+    assert_eq!(bake.json()["base_image"], base_image.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_builder_carries_its_dead_mans_switch_and_encrypted_tagged_volume() {
+    let aws = Account::in_region("sa-east-1").await;
+    aws.emulate(
+        json!({ "command_outcomes": [{"match": "exit 9", "status": "Failed", "exit_code": 9}] }),
+    );
+    let recipe = TestRecipe::new("inspect").step("fail", "#!/bin/sh\nexit 9\n");
+
+    let bake = aws
+        .bakery()
+        .bake_json(recipe.path(), "1.0.0")
+        .args(["--keep-on-failure"])
+        .run();
+
+    assert_eq!(bake.code, 1, "{}", bake.stderr);
+    let builder = bake.json()["builder_instance_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let user_data = aws
+        .ec2
+        .describe_instance_attribute()
+        .instance_id(&builder)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap();
+    let encoded = user_data.user_data().unwrap().value().unwrap();
+    let script = String::from_utf8(base64_decode(encoded)).unwrap();
+    assert!(script.contains("--on-active="), "{script}");
+    assert!(script.contains("systemctl poweroff"), "{script}");
+    let volumes = aws
+        .ec2
+        .describe_volumes()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("attachment.instance-id")
+                .values(&builder)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let volume = &volumes.volumes()[0];
+    assert_eq!(volume.encrypted(), Some(true));
+    assert_eq!(tags(volume.tags())["bakery:builder"], "true");
+    aws.ec2
+        .terminate_instances()
+        .instance_ids(&builder)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_exits_at_once_and_lists_what_may_be_left() {
+    let aws = Account::in_region("ap-southeast-1").await;
+    aws.emulate(json!({ "instance_pending_seconds": 600, "instance_shutting_down_seconds": 600 }));
+    let recipe = TestRecipe::new("impatient");
+
+    let mut bake = aws
+        .bakery()
+        .args(["bake", "--version", "1.0.0"])
+        .arg_path(recipe.path())
+        .spawn();
+    bake.wait_for_line("[wait-ready] started");
+    bake.signal("INT");
+    bake.wait_for_line("[cleanup] bake interrupted");
+    bake.signal("INT");
+    let bake = bake.finish();
+
+    assert_eq!(bake.code, 130, "{}", bake.stderr);
+    assert!(
+        bake.stderr
+            .contains("second signal, exiting now without cleanup"),
+        "{}",
+        bake.stderr
+    );
+    let left = aws.instances().await[0].instance_id().unwrap().to_string();
+    assert!(
+        bake.stderr
+            .contains(&format!("instance {left} (ap-southeast-1)")),
+        "{}",
+        bake.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cleanup_that_cannot_finish_exits_3_and_names_what_leaked() {
+    let aws = Account::in_region("ap-southeast-2").await;
+    aws.emulate(json!({
+        "command_outcomes": [{"match": "exit 5", "status": "Failed", "exit_code": 5}],
+        "faults": [{"action": "TerminateInstances", "times": 100, "status": 403, "code": "UnauthorizedOperation",
+                    "message": "You are not authorized to perform this operation."}]
+    }));
+    let recipe = TestRecipe::new("leaky").step("fail", "#!/bin/sh\nexit 5\n");
+
+    let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
+
+    assert_eq!(bake.code, 3, "{}", bake.stderr);
+    let result = bake.json();
+    let builder = result["builder_instance_id"].as_str().unwrap();
+    assert_eq!(result["leaked"][0]["type"], "instance");
+    assert_eq!(result["leaked"][0]["id"], builder);
+    assert!(
+        bake.stderr.contains("UnauthorizedOperation"),
+        "{}",
+        bake.stderr
+    );
+    aws.emulate(json!({ "faults": [] }));
 }

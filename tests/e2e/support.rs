@@ -226,6 +226,13 @@ impl Account {
     }
 }
 
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
+}
+
 pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
@@ -272,6 +279,20 @@ impl TestRecipe {
         let mut text = std::fs::read_to_string(self.path().join("recipe.toml")).unwrap();
         text.push_str(self.steps.last().unwrap());
         std::fs::write(self.dir.path().join("recipe.toml"), text).unwrap();
+        self
+    }
+
+    /// Replaces the recipe's base, e.g. `image = "ami-..."`.
+    pub fn with_base(self, base: &str) -> TestRecipe {
+        let path = self.path().join("recipe.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text.find("base = {").unwrap();
+        let end = start + text[start..].find('\n').unwrap();
+        std::fs::write(
+            &path,
+            format!("{}base = {{ {base} }}{}", &text[..start], &text[end..]),
+        )
+        .unwrap();
         self
     }
 
