@@ -8,12 +8,13 @@ use bakery_core::aws::{Aws, AwsSettings};
 use bakery_core::pipeline;
 use bakery_core::plan::{BakePlan, BakeRequest, BuilderOverrides};
 use bakery_core::report::{BakeReport, BakeStatus};
+use bakery_core::version::Bump;
 use bakery_core::Error;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::render::{Renderer, Style};
-use crate::{BakeArgs, Output, Progress};
+use crate::{BakeArgs, BumpArg, Output, Progress};
 
 pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
     let style = match (args.output, args.progress) {
@@ -26,6 +27,12 @@ pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
     let request = BakeRequest {
         recipe_dir: args.recipe.clone(),
         version: args.version.clone(),
+        bump: args.bump.map(|b| match b {
+            BumpArg::Major => Bump::Major,
+            BumpArg::Minor => Bump::Minor,
+            BumpArg::Patch => Bump::Patch,
+        }),
+        pre: args.pre.clone(),
         overrides: BuilderOverrides {
             instance_type: args.instance_type.clone(),
             instance_profile: args.instance_profile.clone(),
@@ -72,7 +79,11 @@ fn refuse(args: &BakeArgs, error: &Error) -> u8 {
         .recipe
         .file_name()
         .map(|n| n.to_string_lossy().into_owned());
-    let report = BakeReport::refused(role.as_deref(), &args.version, error);
+    let version = match (&args.version, args.bump) {
+        (Some(version), _) => version.clone(),
+        (None, _) => "(bump)".to_string(),
+    };
+    let report = BakeReport::refused(role.as_deref(), &version, error);
     eprintln!("error: {error}");
     if args.output == Output::Json {
         println!(

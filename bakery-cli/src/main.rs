@@ -37,8 +37,14 @@ pub struct BakeArgs {
     /// The recipe folder, e.g. recipes/base.
     recipe: PathBuf,
     /// The release version, semver X.Y.Z or X.Y.Z-pre (e.g. 2.4.0, 2.5.0-rc.1).
-    #[arg(long)]
-    version: String,
+    #[arg(long, required_unless_present = "bump", conflicts_with = "bump")]
+    version: Option<String>,
+    /// Release the next version after the role's newest release in the region.
+    #[arg(long, value_enum)]
+    bump: Option<BumpArg>,
+    /// With --bump: a pre-release NAME.N (`--bump minor --pre rc` after 1.4.2 gives 1.5.0-rc.1).
+    #[arg(long, value_name = "NAME", requires = "bump")]
+    pre: Option<String>,
     /// How the result and events are written.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -75,6 +81,13 @@ pub struct BakeArgs {
 pub enum Output {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BumpArg {
+    Major,
+    Minor,
+    Patch,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,6 +8,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Resource {
+    /// The SSM parameter that claims `role@version` for this bake.
+    Claim {
+        id: String,
+        region: String,
+    },
     SecurityGroup {
         id: String,
         region: String,
@@ -31,7 +36,8 @@ pub enum Resource {
 impl Resource {
     pub fn id(&self) -> &str {
         match self {
-            Resource::SecurityGroup { id, .. }
+            Resource::Claim { id, .. }
+            | Resource::SecurityGroup { id, .. }
             | Resource::Instance { id, .. }
             | Resource::Image { id, .. }
             | Resource::Snapshot { id, .. } => id,
@@ -40,7 +46,8 @@ impl Resource {
 
     pub fn region(&self) -> &str {
         match self {
-            Resource::SecurityGroup { region, .. }
+            Resource::Claim { region, .. }
+            | Resource::SecurityGroup { region, .. }
             | Resource::Instance { region, .. }
             | Resource::Image { region, .. }
             | Resource::Snapshot { region, .. } => region,
@@ -50,6 +57,7 @@ impl Resource {
     /// A short human name: "instance i-0abc (eu-west-1)".
     pub fn describe(&self) -> String {
         let kind = match self {
+            Resource::Claim { .. } => "release claim",
             Resource::SecurityGroup { .. } => "security group",
             Resource::Instance { .. } => "instance",
             Resource::Image { .. } => "image",

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod recipe;
 pub mod release;
 pub mod report;
+pub mod version;
 pub mod wait;
 
 pub use error::{Error, ErrorKind, Result};

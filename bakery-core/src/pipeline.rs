@@ -19,8 +19,9 @@ use crate::events::{Event, EventSink, OutputStream};
 use crate::ledger::{Ledger, Resource};
 use crate::plan::{BakePlan, PlannedStep};
 use crate::recipe::{BaseImage, Platform};
-use crate::release::{self, Provenance, TAG_BAKE_ID};
+use crate::release::{self, Provenance, Release, TAG_BAKE_ID};
 use crate::report::{BakeReport, BakeStatus, ImageRecord, StepRecord};
+use crate::version::VersionRequest;
 use crate::wait::{self, Poll, Target, WaitPolicy};
 
 /// How long each wait may take before the bake gives up.
@@ -69,6 +70,7 @@ pub async fn bake(
         steps: Mutex::new(Vec::new()),
         builder: Mutex::new(None),
         base_image: Mutex::new(None),
+        release: Mutex::new(None),
         started_at: SystemTime::now(),
         started: Instant::now(),
     };
@@ -85,6 +87,8 @@ struct Run<'a> {
     steps: Mutex<Vec<StepRecord>>,
     builder: Mutex<Option<String>>,
     base_image: Mutex<Option<String>>,
+    /// Known once the first step has chosen the version.
+    release: Mutex<Option<Release>>,
     started_at: SystemTime,
     started: Instant,
 }
@@ -100,10 +104,22 @@ impl Run<'_> {
         &self.aws.region
     }
 
+    fn release(&self) -> Release {
+        self.release
+            .lock()
+            .expect("lock")
+            .clone()
+            .expect("the version is chosen by the first step")
+    }
+
+    fn image_name(&self) -> String {
+        self.release().image_name(self.plan.arch)
+    }
+
     async fn execute(&self) -> BakeReport {
         self.sink.emit(Event::BakeStarted {
             bake_id: self.plan.bake_id.clone(),
-            release: self.plan.release.to_string(),
+            release: format!("{}@{}", self.plan.role, self.plan.version),
             region: self.region().to_string(),
             recipe: self.plan.recipe_dir.display().to_string(),
         });
@@ -134,8 +150,11 @@ impl Run<'_> {
         }
         BakeReport {
             status,
-            role: self.plan.release.role.to_string(),
-            version: self.plan.release.version.to_string(),
+            role: self.plan.role.to_string(),
+            version: match self.release.lock().expect("lock").as_ref() {
+                Some(release) => release.version.to_string(),
+                None => self.plan.version.to_string(),
+            },
             bake_id: self.plan.bake_id.clone(),
             region: self.region().to_string(),
             builder_instance_id: self.builder.lock().expect("lock").clone(),
@@ -154,6 +173,7 @@ impl Run<'_> {
 
     async fn chain(&self) -> Result<ImageRecord, Failure> {
         let created_by = self.step("check-release", self.check_release()).await?;
+        self.step("claim", self.claim(&created_by)).await?;
         let base = self.step("resolve-base", self.resolve_base()).await?;
         let instance_id = self.step("launch", self.launch(&base)).await?;
         self.step("wait-ready", self.wait_ready(&instance_id))
@@ -176,6 +196,8 @@ impl Run<'_> {
             .await?;
         let image = self.step("wait-image", self.wait_image(&image_id)).await?;
         self.step("terminate", self.remove_builder(&instance_id))
+            .await?;
+        self.step("record-release", self.record_release(&image))
             .await?;
         // The image and its snapshots are the release now: no longer the bake's to remove.
         let image_resource = Resource::Image {
@@ -270,44 +292,160 @@ impl Run<'_> {
 
     // ------------------------------------------------------------ the steps
 
-    /// Who is baking, and that the release does not exist yet. Returns the caller ARN.
+    /// Who is baking, and which version: given, or the next one. Returns the caller ARN.
     async fn check_release(&self) -> Result<String> {
         let caller = self.aws.caller_arn().await?;
-        let release = &self.plan.release;
+        self.choose_version().await?;
+        self.info(
+            "check-release",
+            format!(
+                "{} is free in {}; baking as {caller}",
+                self.release(),
+                self.region()
+            ),
+        );
+        Ok(caller)
+    }
+
+    /// Sets the release this bake makes and checks that no image of it exists.
+    async fn choose_version(&self) -> Result<()> {
+        let version = match &self.plan.version {
+            VersionRequest::Exact(version) => version.clone(),
+            next => next.resolve(&self.taken_versions().await?),
+        };
+        let release = self.plan.release(version);
+        *self.release.lock().expect("lock") = Some(release.clone());
         let version = release.version.to_string();
         let by_tag = self
             .aws
             .ec2
             .own_images(Some((release::TAG_VERSION, &version)), None)
             .await?;
-        let by_name_pattern = format!("bakery/{}/{}/*", release.role, version);
         let by_name = self
             .aws
             .ec2
-            .own_images(None, Some(&by_name_pattern))
+            .own_images(None, Some(&format!("bakery/{}/{version}/*", release.role)))
             .await?;
-        let existing: Vec<&ImageInfo> = by_tag
+        let existing = by_tag
             .iter()
             .filter(|i| {
                 i.tags.get(release::TAG_ROLE).map(String::as_str) == Some(release.role.as_str())
             })
             .chain(by_name.iter())
-            .collect();
-        if let Some(image) = existing.first() {
+            .next();
+        if let Some(image) = existing {
             return Err(Error::input(format!(
                 "{release} already exists in {}: {} ({}); releases are immutable, bake a new version \
-                 (e.g. --version {})",
+                 (e.g. --version {} or --bump patch)",
                 self.region(),
                 image.id,
                 image.name,
                 next_patch(&release.version)
             )));
         }
-        self.info(
-            "check-release",
-            format!("{release} is free in {}; baking as {caller}", self.region()),
-        );
-        Ok(caller)
+        Ok(())
+    }
+
+    /// Versions of the role that exist (by the AMIs' version tags) or are claimed.
+    async fn taken_versions(&self) -> Result<Vec<semver::Version>> {
+        let role = &self.plan.role;
+        let images = self
+            .aws
+            .ec2
+            .own_images(Some((release::TAG_ROLE, role.as_str())), None)
+            .await?;
+        let claims = self
+            .aws
+            .ssm
+            .parameter_names(&release::claims_path(role))
+            .await?;
+        Ok(images
+            .iter()
+            .filter_map(|i| i.tags.get(release::TAG_VERSION).cloned())
+            .chain(
+                claims
+                    .iter()
+                    .filter_map(|name| name.rsplit('/').next().map(str::to_string)),
+            )
+            .filter_map(|v| v.parse().ok())
+            .collect())
+    }
+
+    /// Claims `role@version` with an SSM parameter created with overwrite disabled.
+    /// When another bake holds it: a given version is refused; a bumped one moves on
+    /// to the next version.
+    async fn claim(&self, created_by: &str) -> Result<()> {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            let release = self.release();
+            let name = release.claim_parameter();
+            let value = serde_json::json!({
+                "bake_id": self.plan.bake_id,
+                "release": release.to_string(),
+                "state": "baking",
+                "started_at": humantime::format_rfc3339_seconds(self.started_at).to_string(),
+                "created_by": created_by,
+            });
+            let description = format!("bakery: claim of {release}");
+            if self
+                .aws
+                .ssm
+                .create_parameter(&name, &value.to_string(), &description)
+                .await?
+            {
+                self.created(Resource::Claim {
+                    id: name.clone(),
+                    region: self.region().to_string(),
+                });
+                self.info("claim", format!("{release} claimed ({name})"));
+                return Ok(());
+            }
+            let holder = self.aws.ssm.parameter(&name).await?.unwrap_or_default();
+            let holder = serde_json::from_str::<serde_json::Value>(&holder)
+                .ok()
+                .map(|v| {
+                    let field = |key: &str| v[key].as_str().unwrap_or("?").to_string();
+                    let (id, state, since) =
+                        (field("bake_id"), field("state"), field("started_at"));
+                    format!("bake {id} ({state}, since {since})")
+                })
+                .unwrap_or_else(|| "another bake".to_string());
+            if matches!(self.plan.version, VersionRequest::Exact(_)) || attempt == ATTEMPTS {
+                return Err(Error::input(format!(
+                    "{release} is claimed in {} by {holder} ({name}); bake another version, or delete \
+                     the parameter if that bake is dead",
+                    self.region()
+                )));
+            }
+            self.info(
+                "claim",
+                format!("{release} was just claimed by {holder}; taking the next version"),
+            );
+            self.choose_version().await?;
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// The claim becomes the record of the release: its image ids per region.
+    async fn record_release(&self, image: &ImageRecord) -> Result<()> {
+        let release = self.release();
+        let name = release.claim_parameter();
+        let value = serde_json::json!({
+            "bake_id": self.plan.bake_id,
+            "release": release.to_string(),
+            "state": "released",
+            "started_at": humantime::format_rfc3339_seconds(self.started_at).to_string(),
+            "images": { &image.region: &image.image_id },
+        });
+        self.aws
+            .ssm
+            .overwrite_parameter(&name, &value.to_string())
+            .await?;
+        self.ledger.forget(&Resource::Claim {
+            id: name,
+            region: self.region().to_string(),
+        });
+        Ok(())
     }
 
     async fn resolve_base(&self) -> Result<ImageInfo> {
@@ -370,7 +508,7 @@ impl Run<'_> {
         let plan = self.plan;
         let deadline = SystemTime::now() + plan.builder_lifetime;
         let tags = release::builder_tags(
-            &plan.release,
+            &self.release(),
             &plan.bake_id,
             &humantime::format_rfc3339_seconds(deadline).to_string(),
         );
@@ -439,7 +577,7 @@ impl Run<'_> {
             .ec2
             .create_security_group(
                 &name,
-                &format!("bakery builder of {}: no inbound rules", self.plan.release),
+                &format!("bakery builder of {}: no inbound rules", self.release()),
                 &vpc,
                 tags,
             )
@@ -486,7 +624,7 @@ impl Run<'_> {
             document: planned.document,
             script: &planned.command,
             execution_timeout_secs: planned.timeout.as_secs(),
-            comment: format!("bakery {} {step} {}", self.plan.release, self.plan.bake_id),
+            comment: format!("bakery {} {step} {}", self.release(), self.plan.bake_id),
         };
         let ssm = &self.aws.ssm;
         // Just after registering, SSM may still refuse the instance for a moment.
@@ -617,14 +755,15 @@ impl Run<'_> {
     }
 
     async fn create_image(&self, instance_id: &str, provenance: &Provenance) -> Result<String> {
-        let tags = release::image_tags(&self.plan.release, provenance, &self.plan.recipe_tags);
+        let release = self.release();
+        let tags = release::image_tags(&release, provenance, &self.plan.recipe_tags);
         let image_id = self
             .aws
             .ec2
             .create_image(
                 instance_id,
-                &self.plan.image_name,
-                &self.plan.image_description,
+                &self.image_name(),
+                &self.plan.image_description(&release),
                 &tags,
             )
             .await?;
@@ -634,7 +773,7 @@ impl Run<'_> {
         });
         self.info(
             "create-image",
-            format!("image {image_id} ({}) registered", self.plan.image_name),
+            format!("image {image_id} ({}) registered", self.image_name()),
         );
         Ok(image_id)
     }
@@ -840,6 +979,7 @@ impl Run<'_> {
                 self.delete_when_free("snapshot", id, &busy, cancel, || ec2.delete_snapshot(id))
                     .await?;
             }
+            Resource::Claim { id, .. } => self.aws.ssm.delete_parameter(id).await?,
             Resource::SecurityGroup { id, .. } => {
                 // Deletable once no instance uses it: right after termination it may
                 // still answer DependencyViolation.

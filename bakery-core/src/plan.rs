@@ -9,14 +9,20 @@ use serde::Serialize;
 
 use crate::commands;
 use crate::error::Result;
-use crate::recipe::{Arch, BaseImage, Platform, Recipe};
-use crate::release::{parse_version, recipe_digest, Release};
+use crate::recipe::{Arch, BaseImage, Platform, Recipe, RoleName};
+use crate::release::{recipe_digest, Release};
+use crate::version::{Bump, VersionRequest};
 
 /// What the caller asks for; the recipe supplies the rest.
 #[derive(Debug, Clone, Default)]
 pub struct BakeRequest {
     pub recipe_dir: PathBuf,
-    pub version: String,
+    /// `--version X.Y.Z[-pre]`.
+    pub version: Option<String>,
+    /// `--bump major|minor|patch`.
+    pub bump: Option<Bump>,
+    /// `--pre NAME` with `--bump`.
+    pub pre: Option<String>,
     pub overrides: BuilderOverrides,
     /// Recorded as `bakery:source-commit` (Jenkins sets GIT_COMMIT).
     pub source_commit: Option<String>,
@@ -38,13 +44,14 @@ pub struct BuilderOverrides {
 #[derive(Debug, Clone, Serialize)]
 pub struct BakePlan {
     pub bake_id: String,
-    pub release: Release,
+    pub role: RoleName,
+    /// Resolved into a [`Release`] by the bake's first step.
+    pub version: VersionRequest,
     pub region: String,
     pub platform: Platform,
     pub arch: Arch,
     pub base: BaseImage,
-    pub image_name: String,
-    pub image_description: String,
+    pub description: Option<String>,
     pub recipe_dir: PathBuf,
     pub recipe_digest: String,
     pub recipe_tags: BTreeMap<String, String>,
@@ -100,7 +107,11 @@ const BUILDER_OVERHEAD: Duration = Duration::from_secs(30 * 60);
 impl BakePlan {
     /// Reads the recipe and decides everything; `region` is where the bake runs.
     pub fn new(request: &BakeRequest, region: &str, now: SystemTime) -> Result<BakePlan> {
-        let version = parse_version(&request.version)?;
+        let version = VersionRequest::parse(
+            request.version.as_deref(),
+            request.bump,
+            request.pre.as_deref(),
+        )?;
         let recipe = Recipe::load(&request.recipe_dir)?;
         let digest = recipe_digest(&request.recipe_dir)?;
         Ok(BakePlan::from_recipe(
@@ -115,16 +126,12 @@ impl BakePlan {
 
     pub fn from_recipe(
         recipe: Recipe,
-        version: semver::Version,
+        version: VersionRequest,
         recipe_digest: String,
         request: &BakeRequest,
         region: &str,
         bake_id: String,
     ) -> BakePlan {
-        let release = Release {
-            role: recipe.name.clone(),
-            version,
-        };
         let overrides = &request.overrides;
         let default_type = match recipe.arch {
             Arch::X86_64 => "t3.small",
@@ -178,22 +185,13 @@ impl BakePlan {
             });
         }
         let builder_lifetime = BUILDER_OVERHEAD + steps.iter().map(|s| s.timeout).sum::<Duration>();
-        let image_name = release.image_name(recipe.arch);
         BakePlan {
-            image_description: recipe
-                .description
-                .clone()
-                .map(|d| format!("{release}: {d}"))
-                .unwrap_or_else(|| format!("{release}, baked by bakery"))
-                .chars()
-                .take(255)
-                .collect(),
+            description: recipe.description.clone(),
             bake_id,
             region: region.to_string(),
             platform: recipe.platform,
             arch: recipe.arch,
             base: recipe.base.clone(),
-            image_name,
             recipe_dir: recipe.dir.clone(),
             recipe_digest,
             recipe_tags: recipe.tags.clone(),
@@ -204,8 +202,27 @@ impl BakePlan {
             source_commit: request.source_commit.clone(),
             build_url: request.build_url.clone(),
             keep_on_failure: request.keep_on_failure,
-            release,
+            role: recipe.name.clone(),
+            version,
         }
+    }
+
+    pub fn release(&self, version: semver::Version) -> Release {
+        Release {
+            role: self.role.clone(),
+            version,
+        }
+    }
+
+    /// The AMI description: the release and the recipe's description.
+    pub fn image_description(&self, release: &Release) -> String {
+        match &self.description {
+            Some(description) => format!("{release}: {description}"),
+            None => format!("{release}, baked by bakery"),
+        }
+        .chars()
+        .take(255)
+        .collect()
     }
 
     /// RunInstances' client token: a retried launch returns the same instance.
@@ -240,13 +257,12 @@ mod tests {
 
     fn plan(recipe: Recipe, overrides: BuilderOverrides) -> BakePlan {
         let request = BakeRequest {
-            version: "1.2.0".into(),
             overrides,
             ..Default::default()
         };
         BakePlan::from_recipe(
             recipe,
-            parse_version("1.2.0").unwrap(),
+            VersionRequest::Exact("1.2.0".parse().unwrap()),
             "sha256:0".into(),
             &request,
             "eu-west-1",
@@ -262,7 +278,9 @@ mod tests {
         );
         assert_eq!(p.builder.instance_type, "m7g.large");
         assert_eq!(p.builder.volume_type, "gp3");
-        assert_eq!(p.image_name, "bakery/base/1.2.0/arm64");
+        let release = p.release("1.2.0".parse().unwrap());
+        assert_eq!(release.image_name(p.arch), "bakery/base/1.2.0/arm64");
+        assert_eq!(p.image_description(&release), "base@1.2.0, baked by bakery");
         let p = plan(recipe(""), BuilderOverrides::default());
         assert_eq!(p.builder.instance_type, "t4g.small");
         let p = plan(

@@ -43,12 +43,23 @@ impl Release {
     pub fn image_name(&self, arch: Arch) -> String {
         format!("bakery/{}/{}/{}", self.role, self.version, arch.as_str())
     }
+
+    /// The SSM parameter that claims the release, created with overwrite disabled so
+    /// that two bakes can never produce the same release.
+    pub fn claim_parameter(&self) -> String {
+        format!("{}{}", claims_path(&self.role), self.version)
+    }
 }
 
 impl fmt::Display for Release {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}@{}", self.role, self.version)
     }
+}
+
+/// Where a role's release claims live: `/bakery/<role>/releases/`.
+pub fn claims_path(role: &RoleName) -> String {
+    format!("/bakery/{role}/releases/")
 }
 
 /// Parses a release version: semver `X.Y.Z` with an optional pre-release (`-rc.1`).

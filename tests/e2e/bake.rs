@@ -54,6 +54,7 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
         step_names,
         [
             "check-release",
+            "claim",
             "resolve-base",
             "launch",
             "wait-ready",
@@ -63,11 +64,12 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
             "stop",
             "create-image",
             "wait-image",
-            "terminate"
+            "terminate",
+            "record-release"
         ]
     );
     assert!(
-        result["steps"][3]["seconds"].as_f64().unwrap() >= 2.0,
+        result["steps"][4]["seconds"].as_f64().unwrap() >= 2.0,
         "waited for pending -> running"
     );
     assert_eq!(result["leaked"], json!([]));
@@ -163,7 +165,7 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
             .iter()
             .filter(|e| e["event"] == "step_started")
             .count(),
-        11
+        13
     );
     assert!(events
         .iter()

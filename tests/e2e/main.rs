@@ -2,4 +2,5 @@
 //! (moto with bakery's extension, started by scripts/local-aws).
 
 mod bake;
+mod releases;
 mod support;

@@ -1,8 +1,11 @@
 //! SSM: parameters, managed-instance status, Run Command.
 
+use aws_sdk_ssm::operation::delete_parameter::DeleteParameterError;
 use aws_sdk_ssm::operation::get_command_invocation::GetCommandInvocationError;
 use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+use aws_sdk_ssm::operation::put_parameter::PutParameterError;
 use aws_sdk_ssm::types::InstanceInformationStringFilter;
+use aws_sdk_ssm::types::ParameterType;
 use aws_sdk_ssm::Client;
 
 use super::sdk_error;
@@ -68,6 +71,90 @@ impl Ssm {
             }
             Err(e) => Err(sdk_error("GetParameter", &self.region, Some(name), e)),
         }
+    }
+
+    /// Creates a String parameter unless it exists: the atomic claim. Returns false
+    /// when another writer got there first.
+    pub async fn create_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        description: &str,
+    ) -> Result<bool> {
+        let result = self
+            .client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .description(description)
+            .r#type(ParameterType::String)
+            .overwrite(false)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutParameterError::ParameterAlreadyExists(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("PutParameter", &self.region, Some(name), e)),
+        }
+    }
+
+    /// Writes a new value (a new version in the parameter's history).
+    pub async fn overwrite_parameter(&self, name: &str, value: &str) -> Result<()> {
+        self.client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutParameter", &self.region, Some(name), e))?;
+        Ok(())
+    }
+
+    /// Deletes a parameter; one that is already gone counts as deleted.
+    pub async fn delete_parameter(&self, name: &str) -> Result<()> {
+        match self.client.delete_parameter().name(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(DeleteParameterError::ParameterNotFound(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("DeleteParameter", &self.region, Some(name), e)),
+        }
+    }
+
+    /// The names of the parameters below `path`.
+    pub async fn parameter_names(&self, path: &str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut pages = self
+            .client
+            .get_parameters_by_path()
+            .path(path)
+            .recursive(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| sdk_error("GetParametersByPath", &self.region, Some(path), e))?;
+            names.extend(
+                page.parameters()
+                    .iter()
+                    .filter_map(|p| p.name().map(str::to_string)),
+            );
+        }
+        Ok(names)
     }
 
     /// The instance's SSM ping status (`Online`, `ConnectionLost`, ...), or None while

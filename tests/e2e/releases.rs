@@ -1,0 +1,195 @@
+//! Release versions and claims: `--bump`, `--pre`, and the SSM parameter that makes a
+//! release belong to exactly one bake.
+
+use serde_json::{json, Value};
+
+use crate::support::{Account, TestRecipe};
+
+async fn claim(aws: &Account, role: &str, version: &str) -> Option<Value> {
+    let name = format!("/bakery/{role}/releases/{version}");
+    let out = aws.ssm.get_parameter().name(name).send().await.ok()?;
+    Some(serde_json::from_str(out.parameter()?.value()?).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bumps_follow_the_newest_release_and_pre_releases_count_up() {
+    let aws = Account::in_region("eu-south-1").await;
+    let recipe = TestRecipe::new("svc");
+    let bake = |args: &[&str]| {
+        let outcome = aws
+            .bakery()
+            .args(["bake", "--output", "json"])
+            .args(args)
+            .arg_path(recipe.path())
+            .run();
+        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+        outcome.json()["version"].as_str().unwrap().to_string()
+    };
+
+    assert_eq!(bake(&["--version", "1.4.2"]), "1.4.2");
+    assert_eq!(bake(&["--bump", "minor", "--pre", "rc"]), "1.5.0-rc.1");
+    assert_eq!(bake(&["--bump", "minor", "--pre", "rc"]), "1.5.0-rc.2");
+    assert_eq!(bake(&["--bump", "minor"]), "1.5.0");
+    assert_eq!(bake(&["--bump", "patch"]), "1.5.1");
+    assert_eq!(bake(&["--bump", "major"]), "2.0.0");
+
+    let names: Vec<String> = aws
+        .own_images()
+        .await
+        .iter()
+        .map(|i| i.name().unwrap().to_string())
+        .collect();
+    assert!(
+        names.contains(&"bakery/svc/1.5.0-rc.2/x86_64".to_string()),
+        "{names:?}"
+    );
+    assert_eq!(names.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_version_flags_are_refused_with_exit_2() {
+    let aws = Account::in_region("eu-south-2").await;
+    let recipe = TestRecipe::new("svc");
+
+    let both = aws
+        .bakery()
+        .args(["bake", "--version", "1.0.0", "--bump", "patch"])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(both.code, 2);
+    assert!(both.stderr.contains("--bump"), "{}", both.stderr);
+
+    let lone_pre = aws
+        .bakery()
+        .args(["bake", "--pre", "rc", "--version", "1.0.0"])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(lone_pre.code, 2);
+
+    let bad_pre = aws
+        .bakery()
+        .args(["bake", "--bump", "minor", "--pre", "r.c"])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(bad_pre.code, 2);
+    assert!(
+        bad_pre.stderr.contains("invalid --pre `r.c`"),
+        "{}",
+        bad_pre.stderr
+    );
+    assert!(aws.instances().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_claim_becomes_the_release_record_and_a_failed_bake_gives_it_back() {
+    let aws = Account::in_region("me-central-1").await;
+    aws.emulate(
+        json!({ "command_outcomes": [{"match": "exit 4", "status": "Failed", "exit_code": 4}] }),
+    );
+    let good = TestRecipe::new("db");
+
+    let baked = aws.bakery().bake_json(good.path(), "1.0.0").run();
+
+    assert_eq!(baked.code, 0, "{}", baked.stderr);
+    let result = baked.json();
+    let record = claim(&aws, "db", "1.0.0")
+        .await
+        .expect("the claim stays as the release's record");
+    assert_eq!(record["state"], "released");
+    assert_eq!(record["bake_id"], result["bake_id"]);
+    assert_eq!(
+        record["images"]["me-central-1"],
+        result["images"][0]["image_id"]
+    );
+
+    let broken = TestRecipe::new("db").step("boom", "#!/bin/sh\nexit 4\n");
+    let failed = aws.bakery().bake_json(broken.path(), "1.1.0").run();
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert_eq!(
+        claim(&aws, "db", "1.1.0").await,
+        None,
+        "a failed bake removes its claim"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_claimed_by_another_bake_is_refused_naming_that_bake() {
+    let aws = Account::in_region("il-central-1").await;
+    let holder = json!({"bake_id": "20261122t010000-abcdef", "state": "baking", "started_at": "2026-11-22T01:00:00Z"});
+    aws.ssm
+        .put_parameter()
+        .name("/bakery/cache/releases/3.0.0")
+        .value(holder.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let recipe = TestRecipe::new("cache");
+
+    let bake = aws.bakery().bake_json(recipe.path(), "3.0.0").run();
+
+    assert_eq!(bake.code, 2, "{}", bake.stderr);
+    let error = bake.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("cache@3.0.0 is claimed in il-central-1 by bake 20261122t010000-abcdef (baking, since 2026-11-22T01:00:00Z)"),
+        "{error}"
+    );
+    assert!(aws.instances().await.is_empty(), "nothing launched");
+    assert_eq!(
+        claim(&aws, "cache", "3.0.0").await.unwrap(),
+        holder,
+        "the other bake's claim is untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_bumps_end_with_two_versions_never_one_version_twice() {
+    let aws = Account::in_region("me-south-1").await;
+    aws.emulate(json!({ "instance_pending_seconds": 1 }));
+    let recipe = TestRecipe::new("race");
+    let first = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    let bumps: Vec<_> = (0..2)
+        .map(|_| {
+            aws.bakery()
+                .args(["bake", "--bump", "patch", "--output", "json"])
+                .arg_path(recipe.path())
+                .spawn()
+        })
+        .collect();
+    let outcomes: Vec<_> = bumps.into_iter().map(|b| b.finish()).collect();
+
+    let mut versions: Vec<String> = Vec::new();
+    for outcome in &outcomes {
+        match outcome.code {
+            0 => versions.push(outcome.json()["version"].as_str().unwrap().to_string()),
+            2 => assert!(
+                outcome.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("claimed"),
+                "{}",
+                outcome.stdout
+            ),
+            code => panic!("exit {code}: {}", outcome.stderr),
+        }
+    }
+    versions.sort();
+    versions.dedup();
+    assert_eq!(
+        versions.len(),
+        outcomes.iter().filter(|o| o.code == 0).count(),
+        "no version baked twice"
+    );
+    let mut image_versions: Vec<String> = aws
+        .own_images()
+        .await
+        .iter()
+        .map(|i| i.name().unwrap().to_string())
+        .collect();
+    let count = image_versions.len();
+    image_versions.dedup();
+    assert_eq!(image_versions.len(), count);
+    assert!(versions.contains(&"1.0.1".to_string()), "{versions:?}");
+}
