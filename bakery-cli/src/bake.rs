@@ -42,6 +42,8 @@ pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
         source_commit: args.source_commit.clone(),
         build_url: args.build_url.clone(),
         keep_on_failure: args.keep_on_failure,
+        promote: args.promote.clone(),
+        no_latest: args.no_latest,
     };
 
     let aws = match Aws::connect(&aws_settings).await {

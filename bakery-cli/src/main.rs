@@ -2,6 +2,8 @@
 //! talks to AWS itself; bakery-core does.
 
 mod bake;
+mod output;
+mod releases;
 mod render;
 
 use std::path::PathBuf;
@@ -30,6 +32,32 @@ struct Cli {
 enum Command {
     /// Bake a release of a role: launch a builder, apply the recipe, create the AMI.
     Bake(BakeArgs),
+    /// List a role's releases in the region: images, state, channels.
+    Releases {
+        role: String,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Point a channel (/bakery/<role>/channels/<name>) at a release; a rollback is a
+    /// promote of an older version.
+    Promote {
+        role: String,
+        version: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Mark a release's images deprecated (now, or from --at).
+    Deprecate {
+        role: String,
+        version: String,
+        /// YYYY-MM-DD, an RFC 3339 time, or `now`.
+        #[arg(long, default_value = "now")]
+        at: String,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
 }
 
 #[derive(Args)]
@@ -54,6 +82,12 @@ pub struct BakeArgs {
     /// Write a Packer-style manifest (builds[].artifact_id = region:ami-id) to this file after a successful bake.
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
+    /// After a successful bake, point this channel at the new release (e.g. stable).
+    #[arg(long, value_name = "CHANNEL")]
+    promote: Option<String>,
+    /// Do not move the `latest` channel (it follows every final release otherwise).
+    #[arg(long)]
+    no_latest: bool,
     /// Keep the builder instance when the bake fails, for debugging.
     #[arg(long)]
     keep_on_failure: bool,
@@ -117,6 +151,19 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Bake(args) => bake::run(args, aws).await,
+            Command::Releases { role, output } => releases::list(&role, output, &aws).await,
+            Command::Promote {
+                role,
+                version,
+                channel,
+                output,
+            } => releases::promote(&role, &version, &channel, output, &aws).await,
+            Command::Deprecate {
+                role,
+                version,
+                at,
+                output,
+            } => releases::deprecate(&role, &version, &at, output, &aws).await,
         }
     });
     ExitCode::from(code)

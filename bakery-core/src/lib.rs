@@ -6,6 +6,7 @@
 //! talks to AWS.
 
 pub mod aws;
+pub mod channels;
 pub mod commands;
 pub mod error;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod recipe;
 pub mod release;
+pub mod releases;
 pub mod report;
 pub mod version;
 pub mod wait;

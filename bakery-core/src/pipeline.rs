@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::ec2::{BuilderLaunch, ImageInfo};
 use crate::aws::ssm::{Invocation, ScriptCommand};
 use crate::aws::{is_not_found, Aws};
+use crate::channels;
 use crate::commands;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventSink, OutputStream};
@@ -20,6 +21,7 @@ use crate::ledger::{Ledger, Resource};
 use crate::plan::{BakePlan, PlannedStep};
 use crate::recipe::{BaseImage, Platform};
 use crate::release::{self, Provenance, Release, TAG_BAKE_ID};
+use crate::releases;
 use crate::report::{BakeReport, BakeStatus, ImageRecord, StepRecord};
 use crate::version::VersionRequest;
 use crate::wait::{self, Poll, Target, WaitPolicy};
@@ -71,6 +73,8 @@ pub async fn bake(
         builder: Mutex::new(None),
         base_image: Mutex::new(None),
         release: Mutex::new(None),
+        released: Mutex::new(None),
+        promoted: Mutex::new(Vec::new()),
         started_at: SystemTime::now(),
         started: Instant::now(),
     };
@@ -89,6 +93,10 @@ struct Run<'a> {
     base_image: Mutex<Option<String>>,
     /// Known once the first step has chosen the version.
     release: Mutex<Option<Release>>,
+    /// The image, once it is the release's (no longer the bake's to remove).
+    released: Mutex<Option<ImageRecord>>,
+    /// Channels moved to the new release.
+    promoted: Mutex<Vec<String>>,
     started_at: SystemTime,
     started: Instant,
 }
@@ -124,15 +132,15 @@ impl Run<'_> {
             recipe: self.plan.recipe_dir.display().to_string(),
         });
         let outcome = self.chain().await;
-        let (status, failure, image) = match outcome {
-            Ok(image) => (BakeStatus::Succeeded, None, Some(image)),
+        let (status, failure) = match outcome {
+            Ok(()) => (BakeStatus::Succeeded, None),
             Err(failure) => {
                 let status = if failure.error.kind() == ErrorKind::Interrupted {
                     BakeStatus::Interrupted
                 } else {
                     BakeStatus::Failed
                 };
-                (status, Some(failure), None)
+                (status, Some(failure))
             }
         };
         let (mut kept, mut leaked) = (Vec::new(), Vec::new());
@@ -159,19 +167,26 @@ impl Run<'_> {
             region: self.region().to_string(),
             builder_instance_id: self.builder.lock().expect("lock").clone(),
             base_image: self.base_image.lock().expect("lock").clone(),
-            images: image.into_iter().collect(),
+            images: self
+                .released
+                .lock()
+                .expect("lock")
+                .clone()
+                .into_iter()
+                .collect(),
             steps: self.steps.lock().expect("lock").clone(),
             started_at: humantime::format_rfc3339_seconds(self.started_at).to_string(),
             seconds: round(self.started.elapsed().as_secs_f64()),
             error: failure.as_ref().map(|f| f.error.to_string()),
             error_kind: failure.as_ref().map(|f| f.error.kind()),
             failed_step: failure.map(|f| f.step),
+            channels: self.promoted.lock().expect("lock").clone(),
             leaked,
             kept,
         }
     }
 
-    async fn chain(&self) -> Result<ImageRecord, Failure> {
+    async fn chain(&self) -> Result<(), Failure> {
         let created_by = self.step("check-release", self.check_release()).await?;
         self.step("claim", self.claim(&created_by)).await?;
         let base = self.step("resolve-base", self.resolve_base()).await?;
@@ -208,7 +223,12 @@ impl Run<'_> {
             self.ledger.forget(&snapshot);
         }
         self.ledger.forget(&image_resource);
-        Ok(image)
+        *self.released.lock().expect("lock") = Some(image);
+        let channels = self.channels_to_move();
+        if !channels.is_empty() {
+            self.step("promote", self.promote(&channels)).await?;
+        }
+        Ok(())
     }
 
     /// Runs one step of the chain: events, timing, and the interrupt check before it.
@@ -311,29 +331,12 @@ impl Run<'_> {
     async fn choose_version(&self) -> Result<()> {
         let version = match &self.plan.version {
             VersionRequest::Exact(version) => version.clone(),
-            next => next.resolve(&self.taken_versions().await?),
+            next => next.resolve(&releases::taken_versions(self.aws, &self.plan.role).await?),
         };
         let release = self.plan.release(version);
         *self.release.lock().expect("lock") = Some(release.clone());
-        let version = release.version.to_string();
-        let by_tag = self
-            .aws
-            .ec2
-            .own_images(Some((release::TAG_VERSION, &version)), None)
-            .await?;
-        let by_name = self
-            .aws
-            .ec2
-            .own_images(None, Some(&format!("bakery/{}/{version}/*", release.role)))
-            .await?;
-        let existing = by_tag
-            .iter()
-            .filter(|i| {
-                i.tags.get(release::TAG_ROLE).map(String::as_str) == Some(release.role.as_str())
-            })
-            .chain(by_name.iter())
-            .next();
-        if let Some(image) = existing {
+        let existing = releases::release_images(self.aws, &release).await?;
+        if let Some(image) = existing.first() {
             return Err(Error::input(format!(
                 "{release} already exists in {}: {} ({}); releases are immutable, bake a new version \
                  (e.g. --version {} or --bump patch)",
@@ -344,31 +347,6 @@ impl Run<'_> {
             )));
         }
         Ok(())
-    }
-
-    /// Versions of the role that exist (by the AMIs' version tags) or are claimed.
-    async fn taken_versions(&self) -> Result<Vec<semver::Version>> {
-        let role = &self.plan.role;
-        let images = self
-            .aws
-            .ec2
-            .own_images(Some((release::TAG_ROLE, role.as_str())), None)
-            .await?;
-        let claims = self
-            .aws
-            .ssm
-            .parameter_names(&release::claims_path(role))
-            .await?;
-        Ok(images
-            .iter()
-            .filter_map(|i| i.tags.get(release::TAG_VERSION).cloned())
-            .chain(
-                claims
-                    .iter()
-                    .filter_map(|name| name.rsplit('/').next().map(str::to_string)),
-            )
-            .filter_map(|v| v.parse().ok())
-            .collect())
     }
 
     /// Claims `role@version` with an SSM parameter created with overwrite disabled.
@@ -424,6 +402,36 @@ impl Run<'_> {
             self.choose_version().await?;
         }
         unreachable!("the last attempt returns")
+    }
+
+    /// `latest` follows every final release (unless turned off); `--promote` adds one.
+    fn channels_to_move(&self) -> Vec<String> {
+        let mut channels = Vec::new();
+        if self.plan.update_latest && self.release().version.pre.is_empty() {
+            channels.push("latest".to_string());
+        }
+        for channel in &self.plan.promote {
+            if !channels.contains(channel) {
+                channels.push(channel.clone());
+            }
+        }
+        channels
+    }
+
+    async fn promote(&self, channels: &[String]) -> Result<()> {
+        let release = self.release();
+        for channel in channels {
+            let promotion = channels::promote(self.aws, &release, channel).await?;
+            self.info(
+                "promote",
+                format!(
+                    "channel {channel} -> {} ({})",
+                    promotion.image_id, promotion.parameter
+                ),
+            );
+            self.promoted.lock().expect("lock").push(channel.clone());
+        }
+        Ok(())
     }
 
     /// The claim becomes the record of the release: its image ids per region.

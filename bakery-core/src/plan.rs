@@ -30,6 +30,10 @@ pub struct BakeRequest {
     pub build_url: Option<String>,
     /// Leave the builder running when the bake fails, for debugging.
     pub keep_on_failure: bool,
+    /// A channel to point at the new release after a successful bake.
+    pub promote: Option<String>,
+    /// Do not move the `latest` channel (it follows every final release otherwise).
+    pub no_latest: bool,
 }
 
 /// Command-line settings that win over the recipe's.
@@ -65,6 +69,9 @@ pub struct BakePlan {
     pub source_commit: Option<String>,
     pub build_url: Option<String>,
     pub keep_on_failure: bool,
+    /// Channels to move after success; `latest` is added for final releases.
+    pub promote: Vec<String>,
+    pub update_latest: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,6 +119,9 @@ impl BakePlan {
             request.bump,
             request.pre.as_deref(),
         )?;
+        if let Some(channel) = &request.promote {
+            crate::channels::check_channel(channel)?;
+        }
         let recipe = Recipe::load(&request.recipe_dir)?;
         let digest = recipe_digest(&request.recipe_dir)?;
         Ok(BakePlan::from_recipe(
@@ -202,6 +212,8 @@ impl BakePlan {
             source_commit: request.source_commit.clone(),
             build_url: request.build_url.clone(),
             keep_on_failure: request.keep_on_failure,
+            promote: request.promote.iter().cloned().collect(),
+            update_latest: !request.no_latest,
             role: recipe.name.clone(),
             version,
         }

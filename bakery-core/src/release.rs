@@ -38,6 +38,13 @@ fn as_text<S: serde::Serializer>(
 }
 
 impl Release {
+    /// `role` and `version` as given on a command line.
+    pub fn parse(role: &str, version: &str) -> Result<Release> {
+        Ok(Release {
+            role: RoleName::parse(role).map_err(Error::input)?,
+            version: parse_version(version)?,
+        })
+    }
     /// The AMI name: unique per region and account, so a second bake of the same
     /// release cannot register a second image.
     pub fn image_name(&self, arch: Arch) -> String {
@@ -60,6 +67,23 @@ impl fmt::Display for Release {
 /// Where a role's release claims live: `/bakery/<role>/releases/`.
 pub fn claims_path(role: &RoleName) -> String {
     format!("/bakery/{role}/releases/")
+}
+
+/// Where a role's channels live: `/bakery/<role>/channels/<name>`, data type
+/// `aws:ec2:image`, so launch templates can use `resolve:ssm:`.
+pub fn channels_path(role: &RoleName) -> String {
+    format!("/bakery/{role}/channels/")
+}
+
+/// True when RFC 3339 time `a` is before `b`; false when either does not parse.
+pub fn rfc3339_before(a: &str, b: &str) -> bool {
+    match (
+        humantime::parse_rfc3339_weak(a),
+        humantime::parse_rfc3339_weak(b),
+    ) {
+        (Ok(a), Ok(b)) => a < b,
+        _ => false,
+    }
 }
 
 /// Parses a release version: semver `X.Y.Z` with an optional pre-release (`-rc.1`).
@@ -205,6 +229,19 @@ mod tests {
         assert!(error.contains("X.Y.Z"), "{error}");
         let error = parse_version("1.4.0+build.7").unwrap_err().to_string();
         assert!(error.contains("build metadata"), "{error}");
+    }
+
+    #[test]
+    fn times_from_aws_compare_with_or_without_fractions() {
+        assert!(rfc3339_before(
+            "2027-02-21T02:50:00.000Z",
+            "2027-02-21T02:51:00Z"
+        ));
+        assert!(!rfc3339_before(
+            "2027-02-21T02:50:00Z",
+            "2026-01-01T00:00:00Z"
+        ));
+        assert!(!rfc3339_before("soon", "2026-01-01T00:00:00Z"));
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct BakeReport {
     pub error_kind: Option<ErrorKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<String>,
+    /// Channels now pointing at the new release.
+    pub channels: Vec<String>,
     /// Resources cleanup could not remove: they need a person (or `bakery cleanup`).
     pub leaked: Vec<Resource>,
     /// Resources left in place on purpose (`--keep-on-failure`).
@@ -73,6 +75,7 @@ impl BakeReport {
             error: Some(error.to_string()),
             error_kind: Some(error.kind()),
             failed_step: Some("plan".into()),
+            channels: Vec::new(),
             leaked: Vec::new(),
             kept: Vec::new(),
         }

@@ -65,7 +65,8 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
             "create-image",
             "wait-image",
             "terminate",
-            "record-release"
+            "record-release",
+            "promote"
         ]
     );
     assert!(
@@ -165,7 +166,7 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
             .iter()
             .filter(|e| e["event"] == "step_started")
             .count(),
-        13
+        14
     );
     assert!(events
         .iter()

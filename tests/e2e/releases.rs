@@ -193,3 +193,124 @@ async fn concurrent_bumps_end_with_two_versions_never_one_version_twice() {
     assert_eq!(image_versions.len(), count);
     assert!(versions.contains(&"1.0.1".to_string()), "{versions:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn channels_follow_promotions_and_roll_back_and_releases_show_it_all() {
+    let aws = Account::in_region("ap-northeast-2").await;
+    let recipe = TestRecipe::new("shop");
+    let bake = |args: &[&str]| {
+        let outcome = aws
+            .bakery()
+            .args(["bake", "--output", "json"])
+            .args(args)
+            .arg_path(recipe.path())
+            .run();
+        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+        outcome.json()
+    };
+    let first = bake(&["--version", "1.0.0"]);
+    let second = bake(&["--version", "1.1.0", "--promote", "stable"]);
+    let candidate = bake(&["--version", "1.2.0-rc.1"]);
+    assert_eq!(second["channels"], json!(["latest", "stable"]));
+    assert_eq!(
+        candidate["channels"],
+        json!([]),
+        "pre-releases leave latest alone"
+    );
+    let image_of = |result: &Value| {
+        result["images"][0]["image_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let listed = aws
+        .bakery()
+        .args(["releases", "shop", "--output", "json"])
+        .run();
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let listed = listed.json();
+    let versions: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["1.2.0-rc.1", "1.1.0", "1.0.0"]);
+    assert_eq!(listed[1]["channels"], json!(["latest", "stable"]));
+    assert_eq!(listed[1]["image_id"], image_of(&second).as_str());
+    assert_eq!(listed[1]["state"], "available");
+
+    // Roll stable back to 1.0.0: a promote of the older version; SSM keeps the history.
+    let rollback = aws
+        .bakery()
+        .args(["promote", "shop", "1.0.0", "--channel", "stable"])
+        .run();
+    assert_eq!(rollback.code, 0, "{}", rollback.stderr);
+    assert!(
+        rollback
+            .stdout
+            .contains(&format!("(was {})", image_of(&second))),
+        "{}",
+        rollback.stdout
+    );
+    let stable = aws
+        .ssm
+        .get_parameter()
+        .name("/bakery/shop/channels/stable")
+        .send()
+        .await
+        .unwrap();
+    let stable = stable.parameter().unwrap();
+    assert_eq!(stable.value(), Some(image_of(&first).as_str()));
+    assert_eq!(stable.data_type(), Some("aws:ec2:image"));
+    let history = aws
+        .ssm
+        .get_parameter_history()
+        .name("/bakery/shop/channels/stable")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(history.parameters().len(), 2);
+
+    let deprecated = aws
+        .bakery()
+        .args(["deprecate", "shop", "1.0.0", "--at", "2020-01-01"])
+        .run();
+    assert_eq!(deprecated.code, 0, "{}", deprecated.stderr);
+    let table = aws.bakery().args(["releases", "shop"]).run();
+    assert!(table.stdout.starts_with("VERSION"), "{}", table.stdout);
+    let line = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("1.0.0 "))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains("deprecated") && line.contains("stable"),
+        "{line}"
+    );
+
+    let missing = aws
+        .bakery()
+        .args(["promote", "shop", "9.9.9", "--channel", "stable"])
+        .run();
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("shop@9.9.9 has no available image in ap-northeast-2"),
+        "{}",
+        missing.stderr
+    );
+    let bad_channel = aws
+        .bakery()
+        .args(["promote", "shop", "1.0.0", "--channel", "Prod Env"])
+        .run();
+    assert_eq!(bad_channel.code, 2);
+    assert!(
+        bad_channel.stderr.contains("invalid channel `Prod Env`"),
+        "{}",
+        bad_channel.stderr
+    );
+}

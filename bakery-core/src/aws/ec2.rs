@@ -33,6 +33,7 @@ pub struct ImageInfo {
     /// Size of the root volume's snapshot, GiB.
     pub root_volume_gib: Option<i32>,
     pub creation_date: Option<String>,
+    pub deprecation_time: Option<String>,
     pub snapshot_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
 }
@@ -97,6 +98,7 @@ fn image_info(image: &Image) -> ImageInfo {
             .and_then(|m| m.ebs())
             .and_then(|e| e.volume_size()),
         creation_date: image.creation_date().map(str::to_string),
+        deprecation_time: image.deprecation_time().map(str::to_string),
         snapshot_ids: image
             .block_device_mappings()
             .iter()

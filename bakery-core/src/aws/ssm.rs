@@ -135,9 +135,9 @@ impl Ssm {
         }
     }
 
-    /// The names of the parameters below `path`.
-    pub async fn parameter_names(&self, path: &str) -> Result<Vec<String>> {
-        let mut names = Vec::new();
+    /// The parameters below `path`: name and value.
+    pub async fn parameters_under(&self, path: &str) -> Result<Vec<(String, String)>> {
+        let mut found = Vec::new();
         let mut pages = self
             .client
             .get_parameters_by_path()
@@ -148,13 +148,36 @@ impl Ssm {
         while let Some(page) = pages.next().await {
             let page =
                 page.map_err(|e| sdk_error("GetParametersByPath", &self.region, Some(path), e))?;
-            names.extend(
+            found.extend(
                 page.parameters()
                     .iter()
-                    .filter_map(|p| p.name().map(str::to_string)),
+                    .filter_map(|p| Some((p.name()?.to_string(), p.value()?.to_string()))),
             );
         }
-        Ok(names)
+        Ok(found)
+    }
+
+    /// Points a parameter of data type `aws:ec2:image` at an image (a new version in
+    /// its history); EC2 checks that the image exists. Returns the previous value.
+    pub async fn put_image_parameter(
+        &self,
+        name: &str,
+        image_id: &str,
+        description: &str,
+    ) -> Result<Option<String>> {
+        let previous = self.parameter(name).await?;
+        self.client
+            .put_parameter()
+            .name(name)
+            .value(image_id)
+            .description(description)
+            .r#type(ParameterType::String)
+            .data_type("aws:ec2:image")
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutParameter", &self.region, Some(name), e))?;
+        Ok(previous)
     }
 
     /// The instance's SSM ping status (`Online`, `ConnectionLost`, ...), or None while

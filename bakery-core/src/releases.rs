@@ -1,0 +1,170 @@
+//! The releases of a role, as AWS records them: AMIs tagged `bakery:role` and
+//! `bakery:version`, release claims, and channel parameters.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::aws::ec2::ImageInfo;
+use crate::aws::Aws;
+use crate::error::Result;
+use crate::recipe::RoleName;
+use crate::release::{
+    self, channels_path, claims_path, Release, TAG_BASE_IMAGE, TAG_ROLE, TAG_VERSION,
+};
+
+/// One release in one region.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseSummary {
+    pub version: String,
+    pub region: String,
+    pub image_id: String,
+    pub name: String,
+    pub created: Option<String>,
+    pub base_image: Option<String>,
+    /// `available`, `deprecated` (its deprecation time has passed), `disabled`, or
+    /// the image's own state (`pending`, `failed`...).
+    pub state: String,
+    pub deprecation_time: Option<String>,
+    /// Channels whose parameter points at this image.
+    pub channels: Vec<String>,
+}
+
+/// The images of a release in the region: tagged with its role and version, or named
+/// like it.
+pub async fn release_images(aws: &Aws, release: &Release) -> Result<Vec<ImageInfo>> {
+    let version = release.version.to_string();
+    let by_tag = aws
+        .ec2
+        .own_images(Some((TAG_VERSION, &version)), None)
+        .await?;
+    let by_name = aws
+        .ec2
+        .own_images(None, Some(&format!("bakery/{}/{version}/*", release.role)))
+        .await?;
+    let mut images: Vec<ImageInfo> = by_tag
+        .into_iter()
+        .filter(|i| i.tags.get(TAG_ROLE).map(String::as_str) == Some(release.role.as_str()))
+        .collect();
+    for image in by_name {
+        if !images.iter().any(|i| i.id == image.id) {
+            images.push(image);
+        }
+    }
+    Ok(images)
+}
+
+/// Versions of the role that exist (by the AMIs' version tags) or are claimed.
+pub async fn taken_versions(aws: &Aws, role: &RoleName) -> Result<Vec<semver::Version>> {
+    let images = aws
+        .ec2
+        .own_images(Some((TAG_ROLE, role.as_str())), None)
+        .await?;
+    let claims = aws.ssm.parameters_under(&claims_path(role)).await?;
+    Ok(images
+        .iter()
+        .filter_map(|i| i.tags.get(TAG_VERSION).cloned())
+        .chain(
+            claims
+                .iter()
+                .filter_map(|(name, _)| name.rsplit('/').next().map(str::to_string)),
+        )
+        .filter_map(|v| v.parse().ok())
+        .collect())
+}
+
+/// Channel name -> image id, for the role in the region.
+pub async fn channels(aws: &Aws, role: &RoleName) -> Result<BTreeMap<String, String>> {
+    let path = channels_path(role);
+    Ok(aws
+        .ssm
+        .parameters_under(&path)
+        .await?
+        .into_iter()
+        .map(|(name, value)| (name.trim_start_matches(&path).to_string(), value))
+        .collect())
+}
+
+/// Every release of the role in the region, newest version first.
+pub async fn list(aws: &Aws, role: &RoleName) -> Result<Vec<ReleaseSummary>> {
+    let images = aws
+        .ec2
+        .own_images(Some((TAG_ROLE, role.as_str())), None)
+        .await?;
+    let channels = channels(aws, role).await?;
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let mut releases: Vec<(semver::Version, ReleaseSummary)> = images
+        .into_iter()
+        .filter_map(|image| {
+            let version: semver::Version = image.tags.get(TAG_VERSION)?.parse().ok()?;
+            Some((version, summary(image, &channels, &now, &aws.region)))
+        })
+        .collect();
+    releases.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(releases.into_iter().map(|(_, summary)| summary).collect())
+}
+
+fn summary(
+    image: ImageInfo,
+    channels: &BTreeMap<String, String>,
+    now: &str,
+    region: &str,
+) -> ReleaseSummary {
+    let deprecated = image
+        .deprecation_time
+        .as_deref()
+        .is_some_and(|t| release::rfc3339_before(t, now));
+    let state = match image.state.as_str() {
+        "available" if deprecated => "deprecated".to_string(),
+        other => other.to_string(),
+    };
+    ReleaseSummary {
+        version: image.tags.get(TAG_VERSION).cloned().unwrap_or_default(),
+        region: region.to_string(),
+        channels: channels
+            .iter()
+            .filter(|(_, target)| **target == image.id)
+            .map(|(channel, _)| channel.clone())
+            .collect(),
+        base_image: image.tags.get(TAG_BASE_IMAGE).cloned(),
+        created: image.creation_date,
+        deprecation_time: image.deprecation_time,
+        image_id: image.id,
+        name: image.name,
+        state,
+    }
+}
+
+/// Marks the release's images deprecated from `at` (EC2 rounds to the minute).
+/// Returns the image ids.
+pub async fn deprecate(aws: &Aws, release: &Release, at: SystemTime) -> Result<Vec<String>> {
+    let images = release_images(aws, release).await?;
+    if images.is_empty() {
+        return Err(crate::Error::input(format!(
+            "{release} has no image in {}: see `bakery releases {}`",
+            aws.region, release.role
+        )));
+    }
+    for image in &images {
+        aws.ec2.enable_deprecation(&image.id, at).await?;
+    }
+    Ok(images.into_iter().map(|i| i.id).collect())
+}
+
+/// `2027-03-01`, `2027-03-01T12:00:00Z`, or `now`.
+pub fn parse_when(text: &str) -> Result<SystemTime> {
+    if text == "now" {
+        return Ok(SystemTime::now());
+    }
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_string()
+    };
+    humantime::parse_rfc3339_weak(&full).map_err(|_| {
+        crate::Error::input(format!(
+            "invalid date `{text}`: give YYYY-MM-DD, an RFC 3339 time (2027-03-01T12:00:00Z) or `now`"
+        ))
+    })
+}
