@@ -3,6 +3,7 @@
 
 mod bake;
 mod output;
+mod prune;
 mod releases;
 mod render;
 
@@ -45,6 +46,22 @@ enum Command {
         version: String,
         #[arg(long)]
         channel: String,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Retire old releases: deregister their images and delete their snapshots, never
+    /// one a channel points to or an instance uses. Shows the plan; acts with --yes.
+    Prune {
+        role: String,
+        /// The newest releases that always stay.
+        #[arg(long)]
+        keep: usize,
+        /// Only releases created longer ago than this (e.g. 180d).
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
+        /// Delete for real.
+        #[arg(long)]
+        yes: bool,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
@@ -158,6 +175,13 @@ fn main() -> ExitCode {
                 channel,
                 output,
             } => releases::promote(&role, &version, &channel, output, &aws).await,
+            Command::Prune {
+                role,
+                keep,
+                older_than,
+                yes,
+                output,
+            } => prune::run(&role, keep, older_than.as_deref(), yes, output, &aws).await,
             Command::Deprecate {
                 role,
                 version,

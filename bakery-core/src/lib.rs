@@ -13,6 +13,7 @@ pub mod events;
 pub mod ledger;
 pub mod pipeline;
 pub mod plan;
+pub mod prune;
 pub mod recipe;
 pub mod release;
 pub mod releases;

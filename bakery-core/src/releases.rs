@@ -29,6 +29,7 @@ pub struct ReleaseSummary {
     pub deprecation_time: Option<String>,
     /// Channels whose parameter points at this image.
     pub channels: Vec<String>,
+    pub snapshot_ids: Vec<String>,
 }
 
 /// The images of a release in the region: tagged with its role and version, or named
@@ -130,6 +131,7 @@ fn summary(
         base_image: image.tags.get(TAG_BASE_IMAGE).cloned(),
         created: image.creation_date,
         deprecation_time: image.deprecation_time,
+        snapshot_ids: image.snapshot_ids,
         image_id: image.id,
         name: image.name,
         state,

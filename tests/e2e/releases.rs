@@ -314,3 +314,104 @@ async fn channels_follow_promotions_and_roll_back_and_releases_show_it_all() {
         bad_channel.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
+    let aws = Account::in_region("ap-northeast-3").await;
+    let recipe = TestRecipe::new("old");
+    let mut images = Vec::new();
+    for version in ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"] {
+        let outcome = aws
+            .bakery()
+            .bake_json(recipe.path(), version)
+            .args(["--no-latest"])
+            .run();
+        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+        images.push(outcome.json()["images"][0].clone());
+    }
+    let image = |i: usize| images[i]["image_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        aws.bakery()
+            .args(["promote", "old", "1.1.0", "--channel", "stable"])
+            .run()
+            .code,
+        0
+    );
+    let fleet = aws
+        .ec2
+        .run_instances()
+        .image_id(image(2))
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let fleet_instance = fleet.instances()[0].instance_id().unwrap().to_string();
+
+    let dry_run = aws.bakery().args(["prune", "old", "--keep", "2"]).run();
+    assert_eq!(dry_run.code, 0, "{}", dry_run.stderr);
+    assert!(
+        dry_run
+            .stdout
+            .contains("run again with --yes to delete 1 release(s)"),
+        "{}",
+        dry_run.stdout
+    );
+    assert_eq!(aws.own_images().await.len(), 5, "a plan changes nothing");
+
+    let pruned = aws
+        .bakery()
+        .args(["prune", "old", "--keep", "2", "--yes", "--output", "json"])
+        .run();
+    assert_eq!(pruned.code, 0, "{}", pruned.stderr);
+    let plan = pruned.json();
+    let verdicts: Vec<(String, String)> = plan["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["version"].as_str().unwrap().to_string(),
+                r["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts[2],
+        ("1.2.0".to_string(), format!("used by {fleet_instance}"))
+    );
+    assert_eq!(
+        verdicts[3],
+        (
+            "1.1.0".to_string(),
+            "channel stable points to it".to_string()
+        )
+    );
+    assert_eq!(plan["releases"][4]["action"], "delete");
+
+    let left: Vec<String> = aws
+        .own_images()
+        .await
+        .iter()
+        .map(|i| i.image_id().unwrap().to_string())
+        .collect();
+    assert_eq!(left.len(), 4);
+    assert!(!left.contains(&image(0)), "1.0.0 is gone");
+    let snapshot = images[0]["snapshot_ids"][0].as_str().unwrap();
+    let snapshots = aws
+        .ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        snapshots
+            .snapshots()
+            .iter()
+            .all(|s| s.snapshot_id() != Some(snapshot)),
+        "and its snapshot"
+    );
+    assert_eq!(claim(&aws, "old", "1.0.0").await, None, "and its claim");
+    assert!(claim(&aws, "old", "1.1.0").await.is_some());
+}

@@ -377,6 +377,32 @@ impl Ec2 {
             .collect())
     }
 
+    /// Instances (not terminated) launched from the image.
+    pub async fn instances_using(&self, image_id: &str) -> Result<Vec<String>> {
+        let out = self
+            .client
+            .describe_instances()
+            .filters(filter("image-id", image_id))
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("pending")
+                    .values("running")
+                    .values("stopping")
+                    .values("stopped")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeInstances", &self.region, Some(image_id), e))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect())
+    }
+
     pub async fn stop_instance(&self, instance_id: &str) -> Result<()> {
         self.client
             .stop_instances()
