@@ -5,15 +5,17 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bakery_core::aws::{Aws, AwsSettings};
+use bakery_core::events::EventSink;
 use bakery_core::pipeline;
 use bakery_core::plan::{BakePlan, BakeRequest, BuilderOverrides};
 use bakery_core::report::{BakeReport, BakeStatus};
 use bakery_core::version::Bump;
+use bakery_core::world::{self, WorldOutcome};
 use bakery_core::Error;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
-use crate::render::{Renderer, Style};
+use crate::render::{Renderer, RoleEvents, Style};
 use crate::{BakeArgs, BumpArg, Output, Progress};
 
 pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
@@ -50,6 +52,9 @@ pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
         Ok(aws) => aws,
         Err(error) => return refuse(&args, &error),
     };
+    if args.all {
+        return run_all(&args, &request, &aws, style).await;
+    }
     let plan = match BakePlan::new(&request, &aws.region, SystemTime::now()) {
         Ok(plan) => plan,
         Err(error) => return refuse(&args, &error),
@@ -73,6 +78,57 @@ pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
     }
     print_result(args.output, &report);
     report.exit_code() as u8
+}
+
+/// `--all`: every recipe of the folder, bases first, up to `--jobs` at a time.
+async fn run_all(args: &BakeArgs, request: &BakeRequest, aws: &Aws, style: Style) -> u8 {
+    let plans = match world::plan_all(&args.recipe, request, &aws.region, SystemTime::now()) {
+        Ok(plans) => plans,
+        Err(error) => return refuse(args, &error),
+    };
+    let renderer = Arc::new(Renderer::new(style));
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(watch_signals(cancel.clone(), renderer.clone()));
+    let sink_for = |role: &str| -> Arc<dyn EventSink> {
+        Arc::new(RoleEvents {
+            role: role.to_string(),
+            renderer: renderer.clone(),
+        })
+    };
+    let outcomes = world::bake_all(plans, aws, sink_for, cancel, args.jobs.max(1)).await;
+    signals.abort();
+    renderer.finish();
+
+    let mut code = 0;
+    for outcome in &outcomes {
+        let this = match outcome {
+            WorldOutcome::Baked(report) => report.exit_code() as u8,
+            WorldOutcome::Skipped { .. } => 1,
+        };
+        // The most serious outcome decides: interrupted, then leaks, then failures.
+        code = [130, 3, 2, 1, 0]
+            .into_iter()
+            .find(|c| *c == code || *c == this)
+            .unwrap_or(code);
+    }
+    if args.output == Output::Json {
+        let status = if code == 0 { "succeeded" } else { "failed" };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "status": status, "bakes": outcomes })
+            )
+            .expect("reports serialize")
+        );
+    } else {
+        for outcome in &outcomes {
+            match outcome {
+                WorldOutcome::Baked(report) => print_result(Output::Text, report),
+                WorldOutcome::Skipped { role, reason, .. } => println!("{role} SKIPPED: {reason}"),
+            }
+        }
+    }
+    code
 }
 
 /// Refused before anything was created: exit 2.

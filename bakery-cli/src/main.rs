@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Bake a release of a role: launch a builder, apply the recipe, create the AMI.
-    Bake(BakeArgs),
+    Bake(Box<BakeArgs>),
     /// List a role's releases in the region: images, state, channels.
     Releases {
         role: String,
@@ -79,8 +79,15 @@ enum Command {
 
 #[derive(Args)]
 pub struct BakeArgs {
-    /// The recipe folder, e.g. recipes/base.
+    /// The recipe folder, e.g. recipes/base (with --all: the folder of recipe folders).
     recipe: PathBuf,
+    /// Bake every recipe below RECIPE: bases before the roles layered on them, each
+    /// on the base just baked; the same version flags apply to every role.
+    #[arg(long)]
+    all: bool,
+    /// With --all: how many bakes run at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
     /// The release version, semver X.Y.Z or X.Y.Z-pre (e.g. 2.4.0, 2.5.0-rc.1).
     #[arg(long, required_unless_present = "bump", conflicts_with = "bump")]
     version: Option<String>,
@@ -167,7 +174,7 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Bake(args) => bake::run(args, aws).await,
+            Command::Bake(args) => bake::run(*args, aws).await,
             Command::Releases { role, output } => releases::list(&role, output, &aws).await,
             Command::Promote {
                 role,

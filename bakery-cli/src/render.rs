@@ -2,7 +2,7 @@
 //! line per event otherwise (Jenkins), or JSON lines with `--output json`.
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bakery_core::events::{Event, EventSink, OutputStream};
@@ -27,7 +27,8 @@ pub struct Renderer {
 
 #[derive(Default)]
 struct State {
-    step: String,
+    /// The current step of each bake, by role ("" for a single bake).
+    steps: std::collections::BTreeMap<String, String>,
     /// Created and not yet removed: what may be left if the process exits now.
     live: Vec<Resource>,
 }
@@ -78,49 +79,75 @@ impl Renderer {
         }
     }
 
-    fn track(&self, event: &Event) -> String {
+    fn track(&self, role: Option<&str>, event: &Event) -> String {
         let mut state = self.state.lock().expect("render state");
+        let step = state
+            .steps
+            .entry(role.unwrap_or_default().to_string())
+            .or_default();
         match event {
-            Event::StepStarted { step } => state.step = step.clone(),
-            Event::CleanupStarted { .. } => state.step = "cleanup".to_string(),
+            Event::StepStarted { step: started } => *step = started.clone(),
+            Event::CleanupStarted { .. } => *step = "cleanup".to_string(),
             Event::ResourceCreated { resource } => state.live.push(resource.clone()),
             Event::ResourceRemoved { resource } => state.live.retain(|r| r != resource),
             _ => {}
         }
-        state.step.clone()
+        state.steps[role.unwrap_or_default()].clone()
     }
 }
 
 impl EventSink for Renderer {
     fn emit(&self, event: Event) {
-        let step = self.track(&event);
+        self.emit_as(None, event);
+    }
+}
+
+/// The events of one of several bakes (`bake --all`), marked with its role.
+pub struct RoleEvents {
+    pub role: String,
+    pub renderer: Arc<Renderer>,
+}
+
+impl EventSink for RoleEvents {
+    fn emit(&self, event: Event) {
+        self.renderer.emit_as(Some(&self.role), event);
+    }
+}
+
+impl Renderer {
+    fn emit_as(&self, role: Option<&str>, event: Event) {
+        let step = self.track(role, &event);
+        let prefix = role.map(|r| format!("{r}: ")).unwrap_or_default();
         match self.style {
             Style::Json => {
                 let mut value = serde_json::to_value(&event).expect("events serialize");
                 value["at"] = serde_json::Value::String(timestamp());
+                if let Some(role) = role {
+                    value["role"] = serde_json::Value::String(role.to_string());
+                }
                 self.line(&value.to_string());
             }
             Style::Plain => {
                 if let Some(text) = describe(&event, &step) {
-                    self.line(&format!("{} {text}", timestamp()));
+                    self.line(&format!("{} {prefix}{text}", timestamp()));
                 }
             }
             Style::Bar => {
                 let spinner = self.spinner.as_ref().expect("bar style has a spinner");
                 match &event {
-                    Event::StepStarted { step } => spinner.set_message(step.clone()),
+                    Event::StepStarted { step } => spinner.set_message(format!("{prefix}{step}")),
                     Event::Waiting {
                         step,
                         resource,
                         state,
                         ..
-                    } => spinner.set_message(format!("{step}: {resource} {state}")),
+                    } => spinner.set_message(format!("{prefix}{step}: {resource} {state}")),
                     Event::StepFinished { step, seconds } => {
-                        spinner.println(format!("  \u{2714} {step:<24} {seconds:>7.1}s"))
+                        spinner.println(format!("  \u{2714} {prefix}{step:<24} {seconds:>7.1}s"))
                     }
                     _ => {
                         if let Some(text) = describe(&event, &step) {
-                            spinner.println(format!("    {text}"));
+                            spinner.println(format!("    {prefix}{text}"));
                         }
                     }
                 }

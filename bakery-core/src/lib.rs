@@ -20,5 +20,6 @@ pub mod releases;
 pub mod report;
 pub mod version;
 pub mod wait;
+pub mod world;
 
 pub use error::{Error, ErrorKind, Result};

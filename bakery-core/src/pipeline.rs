@@ -74,6 +74,7 @@ pub async fn bake(
         base_image: Mutex::new(None),
         release: Mutex::new(None),
         released: Mutex::new(None),
+        base_release: Mutex::new(None),
         promoted: Mutex::new(Vec::new()),
         started_at: SystemTime::now(),
         started: Instant::now(),
@@ -95,6 +96,8 @@ struct Run<'a> {
     release: Mutex<Option<Release>>,
     /// The image, once it is the release's (no longer the bake's to remove).
     released: Mutex<Option<ImageRecord>>,
+    /// `role@version` of the base, when the recipe is layered on another role.
+    base_release: Mutex<Option<String>>,
     /// Channels moved to the new release.
     promoted: Mutex<Vec<String>>,
     started_at: SystemTime,
@@ -167,6 +170,7 @@ impl Run<'_> {
             region: self.region().to_string(),
             builder_instance_id: self.builder.lock().expect("lock").clone(),
             base_image: self.base_image.lock().expect("lock").clone(),
+            base_release: self.base_release.lock().expect("lock").clone(),
             images: self
                 .released
                 .lock()
@@ -201,6 +205,7 @@ impl Run<'_> {
         let provenance = Provenance {
             bake_id: self.plan.bake_id.clone(),
             base_image: base.id.clone(),
+            base_release: self.base_release.lock().expect("lock").clone(),
             recipe_digest: self.plan.recipe_digest.clone(),
             created_by: Some(created_by),
             source_commit: self.plan.source_commit.clone(),
@@ -480,6 +485,11 @@ impl Run<'_> {
                          check `base.owner` and `base.name` in the recipe"
                     ))
                 })?
+            }
+            BaseImage::Release { role, selector } => {
+                let (release, image) = releases::resolve(self.aws, role, selector).await?;
+                *self.base_release.lock().expect("lock") = Some(release.to_string());
+                image
             }
         };
         if image.state != "available" {

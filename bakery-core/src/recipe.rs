@@ -49,6 +49,27 @@ pub enum BaseImage {
     SsmParameter(String),
     /// The most recent available image of an owner whose name matches a pattern.
     Filter { owner: String, name: String },
+    /// Another role's release: the one a channel points to, or the newest matching a
+    /// version requirement.
+    Release {
+        role: RoleName,
+        selector: BaseSelector,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaseSelector {
+    Channel(String),
+    #[serde(serialize_with = "requirement_text")]
+    Version(semver::VersionReq),
+}
+
+fn requirement_text<S: serde::Serializer>(
+    req: &semver::VersionReq,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&req.to_string())
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -231,6 +252,70 @@ struct RawBase {
     ssm_parameter: Option<String>,
     owner: Option<String>,
     name: Option<String>,
+    role: Option<String>,
+    channel: Option<String>,
+    version: Option<String>,
+}
+
+const BASE_FORMS: &str = "table `base`: give exactly one of `image = \"ami-...\"`, \
+    `ssm_parameter = \"/path\"`, `owner` together with `name` (a name pattern), or `role` \
+    together with `channel` or `version` (another role's release, e.g. \
+    `{ role = \"base\", channel = \"stable\" }`, `{ role = \"base\", version = \"^2.3\" }`)";
+
+fn base_image(raw: RawBase, own_role: &RoleName) -> std::result::Result<BaseImage, String> {
+    let RawBase {
+        image,
+        ssm_parameter,
+        owner,
+        name,
+        role,
+        channel,
+        version,
+    } = raw;
+    match (image, ssm_parameter, owner, name, role, channel, version) {
+        (Some(image), None, None, None, None, None, None) => {
+            if image.starts_with("ami-") {
+                Ok(BaseImage::Image(image))
+            } else {
+                Err(format!(
+                    "key `base.image`: `{image}` is not an AMI id (ami-...)"
+                ))
+            }
+        }
+        (None, Some(path), None, None, None, None, None) => {
+            if path.starts_with('/') {
+                Ok(BaseImage::SsmParameter(path))
+            } else {
+                Err(format!("key `base.ssm_parameter`: `{path}` is not a parameter path; it starts with `/`"))
+            }
+        }
+        (None, None, Some(owner), Some(name), None, None, None) => {
+            Ok(BaseImage::Filter { owner, name })
+        }
+        (None, None, None, None, Some(role), channel, version)
+            if channel.is_some() != version.is_some() =>
+        {
+            let role = RoleName::parse(&role).map_err(|e| format!("key `base.role`: {e}"))?;
+            if &role == own_role {
+                return Err(format!(
+                    "key `base.role`: role `{role}` cannot be layered on itself"
+                ));
+            }
+            let selector = match (channel, version) {
+                (Some(channel), _) => {
+                    RoleName::parse(&channel)
+                        .map_err(|_| format!("key `base.channel`: invalid channel `{channel}`"))?;
+                    BaseSelector::Channel(channel)
+                }
+                (_, Some(version)) => BaseSelector::Version(semver::VersionReq::parse(&version).map_err(|e| {
+                    format!("key `base.version`: `{version}` is not a version requirement ({e}); e.g. `^2.3`, `=2.4.0`")
+                })?),
+                _ => unreachable!("one of the two is set"),
+            };
+            Ok(BaseImage::Release { role, selector })
+        }
+        _ => Err(BASE_FORMS.to_string()),
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -297,49 +382,7 @@ impl Recipe {
             .map_err(|e| at(e.span().unwrap_or(0..0), e.message().trim_end().to_string()))?;
 
         let base_span = raw.base.span();
-        let base = match raw.base.into_inner() {
-            RawBase {
-                image: Some(image),
-                ssm_parameter: None,
-                owner: None,
-                name: None,
-            } => {
-                if !image.starts_with("ami-") {
-                    return Err(at(
-                        base_span,
-                        format!("key `base.image`: `{image}` is not an AMI id (ami-...)"),
-                    ));
-                }
-                BaseImage::Image(image)
-            }
-            RawBase {
-                image: None,
-                ssm_parameter: Some(path),
-                owner: None,
-                name: None,
-            } => {
-                if !path.starts_with('/') {
-                    return Err(at(base_span, format!(
-                        "key `base.ssm_parameter`: `{path}` is not a parameter path; it starts with `/`"
-                    )));
-                }
-                BaseImage::SsmParameter(path)
-            }
-            RawBase {
-                image: None,
-                ssm_parameter: None,
-                owner: Some(owner),
-                name: Some(name),
-            } => BaseImage::Filter { owner, name },
-            _ => {
-                return Err(at(
-                    base_span,
-                    "table `base`: give exactly one of `image = \"ami-...\"`, \
-                    `ssm_parameter = \"/path\"`, or `owner` together with `name` (a name pattern)"
-                        .to_string(),
-                ))
-            }
-        };
+        let base = base_image(raw.base.into_inner(), &raw.name).map_err(|m| at(base_span, m))?;
 
         let mut steps: Vec<RecipeStep> = Vec::new();
         for raw_step in raw.steps {
@@ -565,6 +608,47 @@ team = \"platform\"
         let message = error_of(&MINIMAL.replace("base = {", "base = { image = \"ami-1\","));
         assert!(message.contains("recipe.toml:5:"), "{message}");
         assert!(message.contains("exactly one of"), "{message}");
+    }
+
+    #[test]
+    fn a_base_can_be_another_roles_release() {
+        let layered = |base: &str| {
+            let text = MINIMAL.replace("name = \"base\"", "name = \"zookeeper\"");
+            let text = text.replace(
+                "base = { ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\" }",
+                base,
+            );
+            Recipe::parse(Path::new("/x"), Path::new("recipe.toml"), &text)
+        };
+        let by_channel = layered("base = { role = \"base\", channel = \"stable\" }").unwrap();
+        assert_eq!(
+            by_channel.base,
+            BaseImage::Release {
+                role: RoleName::parse("base").unwrap(),
+                selector: BaseSelector::Channel("stable".into())
+            }
+        );
+        let by_version = layered("base = { role = \"base\", version = \"^2.3\" }").unwrap();
+        assert!(matches!(
+            by_version.base,
+            BaseImage::Release {
+                selector: BaseSelector::Version(_),
+                ..
+            }
+        ));
+        let both = layered("base = { role = \"base\", channel = \"stable\", version = \"^2\" }")
+            .unwrap_err();
+        assert!(both.to_string().contains("recipe.toml:5:"), "{both}");
+        let bad_req = layered("base = { role = \"base\", version = \"two\" }").unwrap_err();
+        assert!(
+            bad_req.to_string().contains("not a version requirement"),
+            "{bad_req}"
+        );
+        let itself = layered("base = { role = \"zookeeper\", channel = \"stable\" }").unwrap_err();
+        assert!(
+            itself.to_string().contains("cannot be layered on itself"),
+            "{itself}"
+        );
     }
 
     #[test]

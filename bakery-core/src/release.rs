@@ -14,6 +14,7 @@ use crate::recipe::{Arch, RoleName};
 pub const TAG_ROLE: &str = "bakery:role";
 pub const TAG_VERSION: &str = "bakery:version";
 pub const TAG_BASE_IMAGE: &str = "bakery:base-image";
+pub const TAG_BASE_RELEASE: &str = "bakery:base-release";
 pub const TAG_RECIPE_DIGEST: &str = "bakery:recipe-digest";
 pub const TAG_BAKE_ID: &str = "bakery:bake-id";
 pub const TAG_CREATED_BY: &str = "bakery:created-by";
@@ -106,6 +107,8 @@ pub fn parse_version(text: &str) -> Result<semver::Version> {
 pub struct Provenance {
     pub bake_id: String,
     pub base_image: String,
+    /// `role@version` when the base is another role's release.
+    pub base_release: Option<String>,
     pub recipe_digest: String,
     pub created_by: Option<String>,
     pub source_commit: Option<String>,
@@ -127,6 +130,9 @@ pub fn image_tags(
     put(TAG_ROLE, release.role.as_str());
     put(TAG_VERSION, &release.version.to_string());
     put(TAG_BASE_IMAGE, &provenance.base_image);
+    if let Some(base_release) = &provenance.base_release {
+        put(TAG_BASE_RELEASE, base_release);
+    }
     put(TAG_RECIPE_DIGEST, &provenance.recipe_digest);
     put(TAG_BAKE_ID, &provenance.bake_id);
     if let Some(who) = &provenance.created_by {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
 use crate::error::Result;
-use crate::recipe::RoleName;
+use crate::recipe::{BaseSelector, RoleName};
 use crate::release::{
     self, channels_path, claims_path, Release, TAG_BASE_IMAGE, TAG_ROLE, TAG_VERSION,
 };
@@ -169,4 +169,59 @@ pub fn parse_when(text: &str) -> Result<SystemTime> {
             "invalid date `{text}`: give YYYY-MM-DD, an RFC 3339 time (2027-03-01T12:00:00Z) or `now`"
         ))
     })
+}
+
+/// The base of a layered role: the release a channel points to, or the newest
+/// available release matching a version requirement.
+pub async fn resolve(
+    aws: &Aws,
+    role: &RoleName,
+    selector: &BaseSelector,
+) -> Result<(Release, ImageInfo)> {
+    let region = &aws.region;
+    let image_id = match selector {
+        BaseSelector::Channel(channel) => {
+            let parameter = format!("{}{channel}", channels_path(role));
+            aws.ssm.parameter(&parameter).await?.ok_or_else(|| {
+                crate::Error::input(format!(
+                    "the base {role}@{channel}: channel {channel} of {role} does not exist in {region} \
+                     (bakery promote {role} <version> --channel {channel})"
+                ))
+            })?
+        }
+        BaseSelector::Version(requirement) => {
+            let newest = list(aws, role).await?.into_iter().find(|r| {
+                r.state == "available" && r.version.parse().is_ok_and(|v| requirement.matches(&v))
+            });
+            newest
+                .ok_or_else(|| {
+                    crate::Error::input(format!(
+                        "the base {role}@{requirement}: no available release of {role} matches {requirement} in {region} \
+                         (see `bakery releases {role}`)"
+                    ))
+                })?
+                .image_id
+        }
+    };
+    let image = aws.ec2.describe_image(&image_id).await?.ok_or_else(|| {
+        crate::Error::input(format!(
+            "the base {role} points to {image_id}, which does not exist in {region}"
+        ))
+    })?;
+    let version = image
+        .tags
+        .get(TAG_VERSION)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            crate::Error::input(format!(
+                "the base image {image_id} has no `{TAG_VERSION}` tag: not a bakery release"
+            ))
+        })?;
+    Ok((
+        Release {
+            role: role.clone(),
+            version,
+        },
+        image,
+    ))
 }

@@ -39,6 +39,8 @@ pub struct BakeReport {
     pub region: String,
     pub builder_instance_id: Option<String>,
     pub base_image: Option<String>,
+    /// `role@version` of the base release, for layered roles.
+    pub base_release: Option<String>,
     pub images: Vec<ImageRecord>,
     pub steps: Vec<StepRecord>,
     pub started_at: String,
@@ -68,6 +70,7 @@ impl BakeReport {
             region: String::new(),
             builder_instance_id: None,
             base_image: None,
+            base_release: None,
             images: Vec::new(),
             steps: Vec::new(),
             started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),

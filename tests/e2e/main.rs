@@ -2,5 +2,6 @@
 //! (moto with bakery's extension, started by scripts/local-aws).
 
 mod bake;
+mod layering;
 mod releases;
 mod support;
