@@ -55,10 +55,20 @@ pub async fn plan(aws: &Aws, role: &RoleName, policy: PrunePolicy) -> Result<Vec
     let releases = releases::list(aws, role).await?;
     let mut in_use = BTreeMap::new();
     for release in &releases {
-        in_use.insert(
-            release.image_id.clone(),
-            aws.ec2.instances_using(&release.image_id).await?,
-        );
+        let mut users = aws.ec2.instances_using(&release.image_id).await?;
+        // Launch templates and other users, where the endpoint can tell.
+        for arn in aws
+            .ec2
+            .image_references(&release.image_id)
+            .await?
+            .unwrap_or_default()
+        {
+            let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
+            if !users.contains(&id) {
+                users.push(id);
+            }
+        }
+        in_use.insert(release.image_id.clone(), users);
     }
     Ok(decide(&releases, &in_use, policy, SystemTime::now()))
 }

@@ -320,7 +320,7 @@ async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
     let aws = Account::in_region("ap-northeast-3").await;
     let recipe = TestRecipe::new("old");
     let mut images = Vec::new();
-    for version in ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"] {
+    for version in ["0.9.0", "1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"] {
         let outcome = aws
             .bakery()
             .bake_json(recipe.path(), version)
@@ -330,6 +330,7 @@ async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
         images.push(outcome.json()["images"][0].clone());
     }
     let image = |i: usize| images[i]["image_id"].as_str().unwrap().to_string();
+    // 1.1.0 is on a channel, 1.2.0 runs a fleet, 1.0.0 is in a launch template.
     assert_eq!(
         aws.bakery()
             .args(["promote", "old", "1.1.0", "--channel", "stable"])
@@ -340,13 +341,31 @@ async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
     let fleet = aws
         .ec2
         .run_instances()
-        .image_id(image(2))
+        .image_id(image(3))
         .min_count(1)
         .max_count(1)
         .send()
         .await
         .unwrap();
     let fleet_instance = fleet.instances()[0].instance_id().unwrap().to_string();
+    let template = aws
+        .ec2
+        .create_launch_template()
+        .launch_template_name("old-fleet")
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id(image(1))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let template_id = template
+        .launch_template()
+        .unwrap()
+        .launch_template_id()
+        .unwrap()
+        .to_string();
 
     let dry_run = aws.bakery().args(["prune", "old", "--keep", "2"]).run();
     assert_eq!(dry_run.code, 0, "{}", dry_run.stderr);
@@ -357,7 +376,7 @@ async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
         "{}",
         dry_run.stdout
     );
-    assert_eq!(aws.own_images().await.len(), 5, "a plan changes nothing");
+    assert_eq!(aws.own_images().await.len(), 6, "a plan changes nothing");
 
     let pruned = aws
         .bakery()
@@ -365,29 +384,31 @@ async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
         .run();
     assert_eq!(pruned.code, 0, "{}", pruned.stderr);
     let plan = pruned.json();
-    let verdicts: Vec<(String, String)> = plan["releases"]
+    let verdicts: Vec<(&str, &str, &str)> = plan["releases"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| {
             (
-                r["version"].as_str().unwrap().to_string(),
-                r["reason"].as_str().unwrap().to_string(),
+                r["version"].as_str().unwrap(),
+                r["action"].as_str().unwrap(),
+                r["reason"].as_str().unwrap(),
             )
         })
         .collect();
+    let used_by_fleet = format!("used by {fleet_instance}");
+    let used_by_template = format!("used by {template_id}");
     assert_eq!(
-        verdicts[2],
-        ("1.2.0".to_string(), format!("used by {fleet_instance}"))
+        verdicts,
+        [
+            ("1.4.0", "keep", "one of the newest 2"),
+            ("1.3.0", "keep", "one of the newest 2"),
+            ("1.2.0", "keep", used_by_fleet.as_str()),
+            ("1.1.0", "keep", "channel stable points to it"),
+            ("1.0.0", "keep", used_by_template.as_str()),
+            ("0.9.0", "delete", "older than the newest kept releases"),
+        ]
     );
-    assert_eq!(
-        verdicts[3],
-        (
-            "1.1.0".to_string(),
-            "channel stable points to it".to_string()
-        )
-    );
-    assert_eq!(plan["releases"][4]["action"], "delete");
 
     let left: Vec<String> = aws
         .own_images()
@@ -395,8 +416,8 @@ async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
         .iter()
         .map(|i| i.image_id().unwrap().to_string())
         .collect();
-    assert_eq!(left.len(), 4);
-    assert!(!left.contains(&image(0)), "1.0.0 is gone");
+    assert_eq!(left.len(), 5);
+    assert!(!left.contains(&image(0)), "0.9.0 is gone");
     let snapshot = images[0]["snapshot_ids"][0].as_str().unwrap();
     let snapshots = aws
         .ec2
@@ -412,6 +433,6 @@ async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
             .all(|s| s.snapshot_id() != Some(snapshot)),
         "and its snapshot"
     );
-    assert_eq!(claim(&aws, "old", "1.0.0").await, None, "and its claim");
-    assert!(claim(&aws, "old", "1.1.0").await.is_some());
+    assert_eq!(claim(&aws, "old", "0.9.0").await, None, "and its claim");
+    assert!(claim(&aws, "old", "1.0.0").await.is_some());
 }

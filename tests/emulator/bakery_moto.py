@@ -15,6 +15,7 @@ What it adds (see tests/emulator/README.md for the control API):
   refused with InvalidInstanceId for instances that are not online, and invocations that
   are `InProgress` for a while and then end with the outcome a test chose
   (status, exit code, output) by matching the command text.
+- DescribeImageReferences: the instances and launch templates that use an image.
 - Faults: the next N calls of an action answer with a chosen error (throttling, 5xx).
 
 Settings are per region (tests use one region each, so they can run in parallel) with
@@ -305,6 +306,25 @@ def disable_image_deprecation(self: AmisResponse) -> ActionResult:
     return ActionResult({"Return": True})
 
 
+def describe_image_references(self: AmisResponse) -> ActionResult:
+    """Instances (not terminated) and launch template versions that use the images."""
+    image_ids = set(self._get_param("ImageIds", []))
+    backend = self.ec2_backend
+    prefix = f"arn:aws:ec2:{backend.region_name}:{backend.account_id}"
+    references = []
+    for instance in backend.all_instances():
+        if instance.image_id in image_ids and instance.state != "terminated":
+            references.append({"ImageId": instance.image_id, "ResourceType": "ec2:Instance",
+                               "Arn": f"{prefix}:instance/{instance.id}"})
+    for template in backend.launch_templates.values():
+        if any(v.image_id in image_ids for v in template.versions):
+            image_id = next(v.image_id for v in template.versions if v.image_id in image_ids)
+            references.append({"ImageId": image_id, "ResourceType": "ec2:LaunchTemplate",
+                               "Arn": f"{prefix}:launch-template/{template.id}"})
+    return ActionResult({"ImageReferences": references})
+
+
+AmisResponse.describe_image_references = describe_image_references  # type: ignore[attr-defined]
 AmisResponse.enable_image_deprecation = enable_image_deprecation  # type: ignore[attr-defined]
 AmisResponse.disable_image_deprecation = disable_image_deprecation  # type: ignore[attr-defined]
 

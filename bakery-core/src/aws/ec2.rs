@@ -403,6 +403,33 @@ impl Ec2 {
             .collect())
     }
 
+    /// What uses the image (instances, launch templates...), as ARNs; None where the
+    /// endpoint does not offer DescribeImageReferences.
+    pub async fn image_references(&self, image_id: &str) -> Result<Option<Vec<String>>> {
+        let result = self
+            .client
+            .describe_image_references()
+            .image_ids(image_id)
+            .include_all_resource_types(true)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(
+                out.image_references()
+                    .iter()
+                    .filter_map(|r| r.arn().map(str::to_string))
+                    .collect(),
+            )),
+            Err(e) => {
+                let error = sdk_error("DescribeImageReferences", &self.region, Some(image_id), e);
+                match error.aws_code() {
+                    Some("InvalidAction" | "UnsupportedOperation" | "NotImplemented") => Ok(None),
+                    _ => Err(error),
+                }
+            }
+        }
+    }
+
     pub async fn stop_instance(&self, instance_id: &str) -> Result<()> {
         self.client
             .stop_instances()
