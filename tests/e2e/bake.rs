@@ -253,6 +253,17 @@ async fn sigint_during_the_image_wait_interrupts_and_removes_the_half_made_image
         aws.own_images().await.is_empty(),
         "the half-made image is deregistered"
     );
+    let claims = aws
+        .ssm
+        .get_parameters_by_path()
+        .path("/bakery/slow/releases/")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        claims.parameters().is_empty(),
+        "the interrupted bake gave its claim back"
+    );
     assert!(
         aws.snapshots_of_bake(result["bake_id"].as_str().unwrap())
             .await

@@ -436,3 +436,37 @@ async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
     assert_eq!(claim(&aws, "old", "0.9.0").await, None, "and its claim");
     assert!(claim(&aws, "old", "1.0.0").await.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn release_commands_refuse_bad_input_with_exit_2() {
+    let aws = Account::in_region("ca-west-1").await;
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["releases", "Not A Role"],
+            "invalid role name `Not A Role`",
+        ),
+        (
+            &["promote", "base", "1.0", "--channel", "stable"],
+            "invalid --version `1.0`",
+        ),
+        (
+            &["deprecate", "base", "1.0.0", "--at", "next tuesday"],
+            "invalid date `next tuesday`",
+        ),
+        (
+            &["prune", "base", "--keep", "3", "--older-than", "old"],
+            "--older-than: invalid duration `old`",
+        ),
+        (&["prune", "base", "--keep", "many"], "--keep"),
+    ];
+    for (args, message) in cases {
+        let outcome = aws.bakery().args(args).run();
+        assert_eq!(outcome.code, 2, "{args:?}: {}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains(message),
+            "{args:?}: {}",
+            outcome.stderr
+        );
+    }
+    assert!(aws.own_images().await.is_empty());
+}
