@@ -26,27 +26,7 @@ pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
         (_, Progress::Auto) if std::io::stderr().is_terminal() => Style::Bar,
         (_, Progress::Auto) => Style::Plain,
     };
-    let request = BakeRequest {
-        recipe_dir: args.recipe.clone(),
-        version: args.version.clone(),
-        bump: args.bump.map(|b| match b {
-            BumpArg::Major => Bump::Major,
-            BumpArg::Minor => Bump::Minor,
-            BumpArg::Patch => Bump::Patch,
-        }),
-        pre: args.pre.clone(),
-        overrides: BuilderOverrides {
-            instance_type: args.instance_type.clone(),
-            instance_profile: args.instance_profile.clone(),
-            subnet: args.subnet.clone(),
-            security_groups: args.security_groups.clone(),
-        },
-        source_commit: args.source_commit.clone(),
-        build_url: args.build_url.clone(),
-        keep_on_failure: args.keep_on_failure,
-        promote: args.promote.clone(),
-        no_latest: args.no_latest,
-    };
+    let request = request_of(&args);
 
     let aws = match Aws::connect(&aws_settings).await {
         Ok(aws) => aws,
@@ -78,6 +58,31 @@ pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
     }
     print_result(args.output, &report);
     report.exit_code() as u8
+}
+
+/// The core's request, from the command line.
+pub fn request_of(args: &BakeArgs) -> BakeRequest {
+    BakeRequest {
+        recipe_dir: args.recipe.clone(),
+        version: args.version.clone(),
+        bump: args.bump.map(|b| match b {
+            BumpArg::Major => Bump::Major,
+            BumpArg::Minor => Bump::Minor,
+            BumpArg::Patch => Bump::Patch,
+        }),
+        pre: args.pre.clone(),
+        overrides: BuilderOverrides {
+            instance_type: args.instance_type.clone(),
+            instance_profile: args.instance_profile.clone(),
+            subnet: args.subnet.clone(),
+            security_groups: args.security_groups.clone(),
+        },
+        source_commit: args.source_commit.clone(),
+        build_url: args.build_url.clone(),
+        keep_on_failure: args.keep_on_failure,
+        promote: args.promote.clone(),
+        no_latest: args.no_latest,
+    }
 }
 
 /// `--all`: every recipe of the folder, bases first, up to `--jobs` at a time.

@@ -2,6 +2,7 @@
 //! talks to AWS itself; bakery-core does.
 
 mod bake;
+mod check;
 mod output;
 mod prune;
 mod releases;
@@ -33,6 +34,15 @@ struct Cli {
 enum Command {
     /// Bake a release of a role: launch a builder, apply the recipe, create the AMI.
     Bake(Box<BakeArgs>),
+    /// Check recipes without AWS: schema (file, line, key), scripts, shellcheck.
+    Validate {
+        #[arg(required = true)]
+        recipes: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Every decision of a bake, and the AWS calls it would make, without making any.
+    Plan(Box<BakeArgs>),
     /// List a role's releases in the region: images, state, channels.
     Releases {
         role: String,
@@ -175,6 +185,8 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Bake(args) => bake::run(*args, aws).await,
+            Command::Validate { recipes, output } => check::validate(&recipes, output),
+            Command::Plan(args) => check::plan(&args, &aws).await,
             Command::Releases { role, output } => releases::list(&role, output, &aws).await,
             Command::Promote {
                 role,

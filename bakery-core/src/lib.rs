@@ -18,6 +18,7 @@ pub mod recipe;
 pub mod release;
 pub mod releases;
 pub mod report;
+pub mod validate;
 pub mod version;
 pub mod wait;
 pub mod world;

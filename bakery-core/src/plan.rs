@@ -237,6 +237,81 @@ impl BakePlan {
         .collect()
     }
 
+    /// The AWS calls the bake makes, in order, for review before any is made.
+    pub fn aws_calls(&self) -> Vec<String> {
+        let mut calls = vec![
+            "sts:GetCallerIdentity".to_string(),
+            format!(
+                "ec2:DescribeImages (is {}@{} new?)",
+                self.role, self.version
+            ),
+        ];
+        if matches!(self.version, VersionRequest::Next { .. }) {
+            calls.push(format!(
+                "ssm:GetParametersByPath {}",
+                crate::release::claims_path(&self.role)
+            ));
+        }
+        calls.push(format!(
+            "ssm:PutParameter {}<version> (claim, no overwrite)",
+            crate::release::claims_path(&self.role)
+        ));
+        calls.push(match &self.base {
+            BaseImage::Image(id) => format!("ec2:DescribeImages {id}"),
+            BaseImage::SsmParameter(path) => format!("ssm:GetParameter {path}, ec2:DescribeImages"),
+            BaseImage::Filter { owner, name } => {
+                format!("ec2:DescribeImages owner={owner} name={name} (newest)")
+            }
+            BaseImage::Release { role, .. } => {
+                format!("ssm:GetParameter / ec2:DescribeImages (release of {role})")
+            }
+        });
+        if self.builder.security_groups.is_empty() {
+            calls.push("ec2:CreateSecurityGroup (no inbound rules)".to_string());
+        }
+        calls.push(format!(
+            "ec2:RunInstances {} IMDSv2-only encrypted-root{}",
+            self.builder.instance_type,
+            self.builder
+                .instance_profile
+                .as_deref()
+                .map(|p| format!(" profile={p}"))
+                .unwrap_or_default()
+        ));
+        calls.push(
+            "ec2:DescribeInstances, ssm:DescribeInstanceInformation (until running and online)"
+                .to_string(),
+        );
+        for step in &self.steps {
+            calls.push(format!(
+                "ssm:SendCommand {} ({}), ssm:GetCommandInvocation",
+                step.document, step.name
+            ));
+        }
+        calls.push("ec2:StopInstances".to_string());
+        calls.push(
+            "ec2:CreateImage (tags on image and snapshots), ec2:DescribeImages (until available)"
+                .to_string(),
+        );
+        calls.push("ec2:EnableImageDeprecation".to_string());
+        calls.push("ec2:TerminateInstances".to_string());
+        if self.builder.security_groups.is_empty() {
+            calls.push("ec2:DeleteSecurityGroup".to_string());
+        }
+        calls.push("ssm:PutParameter (release record)".to_string());
+        let mut channels: Vec<&str> = self.promote.iter().map(String::as_str).collect();
+        if self.update_latest {
+            channels.insert(0, "latest (final releases)");
+        }
+        for channel in channels {
+            calls.push(format!(
+                "ssm:PutParameter {}{channel} (aws:ec2:image)",
+                crate::release::channels_path(&self.role)
+            ));
+        }
+        calls
+    }
+
     /// RunInstances' client token: a retried launch returns the same instance.
     pub fn client_token(&self) -> String {
         format!("bakery-{}", self.bake_id)
@@ -313,6 +388,30 @@ mod tests {
         let p = plan(recipe("generalize = false\n"), BuilderOverrides::default());
         assert!(p.steps.is_empty());
         assert_eq!(p.builder_lifetime, BUILDER_OVERHEAD);
+    }
+
+    #[test]
+    fn the_plan_lists_its_aws_calls_in_order() {
+        let p = plan(
+            recipe("[builder]\ninstance_profile = \"bakery-builder\"\n"),
+            BuilderOverrides::default(),
+        );
+        let calls = p.aws_calls();
+        assert_eq!(calls[0], "sts:GetCallerIdentity");
+        let position = |prefix: &str| calls.iter().position(|c| c.starts_with(prefix)).unwrap();
+        assert!(position("ssm:PutParameter /bakery/base/releases/") < position("ec2:RunInstances"));
+        assert!(calls
+            .iter()
+            .any(|c| c
+                == "ec2:RunInstances t4g.small IMDSv2-only encrypted-root profile=bakery-builder"));
+        assert!(
+            position("ssm:SendCommand AWS-RunShellScript (generalize)")
+                < position("ec2:StopInstances")
+        );
+        assert!(calls
+            .last()
+            .unwrap()
+            .starts_with("ssm:PutParameter /bakery/base/channels/latest"));
     }
 
     #[test]

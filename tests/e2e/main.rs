@@ -2,6 +2,7 @@
 //! (moto with bakery's extension, started by scripts/local-aws).
 
 mod bake;
+mod check;
 mod layering;
 mod releases;
 mod support;

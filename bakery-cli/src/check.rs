@@ -1,0 +1,115 @@
+//! `bakery validate` and `bakery plan`: what a bake would do, decided and checked
+//! before any AWS call.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use bakery_core::aws::{Aws, AwsSettings};
+use bakery_core::plan::BakePlan;
+use bakery_core::validate;
+
+use crate::bake::request_of;
+use crate::output::{fail, print_json};
+use crate::{BakeArgs, Output};
+
+pub fn validate(recipes: &[PathBuf], output: Output) -> u8 {
+    let mut code = 0;
+    let mut results = Vec::new();
+    for dir in recipes {
+        match validate::validate(dir) {
+            Ok(validation) => {
+                if !validation.findings.is_empty() {
+                    code = 2;
+                }
+                if output == Output::Text {
+                    let lint = if validation.shellchecked {
+                        "shellcheck clean"
+                    } else {
+                        "shellcheck not run"
+                    };
+                    if validation.findings.is_empty() {
+                        println!("{}: ok ({} steps, {lint})", dir.display(), validation.steps);
+                    } else {
+                        println!("{}: shellcheck found problems:", dir.display());
+                        for finding in &validation.findings {
+                            println!("  {}", finding.message);
+                        }
+                    }
+                }
+                results.push(serde_json::to_value(&validation).expect("serializes"));
+            }
+            Err(error) => {
+                code = 2;
+                eprintln!("error: {error}");
+                results.push(serde_json::json!({ "recipe": dir.display().to_string(), "error": error.to_string() }));
+            }
+        }
+    }
+    if output == Output::Json {
+        print_json(&results);
+    }
+    code
+}
+
+pub async fn plan(args: &BakeArgs, aws: &AwsSettings) -> u8 {
+    let planned = async {
+        // Only the region is read from the AWS configuration: no call is made.
+        let aws = Aws::connect(aws).await?;
+        BakePlan::new(&request_of(args), &aws.region, SystemTime::now())
+    };
+    let plan = match planned.await {
+        Ok(plan) => plan,
+        Err(error) => return fail(args.output, &error),
+    };
+    if args.output == Output::Json {
+        let mut value = serde_json::to_value(&plan).expect("plans serialize");
+        value["aws_calls"] = serde_json::json!(plan.aws_calls());
+        print_json(&value);
+        return 0;
+    }
+    println!(
+        "bake {}@{} in {} ({} {})",
+        plan.role,
+        plan.version,
+        plan.region,
+        plan.platform,
+        plan.arch.as_str()
+    );
+    println!(
+        "base:     {}",
+        serde_json::to_string(&plan.base).expect("serializes")
+    );
+    let builder = &plan.builder;
+    println!(
+        "builder:  {} {} GiB {} profile={} subnet={} security groups={}",
+        builder.instance_type,
+        builder
+            .volume_size_gib
+            .map_or("base's".to_string(), |s| s.to_string()),
+        builder.volume_type,
+        builder.instance_profile.as_deref().unwrap_or("-"),
+        builder.subnet.as_deref().unwrap_or("default VPC"),
+        if builder.security_groups.is_empty() {
+            "one made for the bake".to_string()
+        } else {
+            builder.security_groups.join(",")
+        }
+    );
+    println!(
+        "lifetime: {} (dead-man's switch)",
+        humantime::format_duration(plan.builder_lifetime)
+    );
+    println!("steps:");
+    for step in &plan.steps {
+        println!(
+            "  {:<28} timeout {}",
+            step.name,
+            humantime::format_duration(step.timeout)
+        );
+    }
+    println!("AWS calls, in order:");
+    for call in plan.aws_calls() {
+        println!("  {call}");
+    }
+    0
+}
