@@ -17,6 +17,7 @@ pub mod prune;
 pub mod recipe;
 pub mod release;
 pub mod releases;
+pub mod removal;
 pub mod report;
 pub mod validate;
 pub mod version;

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::ec2::{BuilderLaunch, ImageInfo};
 use crate::aws::ssm::{Invocation, ScriptCommand};
-use crate::aws::{is_not_found, Aws};
+use crate::aws::Aws;
 use crate::channels;
 use crate::commands;
 use crate::error::{Error, ErrorKind, Result};
@@ -22,6 +22,7 @@ use crate::plan::{BakePlan, PlannedStep};
 use crate::recipe::{BaseImage, Platform};
 use crate::release::{self, Provenance, Release, TAG_BAKE_ID};
 use crate::releases;
+use crate::removal::Remover;
 use crate::report::{BakeReport, BakeStatus, ImageRecord, StepRecord};
 use crate::version::VersionRequest;
 use crate::wait::{self, Poll, Target, WaitPolicy};
@@ -303,6 +304,15 @@ impl Run<'_> {
         self.sink.emit(Event::ResourceRemoved {
             resource: resource.clone(),
         });
+    }
+
+    fn remover<'r>(&'r self, cancel: &'r CancellationToken) -> Remover<'r> {
+        Remover {
+            aws: self.aws,
+            sink: self.sink,
+            cancel,
+            deadlines: &self.deadlines,
+        }
     }
 
     fn target<'t>(&'t self, step: &'t str, what: &'static str, resource: &'t str) -> Target<'t> {
@@ -609,15 +619,9 @@ impl Run<'_> {
 
     async fn wait_ready(&self, instance_id: &str) -> Result<()> {
         let deadline = self.deadlines.instance_running;
-        self.wait_for_instance(
-            "wait-ready",
-            instance_id,
-            "running",
-            &["pending"],
-            deadline,
-            &self.cancel,
-        )
-        .await?;
+        self.remover(&self.cancel)
+            .wait_for_instance("wait-ready", instance_id, "running", &["pending"], deadline)
+            .await?;
         let ssm = &self.aws.ssm;
         let mut target = self.target("wait-ready", "SSM agent of", instance_id);
         target.hint = Some(
@@ -761,15 +765,9 @@ impl Run<'_> {
         ec2.stop_instance(instance_id).await?;
         let passing = ["pending", "running", "stopping"];
         let deadline = self.deadlines.instance_stopped;
-        self.wait_for_instance(
-            "stop",
-            instance_id,
-            "stopped",
-            &passing,
-            deadline,
-            &self.cancel,
-        )
-        .await
+        self.remover(&self.cancel)
+            .wait_for_instance("stop", instance_id, "stopped", &passing, deadline)
+            .await
     }
 
     async fn create_image(&self, instance_id: &str, provenance: &Provenance) -> Result<String> {
@@ -952,130 +950,35 @@ impl Run<'_> {
         }
     }
 
+    /// Removes one resource; an image takes its snapshots with it (those the ledger
+    /// knows and those tagged with this bake).
     async fn remove(&self, resource: &Resource, cancel: &CancellationToken) -> Result<()> {
-        let ec2 = &self.aws.ec2;
-        let gone = |result: Result<()>| match result {
-            Err(e) if is_not_found(&e) => Ok(()),
-            other => other,
-        };
-        match resource {
-            Resource::Instance { id, .. } => {
-                gone(ec2.terminate_instance(id).await)?;
-                let passing = ["pending", "running", "stopping", "stopped", "shutting-down"];
-                let deadline = self.deadlines.instance_terminated;
-                self.wait_for_instance("terminate", id, "terminated", &passing, deadline, cancel)
-                    .await?;
-            }
-            Resource::Image { id, .. } => {
-                gone(ec2.deregister_image(id).await)?;
-                self.removed(resource);
-                let mut snapshots = self.ledger.snapshots_of(id);
-                for snapshot in ec2
-                    .snapshots_tagged(TAG_BAKE_ID, &self.plan.bake_id)
-                    .await
-                    .unwrap_or_default()
-                {
-                    let snapshot = Resource::Snapshot {
-                        id: snapshot,
-                        region: self.region().to_string(),
-                        image: id.clone(),
-                    };
-                    if !snapshots.contains(&snapshot) {
-                        self.ledger.record(snapshot.clone());
-                        snapshots.push(snapshot);
-                    }
+        self.remover(cancel).remove(resource).await?;
+        self.removed(resource);
+        if let Resource::Image { id, region } = resource {
+            let mut snapshots = self.ledger.snapshots_of(id);
+            let tagged = self
+                .aws
+                .ec2
+                .snapshots_tagged(TAG_BAKE_ID, &self.plan.bake_id)
+                .await;
+            for snapshot in tagged.unwrap_or_default() {
+                let snapshot = Resource::Snapshot {
+                    id: snapshot,
+                    region: region.clone(),
+                    image: id.clone(),
+                };
+                if !snapshots.contains(&snapshot) {
+                    self.ledger.record(snapshot.clone());
+                    snapshots.push(snapshot);
                 }
-                for snapshot in snapshots {
-                    Box::pin(self.remove(&snapshot, cancel)).await?;
-                }
-                return Ok(());
             }
-            Resource::Snapshot { id, .. } => {
-                // A snapshot of a just-deregistered or still pending image may refuse
-                // deletion for a moment.
-                let busy = ["InvalidSnapshot.InUse", "IncorrectState"];
-                self.delete_when_free("snapshot", id, &busy, cancel, || ec2.delete_snapshot(id))
-                    .await?;
-            }
-            Resource::Claim { id, .. } => self.aws.ssm.delete_parameter(id).await?,
-            Resource::SecurityGroup { id, .. } => {
-                // Deletable once no instance uses it: right after termination it may
-                // still answer DependencyViolation.
-                let busy = ["DependencyViolation"];
-                self.delete_when_free("security group", id, &busy, cancel, || {
-                    ec2.delete_security_group(id)
-                })
-                .await?;
+            for snapshot in snapshots {
+                self.remover(cancel).remove(&snapshot).await?;
+                self.removed(&snapshot);
             }
         }
-        self.removed(resource);
         Ok(())
-    }
-
-    /// Waits until the instance is in `wanted`; states in `passing` are on the way,
-    /// any other state is a failure. An instance AWS no longer knows counts as
-    /// terminated.
-    async fn wait_for_instance(
-        &self,
-        step: &str,
-        instance_id: &str,
-        wanted: &str,
-        passing: &[&str],
-        deadline: Duration,
-        cancel: &CancellationToken,
-    ) -> Result<()> {
-        let ec2 = &self.aws.ec2;
-        let target = self.target(step, "instance", instance_id);
-        wait::until(
-            target,
-            &WaitPolicy::new(deadline),
-            self.sink,
-            cancel,
-            || async {
-                Ok(match ec2.instance_state(instance_id).await? {
-                    None if wanted == "terminated" => Poll::Ready(()),
-                    None => Poll::Pending("not yet visible".into()),
-                    Some((state, _)) if state == wanted => Poll::Ready(()),
-                    Some((state, _)) if passing.contains(&state.as_str()) => Poll::Pending(state),
-                    Some((state, reason)) => Poll::Failed { state, reason },
-                })
-            },
-        )
-        .await
-    }
-
-    /// Repeats a delete while AWS answers that the resource is still in use; a
-    /// resource that is already gone counts as deleted.
-    async fn delete_when_free<F, Fut>(
-        &self,
-        what: &'static str,
-        id: &str,
-        busy_codes: &[&str],
-        cancel: &CancellationToken,
-        delete: F,
-    ) -> Result<()>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<()>>,
-    {
-        let policy = WaitPolicy::new(Duration::from_secs(300)).retrying();
-        wait::until(
-            self.target("cleanup", what, id),
-            &policy,
-            self.sink,
-            cancel,
-            || async {
-                match delete().await {
-                    Ok(()) => Ok(Poll::Ready(())),
-                    Err(e) if is_not_found(&e) => Ok(Poll::Ready(())),
-                    Err(e) if e.aws_code().is_some_and(|code| busy_codes.contains(&code)) => {
-                        Ok(Poll::Pending("still in use".into()))
-                    }
-                    Err(e) => Err(e),
-                }
-            },
-        )
-        .await
     }
 }
 
