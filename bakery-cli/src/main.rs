@@ -3,6 +3,7 @@
 
 mod bake;
 mod check;
+mod cleanup;
 mod output;
 mod prune;
 mod releases;
@@ -34,6 +35,14 @@ struct Cli {
 enum Command {
     /// Bake a release of a role: launch a builder, apply the recipe, create the AMI.
     Bake(Box<BakeArgs>),
+    /// Find what crashed bakes left behind in the region (builders, half-made images,
+    /// snapshots, security groups, stale claims); remove it with --yes.
+    Cleanup {
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
     /// Check recipes without AWS: schema (file, line, key), scripts, shellcheck.
     Validate {
         #[arg(required = true)]
@@ -185,6 +194,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Bake(args) => bake::run(*args, aws).await,
+            Command::Cleanup { yes, output } => cleanup::run(yes, output, &aws).await,
             Command::Validate { recipes, output } => check::validate(&recipes, output),
             Command::Plan(args) => check::plan(&args, &aws).await,
             Command::Releases { role, output } => releases::list(&role, output, &aws).await,

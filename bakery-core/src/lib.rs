@@ -10,6 +10,7 @@ pub mod channels;
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod janitor;
 pub mod ledger;
 pub mod pipeline;
 pub mod plan;

@@ -378,6 +378,11 @@ impl Run<'_> {
                 "state": "baking",
                 "started_at": humantime::format_rfc3339_seconds(self.started_at).to_string(),
                 "created_by": created_by,
+                // Where the bake runs and until when: `bakery cleanup` tells a dead
+                // bake from a running one by these.
+                "host": crate::janitor::this_host(),
+                "pid": std::process::id(),
+                "deadline": humantime::format_rfc3339_seconds(self.started_at + self.plan.builder_lifetime).to_string(),
             });
             let description = format!("bakery: claim of {release}");
             if self
@@ -933,7 +938,7 @@ impl Run<'_> {
         let region = self.region().to_string();
         let id = &self.plan.bake_id;
         if let Ok(instances) = self.aws.ec2.instances_tagged(TAG_BAKE_ID, id).await {
-            for instance in instances {
+            for (instance, _) in instances {
                 self.ledger.record(Resource::Instance {
                     id: instance,
                     region: region.clone(),

@@ -3,6 +3,7 @@
 
 mod bake;
 mod check;
+mod janitor;
 mod layering;
 mod releases;
 mod support;

@@ -74,6 +74,12 @@ fn tag_specification(
         .build()
 }
 
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
+}
+
 fn image_info(image: &Image) -> ImageInfo {
     ImageInfo {
         id: image.image_id().unwrap_or_default().to_string(),
@@ -104,11 +110,7 @@ fn image_info(image: &Image) -> ImageInfo {
             .iter()
             .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
             .collect(),
-        tags: image
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect(),
+        tags: tag_map(image.tags()),
     }
 }
 
@@ -351,8 +353,12 @@ impl Ec2 {
             }))
     }
 
-    /// Instances (not terminated) that carry `key=value`.
-    pub async fn instances_tagged(&self, key: &str, value: &str) -> Result<Vec<String>> {
+    /// Instances (not terminated) that carry `key=value`, with their tags.
+    pub async fn instances_tagged(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(String, BTreeMap<String, String>)>> {
         let out = self
             .client
             .describe_instances()
@@ -373,7 +379,27 @@ impl Ec2 {
             .reservations()
             .iter()
             .flat_map(|r| r.instances())
-            .filter_map(|i| i.instance_id().map(str::to_string))
+            .filter_map(|i| Some((i.instance_id()?.to_string(), tag_map(i.tags()))))
+            .collect())
+    }
+
+    /// Security groups that carry `key=value`, with their tags.
+    pub async fn security_groups_tagged(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(String, BTreeMap<String, String>)>> {
+        let out = self
+            .client
+            .describe_security_groups()
+            .filters(filter(&format!("tag:{key}"), value))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeSecurityGroups", &self.region, Some(value), e))?;
+        Ok(out
+            .security_groups()
+            .iter()
+            .filter_map(|g| Some((g.group_id()?.to_string(), tag_map(g.tags()))))
             .collect())
     }
 
