@@ -441,11 +441,26 @@ impl Running {
     pub fn finish(mut self) -> Outcome {
         let mut rest = String::new();
         self.stderr.read_to_string(&mut rest).unwrap();
-        let out = self.child.wait_with_output().unwrap();
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            out.read_to_string(&mut stdout).unwrap();
+        }
+        let status = self.child.wait().unwrap();
         Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: self.seen + &rest,
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr: std::mem::take(&mut self.seen) + &rest,
+        }
+    }
+}
+
+/// A test that fails half-way must not leave a bake running against the emulator
+/// (it would act on the next run's resources).
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
