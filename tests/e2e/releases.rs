@@ -16,14 +16,10 @@ async fn bumps_follow_the_newest_release_and_pre_releases_count_up() {
     let aws = Account::in_region("eu-south-1").await;
     let recipe = TestRecipe::new("svc");
     let bake = |args: &[&str]| {
-        let outcome = aws
-            .bakery()
-            .args(["bake", "--output", "json"])
-            .args(args)
-            .arg_path(recipe.path())
-            .run();
-        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
-        outcome.json()["version"].as_str().unwrap().to_string()
+        aws.bake_ok(recipe.path(), args)["version"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
 
     assert_eq!(bake(&["--version", "1.4.2"]), "1.4.2");
@@ -198,16 +194,7 @@ async fn concurrent_bumps_end_with_two_versions_never_one_version_twice() {
 async fn channels_follow_promotions_and_roll_back_and_releases_show_it_all() {
     let aws = Account::in_region("ap-northeast-2").await;
     let recipe = TestRecipe::new("shop");
-    let bake = |args: &[&str]| {
-        let outcome = aws
-            .bakery()
-            .args(["bake", "--output", "json"])
-            .args(args)
-            .arg_path(recipe.path())
-            .run();
-        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
-        outcome.json()
-    };
+    let bake = |args: &[&str]| aws.bake_ok(recipe.path(), args);
     let first = bake(&["--version", "1.0.0"]);
     let second = bake(&["--version", "1.1.0", "--promote", "stable"]);
     let candidate = bake(&["--version", "1.2.0-rc.1"]);

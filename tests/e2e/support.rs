@@ -100,6 +100,18 @@ impl Account {
         Bakery::new(&self.region)
     }
 
+    /// `bakery bake <recipe> --output json <args>`, which must succeed; its result.
+    pub fn bake_ok(&self, recipe: &Path, args: &[&str]) -> Value {
+        let outcome = self
+            .bakery()
+            .args(["bake", "--output", "json"])
+            .args(args)
+            .arg_path(recipe)
+            .run();
+        assert_eq!(outcome.code, 0, "bake {args:?} failed:\n{}", outcome.stderr);
+        outcome.json()
+    }
+
     /// The images this account owns in the region.
     pub async fn own_images(&self) -> Vec<aws_sdk_ec2::types::Image> {
         self.ec2

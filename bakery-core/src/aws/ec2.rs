@@ -359,27 +359,40 @@ impl Ec2 {
         key: &str,
         value: &str,
     ) -> Result<Vec<(String, BTreeMap<String, String>)>> {
+        let instances = self
+            .live_instances(filter(&format!("tag:{key}"), value), value)
+            .await?;
+        Ok(instances
+            .iter()
+            .filter_map(|i| Some((i.instance_id()?.to_string(), tag_map(i.tags()))))
+            .collect())
+    }
+
+    /// Instances that match `filter` and are not terminated (or on their way there).
+    async fn live_instances(
+        &self,
+        filter: Filter,
+        about: &str,
+    ) -> Result<Vec<aws_sdk_ec2::types::Instance>> {
+        let states = Filter::builder()
+            .name("instance-state-name")
+            .values("pending")
+            .values("running")
+            .values("stopping")
+            .values("stopped")
+            .build();
         let out = self
             .client
             .describe_instances()
-            .filters(filter(&format!("tag:{key}"), value))
-            .filters(
-                Filter::builder()
-                    .name("instance-state-name")
-                    .values("pending")
-                    .values("running")
-                    .values("stopping")
-                    .values("stopped")
-                    .build(),
-            )
+            .filters(filter)
+            .filters(states)
             .send()
             .await
-            .map_err(|e| sdk_error("DescribeInstances", &self.region, Some(value), e))?;
+            .map_err(|e| sdk_error("DescribeInstances", &self.region, Some(about), e))?;
         Ok(out
             .reservations()
             .iter()
-            .flat_map(|r| r.instances())
-            .filter_map(|i| Some((i.instance_id()?.to_string(), tag_map(i.tags()))))
+            .flat_map(|r| r.instances().to_vec())
             .collect())
     }
 
@@ -405,26 +418,11 @@ impl Ec2 {
 
     /// Instances (not terminated) launched from the image.
     pub async fn instances_using(&self, image_id: &str) -> Result<Vec<String>> {
-        let out = self
-            .client
-            .describe_instances()
-            .filters(filter("image-id", image_id))
-            .filters(
-                Filter::builder()
-                    .name("instance-state-name")
-                    .values("pending")
-                    .values("running")
-                    .values("stopping")
-                    .values("stopped")
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| sdk_error("DescribeInstances", &self.region, Some(image_id), e))?;
-        Ok(out
-            .reservations()
+        let instances = self
+            .live_instances(filter("image-id", image_id), image_id)
+            .await?;
+        Ok(instances
             .iter()
-            .flat_map(|r| r.instances())
             .filter_map(|i| i.instance_id().map(str::to_string))
             .collect())
     }
