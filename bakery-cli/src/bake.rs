@@ -82,6 +82,8 @@ pub fn request_of(args: &BakeArgs) -> BakeRequest {
         keep_on_failure: args.keep_on_failure,
         promote: args.promote.clone(),
         no_latest: args.no_latest,
+        sns_topic: args.sns_topic.clone(),
+        notify_success: args.notify_success,
     }
 }
 

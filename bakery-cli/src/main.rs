@@ -131,6 +131,12 @@ pub struct BakeArgs {
     /// Do not move the `latest` channel (it follows every final release otherwise).
     #[arg(long)]
     no_latest: bool,
+    /// SNS topic ARN that gets one message when the bake fails or is interrupted.
+    #[arg(long, env = "BAKERY_SNS_TOPIC", value_name = "ARN")]
+    sns_topic: Option<String>,
+    /// Also send a message to --sns-topic when the bake succeeds.
+    #[arg(long, requires = "sns_topic")]
+    notify_success: bool,
     /// Keep the builder instance when the bake fails, for debugging.
     #[arg(long)]
     keep_on_failure: bool,

@@ -5,6 +5,7 @@
 //! emitting [`events::Event`]s, and returns a [`report::BakeReport`]. Only [`aws`]
 //! talks to AWS.
 
+pub mod alerts;
 pub mod aws;
 pub mod channels;
 pub mod commands;

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts;
 use crate::aws::ec2::{BuilderLaunch, ImageInfo};
 use crate::aws::ssm::{Invocation, ScriptCommand};
 use crate::aws::Aws;
@@ -147,6 +148,10 @@ impl Run<'_> {
                 (status, Some(failure))
             }
         };
+        let failure_tail = match failure.as_ref().map(|f| &f.error) {
+            Some(Error::StepFailed { output_tail, .. }) => Some(output_tail.clone()),
+            _ => None,
+        };
         let (mut kept, mut leaked) = (Vec::new(), Vec::new());
         if !self.ledger.is_empty() {
             let keep_builder = status == BakeStatus::Failed
@@ -160,7 +165,7 @@ impl Run<'_> {
             };
             (kept, leaked) = self.cleanup(&reason, keep_builder).await;
         }
-        BakeReport {
+        let report = BakeReport {
             status,
             role: self.plan.role.to_string(),
             version: match self.release.lock().expect("lock").as_ref() {
@@ -188,6 +193,33 @@ impl Run<'_> {
             channels: self.promoted.lock().expect("lock").clone(),
             leaked,
             kept,
+        };
+        self.alert(&report, failure_tail).await;
+        report
+    }
+
+    /// Publishes the alert, when a topic is configured; a failure to publish is a
+    /// warning, never a second failure.
+    async fn alert(&self, report: &BakeReport, output_tail: Option<String>) {
+        let Some(topic) = &self.plan.sns_topic else {
+            return;
+        };
+        if report.status == BakeStatus::Succeeded && !self.plan.notify_success {
+            return;
+        }
+        let (subject, body) = alerts::message(
+            report,
+            output_tail.as_deref(),
+            self.plan.build_url.as_deref(),
+        );
+        match self.aws.sns.publish(topic, &subject, &body).await {
+            Ok(()) => self.sink.emit(Event::Info {
+                step: "report".into(),
+                message: format!("alert sent to {topic}"),
+            }),
+            Err(error) => self.sink.emit(Event::Warning {
+                message: format!("could not send the alert: {error}"),
+            }),
         }
     }
 

@@ -34,6 +34,10 @@ pub struct BakeRequest {
     pub promote: Option<String>,
     /// Do not move the `latest` channel (it follows every final release otherwise).
     pub no_latest: bool,
+    /// An SNS topic ARN for the alert of a failed or interrupted bake.
+    pub sns_topic: Option<String>,
+    /// Also publish to the topic when the bake succeeds.
+    pub notify_success: bool,
 }
 
 /// Command-line settings that win over the recipe's.
@@ -72,6 +76,9 @@ pub struct BakePlan {
     /// Channels to move after success; `latest` is added for final releases.
     pub promote: Vec<String>,
     pub update_latest: bool,
+    /// Where the alert of a failed bake goes (and of a successful one with notify_success).
+    pub sns_topic: Option<String>,
+    pub notify_success: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +126,13 @@ impl BakePlan {
             request.bump,
             request.pre.as_deref(),
         )?;
+        if let Some(topic) = &request.sns_topic {
+            if !topic.starts_with("arn:") || topic.split(':').count() != 6 {
+                return Err(crate::Error::input(format!(
+                    "--sns-topic `{topic}` is not a topic ARN (arn:aws:sns:<region>:<account>:<name>)"
+                )));
+            }
+        }
         if let Some(channel) = &request.promote {
             crate::channels::check_channel(channel)?;
         }
@@ -214,6 +228,8 @@ impl BakePlan {
             keep_on_failure: request.keep_on_failure,
             promote: request.promote.iter().cloned().collect(),
             update_latest: !request.no_latest,
+            sns_topic: request.sns_topic.clone(),
+            notify_success: request.notify_success,
             role: recipe.name.clone(),
             version,
         }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `bakery` binary against the local AWS emulator
 //! (moto with bakery's extension, started by scripts/local-aws).
 
+mod alerts;
 mod bake;
 mod check;
 mod janitor;

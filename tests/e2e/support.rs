@@ -476,3 +476,88 @@ impl Drop for Running {
         }
     }
 }
+
+/// An SNS topic with an SQS queue subscribed to it: what a team's alerting reads.
+pub struct Inbox {
+    pub topic_arn: String,
+    queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl Account {
+    pub async fn inbox(&self, name: &str) -> Inbox {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .endpoint_url(endpoint())
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await;
+        let sns = aws_sdk_sns::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let topic_arn = sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .unwrap()
+            .topic_arn()
+            .unwrap()
+            .to_string();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        let queue_arn = attributes.attributes().unwrap()
+            [&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+        Inbox {
+            topic_arn,
+            queue_url,
+            sqs,
+        }
+    }
+}
+
+impl Inbox {
+    /// The SNS notifications delivered so far: (subject, message as JSON).
+    pub async fn messages(&self) -> Vec<(String, Value)> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        out.messages()
+            .iter()
+            .map(|m| {
+                let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                let message = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+                (
+                    envelope["Subject"].as_str().unwrap_or_default().to_string(),
+                    message,
+                )
+            })
+            .collect()
+    }
+}

@@ -2,6 +2,7 @@
 //! and [`Error`]s that carry the operation, region and resource.
 
 pub mod ec2;
+pub mod sns;
 pub mod ssm;
 
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub struct Aws {
     pub region: String,
     pub ec2: ec2::Ec2,
     pub ssm: ssm::Ssm,
+    pub sns: sns::Sns,
     sts: aws_sdk_sts::Client,
 }
 
@@ -60,6 +62,7 @@ impl Aws {
         Ok(Aws {
             ec2: ec2::Ec2::new(aws_sdk_ec2::Client::new(&config), &region),
             ssm: ssm::Ssm::new(aws_sdk_ssm::Client::new(&config), &region),
+            sns: sns::Sns::new(aws_sdk_sns::Client::new(&config), &region),
             sts: aws_sdk_sts::Client::new(&config),
             region,
         })
