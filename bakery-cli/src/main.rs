@@ -1,6 +1,7 @@
 //! The `bakery` command line: clap in, rendered events and a result out. It never
 //! talks to AWS itself; bakery-core does.
 
+mod audit;
 mod bake;
 mod check;
 mod cleanup;
@@ -40,6 +41,15 @@ enum Command {
     Cleanup {
         #[arg(long)]
         yes: bool,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// The region's running fleets by role and release, with the age of their image
+    /// and whether a channel points at it; exit 4 when any breaks the policy.
+    Audit {
+        /// The oldest an image may be (default: a quarter, 91d).
+        #[arg(long, value_name = "AGE")]
+        max_age: Option<String>,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
@@ -200,6 +210,9 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Bake(args) => bake::run(*args, aws).await,
+            Command::Audit { max_age, output } => {
+                audit::run(max_age.as_deref(), output, &aws).await
+            }
             Command::Cleanup { yes, output } => cleanup::run(yes, output, &aws).await,
             Command::Validate { recipes, output } => check::validate(&recipes, output),
             Command::Plan(args) => check::plan(&args, &aws).await,

@@ -6,6 +6,7 @@
 //! talks to AWS.
 
 pub mod alerts;
+pub mod audit;
 pub mod aws;
 pub mod channels;
 pub mod commands;

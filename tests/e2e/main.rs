@@ -2,6 +2,7 @@
 //! (moto with bakery's extension, started by scripts/local-aws).
 
 mod alerts;
+mod audit;
 mod bake;
 mod check;
 mod janitor;

@@ -416,6 +416,28 @@ impl Ec2 {
             .collect())
     }
 
+    /// Running instances: id, image id and tags.
+    pub async fn running_instances(
+        &self,
+    ) -> Result<Vec<(String, String, BTreeMap<String, String>)>> {
+        let mut found = Vec::new();
+        let mut pages = self
+            .client
+            .describe_instances()
+            .filters(filter("instance-state-name", "running"))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error("DescribeInstances", &self.region, None, e))?;
+            for instance in page.reservations().iter().flat_map(|r| r.instances()) {
+                if let (Some(id), Some(image)) = (instance.instance_id(), instance.image_id()) {
+                    found.push((id.to_string(), image.to_string(), tag_map(instance.tags())));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Instances (not terminated) launched from the image.
     pub async fn instances_using(&self, image_id: &str) -> Result<Vec<String>> {
         let instances = self

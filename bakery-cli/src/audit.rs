@@ -1,0 +1,64 @@
+//! `bakery audit [--max-age 90d]`: the fleets of the region by role and release;
+//! exit 4 when any breaks the policy, so a scheduled job can fail on it.
+
+use bakery_core::audit::{self, DEFAULT_MAX_AGE};
+use bakery_core::aws::{Aws, AwsSettings};
+use bakery_core::recipe::parse_duration;
+use bakery_core::Error;
+
+use crate::output::{fail, print_json};
+use crate::Output;
+
+pub async fn run(max_age: Option<&str>, output: Output, aws: &AwsSettings) -> u8 {
+    let audited = async {
+        let max_age = match max_age {
+            Some(text) => {
+                parse_duration(text).map_err(|e| Error::input(format!("--max-age: {e}")))?
+            }
+            None => DEFAULT_MAX_AGE,
+        };
+        let aws = Aws::connect(aws).await?;
+        Ok::<_, Error>((audit::audit(&aws, max_age).await?, aws.region))
+    };
+    let (fleets, region) = match audited.await {
+        Ok(done) => done,
+        Err(error) => return fail(output, &error),
+    };
+    let violations = fleets.iter().filter(|f| !f.violations.is_empty()).count();
+    if output == Output::Json {
+        print_json(
+            &serde_json::json!({ "region": region, "fleets": fleets, "violations": violations }),
+        );
+    } else if fleets.is_empty() {
+        println!("no running instances in {region}");
+    } else {
+        println!(
+            "{:<28} {:<22} {:>9} {:>6}  {:<16} PROBLEMS",
+            "RELEASE", "IMAGE", "AGE/DAYS", "COUNT", "CHANNELS"
+        );
+        for fleet in &fleets {
+            let release = match (&fleet.role, &fleet.version) {
+                (Some(role), Some(version)) => format!("{role}@{version}"),
+                _ => "(not bakery)".to_string(),
+            };
+            println!(
+                "{:<28} {:<22} {:>9} {:>6}  {:<16} {}",
+                release,
+                fleet.image_id,
+                fleet.age_days.map_or("-".to_string(), |d| d.to_string()),
+                fleet.instances.len(),
+                if fleet.channels.is_empty() {
+                    "-".to_string()
+                } else {
+                    fleet.channels.join(",")
+                },
+                fleet.violations.join("; ")
+            );
+        }
+    }
+    if violations > 0 {
+        4
+    } else {
+        0
+    }
+}

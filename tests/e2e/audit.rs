@@ -1,0 +1,77 @@
+//! `bakery audit`: which fleets run what, and which break the age policy.
+
+use std::time::Duration;
+
+use crate::support::{Account, TestRecipe};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
+    let aws = Account::in_region("us-east-1").await;
+    let recipe = TestRecipe::new("fleet");
+    let old = aws.bake_ok(
+        recipe.path(),
+        &["--version", "1.0.0", "--promote", "stable"],
+    );
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let current = aws.bake_ok(recipe.path(), &["--version", "1.1.0"]);
+    let image_of = |r: &serde_json::Value| r["images"][0]["image_id"].as_str().unwrap().to_string();
+    let foreign = old["base_image"].as_str().unwrap().to_string();
+    for (image, count) in [
+        (image_of(&current), 2),
+        (image_of(&old), 1),
+        (foreign.clone(), 1),
+    ] {
+        aws.ec2
+            .run_instances()
+            .image_id(image)
+            .min_count(count)
+            .max_count(count)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let audit = aws
+        .bakery()
+        .args(["audit", "--max-age", "8s", "--output", "json"])
+        .run();
+
+    assert_eq!(audit.code, 4, "{}", audit.stderr);
+    let report = audit.json();
+    assert_eq!(report["violations"], 2);
+    let fleet = |image: &str| {
+        report["fleets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["image_id"] == image)
+            .unwrap()
+            .clone()
+    };
+    let current_fleet = fleet(&image_of(&current));
+    assert_eq!(current_fleet["version"], "1.1.0");
+    assert_eq!(current_fleet["instances"].as_array().unwrap().len(), 2);
+    assert_eq!(current_fleet["channels"], serde_json::json!(["latest"]));
+    assert_eq!(current_fleet["violations"], serde_json::json!([]));
+    let old_fleet = fleet(&image_of(&old));
+    assert_eq!(old_fleet["channels"], serde_json::json!(["stable"]));
+    assert!(
+        old_fleet["violations"][0]
+            .as_str()
+            .unwrap()
+            .contains("the policy allows 8s"),
+        "{old_fleet}"
+    );
+    assert_eq!(fleet(&foreign)["violations"][0], "not baked by bakery");
+
+    let table = aws.bakery().args(["audit"]).run();
+    assert_eq!(
+        table.code, 4,
+        "the foreign fleet still breaks the default policy"
+    );
+    assert!(
+        table.stdout.contains("fleet@1.1.0") && table.stdout.contains("(not bakery)"),
+        "{}",
+        table.stdout
+    );
+}
