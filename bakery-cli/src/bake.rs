@@ -84,6 +84,8 @@ pub fn request_of(args: &BakeArgs) -> BakeRequest {
         no_latest: args.no_latest,
         sns_topic: args.sns_topic.clone(),
         notify_success: args.notify_success,
+        copy_to: args.copy_to.clone(),
+        kms_keys: args.kms_keys.clone(),
     }
 }
 
@@ -244,6 +246,10 @@ fn print_result(output: Output, report: &BakeReport) {
                 println!("{error}");
             }
         }
+    }
+    if !report.regions.is_empty() {
+        println!("regions:");
+        crate::releases::print_regions(&report.regions);
     }
     for resource in &report.kept {
         println!("KEPT on purpose: {}", resource.describe());

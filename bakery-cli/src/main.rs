@@ -94,6 +94,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Copy an existing release to more regions (those that have it are left alone).
+    Distribute {
+        role: String,
+        version: String,
+        #[arg(long = "copy-to", value_name = "REGIONS", required = true)]
+        copy_to: Vec<String>,
+        #[arg(long = "kms-key", value_name = "REGION=KEY")]
+        kms_keys: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
     /// Mark a release's images deprecated (now, or from --at).
     Deprecate {
         role: String,
@@ -141,6 +152,12 @@ pub struct BakeArgs {
     /// Do not move the `latest` channel (it follows every final release otherwise).
     #[arg(long)]
     no_latest: bool,
+    /// Other regions to copy the release to (comma-separated or repeated), concurrently.
+    #[arg(long = "copy-to", value_name = "REGIONS")]
+    copy_to: Vec<String>,
+    /// KMS key for the copy in a region: REGION=KEY (repeat per region).
+    #[arg(long = "kms-key", value_name = "REGION=KEY")]
+    kms_keys: Vec<String>,
     /// SNS topic ARN that gets one message when the bake fails or is interrupted.
     #[arg(long, env = "BAKERY_SNS_TOPIC", value_name = "ARN")]
     sns_topic: Option<String>,
@@ -223,6 +240,13 @@ fn main() -> ExitCode {
                 channel,
                 output,
             } => releases::promote(&role, &version, &channel, output, &aws).await,
+            Command::Distribute {
+                role,
+                version,
+                copy_to,
+                kms_keys,
+                output,
+            } => releases::distribute(&role, &version, &copy_to, &kms_keys, output, &aws).await,
             Command::Prune {
                 role,
                 keep,

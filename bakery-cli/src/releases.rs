@@ -4,7 +4,9 @@
 use bakery_core::aws::{Aws, AwsSettings};
 use bakery_core::recipe::RoleName;
 use bakery_core::release::Release;
-use bakery_core::{channels, releases, Error};
+use bakery_core::{channels, distribute, releases, Error};
+
+use crate::render::{Renderer, Style};
 
 use crate::output::{fail, print_json};
 use crate::Output;
@@ -115,5 +117,57 @@ pub async fn deprecate(
             0
         }
         Err(error) => fail(output, &error),
+    }
+}
+
+pub async fn distribute(
+    role: &str,
+    version: &str,
+    copy_to: &[String],
+    kms_keys: &[String],
+    output: Output,
+    aws: &AwsSettings,
+) -> u8 {
+    let renderer = Renderer::new(if output == Output::Json {
+        Style::Json
+    } else {
+        Style::Plain
+    });
+    let distributed = async {
+        let release = Release::parse(role, version)?;
+        let destinations = distribute::Destination::parse(copy_to, kms_keys)?;
+        let aws = Aws::connect(aws).await?;
+        distribute::complete(&aws, &release, &destinations, 4, &renderer).await
+    };
+    let outcomes = match distributed.await {
+        Ok(outcomes) => outcomes,
+        Err(error) => return fail(output, &error),
+    };
+    renderer.finish();
+    if output == Output::Json {
+        print_json(&outcomes);
+    } else {
+        print_regions(&outcomes);
+    }
+    if outcomes.iter().any(|o| o.error.is_some()) {
+        1
+    } else {
+        0
+    }
+}
+
+/// One line per region: what distribution did there.
+pub fn print_regions(outcomes: &[distribute::RegionOutcome]) {
+    for outcome in outcomes {
+        println!(
+            "  {:<16} {:<8} {}",
+            outcome.region,
+            outcome.status,
+            outcome
+                .image_id
+                .as_deref()
+                .or(outcome.error.as_deref())
+                .unwrap_or("-")
+        );
     }
 }

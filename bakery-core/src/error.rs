@@ -60,6 +60,10 @@ pub enum Error {
         hint: Option<&'static str>,
     },
 
+    /// The release exists, but not in every region it should.
+    #[error("{0}")]
+    Distribution(String),
+
     /// SIGINT/SIGTERM (or the caller's cancellation) stopped the bake.
     #[error("interrupted")]
     Interrupted,

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod aws;
 pub mod channels;
 pub mod commands;
+pub mod distribute;
 pub mod error;
 pub mod events;
 pub mod janitor;

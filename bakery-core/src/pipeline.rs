@@ -16,6 +16,7 @@ use crate::aws::ssm::{Invocation, ScriptCommand};
 use crate::aws::Aws;
 use crate::channels;
 use crate::commands;
+use crate::distribute;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventSink, OutputStream};
 use crate::ledger::{Ledger, Resource};
@@ -76,6 +77,8 @@ pub async fn bake(
         base_image: Mutex::new(None),
         release: Mutex::new(None),
         released: Mutex::new(None),
+        copies: Mutex::new(Vec::new()),
+        regions: Mutex::new(Vec::new()),
         base_release: Mutex::new(None),
         promoted: Mutex::new(Vec::new()),
         started_at: SystemTime::now(),
@@ -98,6 +101,10 @@ struct Run<'a> {
     release: Mutex<Option<Release>>,
     /// The image, once it is the release's (no longer the bake's to remove).
     released: Mutex<Option<ImageRecord>>,
+    /// Copies in other regions, once available.
+    copies: Mutex<Vec<ImageRecord>>,
+    /// What distribution did in each region.
+    regions: Mutex<Vec<distribute::RegionOutcome>>,
     /// `role@version` of the base, when the recipe is layered on another role.
     base_release: Mutex<Option<String>>,
     /// Channels moved to the new release.
@@ -183,7 +190,9 @@ impl Run<'_> {
                 .expect("lock")
                 .clone()
                 .into_iter()
+                .chain(self.copies.lock().expect("lock").clone())
                 .collect(),
+            regions: self.regions.lock().expect("lock").clone(),
             steps: self.steps.lock().expect("lock").clone(),
             started_at: humantime::format_rfc3339_seconds(self.started_at).to_string(),
             seconds: round(self.started.elapsed().as_secs_f64()),
@@ -261,7 +270,10 @@ impl Run<'_> {
             self.ledger.forget(&snapshot);
         }
         self.ledger.forget(&image_resource);
-        *self.released.lock().expect("lock") = Some(image);
+        *self.released.lock().expect("lock") = Some(image.clone());
+        if !self.plan.copy_to.is_empty() {
+            self.step("distribute", self.distribute(&image)).await?;
+        }
         let channels = self.channels_to_move();
         if !channels.is_empty() {
             self.step("promote", self.promote(&channels)).await?;
@@ -486,16 +498,84 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Copies the release to the other regions, records every copy, and fails (after
+    /// recording what succeeded) when a region failed.
+    async fn distribute(&self, image: &ImageRecord) -> Result<()> {
+        let source = self
+            .aws
+            .ec2
+            .describe_image(&image.image_id)
+            .await?
+            .ok_or_else(|| Error::BadState {
+                what: "image",
+                resource: image.image_id.clone(),
+                region: image.region.clone(),
+                state: "gone".into(),
+                reason: None,
+            })?;
+        let deprecate_at = SystemTime::now() + self.plan.deprecate_after;
+        let outcomes = distribute::distribute(
+            self.aws,
+            &source,
+            &self.plan.copy_to,
+            deprecate_at,
+            self.plan.copy_jobs,
+            self.sink,
+            &self.cancel,
+        )
+        .await;
+        for outcome in &outcomes {
+            if let Some(image_id) = &outcome.image_id {
+                self.copies.lock().expect("lock").push(ImageRecord {
+                    region: outcome.region.clone(),
+                    image_id: image_id.clone(),
+                    name: source.name.clone(),
+                    snapshot_ids: outcome.snapshot_ids.clone(),
+                });
+            }
+        }
+        *self.regions.lock().expect("lock") = outcomes.clone();
+        self.record_release(image).await?;
+        let failed: Vec<String> = outcomes
+            .iter()
+            .filter_map(|o| Some(format!("{}: {}", o.region, o.error.as_ref()?)))
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        let done: Vec<&str> = std::iter::once(self.region())
+            .chain(
+                outcomes
+                    .iter()
+                    .filter(|o| o.error.is_none())
+                    .map(|o| o.region.as_str()),
+            )
+            .collect();
+        Err(Error::Distribution(format!(
+            "{} is released in {} but not everywhere:\n  {}\ncomplete it with `bakery distribute {} {} --copy-to <regions>`",
+            self.release(),
+            done.join(", "),
+            failed.join("\n  "),
+            self.plan.role,
+            self.release().version
+        )))
+    }
+
     /// The claim becomes the record of the release: its image ids per region.
     async fn record_release(&self, image: &ImageRecord) -> Result<()> {
         let release = self.release();
         let name = release.claim_parameter();
+        let mut images =
+            std::collections::BTreeMap::from([(image.region.clone(), image.image_id.clone())]);
+        for copy in self.copies.lock().expect("lock").iter() {
+            images.insert(copy.region.clone(), copy.image_id.clone());
+        }
         let value = serde_json::json!({
             "bake_id": self.plan.bake_id,
             "release": release.to_string(),
             "state": "released",
             "started_at": humantime::format_rfc3339_seconds(self.started_at).to_string(),
-            "images": { &image.region: &image.image_id },
+            "images": images,
         });
         self.aws
             .ssm

@@ -38,6 +38,10 @@ pub struct BakeRequest {
     pub sns_topic: Option<String>,
     /// Also publish to the topic when the bake succeeds.
     pub notify_success: bool,
+    /// `--copy-to`: other regions the release is copied to.
+    pub copy_to: Vec<String>,
+    /// `--kms-key REGION=KEY` for the copies.
+    pub kms_keys: Vec<String>,
 }
 
 /// Command-line settings that win over the recipe's.
@@ -79,6 +83,9 @@ pub struct BakePlan {
     /// Where the alert of a failed bake goes (and of a successful one with notify_success).
     pub sns_topic: Option<String>,
     pub notify_success: bool,
+    pub copy_to: Vec<crate::distribute::Destination>,
+    /// How many regions are copied to at once.
+    pub copy_jobs: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -136,16 +143,18 @@ impl BakePlan {
         if let Some(channel) = &request.promote {
             crate::channels::check_channel(channel)?;
         }
+        let copy_to = crate::distribute::Destination::parse(&request.copy_to, &request.kms_keys)?;
+        if copy_to.iter().any(|d| d.region == region) {
+            return Err(crate::Error::input(format!(
+                "--copy-to names {region}, where the bake runs"
+            )));
+        }
         let recipe = Recipe::load(&request.recipe_dir)?;
         let digest = recipe_digest(&request.recipe_dir)?;
-        Ok(BakePlan::from_recipe(
-            recipe,
-            version,
-            digest,
-            request,
-            region,
-            new_bake_id(now),
-        ))
+        let mut plan =
+            BakePlan::from_recipe(recipe, version, digest, request, region, new_bake_id(now));
+        plan.copy_to = copy_to;
+        Ok(plan)
     }
 
     pub fn from_recipe(
@@ -230,6 +239,8 @@ impl BakePlan {
             update_latest: !request.no_latest,
             sns_topic: request.sns_topic.clone(),
             notify_success: request.notify_success,
+            copy_to: Vec::new(),
+            copy_jobs: 4,
             role: recipe.name.clone(),
             version,
         }

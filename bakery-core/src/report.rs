@@ -42,6 +42,9 @@ pub struct BakeReport {
     /// `role@version` of the base release, for layered roles.
     pub base_release: Option<String>,
     pub images: Vec<ImageRecord>,
+    /// What distribution did in each other region.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<crate::distribute::RegionOutcome>,
     pub steps: Vec<StepRecord>,
     pub started_at: String,
     pub seconds: f64,
@@ -72,6 +75,7 @@ impl BakeReport {
             base_image: None,
             base_release: None,
             images: Vec::new(),
+            regions: Vec::new(),
             steps: Vec::new(),
             started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             seconds: 0.0,

@@ -5,6 +5,7 @@ mod alerts;
 mod audit;
 mod bake;
 mod check;
+mod distribute;
 mod janitor;
 mod layering;
 mod releases;

@@ -518,6 +518,60 @@ impl Ec2 {
         Ok(out.image_id().unwrap_or_default().to_string())
     }
 
+    /// Copies an image from another region into this one, encrypted (with `kms_key`
+    /// when given). Tags are not copied: the caller tags the copy.
+    pub async fn copy_image(
+        &self,
+        source_region: &str,
+        source_image_id: &str,
+        name: &str,
+        description: &str,
+        kms_key: Option<&str>,
+        client_token: &str,
+    ) -> Result<String> {
+        let out = self
+            .client
+            .copy_image()
+            .source_region(source_region)
+            .source_image_id(source_image_id)
+            .name(name)
+            .description(description)
+            .encrypted(true)
+            .set_kms_key_id(kms_key.map(str::to_string))
+            .client_token(client_token)
+            .send()
+            .await
+            .map_err(|e| sdk_error("CopyImage", &self.region, Some(source_image_id), e))?;
+        Ok(out.image_id().unwrap_or_default().to_string())
+    }
+
+    /// Puts `tags` on the resources (images, snapshots...).
+    pub async fn tag(
+        &self,
+        resource_ids: &[String],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        self.client
+            .create_tags()
+            .set_resources(Some(resource_ids.to_vec()))
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| {
+                sdk_error(
+                    "CreateTags",
+                    &self.region,
+                    resource_ids.first().map(String::as_str),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+
     pub async fn enable_deprecation(&self, image_id: &str, at: SystemTime) -> Result<()> {
         self.client
             .enable_image_deprecation()

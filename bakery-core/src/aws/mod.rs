@@ -33,6 +33,7 @@ pub struct Aws {
     pub ssm: ssm::Ssm,
     pub sns: sns::Sns,
     sts: aws_sdk_sts::Client,
+    config: aws_config::SdkConfig,
 }
 
 impl Aws {
@@ -59,13 +60,28 @@ impl Aws {
                 "no AWS region: pass --region, set AWS_REGION, or set `region` in the AWS profile",
             )
         })?;
-        Ok(Aws {
+        Ok(Aws::from_config(config, region))
+    }
+
+    /// The same credentials and settings, in another region.
+    pub fn in_region(&self, region: &str) -> Aws {
+        let config = self
+            .config
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build();
+        Aws::from_config(config, region.to_string())
+    }
+
+    fn from_config(config: aws_config::SdkConfig, region: String) -> Aws {
+        Aws {
             ec2: ec2::Ec2::new(aws_sdk_ec2::Client::new(&config), &region),
             ssm: ssm::Ssm::new(aws_sdk_ssm::Client::new(&config), &region),
             sns: sns::Sns::new(aws_sdk_sns::Client::new(&config), &region),
             sts: aws_sdk_sts::Client::new(&config),
+            config,
             region,
-        })
+        }
     }
 
     /// The ARN of whoever runs the bake. It is also the first call of a bake, so a

@@ -1,0 +1,296 @@
+//! Distribution: copies of a release's image in other regions, with the same name,
+//! tags (on the image and its snapshots, set explicitly: CopyImage does not copy
+//! them), deprecation time, and per-region KMS key. Regions run concurrently up to a
+//! bound; every region's outcome is reported; a region that already has the release
+//! (same name) is left alone, so a re-run completes a partial distribution.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::ec2::ImageInfo;
+use crate::aws::Aws;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventSink};
+use crate::ledger::Resource;
+use crate::pipeline::Deadlines;
+use crate::removal::Remover;
+use crate::wait::{self, Poll, Target, WaitPolicy};
+
+/// A region to copy to, and its KMS key (the account's default EBS key when None).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Destination {
+    pub region: String,
+    pub kms_key: Option<String>,
+}
+
+impl Destination {
+    /// `--copy-to eu-west-1,us-west-2` with `--kms-key eu-west-1=alias/ebs`.
+    pub fn parse(regions: &[String], kms_keys: &[String]) -> Result<Vec<Destination>> {
+        let mut keys = BTreeMap::new();
+        for pair in kms_keys {
+            let (region, key) = pair.split_once('=').ok_or_else(|| {
+                Error::input(format!(
+                    "--kms-key `{pair}`: write REGION=KEY, e.g. eu-west-1=alias/ebs"
+                ))
+            })?;
+            keys.insert(region.to_string(), key.to_string());
+        }
+        let destinations: Vec<Destination> = regions
+            .iter()
+            .flat_map(|r| r.split(','))
+            .filter(|r| !r.is_empty())
+            .map(|region| Destination {
+                region: region.to_string(),
+                kms_key: keys.remove(region),
+            })
+            .collect();
+        if let Some(region) = keys.keys().next() {
+            return Err(Error::input(format!(
+                "--kms-key for {region}, which is not in --copy-to"
+            )));
+        }
+        Ok(destinations)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionOutcome {
+    pub region: String,
+    /// `copied`, `present` (it was already there) or `failed`.
+    pub status: &'static str,
+    pub image_id: Option<String>,
+    pub snapshot_ids: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// Copies `source` (in `aws`'s region) to each destination, `jobs` at a time.
+pub async fn distribute(
+    aws: &Aws,
+    source: &ImageInfo,
+    destinations: &[Destination],
+    deprecate_at: SystemTime,
+    jobs: usize,
+    sink: &dyn EventSink,
+    cancel: &CancellationToken,
+) -> Vec<RegionOutcome> {
+    let tasks: Vec<_> = destinations
+        .iter()
+        .map(|destination| {
+            Box::pin(region_outcome(
+                aws,
+                source,
+                destination,
+                deprecate_at,
+                sink,
+                cancel,
+            ))
+        })
+        .collect();
+    stream::iter(tasks)
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await
+}
+
+async fn region_outcome(
+    aws: &Aws,
+    source: &ImageInfo,
+    destination: &Destination,
+    deprecate_at: SystemTime,
+    sink: &dyn EventSink,
+    cancel: &CancellationToken,
+) -> RegionOutcome {
+    let target = aws.in_region(&destination.region);
+    match copy_to(
+        aws,
+        &target,
+        source,
+        destination,
+        deprecate_at,
+        sink,
+        cancel,
+    )
+    .await
+    {
+        Ok((status, image)) => RegionOutcome {
+            region: destination.region.clone(),
+            status,
+            image_id: Some(image.id),
+            snapshot_ids: image.snapshot_ids,
+            error: None,
+        },
+        Err(error) => RegionOutcome {
+            region: destination.region.clone(),
+            status: "failed",
+            image_id: None,
+            snapshot_ids: Vec::new(),
+            error: Some(error.to_string()),
+        },
+    }
+}
+
+async fn copy_to(
+    source_aws: &Aws,
+    aws: &Aws,
+    source: &ImageInfo,
+    destination: &Destination,
+    deprecate_at: SystemTime,
+    sink: &dyn EventSink,
+    cancel: &CancellationToken,
+) -> Result<(&'static str, ImageInfo)> {
+    let region = &destination.region;
+    if let Some(existing) = aws
+        .ec2
+        .own_images(None, Some(&source.name))
+        .await?
+        .into_iter()
+        .find(|i| i.state == "available")
+    {
+        sink.emit(Event::Info {
+            step: "distribute".into(),
+            message: format!("{region} already has {} ({})", source.name, existing.id),
+        });
+        return Ok(("present", existing));
+    }
+    let description = format!("{} (copy from {})", source.name, source_aws.region);
+    let token = format!("bakery-copy-{}", source.id);
+    let image_id = aws
+        .ec2
+        .copy_image(
+            &source_aws.region,
+            &source.id,
+            &source.name,
+            &description,
+            destination.kms_key.as_deref(),
+            &token,
+        )
+        .await?;
+    let resource = Resource::Image {
+        id: image_id.clone(),
+        region: region.clone(),
+    };
+    sink.emit(Event::ResourceCreated {
+        resource: resource.clone(),
+    });
+    let copied = async {
+        aws.ec2
+            .tag(std::slice::from_ref(&image_id), &source.tags)
+            .await?;
+        let ec2 = &aws.ec2;
+        let target = Target {
+            step: "distribute",
+            what: "image",
+            resource: &image_id,
+            region,
+            hint: None,
+        };
+        let policy = WaitPolicy::new(Duration::from_secs(60 * 60))
+            .with_max_interval(Duration::from_secs(30));
+        let image = wait::until(target, &policy, sink, cancel, || async {
+            Ok(match ec2.describe_image(&image_id).await? {
+                None => Poll::Pending("not yet visible".into()),
+                Some(image) => match image.state.as_str() {
+                    "available" => Poll::Ready(image),
+                    "pending" | "transient" => Poll::Pending(image.state),
+                    _ => Poll::Failed {
+                        state: image.state,
+                        reason: image.state_reason,
+                    },
+                },
+            })
+        })
+        .await?;
+        if !image.snapshot_ids.is_empty() {
+            aws.ec2.tag(&image.snapshot_ids, &source.tags).await?;
+        }
+        aws.ec2.enable_deprecation(&image_id, deprecate_at).await?;
+        Ok::<_, Error>(image)
+    };
+    match copied.await {
+        Ok(image) => Ok(("copied", image)),
+        Err(error) => {
+            // A half-made copy goes, with its snapshots.
+            let deadlines = Deadlines::default();
+            let never = CancellationToken::new();
+            let remover = Remover {
+                aws,
+                sink,
+                cancel: &never,
+                deadlines: &deadlines,
+            };
+            let snapshots = aws
+                .ec2
+                .describe_image(&image_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|i| i.snapshot_ids)
+                .unwrap_or_default();
+            if remover.remove(&resource).await.is_ok() {
+                sink.emit(Event::ResourceRemoved { resource });
+            }
+            for snapshot in snapshots {
+                let snapshot = Resource::Snapshot {
+                    id: snapshot,
+                    region: region.clone(),
+                    image: image_id.clone(),
+                };
+                if remover.remove(&snapshot).await.is_ok() {
+                    sink.emit(Event::ResourceRemoved { resource: snapshot });
+                }
+            }
+            Err(error)
+        }
+    }
+}
+
+/// `bakery distribute`: copies an existing release from this region to the
+/// destinations that do not have it yet, and adds the copies to the release's record.
+pub async fn complete(
+    aws: &Aws,
+    release: &crate::release::Release,
+    destinations: &[Destination],
+    jobs: usize,
+    sink: &dyn EventSink,
+) -> Result<Vec<RegionOutcome>> {
+    let images = crate::releases::release_images(aws, release).await?;
+    let source = images.into_iter().find(|i| i.state == "available").ok_or_else(|| {
+        Error::input(format!(
+            "{release} has no available image in {}: distribute from the region it was baked in (--region)",
+            aws.region
+        ))
+    })?;
+    let deprecate_at = source
+        .deprecation_time
+        .as_deref()
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+        .unwrap_or_else(|| SystemTime::now() + crate::recipe::DEFAULT_DEPRECATE_AFTER);
+    let outcomes = distribute(
+        aws,
+        &source,
+        destinations,
+        deprecate_at,
+        jobs,
+        sink,
+        &CancellationToken::new(),
+    )
+    .await;
+    let claim = release.claim_parameter();
+    if let Some(text) = aws.ssm.parameter(&claim).await? {
+        let mut record: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({}));
+        for outcome in &outcomes {
+            if let Some(image_id) = &outcome.image_id {
+                record["images"][&outcome.region] = serde_json::Value::String(image_id.clone());
+            }
+        }
+        aws.ssm
+            .overwrite_parameter(&claim, &record.to_string())
+            .await?;
+    }
+    Ok(outcomes)
+}

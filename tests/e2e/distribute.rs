@@ -1,0 +1,130 @@
+//! Distribution: a release copied to other regions with its tags, and a partial
+//! failure completed later by `bakery distribute`.
+
+use serde_json::{json, Value};
+
+use crate::support::{tags, Account, TestRecipe};
+
+async fn claim(aws: &Account, name: &str) -> Value {
+    let out = aws.ssm.get_parameter().name(name).send().await.unwrap();
+    serde_json::from_str(out.parameter().unwrap().value().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_later() {
+    let home = Account::in_region("ap-east-1").await;
+    let far = Account::in_region("ap-southeast-5").await;
+    let near = Account::in_region("us-east-2").await;
+    home.emulate(json!({ "image_pending_seconds": 1 }));
+    let recipe = TestRecipe::new("edge");
+
+    let baked = home.bake_ok(
+        recipe.path(),
+        &[
+            "--version",
+            "1.0.0",
+            "--copy-to",
+            "ap-southeast-5,us-east-2",
+            "--kms-key",
+            "us-east-2=alias/ebs-us",
+        ],
+    );
+
+    assert_eq!(baked["images"].as_array().unwrap().len(), 3);
+    let source = home
+        .image(baked["images"][0]["image_id"].as_str().unwrap())
+        .await;
+    for (account, outcome) in [(&far, "ap-southeast-5"), (&near, "us-east-2")] {
+        let region = baked["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["region"] == outcome)
+            .unwrap();
+        assert_eq!(region["status"], "copied");
+        let copy = account.image(region["image_id"].as_str().unwrap()).await;
+        assert_eq!(copy.name(), source.name());
+        assert_eq!(
+            tags(copy.tags()),
+            tags(source.tags()),
+            "tags copied explicitly in {outcome}"
+        );
+        assert!(copy.deprecation_time().is_some());
+        let snapshot = copy.block_device_mappings()[0]
+            .ebs()
+            .unwrap()
+            .snapshot_id()
+            .unwrap();
+        assert_eq!(account.snapshot_tags(snapshot).await, tags(source.tags()));
+    }
+    let record = claim(&home, "/bakery/edge/releases/1.0.0").await;
+    assert_eq!(record["images"].as_object().unwrap().len(), 3);
+
+    // One region refuses the copy: the others keep theirs, the bake says what is missing.
+    far.emulate(json!({ "faults": [{"action": "CopyImage", "times": 1, "status": 403,
+                                    "code": "UnauthorizedOperation", "message": "not allowed here"}] }));
+    let partial = home
+        .bakery()
+        .bake_json(recipe.path(), "1.1.0")
+        .args(["--copy-to", "ap-southeast-5,us-east-2"])
+        .run();
+    assert_eq!(partial.code, 1, "{}", partial.stderr);
+    let result = partial.json();
+    assert_eq!(result["failed_step"], "distribute");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("bakery distribute edge 1.1.0"),
+        "{}",
+        result["error"]
+    );
+    let status = |r: &Value, region: &str| {
+        r.as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["region"] == region)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status(&result["regions"], "ap-southeast-5"), "failed");
+    assert_eq!(status(&result["regions"], "us-east-2"), "copied");
+    assert_eq!(result["images"].as_array().unwrap().len(), 2);
+
+    let completed = home
+        .bakery()
+        .args([
+            "distribute",
+            "edge",
+            "1.1.0",
+            "--copy-to",
+            "ap-southeast-5,us-east-2",
+            "--output",
+            "json",
+        ])
+        .run();
+    assert_eq!(completed.code, 0, "{}", completed.stderr);
+    let outcomes = completed.json();
+    assert_eq!(status(&outcomes, "ap-southeast-5"), "copied");
+    assert_eq!(
+        status(&outcomes, "us-east-2"),
+        "present",
+        "a region that has the release is left alone"
+    );
+    let record = claim(&home, "/bakery/edge/releases/1.1.0").await;
+    assert_eq!(record["images"].as_object().unwrap().len(), 3);
+    let names: Vec<String> = near
+        .own_images()
+        .await
+        .iter()
+        .map(|i| i.name().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.as_str() == "bakery/edge/1.1.0/x86_64")
+            .count(),
+        1,
+        "no second copy"
+    );
+}
