@@ -2,6 +2,8 @@
 //! region (data type `aws:ec2:image`). A rollback is a promote of an older version;
 //! SSM keeps every value in the parameter's history.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::aws::Aws;
@@ -19,6 +21,8 @@ pub struct Promotion {
     pub image_id: String,
     /// The image the channel pointed at before, if any.
     pub previous: Option<String>,
+    /// Region -> image, for the other regions the release exists in.
+    pub other_regions: BTreeMap<String, String>,
 }
 
 /// A channel name: lower-case letters, digits and dashes (`stable`, `latest`, `canary`).
@@ -52,6 +56,25 @@ pub async fn promote(aws: &Aws, release: &Release, channel: &str) -> Result<Prom
             &format!("bakery: channel {channel} of {}", release.role),
         )
         .await?;
+    // The same channel in every other region the release record lists.
+    let mut copies = BTreeMap::new();
+    if let Some(record) = aws.ssm.parameter(&release.claim_parameter()).await? {
+        let record: serde_json::Value = serde_json::from_str(&record).unwrap_or_default();
+        for (region, image_id) in record["images"].as_object().into_iter().flatten() {
+            let Some(image_id) = image_id.as_str() else {
+                continue;
+            };
+            if *region == aws.region {
+                continue;
+            }
+            let description = format!("bakery: channel {channel} of {}", release.role);
+            aws.in_region(region)
+                .ssm
+                .put_image_parameter(&parameter, image_id, &description)
+                .await?;
+            copies.insert(region.clone(), image_id.to_string());
+        }
+    }
     Ok(Promotion {
         release: release.to_string(),
         channel: channel.to_string(),
@@ -59,5 +82,6 @@ pub async fn promote(aws: &Aws, release: &Release, channel: &str) -> Result<Prom
         parameter,
         image_id: image.id.clone(),
         previous,
+        other_regions: copies,
     })
 }

@@ -288,9 +288,22 @@ pub async fn complete(
                 record["images"][&outcome.region] = serde_json::Value::String(image_id.clone());
             }
         }
-        aws.ssm
-            .overwrite_parameter(&claim, &record.to_string())
-            .await?;
+        let regions: Vec<String> = record["images"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(r, _)| r.clone())
+            .collect();
+        for region in regions {
+            let aws = if region == aws.region {
+                aws.clone()
+            } else {
+                aws.in_region(&region)
+            };
+            aws.ssm
+                .overwrite_parameter(&claim, &record.to_string())
+                .await?;
+        }
     }
     Ok(outcomes)
 }

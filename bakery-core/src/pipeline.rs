@@ -577,10 +577,17 @@ impl Run<'_> {
             "started_at": humantime::format_rfc3339_seconds(self.started_at).to_string(),
             "images": images,
         });
-        self.aws
-            .ssm
-            .overwrite_parameter(&name, &value.to_string())
-            .await?;
+        // The record lives in every region the release exists in.
+        for region in images.keys() {
+            let aws = if *region == self.aws.region {
+                self.aws.clone()
+            } else {
+                self.aws.in_region(region)
+            };
+            aws.ssm
+                .overwrite_parameter(&name, &value.to_string())
+                .await?;
+        }
         self.ledger.forget(&Resource::Claim {
             id: name,
             region: self.region().to_string(),

@@ -59,6 +59,26 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
     }
     let record = claim(&home, "/bakery/edge/releases/1.0.0").await;
     assert_eq!(record["images"].as_object().unwrap().len(), 3);
+    // The release record and its channels exist in every region of the release.
+    let copy_in_near = baked["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "us-east-2")
+        .unwrap()["image_id"]
+        .clone();
+    assert_eq!(
+        claim(&near, "/bakery/edge/releases/1.0.0").await["images"]["us-east-2"],
+        copy_in_near
+    );
+    let latest = near
+        .ssm
+        .get_parameter()
+        .name("/bakery/edge/channels/latest")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(latest.parameter().unwrap().value(), copy_in_near.as_str());
 
     // One region refuses the copy: the others keep theirs, the bake says what is missing.
     far.emulate(json!({ "faults": [{"action": "CopyImage", "times": 1, "status": 403,
@@ -113,6 +133,11 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
     );
     let record = claim(&home, "/bakery/edge/releases/1.1.0").await;
     assert_eq!(record["images"].as_object().unwrap().len(), 3);
+    assert_eq!(
+        claim(&far, "/bakery/edge/releases/1.1.0").await,
+        record,
+        "and in the region just completed"
+    );
     let names: Vec<String> = near
         .own_images()
         .await
