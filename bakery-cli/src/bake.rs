@@ -146,10 +146,7 @@ fn refuse(args: &BakeArgs, error: &Error) -> u8 {
         .recipe
         .file_name()
         .map(|n| n.to_string_lossy().into_owned());
-    let version = match (&args.version, args.bump) {
-        (Some(version), _) => version.clone(),
-        (None, _) => "(bump)".to_string(),
-    };
+    let version = args.version.clone().unwrap_or_else(|| "(bump)".to_string());
     let report = BakeReport::refused(role.as_deref(), &version, error);
     eprintln!("error: {error}");
     if args.output == Output::Json {

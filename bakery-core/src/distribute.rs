@@ -5,7 +5,7 @@
 //! (same name) is left alone, so a re-run completes a partial distribution.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
@@ -18,7 +18,6 @@ use crate::events::{Event, EventSink};
 use crate::ledger::Resource;
 use crate::pipeline::Deadlines;
 use crate::removal::Remover;
-use crate::wait::{self, Poll, Target, WaitPolicy};
 
 /// A region to copy to, and its KMS key (the account's default EBS key when None).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,7 +104,7 @@ async fn region_outcome(
     cancel: &CancellationToken,
 ) -> RegionOutcome {
     let target = aws.in_region(&destination.region);
-    match copy_to(
+    let copied = copy_to(
         aws,
         &target,
         source,
@@ -114,22 +113,17 @@ async fn region_outcome(
         sink,
         cancel,
     )
-    .await
-    {
-        Ok((status, image)) => RegionOutcome {
-            region: destination.region.clone(),
-            status,
-            image_id: Some(image.id),
-            snapshot_ids: image.snapshot_ids,
-            error: None,
-        },
-        Err(error) => RegionOutcome {
-            region: destination.region.clone(),
-            status: "failed",
-            image_id: None,
-            snapshot_ids: Vec::new(),
-            error: Some(error.to_string()),
-        },
+    .await;
+    let (status, image, error) = match copied {
+        Ok((status, image)) => (status, Some(image), None),
+        Err(error) => ("failed", None, Some(error.to_string())),
+    };
+    RegionOutcome {
+        region: destination.region.clone(),
+        status,
+        image_id: image.as_ref().map(|i| i.id.clone()),
+        snapshot_ids: image.map(|i| i.snapshot_ids).unwrap_or_default(),
+        error,
     }
 }
 
@@ -180,29 +174,13 @@ async fn copy_to(
         aws.ec2
             .tag(std::slice::from_ref(&image_id), &source.tags)
             .await?;
-        let ec2 = &aws.ec2;
-        let target = Target {
-            step: "distribute",
-            what: "image",
-            resource: &image_id,
-            region,
-            hint: None,
-        };
-        let policy = WaitPolicy::new(Duration::from_secs(60 * 60))
-            .with_max_interval(Duration::from_secs(30));
-        let image = wait::until(target, &policy, sink, cancel, || async {
-            Ok(match ec2.describe_image(&image_id).await? {
-                None => Poll::Pending("not yet visible".into()),
-                Some(image) => match image.state.as_str() {
-                    "available" => Poll::Ready(image),
-                    "pending" | "transient" => Poll::Pending(image.state),
-                    _ => Poll::Failed {
-                        state: image.state,
-                        reason: image.state_reason,
-                    },
-                },
-            })
-        })
+        let image = Remover {
+            aws,
+            sink,
+            cancel,
+            deadlines: &Deadlines::default(),
+        }
+        .wait_for_image("distribute", &image_id)
         .await?;
         if !image.snapshot_ids.is_empty() {
             aws.ec2.tag(&image.snapshot_ids, &source.tags).await?;

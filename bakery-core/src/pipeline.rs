@@ -920,27 +920,10 @@ impl Run<'_> {
 
     async fn wait_image(&self, image_id: &str) -> Result<ImageRecord> {
         let ec2 = &self.aws.ec2;
-        let image = wait::until(
-            self.target("wait-image", "image", image_id),
-            &WaitPolicy::new(self.deadlines.image_available)
-                .with_max_interval(Duration::from_secs(30)),
-            self.sink,
-            &self.cancel,
-            || async {
-                Ok(match ec2.describe_image(image_id).await? {
-                    None => Poll::Pending("not yet visible".into()),
-                    Some(image) => match image.state.as_str() {
-                        "available" => Poll::Ready(image),
-                        "pending" | "transient" => Poll::Pending(image.state),
-                        _ => Poll::Failed {
-                            state: image.state,
-                            reason: image.state_reason,
-                        },
-                    },
-                })
-            },
-        )
-        .await?;
+        let image = self
+            .remover(&self.cancel)
+            .wait_for_image("wait-image", image_id)
+            .await?;
         for snapshot in &image.snapshot_ids {
             self.created(Resource::Snapshot {
                 id: snapshot.clone(),

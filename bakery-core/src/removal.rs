@@ -1,11 +1,12 @@
-//! Removing one resource from AWS, and waiting for an instance's state: shared by the
-//! bake's cleanup and by `bakery cleanup`.
+//! Removing one resource from AWS, and waiting for an instance's or an image's state:
+//! shared by the bake, its cleanup, distribution and `bakery cleanup`.
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::aws::ec2::ImageInfo;
 use crate::aws::{is_not_found, Aws};
 use crate::error::Result;
 use crate::events::EventSink;
@@ -53,6 +54,35 @@ impl Remover<'_> {
             }
             Resource::Claim { id, .. } => self.aws.ssm.delete_parameter(id).await,
         }
+    }
+
+    /// Waits until the image is available, failing fast on `failed`, `invalid`,
+    /// `deregistered` and the other states it cannot come back from.
+    pub async fn wait_for_image(&self, step: &str, image_id: &str) -> Result<ImageInfo> {
+        let ec2 = &self.aws.ec2;
+        let target = Target {
+            step,
+            what: "image",
+            resource: image_id,
+            region: &self.aws.region,
+            hint: None,
+        };
+        let policy = WaitPolicy::new(self.deadlines.image_available)
+            .with_max_interval(Duration::from_secs(30));
+        wait::until(target, &policy, self.sink, self.cancel, || async {
+            Ok(match ec2.describe_image(image_id).await? {
+                None => Poll::Pending("not yet visible".into()),
+                Some(image) => match image.state.as_str() {
+                    "available" => Poll::Ready(image),
+                    "pending" | "transient" => Poll::Pending(image.state),
+                    _ => Poll::Failed {
+                        state: image.state,
+                        reason: image.state_reason,
+                    },
+                },
+            })
+        })
+        .await
     }
 
     /// Waits until the instance is in `wanted`; states in `passing` are on the way,
