@@ -1,7 +1,7 @@
-//! `bakery validate` and `bakery plan`: what a bake would do, decided and checked
-//! before any AWS call.
+//! `bakery validate`, `bakery plan` and `bakery firstboot render`: what a bake would
+//! do, decided and checked before any AWS call.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use bakery_core::aws::{Aws, AwsSettings};
@@ -110,6 +110,39 @@ pub async fn plan(args: &BakeArgs, aws: &AwsSettings) -> u8 {
     println!("AWS calls, in order:");
     for call in plan.aws_calls() {
         println!("  {call}");
+    }
+    0
+}
+
+pub fn render_firstboot(recipe: &Path, version: &str, output: Output) -> u8 {
+    let installation = match bakery_core::firstboot::render(recipe, version) {
+        Ok(installation) => installation,
+        Err(error) => return fail(output, &error),
+    };
+    match (installation, output) {
+        (None, Output::Json) => print_json(&serde_json::json!({ "firstboot": false })),
+        (None, Output::Text) => println!(
+            "{}: firstboot = false: a bake installs nothing for the first boot",
+            recipe.display()
+        ),
+        (Some(installation), Output::Json) => print_json(&installation),
+        (Some(installation), Output::Text) => {
+            println!(
+                "{} firstboot agent; started by {}",
+                installation.platform, installation.activation
+            );
+            for file in &installation.files {
+                let when = match file.when {
+                    Some(init) => format!(" (only with {})", serde_json::to_value(init).expect("serializes").as_str().unwrap_or_default()),
+                    None => String::new(),
+                };
+                println!("\n==> {} [{}]{when}", file.path, file.access);
+                print!("{}", file.content);
+                if !file.content.ends_with('\n') {
+                    println!();
+                }
+            }
+        }
     }
     0
 }

@@ -105,6 +105,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// The firstboot agent a bake installs.
+    #[command(subcommand)]
+    Firstboot(FirstbootCommand),
     /// Mark a release's images deprecated (now, or from --at).
     Deprecate {
         role: String,
@@ -112,6 +115,20 @@ enum Command {
         /// YYYY-MM-DD, an RFC 3339 time, or `now`.
         #[arg(long, default_value = "now")]
         at: String,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+#[derive(Subcommand)]
+enum FirstbootCommand {
+    /// Print exactly what a bake of the recipe installs for the first boot: every
+    /// file with its path, mode and content, and the config filled from the recipe.
+    Render {
+        recipe: PathBuf,
+        /// The release the config names (a bake fills in the version it claims).
+        #[arg(long, default_value = "0.0.0-render")]
+        version: String,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
@@ -254,6 +271,11 @@ fn main() -> ExitCode {
                 yes,
                 output,
             } => prune::run(&role, keep, older_than.as_deref(), yes, output, &aws).await,
+            Command::Firstboot(FirstbootCommand::Render {
+                recipe,
+                version,
+                output,
+            }) => check::render_firstboot(&recipe, &version, output),
             Command::Deprecate {
                 role,
                 version,

@@ -5,6 +5,18 @@ use serde_json::json;
 
 use crate::report::{BakeReport, BakeStatus};
 
+/// An SNS topic ARN: `arn:<partition>:sns:<region>:<account>:<name>`.
+pub fn check_topic_arn(topic: &str) -> std::result::Result<(), String> {
+    let parts: Vec<&str> = topic.split(':').collect();
+    if parts.len() == 6 && parts[0] == "arn" && parts[2] == "sns" && parts[5..].iter().all(|p| !p.is_empty()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{topic}` is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)"
+        ))
+    }
+}
+
 /// Subject and JSON body of the alert for a finished bake.
 pub fn message(
     report: &BakeReport,

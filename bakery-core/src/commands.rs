@@ -55,7 +55,7 @@ fn shell_step(script: &str, env: &BTreeMap<String, String>) -> String {
 
 /// A delimiter that does not occur in the script, so the here-document ends where
 /// bakery means it to.
-fn heredoc_delimiter(script: &str) -> String {
+pub(crate) fn heredoc_delimiter(script: &str) -> String {
     let digest = hex::encode(Sha256::digest(script.as_bytes()));
     let mut delimiter = format!("BAKERY_SCRIPT_{}", &digest[..16]);
     while script.lines().any(|line| line == delimiter) {

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod distribute;
 pub mod error;
 pub mod events;
+pub mod firstboot;
 pub mod janitor;
 pub mod ledger;
 pub mod pipeline;

@@ -766,9 +766,10 @@ impl Run<'_> {
 
     async fn run_step(&self, planned: &PlannedStep, instance_id: &str) -> Result<()> {
         let step = planned.name.as_str();
+        let text = planned.command_for(&self.release());
         let command = ScriptCommand {
             document: planned.document,
-            script: &planned.command,
+            script: &text,
             execution_timeout_secs: planned.timeout.as_secs(),
             comment: format!("bakery {} {step} {}", self.release(), self.plan.bake_id),
         };

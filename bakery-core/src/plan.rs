@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::commands;
 use crate::error::Result;
+use crate::firstboot::{self, FirstbootConfig, FirstbootSettings, Installation};
 use crate::recipe::{Arch, BaseImage, Platform, Recipe, RoleName};
 use crate::release::{recipe_digest, Release};
 use crate::version::{Bump, VersionRequest};
@@ -100,16 +101,40 @@ pub struct BuilderPlan {
     pub kms_key: Option<String>,
 }
 
-/// One Run Command of the bake: a recipe step or the built-in generalize step.
+/// One Run Command of the bake: a recipe step or a built-in one (firstboot, generalize).
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedStep {
-    /// `recipe/<name>` for recipe steps, `generalize` for the built-in one.
+    /// `recipe/<name>` for recipe steps, `firstboot` and `generalize` for built-in ones.
     pub name: String,
     pub document: &'static str,
     #[serde(skip)]
-    pub command: String,
+    pub command: StepCommand,
     #[serde(with = "seconds")]
     pub timeout: Duration,
+}
+
+/// The text a step sends; the firstboot config names the release, known only once
+/// the bake has claimed its version.
+#[derive(Debug, Clone)]
+pub enum StepCommand {
+    Fixed(String),
+    Firstboot {
+        platform: Platform,
+        settings: FirstbootSettings,
+    },
+}
+
+impl PlannedStep {
+    pub fn command_for(&self, release: &Release) -> String {
+        match &self.command {
+            StepCommand::Fixed(text) => text.clone(),
+            StepCommand::Firstboot { platform, settings } => {
+                let config = FirstbootConfig::new(&release.role, &release.version.to_string(), settings);
+                let script = Installation::new(*platform, &config).script();
+                commands::step_command(*platform, &script, &BTreeMap::new())
+            }
+        }
+    }
 }
 
 mod seconds {
@@ -134,11 +159,8 @@ impl BakePlan {
             request.pre.as_deref(),
         )?;
         if let Some(topic) = &request.sns_topic {
-            if !topic.starts_with("arn:") || topic.split(':').count() != 6 {
-                return Err(crate::Error::input(format!(
-                    "--sns-topic `{topic}` is not a topic ARN (arn:aws:sns:<region>:<account>:<name>)"
-                )));
-            }
+            crate::alerts::check_topic_arn(topic)
+                .map_err(|m| crate::Error::input(format!("--sns-topic {m}")))?;
         }
         if let Some(channel) = &request.promote {
             crate::channels::check_channel(channel)?;
@@ -201,19 +223,34 @@ impl BakePlan {
             .map(|step| PlannedStep {
                 name: format!("recipe/{}", step.name),
                 document,
-                command: commands::step_command(recipe.platform, &step.script_text, &step.env),
+                command: StepCommand::Fixed(commands::step_command(
+                    recipe.platform,
+                    &step.script_text,
+                    &step.env,
+                )),
                 timeout: step.timeout,
             })
             .collect();
+        if let Some(settings) = &recipe.firstboot {
+            steps.push(PlannedStep {
+                name: "firstboot".into(),
+                document,
+                command: StepCommand::Firstboot {
+                    platform: recipe.platform,
+                    settings: settings.clone(),
+                },
+                timeout: firstboot::INSTALL_TIMEOUT,
+            });
+        }
         if recipe.generalize {
             steps.push(PlannedStep {
                 name: "generalize".into(),
                 document,
-                command: commands::step_command(
+                command: StepCommand::Fixed(commands::step_command(
                     recipe.platform,
                     commands::generalize_script(recipe.platform),
                     &BTreeMap::new(),
-                ),
+                )),
                 timeout: GENERALIZE_TIMEOUT,
             });
         }
@@ -410,11 +447,29 @@ mod tests {
     #[test]
     fn generalize_comes_last_and_the_lifetime_covers_every_step() {
         let p = plan(recipe(""), BuilderOverrides::default());
-        assert_eq!(p.steps.last().unwrap().name, "generalize");
-        assert_eq!(p.builder_lifetime, BUILDER_OVERHEAD + GENERALIZE_TIMEOUT);
-        let p = plan(recipe("generalize = false\n"), BuilderOverrides::default());
+        let names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["firstboot", "generalize"]);
+        assert_eq!(
+            p.builder_lifetime,
+            BUILDER_OVERHEAD + firstboot::INSTALL_TIMEOUT + GENERALIZE_TIMEOUT
+        );
+        let p = plan(
+            recipe("generalize = false\nfirstboot = false\n"),
+            BuilderOverrides::default(),
+        );
         assert!(p.steps.is_empty());
         assert_eq!(p.builder_lifetime, BUILDER_OVERHEAD);
+    }
+
+    #[test]
+    fn the_firstboot_config_names_the_release_the_bake_claimed() {
+        let p = plan(
+            recipe("[firstboot]\nrunlist = \"s3://runlists/{environment}/base.json\"\nrunner = \"chef-client -z -j {runlist}\"\n"),
+            BuilderOverrides::default(),
+        );
+        let text = p.steps[0].command_for(&p.release("2.0.1".parse().unwrap()));
+        assert!(text.contains("\"version\": \"2.0.1\""), "{text}");
+        assert!(text.contains("\"runlist\": \"s3://runlists/{environment}/base.json\""));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
+use crate::firstboot::{self, FirstbootSettings};
 
 pub const RECIPE_FILE: &str = "recipe.toml";
 
@@ -36,6 +37,9 @@ pub struct Recipe {
     /// How long after baking the AMI is marked deprecated.
     #[serde(with = "duration_text")]
     pub deprecate_after: Duration,
+    /// What the firstboot agent does on an instance's first boot; `None` when the
+    /// recipe opts out (`firstboot = false`) and nothing is installed.
+    pub firstboot: Option<FirstbootSettings>,
 }
 
 /// Where the builder's image comes from.
@@ -239,6 +243,7 @@ struct RawRecipe {
     #[serde(default)]
     tags: BTreeMap<Spanned<String>, String>,
     deprecate_after: Option<DurationText>,
+    firstboot: Option<RawFirstboot>,
 }
 
 fn yes() -> bool {
@@ -315,6 +320,69 @@ fn base_image(raw: RawBase, own_role: &RoleName) -> std::result::Result<BaseImag
             Ok(BaseImage::Release { role, selector })
         }
         _ => Err(BASE_FORMS.to_string()),
+    }
+}
+
+/// `firstboot = false`, or a `[firstboot]` table.
+enum RawFirstboot {
+    Off,
+    On(Box<RawFirstbootSettings>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFirstbootSettings {
+    runlist: Option<Spanned<String>>,
+    runner: Option<Spanned<String>>,
+    region: Option<String>,
+    sns_topic: Option<Spanned<String>>,
+    retry: Option<bool>,
+    fetch_attempts: Option<FetchAttempts>,
+    fetch_timeout: Option<DurationText>,
+}
+
+struct FetchAttempts(u32);
+
+impl<'de> Deserialize<'de> for FetchAttempts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let attempts = i64::deserialize(deserializer)?;
+        if (1..=20).contains(&attempts) {
+            Ok(FetchAttempts(attempts as u32))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "fetch_attempts {attempts} is out of range: give 1 to 20"
+            )))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawFirstboot {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = RawFirstboot;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "`firstboot = false`, or a [firstboot] table with runlist, runner, region, \
+                     sns_topic, retry, fetch_attempts, fetch_timeout",
+                )
+            }
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> std::result::Result<RawFirstboot, E> {
+                Ok(if on {
+                    RawFirstboot::On(Box::default())
+                } else {
+                    RawFirstboot::Off
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<RawFirstboot, A::Error> {
+                RawFirstbootSettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|settings| RawFirstboot::On(Box::new(settings)))
+            }
+        }
+        deserializer.deserialize_any(Either)
     }
 }
 
@@ -436,6 +504,12 @@ impl Recipe {
             tags.insert(key.into_inner(), value);
         }
 
+        let firstboot = match raw.firstboot {
+            Some(RawFirstboot::Off) => None,
+            Some(RawFirstboot::On(settings)) => Some(firstboot_settings(*settings, &at)?),
+            None => Some(FirstbootSettings::default()),
+        };
+
         let builder = raw.builder;
         Ok(Recipe {
             dir: dir.to_path_buf(),
@@ -465,8 +539,55 @@ impl Recipe {
             generalize: raw.generalize,
             tags,
             deprecate_after: raw.deprecate_after.map_or(DEFAULT_DEPRECATE_AFTER, |d| d.0),
+            firstboot,
         })
     }
+}
+
+fn firstboot_settings(
+    raw: RawFirstbootSettings,
+    at: &impl Fn(Range<usize>, String) -> Error,
+) -> Result<FirstbootSettings> {
+    if let Some(runlist) = &raw.runlist {
+        firstboot::check_runlist(runlist.get_ref())
+            .map_err(|m| at(runlist.span(), format!("key `firstboot.runlist`: {m}")))?;
+        if raw.runner.is_none() {
+            return Err(at(
+                runlist.span(),
+                "key `firstboot.runlist`: a runlist needs a `runner`, the command that applies \
+                 it, e.g. runner = \"chef-client -z -j {runlist}\""
+                    .to_string(),
+            ));
+        }
+    }
+    if let Some(runner) = &raw.runner {
+        if runner.get_ref().trim().is_empty() {
+            return Err(at(
+                runner.span(),
+                "key `firstboot.runner`: the runner is a command; it cannot be empty".to_string(),
+            ));
+        }
+        if raw.runlist.is_none() && runner.get_ref().contains("{runlist}") {
+            return Err(at(
+                runner.span(),
+                "key `firstboot.runner`: `{runlist}` is used but no `runlist` is set".to_string(),
+            ));
+        }
+    }
+    if let Some(topic) = &raw.sns_topic {
+        crate::alerts::check_topic_arn(topic.get_ref())
+            .map_err(|m| at(topic.span(), format!("key `firstboot.sns_topic`: {m}")))?;
+    }
+    let defaults = FirstbootSettings::default();
+    Ok(FirstbootSettings {
+        runlist: raw.runlist.map(Spanned::into_inner),
+        runner: raw.runner.map(Spanned::into_inner),
+        region: raw.region,
+        sns_topic: raw.sns_topic.map(Spanned::into_inner),
+        retry: raw.retry.unwrap_or(defaults.retry),
+        fetch_attempts: raw.fetch_attempts.map_or(defaults.fetch_attempts, |a| a.0),
+        fetch_timeout: raw.fetch_timeout.map_or(defaults.fetch_timeout, |t| t.0),
+    })
 }
 
 /// AWS tag rules, plus the `bakery:` prefix that belongs to bakery's own schema.

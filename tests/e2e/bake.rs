@@ -60,6 +60,7 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
             "wait-ready",
             "recipe/packages",
             "recipe/harden",
+            "firstboot",
             "generalize",
             "stop",
             "create-image",

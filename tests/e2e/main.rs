@@ -6,6 +6,7 @@ mod audit;
 mod bake;
 mod check;
 mod distribute;
+mod firstboot;
 mod janitor;
 mod layering;
 mod releases;

@@ -17,6 +17,8 @@ What it adds (see tests/emulator/README.md for the control API):
   (status, exit code, output) by matching the command text.
 - DescribeImageReferences: the instances and launch templates that use an image.
 - Faults: the next N calls of an action answer with a chosen error (throttling, 5xx).
+- Instance metadata (IMDSv2 only) for each emulated instance under
+  /bakery-imds/<instance-id>/, with its region and tags, for the firstboot agent's tests.
 
 Settings are per region (tests use one region each, so they can run in parallel) with
 a "*" default, set over HTTP at /bakery-emulator/config.
@@ -534,6 +536,64 @@ def _fault_response(start_response: Any, environ: dict[str, Any], fault: dict[st
     return [data]
 
 
+# ---------------------------------------------------------------- instance metadata (IMDSv2)
+
+IMDS_PREFIX = "/bakery-imds/"
+IMDS_TOKENS: set[str] = set()
+
+
+def _find_instance(instance_id: str) -> tuple[str, Instance] | None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    for region, backend in ec2_backends[DEFAULT_ACCOUNT_ID].items():
+        for instance in backend.all_instances():
+            if instance.id == instance_id:
+                return region, instance
+    return None
+
+
+def _text_response(start_response: Any, status: str, text: str) -> list[bytes]:
+    data = text.encode()
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def instance_metadata(path: str, environ: dict[str, Any], start_response: Any) -> Any:
+    """The metadata service of one emulated instance, IMDSv2 only:
+    /bakery-imds/<instance-id>/latest/api/token (PUT), then .../latest/meta-data/...
+    with the token: instance-id, placement/region, tags/instance[/<key>]."""
+    instance_id, _, rest = path.partition("/")
+    method = environ.get("REQUEST_METHOD")
+    if rest == "latest/api/token":
+        if method != "PUT" or not environ.get("HTTP_X_AWS_EC2_METADATA_TOKEN_TTL_SECONDS"):
+            return _text_response(start_response, "400 Bad Request", "PUT with a TTL header")
+        token = uuid.uuid4().hex
+        IMDS_TOKENS.add(token)
+        return _text_response(start_response, "200 OK", token)
+    if environ.get("HTTP_X_AWS_EC2_METADATA_TOKEN") not in IMDS_TOKENS:
+        return _text_response(start_response, "401 Unauthorized", "")
+    found = _find_instance(instance_id)
+    if not found or not rest.startswith("latest/meta-data/"):
+        return _text_response(start_response, "404 Not Found", "")
+    region, instance = found
+    item = rest[len("latest/meta-data/"):]
+    tags = {t["key"]: t["value"] for t in instance.get_tags()}
+    values = {
+        "instance-id": instance.id,
+        "placement/region": region,
+        "ami-id": instance.image_id,
+        "tags/instance": "\n".join(sorted(tags)),
+    }
+    if item.startswith("tags/instance/"):
+        key = item[len("tags/instance/"):]
+        if key in tags:
+            return _text_response(start_response, "200 OK", tags[key])
+        return _text_response(start_response, "404 Not Found", "")
+    if item in values:
+        return _text_response(start_response, "200 OK", values[item])
+    return _text_response(start_response, "404 Not Found", "")
+
+
 class BakeryEmulator:
     """WSGI middleware in front of moto: the control API, then fault injection."""
 
@@ -544,6 +604,8 @@ class BakeryEmulator:
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return self.control(path[len(CONTROL_PREFIX):], environ, start_response)
+        if path.startswith(IMDS_PREFIX):
+            return instance_metadata(path[len(IMDS_PREFIX):], environ, start_response)
         body = _read_body(environ)
         action = _action_of(environ, body)
         if action and SETTINGS.faults:

@@ -1,0 +1,440 @@
+//! The Linux firstboot agent, run for real: against the emulator's S3 and SNS, with
+//! the emulated instance's own metadata service, and the AWS CLI an instance has.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::support::{repo_root, Account, Inbox, TestRecipe};
+
+/// The agent tests share a region: each makes its own instance, bucket and topic.
+const REGION: &str = "ap-southeast-7";
+
+/// An instance on its first boot: its root file system is a temporary folder, its
+/// metadata service the emulator's, its role's S3 bucket and alert topic its own.
+struct FirstBoot {
+    root: tempfile::TempDir,
+    instance_id: String,
+    bucket: String,
+    inbox: Inbox,
+}
+
+fn aws_cli() -> PathBuf {
+    repo_root().join(".local-aws/awscli/bin/aws")
+}
+
+fn aws(args: &[&str]) {
+    let out = Command::new(aws_cli())
+        .args(["--region", REGION])
+        .args(args)
+        .env("AWS_ENDPOINT_URL", crate::support::endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .expect("the AWS CLI runs (scripts/local-aws install puts it in .local-aws/awscli)");
+    assert!(out.status.success(), "aws {args:?}: {out:?}");
+}
+
+impl FirstBoot {
+    /// An instance tagged `tags`, a bucket and a topic named after `name`.
+    async fn new(name: &str, tags: &[(&str, &str)]) -> FirstBoot {
+        let account = Account::in_region(REGION).await;
+        let mut launch = account
+            .ec2
+            .run_instances()
+            .image_id("ami-12c6146b")
+            .min_count(1)
+            .max_count(1);
+        let mut spec = aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(aws_sdk_ec2::types::ResourceType::Instance);
+        for (key, value) in [("Name", name)].iter().chain(tags) {
+            spec = spec.tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(*key)
+                    .value(*value)
+                    .build(),
+            );
+        }
+        launch = launch.tag_specifications(spec.build());
+        let instance_id = launch.send().await.unwrap().instances()[0]
+            .instance_id()
+            .unwrap()
+            .to_string();
+        let bucket = format!("runlists-{name}");
+        aws(&[
+            "s3api",
+            "create-bucket",
+            "--bucket",
+            &bucket,
+            "--create-bucket-configuration",
+            &format!("LocationConstraint={REGION}"),
+        ]);
+        let inbox = account.inbox(&format!("firstboot-{name}")).await;
+        FirstBoot {
+            root: tempfile::tempdir().unwrap(),
+            instance_id,
+            bucket,
+            inbox,
+        }
+    }
+
+    fn path(&self, path: &str) -> PathBuf {
+        self.root.path().join(path.trim_start_matches('/'))
+    }
+
+    fn upload(&self, key: &str, text: &str) {
+        let file = self.root.path().join("upload");
+        std::fs::write(&file, text).unwrap();
+        aws(&[
+            "s3",
+            "cp",
+            file.to_str().unwrap(),
+            &format!("s3://{}/{key}", self.bucket),
+        ]);
+    }
+
+    /// What the firstboot step of a bake writes: the config and the marker.
+    fn baked_with(&self, config: Value) -> &FirstBoot {
+        let mut full = json!({
+            "role": "zookeeper", "version": "1.4.0",
+            "runner": format!("sh {} {{runlist}}", self.runner().display()),
+            "sns_topic": self.inbox.topic_arn, "retry": true,
+            "fetch_attempts": 2, "fetch_timeout": 30
+        });
+        for (key, value) in config.as_object().unwrap() {
+            full[key] = value.clone();
+        }
+        std::fs::create_dir_all(self.path("/etc/bakery")).unwrap();
+        std::fs::write(
+            self.path("/etc/bakery/firstboot.json"),
+            serde_json::to_string_pretty(&full).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(self.path("/firstboot.txt"), "bakery firstboot marker\n").unwrap();
+        self
+    }
+
+    /// A runner that keeps a copy of the runlist it was given, as chef-client would
+    /// apply it.
+    fn runner(&self) -> PathBuf {
+        let runner = self.root.path().join("runner.sh");
+        std::fs::write(
+            &runner,
+            format!(
+                "#!/bin/sh\necho \"applying $1\"\ncp \"$1\" {}\n",
+                self.path("/applied.json").display()
+            ),
+        )
+        .unwrap();
+        runner
+    }
+
+    /// Boots: runs the agent as the init system would. Returns its exit code.
+    fn boot(&self) -> i32 {
+        self.boot_with_env(&[])
+    }
+
+    fn boot_with_env(&self, env: &[(&str, &str)]) -> i32 {
+        let cli_dir = aws_cli().parent().unwrap().to_path_buf();
+        let path = format!(
+            "{}:{}",
+            cli_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let status = Command::new("sh")
+            .arg(repo_root().join("firstboot/linux/bakery-firstboot"))
+            .env_clear()
+            .env("PATH", path)
+            .env("BAKERY_FIRSTBOOT_ROOT", self.root.path())
+            .env(
+                "BAKERY_IMDS_ENDPOINT",
+                format!(
+                    "{}/bakery-imds/{}",
+                    crate::support::endpoint(),
+                    self.instance_id
+                ),
+            )
+            .env("AWS_ENDPOINT_URL", crate::support::endpoint())
+            // Stand-ins for the instance role's credentials.
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .envs(env.iter().copied())
+            .status()
+            .unwrap();
+        status.code().unwrap_or(-1)
+    }
+
+    fn marker_present(&self) -> bool {
+        self.path("/firstboot.txt").exists()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("/var/log/bakery-firstboot.log")).unwrap_or_default()
+    }
+
+    fn applied(&self) -> Option<String> {
+        std::fs::read_to_string(self.path("/applied.json")).ok()
+    }
+
+    async fn alerts(&self) -> Vec<(String, Value)> {
+        self.inbox.messages().await
+    }
+}
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn without_the_marker_nothing_happens() {
+    let instance = FirstBoot::new("no-marker", &[]).await;
+    instance.baked_with(json!({ "runlist": "s3://runlists-no-marker/zookeeper.json" }));
+    std::fs::remove_file(instance.path("/firstboot.txt")).unwrap();
+
+    assert_eq!(instance.boot(), 0);
+    assert_eq!(instance.log(), "", "the agent wrote nothing");
+    assert_eq!(instance.applied(), None);
+    assert!(instance.alerts().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_runlist_named_by_the_instance_tags_is_fetched_and_applied() {
+    let instance = FirstBoot::new("success", &[("environment", "production")]).await;
+    let runlist = r#"{"run_list": ["role[zookeeper]"]}"#;
+    instance.upload("production/zookeeper.json", runlist);
+    instance.baked_with(json!({ "runlist": "s3://runlists-success/{environment}/{role}.json" }));
+
+    assert_eq!(instance.boot(), 0, "{}", instance.log());
+    assert_eq!(instance.applied().as_deref(), Some(runlist));
+    assert!(!instance.marker_present(), "the marker is removed");
+    let kept = instance.path("/var/lib/bakery/firstboot/runlist");
+    assert_eq!(mode_of(&kept), 0o600, "the runlist is readable by root only");
+    assert!(instance
+        .log()
+        .contains("fetching s3://runlists-success/production/zookeeper.json"));
+    assert!(instance.alerts().await.is_empty());
+
+    // The next boot is not a first boot.
+    std::fs::remove_file(instance.path("/applied.json")).unwrap();
+    assert_eq!(instance.boot(), 0);
+    assert_eq!(instance.applied(), None);
+}
+
+#[tokio::test]
+async fn a_placeholder_without_a_tag_comes_from_the_environment() {
+    let instance = FirstBoot::new("from-env", &[]).await;
+    instance.upload("staging/zookeeper.json", "{}");
+    instance.baked_with(json!({ "runlist": "s3://runlists-from-env/{environment}/zookeeper.json" }));
+
+    assert_eq!(
+        instance.boot_with_env(&[("environment", "staging")]),
+        0,
+        "{}",
+        instance.log()
+    );
+    assert_eq!(instance.applied().as_deref(), Some("{}"));
+}
+
+#[tokio::test]
+async fn a_failing_runner_alerts_the_team_and_the_next_boot_retries() {
+    let instance = FirstBoot::new("runner-fails", &[("environment", "production")]).await;
+    instance.upload("production/zookeeper.json", "{}");
+    instance.baked_with(json!({
+        "runlist": "s3://runlists-runner-fails/{environment}/zookeeper.json",
+        "runner": "echo 'zookeeper: package not found'; exit 7"
+    }));
+
+    assert_eq!(instance.boot(), 1);
+    assert!(instance.marker_present(), "the marker stays for the next boot");
+    let alerts = instance.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let (subject, alert) = &alerts[0];
+    assert_eq!(
+        subject,
+        &format!(
+            "bakery firstboot: zookeeper 1.4.0 failed at run on {}",
+            instance.instance_id
+        )
+    );
+    assert_eq!(alert["event"], "firstboot-failed");
+    assert_eq!(alert["role"], "zookeeper");
+    assert_eq!(alert["version"], "1.4.0");
+    assert_eq!(alert["instance_id"], instance.instance_id.as_str());
+    assert_eq!(alert["region"], REGION);
+    assert_eq!(alert["phase"], "run");
+    assert_eq!(alert["exit_code"], 7);
+    assert_eq!(alert["marker_kept"], true);
+    assert!(
+        alert["log_tail"]
+            .as_str()
+            .unwrap()
+            .contains("zookeeper: package not found"),
+        "{alert}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_runlist_fails_the_fetch_phase_after_its_retries() {
+    let instance = FirstBoot::new("missing", &[]).await;
+    instance.baked_with(json!({ "runlist": "s3://runlists-missing/nowhere.json" }));
+
+    assert_eq!(instance.boot(), 4);
+    assert!(instance.marker_present());
+    assert_eq!(instance.applied(), None, "the runner never ran");
+    assert_eq!(instance.log().matches("fetching ").count(), 2, "two attempts");
+    let alerts = instance.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].1["phase"], "fetch");
+    assert!(alerts[0].1["error"]
+        .as_str()
+        .unwrap()
+        .contains("s3://runlists-missing/nowhere.json"));
+}
+
+#[tokio::test]
+async fn with_retry_off_the_marker_goes_after_the_alert() {
+    let instance = FirstBoot::new("no-retry", &[]).await;
+    instance.upload("zookeeper.json", "{}");
+    instance.baked_with(json!({
+        "runlist": "s3://runlists-no-retry/zookeeper.json",
+        "runner": "exit 3", "retry": false
+    }));
+
+    assert_eq!(instance.boot(), 1);
+    assert!(!instance.marker_present());
+    let alerts = instance.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].1["marker_kept"], false);
+    assert_eq!(alerts[0].1["exit_code"], 3);
+}
+
+#[tokio::test]
+async fn a_placeholder_with_no_value_fails_the_config_phase() {
+    let instance = FirstBoot::new("no-tag", &[]).await;
+    instance.baked_with(json!({ "runlist": "s3://runlists-no-tag/{environment}/zookeeper.json" }));
+
+    assert_eq!(instance.boot(), 2);
+    let alerts = instance.alerts().await;
+    assert_eq!(alerts[0].1["phase"], "config");
+    assert!(alerts[0].1["error"]
+        .as_str()
+        .unwrap()
+        .contains("placeholder {environment}"));
+}
+
+/// The install step, as a bake sends it: the commands the emulator recorded carry
+/// the agent, the unit, the config and the marker, with their modes.
+#[tokio::test]
+async fn every_bake_installs_the_agent_its_config_and_the_marker() {
+    let account = Account::in_region("mx-central-1").await;
+    let recipe = TestRecipe::new("zookeeper")
+        // Ubuntu, from the emulator's stock images (this region has no AL2023 parameter).
+        .with_base("image = \"ami-1e749f67\"")
+        .step("install", "#!/bin/sh\necho installing\n")
+        .with_toml(
+            "[firstboot]\n\
+             runlist = \"s3://company-runlists/{environment}/zookeeper.json\"\n\
+             runner = \"chef-client -z -j {runlist}\"\n\
+             sns_topic = \"arn:aws:sns:mx-central-1:123456789012:firstboot\"\n\
+             fetch_timeout = \"10m\"\n",
+        );
+    let result = account.bake_ok(recipe.path(), &["--version", "3.4.0"]);
+    let builder = result["builder_instance_id"].as_str().unwrap();
+
+    let commands = account.commands_sent_to(builder).await;
+    let names: Vec<&str> = commands
+        .iter()
+        .map(|(_, text)| {
+            if text.contains("bakery firstboot step") {
+                "firstboot"
+            } else if text.contains("bakery's generalize step") {
+                "generalize"
+            } else {
+                "recipe"
+            }
+        })
+        .collect();
+    assert_eq!(names, ["recipe", "firstboot", "generalize"]);
+    let install = &commands[1].1;
+    for (path, mode) in [
+        ("/usr/local/sbin/bakery-firstboot", "0755"),
+        ("/etc/systemd/system/bakery-firstboot.service", "0644"),
+        ("/etc/init.d/bakery-firstboot", "0755"),
+        ("/etc/bakery/firstboot.json", "0600"),
+        ("/firstboot.txt", "0644"),
+    ] {
+        assert!(
+            install.contains(&format!("cat > '{path}' <<'")),
+            "{path} is written"
+        );
+        assert!(
+            install.contains(&format!("chmod {mode} '{path}'")),
+            "{path} gets {mode}"
+        );
+    }
+    assert!(install.contains(bakery_core::firstboot::LINUX_AGENT));
+    assert!(install.contains(bakery_core::firstboot::LINUX_UNIT));
+    assert!(install.contains("systemctl enable bakery-firstboot.service"));
+    assert!(install.contains("\"version\": \"3.4.0\""));
+    assert!(install.contains("\"runlist\": \"s3://company-runlists/{environment}/zookeeper.json\""));
+    assert!(install.contains("\"fetch_timeout\": 600"));
+}
+
+#[tokio::test]
+async fn firstboot_render_prints_what_a_bake_installs_and_an_opt_out_installs_nothing() {
+    let recipe = TestRecipe::new("worker").with_toml(
+        "[firstboot]\nrunlist = \"s3://runlists/{role}.json\"\nrunner = \"chef-client -z -j {runlist}\"\n",
+    );
+    let rendered = crate::support::Bakery::new("mx-central-1")
+        .args(["firstboot", "render", "--version", "2.0.0", "--output", "json"])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(rendered.code, 0, "{}", rendered.stderr);
+    let files = rendered.json()["files"].as_array().unwrap().clone();
+    let config = files
+        .iter()
+        .find(|f| f["path"] == "/etc/bakery/firstboot.json")
+        .unwrap();
+    assert_eq!(config["access"], "0600");
+    let config: Value = serde_json::from_str(config["content"].as_str().unwrap()).unwrap();
+    assert_eq!(config["role"], "worker");
+    assert_eq!(config["version"], "2.0.0");
+
+    let text = std::fs::read_to_string(recipe.path().join("recipe.toml")).unwrap();
+    std::fs::write(
+        recipe.path().join("recipe.toml"),
+        text.replacen("[builder]", "firstboot = false\n[builder]", 1)
+            .replace("[firstboot]\nrunlist = \"s3://runlists/{role}.json\"\nrunner = \"chef-client -z -j {runlist}\"\n", ""),
+    )
+    .unwrap();
+    let rendered = crate::support::Bakery::new("mx-central-1")
+        .args(["firstboot", "render", "--output", "json"])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(rendered.code, 0, "{}", rendered.stderr);
+    assert_eq!(rendered.json()["firstboot"], false);
+}
+
+#[test]
+fn the_windows_agent_is_tested_with_pester_where_pwsh_exists() {
+    let Ok(version) = Command::new("pwsh").arg("-Version").output() else {
+        println!(
+            "skipped: pwsh is not installed here; firstboot/windows/bakery-firstboot.Tests.ps1 \
+             runs with `pwsh -c Invoke-Pester firstboot/windows` where it is"
+        );
+        return;
+    };
+    assert!(version.status.success());
+    let out = Command::new("pwsh")
+        .args([
+            "-NoProfile",
+            "-Command",
+            "$r = Invoke-Pester -Path firstboot/windows -PassThru; exit $r.FailedCount",
+        ])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
