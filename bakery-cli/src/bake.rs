@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bakery_core::aws::{Aws, AwsSettings};
+use bakery_core::environment::Environment;
 use bakery_core::events::EventSink;
 use bakery_core::pipeline;
 use bakery_core::plan::{BakePlan, BakeRequest, BuilderOverrides};
@@ -18,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::render::{Renderer, RoleEvents, Style};
 use crate::{BakeArgs, BumpArg, Output, Progress};
 
-pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
+pub async fn run(args: BakeArgs, environment: Option<Environment>, aws_settings: AwsSettings) -> u8 {
     let style = match (args.output, args.progress) {
         (Output::Json, _) => Style::Json,
         (_, Progress::Bar) => Style::Bar,
@@ -26,7 +27,7 @@ pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
         (_, Progress::Auto) if std::io::stderr().is_terminal() => Style::Bar,
         (_, Progress::Auto) => Style::Plain,
     };
-    let request = request_of(&args);
+    let request = request_of(&args, environment);
 
     let aws = match Aws::connect(&aws_settings).await {
         Ok(aws) => aws,
@@ -61,7 +62,7 @@ pub async fn run(args: BakeArgs, aws_settings: AwsSettings) -> u8 {
 }
 
 /// The core's request, from the command line.
-pub fn request_of(args: &BakeArgs) -> BakeRequest {
+pub fn request_of(args: &BakeArgs, environment: Option<Environment>) -> BakeRequest {
     BakeRequest {
         recipe_dir: args.recipe.clone(),
         version: args.version.clone(),
@@ -86,6 +87,7 @@ pub fn request_of(args: &BakeArgs) -> BakeRequest {
         notify_success: args.notify_success,
         copy_to: args.copy_to.clone(),
         kms_keys: args.kms_keys.clone(),
+        environment,
     }
 }
 

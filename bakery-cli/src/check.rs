@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use bakery_core::aws::{Aws, AwsSettings};
+use bakery_core::environment::Environment;
 use bakery_core::plan::BakePlan;
 use bakery_core::validate;
 
@@ -51,11 +52,11 @@ pub fn validate(recipes: &[PathBuf], output: Output) -> u8 {
     code
 }
 
-pub async fn plan(args: &BakeArgs, aws: &AwsSettings) -> u8 {
+pub async fn plan(args: &BakeArgs, environment: Option<Environment>, aws: &AwsSettings) -> u8 {
     let planned = async {
         // Only the region is read from the AWS configuration: no call is made.
         let aws = Aws::connect(aws).await?;
-        BakePlan::new(&request_of(args), &aws.region, SystemTime::now())
+        BakePlan::new(&request_of(args, environment), &aws.region, SystemTime::now())
     };
     let plan = match planned.await {
         Ok(plan) => plan,
@@ -143,6 +144,43 @@ pub fn render_firstboot(recipe: &Path, version: &str, output: Output) -> u8 {
                 }
             }
         }
+    }
+    0
+}
+
+pub async fn show_config(args: &BakeArgs, environment: Option<Environment>, aws: &AwsSettings) -> u8 {
+    let name = environment.as_ref().map(|e| e.name.clone());
+    let merged = async {
+        // Only the region is read from the AWS configuration: no call is made.
+        let aws = Aws::connect(aws).await?;
+        let request = request_of(args, environment);
+        let recipe = bakery_core::recipe::Recipe::load(&request.recipe_dir)?;
+        bakery_core::plan::merged_settings(&recipe, &request, &aws.region)
+    };
+    let merged = match merged.await {
+        Ok(merged) => merged,
+        Err(error) => return fail(args.output, &error),
+    };
+    let entries = merged.entries();
+    if args.output == Output::Json {
+        let values: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(key, value, source)| {
+                serde_json::json!({ "key": key, "value": value, "source": source, "from": source.to_string() })
+            })
+            .collect();
+        print_json(&serde_json::json!({ "environment": name, "settings": merged.settings, "values": values }));
+        return 0;
+    }
+    println!(
+        "# {} with environment {}",
+        args.recipe.display(),
+        name.as_deref().unwrap_or("(none)")
+    );
+    let width = entries.iter().map(|(key, value, _)| key.len() + value.to_string().len()).max().unwrap_or(0) + 3;
+    for (key, value, source) in &entries {
+        let line = format!("{key} = {value}");
+        println!("{line:<width$}  # {source}");
     }
     0
 }

@@ -28,6 +28,12 @@ struct Cli {
     /// AWS credentials profile (default: the standard AWS chain, e.g. AWS_PROFILE).
     #[arg(long, global = true)]
     profile: Option<String>,
+    /// The bakery.toml environment to use (its regions, network, keys, sharing, tags).
+    #[arg(long = "env", global = true, env = "BAKERY_ENV", value_name = "NAME")]
+    environment: Option<String>,
+    /// The bakery.toml to read (default: found from the working directory upward).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -108,6 +114,9 @@ enum Command {
     /// The firstboot agent a bake installs.
     #[command(subcommand)]
     Firstboot(FirstbootCommand),
+    /// Settings as a bake would use them.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Mark a release's images deprecated (now, or from --at).
     Deprecate {
         role: String,
@@ -118,6 +127,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// The merged settings for a recipe (defaults, environment, recipe, flags), each
+    /// with where it came from.
+    Show(Box<BakeArgs>),
 }
 
 #[derive(Subcommand)]
@@ -237,19 +253,48 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    let uses_environment = matches!(
+        cli.command,
+        Command::Bake(_)
+            | Command::Plan(_)
+            | Command::Config(_)
+            | Command::Cleanup { .. }
+            | Command::Audit { .. }
+    );
+    let environment = if uses_environment {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        match bakery_core::environment::select(
+            cli.config.as_deref(),
+            cli.environment.as_deref(),
+            &cwd,
+        ) {
+            Ok(environment) => environment,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
     let aws = bakery_core::aws::AwsSettings {
-        region: cli.region,
+        region: cli
+            .region
+            .or_else(|| environment.as_ref().and_then(|e| e.build_region())),
         profile: cli.profile,
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Bake(args) => bake::run(*args, aws).await,
+            Command::Bake(args) => bake::run(*args, environment, aws).await,
             Command::Audit { max_age, output } => {
                 audit::run(max_age.as_deref(), output, &aws).await
             }
             Command::Cleanup { yes, output } => cleanup::run(yes, output, &aws).await,
             Command::Validate { recipes, output } => check::validate(&recipes, output),
-            Command::Plan(args) => check::plan(&args, &aws).await,
+            Command::Plan(args) => check::plan(&args, environment, &aws).await,
+            Command::Config(ConfigCommand::Show(args)) => {
+                check::show_config(&args, environment, &aws).await
+            }
             Command::Releases { role, output } => releases::list(&role, output, &aws).await,
             Command::Promote {
                 role,

@@ -11,6 +11,7 @@ pub mod aws;
 pub mod channels;
 pub mod commands;
 pub mod distribute;
+pub mod environment;
 pub mod error;
 pub mod events;
 pub mod firstboot;

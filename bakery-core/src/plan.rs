@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::commands;
+use crate::environment::{self, Environment, Merged, Sharing, Source, StepOutput};
 use crate::error::Result;
 use crate::firstboot::{self, FirstbootConfig, FirstbootSettings, Installation};
 use crate::recipe::{Arch, BaseImage, Platform, Recipe, RoleName};
@@ -43,6 +44,8 @@ pub struct BakeRequest {
     pub copy_to: Vec<String>,
     /// `--kms-key REGION=KEY` for the copies.
     pub kms_keys: Vec<String>,
+    /// The `bakery.toml` environment (`--env`), if any.
+    pub environment: Option<Environment>,
 }
 
 /// Command-line settings that win over the recipe's.
@@ -87,6 +90,11 @@ pub struct BakePlan {
     pub copy_to: Vec<crate::distribute::Destination>,
     /// How many regions are copied to at once.
     pub copy_jobs: usize,
+    /// Accounts, organizations and OUs the release is shared with.
+    pub share: Sharing,
+    pub step_output: StepOutput,
+    /// The settings as merged, with where each came from.
+    pub settings: Merged,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,25 +166,20 @@ impl BakePlan {
             request.bump,
             request.pre.as_deref(),
         )?;
-        if let Some(topic) = &request.sns_topic {
-            crate::alerts::check_topic_arn(topic)
-                .map_err(|m| crate::Error::input(format!("--sns-topic {m}")))?;
-        }
         if let Some(channel) = &request.promote {
             crate::channels::check_channel(channel)?;
         }
-        let copy_to = crate::distribute::Destination::parse(&request.copy_to, &request.kms_keys)?;
-        if copy_to.iter().any(|d| d.region == region) {
-            return Err(crate::Error::input(format!(
-                "--copy-to names {region}, where the bake runs"
-            )));
-        }
         let recipe = Recipe::load(&request.recipe_dir)?;
+        let settings = merged_settings(&recipe, request, region)?;
         let digest = recipe_digest(&request.recipe_dir)?;
-        let mut plan =
-            BakePlan::from_recipe(recipe, version, digest, request, region, new_bake_id(now));
-        plan.copy_to = copy_to;
-        Ok(plan)
+        Ok(BakePlan::from_recipe(
+            recipe,
+            version,
+            digest,
+            request,
+            settings,
+            new_bake_id(now),
+        ))
     }
 
     pub fn from_recipe(
@@ -184,37 +187,26 @@ impl BakePlan {
         version: VersionRequest,
         recipe_digest: String,
         request: &BakeRequest,
-        region: &str,
+        merged: Merged,
         bake_id: String,
     ) -> BakePlan {
-        let overrides = &request.overrides;
-        let default_type = match recipe.arch {
-            Arch::X86_64 => "t3.small",
-            Arch::Arm64 => "t4g.small",
-        };
+        let settings = &merged.settings;
+        let region = settings.regions[0].as_str();
+        let chosen = &settings.builder;
         let builder = BuilderPlan {
-            instance_type: overrides
+            instance_type: chosen
                 .instance_type
                 .clone()
-                .or(recipe.builder.instance_type.clone())
-                .unwrap_or_else(|| default_type.to_string()),
-            volume_size_gib: recipe.builder.volume_size_gib,
-            volume_type: recipe
-                .builder
-                .volume_type
+                .expect("a built-in default"),
+            volume_size_gib: chosen.volume_size,
+            volume_type: chosen.volume_type.clone().expect("a built-in default"),
+            subnet: chosen.subnet.clone(),
+            security_groups: chosen.security_groups.clone(),
+            instance_profile: chosen.instance_profile.clone(),
+            kms_key: chosen
+                .kms_key
                 .clone()
-                .unwrap_or_else(|| "gp3".into()),
-            subnet: overrides.subnet.clone().or(recipe.builder.subnet.clone()),
-            security_groups: if overrides.security_groups.is_empty() {
-                recipe.builder.security_groups.clone()
-            } else {
-                overrides.security_groups.clone()
-            },
-            instance_profile: overrides
-                .instance_profile
-                .clone()
-                .or(recipe.builder.instance_profile.clone()),
-            kms_key: recipe.builder.kms_key.clone(),
+                .or_else(|| settings.kms_keys.get(region).cloned()),
         };
         let document = commands::document(recipe.platform);
         let mut steps: Vec<PlannedStep> = recipe
@@ -264,7 +256,7 @@ impl BakePlan {
             base: recipe.base.clone(),
             recipe_dir: recipe.dir.clone(),
             recipe_digest,
-            recipe_tags: recipe.tags.clone(),
+            recipe_tags: settings.tags.clone(),
             builder,
             steps,
             builder_lifetime,
@@ -274,12 +266,21 @@ impl BakePlan {
             keep_on_failure: request.keep_on_failure,
             promote: request.promote.iter().cloned().collect(),
             update_latest: !request.no_latest,
-            sns_topic: request.sns_topic.clone(),
+            sns_topic: settings.sns_topic.clone(),
             notify_success: request.notify_success,
-            copy_to: Vec::new(),
+            copy_to: settings.regions[1..]
+                .iter()
+                .map(|region| crate::distribute::Destination {
+                    region: region.clone(),
+                    kms_key: settings.kms_keys.get(region).cloned(),
+                })
+                .collect(),
             copy_jobs: 4,
+            share: settings.share.clone(),
+            step_output: settings.step_output.clone(),
             role: recipe.name.clone(),
             version,
+            settings: merged,
         }
     }
 
@@ -382,6 +383,101 @@ impl BakePlan {
     }
 }
 
+/// The bake's settings: built-in defaults, the environment, the recipe, the flags —
+/// in that order — with the bake running in `region`.
+pub fn merged_settings(recipe: &Recipe, request: &BakeRequest, region: &str) -> Result<Merged> {
+    let default_type = match recipe.arch {
+        Arch::X86_64 => "t3.small",
+        Arch::Arm64 => "t4g.small",
+    };
+    let mut layers = vec![environment::layer(
+        Source::Default,
+        vec![
+            ("builder.instance_type", default_type.into()),
+            ("builder.volume_type", "gp3".into()),
+        ],
+    )];
+    if let Some(environment) = &request.environment {
+        layers.extend(environment.layers());
+    }
+    let from_recipe = Source::Recipe {
+        file: recipe.dir.join(crate::recipe::RECIPE_FILE),
+    };
+    let builder = &recipe.builder;
+    let mut values: Vec<(&str, toml::Value)> = Vec::new();
+    let text = |v: &Option<String>| v.clone().map(toml::Value::from);
+    for (key, value) in [
+        ("builder.instance_type", text(&builder.instance_type)),
+        ("builder.volume_type", text(&builder.volume_type)),
+        ("builder.subnet", text(&builder.subnet)),
+        ("builder.instance_profile", text(&builder.instance_profile)),
+        ("builder.kms_key", text(&builder.kms_key)),
+        ("builder.volume_size", builder.volume_size_gib.map(|v| toml::Value::from(i64::from(v)))),
+    ] {
+        if let Some(value) = value {
+            values.push((key, value));
+        }
+    }
+    if !builder.security_groups.is_empty() {
+        values.push(("builder.security_groups", builder.security_groups.clone().into()));
+    }
+    let mut recipe_layer = environment::layer(from_recipe, values);
+    if !recipe.tags.is_empty() {
+        let tags: toml::Table = recipe.tags.iter().map(|(k, v)| (k.clone(), toml::Value::from(v.clone()))).collect();
+        recipe_layer.table.insert("tags".into(), toml::Value::Table(tags));
+    }
+    layers.push(recipe_layer);
+
+    let flag = |name: &str| Source::Flag { flag: name.to_string() };
+    let overrides = &request.overrides;
+    for (name, key, value) in [
+        ("--instance-type", "builder.instance_type", &overrides.instance_type),
+        ("--instance-profile", "builder.instance_profile", &overrides.instance_profile),
+        ("--subnet", "builder.subnet", &overrides.subnet),
+        ("--sns-topic", "sns_topic", &request.sns_topic),
+    ] {
+        if let Some(value) = value {
+            layers.push(environment::layer(flag(name), vec![(key, value.clone().into())]));
+        }
+    }
+    if !overrides.security_groups.is_empty() {
+        layers.push(environment::layer(
+            flag("--security-group"),
+            vec![("builder.security_groups", overrides.security_groups.clone().into())],
+        ));
+    }
+    let copy_to = crate::distribute::Destination::parse(&request.copy_to, &request.kms_keys)?;
+    if copy_to.iter().any(|d| d.region == region) {
+        return Err(crate::Error::input(format!(
+            "--copy-to names {region}, where the bake runs"
+        )));
+    }
+    if !copy_to.is_empty() {
+        let mut regions = vec![region.to_string()];
+        regions.extend(copy_to.iter().map(|d| d.region.clone()));
+        layers.push(environment::layer(flag("--copy-to"), vec![("regions", regions.into())]));
+    }
+    for destination in &copy_to {
+        if let Some(key) = &destination.kms_key {
+            let mut layer = environment::layer(flag("--kms-key"), vec![]);
+            let mut keys = toml::Table::new();
+            keys.insert(destination.region.clone(), key.clone().into());
+            layer.table.insert("kms_keys".into(), toml::Value::Table(keys));
+            layers.push(layer);
+        }
+    }
+    // The bake runs in `region` (--region, or the environment's first): the others
+    // are where the release is copied.
+    let mut merged = environment::merge(&layers)?;
+    let regions = &mut merged.settings.regions;
+    if regions.first().map(String::as_str) != Some(region) {
+        regions.retain(|r| r != region);
+        regions.insert(0, region.to_string());
+        merged.sources.insert("regions".into(), flag("--region"));
+    }
+    Ok(merged)
+}
+
 /// A bake id that sorts by time and is unique enough to tag and find resources by:
 /// `20261122t022438-3f9a1c`.
 pub fn new_bake_id(now: SystemTime) -> String {
@@ -411,12 +507,13 @@ mod tests {
             overrides,
             ..Default::default()
         };
+        let settings = merged_settings(&recipe, &request, "eu-west-1").unwrap();
         BakePlan::from_recipe(
             recipe,
             VersionRequest::Exact("1.2.0".parse().unwrap()),
             "sha256:0".into(),
             &request,
-            "eu-west-1",
+            settings,
             "b-1".into(),
         )
     }

@@ -591,7 +591,7 @@ fn firstboot_settings(
 }
 
 /// AWS tag rules, plus the `bakery:` prefix that belongs to bakery's own schema.
-fn check_tag(key: &str, value: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_tag(key: &str, value: &str) -> std::result::Result<(), String> {
     if key.is_empty() || key.chars().count() > 128 {
         return Err("tag keys are 1 to 128 characters".into());
     }
@@ -619,7 +619,7 @@ impl<'de> Deserialize<'de> for VolumeSize {
 }
 
 /// `file:line:column: message`, then the line itself with a marker under the place.
-fn located_error(file: &Path, source: &str, span: Range<usize>, message: &str) -> Error {
+pub(crate) fn located_error(file: &Path, source: &str, span: Range<usize>, message: &str) -> Error {
     let start = span.start.min(source.len());
     let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = source[start..]
@@ -824,6 +824,43 @@ team = \"platform\"
         );
         let message = error_of(&MINIMAL.replace("\"base\"", "\"Base Image\""));
         assert!(message.contains("invalid role name"), "{message}");
+    }
+
+    #[test]
+    fn firstboot_is_on_by_default_configurable_and_can_be_turned_off() {
+        let (_dir, recipe) = recipe_dir(MINIMAL, &[]);
+        assert_eq!(recipe.unwrap().firstboot, Some(FirstbootSettings::default()));
+        let (_dir, recipe) = recipe_dir(&format!("{MINIMAL}firstboot = false\n"), &[]);
+        assert_eq!(recipe.unwrap().firstboot, None);
+        let (_dir, recipe) = recipe_dir(
+            &format!(
+                "{MINIMAL}[firstboot]\nrunlist = \"s3://runlists/{{environment}}/base.json\"\n\
+                 runner = \"chef-client -z -j {{runlist}}\"\nretry = false\nfetch_timeout = \"2m\"\n"
+            ),
+            &[],
+        );
+        let settings = recipe.unwrap().firstboot.unwrap();
+        assert_eq!(settings.runner.as_deref(), Some("chef-client -z -j {runlist}"));
+        assert!(!settings.retry);
+        assert_eq!(settings.fetch_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn firstboot_mistakes_are_refused_at_their_key() {
+        for (section, line, says) in [
+            ("runlist = \"s3://b/k\"\n", 7, "a runlist needs a `runner`"),
+            ("runlist = \"b/k\"\nrunner = \"x\"\n", 7, "is not an S3 URI"),
+            ("runner = \"x {runlist}\"\n", 7, "no `runlist` is set"),
+            ("sns_topic = \"alerts\"\n", 7, "is not an SNS topic ARN"),
+            ("fetch_attempts = 0\n", 7, "give 1 to 20"),
+            ("colour = \"blue\"\n", 7, "unknown field `colour`"),
+        ] {
+            let message = error_of(&format!("{MINIMAL}[firstboot]\n{section}"));
+            assert!(message.contains(&format!("recipe.toml:{line}:")), "{section}: {message}");
+            assert!(message.contains(says), "{section}: {message}");
+        }
+        let message = error_of(&format!("{MINIMAL}firstboot = \"yes\"\n"));
+        assert!(message.contains("`firstboot = false`, or a [firstboot] table"), "{message}");
     }
 
     #[test]

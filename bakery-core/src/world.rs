@@ -224,12 +224,14 @@ mod tests {
         );
         let recipe = Recipe::parse(Path::new("/x"), Path::new("recipe.toml"), &text).unwrap();
         let version = VersionRequest::Exact("1.0.0".parse().unwrap());
+        let request = BakeRequest::default();
+        let settings = crate::plan::merged_settings(&recipe, &request, "eu-west-1").unwrap();
         BakePlan::from_recipe(
             recipe,
             version,
             "sha256:0".into(),
-            &BakeRequest::default(),
-            "eu-west-1",
+            &request,
+            settings,
             role.into(),
         )
     }

@@ -1,0 +1,658 @@
+//! `bakery.toml`: named environments, and the one order in which settings merge:
+//! built-in defaults → environment (its `extends` chain, base first) → recipe → flags.
+//! Tables merge key by key; any other value (lists included) replaces. Every value
+//! remembers where it came from, for `bakery config show`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::{Spanned, Table, Value};
+
+use crate::error::{Error, Result};
+use crate::recipe::located_error;
+
+pub const CONFIG_FILE: &str = "bakery.toml";
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Source {
+    Default,
+    Environment {
+        name: String,
+        file: PathBuf,
+        line: usize,
+    },
+    Recipe {
+        file: PathBuf,
+    },
+    Flag {
+        flag: String,
+    },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("built-in default"),
+            Source::Environment { name, file, line } => {
+                write!(f, "environment {name} ({}:{line})", file.display())
+            }
+            Source::Recipe { file } => write!(f, "recipe ({})", file.display()),
+            Source::Flag { flag } => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// The effective settings of a bake, after the merge.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The first is where the bake runs; the release is copied to the others.
+    pub regions: Vec<String>,
+    pub builder: BuilderDefaults,
+    /// KMS key per region, for the image (build region) and its copies.
+    pub kms_keys: BTreeMap<String, String>,
+    pub share: Sharing,
+    pub sns_topic: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub step_output: StepOutput,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuilderDefaults {
+    pub instance_type: Option<String>,
+    pub volume_size: Option<i32>,
+    pub volume_type: Option<String>,
+    pub subnet: Option<String>,
+    pub security_groups: Vec<String>,
+    pub instance_profile: Option<String>,
+    pub kms_key: Option<String>,
+}
+
+/// Who may launch the release: launch permissions on the images, create-volume
+/// permissions on their snapshots.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sharing {
+    pub accounts: Vec<String>,
+    pub organizations: Vec<String>,
+    pub organizational_units: Vec<String>,
+}
+
+impl Sharing {
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+            && self.organizations.is_empty()
+            && self.organizational_units.is_empty()
+    }
+}
+
+/// Where step output goes besides the bake's events, so that output beyond SSM's
+/// inline limit (24,000 characters) is kept.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepOutput {
+    pub s3_bucket: Option<String>,
+    pub s3_prefix: Option<String>,
+    pub cloudwatch_log_group: Option<String>,
+}
+
+/// A selected environment: its layers, base-most first.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub file: PathBuf,
+    layers: Vec<(Source, Table)>,
+}
+
+/// One source's settings, in the shape of [`Settings`].
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub source: Source,
+    pub table: Table,
+}
+
+/// The merged settings and where each value (by dotted key) came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Merged {
+    pub settings: Settings,
+    pub sources: BTreeMap<String, Source>,
+}
+
+impl Merged {
+    /// Every set value as `(dotted key, value, source)`, for `config show`.
+    pub fn entries(&self) -> Vec<(String, Value, Source)> {
+        let value = Value::try_from(&self.settings).expect("settings serialize");
+        let mut entries = Vec::new();
+        flatten("", &value, &mut entries);
+        entries
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let source = self.source_of(&key)?;
+                Some((key, value, source))
+            })
+            .collect()
+    }
+
+    fn source_of(&self, key: &str) -> Option<Source> {
+        let mut path = key;
+        loop {
+            if let Some(source) = self.sources.get(path) {
+                return Some(source.clone());
+            }
+            path = &path[..path.rfind('.')?];
+        }
+    }
+}
+
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Table(table) => {
+            for (key, value) in table {
+                let key = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&key, value, out);
+            }
+        }
+        Value::Array(items) if items.is_empty() => {}
+        _ => out.push((prefix.to_string(), value.clone())),
+    }
+}
+
+/// Merges the layers in order and checks the result.
+pub fn merge(layers: &[Layer]) -> Result<Merged> {
+    let mut table = Table::new();
+    let mut sources = BTreeMap::new();
+    for layer in layers {
+        merge_table(&mut table, &mut sources, &layer.table, &layer.source, "");
+    }
+    let settings: Settings = Value::Table(table).try_into().map_err(|e| {
+        Error::input(format!(
+            "the merged settings are invalid: {e}; check `bakery config show`"
+        ))
+    })?;
+    let merged = Merged { settings, sources };
+    check(&merged)?;
+    Ok(merged)
+}
+
+fn merge_table(
+    into: &mut Table,
+    sources: &mut BTreeMap<String, Source>,
+    layer: &Table,
+    source: &Source,
+    prefix: &str,
+) {
+    for (key, value) in layer {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (into.get_mut(key), value) {
+            (Some(Value::Table(existing)), Value::Table(more)) => {
+                merge_table(existing, sources, more, source, &path);
+            }
+            (_, Value::Table(more)) => {
+                let mut fresh = Table::new();
+                merge_table(&mut fresh, sources, more, source, &path);
+                into.insert(key.clone(), Value::Table(fresh));
+            }
+            _ => {
+                into.insert(key.clone(), value.clone());
+                sources.insert(path, source.clone());
+            }
+        }
+    }
+}
+
+/// Checks that need the merged values; each error names where the value came from.
+fn check(merged: &Merged) -> Result<()> {
+    let settings = &merged.settings;
+    let from = |key: &str| {
+        merged
+            .source_of(key)
+            .map_or_else(String::new, |s| format!(" (from {s})"))
+    };
+    for region in &settings.regions {
+        check_region(region).map_err(|m| Error::input(format!("regions{}: {m}", from("regions"))))?;
+    }
+    for region in settings.kms_keys.keys() {
+        if !settings.regions.is_empty() && !settings.regions.contains(region) {
+            return Err(Error::input(format!(
+                "kms_keys.{region}{}: {region} is not one of the regions ({})",
+                from(&format!("kms_keys.{region}")),
+                settings.regions.join(", ")
+            )));
+        }
+    }
+    for account in &settings.share.accounts {
+        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+            return Err(Error::input(format!(
+                "share.accounts{}: `{account}` is not an AWS account id (12 digits)",
+                from("share.accounts")
+            )));
+        }
+    }
+    for org in &settings.share.organizations {
+        if !(org.starts_with("arn:aws") && org.contains(":organization/o-")) {
+            return Err(Error::input(format!(
+                "share.organizations{}: `{org}` is not an organization ARN \
+                 (arn:aws:organizations::<account>:organization/o-...)",
+                from("share.organizations")
+            )));
+        }
+    }
+    for ou in &settings.share.organizational_units {
+        if !(ou.starts_with("arn:aws") && ou.contains(":ou/o-")) {
+            return Err(Error::input(format!(
+                "share.organizational_units{}: `{ou}` is not an OU ARN \
+                 (arn:aws:organizations::<account>:ou/o-.../ou-...)",
+                from("share.organizational_units")
+            )));
+        }
+    }
+    if let Some(topic) = &settings.sns_topic {
+        crate::alerts::check_topic_arn(topic)
+            .map_err(|m| Error::input(format!("sns_topic{}: {m}", from("sns_topic"))))?;
+    }
+    for (key, value) in &settings.tags {
+        crate::recipe::check_tag(key, value)
+            .map_err(|m| Error::input(format!("tags.{key}{}: {m}", from(&format!("tags.{key}")))))?;
+    }
+    Ok(())
+}
+
+/// `eu-west-1`, `us-gov-west-1`, `ap-southeast-7`: letters-and-dashes, a number.
+pub fn check_region(region: &str) -> std::result::Result<(), String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let valid = parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1]
+            .chars()
+            .all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty();
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("`{region}` is not a region name (e.g. eu-west-1)"))
+    }
+}
+
+// ------------------------------------------------------------------ bakery.toml
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    default_environment: Option<Spanned<String>>,
+    #[serde(default)]
+    environments: BTreeMap<String, Spanned<RawEnvironment>>,
+}
+
+#[derive(Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    #[serde(skip_serializing)]
+    extends: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    regions: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subnet: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    security_groups: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kms_keys: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share: Option<Sharing>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sns_topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step_output: Option<StepOutput>,
+}
+
+impl RawEnvironment {
+    /// The environment's own settings in the shape of [`Settings`].
+    fn table(&self) -> Table {
+        let mut table = Table::new();
+        let mut builder = Table::new();
+        let own = Value::try_from(self).expect("environments serialize");
+        for (key, value) in own.as_table().expect("a table") {
+            match key.as_str() {
+                "instance_type" | "subnet" | "security_groups" | "instance_profile" => {
+                    builder.insert(key.clone(), value.clone());
+                }
+                _ => {
+                    table.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        if !builder.is_empty() {
+            table.insert("builder".into(), Value::Table(builder));
+        }
+        table
+    }
+}
+
+/// `bakery.toml` in `start` or the nearest folder above it.
+pub fn find_config(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(CONFIG_FILE))
+        .find(|file| file.is_file())
+}
+
+/// The environment to use: `name` (from `--env` or BAKERY_ENV) or the file's
+/// `default_environment`, from `explicit` (`--config`) or the `bakery.toml` found from
+/// `cwd` upward. `None` when no environment is asked for and none is the default.
+pub fn select(explicit: Option<&Path>, name: Option<&str>, cwd: &Path) -> Result<Option<Environment>> {
+    let file = match explicit {
+        Some(path) if !path.is_file() => {
+            return Err(Error::input(format!(
+                "--config {}: no such file; give the path of a {CONFIG_FILE}",
+                path.display()
+            )))
+        }
+        Some(path) => Some(path.to_path_buf()),
+        None => find_config(cwd),
+    };
+    let Some(file) = file else {
+        return match name {
+            Some(name) => Err(Error::input(format!(
+                "--env {name}: no {CONFIG_FILE} in {} or above it; create one with \
+                 [environments.{name}] or pass --config FILE",
+                cwd.display()
+            ))),
+            None => Ok(None),
+        };
+    };
+    let source = std::fs::read_to_string(&file)
+        .map_err(|e| Error::input(format!("cannot read {}: {e}", file.display())))?;
+    parse(&file, &source, name)
+}
+
+/// Parses a `bakery.toml` and selects an environment from it.
+pub fn parse(file: &Path, source: &str, name: Option<&str>) -> Result<Option<Environment>> {
+    let at = |span: std::ops::Range<usize>, message: String| located_error(file, source, span, &message);
+    let raw: RawConfig = toml::from_str(source)
+        .map_err(|e| at(e.span().unwrap_or(0..0), e.message().trim_end().to_string()))?;
+    let known = || raw.environments.keys().cloned().collect::<Vec<_>>().join(", ");
+    let name = match (name, &raw.default_environment) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(default)) => {
+            if !raw.environments.contains_key(default.get_ref()) {
+                return Err(at(
+                    default.span(),
+                    format!(
+                        "key `default_environment`: no environment `{}` in this file (it has: {})",
+                        default.get_ref(),
+                        known()
+                    ),
+                ));
+            }
+            default.get_ref().clone()
+        }
+        (None, None) => return Ok(None),
+    };
+    if !raw.environments.contains_key(&name) {
+        return Err(Error::input(format!(
+            "--env {name}: {} has no [environments.{name}] (it has: {})",
+            file.display(),
+            known()
+        )));
+    }
+    // The chain, from the named environment to its base-most ancestor.
+    let mut chain: Vec<&str> = vec![name.as_str()];
+    loop {
+        let current = &raw.environments[*chain.last().expect("not empty")];
+        let Some(parent) = &current.get_ref().extends else {
+            break;
+        };
+        let parent_name = parent.get_ref().as_str();
+        if !raw.environments.contains_key(parent_name) {
+            return Err(at(
+                parent.span(),
+                format!(
+                    "key `extends`: no environment `{parent_name}` to extend (this file has: {})",
+                    known()
+                ),
+            ));
+        }
+        if chain.contains(&parent_name) {
+            return Err(at(
+                parent.span(),
+                format!(
+                    "key `extends`: environments extend each other in a circle: {} -> {parent_name}",
+                    chain.join(" -> ")
+                ),
+            ));
+        }
+        chain.push(parent_name);
+    }
+    let line_of = |span: std::ops::Range<usize>| source[..span.start].matches('\n').count() + 1;
+    let layers = chain
+        .iter()
+        .rev()
+        .map(|env| {
+            let spanned = &raw.environments[*env];
+            (
+                Source::Environment {
+                    name: env.to_string(),
+                    file: file.to_path_buf(),
+                    line: line_of(spanned.span()),
+                },
+                spanned.get_ref().table(),
+            )
+        })
+        .collect();
+    let environment = Environment {
+        name,
+        file: file.to_path_buf(),
+        layers,
+    };
+    // Each environment must be valid on its own too, so mistakes show where made.
+    merge(&environment.layers())?;
+    Ok(Some(environment))
+}
+
+impl Environment {
+    pub fn layers(&self) -> Vec<Layer> {
+        self.layers
+            .iter()
+            .map(|(source, table)| Layer {
+                source: source.clone(),
+                table: table.clone(),
+            })
+            .collect()
+    }
+
+    /// The environment's merged settings (its `extends` chain applied).
+    pub fn settings(&self) -> Settings {
+        merge(&self.layers())
+            .expect("checked when the environment was selected")
+            .settings
+    }
+
+    /// Where bakes run: the first of the environment's regions.
+    pub fn build_region(&self) -> Option<String> {
+        self.settings().regions.first().cloned()
+    }
+}
+
+/// A layer from dotted keys, e.g. `[("builder.subnet", "subnet-1")]`.
+pub fn layer(source: Source, values: Vec<(&str, Value)>) -> Layer {
+    let mut table = Table::new();
+    for (key, value) in values {
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let last = parts.pop().expect("a key");
+        let mut current = &mut table;
+        for part in parts {
+            current = current
+                .entry(part)
+                .or_insert_with(|| Value::Table(Table::new()))
+                .as_table_mut()
+                .expect("tables on the way");
+        }
+        current.insert(last.to_string(), value);
+    }
+    Layer { source, table }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+default_environment = "staging"
+
+[environments.staging]
+regions = ["eu-west-1", "eu-central-1"]
+subnet = "subnet-staging"
+instance_profile = "bakery-builder"
+sns_topic = "arn:aws:sns:eu-west-1:123456789012:bakery"
+tags = { cost-center = "platform", environment = "staging" }
+kms_keys = { eu-central-1 = "alias/staging" }
+
+[environments.production]
+extends = "staging"
+regions = ["eu-west-1", "eu-central-1", "us-east-1"]
+subnet = "subnet-production"
+kms_keys = { us-east-1 = "alias/production" }
+tags = { environment = "production" }
+share = { accounts = ["111122223333"] }
+"#;
+
+    fn production() -> Environment {
+        parse(Path::new("bakery.toml"), FILE, Some("production"))
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_environment_states_only_its_differences_from_the_one_it_extends() {
+        let settings = production().settings();
+        assert_eq!(settings.regions, ["eu-west-1", "eu-central-1", "us-east-1"]);
+        assert_eq!(settings.builder.subnet.as_deref(), Some("subnet-production"));
+        assert_eq!(
+            settings.builder.instance_profile.as_deref(),
+            Some("bakery-builder"),
+            "inherited from staging"
+        );
+        assert_eq!(settings.tags["cost-center"], "platform", "tables merge");
+        assert_eq!(settings.tags["environment"], "production");
+        assert_eq!(settings.kms_keys["eu-central-1"], "alias/staging");
+        assert_eq!(settings.kms_keys["us-east-1"], "alias/production");
+    }
+
+    #[test]
+    fn the_default_environment_applies_when_none_is_named() {
+        let staging = parse(Path::new("bakery.toml"), FILE, None).unwrap().unwrap();
+        assert_eq!(staging.name, "staging");
+        let without_default = FILE.replace("default_environment = \"staging\"", "");
+        assert!(parse(Path::new("bakery.toml"), &without_default, None)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn defaults_then_environment_then_recipe_then_flags() {
+        let mut layers = vec![layer(
+            Source::Default,
+            vec![
+                ("builder.instance_type", "t3.small".into()),
+                ("builder.volume_type", "gp3".into()),
+            ],
+        )];
+        layers.extend(production().layers());
+        layers.push(layer(
+            Source::Recipe {
+                file: "recipes/zookeeper/recipe.toml".into(),
+            },
+            vec![
+                ("builder.instance_type", "m7i.large".into()),
+                ("builder.subnet", "subnet-recipe".into()),
+                ("tags.team", "data".into()),
+            ],
+        ));
+        layers.push(layer(
+            Source::Flag {
+                flag: "--subnet".into(),
+            },
+            vec![("builder.subnet", "subnet-flag".into())],
+        ));
+        let merged = merge(&layers).unwrap();
+        let s = &merged.settings;
+        assert_eq!(s.builder.volume_type.as_deref(), Some("gp3"));
+        assert_eq!(s.builder.instance_type.as_deref(), Some("m7i.large"));
+        assert_eq!(s.builder.subnet.as_deref(), Some("subnet-flag"));
+        assert_eq!(s.tags.len(), 3);
+        let sources: BTreeMap<String, String> = merged
+            .entries()
+            .into_iter()
+            .map(|(key, _, source)| (key, source.to_string()))
+            .collect();
+        assert_eq!(sources["builder.volume_type"], "built-in default");
+        assert_eq!(sources["builder.instance_profile"], "environment staging (bakery.toml:4)");
+        assert_eq!(sources["builder.subnet"], "flag --subnet");
+        assert_eq!(sources["tags.team"], "recipe (recipes/zookeeper/recipe.toml)");
+        assert_eq!(sources["tags.environment"], "environment production (bakery.toml:12)");
+        assert_eq!(sources["regions"], "environment production (bakery.toml:12)");
+    }
+
+    fn error_of(text: &str, name: Option<&str>) -> String {
+        parse(Path::new("bakery.toml"), text, name)
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_at_its_line() {
+        let message = error_of(&FILE.replace("subnet = \"subnet-staging\"", "subnett = \"x\""), None);
+        assert!(message.contains("bakery.toml:6:1"), "{message}");
+        assert!(message.contains("unknown field `subnett`"), "{message}");
+    }
+
+    #[test]
+    fn extends_must_name_an_environment_and_not_go_round_in_circles() {
+        let message = error_of(&FILE.replace("extends = \"staging\"", "extends = \"stagin\""), Some("production"));
+        assert!(message.contains("bakery.toml:13:"), "{message}");
+        assert!(message.contains("no environment `stagin` to extend"), "{message}");
+        let circle = FILE.replace(
+            "[environments.staging]\n",
+            "[environments.staging]\nextends = \"production\"\n",
+        );
+        let message = error_of(&circle, Some("production"));
+        assert!(message.contains("in a circle: production -> staging -> production"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_environment_lists_the_known_ones() {
+        let message = error_of(FILE, Some("prod"));
+        assert!(message.contains("--env prod"), "{message}");
+        assert!(message.contains("production, staging"), "{message}");
+    }
+
+    #[test]
+    fn bad_values_name_the_environment_that_set_them() {
+        let message = error_of(&FILE.replace("111122223333", "1234"), Some("production"));
+        assert!(message.contains("share.accounts (from environment production (bakery.toml:12))"), "{message}");
+        let message = error_of(&FILE.replace("\"eu-central-1\"]", "\"Frankfurt\"]"), None);
+        assert!(message.contains("`Frankfurt` is not a region name"), "{message}");
+        let message = error_of(&FILE.replace("us-east-1 = \"alias", "us-west-2 = \"alias"), Some("production"));
+        assert!(message.contains("kms_keys.us-west-2"), "{message}");
+    }
+}
