@@ -17,9 +17,13 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::render::{Renderer, RoleEvents, Style};
-use crate::{BakeArgs, BumpArg, Output, Progress};
+use crate::{BakeArgs, BumpArg, Output, Progress, SettingsArgs};
 
-pub async fn run(args: BakeArgs, environment: Option<Environment>, aws_settings: AwsSettings) -> u8 {
+pub async fn run(
+    args: BakeArgs,
+    environment: Option<Environment>,
+    aws_settings: AwsSettings,
+) -> u8 {
     let style = match (args.output, args.progress) {
         (Output::Json, _) => Style::Json,
         (_, Progress::Bar) => Style::Bar,
@@ -72,22 +76,36 @@ pub fn request_of(args: &BakeArgs, environment: Option<Environment>) -> BakeRequ
             BumpArg::Patch => Bump::Patch,
         }),
         pre: args.pre.clone(),
-        overrides: BuilderOverrides {
-            instance_type: args.instance_type.clone(),
-            instance_profile: args.instance_profile.clone(),
-            subnet: args.subnet.clone(),
-            security_groups: args.security_groups.clone(),
-        },
         source_commit: args.source_commit.clone(),
         build_url: args.build_url.clone(),
         keep_on_failure: args.keep_on_failure,
         promote: args.promote.clone(),
         no_latest: args.no_latest,
-        sns_topic: args.sns_topic.clone(),
         notify_success: args.notify_success,
-        copy_to: args.copy_to.clone(),
-        kms_keys: args.kms_keys.clone(),
+        dry_run: args.dry_run,
+        ..settings_request(&args.recipe, &args.settings, environment)
+    }
+}
+
+/// The request's settings part: the recipe, the environment, the overriding flags.
+pub fn settings_request(
+    recipe: &std::path::Path,
+    settings: &SettingsArgs,
+    environment: Option<Environment>,
+) -> BakeRequest {
+    BakeRequest {
+        recipe_dir: recipe.to_path_buf(),
+        overrides: BuilderOverrides {
+            instance_type: settings.instance_type.clone(),
+            instance_profile: settings.instance_profile.clone(),
+            subnet: settings.subnet.clone(),
+            security_groups: settings.security_groups.clone(),
+        },
+        sns_topic: settings.sns_topic.clone(),
+        copy_to: settings.copy_to.clone(),
+        kms_keys: settings.kms_keys.clone(),
         environment,
+        ..BakeRequest::default()
     }
 }
 
@@ -221,6 +239,12 @@ fn print_result(output: Output, report: &BakeReport) {
     }
     let release = format!("{}@{}", report.role, report.version);
     match report.status {
+        BakeStatus::Succeeded if report.dry_run => {
+            println!(
+                "dry run of {release}: every check passed in {:.1}s; nothing was created",
+                report.seconds
+            );
+        }
         BakeStatus::Succeeded => {
             println!(
                 "{release} baked in {:.1}s (bake {})",

@@ -9,9 +9,9 @@ use bakery_core::environment::Environment;
 use bakery_core::plan::BakePlan;
 use bakery_core::validate;
 
-use crate::bake::request_of;
+use crate::bake::{request_of, settings_request};
 use crate::output::{fail, print_json};
-use crate::{BakeArgs, Output};
+use crate::{BakeArgs, ConfigShowArgs, Output};
 
 pub fn validate(recipes: &[PathBuf], output: Output) -> u8 {
     let mut code = 0;
@@ -56,7 +56,11 @@ pub async fn plan(args: &BakeArgs, environment: Option<Environment>, aws: &AwsSe
     let planned = async {
         // Only the region is read from the AWS configuration: no call is made.
         let aws = Aws::connect(aws).await?;
-        BakePlan::new(&request_of(args, environment), &aws.region, SystemTime::now())
+        BakePlan::new(
+            &request_of(args, environment),
+            &aws.region,
+            SystemTime::now(),
+        )
     };
     let plan = match planned.await {
         Ok(plan) => plan,
@@ -134,7 +138,13 @@ pub fn render_firstboot(recipe: &Path, version: &str, output: Output) -> u8 {
             );
             for file in &installation.files {
                 let when = match file.when {
-                    Some(init) => format!(" (only with {})", serde_json::to_value(init).expect("serializes").as_str().unwrap_or_default()),
+                    Some(init) => format!(
+                        " (only with {})",
+                        serde_json::to_value(init)
+                            .expect("serializes")
+                            .as_str()
+                            .unwrap_or_default()
+                    ),
                     None => String::new(),
                 };
                 println!("\n==> {} [{}]{when}", file.path, file.access);
@@ -148,12 +158,16 @@ pub fn render_firstboot(recipe: &Path, version: &str, output: Output) -> u8 {
     0
 }
 
-pub async fn show_config(args: &BakeArgs, environment: Option<Environment>, aws: &AwsSettings) -> u8 {
+pub async fn show_config(
+    args: &ConfigShowArgs,
+    environment: Option<Environment>,
+    aws: &AwsSettings,
+) -> u8 {
     let name = environment.as_ref().map(|e| e.name.clone());
     let merged = async {
         // Only the region is read from the AWS configuration: no call is made.
         let aws = Aws::connect(aws).await?;
-        let request = request_of(args, environment);
+        let request = settings_request(&args.recipe, &args.settings, environment);
         let recipe = bakery_core::recipe::Recipe::load(&request.recipe_dir)?;
         bakery_core::plan::merged_settings(&recipe, &request, &aws.region)
     };
@@ -169,7 +183,9 @@ pub async fn show_config(args: &BakeArgs, environment: Option<Environment>, aws:
                 serde_json::json!({ "key": key, "value": value, "source": source, "from": source.to_string() })
             })
             .collect();
-        print_json(&serde_json::json!({ "environment": name, "settings": merged.settings, "values": values }));
+        print_json(
+            &serde_json::json!({ "environment": name, "settings": merged.settings, "values": values }),
+        );
         return 0;
     }
     println!(
@@ -177,7 +193,12 @@ pub async fn show_config(args: &BakeArgs, environment: Option<Environment>, aws:
         args.recipe.display(),
         name.as_deref().unwrap_or("(none)")
     );
-    let width = entries.iter().map(|(key, value, _)| key.len() + value.to_string().len()).max().unwrap_or(0) + 3;
+    let width = entries
+        .iter()
+        .map(|(key, value, _)| key.len() + value.to_string().len())
+        .max()
+        .unwrap_or(0)
+        + 3;
     for (key, value, source) in &entries {
         let line = format!("{key} = {value}");
         println!("{line:<width$}  # {source}");

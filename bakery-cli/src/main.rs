@@ -133,7 +133,7 @@ enum Command {
 enum ConfigCommand {
     /// The merged settings for a recipe (defaults, environment, recipe, flags), each
     /// with where it came from.
-    Show(Box<BakeArgs>),
+    Show(Box<ConfigShowArgs>),
 }
 
 #[derive(Subcommand)]
@@ -148,6 +148,42 @@ enum FirstbootCommand {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+}
+
+/// Flags that win over the environment and the recipe.
+#[derive(Args)]
+pub struct SettingsArgs {
+    /// Other regions to copy the release to (comma-separated or repeated), concurrently.
+    #[arg(long = "copy-to", value_name = "REGIONS")]
+    copy_to: Vec<String>,
+    /// KMS key for the copy in a region: REGION=KEY (repeat per region).
+    #[arg(long = "kms-key", value_name = "REGION=KEY")]
+    kms_keys: Vec<String>,
+    /// SNS topic ARN that gets one message when the bake fails or is interrupted.
+    #[arg(long, env = "BAKERY_SNS_TOPIC", value_name = "ARN")]
+    sns_topic: Option<String>,
+    /// Builder instance type (overrides the recipe).
+    #[arg(long)]
+    instance_type: Option<String>,
+    /// Builder instance profile, a name or an ARN (overrides the recipe).
+    #[arg(long)]
+    instance_profile: Option<String>,
+    /// Builder subnet (overrides the recipe).
+    #[arg(long)]
+    subnet: Option<String>,
+    /// Builder security group; repeat for several (overrides the recipe).
+    #[arg(long = "security-group", value_name = "SG")]
+    security_groups: Vec<String>,
+}
+
+/// `bakery config show`: a recipe and the flags that change its settings.
+#[derive(Args)]
+pub struct ConfigShowArgs {
+    recipe: PathBuf,
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
 }
 
 #[derive(Args)]
@@ -185,33 +221,18 @@ pub struct BakeArgs {
     /// Do not move the `latest` channel (it follows every final release otherwise).
     #[arg(long)]
     no_latest: bool,
-    /// Other regions to copy the release to (comma-separated or repeated), concurrently.
-    #[arg(long = "copy-to", value_name = "REGIONS")]
-    copy_to: Vec<String>,
-    /// KMS key for the copy in a region: REGION=KEY (repeat per region).
-    #[arg(long = "kms-key", value_name = "REGION=KEY")]
-    kms_keys: Vec<String>,
-    /// SNS topic ARN that gets one message when the bake fails or is interrupted.
-    #[arg(long, env = "BAKERY_SNS_TOPIC", value_name = "ARN")]
-    sns_topic: Option<String>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     /// Also send a message to --sns-topic when the bake succeeds.
     #[arg(long, requires = "sns_topic")]
     notify_success: bool,
     /// Keep the builder instance when the bake fails, for debugging.
     #[arg(long)]
     keep_on_failure: bool,
-    /// Builder instance type (overrides the recipe).
+    /// Check the bake without making it: the reads it starts with, then the launch
+    /// (and the copies) with EC2 DryRun, so that permission problems show in seconds.
     #[arg(long)]
-    instance_type: Option<String>,
-    /// Builder instance profile, a name or an ARN (overrides the recipe).
-    #[arg(long)]
-    instance_profile: Option<String>,
-    /// Builder subnet (overrides the recipe).
-    #[arg(long)]
-    subnet: Option<String>,
-    /// Builder security group; repeat for several (overrides the recipe).
-    #[arg(long = "security-group", value_name = "SG")]
-    security_groups: Vec<String>,
+    dry_run: bool,
     /// Source commit recorded on the image (Jenkins sets GIT_COMMIT).
     #[arg(long, env = "GIT_COMMIT")]
     source_commit: Option<String>,

@@ -8,7 +8,11 @@ use crate::report::{BakeReport, BakeStatus};
 /// An SNS topic ARN: `arn:<partition>:sns:<region>:<account>:<name>`.
 pub fn check_topic_arn(topic: &str) -> std::result::Result<(), String> {
     let parts: Vec<&str> = topic.split(':').collect();
-    if parts.len() == 6 && parts[0] == "arn" && parts[2] == "sns" && parts[5..].iter().all(|p| !p.is_empty()) {
+    if parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "sns"
+        && parts[5..].iter().all(|p| !p.is_empty())
+    {
         Ok(())
     } else {
         Err(format!(

@@ -222,7 +222,8 @@ fn check(merged: &Merged) -> Result<()> {
             .map_or_else(String::new, |s| format!(" (from {s})"))
     };
     for region in &settings.regions {
-        check_region(region).map_err(|m| Error::input(format!("regions{}: {m}", from("regions"))))?;
+        check_region(region)
+            .map_err(|m| Error::input(format!("regions{}: {m}", from("regions"))))?;
     }
     for region in settings.kms_keys.keys() {
         if !settings.regions.is_empty() && !settings.regions.contains(region) {
@@ -264,8 +265,9 @@ fn check(merged: &Merged) -> Result<()> {
             .map_err(|m| Error::input(format!("sns_topic{}: {m}", from("sns_topic"))))?;
     }
     for (key, value) in &settings.tags {
-        crate::recipe::check_tag(key, value)
-            .map_err(|m| Error::input(format!("tags.{key}{}: {m}", from(&format!("tags.{key}")))))?;
+        crate::recipe::check_tag(key, value).map_err(|m| {
+            Error::input(format!("tags.{key}{}: {m}", from(&format!("tags.{key}"))))
+        })?;
     }
     Ok(())
 }
@@ -277,9 +279,7 @@ pub fn check_region(region: &str) -> std::result::Result<(), String> {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .chars()
-            .all(|c| c.is_ascii_digit())
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty();
     if valid {
         Ok(())
@@ -359,7 +359,11 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
 /// The environment to use: `name` (from `--env` or BAKERY_ENV) or the file's
 /// `default_environment`, from `explicit` (`--config`) or the `bakery.toml` found from
 /// `cwd` upward. `None` when no environment is asked for and none is the default.
-pub fn select(explicit: Option<&Path>, name: Option<&str>, cwd: &Path) -> Result<Option<Environment>> {
+pub fn select(
+    explicit: Option<&Path>,
+    name: Option<&str>,
+    cwd: &Path,
+) -> Result<Option<Environment>> {
     let file = match explicit {
         Some(path) if !path.is_file() => {
             return Err(Error::input(format!(
@@ -387,10 +391,17 @@ pub fn select(explicit: Option<&Path>, name: Option<&str>, cwd: &Path) -> Result
 
 /// Parses a `bakery.toml` and selects an environment from it.
 pub fn parse(file: &Path, source: &str, name: Option<&str>) -> Result<Option<Environment>> {
-    let at = |span: std::ops::Range<usize>, message: String| located_error(file, source, span, &message);
+    let at =
+        |span: std::ops::Range<usize>, message: String| located_error(file, source, span, &message);
     let raw: RawConfig = toml::from_str(source)
         .map_err(|e| at(e.span().unwrap_or(0..0), e.message().trim_end().to_string()))?;
-    let known = || raw.environments.keys().cloned().collect::<Vec<_>>().join(", ");
+    let known = || {
+        raw.environments
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let name = match (name, &raw.default_environment) {
         (Some(name), _) => name.to_string(),
         (None, Some(default)) => {
@@ -546,7 +557,10 @@ share = { accounts = ["111122223333"] }
     fn an_environment_states_only_its_differences_from_the_one_it_extends() {
         let settings = production().settings();
         assert_eq!(settings.regions, ["eu-west-1", "eu-central-1", "us-east-1"]);
-        assert_eq!(settings.builder.subnet.as_deref(), Some("subnet-production"));
+        assert_eq!(
+            settings.builder.subnet.as_deref(),
+            Some("subnet-production")
+        );
         assert_eq!(
             settings.builder.instance_profile.as_deref(),
             Some("bakery-builder"),
@@ -560,7 +574,9 @@ share = { accounts = ["111122223333"] }
 
     #[test]
     fn the_default_environment_applies_when_none_is_named() {
-        let staging = parse(Path::new("bakery.toml"), FILE, None).unwrap().unwrap();
+        let staging = parse(Path::new("bakery.toml"), FILE, None)
+            .unwrap()
+            .unwrap();
         assert_eq!(staging.name, "staging");
         let without_default = FILE.replace("default_environment = \"staging\"", "");
         assert!(parse(Path::new("bakery.toml"), &without_default, None)
@@ -606,11 +622,23 @@ share = { accounts = ["111122223333"] }
             .map(|(key, _, source)| (key, source.to_string()))
             .collect();
         assert_eq!(sources["builder.volume_type"], "built-in default");
-        assert_eq!(sources["builder.instance_profile"], "environment staging (bakery.toml:4)");
+        assert_eq!(
+            sources["builder.instance_profile"],
+            "environment staging (bakery.toml:4)"
+        );
         assert_eq!(sources["builder.subnet"], "flag --subnet");
-        assert_eq!(sources["tags.team"], "recipe (recipes/zookeeper/recipe.toml)");
-        assert_eq!(sources["tags.environment"], "environment production (bakery.toml:12)");
-        assert_eq!(sources["regions"], "environment production (bakery.toml:12)");
+        assert_eq!(
+            sources["tags.team"],
+            "recipe (recipes/zookeeper/recipe.toml)"
+        );
+        assert_eq!(
+            sources["tags.environment"],
+            "environment production (bakery.toml:12)"
+        );
+        assert_eq!(
+            sources["regions"],
+            "environment production (bakery.toml:12)"
+        );
     }
 
     fn error_of(text: &str, name: Option<&str>) -> String {
@@ -621,22 +649,34 @@ share = { accounts = ["111122223333"] }
 
     #[test]
     fn an_unknown_key_is_refused_at_its_line() {
-        let message = error_of(&FILE.replace("subnet = \"subnet-staging\"", "subnett = \"x\""), None);
+        let message = error_of(
+            &FILE.replace("subnet = \"subnet-staging\"", "subnett = \"x\""),
+            None,
+        );
         assert!(message.contains("bakery.toml:6:1"), "{message}");
         assert!(message.contains("unknown field `subnett`"), "{message}");
     }
 
     #[test]
     fn extends_must_name_an_environment_and_not_go_round_in_circles() {
-        let message = error_of(&FILE.replace("extends = \"staging\"", "extends = \"stagin\""), Some("production"));
+        let message = error_of(
+            &FILE.replace("extends = \"staging\"", "extends = \"stagin\""),
+            Some("production"),
+        );
         assert!(message.contains("bakery.toml:13:"), "{message}");
-        assert!(message.contains("no environment `stagin` to extend"), "{message}");
+        assert!(
+            message.contains("no environment `stagin` to extend"),
+            "{message}"
+        );
         let circle = FILE.replace(
             "[environments.staging]\n",
             "[environments.staging]\nextends = \"production\"\n",
         );
         let message = error_of(&circle, Some("production"));
-        assert!(message.contains("in a circle: production -> staging -> production"), "{message}");
+        assert!(
+            message.contains("in a circle: production -> staging -> production"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -649,10 +689,19 @@ share = { accounts = ["111122223333"] }
     #[test]
     fn bad_values_name_the_environment_that_set_them() {
         let message = error_of(&FILE.replace("111122223333", "1234"), Some("production"));
-        assert!(message.contains("share.accounts (from environment production (bakery.toml:12))"), "{message}");
+        assert!(
+            message.contains("share.accounts (from environment production (bakery.toml:12))"),
+            "{message}"
+        );
         let message = error_of(&FILE.replace("\"eu-central-1\"]", "\"Frankfurt\"]"), None);
-        assert!(message.contains("`Frankfurt` is not a region name"), "{message}");
-        let message = error_of(&FILE.replace("us-east-1 = \"alias", "us-west-2 = \"alias"), Some("production"));
+        assert!(
+            message.contains("`Frankfurt` is not a region name"),
+            "{message}"
+        );
+        let message = error_of(
+            &FILE.replace("us-east-1 = \"alias", "us-west-2 = \"alias"),
+            Some("production"),
+        );
         assert!(message.contains("kms_keys.us-west-2"), "{message}");
     }
 }

@@ -14,8 +14,7 @@ pub const LINUX_AGENT: &str = include_str!("../../firstboot/linux/bakery-firstbo
 pub const LINUX_UNIT: &str = include_str!("../../firstboot/linux/bakery-firstboot.service");
 pub const LINUX_INIT: &str = include_str!("../../firstboot/linux/bakery-firstboot.init");
 pub const WINDOWS_AGENT: &str = include_str!("../../firstboot/windows/bakery-firstboot.ps1");
-pub const WINDOWS_TASK: &str =
-    include_str!("../../firstboot/windows/register-firstboot-task.ps1");
+pub const WINDOWS_TASK: &str = include_str!("../../firstboot/windows/register-firstboot-task.ps1");
 
 pub const DEFAULT_FETCH_ATTEMPTS: u32 = 5;
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -139,14 +138,13 @@ fn marker_text(config: &FirstbootConfig) -> String {
 
 impl Installation {
     pub fn new(platform: Platform, config: &FirstbootConfig) -> Installation {
-        let file = |path: &str, access: &str, when: Option<InitSystem>, content: String| {
-            InstalledFile {
+        let file =
+            |path: &str, access: &str, when: Option<InitSystem>, content: String| InstalledFile {
                 path: path.to_string(),
                 access: access.to_string(),
                 when,
                 content,
-            }
-        };
+            };
         match platform {
             Platform::Linux => Installation {
                 platform,
@@ -479,9 +477,9 @@ mod tests {
         assert!(script.contains(r"'C:\ProgramData\bakery\firstboot.json'"));
         assert!(script.contains(r"'C:\firstboot.txt'"));
         assert!(script.contains("register-firstboot-task.ps1' -Agent"));
-        assert!(script.contains(
-            r"icacls.exe 'C:\ProgramData\bakery\firstboot.json' /inheritance:r"
-        ));
+        assert!(
+            script.contains(r"icacls.exe 'C:\ProgramData\bakery\firstboot.json' /inheritance:r")
+        );
     }
 
     /// The keys each agent reads from the config, as its source spells the reads.
@@ -511,7 +509,10 @@ mod tests {
         let linux = keys_read(LINUX_AGENT, "config_value ");
         let windows = keys_read(WINDOWS_AGENT, "Get-ConfigValue $config ");
         assert_eq!(linux, written, "the Linux agent reads what bakery writes");
-        assert_eq!(windows, written, "the Windows agent reads what bakery writes");
+        assert_eq!(
+            windows, written,
+            "the Windows agent reads what bakery writes"
+        );
 
         let linux_fields: BTreeSet<String> = LINUX_AGENT
             .lines()
@@ -532,7 +533,11 @@ mod tests {
             .unwrap();
         let windows_fields: BTreeSet<String> = block
             .lines()
-            .filter_map(|l| l.trim().split_once(" = ").map(|(k, _)| k.trim().to_string()))
+            .filter_map(|l| {
+                l.trim()
+                    .split_once(" = ")
+                    .map(|(k, _)| k.trim().to_string())
+            })
             .collect();
         assert_eq!(linux_fields, windows_fields);
         for field in &linux_fields {

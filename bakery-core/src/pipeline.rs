@@ -174,6 +174,7 @@ impl Run<'_> {
         }
         let report = BakeReport {
             status,
+            dry_run: self.plan.dry_run,
             role: self.plan.role.to_string(),
             version: match self.release.lock().expect("lock").as_ref() {
                 Some(release) => release.version.to_string(),
@@ -210,6 +211,9 @@ impl Run<'_> {
     /// Publishes the alert, when a topic is configured; a failure to publish is a
     /// warning, never a second failure.
     async fn alert(&self, report: &BakeReport, output_tail: Option<String>) {
+        if self.plan.dry_run {
+            return;
+        }
         let Some(topic) = &self.plan.sns_topic else {
             return;
         };
@@ -232,7 +236,62 @@ impl Run<'_> {
         }
     }
 
+    /// `--dry-run`: every read the bake makes, then the calls that would create
+    /// something, made with EC2's DryRun so that AWS checks permissions and parameters.
+    async fn dry_run(&self) -> Result<(), Failure> {
+        self.step("check-release", self.check_release()).await?;
+        let base = self.step("resolve-base", self.resolve_base()).await?;
+        self.step("check-launch", self.check_launch(&base)).await?;
+        if !self.plan.copy_to.is_empty() {
+            self.step("check-distribute", self.check_distribute(&base))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn check_launch(&self, base: &ImageInfo) -> Result<()> {
+        let mut security_groups = self.plan.builder.security_groups.clone();
+        if security_groups.is_empty() {
+            let vpc = self.builder_vpc().await?;
+            self.aws.ec2.check_create_security_group(&vpc).await?;
+            self.info(
+                "check-launch",
+                format!("ec2:CreateSecurityGroup in {vpc} would succeed"),
+            );
+            // The group does not exist: the launch is checked with the VPC's default.
+            security_groups.clear();
+        }
+        let launch = self.builder_launch(base, security_groups)?;
+        self.aws.ec2.check_run_builder(&launch).await?;
+        self.info(
+            "check-launch",
+            format!(
+                "ec2:RunInstances {} from {} would succeed",
+                launch.instance_type, base.id
+            ),
+        );
+        Ok(())
+    }
+
+    async fn check_distribute(&self, base: &ImageInfo) -> Result<()> {
+        for destination in &self.plan.copy_to {
+            self.aws
+                .in_region(&destination.region)
+                .ec2
+                .check_copy_image(self.region(), &base.id, destination.kms_key.as_deref())
+                .await?;
+            self.info(
+                "check-distribute",
+                format!("ec2:CopyImage to {} would succeed", destination.region),
+            );
+        }
+        Ok(())
+    }
+
     async fn chain(&self) -> Result<(), Failure> {
+        if self.plan.dry_run {
+            return self.dry_run().await;
+        }
         let created_by = self.step("check-release", self.check_release()).await?;
         self.step("claim", self.claim(&created_by)).await?;
         let base = self.step("resolve-base", self.resolve_base()).await?;
@@ -656,20 +715,27 @@ impl Run<'_> {
         Ok(image)
     }
 
-    async fn launch(&self, base: &ImageInfo) -> Result<String> {
-        let plan = self.plan;
-        let deadline = SystemTime::now() + plan.builder_lifetime;
+    /// The builder's tags, with the deadline after which the janitor may remove it.
+    fn builder_tags(&self) -> (std::collections::BTreeMap<String, String>, SystemTime) {
+        let deadline = SystemTime::now() + self.plan.builder_lifetime;
         let tags = release::builder_tags(
             &self.release(),
-            &plan.bake_id,
+            &self.plan.bake_id,
             &humantime::format_rfc3339_seconds(deadline).to_string(),
         );
+        (tags, deadline)
+    }
+
+    /// What RunInstances gets, for the launch and for its dry run.
+    fn builder_launch(
+        &self,
+        base: &ImageInfo,
+        security_groups: Vec<String>,
+    ) -> Result<BuilderLaunch> {
+        let plan = self.plan;
         let volume_size_gib = root_volume_size(plan.builder.volume_size_gib, base)?;
-        let mut security_groups = plan.builder.security_groups.clone();
-        if security_groups.is_empty() {
-            security_groups.push(self.create_security_group(&tags).await?);
-        }
-        let launch = BuilderLaunch {
+        let (tags, _) = self.builder_tags();
+        Ok(BuilderLaunch {
             image_id: base.id.clone(),
             instance_type: plan.builder.instance_type.clone(),
             root_device_name: base
@@ -689,7 +755,17 @@ impl Run<'_> {
             ),
             client_token: plan.client_token(),
             tags,
-        };
+        })
+    }
+
+    async fn launch(&self, base: &ImageInfo) -> Result<String> {
+        let plan = self.plan;
+        let (tags, deadline) = self.builder_tags();
+        let mut security_groups = plan.builder.security_groups.clone();
+        if security_groups.is_empty() {
+            security_groups.push(self.create_security_group(&tags).await?);
+        }
+        let launch = self.builder_launch(base, security_groups)?;
         let instance_id = self.aws.ec2.run_builder(&launch).await?;
         self.created(Resource::Instance {
             id: instance_id.clone(),
@@ -708,11 +784,8 @@ impl Run<'_> {
         Ok(instance_id)
     }
 
-    async fn create_security_group(
-        &self,
-        tags: &std::collections::BTreeMap<String, String>,
-    ) -> Result<String> {
-        let vpc = match &self.plan.builder.subnet {
+    async fn builder_vpc(&self) -> Result<String> {
+        Ok(match &self.plan.builder.subnet {
             Some(subnet) => self.aws.ec2.vpc_of_subnet(subnet).await?.ok_or_else(|| {
                 Error::input(format!("subnet {subnet} not found in {}", self.region()))
             })?,
@@ -722,7 +795,14 @@ impl Run<'_> {
                     self.region()
                 ))
             })?,
-        };
+        })
+    }
+
+    async fn create_security_group(
+        &self,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String> {
+        let vpc = self.builder_vpc().await?;
         let name = format!("bakery-builder-{}", self.plan.bake_id);
         let id = self
             .aws

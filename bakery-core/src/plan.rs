@@ -46,6 +46,8 @@ pub struct BakeRequest {
     pub kms_keys: Vec<String>,
     /// The `bakery.toml` environment (`--env`), if any.
     pub environment: Option<Environment>,
+    /// Check everything with read calls and EC2 DryRun; create nothing.
+    pub dry_run: bool,
 }
 
 /// Command-line settings that win over the recipe's.
@@ -95,6 +97,7 @@ pub struct BakePlan {
     pub step_output: StepOutput,
     /// The settings as merged, with where each came from.
     pub settings: Merged,
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,7 +140,8 @@ impl PlannedStep {
         match &self.command {
             StepCommand::Fixed(text) => text.clone(),
             StepCommand::Firstboot { platform, settings } => {
-                let config = FirstbootConfig::new(&release.role, &release.version.to_string(), settings);
+                let config =
+                    FirstbootConfig::new(&release.role, &release.version.to_string(), settings);
                 let script = Installation::new(*platform, &config).script();
                 commands::step_command(*platform, &script, &BTreeMap::new())
             }
@@ -194,10 +198,7 @@ impl BakePlan {
         let region = settings.regions[0].as_str();
         let chosen = &settings.builder;
         let builder = BuilderPlan {
-            instance_type: chosen
-                .instance_type
-                .clone()
-                .expect("a built-in default"),
+            instance_type: chosen.instance_type.clone().expect("a built-in default"),
             volume_size_gib: chosen.volume_size,
             volume_type: chosen.volume_type.clone().expect("a built-in default"),
             subnet: chosen.subnet.clone(),
@@ -281,6 +282,7 @@ impl BakePlan {
             role: recipe.name.clone(),
             version,
             settings: merged,
+            dry_run: request.dry_run,
         }
     }
 
@@ -412,38 +414,68 @@ pub fn merged_settings(recipe: &Recipe, request: &BakeRequest, region: &str) -> 
         ("builder.subnet", text(&builder.subnet)),
         ("builder.instance_profile", text(&builder.instance_profile)),
         ("builder.kms_key", text(&builder.kms_key)),
-        ("builder.volume_size", builder.volume_size_gib.map(|v| toml::Value::from(i64::from(v)))),
+        (
+            "builder.volume_size",
+            builder
+                .volume_size_gib
+                .map(|v| toml::Value::from(i64::from(v))),
+        ),
     ] {
         if let Some(value) = value {
             values.push((key, value));
         }
     }
     if !builder.security_groups.is_empty() {
-        values.push(("builder.security_groups", builder.security_groups.clone().into()));
+        values.push((
+            "builder.security_groups",
+            builder.security_groups.clone().into(),
+        ));
     }
     let mut recipe_layer = environment::layer(from_recipe, values);
     if !recipe.tags.is_empty() {
-        let tags: toml::Table = recipe.tags.iter().map(|(k, v)| (k.clone(), toml::Value::from(v.clone()))).collect();
-        recipe_layer.table.insert("tags".into(), toml::Value::Table(tags));
+        let tags: toml::Table = recipe
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), toml::Value::from(v.clone())))
+            .collect();
+        recipe_layer
+            .table
+            .insert("tags".into(), toml::Value::Table(tags));
     }
     layers.push(recipe_layer);
 
-    let flag = |name: &str| Source::Flag { flag: name.to_string() };
+    let flag = |name: &str| Source::Flag {
+        flag: name.to_string(),
+    };
     let overrides = &request.overrides;
     for (name, key, value) in [
-        ("--instance-type", "builder.instance_type", &overrides.instance_type),
-        ("--instance-profile", "builder.instance_profile", &overrides.instance_profile),
+        (
+            "--instance-type",
+            "builder.instance_type",
+            &overrides.instance_type,
+        ),
+        (
+            "--instance-profile",
+            "builder.instance_profile",
+            &overrides.instance_profile,
+        ),
         ("--subnet", "builder.subnet", &overrides.subnet),
         ("--sns-topic", "sns_topic", &request.sns_topic),
     ] {
         if let Some(value) = value {
-            layers.push(environment::layer(flag(name), vec![(key, value.clone().into())]));
+            layers.push(environment::layer(
+                flag(name),
+                vec![(key, value.clone().into())],
+            ));
         }
     }
     if !overrides.security_groups.is_empty() {
         layers.push(environment::layer(
             flag("--security-group"),
-            vec![("builder.security_groups", overrides.security_groups.clone().into())],
+            vec![(
+                "builder.security_groups",
+                overrides.security_groups.clone().into(),
+            )],
         ));
     }
     let copy_to = crate::distribute::Destination::parse(&request.copy_to, &request.kms_keys)?;
@@ -455,14 +487,19 @@ pub fn merged_settings(recipe: &Recipe, request: &BakeRequest, region: &str) -> 
     if !copy_to.is_empty() {
         let mut regions = vec![region.to_string()];
         regions.extend(copy_to.iter().map(|d| d.region.clone()));
-        layers.push(environment::layer(flag("--copy-to"), vec![("regions", regions.into())]));
+        layers.push(environment::layer(
+            flag("--copy-to"),
+            vec![("regions", regions.into())],
+        ));
     }
     for destination in &copy_to {
         if let Some(key) = &destination.kms_key {
             let mut layer = environment::layer(flag("--kms-key"), vec![]);
             let mut keys = toml::Table::new();
             keys.insert(destination.region.clone(), key.clone().into());
-            layer.table.insert("kms_keys".into(), toml::Value::Table(keys));
+            layer
+                .table
+                .insert("kms_keys".into(), toml::Value::Table(keys));
             layers.push(layer);
         }
     }

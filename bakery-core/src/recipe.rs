@@ -367,7 +367,10 @@ impl<'de> Deserialize<'de> for RawFirstboot {
                      sns_topic, retry, fetch_attempts, fetch_timeout",
                 )
             }
-            fn visit_bool<E: serde::de::Error>(self, on: bool) -> std::result::Result<RawFirstboot, E> {
+            fn visit_bool<E: serde::de::Error>(
+                self,
+                on: bool,
+            ) -> std::result::Result<RawFirstboot, E> {
                 Ok(if on {
                     RawFirstboot::On(Box::default())
                 } else {
@@ -829,7 +832,10 @@ team = \"platform\"
     #[test]
     fn firstboot_is_on_by_default_configurable_and_can_be_turned_off() {
         let (_dir, recipe) = recipe_dir(MINIMAL, &[]);
-        assert_eq!(recipe.unwrap().firstboot, Some(FirstbootSettings::default()));
+        assert_eq!(
+            recipe.unwrap().firstboot,
+            Some(FirstbootSettings::default())
+        );
         let (_dir, recipe) = recipe_dir(&format!("{MINIMAL}firstboot = false\n"), &[]);
         assert_eq!(recipe.unwrap().firstboot, None);
         let (_dir, recipe) = recipe_dir(
@@ -840,7 +846,10 @@ team = \"platform\"
             &[],
         );
         let settings = recipe.unwrap().firstboot.unwrap();
-        assert_eq!(settings.runner.as_deref(), Some("chef-client -z -j {runlist}"));
+        assert_eq!(
+            settings.runner.as_deref(),
+            Some("chef-client -z -j {runlist}")
+        );
         assert!(!settings.retry);
         assert_eq!(settings.fetch_timeout, Duration::from_secs(120));
     }
@@ -856,11 +865,17 @@ team = \"platform\"
             ("colour = \"blue\"\n", 7, "unknown field `colour`"),
         ] {
             let message = error_of(&format!("{MINIMAL}[firstboot]\n{section}"));
-            assert!(message.contains(&format!("recipe.toml:{line}:")), "{section}: {message}");
+            assert!(
+                message.contains(&format!("recipe.toml:{line}:")),
+                "{section}: {message}"
+            );
             assert!(message.contains(says), "{section}: {message}");
         }
         let message = error_of(&format!("{MINIMAL}firstboot = \"yes\"\n"));
-        assert!(message.contains("`firstboot = false`, or a [firstboot] table"), "{message}");
+        assert!(
+            message.contains("`firstboot = false`, or a [firstboot] table"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct StepRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct BakeReport {
     pub status: BakeStatus,
+    /// `--dry-run`: checks only, nothing created.
+    pub dry_run: bool,
     pub role: String,
     pub version: String,
     pub bake_id: String,
@@ -67,6 +69,7 @@ impl BakeReport {
     pub fn refused(role: Option<&str>, version: &str, error: &Error) -> BakeReport {
         BakeReport {
             status: BakeStatus::Failed,
+            dry_run: false,
             role: role.unwrap_or_default().to_string(),
             version: version.to_string(),
             bake_id: String::new(),

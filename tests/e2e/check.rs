@@ -85,7 +85,15 @@ fn plan_decides_everything_without_calling_aws() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["recipe/packages", "recipe/harden", "firstboot", "generalize"]);
+    assert_eq!(
+        steps,
+        [
+            "recipe/packages",
+            "recipe/harden",
+            "firstboot",
+            "generalize"
+        ]
+    );
     let calls = plan["aws_calls"].as_array().unwrap();
     assert_eq!(calls[0], "sts:GetCallerIdentity");
     assert!(calls.iter().any(|c| c

@@ -210,7 +210,11 @@ async fn the_runlist_named_by_the_instance_tags_is_fetched_and_applied() {
     assert_eq!(instance.applied().as_deref(), Some(runlist));
     assert!(!instance.marker_present(), "the marker is removed");
     let kept = instance.path("/var/lib/bakery/firstboot/runlist");
-    assert_eq!(mode_of(&kept), 0o600, "the runlist is readable by root only");
+    assert_eq!(
+        mode_of(&kept),
+        0o600,
+        "the runlist is readable by root only"
+    );
     assert!(instance
         .log()
         .contains("fetching s3://runlists-success/production/zookeeper.json"));
@@ -226,7 +230,8 @@ async fn the_runlist_named_by_the_instance_tags_is_fetched_and_applied() {
 async fn a_placeholder_without_a_tag_comes_from_the_environment() {
     let instance = FirstBoot::new("from-env", &[]).await;
     instance.upload("staging/zookeeper.json", "{}");
-    instance.baked_with(json!({ "runlist": "s3://runlists-from-env/{environment}/zookeeper.json" }));
+    instance
+        .baked_with(json!({ "runlist": "s3://runlists-from-env/{environment}/zookeeper.json" }));
 
     assert_eq!(
         instance.boot_with_env(&[("environment", "staging")]),
@@ -247,7 +252,10 @@ async fn a_failing_runner_alerts_the_team_and_the_next_boot_retries() {
     }));
 
     assert_eq!(instance.boot(), 1);
-    assert!(instance.marker_present(), "the marker stays for the next boot");
+    assert!(
+        instance.marker_present(),
+        "the marker stays for the next boot"
+    );
     let alerts = instance.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let (subject, alert) = &alerts[0];
@@ -283,7 +291,11 @@ async fn a_missing_runlist_fails_the_fetch_phase_after_its_retries() {
     assert_eq!(instance.boot(), 4);
     assert!(instance.marker_present());
     assert_eq!(instance.applied(), None, "the runner never ran");
-    assert_eq!(instance.log().matches("fetching ").count(), 2, "two attempts");
+    assert_eq!(
+        instance.log().matches("fetching ").count(),
+        2,
+        "two attempts"
+    );
     let alerts = instance.alerts().await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].1["phase"], "fetch");
@@ -388,7 +400,14 @@ async fn firstboot_render_prints_what_a_bake_installs_and_an_opt_out_installs_no
         "[firstboot]\nrunlist = \"s3://runlists/{role}.json\"\nrunner = \"chef-client -z -j {runlist}\"\n",
     );
     let rendered = crate::support::Bakery::new("mx-central-1")
-        .args(["firstboot", "render", "--version", "2.0.0", "--output", "json"])
+        .args([
+            "firstboot",
+            "render",
+            "--version",
+            "2.0.0",
+            "--output",
+            "json",
+        ])
         .arg_path(recipe.path())
         .run();
     assert_eq!(rendered.code, 0, "{}", rendered.stderr);

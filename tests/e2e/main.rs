@@ -5,6 +5,7 @@ mod alerts;
 mod audit;
 mod bake;
 mod check;
+mod config;
 mod distribute;
 mod firstboot;
 mod janitor;

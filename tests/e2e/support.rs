@@ -385,6 +385,12 @@ impl Bakery {
         self
     }
 
+    /// Runs bakery from `dir` (where it looks for bakery.toml, and upward).
+    pub fn current_dir(mut self, dir: &Path) -> Bakery {
+        self.command.current_dir(dir);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Bakery {
         self.command.env(key, value);
         self

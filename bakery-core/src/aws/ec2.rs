@@ -256,7 +256,10 @@ impl Ec2 {
         Ok(())
     }
 
-    pub async fn run_builder(&self, launch: &BuilderLaunch) -> Result<String> {
+    fn run_builder_request(
+        &self,
+        launch: &BuilderLaunch,
+    ) -> aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder {
         let volume = EbsBlockDevice::builder()
             .encrypted(true)
             .delete_on_termination(true)
@@ -273,8 +276,7 @@ impl Ec2 {
             }
             .build()
         });
-        let out = self
-            .client
+        self.client
             .run_instances()
             .image_id(&launch.image_id)
             .instance_type(InstanceType::from(launch.instance_type.as_str()))
@@ -301,6 +303,11 @@ impl Ec2 {
             .user_data(base64::engine::general_purpose::STANDARD.encode(&launch.user_data))
             .tag_specifications(tag_specification(ResourceType::Instance, &launch.tags))
             .tag_specifications(tag_specification(ResourceType::Volume, &launch.tags))
+    }
+
+    pub async fn run_builder(&self, launch: &BuilderLaunch) -> Result<String> {
+        let out = self
+            .run_builder_request(launch)
             .send()
             .await
             .map_err(|e| sdk_error("RunInstances", &self.region, Some(&launch.image_id), e))?;
@@ -310,6 +317,47 @@ impl Ec2 {
             .and_then(|i| i.instance_id())
             .unwrap_or_default()
             .to_string())
+    }
+
+    /// RunInstances with DryRun: AWS checks permissions and parameters, launches nothing.
+    pub async fn check_run_builder(&self, launch: &BuilderLaunch) -> Result<()> {
+        let result = self.run_builder_request(launch).dry_run(true).send().await;
+        dry_run_outcome(result, "RunInstances", &self.region, &launch.image_id)
+    }
+
+    /// CreateSecurityGroup with DryRun.
+    pub async fn check_create_security_group(&self, vpc_id: &str) -> Result<()> {
+        let result = self
+            .client
+            .create_security_group()
+            .group_name("bakery-dry-run")
+            .description("bakery dry run")
+            .vpc_id(vpc_id)
+            .dry_run(true)
+            .send()
+            .await;
+        dry_run_outcome(result, "CreateSecurityGroup", &self.region, vpc_id)
+    }
+
+    /// CopyImage into this region with DryRun.
+    pub async fn check_copy_image(
+        &self,
+        source_region: &str,
+        source_image_id: &str,
+        kms_key: Option<&str>,
+    ) -> Result<()> {
+        let result = self
+            .client
+            .copy_image()
+            .source_region(source_region)
+            .source_image_id(source_image_id)
+            .name("bakery-dry-run")
+            .encrypted(true)
+            .set_kms_key_id(kms_key.map(str::to_string))
+            .dry_run(true)
+            .send()
+            .await;
+        dry_run_outcome(result, "CopyImage", &self.region, source_image_id)
     }
 
     /// The instance's state name (`pending`, `running`, `stopped`...) and the reason
@@ -618,5 +666,39 @@ impl Ec2 {
             .await
             .map_err(|e| sdk_error("DeleteSnapshot", &self.region, Some(snapshot_id), e))?;
         Ok(())
+    }
+}
+
+/// A DryRun call succeeds by failing with `DryRunOperation`; any other answer is the
+/// problem the real call would meet.
+fn dry_run_outcome<T, E>(
+    result: std::result::Result<
+        T,
+        aws_smithy_runtime_api::client::result::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    >,
+    operation: &'static str,
+    region: &str,
+    resource: &str,
+) -> Result<()>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let error = sdk_error(operation, region, Some(resource), e);
+            if error.aws_code() == Some("DryRunOperation") {
+                Ok(())
+            } else {
+                Err(error)
+            }
+        }
     }
 }
