@@ -241,11 +241,45 @@ impl Run<'_> {
     async fn dry_run(&self) -> Result<(), Failure> {
         self.step("check-release", self.check_release()).await?;
         let base = self.step("resolve-base", self.resolve_base()).await?;
+        if !self.plan.secret_parameters.is_empty() {
+            self.step("check-secrets", self.check_secrets()).await?;
+        }
         self.step("check-launch", self.check_launch(&base)).await?;
         if !self.plan.copy_to.is_empty() {
             self.step("check-distribute", self.check_distribute(&base))
                 .await?;
         }
+        Ok(())
+    }
+
+    /// The steps' secret parameters exist and are SecureString, before anything is
+    /// launched (their values are read on the builder, never here).
+    async fn check_secrets(&self) -> Result<()> {
+        for name in &self.plan.secret_parameters {
+            match self.aws.ssm.parameter_type(name).await?.as_deref() {
+                Some("SecureString") => {}
+                Some(other) => {
+                    return Err(Error::input(format!(
+                        "SSM parameter {name} in {} is a {other}: a step's `secrets` must be \
+                         SecureString parameters (put it again with --type SecureString)",
+                        self.region()
+                    )))
+                }
+                None => {
+                    return Err(Error::input(format!(
+                        "SSM parameter {name}, named in a step's `secrets`, does not exist in {}",
+                        self.region()
+                    )))
+                }
+            }
+        }
+        self.info(
+            "check-secrets",
+            format!(
+                "{} SecureString parameter(s) present; the builder reads them itself",
+                self.plan.secret_parameters.len()
+            ),
+        );
         Ok(())
     }
 
@@ -295,6 +329,9 @@ impl Run<'_> {
         let created_by = self.step("check-release", self.check_release()).await?;
         self.step("claim", self.claim(&created_by)).await?;
         let base = self.step("resolve-base", self.resolve_base()).await?;
+        if !self.plan.secret_parameters.is_empty() {
+            self.step("check-secrets", self.check_secrets()).await?;
+        }
         let instance_id = self.step("launch", self.launch(&base)).await?;
         self.step("wait-ready", self.wait_ready(&instance_id))
             .await?;

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::commands;
+use crate::commands::{self, StepInputs};
 use crate::environment::{self, Environment, Merged, Sharing, Source, StepOutput};
 use crate::error::Result;
 use crate::firstboot::{self, FirstbootConfig, FirstbootSettings, Installation};
@@ -98,6 +98,8 @@ pub struct BakePlan {
     /// The settings as merged, with where each came from.
     pub settings: Merged,
     pub dry_run: bool,
+    /// The SSM SecureString parameters the steps read on the builder.
+    pub secret_parameters: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,7 +145,7 @@ impl PlannedStep {
                 let config =
                     FirstbootConfig::new(&release.role, &release.version.to_string(), settings);
                 let script = Installation::new(*platform, &config).script();
-                commands::step_command(*platform, &script, &BTreeMap::new())
+                commands::step_command(*platform, &script, StepInputs::none())
             }
         }
     }
@@ -219,7 +221,11 @@ impl BakePlan {
                 command: StepCommand::Fixed(commands::step_command(
                     recipe.platform,
                     &step.script_text,
-                    &step.env,
+                    StepInputs {
+                        env: &step.env,
+                        secrets: &step.secrets,
+                        region,
+                    },
                 )),
                 timeout: step.timeout,
             })
@@ -242,7 +248,7 @@ impl BakePlan {
                 command: StepCommand::Fixed(commands::step_command(
                     recipe.platform,
                     commands::generalize_script(recipe.platform),
-                    &BTreeMap::new(),
+                    StepInputs::none(),
                 )),
                 timeout: GENERALIZE_TIMEOUT,
             });
@@ -283,6 +289,13 @@ impl BakePlan {
             version,
             settings: merged,
             dry_run: request.dry_run,
+            secret_parameters: recipe
+                .steps
+                .iter()
+                .flat_map(|step| step.secrets.values().cloned())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -333,6 +346,12 @@ impl BakePlan {
                 format!("ssm:GetParameter / ec2:DescribeImages (release of {role})")
             }
         });
+        if !self.secret_parameters.is_empty() {
+            calls.push(format!(
+                "ssm:DescribeParameters {} (secrets exist and are SecureString; values are read on the builder)",
+                self.secret_parameters.join(", ")
+            ));
+        }
         if self.builder.security_groups.is_empty() {
             calls.push("ec2:CreateSecurityGroup (no inbound rules)".to_string());
         }

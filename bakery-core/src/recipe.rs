@@ -98,6 +98,9 @@ pub struct RecipeStep {
     #[serde(with = "duration_text")]
     pub timeout: Duration,
     pub env: BTreeMap<String, String>,
+    /// Variables read from SSM SecureString parameters on the builder (variable ->
+    /// parameter name); bakery never sees their values.
+    pub secrets: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -421,6 +424,8 @@ struct RawStep {
     timeout: Option<DurationText>,
     #[serde(default)]
     env: BTreeMap<EnvName, String>,
+    #[serde(default)]
+    secrets: BTreeMap<EnvName, Spanned<String>>,
 }
 
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -491,12 +496,32 @@ impl Recipe {
                     ),
                 )
             })?;
+            let mut secrets = BTreeMap::new();
+            for (variable, parameter) in raw_step.secrets {
+                check_parameter_name(parameter.get_ref()).map_err(|m| {
+                    at(
+                        parameter.span(),
+                        format!("key `steps.secrets.{}`: {m}", variable.0),
+                    )
+                })?;
+                if raw_step.env.contains_key(&variable) {
+                    return Err(at(
+                        parameter.span(),
+                        format!(
+                            "key `steps.secrets.{}`: {} is also in `env`; a variable comes from one of them",
+                            variable.0, variable.0
+                        ),
+                    ));
+                }
+                secrets.insert(variable.0, parameter.into_inner());
+            }
             steps.push(RecipeStep {
                 name,
                 script,
                 script_text,
                 timeout: raw_step.timeout.map_or(DEFAULT_STEP_TIMEOUT, |t| t.0),
                 env: raw_step.env.into_iter().map(|(k, v)| (k.0, v)).collect(),
+                secrets,
             });
         }
 
@@ -591,6 +616,25 @@ fn firstboot_settings(
         fetch_attempts: raw.fetch_attempts.map_or(defaults.fetch_attempts, |a| a.0),
         fetch_timeout: raw.fetch_timeout.map_or(defaults.fetch_timeout, |t| t.0),
     })
+}
+
+/// An SSM parameter name: `/a/path` or `name`, of letters, digits and `_.-/`.
+fn check_parameter_name(name: &str) -> std::result::Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 1011
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
+        && !name.to_ascii_lowercase().starts_with("/aws")
+        && !name.to_ascii_lowercase().starts_with("aws");
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not an SSM parameter name: write its name or path, e.g. \
+             /zookeeper/jaas-password (letters, digits, `_.-/`)"
+        ))
+    }
 }
 
 /// AWS tag rules, plus the `bakery:` prefix that belongs to bakery's own schema.

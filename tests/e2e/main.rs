@@ -11,4 +11,5 @@ mod firstboot;
 mod janitor;
 mod layering;
 mod releases;
+mod secrets;
 mod support;

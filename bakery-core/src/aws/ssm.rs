@@ -73,6 +73,30 @@ impl Ssm {
         }
     }
 
+    /// A parameter's type (`String`, `StringList`, `SecureString`), from its metadata
+    /// only: the value is never read. None when there is no such parameter.
+    pub async fn parameter_type(&self, name: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .describe_parameters()
+            .parameter_filters(
+                aws_sdk_ssm::types::ParameterStringFilter::builder()
+                    .key("Name")
+                    .option("Equals")
+                    .values(name)
+                    .build()
+                    .expect("key is set"),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeParameters", &self.region, Some(name), e))?;
+        Ok(out
+            .parameters()
+            .first()
+            .and_then(|p| p.r#type())
+            .map(|t| t.as_str().to_string()))
+    }
+
     /// Creates a String parameter unless it exists: the atomic claim. Returns false
     /// when another writer got there first.
     pub async fn create_parameter(
