@@ -264,6 +264,32 @@ fn check(merged: &Merged) -> Result<()> {
         crate::alerts::check_topic_arn(topic)
             .map_err(|m| Error::input(format!("sns_topic{}: {m}", from("sns_topic"))))?;
     }
+    if let Some(bucket) = &settings.step_output.s3_bucket {
+        let valid = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+        if !valid {
+            return Err(Error::input(format!(
+                "step_output.s3_bucket{}: `{bucket}` is not a bucket name (3-63 lower-case \
+                 letters, digits, `.` and `-`)",
+                from("step_output.s3_bucket")
+            )));
+        }
+    }
+    if let Some(group) = &settings.step_output.cloudwatch_log_group {
+        let valid = (1..=512).contains(&group.len())
+            && group
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-/.#".contains(c));
+        if !valid {
+            return Err(Error::input(format!(
+                "step_output.cloudwatch_log_group{}: `{group}` is not a log group name \
+                 (letters, digits, `_-/.#`)",
+                from("step_output.cloudwatch_log_group")
+            )));
+        }
+    }
     for (key, value) in &settings.tags {
         crate::recipe::check_tag(key, value).map_err(|m| {
             Error::input(format!("tags.{key}{}: {m}", from(&format!("tags.{key}"))))

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerts;
 use crate::aws::ec2::{BuilderLaunch, ImageInfo};
-use crate::aws::ssm::{Invocation, ScriptCommand};
+use crate::aws::ssm::{Invocation, OutputDestination, ScriptCommand};
 use crate::aws::Aws;
 use crate::channels;
 use crate::commands;
@@ -889,6 +889,7 @@ impl Run<'_> {
             script: &text,
             execution_timeout_secs: planned.timeout.as_secs(),
             comment: format!("bakery {} {step} {}", self.release(), self.plan.bake_id),
+            output: self.output_destination(),
         };
         let ssm = &self.aws.ssm;
         // Just after registering, SSM may still refuse the instance for a moment.
@@ -909,6 +910,9 @@ impl Run<'_> {
         )
         .await?;
         self.info(step, format!("command {command_id} sent to {instance_id}"));
+        if let Some(output) = &command.output {
+            self.info(step, kept_output_text(output, &command_id, instance_id));
+        }
 
         let shown_stdout = AtomicUsize::new(0);
         let shown_stderr = AtomicUsize::new(0);
@@ -969,6 +973,35 @@ impl Run<'_> {
             status: invocation.status.to_lowercase(),
             exit_code: invocation.exit_code,
             output_tail: output_tail(&invocation),
+        })
+    }
+
+    /// Where the whole output of the bake's commands is kept, when configured.
+    fn output_destination(&self) -> Option<OutputDestination> {
+        let configured = &self.plan.step_output;
+        if configured.s3_bucket.is_none() && configured.cloudwatch_log_group.is_none() {
+            return None;
+        }
+        let release = self.release();
+        let prefix = [
+            configured.s3_prefix.as_deref().map(|p| p.trim_matches('/')),
+            Some(release.role.as_str()),
+            Some(&release.version.to_string()),
+            Some(self.plan.bake_id.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
+        Some(OutputDestination {
+            s3_bucket: configured.s3_bucket.clone(),
+            s3_key_prefix: configured.s3_bucket.as_ref().map(|_| prefix),
+            s3_region: configured
+                .s3_bucket
+                .as_ref()
+                .map(|_| self.region().to_string()),
+            cloudwatch_log_group: configured.cloudwatch_log_group.clone(),
         })
     }
 
@@ -1219,6 +1252,22 @@ fn root_volume_size(wanted: Option<i32>, base: &ImageInfo) -> Result<i32> {
         (None, Some(base_size)) => Ok(base_size),
         (None, None) => Ok(8),
     }
+}
+
+/// Where SSM keeps a command's whole output, for the events.
+fn kept_output_text(output: &OutputDestination, command_id: &str, instance_id: &str) -> String {
+    let mut places = Vec::new();
+    if let (Some(bucket), Some(prefix)) = (&output.s3_bucket, &output.s3_key_prefix) {
+        places.push(format!(
+            "s3://{bucket}/{prefix}/{command_id}/{instance_id}/"
+        ));
+    }
+    if let Some(group) = &output.cloudwatch_log_group {
+        places.push(format!(
+            "CloudWatch Logs {group} (streams {command_id}/{instance_id}/...)"
+        ));
+    }
+    format!("whole output kept in {}", places.join(" and "))
 }
 
 fn output_tail(invocation: &Invocation) -> String {

@@ -204,3 +204,60 @@ async fn a_dry_run_checks_the_launch_with_ec2_dry_run_and_creates_nothing() {
     );
     assert!(account.instances().await.is_empty());
 }
+
+#[tokio::test]
+async fn step_output_goes_to_the_environments_bucket_and_log_group_too() {
+    let account = Account::in_region("mx-central-1").await;
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        "[environments.ci]\nregions = [\"mx-central-1\"]\n\
+         step_output = { s3_bucket = \"bake-logs\", s3_prefix = \"bakery\", cloudwatch_log_group = \"/bakery/steps\" }\n",
+    )
+    .unwrap();
+    let recipe = TestRecipe::new("chatty")
+        .with_base("image = \"ami-1e749f67\"")
+        .step("talk", "#!/bin/sh\necho hello\n");
+    let baked = Bakery::new("eu-west-1")
+        .current_dir(top.path())
+        .args([
+            "bake",
+            "--env",
+            "ci",
+            "--version",
+            "1.2.3",
+            "--output",
+            "json",
+        ])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(baked.code, 0, "{}", baked.stderr);
+    let report = baked.json();
+    let builder = report["builder_instance_id"].as_str().unwrap();
+    let bake_id = report["bake_id"].as_str().unwrap();
+
+    let commands = account
+        .ssm
+        .list_commands()
+        .instance_id(builder)
+        .send()
+        .await
+        .unwrap();
+    assert!(!commands.commands().is_empty());
+    for command in commands.commands() {
+        assert_eq!(command.output_s3_bucket_name(), Some("bake-logs"));
+        assert_eq!(
+            command.output_s3_key_prefix(),
+            Some(format!("bakery/chatty/1.2.3/{bake_id}").as_str())
+        );
+        let cloudwatch = command.cloud_watch_output_config().unwrap();
+        assert_eq!(
+            cloudwatch.cloud_watch_log_group_name(),
+            Some("/bakery/steps")
+        );
+        assert!(cloudwatch.cloud_watch_output_enabled());
+    }
+    assert!(baked.stderr.contains(&format!(
+        "whole output kept in s3://bake-logs/bakery/chatty/1.2.3/{bake_id}/"
+    )));
+}

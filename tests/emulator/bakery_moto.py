@@ -16,6 +16,7 @@ What it adds (see tests/emulator/README.md for the control API):
   are `InProgress` for a while and then end with the outcome a test chose
   (status, exit code, output) by matching the command text.
 - DescribeImageReferences: the instances and launch templates that use an image.
+- SendCommand's CloudWatchOutputConfig, kept and shown by ListCommands.
 - Faults: the next N calls of an action answer with a chosen error (throttling, 5xx).
 - Instance metadata (IMDSv2 only) for each emulated instance under
   /bakery-imds/<instance-id>/, with its region and tags, for the firstboot agent's tests.
@@ -431,6 +432,7 @@ def _send_command(self: SimpleSystemManagerBackend, **kwargs: Any) -> Command:
                 f"{self.account_id}",
             )
     command = _original_send_command(self, **kwargs)
+    command.bakery_cloudwatch = getattr(_SENDING, "cloudwatch", None)  # type: ignore[attr-defined]
     text = "\n".join(kwargs.get("parameters", {}).get("commands", []))
     outcome: dict[str, Any] = {"status": "Success", "exit_code": 0, "stdout": "", "stderr": ""}
     for rule in SETTINGS.get(self.region_name, "command_outcomes"):
@@ -449,6 +451,32 @@ def _send_command(self: SimpleSystemManagerBackend, **kwargs: Any) -> Command:
 
 
 SimpleSystemManagerBackend.send_command = _send_command  # type: ignore[method-assign]
+
+# SendCommand's CloudWatchOutputConfig: moto drops it; kept here and shown in
+# ListCommands, so that tests can see where a bake sends step output.
+_SENDING = threading.local()
+_original_send_command_response = SimpleSystemManagerResponse.send_command
+_original_command_response_object = Command.response_object
+
+
+def _send_command_response(self: SimpleSystemManagerResponse) -> Any:
+    _SENDING.cloudwatch = self._get_param("CloudWatchOutputConfig")
+    try:
+        return _original_send_command_response(self)
+    finally:
+        _SENDING.cloudwatch = None
+
+
+def _command_response_object(self: Command) -> dict[str, Any]:
+    response = _original_command_response_object(self)
+    config = self.__dict__.get("bakery_cloudwatch")
+    if config:
+        response["CloudWatchOutputConfig"] = config
+    return response
+
+
+SimpleSystemManagerResponse.send_command = _send_command_response  # type: ignore[method-assign]
+Command.response_object = _command_response_object  # type: ignore[method-assign]
 
 _original_get_invocation = Command.get_invocation
 

@@ -47,6 +47,17 @@ pub struct ScriptCommand<'a> {
     pub execution_timeout_secs: u64,
     /// Shown in the SSM console's command history.
     pub comment: String,
+    /// Where SSM also writes the whole output (beyond its 24,000 inline characters).
+    pub output: Option<OutputDestination>,
+}
+
+/// S3 and/or CloudWatch Logs destinations for a command's output.
+#[derive(Debug, Clone, Default)]
+pub struct OutputDestination {
+    pub s3_bucket: Option<String>,
+    pub s3_key_prefix: Option<String>,
+    pub s3_region: Option<String>,
+    pub cloudwatch_log_group: Option<String>,
 }
 
 impl Ssm {
@@ -241,7 +252,7 @@ impl Ssm {
         command: &ScriptCommand<'_>,
     ) -> Result<String> {
         let comment: String = command.comment.chars().take(100).collect();
-        let out = self
+        let request = self
             .client
             .send_command()
             .document_name(command.document)
@@ -252,7 +263,21 @@ impl Ssm {
                 vec![command.execution_timeout_secs.to_string()],
             )
             .timeout_seconds(600)
-            .comment(comment)
+            .comment(comment);
+        let request = match &command.output {
+            None => request,
+            Some(output) => request
+                .set_output_s3_bucket_name(output.s3_bucket.clone())
+                .set_output_s3_key_prefix(output.s3_key_prefix.clone())
+                .set_output_s3_region(output.s3_region.clone())
+                .set_cloud_watch_output_config(output.cloudwatch_log_group.as_ref().map(|group| {
+                    aws_sdk_ssm::types::CloudWatchOutputConfig::builder()
+                        .cloud_watch_log_group_name(group)
+                        .cloud_watch_output_enabled(true)
+                        .build()
+                })),
+        };
+        let out = request
             .send()
             .await
             .map_err(|e| sdk_error("SendCommand", &self.region, Some(instance_id), e))?;
