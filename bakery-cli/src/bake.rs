@@ -83,6 +83,7 @@ pub fn request_of(args: &BakeArgs, environment: Option<Environment>) -> BakeRequ
         no_latest: args.no_latest,
         notify_success: args.notify_success,
         dry_run: args.dry_run,
+        base: args.base.clone(),
         ..settings_request(&args.recipe, &args.settings, environment)
     }
 }

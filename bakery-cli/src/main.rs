@@ -229,6 +229,10 @@ pub struct BakeArgs {
     /// Keep the builder instance when the bake fails, for debugging.
     #[arg(long)]
     keep_on_failure: bool,
+    /// Bake on another base than the recipe's: ami-…, /ssm/parameter/path,
+    /// OWNER:NAME-PATTERN, or ROLE@CHANNEL / ROLE@VERSION.
+    #[arg(long, value_name = "BASE")]
+    base: Option<String>,
     /// Check the bake without making it: the reads it starts with, then the launch
     /// (and the copies) with EC2 DryRun, so that permission problems show in seconds.
     #[arg(long)]

@@ -147,6 +147,37 @@ pub fn generalize_script(platform: Platform) -> &'static str {
     }
 }
 
+/// The builder's user data: the dead-man's switch, and on Linux, when asked, the SSM
+/// agent installed from AWS's regional bucket if the image has none (Debian's images).
+pub fn builder_user_data(
+    platform: Platform,
+    bake_id: &str,
+    lifetime: Duration,
+    install_ssm_agent: bool,
+) -> String {
+    let mut text = dead_mans_switch(platform, bake_id, lifetime);
+    if install_ssm_agent && platform == Platform::Linux {
+        text.push_str(SSM_AGENT_BOOTSTRAP);
+    }
+    text
+}
+
+const SSM_AGENT_BOOTSTRAP: &str = r#"# bakery: install the SSM agent when the image has none (AWS's documented packages).
+if ! command -v amazon-ssm-agent >/dev/null 2>&1 && [ ! -e /snap/amazon-ssm-agent ]; then
+    token=$(curl -fsS -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" http://169.254.169.254/latest/api/token)
+    region=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/placement/region)
+    case "$(uname -m)" in aarch64) arch=arm64 ;; *) arch=amd64 ;; esac
+    base="https://s3.$region.amazonaws.com/amazon-ssm-$region/latest"
+    if command -v dpkg >/dev/null 2>&1; then
+        curl -fsSL -o /tmp/amazon-ssm-agent.deb "$base/debian_$arch/amazon-ssm-agent.deb" &&
+            dpkg -i /tmp/amazon-ssm-agent.deb && rm -f /tmp/amazon-ssm-agent.deb
+    else
+        dnf install -y "$base/linux_$arch/amazon-ssm-agent.rpm" || yum install -y "$base/linux_$arch/amazon-ssm-agent.rpm"
+    fi
+    systemctl enable --now amazon-ssm-agent
+fi
+"#;
+
 /// User data that powers the builder off after `lifetime`; with
 /// InstanceInitiatedShutdownBehavior=terminate, EC2 then terminates it. This is what
 /// removes a builder whose bakery died without cleaning up (kill -9, lost host).
@@ -252,7 +283,7 @@ mod tests {
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr)
-            .contains("cannot read the SSM parameter '/nowhere' for X"));
+            .contains("cannot read the SSM parameter /nowhere for X"));
         assert!(!String::from_utf8_lossy(&out.stdout).contains("never"));
     }
 
@@ -307,6 +338,18 @@ mod tests {
             !text.contains("Write-Output"),
             "the script is base64-encoded"
         );
+    }
+
+    #[test]
+    fn the_ssm_agent_bootstrap_follows_the_switch_only_when_asked() {
+        let lifetime = Duration::from_secs(600);
+        let plain = builder_user_data(Platform::Linux, "b-1", lifetime, false);
+        assert!(!plain.contains("amazon-ssm-agent"));
+        let with_agent = builder_user_data(Platform::Linux, "b-1", lifetime, true);
+        assert!(with_agent.starts_with(&plain));
+        assert!(with_agent.contains("/debian_$arch/amazon-ssm-agent.deb"));
+        let (code, _) = run_sh(&format!("sh -n <<'EOF'\n{with_agent}EOF\n"));
+        assert_eq!(code, 0, "valid sh");
     }
 
     #[test]

@@ -785,10 +785,11 @@ impl Run<'_> {
             subnet: plan.builder.subnet.clone(),
             security_groups,
             instance_profile: plan.builder.instance_profile.clone(),
-            user_data: commands::dead_mans_switch(
+            user_data: commands::builder_user_data(
                 plan.platform,
                 &plan.bake_id,
                 plan.builder_lifetime,
+                plan.builder.install_ssm_agent,
             ),
             client_token: plan.client_token(),
             tags,

@@ -48,6 +48,8 @@ pub struct BakeRequest {
     pub environment: Option<Environment>,
     /// Check everything with read calls and EC2 DryRun; create nothing.
     pub dry_run: bool,
+    /// `--base`: another base image than the recipe's (see [`BaseImage::parse_flag`]).
+    pub base: Option<String>,
 }
 
 /// Command-line settings that win over the recipe's.
@@ -112,6 +114,7 @@ pub struct BuilderPlan {
     pub security_groups: Vec<String>,
     pub instance_profile: Option<String>,
     pub kms_key: Option<String>,
+    pub install_ssm_agent: bool,
 }
 
 /// One Run Command of the bake: a recipe step or a built-in one (firstboot, generalize).
@@ -175,7 +178,10 @@ impl BakePlan {
         if let Some(channel) = &request.promote {
             crate::channels::check_channel(channel)?;
         }
-        let recipe = Recipe::load(&request.recipe_dir)?;
+        let mut recipe = Recipe::load(&request.recipe_dir)?;
+        if let Some(base) = &request.base {
+            recipe.base = BaseImage::parse_flag(base, &recipe.name).map_err(crate::Error::input)?;
+        }
         let settings = merged_settings(&recipe, request, region)?;
         let digest = recipe_digest(&request.recipe_dir)?;
         Ok(BakePlan::from_recipe(
@@ -210,6 +216,7 @@ impl BakePlan {
                 .kms_key
                 .clone()
                 .or_else(|| settings.kms_keys.get(region).cloned()),
+            install_ssm_agent: recipe.builder.install_ssm_agent,
         };
         let document = commands::document(recipe.platform);
         let mut steps: Vec<PlannedStep> = recipe

@@ -61,6 +61,34 @@ pub enum BaseImage {
     },
 }
 
+impl BaseImage {
+    /// `--base`: `ami-…`, an SSM parameter path `/…`, `OWNER:NAME-PATTERN`, or another
+    /// role's release `ROLE@CHANNEL` / `ROLE@VERSION-REQUIREMENT`.
+    pub fn parse_flag(text: &str, own_role: &RoleName) -> std::result::Result<BaseImage, String> {
+        let raw = if text.starts_with("ami-") {
+            RawBase { image: Some(text.into()), ..RawBase::default() }
+        } else if text.starts_with('/') {
+            RawBase { ssm_parameter: Some(text.into()), ..RawBase::default() }
+        } else if let Some((role, which)) = text.split_once('@') {
+            let channel = RoleName::parse(which).is_ok();
+            RawBase {
+                role: Some(role.into()),
+                channel: channel.then(|| which.to_string()),
+                version: (!channel).then(|| which.to_string()),
+                ..RawBase::default()
+            }
+        } else if let Some((owner, name)) = text.split_once(':') {
+            RawBase { owner: Some(owner.into()), name: Some(name.into()), ..RawBase::default() }
+        } else {
+            return Err(format!(
+                "--base `{text}`: give ami-…, an SSM parameter path (/aws/service/…), \
+                 OWNER:NAME-PATTERN, or ROLE@CHANNEL / ROLE@VERSION (e.g. base@stable, base@^2.3)"
+            ));
+        };
+        base_image(raw, own_role).map_err(|m| format!("--base `{text}`: {m}"))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BaseSelector {
@@ -85,6 +113,9 @@ pub struct BuilderSettings {
     pub security_groups: Vec<String>,
     pub instance_profile: Option<String>,
     pub kms_key: Option<String>,
+    /// Install the SSM agent at launch (from AWS's regional bucket) when the base
+    /// image lacks it, as Debian's images do.
+    pub install_ssm_agent: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -253,7 +284,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawBase {
     image: Option<String>,
@@ -403,6 +434,8 @@ struct RawBuilder {
     security_groups: Vec<String>,
     instance_profile: Option<String>,
     kms_key: Option<String>,
+    #[serde(default)]
+    install_ssm_agent: bool,
 }
 
 struct VolumeSize(i32);
@@ -562,6 +595,7 @@ impl Recipe {
                 security_groups: builder.security_groups,
                 instance_profile: builder.instance_profile,
                 kms_key: builder.kms_key,
+                install_ssm_agent: builder.install_ssm_agent,
             },
             steps,
             generalize: raw.generalize,
@@ -817,6 +851,31 @@ team = \"platform\"
             itself.to_string().contains("cannot be layered on itself"),
             "{itself}"
         );
+    }
+
+    #[test]
+    fn the_base_flag_takes_every_form_of_base() {
+        let role = RoleName::parse("zookeeper").unwrap();
+        let parse = |text: &str| BaseImage::parse_flag(text, &role);
+        assert_eq!(parse("ami-0abc").unwrap(), BaseImage::Image("ami-0abc".into()));
+        assert_eq!(
+            parse("/aws/service/debian/release/12/latest/amd64").unwrap(),
+            BaseImage::SsmParameter("/aws/service/debian/release/12/latest/amd64".into())
+        );
+        assert!(matches!(
+            parse("base@stable").unwrap(),
+            BaseImage::Release { selector: BaseSelector::Channel(_), .. }
+        ));
+        assert!(matches!(
+            parse("base@^2.3").unwrap(),
+            BaseImage::Release { selector: BaseSelector::Version(_), .. }
+        ));
+        assert_eq!(
+            parse("136693071363:debian-12-amd64-*").unwrap(),
+            BaseImage::Filter { owner: "136693071363".into(), name: "debian-12-amd64-*".into() }
+        );
+        assert!(parse("debian").unwrap_err().contains("--base `debian`"));
+        assert!(parse("zookeeper@stable").unwrap_err().contains("cannot be layered on itself"));
     }
 
     #[test]
