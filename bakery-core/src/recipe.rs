@@ -66,9 +66,15 @@ impl BaseImage {
     /// role's release `ROLE@CHANNEL` / `ROLE@VERSION-REQUIREMENT`.
     pub fn parse_flag(text: &str, own_role: &RoleName) -> std::result::Result<BaseImage, String> {
         let raw = if text.starts_with("ami-") {
-            RawBase { image: Some(text.into()), ..RawBase::default() }
+            RawBase {
+                image: Some(text.into()),
+                ..RawBase::default()
+            }
         } else if text.starts_with('/') {
-            RawBase { ssm_parameter: Some(text.into()), ..RawBase::default() }
+            RawBase {
+                ssm_parameter: Some(text.into()),
+                ..RawBase::default()
+            }
         } else if let Some((role, which)) = text.split_once('@') {
             let channel = RoleName::parse(which).is_ok();
             RawBase {
@@ -78,7 +84,11 @@ impl BaseImage {
                 ..RawBase::default()
             }
         } else if let Some((owner, name)) = text.split_once(':') {
-            RawBase { owner: Some(owner.into()), name: Some(name.into()), ..RawBase::default() }
+            RawBase {
+                owner: Some(owner.into()),
+                name: Some(name.into()),
+                ..RawBase::default()
+            }
         } else {
             return Err(format!(
                 "--base `{text}`: give ami-…, an SSM parameter path (/aws/service/…), \
@@ -857,25 +867,39 @@ team = \"platform\"
     fn the_base_flag_takes_every_form_of_base() {
         let role = RoleName::parse("zookeeper").unwrap();
         let parse = |text: &str| BaseImage::parse_flag(text, &role);
-        assert_eq!(parse("ami-0abc").unwrap(), BaseImage::Image("ami-0abc".into()));
+        assert_eq!(
+            parse("ami-0abc").unwrap(),
+            BaseImage::Image("ami-0abc".into())
+        );
         assert_eq!(
             parse("/aws/service/debian/release/12/latest/amd64").unwrap(),
             BaseImage::SsmParameter("/aws/service/debian/release/12/latest/amd64".into())
         );
         assert!(matches!(
             parse("base@stable").unwrap(),
-            BaseImage::Release { selector: BaseSelector::Channel(_), .. }
+            BaseImage::Release {
+                selector: BaseSelector::Channel(_),
+                ..
+            }
         ));
         assert!(matches!(
             parse("base@^2.3").unwrap(),
-            BaseImage::Release { selector: BaseSelector::Version(_), .. }
+            BaseImage::Release {
+                selector: BaseSelector::Version(_),
+                ..
+            }
         ));
         assert_eq!(
             parse("136693071363:debian-12-amd64-*").unwrap(),
-            BaseImage::Filter { owner: "136693071363".into(), name: "debian-12-amd64-*".into() }
+            BaseImage::Filter {
+                owner: "136693071363".into(),
+                name: "debian-12-amd64-*".into()
+            }
         );
         assert!(parse("debian").unwrap_err().contains("--base `debian`"));
-        assert!(parse("zookeeper@stable").unwrap_err().contains("cannot be layered on itself"));
+        assert!(parse("zookeeper@stable")
+            .unwrap_err()
+            .contains("cannot be layered on itself"));
     }
 
     #[test]
@@ -979,6 +1003,39 @@ team = \"platform\"
             message.contains("`firstboot = false`, or a [firstboot] table"),
             "{message}"
         );
+    }
+
+    /// One test per kind of mistake: each is refused with the line (and column) of the
+    /// place it was made, and says what is accepted.
+    macro_rules! refused_at {
+        ($($test:ident: $extra:expr => $place:expr, $says:expr;)*) => {$(
+            #[test]
+            fn $test() {
+                let message = error_of(&$extra);
+                assert!(message.contains($place), "expected {} in:\n{message}", $place);
+                assert!(message.contains($says), "expected {:?} in:\n{message}", $says);
+            }
+        )*};
+    }
+
+    const STEP: &str = "[[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\n";
+
+    refused_at! {
+        refuses_a_toml_syntax_error: format!("{MINIMAL}name = \n") => "recipe.toml:6:", "string values must be quoted";
+        refuses_a_missing_required_key: MINIMAL.replace("arch = \"x86_64\"\n", "") => "recipe.toml:1:", "missing field `arch`";
+        refuses_a_bad_arch: MINIMAL.replace("\"x86_64\"", "\"amd64\"") => "recipe.toml:4:8", "`x86_64`";
+        refuses_an_image_that_is_not_an_ami: MINIMAL.replace("base = {", "base = { image = \"debian\" } #") => "recipe.toml:5:", "is not an AMI id";
+        refuses_a_parameter_that_is_not_a_path: MINIMAL.replace("\"/aws/service", "\"aws/service") => "recipe.toml:5:", "starts with `/`";
+        refuses_a_volume_size_out_of_range: format!("{MINIMAL}[builder]\nvolume_size = 0\n") => "recipe.toml:7:15", "give GiB from 1 to 16384";
+        refuses_an_unknown_volume_type: format!("{MINIMAL}[builder]\nvolume_type = \"st1\"\n") => "recipe.toml:7:15", "`gp3`";
+        refuses_an_unknown_builder_key: format!("{MINIMAL}[builder]\nami = \"x\"\n") => "recipe.toml:7:1", "unknown field `ami`";
+        refuses_an_invalid_step_name: format!("{MINIMAL}[[steps]]\nname = \"Install Java\"\nscript = \"steps/a.sh\"\n") => "recipe.toml:7:8", "invalid step name";
+        refuses_a_step_without_a_script: format!("{MINIMAL}[[steps]]\nname = \"a\"\n") => "recipe.toml:6:", "missing field `script`";
+        refuses_an_unknown_step_key: format!("{MINIMAL}{STEP}retries = 3\n") => "recipe.toml:9:1", "unknown field `retries`";
+        refuses_a_secret_with_a_bad_parameter_name: format!("{MINIMAL}{STEP}secrets = {{ TOKEN = \"my token\" }}\n") => "recipe.toml:9:", "is not an SSM parameter name";
+        refuses_a_secret_that_is_also_an_env_value: format!("{MINIMAL}{STEP}env = {{ TOKEN = \"x\" }}\nsecrets = {{ TOKEN = \"/t\" }}\n") => "recipe.toml:10:", "also in `env`";
+        refuses_a_tag_value_that_is_too_long: format!("{MINIMAL}[tags]\nteam = \"{}\"\n", "x".repeat(300)) => "recipe.toml:7:", "at most 256 characters";
+        refuses_a_bad_deprecation_time: format!("{MINIMAL}deprecate_after = \"later\"\n") => "recipe.toml:6:19", "invalid duration `later`";
     }
 
     #[test]

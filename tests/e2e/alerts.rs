@@ -94,7 +94,7 @@ async fn success_is_announced_only_when_asked_and_a_broken_topic_is_only_a_warni
     assert_eq!(bad.code, 2);
     assert!(
         bad.stderr
-            .contains("--sns-topic `alerts` is not an SNS topic ARN"),
+            .contains("(from flag --sns-topic): `alerts` is not an SNS topic ARN"),
         "{}",
         bad.stderr
     );

@@ -59,7 +59,8 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
             "launch",
             "wait-ready",
             "recipe/packages",
-            "recipe/harden",
+            "recipe/time-and-logs",
+            "recipe/harden-ssh",
             "firstboot",
             "generalize",
             "stop",
@@ -148,17 +149,20 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
         Some("terminate")
     );
 
-    // The recipe's steps went through Run Command, in order, generalize last.
+    // The recipe's steps went through Run Command, in order, then firstboot and
+    // generalize last.
     let commands = aws.commands_sent_to(builder).await;
-    assert_eq!(commands.len(), 3);
+    assert_eq!(commands.len(), 5);
     assert!(commands
         .iter()
         .all(|(document, _)| document == "AWS-RunShellScript"));
     assert!(commands[0].1.contains("dnf -y upgrade"));
-    assert!(commands[1]
+    assert!(commands[1].1.contains("export JOURNAL_MAX_USE='512M'"));
+    assert!(commands[2]
         .1
-        .contains("export SSH_ALLOW_GROUPS='wheel ssm-user'"));
-    assert!(commands[2].1.contains("rm -f /etc/ssh/ssh_host_*"));
+        .contains("export SSH_ALLOW_GROUPS='wheel admin ssm-user'"));
+    assert!(commands[3].1.contains("bakery firstboot step"));
+    assert!(commands[4].1.contains("rm -f /etc/ssh/ssh_host_*"));
 
     // Events went to stderr as JSON lines, one per step start at least.
     let events = bake.events();
@@ -167,7 +171,7 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
             .iter()
             .filter(|e| e["event"] == "step_started")
             .count(),
-        14
+        16
     );
     assert!(events
         .iter()

@@ -9,14 +9,98 @@ fn shellcheck_installed() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Every folder of recipes/: base, base-windows, zookeeper.
+fn shipped_recipes() -> Vec<String> {
+    let mut recipes: Vec<String> = std::fs::read_dir(crate::support::repo_root().join("recipes"))
+        .unwrap()
+        .map(|entry| format!("recipes/{}", entry.unwrap().file_name().to_string_lossy()))
+        .filter(|dir| {
+            crate::support::repo_root()
+                .join(dir)
+                .join("recipe.toml")
+                .is_file()
+        })
+        .collect();
+    recipes.sort();
+    assert_eq!(
+        recipes,
+        ["recipes/base", "recipes/base-windows", "recipes/zookeeper"]
+    );
+    recipes
+}
+
+#[test]
+fn every_shipped_recipe_has_a_plan_and_a_readme() {
+    for recipe in shipped_recipes() {
+        assert!(
+            crate::support::repo_root()
+                .join(&recipe)
+                .join("README.md")
+                .is_file(),
+            "{recipe}/README.md"
+        );
+        let plan = Bakery::new("eu-west-1")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .args(["plan", "--bump", "minor", "--output", "json", &recipe])
+            .run();
+        assert_eq!(plan.code, 0, "{recipe}: {}", plan.stderr);
+        let plan = plan.json();
+        let steps: Vec<&str> = plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            steps[steps.len() - 2..],
+            ["firstboot", "generalize"],
+            "{recipe}"
+        );
+    }
+    let zookeeper = Bakery::new("eu-west-1")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args([
+            "plan",
+            "--bump",
+            "minor",
+            "--output",
+            "json",
+            "recipes/zookeeper",
+        ])
+        .run()
+        .json();
+    assert_eq!(zookeeper["base"]["release"]["role"], "base");
+    let windows = Bakery::new("eu-west-1")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args([
+            "plan",
+            "--bump",
+            "minor",
+            "--output",
+            "json",
+            "recipes/base-windows",
+        ])
+        .run()
+        .json();
+    assert_eq!(windows["steps"][0]["document"], "AWS-RunPowerShellScript");
+}
+
 #[test]
 fn validate_accepts_the_shipped_recipes_and_points_at_mistakes() {
     let shipped = Bakery::new("eu-west-1")
-        .args(["validate", "recipes/base", "benches/recipe-noop"])
+        .args(["validate", "benches/recipe-noop"])
+        .args(shipped_recipes())
         .run();
     assert_eq!(shipped.code, 0, "{}{}", shipped.stdout, shipped.stderr);
+    for recipe in shipped_recipes() {
+        assert!(
+            shipped.stdout.contains(&format!("{recipe}: ok (")),
+            "{}",
+            shipped.stdout
+        );
+    }
     assert!(
-        shipped.stdout.contains("recipes/base: ok (2 steps"),
+        shipped.stdout.contains("recipes/base: ok (3 steps"),
         "{}",
         shipped.stdout
     );
@@ -89,7 +173,8 @@ fn plan_decides_everything_without_calling_aws() {
         steps,
         [
             "recipe/packages",
-            "recipe/harden",
+            "recipe/time-and-logs",
+            "recipe/harden-ssh",
             "firstboot",
             "generalize"
         ]
