@@ -261,3 +261,61 @@ async fn step_output_goes_to_the_environments_bucket_and_log_group_too() {
         "whole output kept in s3://bake-logs/bakery/chatty/1.2.3/{bake_id}/"
     )));
 }
+
+#[tokio::test]
+async fn step_output_streams_into_events_while_the_step_runs() {
+    // A region of its own: the emulator settings below must hold for the whole bake.
+    let account = Account::in_region("us-gov-east-1").await;
+    // IAM is per partition: this one needs its own builder instance profile.
+    let _ =
+        std::process::Command::new(crate::support::repo_root().join(".local-aws/awscli/bin/aws"))
+            .args([
+                "--region",
+                "us-gov-east-1",
+                "iam",
+                "create-instance-profile",
+                "--instance-profile-name",
+                "bakery-builder",
+            ])
+            .env("AWS_ENDPOINT_URL", crate::support::endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output();
+    account.emulate(
+        json!({ "command_outcomes": [{ "match": "stream-demo", "status": "Success",
+        "stdout": "line 1\nline 2\nline 3\nline 4\n", "seconds": 4 }] }),
+    );
+    let recipe = TestRecipe::new("streamer")
+        .with_base("image = \"ami-1e749f67\"")
+        .step("talk", "#!/bin/sh\necho stream-demo\n");
+    let baked = account
+        .bakery()
+        .args(["bake", "--version", "1.0.0", "--output", "json"])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(baked.code, 0, "{}", baked.stderr);
+    let events = baked.events();
+    let position = |wanted: &dyn Fn(&serde_json::Value) -> bool| events.iter().rposition(wanted);
+    let first_line = events
+        .iter()
+        .position(|e| e["event"] == "output" && e["line"] == "line 1")
+        .expect("line 1 was shown");
+    let last_running = position(&|e| {
+        e["event"] == "waiting" && e["step"] == "recipe/talk" && e["state"] == "InProgress"
+    })
+    .expect("the step was seen running");
+    assert!(
+        first_line < last_running,
+        "line 1 was shown while the step still ran"
+    );
+    let lines: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "output" && e["step"] == "recipe/talk")
+        .map(|e| e["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        ["line 1", "line 2", "line 3", "line 4"],
+        "each line once"
+    );
+}
