@@ -9,6 +9,7 @@ mod output;
 mod prune;
 mod releases;
 mod render;
+mod share;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -111,6 +112,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Let accounts, organizations or OUs launch an existing release: launch
+    /// permissions on its images, create-volume permissions on its snapshots, and a
+    /// check that they can use its KMS key (default: the environment's `share`).
+    Share(Box<ShareArgs>),
+    /// Take those permissions away again.
+    Unshare(Box<ShareArgs>),
     /// The firstboot agent a bake installs.
     #[command(subcommand)]
     Firstboot(FirstbootCommand),
@@ -174,6 +181,27 @@ pub struct SettingsArgs {
     /// Builder security group; repeat for several (overrides the recipe).
     #[arg(long = "security-group", value_name = "SG")]
     security_groups: Vec<String>,
+}
+
+/// `bakery share` / `bakery unshare`.
+#[derive(Args)]
+pub struct ShareArgs {
+    role: String,
+    version: String,
+    /// An AWS account id (comma-separated or repeated).
+    #[arg(long = "account", value_name = "ID")]
+    accounts: Vec<String>,
+    /// An organization ARN (arn:aws:organizations::…:organization/o-…).
+    #[arg(long = "organization", value_name = "ARN")]
+    organizations: Vec<String>,
+    /// An organizational unit ARN (arn:aws:organizations::…:ou/o-…/ou-…).
+    #[arg(long = "ou", value_name = "ARN")]
+    organizational_units: Vec<String>,
+    /// Regions to act in (default: the environment's, else the current region).
+    #[arg(long, value_name = "REGIONS")]
+    regions: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
 }
 
 /// `bakery config show`: a recipe and the flags that change its settings.
@@ -283,6 +311,8 @@ fn main() -> ExitCode {
         Command::Bake(_)
             | Command::Plan(_)
             | Command::Config(_)
+            | Command::Share(_)
+            | Command::Unshare(_)
             | Command::Cleanup { .. }
             | Command::Audit { .. }
     );
@@ -317,6 +347,8 @@ fn main() -> ExitCode {
             Command::Cleanup { yes, output } => cleanup::run(yes, output, &aws).await,
             Command::Validate { recipes, output } => check::validate(&recipes, output),
             Command::Plan(args) => check::plan(&args, environment, &aws).await,
+            Command::Share(args) => share::run(&args, true, environment, &aws).await,
+            Command::Unshare(args) => share::run(&args, false, environment, &aws).await,
             Command::Config(ConfigCommand::Show(args)) => {
                 check::show_config(&args, environment, &aws).await
             }

@@ -234,32 +234,8 @@ fn check(merged: &Merged) -> Result<()> {
             )));
         }
     }
-    for account in &settings.share.accounts {
-        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
-            return Err(Error::input(format!(
-                "share.accounts{}: `{account}` is not an AWS account id (12 digits)",
-                from("share.accounts")
-            )));
-        }
-    }
-    for org in &settings.share.organizations {
-        if !(org.starts_with("arn:aws") && org.contains(":organization/o-")) {
-            return Err(Error::input(format!(
-                "share.organizations{}: `{org}` is not an organization ARN \
-                 (arn:aws:organizations::<account>:organization/o-...)",
-                from("share.organizations")
-            )));
-        }
-    }
-    for ou in &settings.share.organizational_units {
-        if !(ou.starts_with("arn:aws") && ou.contains(":ou/o-")) {
-            return Err(Error::input(format!(
-                "share.organizational_units{}: `{ou}` is not an OU ARN \
-                 (arn:aws:organizations::<account>:ou/o-.../ou-...)",
-                from("share.organizational_units")
-            )));
-        }
-    }
+    check_sharing(&settings.share)
+        .map_err(|(key, m)| Error::input(format!("{key}{}: {m}", from(key))))?;
     if let Some(topic) = &settings.sns_topic {
         crate::alerts::check_topic_arn(topic)
             .map_err(|m| Error::input(format!("sns_topic{}: {m}", from("sns_topic"))))?;
@@ -294,6 +270,40 @@ fn check(merged: &Merged) -> Result<()> {
         crate::recipe::check_tag(key, value).map_err(|m| {
             Error::input(format!("tags.{key}{}: {m}", from(&format!("tags.{key}"))))
         })?;
+    }
+    Ok(())
+}
+
+/// Account ids and organization / OU ARNs to share with; an error names the key.
+pub fn check_sharing(share: &Sharing) -> std::result::Result<(), (&'static str, String)> {
+    for account in &share.accounts {
+        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+            return Err((
+                "share.accounts",
+                format!("`{account}` is not an AWS account id (12 digits)"),
+            ));
+        }
+    }
+    for org in &share.organizations {
+        if !(org.starts_with("arn:aws") && org.contains(":organization/o-")) {
+            return Err((
+                "share.organizations",
+                format!(
+                    "`{org}` is not an organization ARN \
+                     (arn:aws:organizations::<account>:organization/o-...)"
+                ),
+            ));
+        }
+    }
+    for ou in &share.organizational_units {
+        if !(ou.starts_with("arn:aws") && ou.contains(":ou/o-")) {
+            return Err((
+                "share.organizational_units",
+                format!(
+                    "`{ou}` is not an OU ARN (arn:aws:organizations::<account>:ou/o-.../ou-...)"
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ pub mod release;
 pub mod releases;
 pub mod removal;
 pub mod report;
+pub mod sharing;
 pub mod validate;
 pub mod version;
 pub mod wait;

@@ -26,6 +26,7 @@ use crate::release::{self, Provenance, Release, TAG_BAKE_ID};
 use crate::releases;
 use crate::removal::Remover;
 use crate::report::{BakeReport, BakeStatus, ImageRecord, StepRecord};
+use crate::sharing;
 use crate::version::VersionRequest;
 use crate::wait::{self, Poll, Target, WaitPolicy};
 
@@ -81,6 +82,7 @@ pub async fn bake(
         regions: Mutex::new(Vec::new()),
         base_release: Mutex::new(None),
         promoted: Mutex::new(Vec::new()),
+        shared: Mutex::new(Vec::new()),
         started_at: SystemTime::now(),
         started: Instant::now(),
     };
@@ -109,6 +111,8 @@ struct Run<'a> {
     base_release: Mutex<Option<String>>,
     /// Channels moved to the new release.
     promoted: Mutex<Vec<String>>,
+    /// What sharing did in each region.
+    shared: Mutex<Vec<sharing::ShareOutcome>>,
     started_at: SystemTime,
     started: Instant,
 }
@@ -201,6 +205,7 @@ impl Run<'_> {
             error_kind: failure.as_ref().map(|f| f.error.kind()),
             failed_step: failure.map(|f| f.step),
             channels: self.promoted.lock().expect("lock").clone(),
+            shared: self.shared.lock().expect("lock").clone(),
             leaked,
             kept,
         };
@@ -369,6 +374,9 @@ impl Run<'_> {
         *self.released.lock().expect("lock") = Some(image.clone());
         if !self.plan.copy_to.is_empty() {
             self.step("distribute", self.distribute(&image)).await?;
+        }
+        if !self.plan.share.is_empty() {
+            self.step("share", self.share()).await?;
         }
         let channels = self.channels_to_move();
         if !channels.is_empty() {
@@ -596,6 +604,56 @@ impl Run<'_> {
 
     /// Copies the release to the other regions, records every copy, and fails (after
     /// recording what succeeded) when a region failed.
+    /// Shares the release in every region it now exists in.
+    async fn share(&self) -> Result<()> {
+        let mut regions = vec![self.region().to_string()];
+        regions.extend(
+            self.copies
+                .lock()
+                .expect("lock")
+                .iter()
+                .map(|c| c.region.clone()),
+        );
+        let outcomes =
+            sharing::share(self.aws, &self.release(), &regions, &self.plan.share, true).await;
+        for outcome in &outcomes {
+            self.info(
+                "share",
+                format!(
+                    "{}: {} {}",
+                    outcome.region,
+                    outcome.status,
+                    outcome.image_ids.join(", ")
+                ),
+            );
+        }
+        *self.shared.lock().expect("lock") = outcomes.clone();
+        let problems: Vec<String> = outcomes
+            .iter()
+            .flat_map(|o| {
+                o.error
+                    .iter()
+                    .map(move |e| format!("{}: {e}", o.region))
+                    .chain(
+                        o.key_problems
+                            .iter()
+                            .map(move |p| format!("{}: {p}", o.region)),
+                    )
+            })
+            .collect();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Distribution(format!(
+            "{} is released but not usable by everyone it is shared with:\n  {}\nfix it, then run \
+             `bakery share {} {}`",
+            self.release(),
+            problems.join("\n  "),
+            self.plan.role,
+            self.release().version
+        )))
+    }
+
     async fn distribute(&self, image: &ImageRecord) -> Result<()> {
         let source = self
             .aws

@@ -392,6 +392,13 @@ impl BakePlan {
             calls.push("ec2:DeleteSecurityGroup".to_string());
         }
         calls.push("ssm:PutParameter (release record)".to_string());
+        if !self.share.is_empty() {
+            calls.push(
+                "ec2:ModifyImageAttribute, ec2:ModifySnapshotAttribute, kms:DescribeKey, \
+                 kms:GetKeyPolicy (share, in every region of the release)"
+                    .to_string(),
+            );
+        }
         let mut channels: Vec<&str> = self.promote.iter().map(String::as_str).collect();
         if self.update_latest {
             channels.insert(0, "latest (final releases)");

@@ -62,6 +62,8 @@ pub struct BakeReport {
     pub leaked: Vec<Resource>,
     /// Resources left in place on purpose (`--keep-on-failure`).
     pub kept: Vec<Resource>,
+    /// Where the release was shared, region by region.
+    pub shared: Vec<crate::sharing::ShareOutcome>,
 }
 
 impl BakeReport {
@@ -70,6 +72,7 @@ impl BakeReport {
         BakeReport {
             status: BakeStatus::Failed,
             dry_run: false,
+            shared: Vec::new(),
             role: role.unwrap_or_default().to_string(),
             version: version.to_string(),
             bake_id: String::new(),

@@ -266,21 +266,7 @@ async fn step_output_goes_to_the_environments_bucket_and_log_group_too() {
 async fn step_output_streams_into_events_while_the_step_runs() {
     // A region of its own: the emulator settings below must hold for the whole bake.
     let account = Account::in_region("us-gov-east-1").await;
-    // IAM is per partition: this one needs its own builder instance profile.
-    let _ =
-        std::process::Command::new(crate::support::repo_root().join(".local-aws/awscli/bin/aws"))
-            .args([
-                "--region",
-                "us-gov-east-1",
-                "iam",
-                "create-instance-profile",
-                "--instance-profile-name",
-                "bakery-builder",
-            ])
-            .env("AWS_ENDPOINT_URL", crate::support::endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .output();
+    account.seed_builder_profile();
     account.emulate(
         json!({ "command_outcomes": [{ "match": "stream-demo", "status": "Success",
         "stdout": "line 1\nline 2\nline 3\nline 4\n", "seconds": 4 }] }),

@@ -12,4 +12,5 @@ mod janitor;
 mod layering;
 mod releases;
 mod secrets;
+mod sharing;
 mod support;

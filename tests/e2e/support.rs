@@ -75,6 +75,18 @@ impl Account {
         account
     }
 
+    /// IAM is per partition: a region outside `aws` (us-gov-*) needs its own
+    /// `bakery-builder` instance profile, as an account there would.
+    pub fn seed_builder_profile(&self) {
+        let _ = Command::new(repo_root().join(".local-aws/awscli/bin/aws"))
+            .args(["--region", &self.region, "iam", "create-instance-profile"])
+            .args(["--instance-profile-name", "bakery-builder"])
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output();
+    }
+
     /// Sets this region's emulator behaviour (tests/emulator/README.md).
     pub fn emulate(&self, mut settings: Value) {
         settings["region"] = Value::String(self.region.clone());

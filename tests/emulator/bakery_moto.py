@@ -17,6 +17,7 @@ What it adds (see tests/emulator/README.md for the control API):
   (status, exit code, output) by matching the command text.
 - DescribeImageReferences: the instances and launch templates that use an image.
 - SendCommand's CloudWatchOutputConfig, kept and shown by ListCommands.
+- Snapshots of encrypted volumes carry the volume's KMS key.
 - Faults: the next N calls of an action answer with a chosen error (throttling, 5xx).
 - Instance metadata (IMDSv2 only) for each emulated instance under
   /bakery-imds/<instance-id>/, with its region and tags, for the firstboot agent's tests.
@@ -260,6 +261,15 @@ def _create_image(
         else:
             image_specs.append(spec)
     ami = _original_create_image(self, instance_id, name, description, image_specs)
+    # moto snapshots a fresh volume; AWS snapshots the root volume, keeping its
+    # encryption and KMS key.
+    instance = self.get_instance(instance_id)
+    mapping = instance.block_device_mapping
+    root = mapping.get(instance.root_device_name) or next(iter(mapping.values()), None)
+    if root is not None and getattr(root, "volume_id", None):
+        volume = self.get_volume(root.volume_id)
+        ami.ebs_snapshot.encrypted = volume.encrypted
+        ami.ebs_snapshot.kms_key_id = volume.kms_key_id
     for tag in snapshot_tags:
         ami.ebs_snapshot.add_tag(tag["Key"], tag["Value"])
     _delay_image(ami)
@@ -513,6 +523,26 @@ def _get_invocation(self: Command, instance_id: str, plugin_name: str | None) ->
 
 
 Command.get_invocation = _get_invocation  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- EBS: encrypted snapshots
+
+from moto.ec2.models.elastic_block_store import EBSBackend  # noqa: E402
+
+_original_create_snapshot = EBSBackend.create_snapshot
+
+
+def _create_snapshot(self: EBSBackend, volume_id: str, *args: Any, **kwargs: Any) -> Any:
+    # AWS: a snapshot of an encrypted volume is encrypted with the volume's key
+    # (moto keeps the flag but drops the key).
+    snapshot = _original_create_snapshot(self, volume_id, *args, **kwargs)
+    volume = self.get_volume(volume_id)
+    snapshot.encrypted = volume.encrypted
+    snapshot.kms_key_id = volume.kms_key_id
+    return snapshot
+
+
+EBSBackend.create_snapshot = _create_snapshot  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------- WSGI: control API and faults

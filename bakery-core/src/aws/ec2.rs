@@ -12,6 +12,7 @@ use aws_sdk_ec2::Client;
 use base64::Engine;
 
 use super::sdk_error;
+use crate::environment::Sharing;
 use crate::error::Result;
 
 #[derive(Clone)]
@@ -591,6 +592,144 @@ impl Ec2 {
             .await
             .map_err(|e| sdk_error("CopyImage", &self.region, Some(source_image_id), e))?;
         Ok(out.image_id().unwrap_or_default().to_string())
+    }
+
+    /// Adds (or removes) launch permissions on an image.
+    pub async fn modify_launch_permission(
+        &self,
+        image_id: &str,
+        grantees: &Sharing,
+        add: bool,
+    ) -> Result<()> {
+        use aws_sdk_ec2::types::{LaunchPermission, LaunchPermissionModifications};
+        let mut permissions = Vec::new();
+        for account in &grantees.accounts {
+            permissions.push(LaunchPermission::builder().user_id(account).build());
+        }
+        for org in &grantees.organizations {
+            permissions.push(LaunchPermission::builder().organization_arn(org).build());
+        }
+        for ou in &grantees.organizational_units {
+            permissions.push(
+                LaunchPermission::builder()
+                    .organizational_unit_arn(ou)
+                    .build(),
+            );
+        }
+        let modifications = if add {
+            LaunchPermissionModifications::builder().set_add(Some(permissions))
+        } else {
+            LaunchPermissionModifications::builder().set_remove(Some(permissions))
+        };
+        self.client
+            .modify_image_attribute()
+            .image_id(image_id)
+            .launch_permission(modifications.build())
+            .send()
+            .await
+            .map_err(|e| sdk_error("ModifyImageAttribute", &self.region, Some(image_id), e))?;
+        Ok(())
+    }
+
+    /// Who may launch the image: accounts, organization and OU ARNs.
+    pub async fn launch_permissions(&self, image_id: &str) -> Result<Sharing> {
+        let out = self
+            .client
+            .describe_image_attribute()
+            .image_id(image_id)
+            .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeImageAttribute", &self.region, Some(image_id), e))?;
+        let mut grantees = Sharing::default();
+        for permission in out.launch_permissions() {
+            if let Some(account) = permission.user_id() {
+                grantees.accounts.push(account.to_string());
+            }
+            if let Some(org) = permission.organization_arn() {
+                grantees.organizations.push(org.to_string());
+            }
+            if let Some(ou) = permission.organizational_unit_arn() {
+                grantees.organizational_units.push(ou.to_string());
+            }
+        }
+        Ok(grantees)
+    }
+
+    /// Adds (or removes) create-volume permission on a snapshot for accounts.
+    pub async fn modify_create_volume_permission(
+        &self,
+        snapshot_id: &str,
+        accounts: &[String],
+        add: bool,
+    ) -> Result<()> {
+        use aws_sdk_ec2::types::{OperationType, SnapshotAttributeName};
+        self.client
+            .modify_snapshot_attribute()
+            .snapshot_id(snapshot_id)
+            .attribute(SnapshotAttributeName::CreateVolumePermission)
+            .operation_type(if add {
+                OperationType::Add
+            } else {
+                OperationType::Remove
+            })
+            .set_user_ids(Some(accounts.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                sdk_error(
+                    "ModifySnapshotAttribute",
+                    &self.region,
+                    Some(snapshot_id),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+
+    /// The accounts that may create volumes from the snapshot.
+    pub async fn create_volume_permissions(&self, snapshot_id: &str) -> Result<Vec<String>> {
+        let out = self
+            .client
+            .describe_snapshot_attribute()
+            .snapshot_id(snapshot_id)
+            .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+            .send()
+            .await
+            .map_err(|e| {
+                sdk_error(
+                    "DescribeSnapshotAttribute",
+                    &self.region,
+                    Some(snapshot_id),
+                    e,
+                )
+            })?;
+        Ok(out
+            .create_volume_permissions()
+            .iter()
+            .filter_map(|p| p.user_id().map(str::to_string))
+            .collect())
+    }
+
+    /// Whether the snapshot is encrypted, and with which key (None: not encrypted).
+    pub async fn snapshot_key(&self, snapshot_id: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .describe_snapshots()
+            .snapshot_ids(snapshot_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeSnapshots", &self.region, Some(snapshot_id), e))?;
+        let Some(snapshot) = out.snapshots().first() else {
+            return Ok(None);
+        };
+        if !snapshot.encrypted().unwrap_or(false) {
+            return Ok(None);
+        }
+        // Encrypted without a key id: the account's default, the AWS managed aws/ebs.
+        Ok(Some(
+            snapshot.kms_key_id().unwrap_or("alias/aws/ebs").to_string(),
+        ))
     }
 
     /// Puts `tags` on the resources (images, snapshots...).

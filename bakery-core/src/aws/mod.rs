@@ -2,6 +2,7 @@
 //! and [`Error`]s that carry the operation, region and resource.
 
 pub mod ec2;
+pub mod kms;
 pub mod sns;
 pub mod ssm;
 
@@ -32,6 +33,7 @@ pub struct Aws {
     pub ec2: ec2::Ec2,
     pub ssm: ssm::Ssm,
     pub sns: sns::Sns,
+    pub kms: kms::Kms,
     sts: aws_sdk_sts::Client,
     config: aws_config::SdkConfig,
 }
@@ -78,6 +80,7 @@ impl Aws {
             ec2: ec2::Ec2::new(aws_sdk_ec2::Client::new(&config), &region),
             ssm: ssm::Ssm::new(aws_sdk_ssm::Client::new(&config), &region),
             sns: sns::Sns::new(aws_sdk_sns::Client::new(&config), &region),
+            kms: kms::Kms::new(aws_sdk_kms::Client::new(&config), &region),
             sts: aws_sdk_sts::Client::new(&config),
             config,
             region,

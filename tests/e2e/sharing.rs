@@ -1,0 +1,215 @@
+//! Sharing a release with other accounts, organizations and OUs, and taking it back;
+//! an account that cannot use the snapshots' KMS key is named.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ec2::config::Credentials;
+
+use crate::support::{endpoint, Account, Bakery, TestRecipe};
+
+/// A region of its own (us-gov: its own IAM partition, see seed_builder_profile).
+const REGION: &str = "us-gov-west-1";
+const FLEET: &str = "111122223333";
+const STRANGER: &str = "444455556666";
+
+/// A customer managed key whose policy lets the fleet account use it, not the stranger.
+async fn fleet_key(account: &Account) -> String {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await;
+    let kms = aws_sdk_kms::Client::new(&config);
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "owner", "Effect": "Allow", "Principal": {"AWS": "arn:aws-us-gov:iam::123456789012:root"},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "fleet", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{FLEET}:root")},
+             "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncrypt*"], "Resource": "*"}
+        ]
+    });
+    let _ = account;
+    kms.create_key()
+        .policy(policy.to_string())
+        .description("fleet images")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
+    let account = Account::in_region(REGION).await;
+    account.seed_builder_profile();
+    let key = fleet_key(&account).await;
+    let recipe = TestRecipe::new("shared")
+        .with_base("image = \"ami-1e749f67\"")
+        .with_toml(&format!("kms_key = \"{key}\"\n"));
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        format!(
+            "[environments.fleet]\nregions = [\"{REGION}\"]\n\
+             share = {{ accounts = [\"{FLEET}\"], organizations = [\"arn:aws:organizations::123456789012:organization/o-abc123\"] }}\n"
+        ),
+    )
+    .unwrap();
+
+    // Bake with the environment: shared as part of the bake.
+    let baked = Bakery::new(REGION)
+        .current_dir(top.path())
+        .args([
+            "bake",
+            "--env",
+            "fleet",
+            "--version",
+            "1.0.0",
+            "--output",
+            "json",
+        ])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(
+        baked.code, 1,
+        "the organization cannot use the key: {}",
+        baked.stderr
+    );
+    let report = baked.json();
+    assert_eq!(report["failed_step"], "share");
+    assert!(report["error"]
+        .as_str()
+        .unwrap()
+        .contains("organizations and OUs shared with cannot use key"));
+    assert_eq!(
+        report["images"].as_array().unwrap().len(),
+        1,
+        "the release itself exists"
+    );
+    let image_id = report["images"][0]["image_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let snapshot = report["images"][0]["snapshot_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let launchers = account
+        .ec2
+        .describe_image_attribute()
+        .image_id(&image_id)
+        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+        .send()
+        .await
+        .unwrap();
+    let accounts: Vec<&str> = launchers
+        .launch_permissions()
+        .iter()
+        .filter_map(|p| p.user_id())
+        .collect();
+    assert_eq!(accounts, [FLEET]);
+    assert!(launchers
+        .launch_permissions()
+        .iter()
+        .any(|p| p.organization_arn()
+            == Some("arn:aws:organizations::123456789012:organization/o-abc123")));
+    let volume_permissions = account
+        .ec2
+        .describe_snapshot_attribute()
+        .snapshot_id(&snapshot)
+        .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+        .send()
+        .await
+        .unwrap();
+    let volume_accounts: Vec<&str> = volume_permissions
+        .create_volume_permissions()
+        .iter()
+        .filter_map(|p| p.user_id())
+        .collect();
+    assert_eq!(volume_accounts, [FLEET]);
+
+    // Another account, by flag: shared, but named as unable to use the key.
+    let stranger = Bakery::new(REGION)
+        .args([
+            "share",
+            "shared",
+            "1.0.0",
+            "--account",
+            STRANGER,
+            "--output",
+            "json",
+        ])
+        .run();
+    assert_eq!(stranger.code, 1, "{}", stranger.stderr);
+    let outcome = &stranger.json()[0];
+    assert_eq!(outcome["status"], "shared");
+    let problems = outcome["key_problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0]
+        .as_str()
+        .unwrap()
+        .contains(&format!("account {STRANGER} cannot use key {key}")));
+
+    // The fleet account alone: complete.
+    let fleet = Bakery::new(REGION)
+        .args(["share", "shared", "1.0.0", "--account", FLEET])
+        .run();
+    assert_eq!(fleet.code, 0, "{}{}", fleet.stdout, fleet.stderr);
+
+    // Unshared: nobody but the owner.
+    let unshared = Bakery::new(REGION)
+        .args([
+            "unshare",
+            "shared",
+            "1.0.0",
+            "--account",
+            &format!("{FLEET},{STRANGER}"),
+        ])
+        .args([
+            "--organization",
+            "arn:aws:organizations::123456789012:organization/o-abc123",
+        ])
+        .run();
+    assert_eq!(unshared.code, 0, "{}{}", unshared.stdout, unshared.stderr);
+    let launchers = account
+        .ec2
+        .describe_image_attribute()
+        .image_id(&image_id)
+        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+        .send()
+        .await
+        .unwrap();
+    assert!(launchers.launch_permissions().is_empty(), "{launchers:?}");
+    let volume_permissions = account
+        .ec2
+        .describe_snapshot_attribute()
+        .snapshot_id(&snapshot)
+        .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+        .send()
+        .await
+        .unwrap();
+    assert!(volume_permissions.create_volume_permissions().is_empty());
+
+    let nobody = Bakery::new(REGION).args(["share", "shared", "1.0.0"]).run();
+    assert_eq!(nobody.code, 2);
+    assert!(
+        nobody.stderr.contains("nothing to share with"),
+        "{}",
+        nobody.stderr
+    );
+    let bad = Bakery::new(REGION)
+        .args(["share", "shared", "1.0.0", "--account", "12"])
+        .run();
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("`12` is not an AWS account id"),
+        "{}",
+        bad.stderr
+    );
+}
