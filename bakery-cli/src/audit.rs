@@ -9,7 +9,12 @@ use bakery_core::Error;
 use crate::output::{fail, print_json};
 use crate::Output;
 
-pub async fn run(max_age: Option<&str>, output: Output, aws: &AwsSettings) -> u8 {
+pub async fn run(
+    max_age: Option<&str>,
+    regions: &[String],
+    output: Output,
+    aws: &AwsSettings,
+) -> u8 {
     let audited = async {
         let max_age = match max_age {
             Some(text) => {
@@ -18,31 +23,51 @@ pub async fn run(max_age: Option<&str>, output: Output, aws: &AwsSettings) -> u8
             None => DEFAULT_MAX_AGE,
         };
         let aws = Aws::connect(aws).await?;
-        Ok::<_, Error>((audit::audit(&aws, max_age).await?, aws.region))
+        let mut fleets = Vec::new();
+        let mut searched = Vec::new();
+        for regional in aws.in_regions(regions) {
+            for fleet in audit::audit(&regional, max_age).await? {
+                fleets.push((regional.region.clone(), fleet));
+            }
+            searched.push(regional.region.clone());
+        }
+        Ok::<_, Error>((fleets, searched))
     };
-    let (fleets, region) = match audited.await {
+    let (fleets, searched) = match audited.await {
         Ok(done) => done,
         Err(error) => return fail(output, &error),
     };
-    let violations = fleets.iter().filter(|f| !f.violations.is_empty()).count();
+    let violations = fleets
+        .iter()
+        .filter(|(_, f)| !f.violations.is_empty())
+        .count();
     if output == Output::Json {
-        print_json(
-            &serde_json::json!({ "region": region, "fleets": fleets, "violations": violations }),
-        );
+        let fleets: Vec<serde_json::Value> = fleets
+            .iter()
+            .map(|(region, fleet)| {
+                let mut value = serde_json::to_value(fleet).expect("fleets serialize");
+                value["region"] = serde_json::json!(region);
+                value
+            })
+            .collect();
+        print_json(&serde_json::json!({
+            "region": searched[0], "regions": searched, "fleets": fleets, "violations": violations
+        }));
     } else if fleets.is_empty() {
-        println!("no running instances in {region}");
+        println!("no running instances in {}", searched.join(", "));
     } else {
         println!(
-            "{:<28} {:<22} {:>9} {:>6}  {:<16} PROBLEMS",
-            "RELEASE", "IMAGE", "AGE/DAYS", "COUNT", "CHANNELS"
+            "{:<15} {:<28} {:<22} {:>9} {:>6}  {:<16} PROBLEMS",
+            "REGION", "RELEASE", "IMAGE", "AGE/DAYS", "COUNT", "CHANNELS"
         );
-        for fleet in &fleets {
+        for (region, fleet) in &fleets {
             let release = match (&fleet.role, &fleet.version) {
                 (Some(role), Some(version)) => format!("{role}@{version}"),
                 _ => "(not bakery)".to_string(),
             };
             println!(
-                "{:<28} {:<22} {:>9} {:>6}  {:<16} {}",
+                "{:<15} {:<28} {:<22} {:>9} {:>6}  {:<16} {}",
+                region,
                 release,
                 fleet.image_id,
                 fleet.age_days.map_or("-".to_string(), |d| d.to_string()),

@@ -1,45 +1,63 @@
-//! `bakery cleanup [--yes]`: what crashed bakes left behind in the region; removed
-//! only with --yes.
+//! `bakery cleanup [--yes]`: what crashed bakes left behind, in every region asked
+//! for; removed only with --yes.
 
 use std::sync::Arc;
 
 use bakery_core::aws::{Aws, AwsSettings};
-use bakery_core::janitor;
+use bakery_core::janitor::{self, Leftover};
+use bakery_core::ledger::Resource;
 
 use crate::output::{fail, print_json};
 use crate::render::{Renderer, Style};
 use crate::Output;
 
-pub async fn run(yes: bool, output: Output, aws: &AwsSettings) -> u8 {
+pub async fn run(yes: bool, regions: &[String], output: Output, aws: &AwsSettings) -> u8 {
     let aws = match Aws::connect(aws).await {
         Ok(aws) => aws,
         Err(error) => return fail(output, &error),
     };
-    let leftovers = match janitor::find(&aws).await {
-        Ok(leftovers) => leftovers,
+    let style = if output == Output::Json {
+        Style::Json
+    } else {
+        Style::Plain
+    };
+    let renderer = Arc::new(Renderer::new(style));
+    let regional = aws.in_regions(regions);
+    let searched: Vec<String> = regional.iter().map(|r| r.region.clone()).collect();
+    let leftovers = match janitor::find(&regional).await {
+        Ok(found) => found,
         Err(error) => return fail(output, &error),
     };
-    let failed = if yes && !leftovers.is_empty() {
-        let style = if output == Output::Json {
-            Style::Json
-        } else {
-            Style::Plain
-        };
-        let renderer = Arc::new(Renderer::new(style));
-        janitor::remove(&aws, &leftovers, renderer.as_ref()).await
-    } else {
-        Vec::new()
-    };
+    let mut failed: Vec<(Leftover, String)> = Vec::new();
+    if yes {
+        // Claims last, everywhere: while anything of a bake is left, its claim is what
+        // lets the next cleanup find it.
+        for claims in [false, true] {
+            for aws in &regional {
+                let here: Vec<Leftover> = leftovers
+                    .iter()
+                    .filter(|l| l.resource.region() == aws.region)
+                    .filter(|l| matches!(l.resource, Resource::Claim { .. }) == claims)
+                    .filter(|l| !failed.iter().any(|(f, _)| f.bake_id == l.bake_id))
+                    .cloned()
+                    .collect();
+                if !here.is_empty() {
+                    failed.extend(janitor::remove(aws, &here, renderer.as_ref()).await);
+                }
+            }
+        }
+    }
     if output == Output::Json {
         let failed: Vec<_> = failed
             .iter()
             .map(|(l, why)| serde_json::json!({ "resource": l.resource, "error": why }))
             .collect();
-        print_json(
-            &serde_json::json!({ "region": aws.region, "leftovers": leftovers, "removed": yes, "failed": failed }),
-        );
+        print_json(&serde_json::json!({
+            "region": aws.region, "regions": searched, "leftovers": leftovers,
+            "removed": yes, "failed": failed
+        }));
     } else if leftovers.is_empty() {
-        println!("nothing left behind in {}", aws.region);
+        println!("nothing left behind in {}", searched.join(", "));
     } else {
         for leftover in &leftovers {
             println!("{:<48} {}", leftover.resource.describe(), leftover.reason);

@@ -43,20 +43,28 @@ struct Cli {
 enum Command {
     /// Bake a release of a role: launch a builder, apply the recipe, create the AMI.
     Bake(Box<BakeArgs>),
-    /// Find what crashed bakes left behind in the region (builders, half-made images,
-    /// snapshots, security groups, stale claims); remove it with --yes.
+    /// Find what crashed bakes left behind (builders, half-made images, snapshots,
+    /// security groups, stale claims) in every region of the environment; remove it
+    /// with --yes.
     Cleanup {
         #[arg(long)]
         yes: bool,
+        /// Regions to look in (default: the environment's, else the current region).
+        #[arg(long, value_name = "REGIONS")]
+        regions: Vec<String>,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
-    /// The region's running fleets by role and release, with the age of their image
-    /// and whether a channel points at it; exit 4 when any breaks the policy.
+    /// The running fleets by role and release in every region of the environment, with
+    /// the age of their image and whether a channel points at it; exit 4 when any
+    /// breaks the policy.
     Audit {
         /// The oldest an image may be (default: a quarter, 91d).
         #[arg(long, value_name = "AGE")]
         max_age: Option<String>,
+        /// Regions to look in (default: the environment's, else the current region).
+        #[arg(long, value_name = "REGIONS")]
+        regions: Vec<String>,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
@@ -341,10 +349,22 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Bake(args) => bake::run(*args, environment, aws).await,
-            Command::Audit { max_age, output } => {
-                audit::run(max_age.as_deref(), output, &aws).await
+            Command::Audit {
+                max_age,
+                regions,
+                output,
+            } => {
+                let regions = output::regions(&regions, environment.as_ref());
+                audit::run(max_age.as_deref(), &regions, output, &aws).await
             }
-            Command::Cleanup { yes, output } => cleanup::run(yes, output, &aws).await,
+            Command::Cleanup {
+                yes,
+                regions,
+                output,
+            } => {
+                let regions = output::regions(&regions, environment.as_ref());
+                cleanup::run(yes, &regions, output, &aws).await
+            }
             Command::Validate { recipes, output } => check::validate(&recipes, output),
             Command::Plan(args) => check::plan(&args, environment, &aws).await,
             Command::Share(args) => share::run(&args, true, environment, &aws).await,

@@ -27,3 +27,23 @@ pub fn fail(output: Output, error: &Error) -> u8 {
         ErrorKind::Failed => 1,
     }
 }
+
+/// The regions a fleet-wide command looks at: `--regions`, else the environment's,
+/// else (empty) the current region only.
+pub fn regions(
+    flag: &[String],
+    environment: Option<&bakery_core::environment::Environment>,
+) -> Vec<String> {
+    let from_flag: Vec<String> = flag
+        .iter()
+        .flat_map(|r| r.split(','))
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    if !from_flag.is_empty() {
+        return from_flag;
+    }
+    environment
+        .map(|e| e.settings().regions)
+        .unwrap_or_default()
+}

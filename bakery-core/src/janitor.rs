@@ -49,8 +49,8 @@ struct Bakes {
     alive: BTreeSet<String>,
     /// Bakes whose claim says `baking` but that are gone, with why.
     dead: BTreeMap<String, String>,
-    /// Claims of dead bakes.
-    dead_claims: Vec<(String, String)>,
+    /// Claims of dead bakes: (region, parameter name, bake id).
+    dead_claims: Vec<(String, String, String)>,
 }
 
 async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
@@ -79,7 +79,7 @@ async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
         match reason {
             Some(reason) => {
                 bakes.dead.insert(bake_id.clone(), reason);
-                bakes.dead_claims.push((name, bake_id));
+                bakes.dead_claims.push((aws.region.clone(), name, bake_id));
             }
             None => {
                 bakes.alive.insert(bake_id);
@@ -90,9 +90,42 @@ async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
 }
 
 /// Everything in the region that crashed bakes left behind.
-pub async fn find(aws: &Aws) -> Result<Vec<Leftover>> {
+/// What dead bakes left in `regions`. A bake's claim lives in its build region, its
+/// copies elsewhere: the claims of every region are read first, so that a copy left
+/// by a bake killed while distributing is found in the copy's region.
+pub async fn find(regions: &[Aws]) -> Result<Vec<Leftover>> {
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let mut bakes = bakes(aws, &now).await?;
+    let mut bakes = Bakes::default();
+    for aws in regions {
+        let found = self::bakes(aws, &now).await?;
+        bakes.alive.extend(found.alive);
+        bakes.dead.extend(found.dead);
+        bakes.dead_claims.extend(found.dead_claims);
+    }
+    let mut leftovers = Vec::new();
+    for aws in regions {
+        leftovers.extend(find_in_region(aws, &mut bakes, &now).await?);
+    }
+    for (region, name, bake_id) in &bakes.dead_claims {
+        let reason = format!(
+            "claim of bake {bake_id}, which died: {}",
+            bakes.dead[bake_id]
+        );
+        leftovers.push(Leftover {
+            resource: Resource::Claim {
+                id: name.clone(),
+                region: region.clone(),
+            },
+            bake_id: bake_id.clone(),
+            reason,
+        });
+    }
+    leftovers.sort_by_key(|l| removal_order(&l.resource));
+    Ok(leftovers)
+}
+
+async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<Leftover>> {
+    let now = now.to_string();
     let region = aws.region.clone();
     let mut leftovers = Vec::new();
 
@@ -145,19 +178,35 @@ pub async fn find(aws: &Aws) -> Result<Vec<Leftover>> {
         .cloned()
         .collect::<Vec<_>>()
     {
-        let has_claim = bakes.dead_claims.iter().any(|(_, b)| *b == bake_id);
-        if !has_claim {
+        let Some(claim) = bakes
+            .dead_claims
+            .iter()
+            .find(|(_, _, b)| *b == bake_id)
+            .map(|(_, name, _)| name.clone())
+        else {
             continue;
-        }
+        };
         let reason = format!(
             "half-made by bake {bake_id}, which died: {}",
             bakes.dead[&bake_id]
         );
-        for image in aws
+        // By the bake's tag, and by the release's name: a copy is tagged only once
+        // CopyImage has answered, so a kill in between leaves it untagged.
+        let mut images = aws
             .ec2
             .own_images(Some((TAG_BAKE_ID, &bake_id)), None)
-            .await?
-        {
+            .await?;
+        if let Some(pattern) = release_name_pattern(&claim) {
+            for image in aws.ec2.own_images(None, Some(&pattern)).await? {
+                let other_bake = image.tags.get(TAG_BAKE_ID).is_some_and(|b| *b != bake_id);
+                if !other_bake && !images.iter().any(|i| i.id == image.id) {
+                    images.push(image);
+                }
+            }
+        }
+        let mut snapshots: BTreeSet<String> = BTreeSet::new();
+        for image in images {
+            snapshots.extend(image.snapshot_ids.iter().cloned());
             let resource = Resource::Image {
                 id: image.id,
                 region: region.clone(),
@@ -168,7 +217,8 @@ pub async fn find(aws: &Aws) -> Result<Vec<Leftover>> {
                 reason: reason.clone(),
             });
         }
-        for snapshot in aws.ec2.snapshots_tagged(TAG_BAKE_ID, &bake_id).await? {
+        snapshots.extend(aws.ec2.snapshots_tagged(TAG_BAKE_ID, &bake_id).await?);
+        for snapshot in snapshots {
             let resource = Resource::Snapshot {
                 id: snapshot,
                 region: region.clone(),
@@ -181,22 +231,14 @@ pub async fn find(aws: &Aws) -> Result<Vec<Leftover>> {
             });
         }
     }
-    for (name, bake_id) in bakes.dead_claims {
-        let reason = format!(
-            "claim of bake {bake_id}, which died: {}",
-            bakes.dead[&bake_id]
-        );
-        leftovers.push(Leftover {
-            resource: Resource::Claim {
-                id: name,
-                region: region.clone(),
-            },
-            bake_id,
-            reason,
-        });
-    }
-    leftovers.sort_by_key(|l| removal_order(&l.resource));
     Ok(leftovers)
+}
+
+/// `bakery/<role>/<version>/*` for the claim `/bakery/<role>/releases/<version>`.
+fn release_name_pattern(claim: &str) -> Option<String> {
+    let rest = claim.strip_prefix("/bakery/")?;
+    let (role, version) = rest.split_once("/releases/")?;
+    Some(format!("bakery/{role}/{version}/*"))
 }
 
 /// Instances first (their groups and volumes follow them), claims last.

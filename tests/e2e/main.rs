@@ -9,6 +9,7 @@ mod config;
 mod distribute;
 mod firstboot;
 mod janitor;
+mod kill;
 mod layering;
 mod releases;
 mod secrets;

@@ -65,6 +65,14 @@ impl Aws {
         Ok(Aws::from_config(config, region))
     }
 
+    /// Clients for each region (this one alone when `regions` is empty).
+    pub fn in_regions(&self, regions: &[String]) -> Vec<Aws> {
+        if regions.is_empty() {
+            return vec![self.clone()];
+        }
+        regions.iter().map(|r| self.in_region(r)).collect()
+    }
+
     /// The same credentials and settings, in another region.
     pub fn in_region(&self, region: &str) -> Aws {
         let config = self

@@ -1,0 +1,157 @@
+//! `kill -9` of bakery at every step of the chain, then `bakery cleanup --yes` over the
+//! environment's regions: no builder left, no image or snapshot that is not part of a
+//! recorded release, no claim of a dead bake, no builder security group.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::support::{tags, Account, Bakery, TestRecipe};
+
+/// Regions of their own (aws-cn: its own IAM partition, see seed_builder_profile).
+const HOME: &str = "cn-north-1";
+const AWAY: &str = "cn-northwest-1";
+
+const STEPS: [&str; 15] = [
+    "check-release",
+    "claim",
+    "resolve-base",
+    "launch",
+    "wait-ready",
+    "recipe/work",
+    "firstboot",
+    "generalize",
+    "stop",
+    "create-image",
+    "wait-image",
+    "terminate",
+    "record-release",
+    "distribute",
+    "promote",
+];
+
+async fn record(home: &Account, version: &str) -> Option<Value> {
+    let out = home
+        .ssm
+        .get_parameter()
+        .name(format!("/bakery/killed/releases/{version}"))
+        .send()
+        .await
+        .ok()?;
+    serde_json::from_str(out.parameter()?.value()?).ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
+    let home = Account::in_region(HOME).await;
+    let away = Account::in_region(AWAY).await;
+    home.seed_builder_profile();
+    // Every transition takes a moment, as on AWS, so that each step can be caught.
+    home.emulate(json!({
+        "instance_pending_seconds": 1, "instance_stopping_seconds": 1,
+        "instance_shutting_down_seconds": 1, "image_pending_seconds": 2, "command_seconds": 1
+    }));
+    away.emulate(json!({ "image_pending_seconds": 2 }));
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        format!("[environments.kill]\nregions = [\"{HOME}\", \"{AWAY}\"]\n"),
+    )
+    .unwrap();
+    let recipe = TestRecipe::new("killed")
+        .with_base("image = \"ami-1e749f67\"")
+        .step("work", "#!/bin/sh\necho working\n");
+
+    // One bake per step, all at once, each killed as its step starts.
+    let bakes: Vec<_> = STEPS
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let dir = top.path().to_path_buf();
+            let recipe = recipe.path().to_path_buf();
+            let step = step.to_string();
+            std::thread::spawn(move || {
+                let mut bake = Bakery::new(HOME)
+                    .current_dir(&dir)
+                    .args(["bake", "--env", "kill", "--version", &format!("1.{i}.0")])
+                    .arg_path(&recipe)
+                    .spawn();
+                bake.wait_for_line(&format!("[{step}] started"));
+                bake.signal("KILL");
+                assert_eq!(bake.finish().code, -1, "killed at {step}");
+            })
+        })
+        .collect();
+    for bake in bakes {
+        bake.join().expect("each bake reached its step");
+    }
+    assert!(
+        !home.live_instances().await.is_empty(),
+        "builders were left running"
+    );
+
+    let cleanup = Bakery::new(HOME)
+        .current_dir(top.path())
+        .args(["cleanup", "--env", "kill", "--yes", "--output", "json"])
+        .run();
+    assert_eq!(cleanup.code, 0, "{}{}", cleanup.stdout, cleanup.stderr);
+    assert_eq!(cleanup.json()["regions"], json!([HOME, AWAY]));
+
+    // Nothing is left running, and no builder security group.
+    assert_eq!(home.live_instances().await, Vec::<String>::new());
+    assert_eq!(home.extra_security_groups().await, Vec::<String>::new());
+
+    // Every claim left is a release record, and every image left is part of one.
+    let claims = home
+        .ssm
+        .get_parameters_by_path()
+        .path("/bakery/killed/releases/")
+        .send()
+        .await
+        .unwrap();
+    for claim in claims.parameters() {
+        let value: Value = serde_json::from_str(claim.value().unwrap()).unwrap();
+        assert_ne!(
+            value["state"],
+            "baking",
+            "stale claim {}: {value}",
+            claim.name().unwrap()
+        );
+    }
+    for account in [&home, &away] {
+        let images = account.own_images().await;
+        let mut kept_snapshots = BTreeSet::new();
+        for image in &images {
+            let version = image.name().unwrap().split('/').nth(2).unwrap().to_string();
+            let record = record(&home, &version).await;
+            assert!(
+                record.is_some_and(|r| r["state"] != "baking"),
+                "{} in {} is not part of a recorded release",
+                image.image_id().unwrap(),
+                account.region
+            );
+            for mapping in image.block_device_mappings() {
+                if let Some(snapshot) = mapping.ebs().and_then(|e| e.snapshot_id()) {
+                    kept_snapshots.insert(snapshot.to_string());
+                }
+            }
+        }
+        let snapshots = account
+            .ec2
+            .describe_snapshots()
+            .owner_ids("self")
+            .send()
+            .await
+            .unwrap();
+        for snapshot in snapshots.snapshots() {
+            let id = snapshot.snapshot_id().unwrap();
+            if tags(snapshot.tags()).contains_key("bakery:bake-id") {
+                assert!(
+                    kept_snapshots.contains(id),
+                    "orphan snapshot {id} in {}",
+                    account.region
+                );
+            }
+        }
+    }
+}
