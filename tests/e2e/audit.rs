@@ -64,6 +64,32 @@ async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
     );
     assert_eq!(fleet(&foreign)["violations"][0], "not baked by bakery");
 
+    // Every region asked for, each fleet with its region.
+    let elsewhere = Account::in_region("cn-northwest-1").await;
+    elsewhere
+        .ec2
+        .run_instances()
+        .image_id("ami-1e749f67")
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let both = aws
+        .bakery()
+        .args(["audit", "--max-age", "8s", "--output", "json"])
+        .args(["--regions", "us-east-1,cn-northwest-1"])
+        .run();
+    assert_eq!(both.code, 4, "{}", both.stderr);
+    let both = both.json();
+    assert_eq!(both["regions"], serde_json::json!(["us-east-1", "cn-northwest-1"]));
+    assert_eq!(both["violations"], 3);
+    assert!(both["fleets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["region"] == "cn-northwest-1" && f["image_id"] == "ami-1e749f67"));
+
     let table = aws.bakery().args(["audit"]).run();
     assert_eq!(
         table.code, 4,
