@@ -27,6 +27,8 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
             "ap-southeast-5,us-east-2",
             "--kms-key",
             "us-east-2=alias/ebs-us",
+            "--kms-key",
+            "ap-southeast-5=alias/ebs-ap",
         ],
     );
 
@@ -56,6 +58,21 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
             .snapshot_id()
             .unwrap();
         assert_eq!(account.snapshot_tags(snapshot).await, tags(source.tags()));
+        let encryption = account
+            .ec2
+            .describe_snapshots()
+            .snapshot_ids(snapshot)
+            .send()
+            .await
+            .unwrap();
+        let encryption = &encryption.snapshots()[0];
+        assert_eq!(encryption.encrypted(), Some(true), "encrypted in {outcome}");
+        let wanted = if outcome == "us-east-2" {
+            "alias/ebs-us"
+        } else {
+            "alias/ebs-ap"
+        };
+        assert_eq!(encryption.kms_key_id(), Some(wanted), "the region's own key");
     }
     let record = claim(&home, "/bakery/edge/releases/1.0.0").await;
     assert_eq!(record["images"].as_object().unwrap().len(), 3);

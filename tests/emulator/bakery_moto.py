@@ -17,7 +17,7 @@ What it adds (see tests/emulator/README.md for the control API):
   (status, exit code, output) by matching the command text.
 - DescribeImageReferences: the instances and launch templates that use an image.
 - SendCommand's CloudWatchOutputConfig, kept and shown by ListCommands.
-- Snapshots of encrypted volumes carry the volume's KMS key.
+- Snapshots of encrypted volumes, and of encrypted copies, carry their KMS key.
 - Faults: the next N calls of an action answer with a chosen error (throttling, 5xx).
 - Instance metadata (IMDSv2 only) for each emulated instance under
   /bakery-imds/<instance-id>/, with its region and tags, for the firstboot agent's tests.
@@ -276,10 +276,30 @@ def _create_image(
     return ami
 
 
+_COPYING = threading.local()
+_original_copy_image_response = AmisResponse.copy_image
+
+
+def _copy_image_response(self: AmisResponse) -> Any:
+    # moto drops CopyImage's Encrypted and KmsKeyId; kept for the copy's snapshot.
+    _COPYING.encryption = (self._get_bool_param("Encrypted", False), self._get_param("KmsKeyId"))
+    try:
+        return _original_copy_image_response(self)
+    finally:
+        _COPYING.encryption = None
+
+
 def _copy_image(self: AmiBackend, *args: Any, **kwargs: Any) -> Ami:
     ami = _original_copy_image(self, *args, **kwargs)
+    encrypted, kms_key_id = getattr(_COPYING, "encryption", None) or (False, None)
+    if encrypted or kms_key_id:
+        ami.ebs_snapshot.encrypted = True
+        ami.ebs_snapshot.kms_key_id = kms_key_id
     _delay_image(ami)
     return ami
+
+
+AmisResponse.copy_image = _copy_image_response  # type: ignore[method-assign]
 
 
 AmiBackend.create_image = _create_image  # type: ignore[method-assign]
