@@ -237,13 +237,18 @@ impl BakePlan {
                 timeout: step.timeout,
             })
             .collect();
-        if let Some(settings) = &recipe.firstboot {
+        if let Some(firstboot) = &recipe.firstboot {
+            // First-boot failures go to the recipe's topic, else the bake's (the team's).
+            let mut firstboot = firstboot.clone();
+            if firstboot.sns_topic.is_none() {
+                firstboot.sns_topic = settings.sns_topic.clone();
+            }
             steps.push(PlannedStep {
                 name: "firstboot".into(),
                 document,
                 command: StepCommand::Firstboot {
                     platform: recipe.platform,
-                    settings: settings.clone(),
+                    settings: firstboot,
                 },
                 timeout: firstboot::INSTALL_TIMEOUT,
             });
@@ -572,9 +577,10 @@ mod tests {
         Recipe::parse(Path::new("/nonexistent"), Path::new("recipe.toml"), &text).unwrap()
     }
 
-    fn plan(recipe: Recipe, overrides: BuilderOverrides) -> BakePlan {
+    fn plan(recipe: Recipe, overrides: BuilderOverrides, sns_topic: Option<&str>) -> BakePlan {
         let request = BakeRequest {
             overrides,
+            sns_topic: sns_topic.map(str::to_string),
             ..Default::default()
         };
         let settings = merged_settings(&recipe, &request, "eu-west-1").unwrap();
@@ -593,13 +599,14 @@ mod tests {
         let p = plan(
             recipe("[builder]\ninstance_type = \"m7g.large\"\n"),
             BuilderOverrides::default(),
+            None,
         );
         assert_eq!(p.builder.instance_type, "m7g.large");
         assert_eq!(p.builder.volume_type, "gp3");
         let release = p.release("1.2.0".parse().unwrap());
         assert_eq!(release.image_name(p.arch), "bakery/base/1.2.0/arm64");
         assert_eq!(p.image_description(&release), "base@1.2.0, baked by bakery");
-        let p = plan(recipe(""), BuilderOverrides::default());
+        let p = plan(recipe(""), BuilderOverrides::default(), None);
         assert_eq!(p.builder.instance_type, "t4g.small");
         let p = plan(
             recipe("[builder]\ninstance_type = \"m7g.large\"\n"),
@@ -607,13 +614,14 @@ mod tests {
                 instance_type: Some("c7g.xlarge".into()),
                 ..Default::default()
             },
+            None,
         );
         assert_eq!(p.builder.instance_type, "c7g.xlarge");
     }
 
     #[test]
     fn generalize_comes_last_and_the_lifetime_covers_every_step() {
-        let p = plan(recipe(""), BuilderOverrides::default());
+        let p = plan(recipe(""), BuilderOverrides::default(), None);
         let names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["firstboot", "generalize"]);
         assert_eq!(
@@ -623,6 +631,7 @@ mod tests {
         let p = plan(
             recipe("generalize = false\nfirstboot = false\n"),
             BuilderOverrides::default(),
+            None,
         );
         assert!(p.steps.is_empty());
         assert_eq!(p.builder_lifetime, BUILDER_OVERHEAD);
@@ -633,10 +642,25 @@ mod tests {
         let p = plan(
             recipe("[firstboot]\nrunlist = \"s3://runlists/{environment}/base.json\"\nrunner = \"chef-client -z -j {runlist}\"\n"),
             BuilderOverrides::default(),
+            None,
         );
         let text = p.steps[0].command_for(&p.release("2.0.1".parse().unwrap()));
         assert!(text.contains("\"version\": \"2.0.1\""), "{text}");
         assert!(text.contains("\"runlist\": \"s3://runlists/{environment}/base.json\""));
+        assert!(
+            !text.contains("\"sns_topic\":"),
+            "no topic anywhere: none in the config"
+        );
+        let with_topic = plan(
+            recipe("[firstboot]\nretry = false\n"),
+            BuilderOverrides::default(),
+            Some("arn:aws:sns:eu-west-1:123456789012:team"),
+        );
+        let text = with_topic.steps[0].command_for(&with_topic.release("2.0.1".parse().unwrap()));
+        assert!(
+            text.contains("\"sns_topic\": \"arn:aws:sns:eu-west-1:123456789012:team\""),
+            "the bake's topic is the default: {text}"
+        );
     }
 
     #[test]
@@ -644,6 +668,7 @@ mod tests {
         let p = plan(
             recipe("[builder]\ninstance_profile = \"bakery-builder\"\n"),
             BuilderOverrides::default(),
+            None,
         );
         let calls = p.aws_calls();
         assert_eq!(calls[0], "sts:GetCallerIdentity");

@@ -82,7 +82,10 @@ async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
         .run();
     assert_eq!(both.code, 4, "{}", both.stderr);
     let both = both.json();
-    assert_eq!(both["regions"], serde_json::json!(["us-east-1", "cn-northwest-1"]));
+    assert_eq!(
+        both["regions"],
+        serde_json::json!(["us-east-1", "cn-northwest-1"])
+    );
     assert_eq!(both["violations"], 3);
     assert!(both["fleets"]
         .as_array()

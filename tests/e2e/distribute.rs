@@ -72,7 +72,11 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         } else {
             "alias/ebs-ap"
         };
-        assert_eq!(encryption.kms_key_id(), Some(wanted), "the region's own key");
+        assert_eq!(
+            encryption.kms_key_id(),
+            Some(wanted),
+            "the region's own key"
+        );
     }
     let record = claim(&home, "/bakery/edge/releases/1.0.0").await;
     assert_eq!(record["images"].as_object().unwrap().len(), 3);
