@@ -174,3 +174,64 @@ async fn bake_all_refuses_a_missing_base_role_or_a_cycle_before_anything_starts(
     );
     assert!(aws.instances().await.is_empty());
 }
+
+/// What a team does for a new role: copy recipes/zookeeper, rename it, validate, plan,
+/// bake it on the company base's `stable` release.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_role_copied_from_the_zookeeper_recipe_bakes_on_base_stable() {
+    // Shared with the firstboot agent's tests, which count nothing region-wide; the
+    // region has no Amazon Linux parameter, so the shipped base bakes on a stock image.
+    let aws = Account::in_region("ap-southeast-7").await;
+    let base = aws.bake_ok(
+        &crate::support::repo_root().join("recipes/base"),
+        &[
+            "--version",
+            "3.1.0",
+            "--base",
+            "ami-1e749f67",
+            "--promote",
+            "stable",
+        ],
+    );
+
+    let team = tempfile::tempdir().unwrap();
+    let kafka = team.path().join("kafka");
+    std::fs::create_dir_all(kafka.join("steps")).unwrap();
+    let shipped = crate::support::repo_root().join("recipes/zookeeper");
+    for entry in std::fs::read_dir(shipped.join("steps")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), kafka.join("steps").join(entry.file_name())).unwrap();
+    }
+    let recipe = std::fs::read_to_string(shipped.join("recipe.toml"))
+        .unwrap()
+        .replace("name = \"zookeeper\"", "name = \"kafka\"")
+        .replace("/zookeeper.json", "/kafka.json");
+    std::fs::write(kafka.join("recipe.toml"), recipe).unwrap();
+
+    let validated = aws.bakery().args(["validate"]).arg_path(&kafka).run();
+    assert_eq!(
+        validated.code, 0,
+        "{}{}",
+        validated.stdout, validated.stderr
+    );
+    let planned = aws
+        .bakery()
+        .args(["plan", "--bump", "minor", "--output", "json"])
+        .arg_path(&kafka)
+        .run();
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    assert_eq!(
+        planned.json()["base"]["release"]["selector"]["channel"],
+        "stable"
+    );
+
+    let baked = aws.bake_ok(&kafka, &["--bump", "minor"]);
+    assert_eq!(baked["version"], "0.1.0");
+    assert_eq!(baked["base_release"], "base@3.1.0");
+    assert_eq!(baked["base_image"], base["images"][0]["image_id"]);
+    let image = aws
+        .image(baked["images"][0]["image_id"].as_str().unwrap())
+        .await;
+    assert_eq!(tags(image.tags())["bakery:base-release"], "base@3.1.0");
+    assert_eq!(tags(image.tags())["team"], "data-platform");
+}
