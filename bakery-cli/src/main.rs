@@ -109,12 +109,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
-    /// Copy an existing release to more regions (those that have it are left alone).
+    /// Copy an existing release to more regions (those that have it are left alone),
+    /// by default to every region of the environment.
     Distribute {
         role: String,
         version: String,
-        #[arg(long = "copy-to", value_name = "REGIONS", required = true)]
+        /// Regions to copy to (default: the environment's regions other than this one).
+        #[arg(long = "copy-to", visible_alias = "regions", value_name = "REGIONS")]
         copy_to: Vec<String>,
+        /// KMS key for a region: REGION=KEY (default: the environment's `kms_keys`).
         #[arg(long = "kms-key", value_name = "REGION=KEY")]
         kms_keys: Vec<String>,
         #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -320,6 +323,7 @@ fn main() -> ExitCode {
             | Command::Plan(_)
             | Command::Config(_)
             | Command::Share(_)
+            | Command::Distribute { .. }
             | Command::Unshare(_)
             | Command::Cleanup { .. }
             | Command::Audit { .. }
@@ -385,7 +389,11 @@ fn main() -> ExitCode {
                 copy_to,
                 kms_keys,
                 output,
-            } => releases::distribute(&role, &version, &copy_to, &kms_keys, output, &aws).await,
+            } => {
+                let targets =
+                    releases::DistributeTargets::new(copy_to, kms_keys, environment.as_ref());
+                releases::distribute(&role, &version, &targets, output, &aws).await
+            }
             Command::Prune {
                 role,
                 keep,

@@ -722,6 +722,47 @@ share = { accounts = ["111122223333"] }
         assert!(message.contains("production, staging"), "{message}");
     }
 
+    /// One test per kind of mistake in an environment: each names the key, the
+    /// environment (and file and line) that set it, and what is accepted.
+    macro_rules! environment_refuses {
+        ($($test:ident: $from:expr, $to:expr => $says:expr;)*) => {$(
+            #[test]
+            fn $test() {
+                assert!(FILE.contains($from));
+                let message = error_of(&FILE.replace($from, $to), Some("production"));
+                assert!(message.contains("environment production (bakery.toml:12)"), "{message}");
+                assert!(message.contains($says), "expected {:?} in:\n{message}", $says);
+            }
+        )*};
+    }
+
+    const PRODUCTION: &str = "[environments.production]\n";
+
+    environment_refuses! {
+        refuses_a_bucket_name_with_capitals: PRODUCTION, "[environments.production]\nstep_output = { s3_bucket = \"Bake-Logs\" }\n" => "step_output.s3_bucket";
+        refuses_a_log_group_with_spaces: PRODUCTION, "[environments.production]\nstep_output = { cloudwatch_log_group = \"bake logs\" }\n" => "is not a log group name";
+        refuses_a_topic_that_is_not_an_arn: PRODUCTION, "[environments.production]\nsns_topic = \"alerts\"\n" => "is not an SNS topic ARN";
+        refuses_a_reserved_tag: "tags = { environment = \"production\" }", "tags = { \"bakery:role\" = \"x\" }" => "prefixes are reserved";
+        refuses_an_organization_that_is_not_an_arn: "share = { accounts = [\"111122223333\"] }", "share = { organizations = [\"o-abc\"] }" => "is not an organization ARN";
+        refuses_an_ou_that_is_not_an_arn: "share = { accounts = [\"111122223333\"] }", "share = { organizational_units = [\"ou-abc\"] }" => "is not an OU ARN";
+    }
+
+    #[test]
+    fn an_unknown_default_environment_is_refused_at_its_line() {
+        let message = error_of(
+            &FILE.replace(
+                "default_environment = \"staging\"",
+                "default_environment = \"qa\"",
+            ),
+            None,
+        );
+        assert!(message.contains("bakery.toml:2:23"), "{message}");
+        assert!(
+            message.contains("no environment `qa` in this file (it has: production, staging)"),
+            "{message}"
+        );
+    }
+
     #[test]
     fn bad_values_name_the_environment_that_set_them() {
         let message = error_of(&FILE.replace("111122223333", "1234"), Some("production"));

@@ -159,6 +159,31 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         record,
         "and in the region just completed"
     );
+    // The environment's regions are the default: everything is there already.
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("bakery.toml"),
+        "[environments.edge]\nregions = [\"ap-east-1\", \"ap-southeast-5\", \"us-east-2\"]\n",
+    )
+    .unwrap();
+    let again = home
+        .bakery()
+        .current_dir(config.path())
+        .args([
+            "distribute",
+            "edge",
+            "1.1.0",
+            "--env",
+            "edge",
+            "--output",
+            "json",
+        ])
+        .run();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again = again.json();
+    assert_eq!(status(&again, "ap-southeast-5"), "present");
+    assert_eq!(status(&again, "us-east-2"), "present");
+
     let names: Vec<String> = near
         .own_images()
         .await
