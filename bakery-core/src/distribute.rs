@@ -29,22 +29,12 @@ pub struct Destination {
 impl Destination {
     /// `--copy-to eu-west-1,us-west-2` with `--kms-key eu-west-1=alias/ebs`.
     pub fn parse(regions: &[String], kms_keys: &[String]) -> Result<Vec<Destination>> {
-        let mut keys = BTreeMap::new();
-        for pair in kms_keys {
-            let (region, key) = pair.split_once('=').ok_or_else(|| {
-                Error::input(format!(
-                    "--kms-key `{pair}`: write REGION=KEY, e.g. eu-west-1=alias/ebs"
-                ))
-            })?;
-            keys.insert(region.to_string(), key.to_string());
-        }
-        let destinations: Vec<Destination> = regions
-            .iter()
-            .flat_map(|r| r.split(','))
-            .filter(|r| !r.is_empty())
+        let mut keys = parse_kms_keys(kms_keys)?;
+        let destinations: Vec<Destination> = split_regions(regions)
+            .into_iter()
             .map(|region| Destination {
-                region: region.to_string(),
-                kms_key: keys.remove(region),
+                kms_key: keys.remove(&region),
+                region,
             })
             .collect();
         if let Some(region) = keys.keys().next() {
@@ -54,6 +44,33 @@ impl Destination {
         }
         Ok(destinations)
     }
+}
+
+/// `--kms-key REGION=KEY` values, by region.
+pub fn parse_kms_keys(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut keys = BTreeMap::new();
+    for pair in pairs {
+        let (region, key) = pair
+            .split_once('=')
+            .filter(|(region, key)| !region.is_empty() && !key.is_empty())
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "--kms-key `{pair}`: write REGION=KEY, e.g. eu-west-1=alias/ebs"
+                ))
+            })?;
+        keys.insert(region.to_string(), key.to_string());
+    }
+    Ok(keys)
+}
+
+/// `--copy-to a,b --copy-to c`: the regions, in order.
+pub fn split_regions(regions: &[String]) -> Vec<String> {
+    regions
+        .iter()
+        .flat_map(|r| r.split(','))
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

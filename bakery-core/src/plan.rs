@@ -516,30 +516,32 @@ pub fn merged_settings(recipe: &Recipe, request: &BakeRequest, region: &str) -> 
             )],
         ));
     }
-    let copy_to = crate::distribute::Destination::parse(&request.copy_to, &request.kms_keys)?;
-    if copy_to.iter().any(|d| d.region == region) {
+    let copy_to = crate::distribute::split_regions(&request.copy_to);
+    if copy_to.iter().any(|r| r == region) {
         return Err(crate::Error::input(format!(
             "--copy-to names {region}, where the bake runs"
         )));
     }
     if !copy_to.is_empty() {
         let mut regions = vec![region.to_string()];
-        regions.extend(copy_to.iter().map(|d| d.region.clone()));
+        regions.extend(copy_to);
         layers.push(environment::layer(
             flag("--copy-to"),
             vec![("regions", regions.into())],
         ));
     }
-    for destination in &copy_to {
-        if let Some(key) = &destination.kms_key {
-            let mut layer = environment::layer(flag("--kms-key"), vec![]);
-            let mut keys = toml::Table::new();
-            keys.insert(destination.region.clone(), key.clone().into());
-            layer
-                .table
-                .insert("kms_keys".into(), toml::Value::Table(keys));
-            layers.push(layer);
-        }
+    // A key for the build region encrypts the image itself; the others, the copies.
+    let keys = crate::distribute::parse_kms_keys(&request.kms_keys)?;
+    if !keys.is_empty() {
+        let mut layer = environment::layer(flag("--kms-key"), vec![]);
+        let keys: toml::Table = keys
+            .into_iter()
+            .map(|(r, k)| (r, toml::Value::from(k)))
+            .collect();
+        layer
+            .table
+            .insert("kms_keys".into(), toml::Value::Table(keys));
+        layers.push(layer);
     }
     // The bake runs in `region` (--region, or the environment's first): the others
     // are where the release is copied.
@@ -549,6 +551,23 @@ pub fn merged_settings(recipe: &Recipe, request: &BakeRequest, region: &str) -> 
         regions.retain(|r| r != region);
         regions.insert(0, region.to_string());
         merged.sources.insert("regions".into(), flag("--region"));
+    }
+    let regions = &merged.settings.regions;
+    if let Some(stray) = merged
+        .settings
+        .kms_keys
+        .keys()
+        .find(|r| !regions.contains(r))
+    {
+        let source = merged
+            .sources
+            .get(&format!("kms_keys.{stray}"))
+            .map_or_else(String::new, |s| format!(" (from {s})"));
+        return Err(crate::Error::input(format!(
+            "kms_keys.{stray}{source}: {stray} is not one of the bake's regions ({}); \
+             add it with --copy-to or to the environment's regions",
+            regions.join(", ")
+        )));
     }
     Ok(merged)
 }
@@ -635,6 +654,43 @@ mod tests {
         );
         assert!(p.steps.is_empty());
         assert_eq!(p.builder_lifetime, BUILDER_OVERHEAD);
+    }
+
+    #[test]
+    fn a_kms_key_goes_to_the_image_in_its_region_and_must_name_a_bake_region() {
+        let recipe = || recipe("");
+        let request = |kms: &[&str], copy: &[&str]| BakeRequest {
+            kms_keys: kms.iter().map(|k| k.to_string()).collect(),
+            copy_to: copy.iter().map(|k| k.to_string()).collect(),
+            ..Default::default()
+        };
+        let merged = merged_settings(
+            &recipe(),
+            &request(&["eu-west-1=alias/home"], &[]),
+            "eu-west-1",
+        )
+        .unwrap();
+        assert_eq!(merged.settings.kms_keys["eu-west-1"], "alias/home");
+        let merged = merged_settings(
+            &recipe(),
+            &request(&["us-east-1=alias/us"], &["us-east-1"]),
+            "eu-west-1",
+        )
+        .unwrap();
+        assert_eq!(merged.settings.regions, ["eu-west-1", "us-east-1"]);
+        let stray = merged_settings(
+            &recipe(),
+            &request(&["ap-south-1=alias/x"], &[]),
+            "eu-west-1",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            stray.contains("kms_keys.ap-south-1 (from flag --kms-key)"),
+            "{stray}"
+        );
+        let bad = merged_settings(&recipe(), &request(&["alias/x"], &[]), "eu-west-1").unwrap_err();
+        assert!(bad.to_string().contains("write REGION=KEY"), "{bad}");
     }
 
     #[test]
