@@ -104,6 +104,52 @@ pub async fn plan(args: &BakeArgs, environment: Option<Environment>, aws: &AwsSe
         "lifetime: {} (dead-man's switch)",
         humantime::format_duration(plan.builder_lifetime)
     );
+    if let Some(key) = &plan.builder.kms_key {
+        println!("image key: {key}");
+    }
+    for copy in &plan.copy_to {
+        println!(
+            "copy to:  {} ({})",
+            copy.region,
+            copy.kms_key
+                .as_deref()
+                .unwrap_or("the region's default EBS key")
+        );
+    }
+    let share = &plan.share;
+    if !share.is_empty() {
+        println!(
+            "share:    accounts [{}] organizations [{}] OUs [{}]",
+            share.accounts.join(", "),
+            share.organizations.join(", "),
+            share.organizational_units.join(", ")
+        );
+    }
+    if let Some(topic) = &plan.sns_topic {
+        println!("alerts:   {topic}");
+    }
+    if !plan.secret_parameters.is_empty() {
+        println!(
+            "secrets:  {} (read on the builder)",
+            plan.secret_parameters.join(", ")
+        );
+    }
+    let output = &plan.step_output;
+    if output.s3_bucket.is_some() || output.cloudwatch_log_group.is_some() {
+        println!(
+            "output:   s3://{}/{} cloudwatch {}",
+            output.s3_bucket.as_deref().unwrap_or("-"),
+            output.s3_prefix.as_deref().unwrap_or(""),
+            output.cloudwatch_log_group.as_deref().unwrap_or("-")
+        );
+    }
+    if !plan.promote.is_empty() || plan.update_latest {
+        let mut channels = plan.promote.clone();
+        if plan.update_latest {
+            channels.insert(0, "latest (final releases)".into());
+        }
+        println!("channels: {}", channels.join(", "));
+    }
     println!("steps:");
     for step in &plan.steps {
         println!(

@@ -397,6 +397,18 @@ impl BakePlan {
             calls.push("ec2:DeleteSecurityGroup".to_string());
         }
         calls.push("ssm:PutParameter (release record)".to_string());
+        for copy in &self.copy_to {
+            calls.push(format!(
+                "ec2:CopyImage into {}{} (encrypted), ec2:DescribeImages (until available), \
+                 ec2:CreateTags (image and snapshots), ec2:EnableImageDeprecation, \
+                 ssm:PutParameter (release record there)",
+                copy.region,
+                copy.kms_key
+                    .as_deref()
+                    .map(|k| format!(" with {k}"))
+                    .unwrap_or_default()
+            ));
+        }
         if !self.share.is_empty() {
             calls.push(
                 "ec2:ModifyImageAttribute, ec2:ModifySnapshotAttribute, kms:DescribeKey, \
