@@ -165,6 +165,28 @@ async fn copy_to(
             step: "distribute".into(),
             message: format!("{region} already has {} ({})", source.name, existing.id),
         });
+        // A copy whose bakery died after CopyImage may lack what is set afterwards.
+        let untagged = source
+            .tags
+            .iter()
+            .any(|(key, value)| existing.tags.get(key) != Some(value));
+        if untagged {
+            aws.ec2
+                .tag(std::slice::from_ref(&existing.id), &source.tags)
+                .await?;
+            if !existing.snapshot_ids.is_empty() {
+                aws.ec2.tag(&existing.snapshot_ids, &source.tags).await?;
+            }
+            sink.emit(Event::Info {
+                step: "distribute".into(),
+                message: format!("{region}: tags completed on {}", existing.id),
+            });
+        }
+        if existing.deprecation_time.is_none() {
+            aws.ec2
+                .enable_deprecation(&existing.id, deprecate_at)
+                .await?;
+        }
         return Ok(("present", existing));
     }
     let description = format!("{} (copy from {})", source.name, source_aws.region);

@@ -184,6 +184,37 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
     assert_eq!(status(&again, "ap-southeast-5"), "present");
     assert_eq!(status(&again, "us-east-2"), "present");
 
+    // A copy whose bakery died after CopyImage answered has no tags: a re-run adds them.
+    let copy_id = again
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["region"] == "us-east-2")
+        .unwrap()["image_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    near.ec2
+        .delete_tags()
+        .resources(&copy_id)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("bakery:version")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let repaired = home
+        .bakery()
+        .args(["distribute", "edge", "1.1.0", "--regions", "us-east-2"])
+        .run();
+    assert_eq!(repaired.code, 0, "{}", repaired.stderr);
+    assert_eq!(
+        tags(near.image(&copy_id).await.tags())["bakery:version"],
+        "1.1.0"
+    );
+
     let names: Vec<String> = near
         .own_images()
         .await
