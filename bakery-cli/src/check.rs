@@ -25,6 +25,8 @@ pub fn validate(recipes: &[PathBuf], output: Output) -> u8 {
                 if output == Output::Text {
                     let lint = if validation.shellchecked {
                         "shellcheck clean"
+                    } else if validation.platform == "windows" {
+                        "PowerShell scripts: not linted here"
                     } else {
                         "shellcheck not run"
                     };

@@ -322,6 +322,7 @@ fn main() -> ExitCode {
         Command::Bake(_)
             | Command::Plan(_)
             | Command::Config(_)
+            | Command::Validate { .. }
             | Command::Share(_)
             | Command::Distribute { .. }
             | Command::Unshare(_)

@@ -21,6 +21,7 @@ pub struct Finding {
 pub struct Validation {
     pub recipe: String,
     pub role: String,
+    pub platform: String,
     pub steps: usize,
     /// False when shellcheck is not installed: the scripts were not linted.
     pub shellchecked: bool,
@@ -57,6 +58,7 @@ pub fn validate(dir: &Path) -> Result<Validation> {
     Ok(Validation {
         recipe: dir.display().to_string(),
         role: recipe.name.to_string(),
+        platform: recipe.platform.to_string(),
         steps: recipe.steps.len(),
         shellchecked: shellcheck && recipe.platform == Platform::Linux,
         findings,

@@ -119,6 +119,16 @@ fn a_mistake_in_bakery_toml_is_refused_at_its_line_before_any_call() {
         refused.stderr
     );
 
+    let validated = Bakery::new("ap-southeast-6")
+        .current_dir(&cwd)
+        .args(["validate", "--env", "production"])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(validated.code, 2, "validate checks bakery.toml too");
+    assert!(validated
+        .stderr
+        .contains("no environment `stageing` to extend"));
+
     let unknown = Bakery::new("ap-southeast-6")
         .args(["plan", "--env", "nowhere", "--version", "1.0.0"])
         .arg_path(recipe.path())
