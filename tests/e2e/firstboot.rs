@@ -457,3 +457,61 @@ fn the_windows_agent_is_tested_with_pester_where_pwsh_exists() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
 }
+
+/// The same for Windows: the agent, its task registration, the config and the marker
+/// travel base64-encoded in a PowerShell command; the config readable by SYSTEM only.
+#[tokio::test]
+async fn a_windows_bake_installs_the_agent_and_registers_its_task() {
+    use base64::Engine;
+    let account = Account::in_region("mx-central-1").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("steps")).unwrap();
+    std::fs::write(dir.path().join("steps/tools.ps1"), "Write-Output 'tools'\n").unwrap();
+    std::fs::write(
+        dir.path().join("recipe.toml"),
+        "name = \"winsvc\"\nplatform = \"windows\"\narch = \"x86_64\"\n\
+         base = { image = \"ami-1812c061\" }\n\
+         [builder]\ninstance_profile = \"bakery-builder\"\n\
+         [[steps]]\nname = \"tools\"\nscript = \"steps/tools.ps1\"\n\
+         [firstboot]\nrunlist = \"s3://company-runlists/{environment}/winsvc.json\"\n\
+         runner = \"C:\\\\opscode\\\\chef\\\\bin\\\\chef-client.bat -z -j {runlist}\"\n",
+    )
+    .unwrap();
+    let result = account.bake_ok(dir.path(), &["--version", "2.0.0"]);
+    let builder = result["builder_instance_id"].as_str().unwrap();
+
+    let commands = account.commands_sent_to(builder).await;
+    assert_eq!(commands.len(), 3, "tools, firstboot, generalize");
+    assert!(commands
+        .iter()
+        .all(|(document, _)| document == "AWS-RunPowerShellScript"));
+    // Each step's script travels base64-encoded inside the step wrapper.
+    let decode = |text: &str| -> String {
+        let start = text.find("FromBase64String('").unwrap() + "FromBase64String('".len();
+        let end = start + text[start..].find('\'').unwrap();
+        String::from_utf8(crate::support::base64_decode(&text[start..end])).unwrap()
+    };
+    let install = decode(&commands[1].1);
+    let encoded = |content: &str| base64::engine::general_purpose::STANDARD.encode(content);
+    assert!(install.contains(&encoded(bakery_core::firstboot::WINDOWS_AGENT)));
+    assert!(install.contains(&encoded(bakery_core::firstboot::WINDOWS_TASK)));
+    assert!(install.contains(r"'C:\firstboot.txt'"));
+    assert!(install.contains(
+        r"icacls.exe 'C:\ProgramData\bakery\firstboot.json' /inheritance:r /grant:r 'SYSTEM:F' 'Administrators:F'"
+    ));
+    assert!(install.contains(r"register-firstboot-task.ps1' -Agent"));
+    let config_line = install
+        .lines()
+        .find(|l| l.contains(r"WriteAllText('C:\ProgramData\bakery\firstboot.json'"))
+        .unwrap();
+    let config: serde_json::Value = serde_json::from_str(&decode(config_line)).unwrap();
+    assert_eq!(config["version"], "2.0.0");
+    assert_eq!(
+        config["runlist"],
+        "s3://company-runlists/{environment}/winsvc.json"
+    );
+    assert!(
+        decode(&commands[2].1).contains("ec2launch"),
+        "generalized with EC2Launch v2"
+    );
+}
