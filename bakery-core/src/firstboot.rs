@@ -482,6 +482,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_linux_agent_and_init_script_are_posix_sh_and_shellcheck_clean() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../firstboot/linux");
+        for file in ["bakery-firstboot", "bakery-firstboot.init"] {
+            let path = format!("{dir}/{file}");
+            let parsed = std::process::Command::new("sh")
+                .args(["-n", &path])
+                .status()
+                .unwrap();
+            assert!(parsed.success(), "{file} parses with sh");
+            match std::process::Command::new("shellcheck")
+                .args(["--shell", "sh", "--format", "gcc", &path])
+                .output()
+            {
+                Ok(out) => assert!(
+                    out.status.success(),
+                    "{file}: {}",
+                    String::from_utf8_lossy(&out.stdout)
+                ),
+                Err(_) => println!("shellcheck is not installed: {file} only parsed with sh"),
+            }
+        }
+    }
+
     /// The keys each agent reads from the config, as its source spells the reads.
     fn keys_read(source: &str, call: &str) -> BTreeSet<String> {
         source
