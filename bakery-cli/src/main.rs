@@ -23,7 +23,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Bake Amazon Machine Images like software releases"
 )]
 struct Cli {
-    /// AWS region to bake in (default: the standard AWS chain, e.g. AWS_REGION).
+    /// AWS region to bake in (default: the environment's first region, else the
+    /// standard AWS chain, e.g. AWS_REGION).
     #[arg(long, global = true)]
     region: Option<String>,
     /// AWS credentials profile (default: the standard AWS chain, e.g. AWS_PROFILE).
@@ -317,18 +318,8 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let uses_environment = matches!(
-        cli.command,
-        Command::Bake(_)
-            | Command::Plan(_)
-            | Command::Config(_)
-            | Command::Validate { .. }
-            | Command::Share(_)
-            | Command::Distribute { .. }
-            | Command::Unshare(_)
-            | Command::Cleanup { .. }
-            | Command::Audit { .. }
-    );
+    // Every command that reaches AWS takes its default region from the environment.
+    let uses_environment = !matches!(cli.command, Command::Firstboot(_));
     let environment = if uses_environment {
         let cwd = std::env::current_dir().unwrap_or_default();
         match bakery_core::environment::select(
