@@ -185,16 +185,9 @@ pub fn render_firstboot(recipe: &Path, version: &str, output: Output) -> u8 {
                 installation.platform, installation.activation
             );
             for file in &installation.files {
-                let when = match file.when {
-                    Some(init) => format!(
-                        " (only with {})",
-                        serde_json::to_value(init)
-                            .expect("serializes")
-                            .as_str()
-                            .unwrap_or_default()
-                    ),
-                    None => String::new(),
-                };
+                let when = file.when.map_or_else(String::new, |init| {
+                    format!(" (only with {})", init.as_str())
+                });
                 println!("\n==> {} [{}]{when}", file.path, file.access);
                 print!("{}", file.content);
                 if !file.content.ends_with('\n') {

@@ -382,9 +382,15 @@ fn main() -> ExitCode {
                 kms_keys,
                 output,
             } => {
-                let targets =
-                    releases::DistributeTargets::new(copy_to, kms_keys, environment.as_ref());
-                releases::distribute(&role, &version, &targets, output, &aws).await
+                releases::distribute(
+                    &role,
+                    &version,
+                    (&copy_to, &kms_keys),
+                    environment.as_ref(),
+                    output,
+                    &aws,
+                )
+                .await
             }
             Command::Prune {
                 role,

@@ -34,16 +34,11 @@ pub fn regions(
     flag: &[String],
     environment: Option<&bakery_core::environment::Environment>,
 ) -> Vec<String> {
-    let from_flag: Vec<String> = flag
-        .iter()
-        .flat_map(|r| r.split(','))
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .collect();
+    let from_flag = bakery_core::environment::split_list(flag);
     if !from_flag.is_empty() {
         return from_flag;
     }
     environment
-        .map(|e| e.settings().regions)
+        .map(|e| e.settings().regions.clone())
         .unwrap_or_default()
 }

@@ -120,56 +120,14 @@ pub async fn deprecate(
     }
 }
 
-/// Where `bakery distribute` copies to: the flags, else the environment.
-pub struct DistributeTargets {
-    copy_to: Vec<String>,
-    kms_keys: Vec<String>,
-}
-
-impl DistributeTargets {
-    pub fn new(
-        copy_to: Vec<String>,
-        kms_keys: Vec<String>,
-        environment: Option<&bakery_core::environment::Environment>,
-    ) -> DistributeTargets {
-        let settings = environment.map(|e| e.settings()).unwrap_or_default();
-        let copy_to = if copy_to.is_empty() {
-            settings.regions.iter().skip(1).cloned().collect()
-        } else {
-            copy_to
-        };
-        let mut keys: Vec<String> = settings
-            .kms_keys
-            .iter()
-            .filter(|(region, _)| {
-                copy_to
-                    .iter()
-                    .flat_map(|r| r.split(','))
-                    .any(|r| r == region.as_str())
-            })
-            .filter(|(region, _)| {
-                !kms_keys
-                    .iter()
-                    .any(|k| k.starts_with(&format!("{region}=")))
-            })
-            .map(|(region, key)| format!("{region}={key}"))
-            .collect();
-        keys.extend(kms_keys);
-        DistributeTargets {
-            copy_to,
-            kms_keys: keys,
-        }
-    }
-}
-
 pub async fn distribute(
     role: &str,
     version: &str,
-    targets: &DistributeTargets,
+    (copy_to, kms_keys): (&[String], &[String]),
+    environment: Option<&bakery_core::environment::Environment>,
     output: Output,
     aws: &AwsSettings,
 ) -> u8 {
-    let (copy_to, kms_keys) = (&targets.copy_to, &targets.kms_keys);
     let renderer = Renderer::new(if output == Output::Json {
         Style::Json
     } else {
@@ -177,13 +135,7 @@ pub async fn distribute(
     });
     let distributed = async {
         let release = Release::parse(role, version)?;
-        let destinations = distribute::Destination::parse(copy_to, kms_keys)?;
-        if destinations.is_empty() {
-            return Err(Error::input(
-                "no region to copy to: give --regions (or --copy-to), or set the environment's \
-                 `regions` in bakery.toml (--env)",
-            ));
-        }
+        let destinations = distribute::Destination::for_release(copy_to, kms_keys, environment)?;
         let aws = Aws::connect(aws).await?;
         distribute::complete(&aws, &release, &destinations, 4, &renderer).await
     };

@@ -15,28 +15,17 @@ pub async fn run(
     environment: Option<Environment>,
     aws: &AwsSettings,
 ) -> u8 {
-    let settings = environment
-        .as_ref()
-        .map(Environment::settings)
-        .unwrap_or_default();
-    let split = |values: &[String]| -> Vec<String> {
-        values
-            .iter()
-            .flat_map(|v| v.split(','))
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
+    let settings = environment.as_ref().map(Environment::settings);
+    let split = bakery_core::environment::split_list;
     let flags = Sharing {
         accounts: split(&args.accounts),
         organizations: split(&args.organizations),
         organizational_units: split(&args.organizational_units),
     };
     // Flags replace the environment's list, as everywhere else.
-    let with = if flags.is_empty() {
-        settings.share.clone()
-    } else {
-        flags
+    let with = match settings {
+        Some(settings) if flags.is_empty() => settings.share.clone(),
+        _ => flags,
     };
     let shared = async {
         let release = Release::parse(&args.role, &args.version)?;
@@ -47,10 +36,7 @@ pub async fn run(
             ))
         })?;
         let aws = Aws::connect(aws).await?;
-        let mut regions = split(&args.regions);
-        if regions.is_empty() {
-            regions = settings.regions.clone();
-        }
+        let mut regions = crate::output::regions(&args.regions, environment.as_ref());
         if regions.is_empty() {
             regions.push(aws.region.clone());
         }

@@ -27,10 +27,39 @@ pub struct Destination {
 }
 
 impl Destination {
+    /// `bakery distribute`'s targets: the flags, else the environment's regions other
+    /// than its first; each with the flag's key, else the environment's.
+    pub fn for_release(
+        copy_to: &[String],
+        kms_keys: &[String],
+        environment: Option<&crate::environment::Environment>,
+    ) -> Result<Vec<Destination>> {
+        let settings = environment.map(|e| e.settings());
+        let mut regions = crate::environment::split_list(copy_to);
+        if regions.is_empty() {
+            regions =
+                settings.map_or_else(Vec::new, |s| s.regions.iter().skip(1).cloned().collect());
+        }
+        let mut destinations = Destination::parse(&regions, kms_keys)?;
+        for destination in &mut destinations {
+            if destination.kms_key.is_none() {
+                destination.kms_key =
+                    settings.and_then(|s| s.kms_keys.get(&destination.region).cloned());
+            }
+        }
+        if destinations.is_empty() {
+            return Err(Error::input(
+                "no region to copy to: give --regions (or --copy-to), or set the environment's \
+                 `regions` in bakery.toml (--env)",
+            ));
+        }
+        Ok(destinations)
+    }
+
     /// `--copy-to eu-west-1,us-west-2` with `--kms-key eu-west-1=alias/ebs`.
     pub fn parse(regions: &[String], kms_keys: &[String]) -> Result<Vec<Destination>> {
         let mut keys = parse_kms_keys(kms_keys)?;
-        let destinations: Vec<Destination> = split_regions(regions)
+        let destinations: Vec<Destination> = crate::environment::split_list(regions)
             .into_iter()
             .map(|region| Destination {
                 kms_key: keys.remove(&region),
@@ -61,16 +90,6 @@ pub fn parse_kms_keys(pairs: &[String]) -> Result<BTreeMap<String, String>> {
         keys.insert(region.to_string(), key.to_string());
     }
     Ok(keys)
-}
-
-/// `--copy-to a,b --copy-to c`: the regions, in order.
-pub fn split_regions(regions: &[String]) -> Vec<String> {
-    regions
-        .iter()
-        .flat_map(|r| r.split(','))
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

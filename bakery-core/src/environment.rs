@@ -101,12 +101,13 @@ pub struct StepOutput {
     pub cloudwatch_log_group: Option<String>,
 }
 
-/// A selected environment: its layers, base-most first.
+/// A selected environment: its layers, base-most first, and their merge.
 #[derive(Debug, Clone)]
 pub struct Environment {
     pub name: String,
     pub file: PathBuf,
-    layers: Vec<(Source, Table)>,
+    layers: Vec<Layer>,
+    settings: Settings,
 }
 
 /// One source's settings, in the shape of [`Settings`].
@@ -213,6 +214,25 @@ fn merge_table(
     }
 }
 
+impl Merged {
+    /// Every KMS key names one of the regions, once the regions are final (an
+    /// environment's own, or a bake's after `--region` and `--copy-to`).
+    pub fn check_kms_regions(&self) -> Result<()> {
+        let regions = &self.settings.regions;
+        let Some(stray) = self.settings.kms_keys.keys().find(|r| !regions.contains(r)) else {
+            return Ok(());
+        };
+        let source = self
+            .source_of(&format!("kms_keys.{stray}"))
+            .map_or_else(String::new, |s| format!(" (from {s})"));
+        Err(Error::input(format!(
+            "kms_keys.{stray}{source}: {stray} is not one of the regions ({}); add it to \
+             the environment's regions (or a bake's --copy-to)",
+            regions.join(", ")
+        )))
+    }
+}
+
 /// Checks that need the merged values; each error names where the value came from.
 fn check(merged: &Merged) -> Result<()> {
     let settings = &merged.settings;
@@ -224,15 +244,6 @@ fn check(merged: &Merged) -> Result<()> {
     for region in &settings.regions {
         check_region(region)
             .map_err(|m| Error::input(format!("regions{}: {m}", from("regions"))))?;
-    }
-    for region in settings.kms_keys.keys() {
-        if !settings.regions.is_empty() && !settings.regions.contains(region) {
-            return Err(Error::input(format!(
-                "kms_keys.{region}{}: {region} is not one of the regions ({})",
-                from(&format!("kms_keys.{region}")),
-                settings.regions.join(", ")
-            )));
-        }
     }
     check_sharing(&settings.share)
         .map_err(|(key, m)| Error::input(format!("{key}{}: {m}", from(key))))?;
@@ -384,6 +395,16 @@ impl RawEnvironment {
     }
 }
 
+/// A list flag given comma-separated or repeated (`--regions a,b --regions c`).
+pub fn split_list(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// `bakery.toml` in `start` or the nearest folder above it.
 pub fn find_config(start: &Path) -> Option<PathBuf> {
     start
@@ -496,47 +517,43 @@ pub fn parse(file: &Path, source: &str, name: Option<&str>) -> Result<Option<Env
         .rev()
         .map(|env| {
             let spanned = &raw.environments[*env];
-            (
-                Source::Environment {
+            Layer {
+                source: Source::Environment {
                     name: env.to_string(),
                     file: file.to_path_buf(),
                     line: line_of(spanned.span()),
                 },
-                spanned.get_ref().table(),
-            )
+                table: spanned.get_ref().table(),
+            }
         })
-        .collect();
-    let environment = Environment {
+        .collect::<Vec<_>>();
+    // Each environment must be valid on its own too, so mistakes show where made.
+    let merged = merge(&layers)?;
+    if !merged.settings.regions.is_empty() {
+        merged.check_kms_regions()?;
+    }
+    let settings = merged.settings;
+    Ok(Some(Environment {
         name,
         file: file.to_path_buf(),
         layers,
-    };
-    // Each environment must be valid on its own too, so mistakes show where made.
-    merge(&environment.layers())?;
-    Ok(Some(environment))
+        settings,
+    }))
 }
 
 impl Environment {
-    pub fn layers(&self) -> Vec<Layer> {
-        self.layers
-            .iter()
-            .map(|(source, table)| Layer {
-                source: source.clone(),
-                table: table.clone(),
-            })
-            .collect()
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
     }
 
     /// The environment's merged settings (its `extends` chain applied).
-    pub fn settings(&self) -> Settings {
-        merge(&self.layers())
-            .expect("checked when the environment was selected")
-            .settings
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Where bakes run: the first of the environment's regions.
     pub fn build_region(&self) -> Option<String> {
-        self.settings().regions.first().cloned()
+        self.settings.regions.first().cloned()
     }
 }
 
@@ -591,7 +608,7 @@ share = { accounts = ["111122223333"] }
 
     #[test]
     fn an_environment_states_only_its_differences_from_the_one_it_extends() {
-        let settings = production().settings();
+        let settings = production().settings().clone();
         assert_eq!(settings.regions, ["eu-west-1", "eu-central-1", "us-east-1"]);
         assert_eq!(
             settings.builder.subnet.as_deref(),
@@ -629,7 +646,7 @@ share = { accounts = ["111122223333"] }
                 ("builder.volume_type", "gp3".into()),
             ],
         )];
-        layers.extend(production().layers());
+        layers.extend(production().layers().iter().cloned());
         layers.push(layer(
             Source::Recipe {
                 file: "recipes/zookeeper/recipe.toml".into(),

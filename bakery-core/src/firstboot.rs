@@ -34,7 +34,7 @@ pub struct FirstbootSettings {
     /// Keep the marker after a failure so that the next boot tries again.
     pub retry: bool,
     pub fetch_attempts: u32,
-    #[serde(with = "seconds")]
+    #[serde(with = "crate::plan::seconds")]
     pub fetch_timeout: Duration,
 }
 
@@ -99,6 +99,16 @@ impl FirstbootConfig {
 pub enum InitSystem {
     Systemd,
     Sysv,
+}
+
+impl InitSystem {
+    /// As the install script and `bakery firstboot render` name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitSystem::Systemd => "systemd",
+            InitSystem::Sysv => "sysv",
+        }
+    }
 }
 
 /// One file the firstboot step writes onto the builder.
@@ -228,14 +238,10 @@ impl Installation {
             let write = write_file_sh(file);
             match file.when {
                 None => text.push_str(&write),
-                Some(init) => {
-                    let init = if init == InitSystem::Systemd {
-                        "systemd"
-                    } else {
-                        "sysv"
-                    };
-                    text.push_str(&format!("if [ \"$init\" = {init} ]; then\n{write}fi\n"));
-                }
+                Some(init) => text.push_str(&format!(
+                    "if [ \"$init\" = {} ]; then\n{write}fi\n",
+                    init.as_str()
+                )),
             }
         }
         text.push_str(
@@ -354,15 +360,6 @@ pub fn check_runlist(location: &str) -> std::result::Result<(), String> {
         text = &after[close + 1..];
     }
     Ok(())
-}
-
-mod seconds {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
 }
 
 #[cfg(test)]

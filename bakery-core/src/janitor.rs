@@ -125,7 +125,6 @@ pub async fn find(regions: &[Aws]) -> Result<Vec<Leftover>> {
 }
 
 async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<Leftover>> {
-    let now = now.to_string();
     let region = aws.region.clone();
     let mut leftovers = Vec::new();
 
@@ -139,7 +138,7 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<L
                 .get(TAG_DEADLINE)
                 .map(String::as_str)
                 .unwrap_or_default();
-            let reason = if rfc3339_before(deadline, &now) {
+            let reason = if rfc3339_before(deadline, now) {
                 format!("builder {kind} past its deadline {deadline}")
             } else if let Some(why) = bakes.dead.get(&bake_id) {
                 format!("bake {bake_id} died: {why}")

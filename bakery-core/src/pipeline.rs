@@ -300,7 +300,7 @@ impl Run<'_> {
             // The group does not exist: the launch is checked with the VPC's default.
             security_groups.clear();
         }
-        let launch = self.builder_launch(base, security_groups)?;
+        let launch = self.builder_launch(base, security_groups, self.builder_tags().0)?;
         self.aws.ec2.check_run_builder(&launch).await?;
         self.info(
             "check-launch",
@@ -826,10 +826,10 @@ impl Run<'_> {
         &self,
         base: &ImageInfo,
         security_groups: Vec<String>,
+        tags: std::collections::BTreeMap<String, String>,
     ) -> Result<BuilderLaunch> {
         let plan = self.plan;
         let volume_size_gib = root_volume_size(plan.builder.volume_size_gib, base)?;
-        let (tags, _) = self.builder_tags();
         Ok(BuilderLaunch {
             image_id: base.id.clone(),
             instance_type: plan.builder.instance_type.clone(),
@@ -861,7 +861,8 @@ impl Run<'_> {
         if security_groups.is_empty() {
             security_groups.push(self.create_security_group(&tags).await?);
         }
-        let launch = self.builder_launch(base, security_groups)?;
+        // The group, the instance and its volumes carry the same deadline.
+        let launch = self.builder_launch(base, security_groups, tags)?;
         let instance_id = self.aws.ec2.run_builder(&launch).await?;
         self.created(Resource::Instance {
             id: instance_id.clone(),

@@ -154,7 +154,7 @@ impl PlannedStep {
     }
 }
 
-mod seconds {
+pub(crate) mod seconds {
     pub fn serialize<S: serde::Serializer>(
         d: &std::time::Duration,
         s: S,
@@ -450,7 +450,7 @@ pub fn merged_settings(recipe: &Recipe, request: &BakeRequest, region: &str) -> 
         ],
     )];
     if let Some(environment) = &request.environment {
-        layers.extend(environment.layers());
+        layers.extend(environment.layers().iter().cloned());
     }
     let from_recipe = Source::Recipe {
         file: recipe.dir.join(crate::recipe::RECIPE_FILE),
@@ -528,7 +528,7 @@ pub fn merged_settings(recipe: &Recipe, request: &BakeRequest, region: &str) -> 
             )],
         ));
     }
-    let copy_to = crate::distribute::split_regions(&request.copy_to);
+    let copy_to = environment::split_list(&request.copy_to);
     if copy_to.iter().any(|r| r == region) {
         return Err(crate::Error::input(format!(
             "--copy-to names {region}, where the bake runs"
@@ -564,23 +564,7 @@ pub fn merged_settings(recipe: &Recipe, request: &BakeRequest, region: &str) -> 
         regions.insert(0, region.to_string());
         merged.sources.insert("regions".into(), flag("--region"));
     }
-    let regions = &merged.settings.regions;
-    if let Some(stray) = merged
-        .settings
-        .kms_keys
-        .keys()
-        .find(|r| !regions.contains(r))
-    {
-        let source = merged
-            .sources
-            .get(&format!("kms_keys.{stray}"))
-            .map_or_else(String::new, |s| format!(" (from {s})"));
-        return Err(crate::Error::input(format!(
-            "kms_keys.{stray}{source}: {stray} is not one of the bake's regions ({}); \
-             add it with --copy-to or to the environment's regions",
-            regions.join(", ")
-        )));
-    }
+    merged.check_kms_regions()?;
     Ok(merged)
 }
 

@@ -88,6 +88,8 @@ async fn share_in_region(
         key_problems: Vec::new(),
         error: None,
     };
+    // The snapshots of each key: a key is checked once, however many use it.
+    let mut keys: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for image in &images {
         aws.ec2
             .modify_launch_permission(&image.id, with, add)
@@ -100,19 +102,21 @@ async fn share_in_region(
             }
             if add {
                 if let Some(key) = aws.ec2.snapshot_key(snapshot).await? {
-                    outcome
-                        .key_problems
-                        .extend(key_problems(aws, snapshot, &key, with).await?);
+                    keys.entry(key).or_default().push(snapshot.clone());
                 }
             }
         }
     }
-    outcome.key_problems.sort();
-    outcome.key_problems.dedup();
+    for (key, snapshots) in &keys {
+        outcome
+            .key_problems
+            .extend(key_problems(aws, &snapshots.join(", "), key, with).await?);
+    }
     Ok(outcome)
 }
 
-/// Why the grantees cannot use `key`, one line per grantee; empty when they can.
+/// Why the grantees cannot use `key` (of `snapshot`: one id or several), one line
+/// per grantee; empty when they can.
 async fn key_problems(aws: &Aws, snapshot: &str, key: &str, with: &Sharing) -> Result<Vec<String>> {
     let info = aws.kms.describe_key(key).await?;
     if info.aws_managed {

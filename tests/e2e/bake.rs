@@ -44,12 +44,7 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
         .to_string();
     assert_eq!(result["images"][0]["region"], "eu-west-1");
     assert_eq!(result["images"][0]["name"], "bakery/base/1.4.0/x86_64");
-    let step_names: Vec<&str> = result["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let step_names = crate::support::step_names(&result);
     assert_eq!(
         step_names,
         [

@@ -45,12 +45,7 @@ fn every_shipped_recipe_has_a_plan_and_a_readme() {
             .run();
         assert_eq!(plan.code, 0, "{recipe}: {}", plan.stderr);
         let plan = plan.json();
-        let steps: Vec<&str> = plan["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap())
-            .collect();
+        let steps = crate::support::step_names(&plan);
         assert_eq!(
             steps[steps.len() - 2..],
             ["firstboot", "generalize"],
@@ -163,12 +158,7 @@ fn plan_decides_everything_without_calling_aws() {
     assert_eq!(plan["region"], "eu-west-1");
     assert_eq!(plan["version"]["next"]["bump"], "minor");
     assert_eq!(plan["builder"]["instance_type"], "m7i.large");
-    let steps: Vec<&str> = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let steps = crate::support::step_names(&plan);
     assert_eq!(
         steps,
         [

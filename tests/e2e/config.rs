@@ -161,12 +161,7 @@ async fn a_dry_run_checks_the_launch_with_ec2_dry_run_and_creates_nothing() {
     assert_eq!(checked.code, 0, "{}", checked.stderr);
     let report = checked.json();
     assert_eq!(report["dry_run"], true);
-    let steps: Vec<&str> = report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let steps = crate::support::step_names(&report);
     assert_eq!(steps, ["check-release", "resolve-base", "check-launch"]);
     assert!(checked
         .stderr

@@ -14,26 +14,15 @@ const REGION: &str = "ap-southeast-7";
 /// An instance on its first boot: its root file system is a temporary folder, its
 /// metadata service the emulator's, its role's S3 bucket and alert topic its own.
 struct FirstBoot {
+    account: Account,
     root: tempfile::TempDir,
     instance_id: String,
     bucket: String,
     inbox: Inbox,
 }
 
-fn aws_cli() -> PathBuf {
-    repo_root().join(".local-aws/awscli/bin/aws")
-}
-
-fn aws(args: &[&str]) {
-    let out = Command::new(aws_cli())
-        .args(["--region", REGION])
-        .args(args)
-        .env("AWS_ENDPOINT_URL", crate::support::endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .expect("the AWS CLI runs (scripts/local-aws install puts it in .local-aws/awscli)");
-    assert!(out.status.success(), "aws {args:?}: {out:?}");
+fn succeeded(out: std::process::Output) {
+    assert!(out.status.success(), "the AWS CLI failed: {out:?}");
 }
 
 impl FirstBoot {
@@ -62,16 +51,17 @@ impl FirstBoot {
             .unwrap()
             .to_string();
         let bucket = format!("runlists-{name}");
-        aws(&[
+        succeeded(account.aws_cli(&[
             "s3api",
             "create-bucket",
             "--bucket",
             &bucket,
             "--create-bucket-configuration",
             &format!("LocationConstraint={REGION}"),
-        ]);
+        ]));
         let inbox = account.inbox(&format!("firstboot-{name}")).await;
         FirstBoot {
+            account,
             root: tempfile::tempdir().unwrap(),
             instance_id,
             bucket,
@@ -86,12 +76,12 @@ impl FirstBoot {
     fn upload(&self, key: &str, text: &str) {
         let file = self.root.path().join("upload");
         std::fs::write(&file, text).unwrap();
-        aws(&[
+        succeeded(self.account.aws_cli(&[
             "s3",
             "cp",
             file.to_str().unwrap(),
             &format!("s3://{}/{key}", self.bucket),
-        ]);
+        ]));
     }
 
     /// What the firstboot step of a bake writes: the config and the marker.
@@ -136,7 +126,10 @@ impl FirstBoot {
     }
 
     fn boot_with_env(&self, env: &[(&str, &str)]) -> i32 {
-        let cli_dir = aws_cli().parent().unwrap().to_path_buf();
+        let cli_dir = crate::support::aws_cli_path()
+            .parent()
+            .unwrap()
+            .to_path_buf();
         let path = format!(
             "{}:{}",
             cli_dir.display(),

@@ -12,7 +12,7 @@ const FLEET: &str = "111122223333";
 const STRANGER: &str = "444455556666";
 
 /// A customer managed key whose policy lets the fleet account use it, not the stranger.
-async fn fleet_key(account: &Account) -> String {
+async fn fleet_key() -> String {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint())
@@ -29,7 +29,6 @@ async fn fleet_key(account: &Account) -> String {
              "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncrypt*"], "Resource": "*"}
         ]
     });
-    let _ = account;
     kms.create_key()
         .policy(policy.to_string())
         .description("fleet images")
@@ -43,11 +42,44 @@ async fn fleet_key(account: &Account) -> String {
         .to_string()
 }
 
+/// Who may launch the image.
+async fn launch_permissions(
+    account: &Account,
+    image_id: &str,
+) -> Vec<aws_sdk_ec2::types::LaunchPermission> {
+    account
+        .ec2
+        .describe_image_attribute()
+        .image_id(image_id)
+        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+        .send()
+        .await
+        .unwrap()
+        .launch_permissions()
+        .to_vec()
+}
+
+/// The accounts that may create volumes from the snapshot.
+async fn volume_permission_accounts(account: &Account, snapshot: &str) -> Vec<String> {
+    account
+        .ec2
+        .describe_snapshot_attribute()
+        .snapshot_id(snapshot)
+        .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+        .send()
+        .await
+        .unwrap()
+        .create_volume_permissions()
+        .iter()
+        .filter_map(|p| p.user_id().map(str::to_string))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
     let account = Account::in_region(REGION).await;
     account.seed_builder_profile();
-    let key = fleet_key(&account).await;
+    let key = fleet_key().await;
     let recipe = TestRecipe::new("shared")
         .with_base("image = \"ami-1e749f67\"")
         .with_toml(&format!("kms_key = \"{key}\"\n"));
@@ -100,39 +132,15 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
         .unwrap()
         .to_string();
 
-    let launchers = account
-        .ec2
-        .describe_image_attribute()
-        .image_id(&image_id)
-        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
-        .send()
-        .await
-        .unwrap();
-    let accounts: Vec<&str> = launchers
-        .launch_permissions()
-        .iter()
-        .filter_map(|p| p.user_id())
-        .collect();
+    let launchers = launch_permissions(&account, &image_id).await;
+    let accounts: Vec<&str> = launchers.iter().filter_map(|p| p.user_id()).collect();
     assert_eq!(accounts, [FLEET]);
-    assert!(launchers
-        .launch_permissions()
-        .iter()
-        .any(|p| p.organization_arn()
-            == Some("arn:aws:organizations::123456789012:organization/o-abc123")));
-    let volume_permissions = account
-        .ec2
-        .describe_snapshot_attribute()
-        .snapshot_id(&snapshot)
-        .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
-        .send()
-        .await
-        .unwrap();
-    let volume_accounts: Vec<&str> = volume_permissions
-        .create_volume_permissions()
-        .iter()
-        .filter_map(|p| p.user_id())
-        .collect();
-    assert_eq!(volume_accounts, [FLEET]);
+    assert!(launchers.iter().any(|p| p.organization_arn()
+        == Some("arn:aws:organizations::123456789012:organization/o-abc123")));
+    assert_eq!(
+        volume_permission_accounts(&account, &snapshot).await,
+        [FLEET]
+    );
 
     // Another account, by flag: shared, but named as unable to use the key.
     let stranger = Bakery::new(REGION)
@@ -177,24 +185,11 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
         ])
         .run();
     assert_eq!(unshared.code, 0, "{}{}", unshared.stdout, unshared.stderr);
-    let launchers = account
-        .ec2
-        .describe_image_attribute()
-        .image_id(&image_id)
-        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
-        .send()
+    let launchers = launch_permissions(&account, &image_id).await;
+    assert!(launchers.is_empty(), "{launchers:?}");
+    assert!(volume_permission_accounts(&account, &snapshot)
         .await
-        .unwrap();
-    assert!(launchers.launch_permissions().is_empty(), "{launchers:?}");
-    let volume_permissions = account
-        .ec2
-        .describe_snapshot_attribute()
-        .snapshot_id(&snapshot)
-        .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
-        .send()
-        .await
-        .unwrap();
-    assert!(volume_permissions.create_volume_permissions().is_empty());
+        .is_empty());
 
     let nobody = Bakery::new(REGION).args(["share", "shared", "1.0.0"]).run();
     assert_eq!(nobody.code, 2);

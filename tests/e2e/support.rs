@@ -12,6 +12,11 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::config::Credentials;
 use serde_json::Value;
 
+/// The AWS CLI that `scripts/local-aws install` puts in its own virtualenv.
+pub fn aws_cli_path() -> PathBuf {
+    repo_root().join(".local-aws/awscli/bin/aws")
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -78,13 +83,25 @@ impl Account {
     /// IAM is per partition: a region outside `aws` (us-gov-*) needs its own
     /// `bakery-builder` instance profile, as an account there would.
     pub fn seed_builder_profile(&self) {
-        let _ = Command::new(repo_root().join(".local-aws/awscli/bin/aws"))
-            .args(["--region", &self.region, "iam", "create-instance-profile"])
-            .args(["--instance-profile-name", "bakery-builder"])
+        // Fails harmlessly when an earlier test already made it.
+        let _ = self.aws_cli(&[
+            "iam",
+            "create-instance-profile",
+            "--instance-profile-name",
+            "bakery-builder",
+        ]);
+    }
+
+    /// Runs the pinned AWS CLI (as an instance would have it) against this region.
+    pub fn aws_cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(aws_cli_path())
+            .args(["--region", &self.region])
+            .args(args)
             .env("AWS_ENDPOINT_URL", endpoint())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .output();
+            .output()
+            .expect("the AWS CLI runs (scripts/local-aws install puts it in .local-aws/awscli)")
     }
 
     /// Sets this region's emulator behaviour (tests/emulator/README.md).
@@ -248,6 +265,16 @@ impl Account {
             })
             .collect()
     }
+}
+
+/// The step names of a bake report or a plan (`steps[].name`), in order.
+pub fn step_names(result: &Value) -> Vec<String> {
+    result["steps"]
+        .as_array()
+        .expect("a list of steps")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
 }
 
 pub fn base64_decode(text: &str) -> Vec<u8> {

@@ -631,31 +631,6 @@ impl Ec2 {
         Ok(())
     }
 
-    /// Who may launch the image: accounts, organization and OU ARNs.
-    pub async fn launch_permissions(&self, image_id: &str) -> Result<Sharing> {
-        let out = self
-            .client
-            .describe_image_attribute()
-            .image_id(image_id)
-            .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
-            .send()
-            .await
-            .map_err(|e| sdk_error("DescribeImageAttribute", &self.region, Some(image_id), e))?;
-        let mut grantees = Sharing::default();
-        for permission in out.launch_permissions() {
-            if let Some(account) = permission.user_id() {
-                grantees.accounts.push(account.to_string());
-            }
-            if let Some(org) = permission.organization_arn() {
-                grantees.organizations.push(org.to_string());
-            }
-            if let Some(ou) = permission.organizational_unit_arn() {
-                grantees.organizational_units.push(ou.to_string());
-            }
-        }
-        Ok(grantees)
-    }
-
     /// Adds (or removes) create-volume permission on a snapshot for accounts.
     pub async fn modify_create_volume_permission(
         &self,
@@ -685,30 +660,6 @@ impl Ec2 {
                 )
             })?;
         Ok(())
-    }
-
-    /// The accounts that may create volumes from the snapshot.
-    pub async fn create_volume_permissions(&self, snapshot_id: &str) -> Result<Vec<String>> {
-        let out = self
-            .client
-            .describe_snapshot_attribute()
-            .snapshot_id(snapshot_id)
-            .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
-            .send()
-            .await
-            .map_err(|e| {
-                sdk_error(
-                    "DescribeSnapshotAttribute",
-                    &self.region,
-                    Some(snapshot_id),
-                    e,
-                )
-            })?;
-        Ok(out
-            .create_volume_permissions()
-            .iter()
-            .filter_map(|p| p.user_id().map(str::to_string))
-            .collect())
     }
 
     /// Whether the snapshot is encrypted, and with which key (None: not encrypted).
