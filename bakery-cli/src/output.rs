@@ -1,10 +1,18 @@
-//! What every command does with its result: JSON or text on stdout, errors on
-//! stderr, and the exit code of an error (2 for bad input, 1 otherwise).
+//! What every command does with its result: JSON or text on stdout, errors on stderr
+//! (what happened, then what to do about it), and the exit code of an error.
 
-use bakery_core::{Error, ErrorKind};
+use bakery_core::Error;
+use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::Output;
+use crate::exit::Exit;
+
+/// How the result (and a bake's events) are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
 
 pub fn print_json(value: &impl Serialize) {
     println!(
@@ -13,32 +21,25 @@ pub fn print_json(value: &impl Serialize) {
     );
 }
 
-/// Reports an error and returns the exit code for it.
-pub fn fail(output: Output, error: &Error) -> u8 {
-    eprintln!("error: {error}");
-    if output == Output::Json {
-        print_json(
-            &serde_json::json!({ "status": "failed", "error": error.to_string(), "error_kind": error.kind() }),
-        );
-    }
-    match error.kind() {
-        ErrorKind::InvalidInput => 2,
-        ErrorKind::Interrupted => 130,
-        ErrorKind::Failed => 1,
+/// An error on stderr: `error: <what happened>`, then `  hint: <what to do>`.
+pub fn print_error(error: &Error) {
+    eprintln!("error: {}", error.problem());
+    if let Some(hint) = error.hint() {
+        eprintln!("  hint: {hint}");
     }
 }
 
-/// The regions a fleet-wide command looks at: `--regions`, else the environment's,
-/// else (empty) the current region only.
-pub fn regions(
-    flag: &[String],
-    environment: Option<&bakery_core::environment::Environment>,
-) -> Vec<String> {
-    let from_flag = bakery_core::environment::split_list(flag);
-    if !from_flag.is_empty() {
-        return from_flag;
+/// Reports an error (and, with JSON output, a result that says so) and returns the
+/// exit code for it.
+pub fn fail(output: Output, error: &Error) -> Exit {
+    print_error(error);
+    if output == Output::Json {
+        print_json(&serde_json::json!({
+            "status": "failed",
+            "error": error.to_string(),
+            "hint": error.hint(),
+            "error_kind": error.kind(),
+        }));
     }
-    environment
-        .map(|e| e.settings().regions.clone())
-        .unwrap_or_default()
+    Exit::of_error(error)
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bakery_core::events::{Event, EventSink, OutputStream};
-use bakery_core::ledger::Resource;
+use bakery_core::model::Resource;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +86,7 @@ impl Renderer {
             .entry(role.unwrap_or_default().to_string())
             .or_default();
         match event {
-            Event::StepStarted { step: started } => *step = started.clone(),
+            Event::StepStarted { step: started } => *step = started.to_string(),
             Event::CleanupStarted { .. } => *step = "cleanup".to_string(),
             Event::ResourceCreated { resource } => state.live.push(resource.clone()),
             Event::ResourceRemoved { resource } => state.live.retain(|r| r != resource),

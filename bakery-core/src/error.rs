@@ -1,16 +1,24 @@
-//! The errors of a bake, sorted by what the caller should do about them.
+//! The errors of bakery, sorted by what the caller should do about them. Each keeps
+//! *what happened* apart from *what to do about it* (the hint), so that a terminal can
+//! show them on lines of their own and a JSON result can carry both.
 
+use std::fmt;
 use std::time::Duration;
+
+use crate::model::Step;
 
 /// Everything that can stop a bake. Each variant says what failed and where; the
 /// [`Error::kind`] tells the caller how to treat it (exit code, retry, cleanup).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad input or configuration, found before anything was created.
-    #[error("{0}")]
-    Input(String),
+    #[error("{problem}{}", hint_suffix(.hint.as_deref()))]
+    Input {
+        problem: String,
+        hint: Option<String>,
+    },
 
-    /// An AWS call failed.
+    /// An AWS call failed. `code` and `message` are the service's own.
     #[error("{operation} failed in {region}{}: {message}", resource_suffix(.resource))]
     Aws {
         operation: &'static str,
@@ -22,18 +30,20 @@ pub enum Error {
         transient: bool,
     },
 
-    /// A recipe step ran and did not succeed.
+    /// A command step ran on the builder and did not succeed.
     #[error(
         "step `{step}` {status} on {instance_id} ({region}) with exit code {exit_code}{}",
         output_tail_suffix(.output_tail)
     )]
     StepFailed {
-        step: String,
+        step: Step,
         instance_id: String,
         region: String,
+        /// SSM's final status of the command, lower-case (`failed`, `timedout`...).
         status: String,
         exit_code: i32,
-        output_tail: String,
+        /// Boxed: every `Result` carries an `Error`, so it is kept under 128 bytes.
+        output_tail: Box<str>,
     },
 
     /// A resource reached a state it cannot come back from.
@@ -49,7 +59,7 @@ pub enum Error {
     /// A wait ran past its deadline.
     #[error(
         "gave up waiting for {what} {resource} ({region}) after {}: last state `{last_state}`{}",
-        humantime::format_duration(*.after), hint_suffix(.hint)
+        humantime::format_duration(*.after), hint_suffix(*.hint)
     )]
     Timeout {
         what: &'static str,
@@ -60,9 +70,12 @@ pub enum Error {
         hint: Option<&'static str>,
     },
 
-    /// The release exists, but not in every region it should.
-    #[error("{0}")]
-    Distribution(String),
+    /// The release exists, but not in every region, or not for everyone it is shared with.
+    #[error("{problem}{}", hint_suffix(.hint.as_deref()))]
+    Distribution {
+        problem: String,
+        hint: Option<String>,
+    },
 
     /// SIGINT/SIGTERM (or the caller's cancellation) stopped the bake.
     #[error("interrupted")]
@@ -82,11 +95,65 @@ pub enum ErrorKind {
 }
 
 impl Error {
+    /// Bad input; add what to do about it with [`Error::hint`].
+    pub fn input(problem: impl Into<String>) -> Self {
+        Error::Input {
+            problem: problem.into(),
+            hint: None,
+        }
+    }
+
+    pub fn distribution(problem: impl Into<String>) -> Self {
+        Error::Distribution {
+            problem: problem.into(),
+            hint: None,
+        }
+    }
+
+    /// The same error, with what to do about it.
+    pub fn with_hint(mut self, text: impl Into<String>) -> Self {
+        match &mut self {
+            Error::Input { hint, .. } | Error::Distribution { hint, .. } => {
+                *hint = Some(text.into())
+            }
+            _ => {}
+        }
+        self
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Input(_) => ErrorKind::InvalidInput,
+            Error::Input { .. } => ErrorKind::InvalidInput,
             Error::Interrupted => ErrorKind::Interrupted,
             _ => ErrorKind::Failed,
+        }
+    }
+
+    /// What to do about it, when bakery can tell.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Input { hint, .. } | Error::Distribution { hint, .. } => hint.as_deref(),
+            Error::Timeout { hint, .. } => *hint,
+            _ => None,
+        }
+    }
+
+    /// What happened, without the hint.
+    pub fn problem(&self) -> String {
+        match self {
+            Error::Input { problem, .. } | Error::Distribution { problem, .. } => problem.clone(),
+            Error::Timeout {
+                what,
+                resource,
+                region,
+                after,
+                last_state,
+                ..
+            } => format!(
+                "gave up waiting for {what} {resource} ({region}) after {}: last state `{last_state}`",
+                humantime::format_duration(*after)
+            ),
+            other => other.to_string(),
         }
     }
 
@@ -108,10 +175,22 @@ impl Error {
             _ => None,
         }
     }
+}
 
-    pub fn input(message: impl Into<String>) -> Self {
-        Error::Input(message.into())
+/// Writes `; hint` after a problem, the one-line form of an error.
+struct HintSuffix<'a>(Option<&'a str>);
+
+impl fmt::Display for HintSuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(hint) => write!(f, "; {hint}"),
+            None => Ok(()),
+        }
     }
+}
+
+fn hint_suffix(hint: Option<&str>) -> HintSuffix<'_> {
+    HintSuffix(hint)
 }
 
 fn resource_suffix(resource: &Option<String>) -> String {
@@ -128,10 +207,6 @@ fn reason_suffix(reason: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-fn hint_suffix(hint: &Option<&'static str>) -> String {
-    hint.map(|h| format!("; {h}")).unwrap_or_default()
-}
-
 fn output_tail_suffix(tail: &str) -> String {
     if tail.trim().is_empty() {
         "; the step printed nothing".to_string()
@@ -141,3 +216,25 @@ fn output_tail_suffix(tail: &str) -> String {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_keeps_what_happened_apart_from_what_to_do() {
+        let error = Error::input("app@1.0.0 already exists in eu-west-1")
+            .with_hint("bake a new version (e.g. --version 1.0.1)");
+        assert_eq!(error.problem(), "app@1.0.0 already exists in eu-west-1");
+        assert_eq!(
+            error.hint(),
+            Some("bake a new version (e.g. --version 1.0.1)")
+        );
+        assert_eq!(
+            error.to_string(),
+            "app@1.0.0 already exists in eu-west-1; bake a new version (e.g. --version 1.0.1)"
+        );
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert_eq!(Error::input("plain").hint(), None);
+    }
+}

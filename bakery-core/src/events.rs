@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::ledger::Resource;
+use crate::model::{Resource, Step};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -15,32 +15,32 @@ pub enum Event {
         recipe: String,
     },
     StepStarted {
-        step: String,
+        step: Step,
     },
     StepFinished {
-        step: String,
+        step: Step,
         seconds: f64,
     },
     StepFailed {
-        step: String,
+        step: Step,
         seconds: f64,
         error: String,
     },
     /// Something worth a line of its own within a step.
     Info {
-        step: String,
+        step: Step,
         message: String,
     },
     /// A wait saw a new state, or is still waiting (a heartbeat).
     Waiting {
-        step: String,
+        step: Step,
         resource: String,
         state: String,
         elapsed_seconds: f64,
     },
-    /// A line that a recipe step printed on the builder.
+    /// A line that a command step printed on the builder.
     Output {
-        step: String,
+        step: Step,
         stream: OutputStream,
         line: String,
     },

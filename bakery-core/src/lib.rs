@@ -1,34 +1,36 @@
 //! bakery-core: bake Amazon Machine Images like software releases.
 //!
-//! The library never prints and never exits: it reads recipes ([`recipe`]), turns a
-//! request into a complete [`plan::BakePlan`], runs it ([`pipeline::bake`]) while
-//! emitting [`events::Event`]s, and returns a [`report::BakeReport`]. Only [`aws`]
-//! talks to AWS.
+//! The library never prints and never exits: it reads recipes and environments
+//! ([`config`]), turns a request into a complete [`plan::BakePlan`], runs it
+//! ([`bake::bake`]) while emitting [`events::Event`]s, and returns a
+//! [`bake::report::BakeReport`]. Only [`aws`] talks to AWS.
+//!
+//! # The house in layers
+//!
+//! Its folders are the architecture, and every import points down:
+//!
+//! | layer | modules | may import |
+//! |---|---|---|
+//! | L0 | [`model`], [`error`], [`events`] | L0 |
+//! | L1 | [`aws`], [`wait`], [`config`], [`script`] | L0; `script` also `config` |
+//! | L2 | [`plan`] | L0, `config`, `script` |
+//! | L2 | [`ops`] | L0, L1 |
+//! | L3 | [`release`] | L0, L1, `ops` |
+//! | L4 | [`bake`], [`fleet`] | everything below; never each other |
+//!
+//! `tests/layers.rs` reads the sources and fails on an import that points up.
 
-pub mod alerts;
-pub mod audit;
 pub mod aws;
-pub mod channels;
-pub mod commands;
-pub mod distribute;
-pub mod environment;
+pub mod bake;
+pub mod config;
 pub mod error;
 pub mod events;
-pub mod firstboot;
-pub mod janitor;
-pub mod ledger;
-pub mod pipeline;
+pub mod fleet;
+pub mod model;
+pub mod ops;
 pub mod plan;
-pub mod prune;
-pub mod recipe;
 pub mod release;
-pub mod releases;
-pub mod removal;
-pub mod report;
-pub mod sharing;
-pub mod validate;
-pub mod version;
+pub mod script;
 pub mod wait;
-pub mod world;
 
 pub use error::{Error, ErrorKind, Result};

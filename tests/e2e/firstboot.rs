@@ -379,8 +379,8 @@ async fn every_bake_installs_the_agent_its_config_and_the_marker() {
             "{path} gets {mode}"
         );
     }
-    assert!(install.contains(bakery_core::firstboot::LINUX_AGENT));
-    assert!(install.contains(bakery_core::firstboot::LINUX_UNIT));
+    assert!(install.contains(bakery_core::script::firstboot::LINUX_AGENT));
+    assert!(install.contains(bakery_core::script::firstboot::LINUX_UNIT));
     assert!(install.contains("systemctl enable bakery-firstboot.service"));
     assert!(install.contains("\"version\": \"3.4.0\""));
     assert!(install.contains("\"runlist\": \"s3://company-runlists/{environment}/zookeeper.json\""));
@@ -486,8 +486,8 @@ async fn a_windows_bake_installs_the_agent_and_registers_its_task() {
     };
     let install = decode(&commands[1].1);
     let encoded = |content: &str| base64::engine::general_purpose::STANDARD.encode(content);
-    assert!(install.contains(&encoded(bakery_core::firstboot::WINDOWS_AGENT)));
-    assert!(install.contains(&encoded(bakery_core::firstboot::WINDOWS_TASK)));
+    assert!(install.contains(&encoded(bakery_core::script::firstboot::WINDOWS_AGENT)));
+    assert!(install.contains(&encoded(bakery_core::script::firstboot::WINDOWS_TASK)));
     assert!(install.contains(r"'C:\firstboot.txt'"));
     assert!(install.contains(
         r"icacls.exe 'C:\ProgramData\bakery\firstboot.json' /inheritance:r /grant:r 'SYSTEM:F' 'Administrators:F'"

@@ -2,7 +2,7 @@
 
 use aws_sdk_kms::Client;
 
-use super::sdk_error;
+use super::error::{Call, Context};
 use crate::error::Result;
 
 #[derive(Clone)]
@@ -34,7 +34,7 @@ impl Kms {
             .key_id(key_id)
             .send()
             .await
-            .map_err(|e| sdk_error("DescribeKey", &self.region, Some(key_id), e))?;
+            .context(Call::new("DescribeKey", &self.region).on(key_id))?;
         let metadata = out.key_metadata();
         Ok(KeyInfo {
             arn: metadata.and_then(|m| m.arn()).unwrap_or(key_id).to_string(),
@@ -53,7 +53,7 @@ impl Kms {
             .policy_name("default")
             .send()
             .await
-            .map_err(|e| sdk_error("GetKeyPolicy", &self.region, Some(key_id), e))?;
+            .context(Call::new("GetKeyPolicy", &self.region).on(key_id))?;
         Ok(out.policy().unwrap_or_default().to_string())
     }
 }

@@ -1,22 +1,19 @@
-//! The only code that calls the AWS SDK. Everything above it sees bakery's own types
-//! and [`Error`]s that carry the operation, region and resource.
+//! L1, the only code that calls the AWS SDK. Everything above it sees bakery's own
+//! types and [`Error`]s that carry the operation, region and resource ([`error`]).
 
 pub mod ec2;
+pub mod error;
 pub mod kms;
 pub mod sns;
 pub mod ssm;
+pub mod state;
 
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-
-use crate::error::{Error, Result};
 
 /// How to reach AWS: everything else comes from the standard chain (environment,
 /// profiles, SSO, IMDS; `AWS_ENDPOINT_URL` for another endpoint).
@@ -58,9 +55,8 @@ impl Aws {
         }
         let config = loader.load().await;
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
-            Error::input(
-                "no AWS region: pass --region, set AWS_REGION, or set `region` in the AWS profile",
-            )
+            Error::input("no AWS region")
+                .with_hint("pass --region, set AWS_REGION, or set `region` in the AWS profile")
         })?;
         Ok(Aws::from_config(config, region))
     }
@@ -73,8 +69,11 @@ impl Aws {
         regions.iter().map(|r| self.in_region(r)).collect()
     }
 
-    /// The same credentials and settings, in another region.
+    /// The same credentials and settings, in another region (this one: a clone).
     pub fn in_region(&self, region: &str) -> Aws {
+        if region == self.region {
+            return self.clone();
+        }
         let config = self
             .config
             .to_builder()
@@ -98,76 +97,21 @@ impl Aws {
     /// The ARN of whoever runs the bake. It is also the first call of a bake, so a
     /// missing credential or an unreachable endpoint shows up before anything exists.
     pub async fn caller_arn(&self) -> Result<String> {
+        let call = error::Call::new("GetCallerIdentity", &self.region);
         let identity = self.sts.get_caller_identity().send().await.map_err(|e| {
+            let cause = match error::sdk_error(call, e) {
+                Error::Aws { message, .. } => message,
+                other => other.to_string(),
+            };
             Error::input(format!(
-                "cannot reach AWS as any identity in {}: {}; check the credentials \
-                 (AWS_PROFILE or --profile, AWS_ACCESS_KEY_ID, SSO login) and AWS_ENDPOINT_URL",
-                self.region,
-                DisplayErrorContext(&e)
+                "cannot reach AWS as any identity in {}: {cause}",
+                self.region
             ))
+            .with_hint(
+                "check the credentials (AWS_PROFILE or --profile, AWS_ACCESS_KEY_ID, SSO login) \
+                 and AWS_ENDPOINT_URL",
+            )
         })?;
         Ok(identity.arn().unwrap_or("unknown").to_string())
     }
-}
-
-/// Error codes AWS uses for "slow down".
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-];
-
-/// Turns an SDK error into bakery's, keeping the AWS code and whether a retry may help.
-pub(crate) fn sdk_error<E>(
-    operation: &'static str,
-    region: &str,
-    resource: Option<&str>,
-    error: SdkError<E, HttpResponse>,
-) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let code = error.code().map(str::to_string);
-    let transient = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(service) => {
-            service.raw().status().as_u16() >= 500
-                || code
-                    .as_deref()
-                    .is_some_and(|c| THROTTLING_CODES.contains(&c))
-        }
-        _ => false,
-    };
-    let message = match (&code, error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.clone(),
-        _ => DisplayErrorContext(&error).to_string(),
-    };
-    Error::Aws {
-        operation,
-        region: region.to_string(),
-        resource: resource.map(str::to_string),
-        code,
-        message,
-        transient,
-    }
-}
-
-/// True when an error says the resource does not exist (any more).
-pub(crate) fn is_not_found(error: &Error) -> bool {
-    error.aws_code().is_some_and(|code| {
-        code.ends_with(".NotFound")
-            || code.ends_with(".Unavailable")
-            || code == "InvalidAMIID.Unavailable"
-    })
 }

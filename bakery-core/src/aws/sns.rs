@@ -2,7 +2,7 @@
 
 use aws_sdk_sns::Client;
 
-use super::sdk_error;
+use super::error::{Call, Context};
 use crate::error::Result;
 
 #[derive(Clone)]
@@ -33,7 +33,7 @@ impl Sns {
             .message(message)
             .send()
             .await
-            .map_err(|e| sdk_error("Publish", &self.region, Some(topic_arn), e))?;
+            .context(Call::new("Publish", &self.region).on(topic_arn))?;
         Ok(())
     }
 }

@@ -1,15 +1,12 @@
 //! SSM: parameters, managed-instance status, Run Command.
 
-use aws_sdk_ssm::operation::delete_parameter::DeleteParameterError;
-use aws_sdk_ssm::operation::get_command_invocation::GetCommandInvocationError;
-use aws_sdk_ssm::operation::get_parameter::GetParameterError;
-use aws_sdk_ssm::operation::put_parameter::PutParameterError;
-use aws_sdk_ssm::types::InstanceInformationStringFilter;
-use aws_sdk_ssm::types::ParameterType;
+use aws_sdk_ssm::types::{InstanceInformationStringFilter, ParameterType};
 use aws_sdk_ssm::Client;
 
-use super::sdk_error;
+use super::error::{Call, Context, OrAbsent};
+use super::state::CommandStatus;
 use crate::error::{Error, Result};
+use crate::model::Document;
 
 #[derive(Clone)]
 pub struct Ssm {
@@ -20,8 +17,7 @@ pub struct Ssm {
 /// One command's run on one instance, as GetCommandInvocation reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
-    /// `Pending`, `InProgress`, `Delayed`, `Success`, `Failed`, `TimedOut`, `Cancelled`...
-    pub status: String,
+    pub status: CommandStatus,
     /// The script's exit code; -1 while it runs.
     pub exit_code: i32,
     /// Inline output: AWS keeps the first 24,000 characters here.
@@ -31,18 +27,14 @@ pub struct Invocation {
 
 impl Invocation {
     pub fn is_finished(&self) -> bool {
-        !matches!(
-            self.status.as_str(),
-            "Pending" | "InProgress" | "Delayed" | "Cancelling"
-        )
+        self.status.is_finished()
     }
 }
 
 /// A script for SSM Run Command, and how long it may run.
 #[derive(Debug, Clone)]
 pub struct ScriptCommand<'a> {
-    /// `AWS-RunShellScript` or `AWS-RunPowerShellScript`.
-    pub document: &'static str,
+    pub document: Document,
     pub script: &'a str,
     pub execution_timeout_secs: u64,
     /// Shown in the SSM console's command history.
@@ -68,20 +60,22 @@ impl Ssm {
         }
     }
 
+    /// The call `operation` in this client's region, for its error.
+    fn call(&self, operation: &'static str) -> Call<'_> {
+        Call::new(operation, &self.region)
+    }
+
     /// The value of a parameter, or None when it does not exist.
     pub async fn parameter(&self, name: &str) -> Result<Option<String>> {
-        match self.client.get_parameter().name(name).send().await {
-            Ok(out) => Ok(out.parameter().and_then(|p| p.value()).map(str::to_string)),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(GetParameterError::ParameterNotFound(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(sdk_error("GetParameter", &self.region, Some(name), e)),
-        }
+        let out = self
+            .client
+            .get_parameter()
+            .name(name)
+            .send()
+            .await
+            .context(self.call("GetParameter").on(name))
+            .or_absent()?;
+        Ok(out.and_then(|out| out.parameter()?.value().map(str::to_string)))
     }
 
     /// A parameter's type (`String`, `StringList`, `SecureString`), from its metadata
@@ -100,7 +94,7 @@ impl Ssm {
             )
             .send()
             .await
-            .map_err(|e| sdk_error("DescribeParameters", &self.region, Some(name), e))?;
+            .context(self.call("DescribeParameters").on(name))?;
         Ok(out
             .parameters()
             .first()
@@ -125,18 +119,12 @@ impl Ssm {
             .r#type(ParameterType::String)
             .overwrite(false)
             .send()
-            .await;
+            .await
+            .context(self.call("PutParameter").on(name));
         match result {
             Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutParameterError::ParameterAlreadyExists(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("PutParameter", &self.region, Some(name), e)),
+            Err(error) if error.aws_code() == Some("ParameterAlreadyExists") => Ok(false),
+            Err(error) => Err(error),
         }
     }
 
@@ -150,24 +138,19 @@ impl Ssm {
             .overwrite(true)
             .send()
             .await
-            .map_err(|e| sdk_error("PutParameter", &self.region, Some(name), e))?;
+            .context(self.call("PutParameter").on(name))?;
         Ok(())
     }
 
     /// Deletes a parameter; one that is already gone counts as deleted.
     pub async fn delete_parameter(&self, name: &str) -> Result<()> {
-        match self.client.delete_parameter().name(name).send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(DeleteParameterError::ParameterNotFound(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("DeleteParameter", &self.region, Some(name), e)),
-        }
+        self.client
+            .delete_parameter()
+            .name(name)
+            .send()
+            .await
+            .context(self.call("DeleteParameter").on(name))
+            .or_gone()
     }
 
     /// The parameters below `path`: name and value.
@@ -181,8 +164,7 @@ impl Ssm {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| sdk_error("GetParametersByPath", &self.region, Some(path), e))?;
+            let page = page.context(self.call("GetParametersByPath").on(path))?;
             found.extend(
                 page.parameters()
                     .iter()
@@ -211,7 +193,7 @@ impl Ssm {
             .overwrite(true)
             .send()
             .await
-            .map_err(|e| sdk_error("PutParameter", &self.region, Some(name), e))?;
+            .context(self.call("PutParameter").on(name))?;
         Ok(previous)
     }
 
@@ -229,14 +211,7 @@ impl Ssm {
             .filters(filter)
             .send()
             .await
-            .map_err(|e| {
-                sdk_error(
-                    "DescribeInstanceInformation",
-                    &self.region,
-                    Some(instance_id),
-                    e,
-                )
-            })?;
+            .context(self.call("DescribeInstanceInformation").on(instance_id))?;
         Ok(out
             .instance_information_list()
             .iter()
@@ -255,7 +230,7 @@ impl Ssm {
         let request = self
             .client
             .send_command()
-            .document_name(command.document)
+            .document_name(command.document.name())
             .instance_ids(instance_id)
             .parameters("commands", vec![command.script.to_string()])
             .parameters(
@@ -280,7 +255,7 @@ impl Ssm {
         let out = request
             .send()
             .await
-            .map_err(|e| sdk_error("SendCommand", &self.region, Some(instance_id), e))?;
+            .context(self.call("SendCommand").on(instance_id))?;
         out.command()
             .and_then(|c| c.command_id())
             .map(str::to_string)
@@ -300,41 +275,24 @@ impl Ssm {
         command_id: &str,
         instance_id: &str,
     ) -> Result<Option<Invocation>> {
-        match self
+        let out = self
             .client
             .get_command_invocation()
             .command_id(command_id)
             .instance_id(instance_id)
             .send()
             .await
-        {
-            Ok(out) => Ok(Some(Invocation {
-                status: out
-                    .status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                exit_code: out.response_code(),
-                stdout: out
-                    .standard_output_content()
-                    .unwrap_or_default()
-                    .to_string(),
-                stderr: out.standard_error_content().unwrap_or_default().to_string(),
-            })),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(GetCommandInvocationError::InvocationDoesNotExist(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(sdk_error(
-                "GetCommandInvocation",
-                &self.region,
-                Some(command_id),
-                e,
-            )),
-        }
+            .context(self.call("GetCommandInvocation").on(command_id))
+            .or_absent()?;
+        Ok(out.map(|out| Invocation {
+            status: CommandStatus::parse(out.status().map(|s| s.as_str()).unwrap_or_default()),
+            exit_code: out.response_code(),
+            stdout: out
+                .standard_output_content()
+                .unwrap_or_default()
+                .to_string(),
+            stderr: out.standard_error_content().unwrap_or_default().to_string(),
+        }))
     }
 
     pub async fn cancel_command(&self, command_id: &str, instance_id: &str) -> Result<()> {
@@ -344,7 +302,7 @@ impl Ssm {
             .instance_ids(instance_id)
             .send()
             .await
-            .map_err(|e| sdk_error("CancelCommand", &self.region, Some(command_id), e))?;
+            .context(self.call("CancelCommand").on(command_id))?;
         Ok(())
     }
 }

@@ -1,0 +1,96 @@
+//! `bakery audit [--max-age 90d]`: the fleets of the region by role and release;
+//! exit 4 when any breaks the policy, so a scheduled job can fail on it.
+
+use bakery_core::fleet::audit::{self, DEFAULT_MAX_AGE};
+use bakery_core::model::names::parse_duration;
+use bakery_core::Error;
+
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::output::{fail, print_json, Output};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The oldest an image may be (default: a quarter, 91d).
+    #[arg(long, value_name = "AGE")]
+    max_age: Option<String>,
+    /// Regions to look in (default: the environment's, else the current region).
+    #[arg(long, value_name = "REGIONS")]
+    regions: Vec<String>,
+}
+
+pub async fn run(args: &Args, context: &Context) -> Exit {
+    let output = context.output;
+    let regions = context.regions(&args.regions);
+    let audited = async {
+        let max_age = match args.max_age.as_deref() {
+            Some(text) => {
+                parse_duration(text).map_err(|e| Error::input(format!("--max-age: {e}")))?
+            }
+            None => DEFAULT_MAX_AGE,
+        };
+        let aws = context.connect().await?;
+        let mut fleets = Vec::new();
+        let mut searched = Vec::new();
+        for regional in aws.in_regions(&regions) {
+            for fleet in audit::audit(&regional, max_age).await? {
+                fleets.push((regional.region.clone(), fleet));
+            }
+            searched.push(regional.region.clone());
+        }
+        Ok::<_, Error>((fleets, searched))
+    };
+    let (fleets, searched) = match audited.await {
+        Ok(done) => done,
+        Err(error) => return fail(output, &error),
+    };
+    let violations = fleets
+        .iter()
+        .filter(|(_, f)| !f.violations.is_empty())
+        .count();
+    if output == Output::Json {
+        let fleets: Vec<serde_json::Value> = fleets
+            .iter()
+            .map(|(region, fleet)| {
+                let mut value = serde_json::to_value(fleet).expect("fleets serialize");
+                value["region"] = serde_json::json!(region);
+                value
+            })
+            .collect();
+        print_json(&serde_json::json!({
+            "region": searched[0], "regions": searched, "fleets": fleets, "violations": violations
+        }));
+    } else if fleets.is_empty() {
+        println!("no running instances in {}", searched.join(", "));
+    } else {
+        println!(
+            "{:<15} {:<28} {:<22} {:>9} {:>6}  {:<16} PROBLEMS",
+            "REGION", "RELEASE", "IMAGE", "AGE/DAYS", "COUNT", "CHANNELS"
+        );
+        for (region, fleet) in &fleets {
+            let release = match (&fleet.role, &fleet.version) {
+                (Some(role), Some(version)) => format!("{role}@{version}"),
+                _ => "(not bakery)".to_string(),
+            };
+            println!(
+                "{:<15} {:<28} {:<22} {:>9} {:>6}  {:<16} {}",
+                region,
+                release,
+                fleet.image_id,
+                fleet.age_days.map_or("-".to_string(), |d| d.to_string()),
+                fleet.instances.len(),
+                if fleet.channels.is_empty() {
+                    "-".to_string()
+                } else {
+                    fleet.channels.join(",")
+                },
+                fleet.violations.join("; ")
+            );
+        }
+    }
+    if violations > 0 {
+        Exit::PolicyBroken
+    } else {
+        Exit::Success
+    }
+}

@@ -1,0 +1,338 @@
+//! `bakery bake`: plan, connect, run the chain with signal handling, report.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bakery_core::aws::Aws;
+use bakery_core::bake::report::{BakeReport, BakeStatus};
+use bakery_core::bake::world::{self, WorldOutcome};
+use bakery_core::config::SettingsFlags;
+use bakery_core::events::EventSink;
+use bakery_core::model::Bump;
+use bakery_core::plan::{world::plan_all, BakePlan, BakeRequest};
+use bakery_core::Error;
+use clap::ValueEnum;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::output::{print_error, print_json, Output};
+use crate::render::{Renderer, RoleEvents, Style};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The recipe folder, e.g. recipes/base (with --all: the folder of recipe folders).
+    pub recipe: PathBuf,
+    /// Bake every recipe below RECIPE: bases before the roles layered on them, each
+    /// on the base just baked; the same version flags apply to every role.
+    #[arg(long)]
+    all: bool,
+    /// With --all: how many bakes run at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// The release version, semver X.Y.Z or X.Y.Z-pre (e.g. 2.4.0, 2.5.0-rc.1).
+    #[arg(long, required_unless_present = "bump", conflicts_with = "bump")]
+    version: Option<String>,
+    /// Release the next version after the role's newest release in the region.
+    #[arg(long, value_enum)]
+    bump: Option<BumpArg>,
+    /// With --bump: a pre-release NAME.N (`--bump minor --pre rc` after 1.4.2 gives 1.5.0-rc.1).
+    #[arg(long, value_name = "NAME", requires = "bump")]
+    pre: Option<String>,
+    /// How progress looks with text output (auto: a spinner on a terminal, plain lines otherwise).
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    progress: Progress,
+    /// Write a Packer-style manifest (builds[].artifact_id = region:ami-id) to this file after a successful bake.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// After a successful bake, point this channel at the new release (e.g. stable).
+    #[arg(long, value_name = "CHANNEL")]
+    promote: Option<String>,
+    /// Do not move the `latest` channel (it follows every final release otherwise).
+    #[arg(long)]
+    no_latest: bool,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Also send a message to --sns-topic when the bake succeeds.
+    #[arg(long, requires = "sns_topic")]
+    notify_success: bool,
+    /// Keep the builder instance when the bake fails, for debugging.
+    #[arg(long)]
+    keep_on_failure: bool,
+    /// Bake on another base than the recipe's: ami-…, /ssm/parameter/path,
+    /// OWNER:NAME-PATTERN, or ROLE@CHANNEL / ROLE@VERSION.
+    #[arg(long, value_name = "BASE")]
+    base: Option<String>,
+    /// Check the bake without making it: the reads it starts with, then the launch
+    /// (and the copies) with EC2 DryRun, so that permission problems show in seconds.
+    #[arg(long)]
+    dry_run: bool,
+    /// Source commit recorded on the image (Jenkins sets GIT_COMMIT).
+    #[arg(long, env = "GIT_COMMIT")]
+    source_commit: Option<String>,
+    /// Build URL recorded on the image (Jenkins sets BUILD_URL).
+    #[arg(long, env = "BUILD_URL")]
+    build_url: Option<String>,
+}
+
+/// Flags that win over the environment and the recipe.
+#[derive(clap::Args)]
+pub struct SettingsArgs {
+    /// Other regions to copy the release to (comma-separated or repeated), concurrently.
+    #[arg(long = "copy-to", value_name = "REGIONS")]
+    copy_to: Vec<String>,
+    /// KMS key for the copy in a region: REGION=KEY (repeat per region).
+    #[arg(long = "kms-key", value_name = "REGION=KEY")]
+    kms_keys: Vec<String>,
+    /// SNS topic ARN that gets one message when the bake fails or is interrupted.
+    #[arg(long, env = "BAKERY_SNS_TOPIC", value_name = "ARN")]
+    sns_topic: Option<String>,
+    /// Builder instance type (overrides the recipe).
+    #[arg(long)]
+    instance_type: Option<String>,
+    /// Builder instance profile, a name or an ARN (overrides the recipe).
+    #[arg(long)]
+    instance_profile: Option<String>,
+    /// Builder subnet (overrides the recipe).
+    #[arg(long)]
+    subnet: Option<String>,
+    /// Builder security group; repeat for several (overrides the recipe).
+    #[arg(long = "security-group", value_name = "SG")]
+    security_groups: Vec<String>,
+}
+
+impl SettingsArgs {
+    pub fn flags(&self) -> SettingsFlags {
+        SettingsFlags {
+            instance_type: self.instance_type.clone(),
+            instance_profile: self.instance_profile.clone(),
+            subnet: self.subnet.clone(),
+            security_groups: self.security_groups.clone(),
+            sns_topic: self.sns_topic.clone(),
+            copy_to: self.copy_to.clone(),
+            kms_keys: self.kms_keys.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BumpArg {
+    Major,
+    Minor,
+    Patch,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    Auto,
+    Bar,
+    Plain,
+}
+
+impl Args {
+    /// The core's request, from the command line.
+    pub fn request(&self, context: &Context) -> BakeRequest {
+        BakeRequest {
+            recipe_dir: self.recipe.clone(),
+            version: self.version.clone(),
+            bump: self.bump.map(|b| match b {
+                BumpArg::Major => Bump::Major,
+                BumpArg::Minor => Bump::Minor,
+                BumpArg::Patch => Bump::Patch,
+            }),
+            pre: self.pre.clone(),
+            flags: self.settings.flags(),
+            source_commit: self.source_commit.clone(),
+            build_url: self.build_url.clone(),
+            keep_on_failure: self.keep_on_failure,
+            promote: self.promote.clone(),
+            no_latest: self.no_latest,
+            notify_success: self.notify_success,
+            environment: context.environment.clone(),
+            dry_run: self.dry_run,
+            base: self.base.clone(),
+        }
+    }
+}
+
+pub async fn run(args: Args, context: &Context) -> Exit {
+    let style = match (context.output, args.progress) {
+        (Output::Json, _) => Style::Json,
+        (_, Progress::Bar) => Style::Bar,
+        (_, Progress::Plain) => Style::Plain,
+        (_, Progress::Auto) if std::io::stderr().is_terminal() => Style::Bar,
+        (_, Progress::Auto) => Style::Plain,
+    };
+    let request = args.request(context);
+    let aws = match context.connect().await {
+        Ok(aws) => aws,
+        Err(error) => return refuse(&args, context.output, &error),
+    };
+    if args.all {
+        return run_all(&args, &request, &aws, style, context.output).await;
+    }
+    let plan = match BakePlan::new(&request, &aws.region, SystemTime::now()) {
+        Ok(plan) => plan,
+        Err(error) => return refuse(&args, context.output, &error),
+    };
+
+    let renderer = Arc::new(Renderer::new(style));
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(crate::signals::watch(cancel.clone(), renderer.clone()));
+    let report = bakery_core::bake::bake(&plan, &aws, renderer.as_ref(), cancel).await;
+    signals.abort();
+    renderer.finish();
+
+    if report.status == BakeStatus::Succeeded {
+        if let Some(path) = &args.manifest {
+            if let Err(message) = write_manifest(path, &report) {
+                eprintln!("error: {message}");
+                print_result(context.output, &report);
+                return Exit::Failed;
+            }
+        }
+    }
+    print_result(context.output, &report);
+    Exit::of_report(&report)
+}
+
+/// `--all`: every recipe of the folder, bases first, up to `--jobs` at a time.
+async fn run_all(
+    args: &Args,
+    request: &BakeRequest,
+    aws: &Aws,
+    style: Style,
+    output: Output,
+) -> Exit {
+    let plans = match plan_all(&args.recipe, request, &aws.region, SystemTime::now()) {
+        Ok(plans) => plans,
+        Err(error) => return refuse(args, output, &error),
+    };
+    let renderer = Arc::new(Renderer::new(style));
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(crate::signals::watch(cancel.clone(), renderer.clone()));
+    let sink_for = |role: &str| -> Arc<dyn EventSink> {
+        Arc::new(RoleEvents {
+            role: role.to_string(),
+            renderer: renderer.clone(),
+        })
+    };
+    let outcomes = world::bake_all(plans, aws, sink_for, cancel, args.jobs.max(1)).await;
+    signals.abort();
+    renderer.finish();
+
+    let exit = outcomes.iter().fold(Exit::Success, |worst, outcome| {
+        worst.worst(match outcome {
+            WorldOutcome::Baked(report) => Exit::of_report(report),
+            WorldOutcome::Skipped { .. } => Exit::Failed,
+        })
+    });
+    if output == Output::Json {
+        let status = if exit == Exit::Success {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        print_json(&serde_json::json!({ "status": status, "bakes": outcomes }));
+    } else {
+        for outcome in &outcomes {
+            match outcome {
+                WorldOutcome::Baked(report) => print_result(Output::Text, report),
+                WorldOutcome::Skipped { role, reason, .. } => println!("{role} SKIPPED: {reason}"),
+            }
+        }
+    }
+    exit
+}
+
+/// Refused before anything was created: exit 2.
+fn refuse(args: &Args, output: Output, error: &Error) -> Exit {
+    let role = args
+        .recipe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    let version = args.version.clone().unwrap_or_else(|| "(bump)".to_string());
+    let report = BakeReport::refused(role.as_deref(), &version, error);
+    print_error(error);
+    if output == Output::Json {
+        print_json(&report);
+    }
+    Exit::of_report(&report)
+}
+
+fn write_manifest(path: &Path, report: &BakeReport) -> Result<(), String> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "--manifest {}: the file exists but is not a JSON manifest: {e}",
+                path.display()
+            )
+        })?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("--manifest {}: {e}", path.display())),
+    };
+    let manifest = report.manifest(existing);
+    let text = serde_json::to_string_pretty(&manifest).expect("manifests serialize");
+    std::fs::write(path, text + "\n").map_err(|e| format!("--manifest {}: {e}", path.display()))
+}
+
+fn print_result(output: Output, report: &BakeReport) {
+    if output == Output::Json {
+        print_json(report);
+        return;
+    }
+    let release = format!("{}@{}", report.role, report.version);
+    match report.status {
+        BakeStatus::Succeeded if report.dry_run => {
+            println!(
+                "dry run of {release}: every check passed in {:.1}s; nothing was created",
+                report.seconds
+            );
+        }
+        BakeStatus::Succeeded => {
+            println!(
+                "{release} baked in {:.1}s (bake {})",
+                report.seconds, report.bake_id
+            );
+            for image in &report.images {
+                println!("  {}  {}  {}", image.region, image.image_id, image.name);
+            }
+        }
+        BakeStatus::Failed | BakeStatus::Interrupted => {
+            let word = if report.status == BakeStatus::Failed {
+                "FAILED"
+            } else {
+                "INTERRUPTED"
+            };
+            println!(
+                "{release} {word} at step `{}` (bake {})",
+                report
+                    .failed_step
+                    .as_ref()
+                    .map_or("?".to_string(), ToString::to_string),
+                report.bake_id
+            );
+            if let Some(error) = &report.error {
+                println!("{error}");
+            }
+        }
+    }
+    if !report.regions.is_empty() {
+        println!("regions:");
+        super::distribute::print_regions(&report.regions);
+    }
+    for resource in &report.kept {
+        println!("KEPT on purpose: {}", resource.describe());
+    }
+    if !report.leaked.is_empty() {
+        println!(
+            "CLEANUP INCOMPLETE — remove these by hand (each is tagged bakery:bake-id={}):",
+            report.bake_id
+        );
+        for resource in &report.leaked {
+            println!("  {}", resource.describe());
+        }
+    }
+}

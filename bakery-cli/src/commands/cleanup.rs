@@ -1,0 +1,92 @@
+//! `bakery cleanup [--yes]`: what crashed bakes left behind, in every region asked
+//! for; removed only with --yes.
+
+use std::sync::Arc;
+
+use bakery_core::fleet::janitor::{self, Leftover};
+use bakery_core::model::Resource;
+
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::output::{fail, print_json, Output};
+use crate::render::{Renderer, Style};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Remove what was found.
+    #[arg(long)]
+    yes: bool,
+    /// Regions to look in (default: the environment's, else the current region).
+    #[arg(long, value_name = "REGIONS")]
+    regions: Vec<String>,
+}
+
+pub async fn run(args: &Args, context: &Context) -> Exit {
+    let (yes, output) = (args.yes, context.output);
+    let regions = context.regions(&args.regions);
+    let aws = match context.connect().await {
+        Ok(aws) => aws,
+        Err(error) => return fail(output, &error),
+    };
+    let style = if output == Output::Json {
+        Style::Json
+    } else {
+        Style::Plain
+    };
+    let renderer = Arc::new(Renderer::new(style));
+    let regional = aws.in_regions(&regions);
+    let searched: Vec<String> = regional.iter().map(|r| r.region.clone()).collect();
+    let leftovers = match janitor::find(&regional).await {
+        Ok(found) => found,
+        Err(error) => return fail(output, &error),
+    };
+    let mut failed: Vec<(Leftover, String)> = Vec::new();
+    if yes {
+        // Claims last, everywhere: while anything of a bake is left, its claim is what
+        // lets the next cleanup find it.
+        for claims in [false, true] {
+            for aws in &regional {
+                let here: Vec<Leftover> = leftovers
+                    .iter()
+                    .filter(|l| l.resource.region() == aws.region)
+                    .filter(|l| matches!(l.resource, Resource::Claim { .. }) == claims)
+                    .filter(|l| !failed.iter().any(|(f, _)| f.bake_id == l.bake_id))
+                    .cloned()
+                    .collect();
+                if !here.is_empty() {
+                    failed.extend(janitor::remove(aws, &here, renderer.as_ref()).await);
+                }
+            }
+        }
+    }
+    if output == Output::Json {
+        let failed: Vec<_> = failed
+            .iter()
+            .map(|(l, why)| serde_json::json!({ "resource": l.resource, "error": why }))
+            .collect();
+        print_json(&serde_json::json!({
+            "region": aws.region, "regions": searched, "leftovers": leftovers,
+            "removed": yes, "failed": failed
+        }));
+    } else if leftovers.is_empty() {
+        println!("nothing left behind in {}", searched.join(", "));
+    } else {
+        for leftover in &leftovers {
+            println!("{:<48} {}", leftover.resource.describe(), leftover.reason);
+        }
+        if !yes {
+            println!(
+                "nothing removed yet: run again with --yes to remove {} resource(s)",
+                leftovers.len()
+            );
+        }
+        for (leftover, why) in &failed {
+            println!("COULD NOT REMOVE {}: {why}", leftover.resource.describe());
+        }
+    }
+    if failed.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Leaked
+    }
+}

@@ -1,0 +1,72 @@
+//! `bakery distribute <role> <version>`: copy an existing release to more regions.
+
+use bakery_core::config::Destination;
+use bakery_core::model::Release;
+use bakery_core::release::distribute::{self, RegionOutcome};
+
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::output::{fail, print_json, Output};
+use crate::render::{Renderer, Style};
+
+/// How many regions `bakery distribute` copies to at once.
+const COPY_JOBS: usize = 4;
+
+#[derive(clap::Args)]
+pub struct Args {
+    role: String,
+    version: String,
+    /// Regions to copy to (default: the environment's regions other than this one).
+    #[arg(long = "copy-to", visible_alias = "regions", value_name = "REGIONS")]
+    copy_to: Vec<String>,
+    /// KMS key for a region: REGION=KEY (default: the environment's `kms_keys`).
+    #[arg(long = "kms-key", value_name = "REGION=KEY")]
+    kms_keys: Vec<String>,
+}
+
+pub async fn run(args: &Args, context: &Context) -> Exit {
+    let output = context.output;
+    let renderer = Renderer::new(if output == Output::Json {
+        Style::Json
+    } else {
+        Style::Plain
+    });
+    let distributed = async {
+        let release = Release::parse(&args.role, &args.version)?;
+        let destinations =
+            Destination::for_release(&args.copy_to, &args.kms_keys, context.environment.as_ref())?;
+        let aws = context.connect().await?;
+        distribute::complete(&aws, &release, &destinations, COPY_JOBS, &renderer).await
+    };
+    let outcomes = match distributed.await {
+        Ok(outcomes) => outcomes,
+        Err(error) => return fail(output, &error),
+    };
+    renderer.finish();
+    if output == Output::Json {
+        print_json(&outcomes);
+    } else {
+        print_regions(&outcomes);
+    }
+    if outcomes.iter().any(|o| o.error.is_some()) {
+        Exit::Failed
+    } else {
+        Exit::Success
+    }
+}
+
+/// One line per region: what distribution did there.
+pub fn print_regions(outcomes: &[RegionOutcome]) {
+    for outcome in outcomes {
+        println!(
+            "  {:<16} {:<8} {}",
+            outcome.region,
+            outcome.status.as_str(),
+            outcome
+                .image_id
+                .as_deref()
+                .or(outcome.error.as_deref())
+                .unwrap_or("-")
+        );
+    }
+}

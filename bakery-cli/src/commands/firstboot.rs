@@ -1,0 +1,56 @@
+//! `bakery firstboot render`: exactly what a bake of a recipe installs for the first
+//! boot.
+
+use std::path::PathBuf;
+
+use bakery_core::script::firstboot::render;
+
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::output::{fail, print_json, Output};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Print exactly what a bake of the recipe installs for the first boot: every
+    /// file with its path, mode and content, and the config filled from the recipe.
+    Render {
+        recipe: PathBuf,
+        /// The release the config names (a bake fills in the version it claims).
+        #[arg(long, default_value = "0.0.0-render")]
+        version: String,
+    },
+}
+
+pub fn run(command: &Command, context: &Context) -> Exit {
+    let Command::Render { recipe, version } = command;
+    let output = context.output;
+    let installation = match render(recipe, version) {
+        Ok(installation) => installation,
+        Err(error) => return fail(output, &error),
+    };
+    match (installation, output) {
+        (None, Output::Json) => print_json(&serde_json::json!({ "firstboot": false })),
+        (None, Output::Text) => println!(
+            "{}: firstboot = false: a bake installs nothing for the first boot",
+            recipe.display()
+        ),
+        (Some(installation), Output::Json) => print_json(&installation),
+        (Some(installation), Output::Text) => {
+            println!(
+                "{} firstboot agent; started by {}",
+                installation.platform, installation.activation
+            );
+            for file in &installation.files {
+                let when = file.when.map_or_else(String::new, |init| {
+                    format!(" (only with {})", init.as_str())
+                });
+                println!("\n==> {} [{}]{when}", file.path, file.access);
+                print!("{}", file.content);
+                if !file.content.ends_with('\n') {
+                    println!();
+                }
+            }
+        }
+    }
+    Exit::Success
+}

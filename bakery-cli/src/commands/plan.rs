@@ -1,0 +1,117 @@
+//! `bakery plan`: every decision of a bake and each AWS call it would make, decided
+//! and checked before any AWS call.
+
+use std::time::SystemTime;
+
+use bakery_core::plan::BakePlan;
+
+use super::bake;
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::output::{fail, print_json, Output};
+
+pub async fn run(args: &bake::Args, context: &Context) -> Exit {
+    let planned = async {
+        // Only the region is read from the AWS configuration: no call is made.
+        let aws = context.connect().await?;
+        BakePlan::new(&args.request(context), &aws.region, SystemTime::now())
+    };
+    let plan = match planned.await {
+        Ok(plan) => plan,
+        Err(error) => return fail(context.output, &error),
+    };
+    if context.output == Output::Json {
+        let mut value = serde_json::to_value(&plan).expect("plans serialize");
+        value["aws_calls"] = serde_json::json!(plan.aws_calls());
+        print_json(&value);
+        return Exit::Success;
+    }
+    println!(
+        "bake {}@{} in {} ({} {})",
+        plan.role,
+        plan.version,
+        plan.region,
+        plan.platform,
+        plan.arch.as_str()
+    );
+    println!(
+        "base:     {}",
+        serde_json::to_string(&plan.base).expect("serializes")
+    );
+    let builder = &plan.builder;
+    println!(
+        "builder:  {} {} GiB {} profile={} subnet={} security groups={}",
+        builder.instance_type(),
+        builder
+            .volume_size
+            .map_or("base's".to_string(), |s| s.to_string()),
+        builder.volume_type(),
+        builder.instance_profile.as_deref().unwrap_or("-"),
+        builder.subnet.as_deref().unwrap_or("default VPC"),
+        if builder.security_groups.is_empty() {
+            "one made for the bake".to_string()
+        } else {
+            builder.security_groups.join(",")
+        }
+    );
+    println!(
+        "lifetime: {} (dead-man's switch)",
+        humantime::format_duration(plan.builder_lifetime)
+    );
+    if let Some(key) = &plan.builder.kms_key {
+        println!("image key: {key}");
+    }
+    for copy in &plan.copy_to {
+        println!(
+            "copy to:  {} ({})",
+            copy.region,
+            copy.kms_key
+                .as_deref()
+                .unwrap_or("the region's default EBS key")
+        );
+    }
+    let share = &plan.share;
+    if !share.is_empty() {
+        println!(
+            "share:    accounts [{}] organizations [{}] OUs [{}]",
+            share.accounts.join(", "),
+            share.organizations.join(", "),
+            share.organizational_units.join(", ")
+        );
+    }
+    if let Some(topic) = &plan.sns_topic {
+        println!("alerts:   {topic}");
+    }
+    if !plan.secret_parameters.is_empty() {
+        println!(
+            "secrets:  {} (read on the builder)",
+            plan.secret_parameters.join(", ")
+        );
+    }
+    let output = &plan.step_output;
+    if output.is_set() {
+        println!(
+            "output:   s3://{}/{} cloudwatch {}",
+            output.s3_bucket.as_deref().unwrap_or("-"),
+            output.s3_prefix.as_deref().unwrap_or(""),
+            output.cloudwatch_log_group.as_deref().unwrap_or("-")
+        );
+    }
+    let channels = plan.channels_to_move();
+    if !channels.is_empty() {
+        println!("channels: {}", channels.join(", "));
+    }
+    println!("steps:");
+    for step in &plan.steps {
+        println!(
+            "  {:<28} timeout {}",
+            step.step.to_string(),
+            humantime::format_duration(step.timeout)
+        );
+    }
+    println!("AWS calls, in order:");
+    for call in plan.aws_calls() {
+        println!("  {call}");
+    }
+    Exit::Success
+}

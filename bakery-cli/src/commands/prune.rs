@@ -1,0 +1,66 @@
+//! `bakery prune <role> --keep N [--older-than 180d] [--yes]`: shows what it would
+//! retire, and retires it only with --yes.
+
+use bakery_core::model::RoleName;
+use bakery_core::release::prune::{self, Action, PrunePolicy};
+use bakery_core::Error;
+
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::output::{fail, print_json, Output};
+
+#[derive(clap::Args)]
+pub struct Args {
+    role: String,
+    /// The newest releases that always stay.
+    #[arg(long)]
+    keep: usize,
+    /// Only releases created longer ago than this (e.g. 180d).
+    #[arg(long, value_name = "AGE")]
+    older_than: Option<String>,
+    /// Delete for real.
+    #[arg(long)]
+    yes: bool,
+}
+
+pub async fn run(args: &Args, context: &Context) -> Exit {
+    let yes = args.yes;
+    let pruned = async {
+        let role = RoleName::parse(&args.role).map_err(Error::input)?;
+        let policy = PrunePolicy::parse(args.keep, args.older_than.as_deref())?;
+        let aws = context.connect().await?;
+        let items = prune::plan(&aws, &role, policy).await?;
+        if yes {
+            prune::apply(&aws, &role, &items).await?;
+        }
+        Ok::<_, Error>((role, items))
+    };
+    let (role, items) = match pruned.await {
+        Ok(done) => done,
+        Err(error) => return fail(context.output, &error),
+    };
+    if context.output == Output::Json {
+        print_json(&serde_json::json!({ "role": role, "applied": yes, "releases": items }));
+        return Exit::Success;
+    }
+    for item in &items {
+        match item.action {
+            Action::Delete => println!(
+                "{:<10} {:<16} {} and {}",
+                if yes { "deleted" } else { "would delete" },
+                item.version,
+                item.image_id,
+                item.snapshot_ids.join(", ")
+            ),
+            Action::Keep => println!(
+                "{:<10} {:<16} {} ({})",
+                "keep", item.version, item.image_id, item.reason
+            ),
+        }
+    }
+    let doomed = items.iter().filter(|i| i.action == Action::Delete).count();
+    if !yes && doomed > 0 {
+        println!("nothing deleted yet: run again with --yes to delete {doomed} release(s)");
+    }
+    Exit::Success
+}

@@ -1,0 +1,56 @@
+//! `bakery releases <role>`: a role's releases in the region, with their channels.
+
+use bakery_core::model::RoleName;
+use bakery_core::release::catalog;
+use bakery_core::Error;
+
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::output::{fail, print_json, Output};
+
+#[derive(clap::Args)]
+pub struct Args {
+    role: String,
+}
+
+pub async fn run(args: &Args, context: &Context) -> Exit {
+    let listed = async {
+        let role = RoleName::parse(&args.role).map_err(Error::input)?;
+        let aws = context.connect().await?;
+        catalog::list(&aws, &role).await
+    };
+    let releases = match listed.await {
+        Ok(releases) => releases,
+        Err(error) => return fail(context.output, &error),
+    };
+    if context.output == Output::Json {
+        print_json(&releases);
+        return Exit::Success;
+    }
+    if releases.is_empty() {
+        println!("no releases of {}", args.role);
+        return Exit::Success;
+    }
+    println!(
+        "{:<16} {:<14} {:<22} {:<12} {:<22} {:<12} CHANNELS",
+        "VERSION", "REGION", "IMAGE", "STATE", "CREATED", "BASE"
+    );
+    for r in releases {
+        println!(
+            "{:<16} {:<14} {:<22} {:<12} {:<22} {:<12} {}",
+            r.version,
+            r.region,
+            r.image_id,
+            r.state.to_string(),
+            r.created
+                .as_deref()
+                .unwrap_or("-")
+                .chars()
+                .take(19)
+                .collect::<String>(),
+            r.base_image.as_deref().unwrap_or("-"),
+            r.channels.join(",")
+        );
+    }
+    Exit::Success
+}

@@ -1,0 +1,37 @@
+//! What every command gets from the global flags: the `bakery.toml` environment, how
+//! to reach AWS, and how to write its result.
+
+use bakery_core::aws::{Aws, AwsSettings};
+use bakery_core::config::flags::split_list;
+use bakery_core::config::Environment;
+use bakery_core::Result;
+
+use crate::output::Output;
+
+pub struct Context {
+    /// The selected environment (`--env`, `BAKERY_ENV`, or the file's default).
+    pub environment: Option<Environment>,
+    /// The region (`--region`, else the environment's first) and profile.
+    pub aws: AwsSettings,
+    pub output: Output,
+}
+
+impl Context {
+    /// Clients for the region; only the configuration is read, no call is made.
+    pub async fn connect(&self) -> Result<Aws> {
+        Aws::connect(&self.aws).await
+    }
+
+    /// The regions a fleet-wide command looks at: `--regions`, else the environment's,
+    /// else (empty) the current region only.
+    pub fn regions(&self, flag: &[String]) -> Vec<String> {
+        let from_flag = split_list(flag);
+        if !from_flag.is_empty() {
+            return from_flag;
+        }
+        self.environment
+            .as_ref()
+            .map(|e| e.settings().regions.clone())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,122 @@
+//! The exit codes of `bakery`, by name.
+
+use std::process::ExitCode;
+
+use bakery_core::bake::report::{BakeReport, BakeStatus};
+use bakery_core::{Error, ErrorKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done: baked, listed, promoted...
+    Success,
+    /// The bake (or command) failed; what a bake created has been removed.
+    Failed,
+    /// Bad input or configuration; nothing was created.
+    InvalidInput,
+    /// Cleanup could not remove everything: the leaked resources are printed.
+    Leaked,
+    /// `bakery audit`: some fleet breaks the policy.
+    PolicyBroken,
+    /// SIGINT/SIGTERM; cleaned up.
+    Interrupted,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failed => 1,
+            Exit::InvalidInput => 2,
+            Exit::Leaked => 3,
+            Exit::PolicyBroken => 4,
+            Exit::Interrupted => 130,
+        }
+    }
+
+    pub fn of_error(error: &Error) -> Exit {
+        match error.kind() {
+            ErrorKind::InvalidInput => Exit::InvalidInput,
+            ErrorKind::Interrupted => Exit::Interrupted,
+            ErrorKind::Failed => Exit::Failed,
+        }
+    }
+
+    /// A bake's exit: leaks win, then how it ended.
+    pub fn of_report(report: &BakeReport) -> Exit {
+        if !report.leaked.is_empty() {
+            return Exit::Leaked;
+        }
+        match (report.status, report.error_kind) {
+            (BakeStatus::Succeeded, _) => Exit::Success,
+            (BakeStatus::Interrupted, _) => Exit::Interrupted,
+            (_, Some(ErrorKind::InvalidInput)) => Exit::InvalidInput,
+            _ => Exit::Failed,
+        }
+    }
+
+    /// The more serious of two outcomes (`bake --all`): interrupted, then leaks, then
+    /// bad input, then failures.
+    pub fn worst(self, other: Exit) -> Exit {
+        let rank = |exit: Exit| match exit {
+            Exit::Interrupted => 5,
+            Exit::Leaked => 4,
+            Exit::PolicyBroken => 3,
+            Exit::InvalidInput => 2,
+            Exit::Failed => 1,
+            Exit::Success => 0,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bakery_core::bake::report::BakeReport;
+    use bakery_core::model::Resource;
+
+    use super::*;
+
+    fn report(status: BakeStatus) -> BakeReport {
+        let mut report = BakeReport::refused(Some("base"), "1.0.0", &Error::input("x"));
+        report.status = status;
+        report.error_kind = None;
+        report
+    }
+
+    #[test]
+    fn exit_codes_follow_the_outcome_and_leaks_win() {
+        assert_eq!(Exit::of_report(&report(BakeStatus::Succeeded)).code(), 0);
+        assert_eq!(Exit::of_report(&report(BakeStatus::Failed)).code(), 1);
+        assert_eq!(
+            Exit::of_report(&report(BakeStatus::Interrupted)).code(),
+            130
+        );
+        assert_eq!(
+            Exit::of_report(&BakeReport::refused(None, "1", &Error::input("bad"))).code(),
+            2
+        );
+        let mut leaky = report(BakeStatus::Failed);
+        leaky.leaked.push(Resource::Instance {
+            id: "i-1".into(),
+            region: "eu-west-1".into(),
+        });
+        assert_eq!(Exit::of_report(&leaky).code(), 3);
+    }
+
+    #[test]
+    fn the_most_serious_outcome_of_several_bakes_decides() {
+        assert_eq!(Exit::Success.worst(Exit::Failed), Exit::Failed);
+        assert_eq!(Exit::Leaked.worst(Exit::InvalidInput), Exit::Leaked);
+        assert_eq!(Exit::Failed.worst(Exit::Interrupted), Exit::Interrupted);
+    }
+}

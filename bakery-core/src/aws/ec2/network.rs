@@ -1,0 +1,111 @@
+//! Where a builder runs: the default VPC or a subnet's, and the per-bake security group.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::ResourceType;
+
+use super::{filter, tag_filter, tag_map, tag_specification, Ec2};
+use crate::aws::error::{dry_run_outcome, Context, OrAbsent};
+use crate::error::Result;
+
+impl Ec2 {
+    pub async fn default_vpc(&self) -> Result<Option<String>> {
+        let out = self
+            .client
+            .describe_vpcs()
+            .filters(filter("is-default", "true"))
+            .send()
+            .await
+            .context(self.call("DescribeVpcs"))?;
+        Ok(out
+            .vpcs()
+            .first()
+            .and_then(|v| v.vpc_id())
+            .map(str::to_string))
+    }
+
+    /// The subnet's VPC, or None when the region has no such subnet.
+    pub async fn vpc_of_subnet(&self, subnet: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .describe_subnets()
+            .subnet_ids(subnet)
+            .send()
+            .await
+            .context(self.call("DescribeSubnets").on(subnet))
+            .or_absent()?;
+        Ok(out.and_then(|out| {
+            out.subnets()
+                .first()
+                .and_then(|s| s.vpc_id())
+                .map(str::to_string)
+        }))
+    }
+
+    /// A security group with no inbound rules (the default outbound rule stays, so
+    /// steps can reach package mirrors and the SSM endpoints).
+    pub async fn create_security_group(
+        &self,
+        name: &str,
+        description: &str,
+        vpc_id: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let out = self
+            .client
+            .create_security_group()
+            .group_name(name)
+            .description(description)
+            .vpc_id(vpc_id)
+            .tag_specifications(tag_specification(ResourceType::SecurityGroup, tags))
+            .send()
+            .await
+            .context(self.call("CreateSecurityGroup").on(vpc_id))?;
+        Ok(out.group_id().unwrap_or_default().to_string())
+    }
+
+    /// CreateSecurityGroup with DryRun.
+    pub async fn check_create_security_group(&self, vpc_id: &str) -> Result<()> {
+        let result = self
+            .client
+            .create_security_group()
+            .group_name("bakery-dry-run")
+            .description("bakery dry run")
+            .vpc_id(vpc_id)
+            .dry_run(true)
+            .send()
+            .await
+            .context(self.call("CreateSecurityGroup").on(vpc_id));
+        dry_run_outcome(result)
+    }
+
+    pub async fn delete_security_group(&self, group_id: &str) -> Result<()> {
+        self.client
+            .delete_security_group()
+            .group_id(group_id)
+            .send()
+            .await
+            .context(self.call("DeleteSecurityGroup").on(group_id))?;
+        Ok(())
+    }
+
+    /// Security groups that carry `key=value`, with their tags.
+    pub async fn security_groups_tagged(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(String, BTreeMap<String, String>)>> {
+        let out = self
+            .client
+            .describe_security_groups()
+            .filters(tag_filter(key, value))
+            .send()
+            .await
+            .context(self.call("DescribeSecurityGroups").on(value))?;
+        Ok(out
+            .security_groups()
+            .iter()
+            .filter_map(|g| Some((g.group_id()?.to_string(), tag_map(g.tags()))))
+            .collect())
+    }
+}

@@ -1,0 +1,137 @@
+//! The one place SDK errors become bakery's: the operation, region and resource of
+//! the call, the service's code and message, and whether a retry may help. Each call
+//! site says `.context(call)` instead of building the error itself.
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::{Error, Result};
+
+/// One AWS call, for its error: `DescribeImages` in `eu-west-1` for `ami-1`.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub operation: &'static str,
+    pub region: &'a str,
+    pub resource: Option<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(operation: &'static str, region: &'a str) -> Self {
+        Call {
+            operation,
+            region,
+            resource: None,
+        }
+    }
+
+    pub fn on(mut self, resource: &'a str) -> Self {
+        self.resource = Some(resource);
+        self
+    }
+}
+
+/// Error codes AWS uses for "slow down".
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+/// Turns an SDK error into bakery's, keeping the AWS code and whether a retry may help.
+pub fn sdk_error<E>(call: Call<'_>, error: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = error.code().map(str::to_string);
+    let transient = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => {
+            service.raw().status().as_u16() >= 500
+                || code
+                    .as_deref()
+                    .is_some_and(|c| THROTTLING_CODES.contains(&c))
+        }
+        _ => false,
+    };
+    let message = match (&code, error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.clone(),
+        _ => DisplayErrorContext(&error).to_string(),
+    };
+    Error::Aws {
+        operation: call.operation,
+        region: call.region.to_string(),
+        resource: call.resource.map(str::to_string),
+        code,
+        message,
+        transient,
+    }
+}
+
+/// `.context(call)` on an SDK result.
+pub trait Context<T> {
+    fn context(self, call: Call<'_>) -> Result<T>;
+}
+
+impl<T, E> Context<T> for std::result::Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    fn context(self, call: Call<'_>) -> Result<T> {
+        self.map_err(|e| sdk_error(call, e))
+    }
+}
+
+/// Reads of a resource that may not exist: "not found" is an answer, not an error.
+pub trait OrAbsent<T> {
+    /// `Ok(None)` when AWS says the resource does not exist.
+    fn or_absent(self) -> Result<Option<T>>;
+    /// Success when AWS says the resource was already gone (deletes).
+    fn or_gone(self) -> Result<()>;
+}
+
+impl<T> OrAbsent<T> for Result<T> {
+    fn or_absent(self) -> Result<Option<T>> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if is_not_found(&error) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn or_gone(self) -> Result<()> {
+        self.or_absent().map(|_| ())
+    }
+}
+
+/// True when an error says the resource does not exist (any more).
+pub fn is_not_found(error: &Error) -> bool {
+    error.aws_code().is_some_and(|code| {
+        code.ends_with(".NotFound")
+            || code.ends_with(".Unavailable")
+            || code == "ParameterNotFound"
+            || code == "InvocationDoesNotExist"
+    })
+}
+
+/// A DryRun call succeeds by failing with `DryRunOperation`; any other answer is the
+/// problem the real call would meet.
+pub fn dry_run_outcome<T>(result: Result<T>) -> Result<()> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if error.aws_code() == Some("DryRunOperation") => Ok(()),
+        Err(error) => Err(error),
+    }
+}

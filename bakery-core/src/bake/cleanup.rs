@@ -1,0 +1,147 @@
+//! What a failed or interrupted bake does last: remove everything it created, newest
+//! first, within its own deadline, whatever happened. Resources whose create call was
+//! answered but not recorded are found by the `bakery:bake-id` tag.
+
+use tokio_util::sync::CancellationToken;
+
+use super::context::Bake;
+use crate::error::Result;
+use crate::events::Event;
+use crate::model::release::TAG_BAKE_ID;
+use crate::model::Resource;
+
+/// Why the builder stays with `--keep-on-failure`.
+fn kept_reason(bake: &Bake<'_>) -> String {
+    format!(
+        "--keep-on-failure: the builder stays for debugging and terminates itself \
+         within {} (dead-man's switch); terminate it yourself when done",
+        humantime::format_duration(bake.plan.builder_lifetime)
+    )
+}
+
+/// Removes what the ledger holds, newest first, within the cleanup deadline.
+/// Returns what was kept on purpose and what could not be removed (leaked).
+pub async fn cleanup(
+    bake: &Bake<'_>,
+    reason: &str,
+    keep_builder: bool,
+) -> (Vec<Resource>, Vec<Resource>) {
+    bake.sink.emit(Event::CleanupStarted {
+        reason: reason.to_string(),
+    });
+    // Cleanup must finish even when the bake was interrupted: it has its own token,
+    // and a second signal ends the process instead.
+    let never = CancellationToken::new();
+    let mut kept = Vec::new();
+    let walk = async {
+        find_unrecorded(bake).await;
+        for resource in bake.ledger.newest_first() {
+            let keep = keep_builder
+                && matches!(
+                    resource,
+                    Resource::Instance { .. } | Resource::SecurityGroup { .. }
+                );
+            if keep {
+                bake.sink.emit(Event::ResourceKept {
+                    resource: resource.clone(),
+                    reason: kept_reason(bake),
+                });
+                kept.push(resource);
+                continue;
+            }
+            if let Resource::Snapshot { image, .. } = &resource {
+                let image = Resource::Image {
+                    id: image.clone(),
+                    region: resource.region().to_string(),
+                };
+                if bake.ledger.contains(&image) {
+                    continue; // removed right after its image
+                }
+            }
+            if let Err(error) = remove(bake, &resource, &never).await {
+                bake.sink.emit(Event::Warning {
+                    message: format!("could not remove {}: {error}", resource.describe()),
+                });
+            }
+        }
+    };
+    if tokio::time::timeout(bake.deadlines.cleanup, walk)
+        .await
+        .is_err()
+    {
+        bake.sink.emit(Event::Warning {
+            message: format!(
+                "cleanup did not finish within {}",
+                humantime::format_duration(bake.deadlines.cleanup)
+            ),
+        });
+    }
+    let leaked: Vec<Resource> = bake
+        .ledger
+        .newest_first()
+        .into_iter()
+        .filter(|r| !kept.contains(r))
+        .collect();
+    bake.sink.emit(Event::CleanupFinished {
+        leaked: leaked.clone(),
+    });
+    (kept, leaked)
+}
+
+/// Resources of this bake whose create call was answered but not recorded (an
+/// interrupt in between) are found by the bake-id tag every resource carries.
+async fn find_unrecorded(bake: &Bake<'_>) {
+    let region = bake.region().to_string();
+    let id = &bake.plan.bake_id;
+    if let Ok(instances) = bake.aws.ec2.instances_tagged(TAG_BAKE_ID, id).await {
+        for instance in instances {
+            bake.ledger.record(Resource::Instance {
+                id: instance.id,
+                region: region.clone(),
+            });
+        }
+    }
+    if let Ok(images) = bake.aws.ec2.own_images(Some((TAG_BAKE_ID, id)), None).await {
+        for image in images {
+            bake.ledger.record(Resource::Image {
+                id: image.id,
+                region: region.clone(),
+            });
+        }
+    }
+}
+
+/// Removes one resource; an image takes its snapshots with it (those the ledger
+/// knows and those tagged with this bake).
+pub async fn remove(
+    bake: &Bake<'_>,
+    resource: &Resource,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    bake.remover(cancel).remove(resource).await?;
+    bake.removed(resource);
+    if let Resource::Image { id, region } = resource {
+        let mut snapshots = bake.ledger.snapshots_of(id);
+        let tagged = bake
+            .aws
+            .ec2
+            .snapshots_tagged(TAG_BAKE_ID, &bake.plan.bake_id)
+            .await;
+        for snapshot in tagged.unwrap_or_default() {
+            let snapshot = Resource::Snapshot {
+                id: snapshot,
+                region: region.clone(),
+                image: id.clone(),
+            };
+            if !snapshots.contains(&snapshot) {
+                bake.ledger.record(snapshot.clone());
+                snapshots.push(snapshot);
+            }
+        }
+        for snapshot in snapshots {
+            bake.remover(cancel).remove(&snapshot).await?;
+            bake.removed(&snapshot);
+        }
+    }
+    Ok(())
+}

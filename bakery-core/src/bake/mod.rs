@@ -1,0 +1,188 @@
+//! L4, one bake: the chain of DESIGN.md as one short list of steps ([`chain`]), each a
+//! stage in [`steps`] that hands the next one a value. Every created resource enters
+//! the [`ledger`]; on any failure or interrupt [`cleanup`] walks it backwards; the
+//! result is a [`report::BakeReport`] and, when asked, an SNS alert ([`alerts`]).
+//! `bake --all` runs several bakes ([`world`]).
+
+pub mod alerts;
+pub mod cleanup;
+pub mod context;
+pub mod ledger;
+pub mod report;
+pub mod steps;
+pub mod world;
+
+use tokio_util::sync::CancellationToken;
+
+use self::context::{Bake, Facts, Failure};
+use self::report::{BakeReport, BakeStatus};
+use self::steps::{base, builder, checks, command, image, publish, release};
+use crate::aws::Aws;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Event, EventSink};
+use crate::model::time::rfc3339;
+use crate::model::{Provenance, Step};
+use crate::plan::BakePlan;
+
+/// Runs the whole chain; never panics on AWS errors, always returns a report.
+/// Cancelling `cancel` interrupts the bake at the next wait and cleans up.
+pub async fn bake(
+    plan: &BakePlan,
+    aws: &Aws,
+    sink: &dyn EventSink,
+    cancel: CancellationToken,
+) -> BakeReport {
+    let bake = Bake::new(plan, aws, sink, cancel);
+    sink.emit(Event::BakeStarted {
+        bake_id: plan.bake_id.clone(),
+        release: format!("{}@{}", plan.role, plan.version),
+        region: bake.region().to_string(),
+        recipe: plan.recipe_dir.display().to_string(),
+    });
+    let mut facts = Facts::default();
+    let outcome = chain(&bake, &mut facts).await;
+    finish(&bake, facts, outcome.err()).await
+}
+
+/// The chain, in the order of the plan's [`BakePlan::chain`]. A dry run is the same
+/// list with checks in place of the steps that create.
+async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
+    let plan = bake.plan;
+    let chosen = bake
+        .step(Step::CheckRelease, release::check(bake, facts))
+        .await?;
+    let (chosen_release, created_by) = (chosen.release.clone(), chosen.created_by.clone());
+    let claim = match plan.dry_run {
+        true => None,
+        false => Some(
+            bake.step(Step::Claim, release::claim(bake, chosen, facts))
+                .await?,
+        ),
+    };
+    let base = bake.step(Step::ResolveBase, base::resolve(bake)).await?;
+    facts.base_image = Some(base.image.id.clone());
+    facts.base_release = base.release.as_ref().map(ToString::to_string);
+    bake.optional(Step::CheckSecrets, checks::secrets(bake))
+        .await?;
+    let Some(claim) = claim else {
+        // A dry run checks what the bake would create, and creates nothing.
+        bake.step(
+            Step::CheckLaunch,
+            checks::launch(bake, &chosen_release, &base.image),
+        )
+        .await?;
+        bake.optional(Step::CheckDistribute, checks::distribute(bake, &base.image))
+            .await?;
+        return Ok(());
+    };
+    let builder = bake
+        .step(
+            Step::Launch,
+            builder::launch(bake, &claim.release, &base.image),
+        )
+        .await?;
+    facts.builder = Some(builder.instance_id.clone());
+    bake.step(Step::WaitReady, builder::wait_ready(bake, &builder))
+        .await?;
+    for step in &plan.steps {
+        bake.step(
+            step.step.clone(),
+            command::run(bake, step, &claim.release, &builder),
+        )
+        .await?;
+    }
+    bake.step(Step::Stop, builder::stop(bake, &builder)).await?;
+    let provenance = Provenance {
+        bake_id: plan.bake_id.clone(),
+        base_image: base.image.id.clone(),
+        base_release: facts.base_release.clone(),
+        recipe_digest: plan.recipe_digest.clone(),
+        created_by: Some(created_by),
+        source_commit: plan.source_commit.clone(),
+        build_url: plan.build_url.clone(),
+    };
+    let image_id = bake
+        .step(
+            Step::CreateImage,
+            image::create(bake, &claim.release, &builder, &provenance),
+        )
+        .await?;
+    let image = bake
+        .step(Step::WaitImage, image::wait(bake, &image_id))
+        .await?;
+    bake.step(Step::Terminate, builder::terminate(bake, &builder))
+        .await?;
+    bake.step(
+        Step::RecordRelease,
+        publish::record(bake, &claim, &image, facts),
+    )
+    .await?;
+    bake.optional(
+        Step::Distribute,
+        publish::distribute(bake, &claim, &image, facts),
+    )
+    .await?;
+    bake.optional(Step::Share, publish::share(bake, &claim, facts))
+        .await?;
+    bake.optional(Step::Promote, publish::promote(bake, &claim, facts))
+        .await?;
+    Ok(())
+}
+
+/// After the chain: cleanup when anything is left in the ledger, the report, the alert.
+async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> BakeReport {
+    let plan = bake.plan;
+    let status = match &failure {
+        None => BakeStatus::Succeeded,
+        Some(f) if f.error.kind() == ErrorKind::Interrupted => BakeStatus::Interrupted,
+        Some(_) => BakeStatus::Failed,
+    };
+    let failure_tail = match failure.as_ref().map(|f| &f.error) {
+        Some(Error::StepFailed { output_tail, .. }) => Some(output_tail.to_string()),
+        _ => None,
+    };
+    let (mut kept, mut leaked) = (Vec::new(), Vec::new());
+    if !bake.ledger.is_empty() {
+        let keep_builder = status == BakeStatus::Failed
+            && plan.keep_on_failure
+            && failure
+                .as_ref()
+                .is_some_and(|f| f.error.kind() == ErrorKind::Failed);
+        let reason = match &failure {
+            Some(f) => format!("{} at step `{}`", status.as_str(), f.step),
+            None => "finishing".to_string(),
+        };
+        (kept, leaked) = cleanup::cleanup(bake, &reason, keep_builder).await;
+    }
+    let report = BakeReport {
+        status,
+        dry_run: plan.dry_run,
+        role: plan.role.to_string(),
+        version: match &facts.release {
+            Some(release) => release.version.to_string(),
+            None => plan.version.to_string(),
+        },
+        bake_id: plan.bake_id.clone(),
+        region: bake.region().to_string(),
+        builder_instance_id: facts.builder,
+        base_image: facts.base_image,
+        base_release: facts.base_release,
+        images: facts.released.into_iter().chain(facts.copies).collect(),
+        regions: facts.regions,
+        steps: bake.step_records(),
+        started_at: rfc3339(bake.started_at),
+        seconds: bake.seconds(),
+        error: failure.as_ref().map(|f| f.error.to_string()),
+        hint: failure
+            .as_ref()
+            .and_then(|f| f.error.hint().map(str::to_string)),
+        error_kind: failure.as_ref().map(|f| f.error.kind()),
+        failed_step: failure.map(|f| f.step),
+        channels: facts.promoted,
+        shared: facts.shared,
+        leaked,
+        kept,
+    };
+    alerts::send(bake, &report, failure_tail.as_deref()).await;
+    report
+}

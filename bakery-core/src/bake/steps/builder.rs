@@ -1,0 +1,250 @@
+//! The builder instance: `launch` (its security group, then the instance with its
+//! hardening and dead-man's switch), `wait-ready`, `stop`, and `terminate`.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use super::super::context::Bake;
+use crate::aws::ec2::{BuilderLaunch, ImageInfo};
+use crate::aws::state::InstanceState;
+use crate::error::{Error, Result};
+use crate::model::release::builder_tags;
+use crate::model::time::rfc3339;
+use crate::model::{Release, Resource, Step};
+use crate::script::user_data::builder_user_data;
+use crate::wait::{self, Poll, WaitPolicy};
+
+/// A launched builder, and the security group made for it (none when the recipe
+/// names its own groups).
+pub struct Builder {
+    pub instance_id: String,
+    pub security_group: Option<String>,
+}
+
+/// The builder's tags, with the deadline after which the janitor may remove it.
+fn tags(bake: &Bake<'_>, release: &Release) -> (BTreeMap<String, String>, SystemTime) {
+    let deadline = SystemTime::now() + bake.plan.builder_lifetime;
+    let tags = builder_tags(release, &bake.plan.bake_id, &rfc3339(deadline));
+    (tags, deadline)
+}
+
+/// What RunInstances gets, for the launch and for its dry run.
+pub fn launch_request(
+    bake: &Bake<'_>,
+    base: &ImageInfo,
+    security_groups: Vec<String>,
+    tags: BTreeMap<String, String>,
+) -> Result<BuilderLaunch> {
+    let plan = bake.plan;
+    let builder = &plan.builder;
+    Ok(BuilderLaunch {
+        image_id: base.id.clone(),
+        instance_type: builder.instance_type().to_string(),
+        root_device_name: base
+            .root_device_name
+            .clone()
+            .unwrap_or_else(|| "/dev/xvda".into()),
+        volume_size_gib: root_volume_size(builder.volume_size, base)?,
+        volume_type: builder.volume_type().to_string(),
+        kms_key: builder.kms_key.clone(),
+        subnet: builder.subnet.clone(),
+        security_groups,
+        instance_profile: builder.instance_profile.clone(),
+        user_data: builder_user_data(
+            plan.platform,
+            &plan.bake_id,
+            plan.builder_lifetime,
+            builder.installs_ssm_agent(),
+        ),
+        client_token: plan.client_token(),
+        tags,
+    })
+}
+
+/// The builder's tags for a dry run's launch check.
+pub fn dry_run_tags(bake: &Bake<'_>, release: &Release) -> BTreeMap<String, String> {
+    tags(bake, release).0
+}
+
+/// The builder's root volume: the recipe's size, or the base image's; never smaller
+/// than the base image's snapshot, which EC2 would refuse after the launch call.
+fn root_volume_size(wanted: Option<i32>, base: &ImageInfo) -> Result<i32> {
+    match (wanted, base.root_volume_gib) {
+        (Some(wanted), Some(base_size)) if wanted < base_size => Err(Error::input(format!(
+            "builder volume_size {wanted} GiB is smaller than the root volume of base image {} ({base_size} GiB)",
+            base.id
+        ))),
+        (Some(wanted), _) => Ok(wanted),
+        (None, Some(base_size)) => Ok(base_size),
+        (None, None) => Ok(8),
+    }
+}
+
+pub async fn launch(bake: &Bake<'_>, release: &Release, base: &ImageInfo) -> Result<Builder> {
+    let plan = bake.plan;
+    // The group, the instance and its volumes carry the same deadline.
+    let (tags, deadline) = tags(bake, release);
+    let mut security_groups = plan.builder.security_groups.clone();
+    let mut made_group = None;
+    if security_groups.is_empty() {
+        let group = create_security_group(bake, release, &tags).await?;
+        security_groups.push(group.clone());
+        made_group = Some(group);
+    }
+    let launch = launch_request(bake, base, security_groups, tags)?;
+    let instance_id = bake.aws.ec2.run_builder(&launch).await?;
+    bake.created(Resource::Instance {
+        id: instance_id.clone(),
+        region: bake.region().to_string(),
+    });
+    bake.info(
+        Step::Launch,
+        format!(
+            "builder {instance_id} ({}) from {}; it terminates itself by {} if bakery is gone",
+            launch.instance_type,
+            base.id,
+            rfc3339(deadline)
+        ),
+    );
+    Ok(Builder {
+        instance_id,
+        security_group: made_group,
+    })
+}
+
+/// The VPC the builder runs in: its subnet's, or the region's default.
+pub async fn vpc(bake: &Bake<'_>) -> Result<String> {
+    let ec2 = &bake.aws.ec2;
+    Ok(match &bake.plan.builder.subnet {
+        Some(subnet) => ec2.vpc_of_subnet(subnet).await?.ok_or_else(|| {
+            Error::input(format!("subnet {subnet} not found in {}", bake.region()))
+        })?,
+        None => ec2.default_vpc().await?.ok_or_else(|| {
+            Error::input(format!("{} has no default VPC", bake.region()))
+                .with_hint("set `builder.subnet` in the recipe or pass --subnet")
+        })?,
+    })
+}
+
+async fn create_security_group(
+    bake: &Bake<'_>,
+    release: &Release,
+    tags: &BTreeMap<String, String>,
+) -> Result<String> {
+    let vpc = vpc(bake).await?;
+    let name = format!("bakery-builder-{}", bake.plan.bake_id);
+    let description = format!("bakery builder of {release}: no inbound rules");
+    let id = bake
+        .aws
+        .ec2
+        .create_security_group(&name, &description, &vpc, tags)
+        .await?;
+    bake.created(Resource::SecurityGroup {
+        id: id.clone(),
+        region: bake.region().to_string(),
+    });
+    Ok(id)
+}
+
+/// The instance is running and its SSM agent online.
+pub async fn wait_ready(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
+    let instance_id = builder.instance_id.as_str();
+    bake.remover(&bake.cancel)
+        .wait_for_instance(
+            &Step::WaitReady,
+            instance_id,
+            InstanceState::Running,
+            &[InstanceState::Pending],
+            bake.deadlines.instance_running,
+        )
+        .await?;
+    let ssm = &bake.aws.ssm;
+    let mut target = bake.target(&Step::WaitReady, "SSM agent of", instance_id);
+    target.hint = Some(
+        "the builder's SSM agent never came online: check that its instance profile allows SSM \
+         (AmazonSSMManagedInstanceCore) and that its subnet reaches the SSM endpoints",
+    );
+    // An agent may have registered while the instance was reported pending: look at once.
+    let policy = WaitPolicy::new(bake.deadlines.ssm_online).retrying();
+    wait::until(target, &policy, bake.sink, &bake.cancel, || async {
+        Ok(match ssm.ping_status(instance_id).await? {
+            Some(status) if status == "Online" => Poll::Ready(()),
+            Some(status) => Poll::Pending(format!("SSM {status}")),
+            None => Poll::Pending("SSM agent not registered".into()),
+        })
+    })
+    .await
+}
+
+pub async fn stop(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
+    bake.aws.ec2.stop_instance(&builder.instance_id).await?;
+    let passing = [
+        InstanceState::Pending,
+        InstanceState::Running,
+        InstanceState::Stopping,
+    ];
+    bake.remover(&bake.cancel)
+        .wait_for_instance(
+            &Step::Stop,
+            &builder.instance_id,
+            InstanceState::Stopped,
+            &passing,
+            bake.deadlines.instance_stopped,
+        )
+        .await
+}
+
+/// Terminates the builder, waits until it is gone, then removes its security group.
+pub async fn terminate(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
+    let region = bake.region().to_string();
+    let instance = Resource::Instance {
+        id: builder.instance_id.clone(),
+        region: region.clone(),
+    };
+    super::super::cleanup::remove(bake, &instance, &bake.cancel).await?;
+    if let Some(group) = &builder.security_group {
+        let group = Resource::SecurityGroup {
+            id: group.clone(),
+            region,
+        };
+        super::super::cleanup::remove(bake, &group, &bake.cancel).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::aws::state::ImageState;
+
+    fn base(root_gib: Option<i32>) -> ImageInfo {
+        ImageInfo {
+            id: "ami-base".into(),
+            name: "al2023".into(),
+            state: ImageState::Available,
+            state_reason: None,
+            architecture: Some("x86_64".into()),
+            windows: false,
+            root_device_name: Some("/dev/xvda".into()),
+            root_volume_gib: root_gib,
+            creation_date: None,
+            deprecation_time: None,
+            snapshot_ids: vec![],
+            tags: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_root_volume_is_the_recipes_size_but_never_smaller_than_the_base() {
+        assert_eq!(root_volume_size(Some(30), &base(Some(8))).unwrap(), 30);
+        assert_eq!(root_volume_size(None, &base(Some(20))).unwrap(), 20);
+        assert_eq!(root_volume_size(None, &base(None)).unwrap(), 8);
+        let small = root_volume_size(Some(4), &base(Some(8))).unwrap_err();
+        assert!(
+            small.to_string().contains("smaller than the root volume"),
+            "{small}"
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! A command step (a recipe step, firstboot, generalize): one Run Command on the
+//! builder, its output streamed into events while it runs, a failure named with its
+//! exit code and the tail of its output.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::super::context::Bake;
+use super::builder::Builder;
+use crate::aws::ssm::{Invocation, OutputDestination, ScriptCommand};
+use crate::aws::state::CommandStatus;
+use crate::error::{Error, Result};
+use crate::events::{Event, OutputStream};
+use crate::model::{Release, Step};
+use crate::plan::CommandStep;
+use crate::wait::{self, Poll, WaitPolicy};
+
+/// Output lines kept for the error of a failed step.
+const OUTPUT_TAIL_LINES: usize = 25;
+
+pub async fn run(
+    bake: &Bake<'_>,
+    command: &CommandStep,
+    release: &Release,
+    builder: &Builder,
+) -> Result<()> {
+    let step = &command.step;
+    let instance_id = builder.instance_id.as_str();
+    let text = command.command_for(release);
+    let script = ScriptCommand {
+        document: command.document,
+        script: &text,
+        execution_timeout_secs: command.timeout.as_secs(),
+        comment: format!("bakery {release} {step} {}", bake.plan.bake_id),
+        output: output_destination(bake, release),
+    };
+    let ssm = &bake.aws.ssm;
+    // Just after registering, SSM may still refuse the instance for a moment.
+    let command_id = wait::until(
+        bake.target(step, "Run Command delivery to", instance_id),
+        &WaitPolicy::new(Duration::from_secs(120)).retrying(),
+        bake.sink,
+        &bake.cancel,
+        || async {
+            match ssm.send_script(instance_id, &script).await {
+                Ok(id) => Ok(Poll::Ready(id)),
+                Err(e) if e.aws_code() == Some("InvalidInstanceId") => {
+                    Ok(Poll::Pending("instance not accepting commands yet".into()))
+                }
+                Err(e) => Err(e),
+            }
+        },
+    )
+    .await?;
+    bake.info(
+        step.clone(),
+        format!("command {command_id} sent to {instance_id}"),
+    );
+    if let Some(output) = &script.output {
+        bake.info(
+            step.clone(),
+            kept_output_text(output, &command_id, instance_id),
+        );
+    }
+
+    let shown_stdout = AtomicUsize::new(0);
+    let shown_stderr = AtomicUsize::new(0);
+    let waited = wait::until(
+        bake.target(step, "command", &command_id),
+        // A command's own timeout plus delivery time; polls stay frequent so that
+        // output streams in.
+        &WaitPolicy::new(command.timeout + Duration::from_secs(120))
+            .with_max_interval(Duration::from_secs(5)),
+        bake.sink,
+        &bake.cancel,
+        || async {
+            let Some(invocation) = ssm.invocation(&command_id, instance_id).await? else {
+                return Ok(Poll::Pending("Delivering".into()));
+            };
+            let finished = invocation.is_finished();
+            stream_output(
+                bake,
+                step,
+                &invocation.stdout,
+                &shown_stdout,
+                OutputStream::Stdout,
+                finished,
+            );
+            stream_output(
+                bake,
+                step,
+                &invocation.stderr,
+                &shown_stderr,
+                OutputStream::Stderr,
+                finished,
+            );
+            Ok(if finished {
+                Poll::Ready(invocation)
+            } else {
+                Poll::Pending(invocation.status.to_string())
+            })
+        },
+    )
+    .await;
+    let invocation = match waited {
+        Ok(invocation) => invocation,
+        Err(error) => {
+            // Best effort: the builder is about to be terminated anyway.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(10),
+                ssm.cancel_command(&command_id, instance_id),
+            )
+            .await;
+            return Err(error);
+        }
+    };
+    if invocation.status == CommandStatus::Success {
+        return Ok(());
+    }
+    Err(Error::StepFailed {
+        step: step.clone(),
+        instance_id: instance_id.to_string(),
+        region: bake.region().to_string(),
+        status: invocation.status.as_str().to_lowercase(),
+        exit_code: invocation.exit_code,
+        output_tail: output_tail(&invocation).into(),
+    })
+}
+
+/// Where the whole output of the bake's commands is kept, when configured.
+fn output_destination(bake: &Bake<'_>, release: &Release) -> Option<OutputDestination> {
+    let configured = &bake.plan.step_output;
+    if !configured.is_set() {
+        return None;
+    }
+    let version = release.version.to_string();
+    let prefix = [
+        configured.s3_prefix.as_deref().map(|p| p.trim_matches('/')),
+        Some(release.role.as_str()),
+        Some(version.as_str()),
+        Some(bake.plan.bake_id.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| !p.is_empty())
+    .collect::<Vec<_>>()
+    .join("/");
+    Some(OutputDestination {
+        s3_bucket: configured.s3_bucket.clone(),
+        s3_key_prefix: configured.s3_bucket.as_ref().map(|_| prefix),
+        s3_region: configured
+            .s3_bucket
+            .as_ref()
+            .map(|_| bake.region().to_string()),
+        cloudwatch_log_group: configured.cloudwatch_log_group.clone(),
+    })
+}
+
+/// Emits the lines of `text` past what was already shown: whole lines while the
+/// command runs, everything once it has finished.
+fn stream_output(
+    bake: &Bake<'_>,
+    step: &Step,
+    text: &str,
+    shown: &AtomicUsize,
+    stream: OutputStream,
+    finished: bool,
+) {
+    let from = shown.load(Ordering::Relaxed);
+    if text.len() <= from || !text.is_char_boundary(from) {
+        return;
+    }
+    let new = &text[from..];
+    let complete = match new.rfind('\n') {
+        _ if finished => new,
+        Some(end) => &new[..=end],
+        None => return,
+    };
+    for line in complete.lines() {
+        bake.sink.emit(Event::Output {
+            step: step.clone(),
+            stream,
+            line: line.to_string(),
+        });
+    }
+    shown.store(from + complete.len(), Ordering::Relaxed);
+}
+
+/// Where SSM keeps a command's whole output, for the events.
+fn kept_output_text(output: &OutputDestination, command_id: &str, instance_id: &str) -> String {
+    let mut places = Vec::new();
+    if let (Some(bucket), Some(prefix)) = (&output.s3_bucket, &output.s3_key_prefix) {
+        places.push(format!(
+            "s3://{bucket}/{prefix}/{command_id}/{instance_id}/"
+        ));
+    }
+    if let Some(group) = &output.cloudwatch_log_group {
+        places.push(format!(
+            "CloudWatch Logs {group} (streams {command_id}/{instance_id}/...)"
+        ));
+    }
+    format!("whole output kept in {}", places.join(" and "))
+}
+
+fn output_tail(invocation: &Invocation) -> String {
+    let mut lines: Vec<&str> = invocation.stdout.lines().collect();
+    lines.extend(invocation.stderr.lines());
+    let start = lines.len().saturating_sub(OUTPUT_TAIL_LINES);
+    lines[start..]
+        .iter()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_tail_keeps_the_last_lines_of_both_streams() {
+        let invocation = Invocation {
+            status: CommandStatus::Failed,
+            exit_code: 3,
+            stdout: (1..=40).map(|i| format!("line {i}\n")).collect(),
+            stderr: "E: unable to locate package\n".into(),
+        };
+        let tail = output_tail(&invocation);
+        assert_eq!(tail.lines().count(), OUTPUT_TAIL_LINES);
+        assert!(tail.ends_with("  | E: unable to locate package"));
+        assert!(tail.starts_with("  | line 17"));
+    }
+}

@@ -1,0 +1,75 @@
+//! The image: `create-image` registers it from the stopped builder with the tag
+//! schema on the image and its snapshots; `wait-image` waits until it is available
+//! and sets its deprecation time.
+
+use std::time::SystemTime;
+
+use super::super::context::Bake;
+use super::super::report::ImageRecord;
+use super::builder::Builder;
+use crate::error::Result;
+use crate::model::release::image_tags;
+use crate::model::time::rfc3339;
+use crate::model::{Provenance, Release, Resource, Step};
+
+pub async fn create(
+    bake: &Bake<'_>,
+    release: &Release,
+    builder: &Builder,
+    provenance: &Provenance,
+) -> Result<String> {
+    let plan = bake.plan;
+    let tags = image_tags(release, provenance, &plan.recipe_tags);
+    let name = release.image_name(plan.arch);
+    let image_id = bake
+        .aws
+        .ec2
+        .create_image(
+            &builder.instance_id,
+            &name,
+            &plan.image_description(release),
+            &tags,
+        )
+        .await?;
+    bake.created(Resource::Image {
+        id: image_id.clone(),
+        region: bake.region().to_string(),
+    });
+    bake.info(
+        Step::CreateImage,
+        format!("image {image_id} ({name}) registered"),
+    );
+    Ok(image_id)
+}
+
+pub async fn wait(bake: &Bake<'_>, image_id: &str) -> Result<ImageRecord> {
+    let image = bake
+        .remover(&bake.cancel)
+        .wait_for_image(&Step::WaitImage, image_id)
+        .await?;
+    for snapshot in &image.snapshot_ids {
+        bake.created(Resource::Snapshot {
+            id: snapshot.clone(),
+            region: bake.region().to_string(),
+            image: image_id.to_string(),
+        });
+    }
+    let deprecate_at = SystemTime::now() + bake.plan.deprecate_after;
+    bake.aws
+        .ec2
+        .enable_deprecation(image_id, deprecate_at)
+        .await?;
+    bake.info(
+        Step::WaitImage,
+        format!(
+            "image {image_id} available; deprecated from {}",
+            rfc3339(deprecate_at)
+        ),
+    );
+    Ok(ImageRecord {
+        region: bake.region().to_string(),
+        image_id: image_id.to_string(),
+        name: image.name,
+        snapshot_ids: image.snapshot_ids,
+    })
+}

@@ -1,0 +1,186 @@
+//! After the image: `record-release` (the claim becomes the release's record),
+//! `distribute` (copies in the other regions), `share`, and `promote` (channels).
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use super::super::context::{Bake, Facts};
+use super::super::report::ImageRecord;
+use super::release::Claim;
+use crate::error::{Error, Result};
+use crate::model::{PermissionChange, Resource, Step};
+use crate::release::{channels, claim, distribute, sharing};
+
+/// The claim becomes the record of the release: its image ids per region, in every
+/// region the release exists in. The image and its snapshots are the release's now,
+/// no longer the bake's to remove.
+pub async fn record(
+    bake: &Bake<'_>,
+    claim: &Claim,
+    image: &ImageRecord,
+    facts: &mut Facts,
+) -> Result<()> {
+    write_record(bake, claim, image, &[]).await?;
+    for snapshot in bake.ledger.snapshots_of(&image.image_id) {
+        bake.ledger.forget(&snapshot);
+    }
+    bake.ledger.forget(&Resource::Image {
+        id: image.image_id.clone(),
+        region: image.region.clone(),
+    });
+    facts.released = Some(image.clone());
+    Ok(())
+}
+
+async fn write_record(
+    bake: &Bake<'_>,
+    claim: &Claim,
+    image: &ImageRecord,
+    copies: &[ImageRecord],
+) -> Result<()> {
+    let images: BTreeMap<String, String> = std::iter::once(image)
+        .chain(copies)
+        .map(|i| (i.region.clone(), i.image_id.clone()))
+        .collect();
+    let record = claim.record.released(images);
+    claim::write_everywhere(bake.aws, &claim.release, &record).await?;
+    bake.ledger.forget(&Resource::Claim {
+        id: claim.release.claim_parameter(),
+        region: bake.region().to_string(),
+    });
+    Ok(())
+}
+
+/// Copies the release to the other regions, records every copy, and fails (after
+/// recording what succeeded) when a region failed.
+pub async fn distribute(
+    bake: &Bake<'_>,
+    claim: &Claim,
+    image: &ImageRecord,
+    facts: &mut Facts,
+) -> Result<()> {
+    let plan = bake.plan;
+    let source = bake
+        .aws
+        .ec2
+        .describe_image(&image.image_id)
+        .await?
+        .ok_or_else(|| Error::BadState {
+            what: "image",
+            resource: image.image_id.clone(),
+            region: image.region.clone(),
+            state: "gone".into(),
+            reason: None,
+        })?;
+    let deprecate_at = SystemTime::now() + plan.deprecate_after;
+    let outcomes = distribute::distribute(
+        bake.aws,
+        &source,
+        &plan.copy_to,
+        deprecate_at,
+        plan.copy_jobs,
+        bake.sink,
+        &bake.cancel,
+    )
+    .await;
+    for outcome in &outcomes {
+        if let Some(image_id) = &outcome.image_id {
+            facts.copies.push(ImageRecord {
+                region: outcome.region.clone(),
+                image_id: image_id.clone(),
+                name: source.name.clone(),
+                snapshot_ids: outcome.snapshot_ids.clone(),
+            });
+        }
+    }
+    facts.regions = outcomes.clone();
+    write_record(bake, claim, image, &facts.copies).await?;
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| Some(format!("{}: {}", o.region, o.error.as_ref()?)))
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let done: Vec<&str> = std::iter::once(bake.region())
+        .chain(
+            outcomes
+                .iter()
+                .filter(|o| o.error.is_none())
+                .map(|o| o.region.as_str()),
+        )
+        .collect();
+    let release = &claim.release;
+    Err(Error::distribution(format!(
+        "{release} is released in {} but not everywhere:\n  {}",
+        done.join(", "),
+        failed.join("\n  "),
+    ))
+    .with_hint(format!(
+        "complete it with `bakery distribute {} {} --copy-to <regions>`",
+        release.role, release.version
+    )))
+}
+
+/// Shares the release in every region it now exists in.
+pub async fn share(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Result<()> {
+    let mut regions = vec![bake.region().to_string()];
+    regions.extend(facts.copies.iter().map(|c| c.region.clone()));
+    let release = &claim.release;
+    let outcomes = sharing::share(
+        bake.aws,
+        release,
+        &regions,
+        &bake.plan.share,
+        PermissionChange::Grant,
+    )
+    .await;
+    for outcome in &outcomes {
+        bake.info(
+            Step::Share,
+            format!(
+                "{}: {} {}",
+                outcome.region,
+                outcome.status.as_str(),
+                outcome.image_ids.join(", ")
+            ),
+        );
+    }
+    facts.shared = outcomes.clone();
+    let problems: Vec<String> = outcomes
+        .iter()
+        .flat_map(|o| {
+            o.error
+                .iter()
+                .chain(&o.key_problems)
+                .map(move |p| format!("{}: {p}", o.region))
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::distribution(format!(
+        "{release} is released but not usable by everyone it is shared with:\n  {}",
+        problems.join("\n  "),
+    ))
+    .with_hint(format!(
+        "fix it, then run `bakery share {} {}`",
+        release.role, release.version
+    )))
+}
+
+/// Points `latest` (final releases) and `--promote` at the new release.
+pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Result<()> {
+    for channel in bake.plan.channels_to_move() {
+        let promotion = channels::promote(bake.aws, &claim.release, &channel).await?;
+        bake.info(
+            Step::Promote,
+            format!(
+                "channel {channel} -> {} ({})",
+                promotion.image_id, promotion.parameter
+            ),
+        );
+        facts.promoted.push(channel);
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! The first stages: which release the bake makes (`check-release`), and making it
+//! the bake's own (`claim`).
+
+use super::super::context::{Bake, Facts};
+use crate::error::{Error, Result};
+use crate::model::time::rfc3339;
+use crate::model::{Release, Resource, Step, VersionRequest};
+use crate::release::catalog;
+use crate::release::claim::{self, this_host, Claimed, RecordState, ReleaseRecord};
+
+/// How often a bumped bake that keeps losing the race for its version tries again.
+const CLAIM_ATTEMPTS: usize = 5;
+
+/// What `check-release` decided: the release, and who bakes it.
+pub struct Chosen {
+    pub release: Release,
+    /// The caller's ARN (`bakery:created-by`).
+    pub created_by: String,
+}
+
+/// The release the bake holds, and its record as claimed.
+pub struct Claim {
+    pub release: Release,
+    pub record: ReleaseRecord,
+}
+
+/// Who is baking, and which version: given, or the next one; refuses a release that
+/// exists.
+pub async fn check(bake: &Bake<'_>, facts: &mut Facts) -> Result<Chosen> {
+    let created_by = bake.aws.caller_arn().await?;
+    let release = choose(bake, facts).await?;
+    bake.info(
+        Step::CheckRelease,
+        format!(
+            "{release} is free in {}; baking as {created_by}",
+            bake.region()
+        ),
+    );
+    Ok(Chosen {
+        release,
+        created_by,
+    })
+}
+
+/// The version to bake (the next one after what the role has, for a bump), checked
+/// to have no image yet.
+async fn choose(bake: &Bake<'_>, facts: &mut Facts) -> Result<Release> {
+    let plan = bake.plan;
+    let version = match &plan.version {
+        VersionRequest::Exact(version) => version.clone(),
+        next => next.resolve(&catalog::taken_versions(bake.aws, &plan.role).await?),
+    };
+    let release = plan.release(version);
+    facts.release = Some(release.clone());
+    if let Some(image) = catalog::release_images(bake.aws, &release).await?.first() {
+        return Err(Error::input(format!(
+            "{release} already exists in {}: {} ({})",
+            bake.region(),
+            image.id,
+            image.name
+        ))
+        .with_hint(format!(
+            "releases are immutable, bake a new version (e.g. --version {} or --bump patch)",
+            next_patch(&release.version)
+        )));
+    }
+    Ok(release)
+}
+
+/// Claims `role@version` with an SSM parameter created with overwrite disabled.
+/// When another bake holds it: a given version is refused; a bumped one moves on to
+/// the next version.
+pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result<Claim> {
+    let plan = bake.plan;
+    let mut release = chosen.release;
+    for attempt in 1..=CLAIM_ATTEMPTS {
+        let record = ReleaseRecord {
+            bake_id: plan.bake_id.clone(),
+            release: release.to_string(),
+            state: RecordState::Baking,
+            started_at: rfc3339(bake.started_at),
+            created_by: Some(chosen.created_by.clone()),
+            host: Some(this_host()),
+            pid: Some(u64::from(std::process::id())),
+            deadline: Some(rfc3339(bake.started_at + plan.builder_lifetime)),
+            images: Default::default(),
+        };
+        let name = release.claim_parameter();
+        let holder = match claim::claim(bake.aws, &release, &record).await? {
+            Claimed::Ours => {
+                bake.created(Resource::Claim {
+                    id: name.clone(),
+                    region: bake.region().to_string(),
+                });
+                bake.info(Step::Claim, format!("{release} claimed ({name})"));
+                return Ok(Claim { release, record });
+            }
+            Claimed::Held(holder) => holder.map_or("another bake".to_string(), |r| r.holder()),
+        };
+        if matches!(plan.version, VersionRequest::Exact(_)) || attempt == CLAIM_ATTEMPTS {
+            return Err(Error::input(format!(
+                "{release} is claimed in {} by {holder} ({name})",
+                bake.region()
+            ))
+            .with_hint("bake another version, or delete the parameter if that bake is dead"));
+        }
+        bake.info(
+            Step::Claim,
+            format!("{release} was just claimed by {holder}; taking the next version"),
+        );
+        release = choose(bake, facts).await?;
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// The version to suggest instead of one that exists.
+fn next_patch(version: &semver::Version) -> semver::Version {
+    let mut next = version.clone();
+    if next.pre.is_empty() {
+        next.patch += 1;
+    }
+    next.pre = semver::Prerelease::EMPTY;
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_suggested_next_version_is_the_next_patch() {
+        assert_eq!(next_patch(&"1.2.3".parse().unwrap()).to_string(), "1.2.4");
+        assert_eq!(
+            next_patch(&"1.3.0-rc.1".parse().unwrap()).to_string(),
+            "1.3.0"
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! The layers of one bake's settings, in the one order they merge: built-in defaults
+//! → the environment's chain → the recipe → the flags; the bake runs in `region`.
+
+use toml::Value;
+
+use super::environment::Environment;
+use super::flags::{parse_kms_keys, split_list, SettingsFlags};
+use super::recipe::{Recipe, RECIPE_FILE};
+use super::settings::{merge, Layer, Merged, Source};
+use crate::error::{Error, Result};
+use crate::model::Arch;
+
+/// The builder's instance type when nothing else names one.
+pub fn default_instance_type(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "t3.small",
+        Arch::Arm64 => "t4g.small",
+    }
+}
+
+/// Merges the bake's settings and checks them once the regions are final.
+pub fn for_bake(
+    recipe: &Recipe,
+    environment: Option<&Environment>,
+    flags: &SettingsFlags,
+    region: &str,
+) -> Result<Merged> {
+    let mut layers = vec![Layer::of(
+        Source::Default,
+        vec![
+            (
+                "builder.instance_type",
+                default_instance_type(recipe.arch).into(),
+            ),
+            ("builder.volume_type", "gp3".into()),
+            ("builder.install_ssm_agent", false.into()),
+        ],
+    )];
+    if let Some(environment) = environment {
+        layers.extend(environment.layers().iter().cloned());
+    }
+    layers.push(recipe_layer(recipe));
+    layers.extend(flag_layers(flags, region)?);
+    // The bake runs in `region` (--region, or the environment's first): the others
+    // are where the release is copied.
+    let mut merged = merge(&layers)?;
+    let regions = &mut merged.settings.regions;
+    if regions.first().map(String::as_str) != Some(region) {
+        regions.retain(|r| r != region);
+        regions.insert(0, region.to_string());
+        merged.sources.insert("regions".into(), flag("--region"));
+    }
+    merged.check_kms_regions()?;
+    Ok(merged)
+}
+
+fn recipe_layer(recipe: &Recipe) -> Layer {
+    let mut layer = Layer::of(
+        Source::Recipe {
+            file: recipe.dir.join(RECIPE_FILE),
+        },
+        vec![],
+    );
+    let builder = Value::try_from(&recipe.builder).expect("builder settings serialize");
+    if builder.as_table().is_some_and(|t| !t.is_empty()) {
+        layer.table.insert("builder".into(), builder);
+    }
+    if !recipe.tags.is_empty() {
+        let tags = Value::try_from(&recipe.tags).expect("tags serialize");
+        layer.table.insert("tags".into(), tags);
+    }
+    layer
+}
+
+fn flag(name: &str) -> Source {
+    Source::Flag {
+        flag: name.to_string(),
+    }
+}
+
+fn flag_layers(flags: &SettingsFlags, region: &str) -> Result<Vec<Layer>> {
+    let mut layers = Vec::new();
+    for (name, key, value) in [
+        (
+            "--instance-type",
+            "builder.instance_type",
+            &flags.instance_type,
+        ),
+        (
+            "--instance-profile",
+            "builder.instance_profile",
+            &flags.instance_profile,
+        ),
+        ("--subnet", "builder.subnet", &flags.subnet),
+        ("--sns-topic", "sns_topic", &flags.sns_topic),
+    ] {
+        if let Some(value) = value {
+            layers.push(Layer::of(flag(name), vec![(key, value.clone().into())]));
+        }
+    }
+    if !flags.security_groups.is_empty() {
+        layers.push(Layer::of(
+            flag("--security-group"),
+            vec![(
+                "builder.security_groups",
+                flags.security_groups.clone().into(),
+            )],
+        ));
+    }
+    let copy_to = split_list(&flags.copy_to);
+    if copy_to.iter().any(|r| r == region) {
+        return Err(Error::input(format!(
+            "--copy-to names {region}, where the bake runs"
+        )));
+    }
+    if !copy_to.is_empty() {
+        let mut regions = vec![region.to_string()];
+        regions.extend(copy_to);
+        layers.push(Layer::of(
+            flag("--copy-to"),
+            vec![("regions", regions.into())],
+        ));
+    }
+    // A key for the build region encrypts the image itself; the others, the copies.
+    let keys = parse_kms_keys(&flags.kms_keys)?;
+    if !keys.is_empty() {
+        let keys = Value::try_from(&keys).expect("keys serialize");
+        let mut layer = Layer::of(flag("--kms-key"), vec![]);
+        layer.table.insert("kms_keys".into(), keys);
+        layers.push(layer);
+    }
+    Ok(layers)
+}

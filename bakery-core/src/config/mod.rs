@@ -1,0 +1,22 @@
+//! L1, files and flags -> checked settings: `recipe.toml` ([`recipe`]), `bakery.toml`
+//! ([`environment`]), the settings every layer fills and their merge ([`settings`],
+//! [`layering`]), the checks of single values ([`checks`]), and `bakery validate`.
+//! A file's mistakes are reported together, each at its line ([`located`]).
+
+pub mod checks;
+pub mod destinations;
+pub mod digest;
+pub mod environment;
+pub mod firstboot;
+pub mod flags;
+pub mod layering;
+pub mod located;
+pub mod recipe;
+pub mod settings;
+pub mod validate;
+
+pub use destinations::Destination;
+pub use environment::Environment;
+pub use flags::SettingsFlags;
+pub use recipe::{BaseImage, BaseSelector, Recipe};
+pub use settings::{BuilderSettings, Merged, Settings, Source};

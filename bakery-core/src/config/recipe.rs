@@ -1,0 +1,439 @@
+//! `recipes/<role>/recipe.toml`: reading it, and refusing it at the places it is wrong.
+//!
+//! The structure is checked while the file is read ([`raw`]); every value is then
+//! checked at the place it was written, and all mistakes are reported together.
+
+mod raw;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use toml::Spanned;
+
+use self::raw::{RawBase, RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep};
+use super::checks;
+use super::firstboot::FirstbootSettings;
+use super::located::Problems;
+use super::settings::BuilderSettings;
+use crate::error::{Error, Result};
+use crate::model::names::{duration_text, is_name, parse_duration};
+use crate::model::{Arch, Platform, RoleName};
+
+pub const RECIPE_FILE: &str = "recipe.toml";
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// A quarter: the default time from baking to deprecation.
+pub const DEFAULT_DEPRECATE_AFTER: Duration = Duration::from_secs(91 * 24 * 3600);
+
+/// A role's recipe, read and checked: everything a bake needs to know about the role.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recipe {
+    /// The folder the recipe was read from.
+    pub dir: PathBuf,
+    pub name: RoleName,
+    pub description: Option<String>,
+    pub platform: Platform,
+    pub arch: Arch,
+    pub base: BaseImage,
+    /// The recipe's layer of the builder settings.
+    pub builder: BuilderSettings,
+    pub steps: Vec<RecipeStep>,
+    /// Run the built-in generalize step (remove host keys, machine-id, logs...).
+    pub generalize: bool,
+    /// Extra tags for the AMI and its snapshots.
+    pub tags: BTreeMap<String, String>,
+    /// How long after baking the AMI is marked deprecated.
+    #[serde(with = "duration_text")]
+    pub deprecate_after: Duration,
+    /// What the firstboot agent does on an instance's first boot; `None` when the
+    /// recipe opts out (`firstboot = false`) and nothing is installed.
+    pub firstboot: Option<FirstbootSettings>,
+}
+
+/// Where the builder's image comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaseImage {
+    /// A fixed AMI id.
+    Image(String),
+    /// An SSM parameter holding an AMI id, such as AWS's public
+    /// `/aws/service/ami-amazon-linux-latest/...` parameters.
+    SsmParameter(String),
+    /// The most recent available image of an owner whose name matches a pattern.
+    Filter { owner: String, name: String },
+    /// Another role's release: the one a channel points to, or the newest matching a
+    /// version requirement.
+    Release {
+        role: RoleName,
+        selector: BaseSelector,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaseSelector {
+    Channel(String),
+    #[serde(serialize_with = "requirement_text")]
+    Version(semver::VersionReq),
+}
+
+fn requirement_text<S: serde::Serializer>(
+    req: &semver::VersionReq,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&req.to_string())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecipeStep {
+    pub name: String,
+    /// The script's path, relative to the recipe folder.
+    pub script: PathBuf,
+    /// The script's text, read at load time so a bake never sees a half-edited file.
+    #[serde(skip)]
+    pub script_text: String,
+    #[serde(with = "duration_text")]
+    pub timeout: Duration,
+    pub env: BTreeMap<String, String>,
+    /// Variables read from SSM SecureString parameters on the builder (variable ->
+    /// parameter name); bakery never sees their values.
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl BaseImage {
+    /// `--base`: `ami-…`, an SSM parameter path `/…`, `OWNER:NAME-PATTERN`, or another
+    /// role's release `ROLE@CHANNEL` / `ROLE@VERSION-REQUIREMENT`.
+    pub fn parse_flag(text: &str, own_role: &RoleName) -> Result<BaseImage> {
+        let refused = |message: String| Error::input(format!("--base `{text}`: {message}"));
+        let raw = if text.starts_with("ami-") {
+            RawBase {
+                image: Some(text.into()),
+                ..RawBase::default()
+            }
+        } else if text.starts_with('/') {
+            RawBase {
+                ssm_parameter: Some(text.into()),
+                ..RawBase::default()
+            }
+        } else if let Some((role, which)) = text.split_once('@') {
+            let channel = is_name(which);
+            RawBase {
+                role: Some(role.into()),
+                channel: channel.then(|| which.to_string()),
+                version: (!channel).then(|| which.to_string()),
+                ..RawBase::default()
+            }
+        } else if let Some((owner, name)) = text.split_once(':') {
+            RawBase {
+                owner: Some(owner.into()),
+                name: Some(name.into()),
+                ..RawBase::default()
+            }
+        } else {
+            return Err(refused(
+                "give ami-…, an SSM parameter path (/aws/service/…), OWNER:NAME-PATTERN, or \
+                 ROLE@CHANNEL / ROLE@VERSION (e.g. base@stable, base@^2.3)"
+                    .into(),
+            ));
+        };
+        base_image(raw, own_role).map_err(refused)
+    }
+
+    /// The role this base is a release of, when it is layered on another role.
+    pub fn role(&self) -> Option<&RoleName> {
+        match self {
+            BaseImage::Release { role, .. } => Some(role),
+            _ => None,
+        }
+    }
+}
+
+const BASE_FORMS: &str = "table `base`: give exactly one of `image = \"ami-...\"`, \
+    `ssm_parameter = \"/path\"`, `owner` together with `name` (a name pattern), or `role` \
+    together with `channel` or `version` (another role's release, e.g. \
+    `{ role = \"base\", channel = \"stable\" }`, `{ role = \"base\", version = \"^2.3\" }`)";
+
+fn base_image(raw: RawBase, own_role: &RoleName) -> std::result::Result<BaseImage, String> {
+    let RawBase {
+        image,
+        ssm_parameter,
+        owner,
+        name,
+        role,
+        channel,
+        version,
+    } = raw;
+    match (image, ssm_parameter, owner, name, role, channel, version) {
+        (Some(image), None, None, None, None, None, None) => {
+            if image.starts_with("ami-") {
+                Ok(BaseImage::Image(image))
+            } else {
+                Err(format!(
+                    "key `base.image`: `{image}` is not an AMI id (ami-...)"
+                ))
+            }
+        }
+        (None, Some(path), None, None, None, None, None) => {
+            if path.starts_with('/') {
+                Ok(BaseImage::SsmParameter(path))
+            } else {
+                Err(format!("key `base.ssm_parameter`: `{path}` is not a parameter path; it starts with `/`"))
+            }
+        }
+        (None, None, Some(owner), Some(name), None, None, None) => {
+            Ok(BaseImage::Filter { owner, name })
+        }
+        (None, None, None, None, Some(role), channel, version)
+            if channel.is_some() != version.is_some() =>
+        {
+            let role = RoleName::parse(&role).map_err(|e| format!("key `base.role`: {e}"))?;
+            if &role == own_role {
+                return Err(format!(
+                    "key `base.role`: role `{role}` cannot be layered on itself"
+                ));
+            }
+            let selector = match (channel, version) {
+                (Some(channel), _) if is_name(&channel) => BaseSelector::Channel(channel),
+                (Some(channel), _) => {
+                    return Err(format!("key `base.channel`: invalid channel `{channel}`"))
+                }
+                (_, Some(version)) => BaseSelector::Version(semver::VersionReq::parse(&version).map_err(|e| {
+                    format!("key `base.version`: `{version}` is not a version requirement ({e}); e.g. `^2.3`, `=2.4.0`")
+                })?),
+                _ => unreachable!("one of the two is set"),
+            };
+            Ok(BaseImage::Release { role, selector })
+        }
+        _ => Err(BASE_FORMS.to_string()),
+    }
+}
+
+impl Recipe {
+    /// Reads `<dir>/recipe.toml` and the scripts it names.
+    pub fn load(dir: &Path) -> Result<Recipe> {
+        let file = dir.join(RECIPE_FILE);
+        if !dir.is_dir() {
+            return Err(
+                Error::input(format!("recipe folder `{}` not found", dir.display())).with_hint(
+                    format!("give the folder that holds {RECIPE_FILE}, e.g. recipes/base"),
+                ),
+            );
+        }
+        let source = std::fs::read_to_string(&file).map_err(|e| {
+            Error::input(format!("cannot read {}: {e}", file.display()))
+                .with_hint(format!("a recipe folder holds a {RECIPE_FILE}"))
+        })?;
+        Recipe::parse(dir, &file, &source)
+    }
+
+    /// Parses recipe text; `file` is only used in error messages, `dir` to find scripts.
+    pub fn parse(dir: &Path, file: &Path, source: &str) -> Result<Recipe> {
+        let mut problems = Problems::new(file, source);
+        let raw: RawRecipe = toml::from_str(source)
+            .map_err(|e| problems.fatal(e.span().unwrap_or(0..0), e.message().trim_end()))?;
+        let name_span = raw.name.span();
+        let name = problems.check(name_span, RoleName::parse(raw.name.get_ref()));
+        let base_span = raw.base.span();
+        let base = match &name {
+            Some(name) => problems.check(base_span, base_image(raw.base.into_inner(), name)),
+            None => None,
+        };
+        let builder = builder_settings(raw.builder, &mut problems);
+        let steps = read_steps(dir, raw.steps, &mut problems);
+        let mut tags = BTreeMap::new();
+        for (key, value) in raw.tags {
+            let checked = checks::check_tag(key.get_ref(), &value)
+                .map_err(|m| format!("key `tags.{}`: {m}", key.get_ref()));
+            if problems.check(key.span(), checked).is_some() {
+                tags.insert(key.into_inner(), value);
+            }
+        }
+        let deprecate_after =
+            duration(raw.deprecate_after, &mut problems).unwrap_or(DEFAULT_DEPRECATE_AFTER);
+        let firstboot = match raw.firstboot {
+            Some(RawFirstboot::Off) => None,
+            Some(RawFirstboot::On(settings)) => Some(firstboot_settings(*settings, &mut problems)),
+            None => Some(FirstbootSettings::default()),
+        };
+        problems.finish()?;
+        Ok(Recipe {
+            dir: dir.to_path_buf(),
+            name: name.expect("checked"),
+            description: raw.description,
+            platform: raw.platform,
+            arch: raw.arch,
+            base: base.expect("checked"),
+            builder,
+            steps,
+            generalize: raw.generalize,
+            tags,
+            deprecate_after,
+            firstboot,
+        })
+    }
+}
+
+/// A duration written as text, checked at its place.
+fn duration(text: Option<Spanned<String>>, problems: &mut Problems) -> Option<Duration> {
+    let text = text?;
+    problems.check(text.span(), parse_duration(text.get_ref()))
+}
+
+fn builder_settings(raw: raw::RawBuilder, problems: &mut Problems) -> BuilderSettings {
+    let volume_size = raw.volume_size.and_then(|size| {
+        let gib = *size.get_ref();
+        let checked = if (1..=16384).contains(&gib) {
+            Ok(gib as i32)
+        } else {
+            Err(format!(
+                "volume_size {gib} is out of range: give GiB from 1 to 16384"
+            ))
+        };
+        problems.check(size.span(), checked)
+    });
+    BuilderSettings {
+        instance_type: raw.instance_type,
+        volume_size,
+        volume_type: raw.volume_type.map(|t| t.as_str().to_string()),
+        subnet: raw.subnet,
+        security_groups: raw.security_groups,
+        instance_profile: raw.instance_profile,
+        kms_key: raw.kms_key,
+        install_ssm_agent: raw.install_ssm_agent.then_some(true),
+    }
+}
+
+fn read_steps(dir: &Path, raw_steps: Vec<RawStep>, problems: &mut Problems) -> Vec<RecipeStep> {
+    let mut steps: Vec<RecipeStep> = Vec::new();
+    let mut names = BTreeSet::new();
+    for raw in raw_steps {
+        let name = raw.name.get_ref().clone();
+        if !is_name(&name) {
+            problems.at(raw.name.span(), format!(
+                "key `steps.name`: invalid step name `{name}`: use lower-case letters, digits and dashes, starting with a letter"
+            ));
+        } else if !names.insert(name.clone()) {
+            problems.at(
+                raw.name.span(),
+                format!("key `steps.name`: step `{name}` appears twice; step names must be unique"),
+            );
+        }
+        let script = PathBuf::from(raw.script.get_ref());
+        let script_text = if script.is_absolute()
+            || script
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        {
+            problems.at(
+                raw.script.span(),
+                format!(
+                "key `steps.script`: `{}` must be a path inside the recipe folder, relative to it",
+                script.display()
+            ),
+            );
+            String::new()
+        } else {
+            match std::fs::read_to_string(dir.join(&script)) {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.at(
+                        raw.script.span(),
+                        format!(
+                            "key `steps.script`: cannot read `{}`: {e}",
+                            dir.join(&script).display()
+                        ),
+                    );
+                    String::new()
+                }
+            }
+        };
+        let mut env = BTreeMap::new();
+        for (variable, value) in raw.env {
+            if problems
+                .check(variable.span(), checks::check_env_name(variable.get_ref()))
+                .is_some()
+            {
+                env.insert(variable.into_inner(), value);
+            }
+        }
+        let mut secrets = BTreeMap::new();
+        for (variable, parameter) in raw.secrets {
+            let key = variable.get_ref();
+            problems.check(variable.span(), checks::check_env_name(key));
+            let checked = checks::check_parameter_name(parameter.get_ref())
+                .map_err(|m| format!("key `steps.secrets.{key}`: {m}"));
+            problems.check(parameter.span(), checked);
+            if env.contains_key(key) {
+                problems.at(parameter.span(), format!("key `steps.secrets.{key}`: {key} is also in `env`; a variable comes from one of them"),
+                );
+            }
+            secrets.insert(variable.into_inner(), parameter.into_inner());
+        }
+        steps.push(RecipeStep {
+            name,
+            script,
+            script_text,
+            timeout: duration(raw.timeout, problems).unwrap_or(DEFAULT_STEP_TIMEOUT),
+            env,
+            secrets,
+        });
+    }
+    steps
+}
+
+fn firstboot_settings(raw: RawFirstbootSettings, problems: &mut Problems) -> FirstbootSettings {
+    if let Some(runlist) = &raw.runlist {
+        let checked = checks::check_runlist(runlist.get_ref())
+            .map_err(|m| format!("key `firstboot.runlist`: {m}"));
+        problems.check(runlist.span(), checked);
+        if raw.runner.is_none() {
+            problems.at(
+                runlist.span(),
+                "key `firstboot.runlist`: a runlist needs a `runner`, the command that applies \
+                 it, e.g. runner = \"chef-client -z -j {runlist}\"",
+            );
+        }
+    }
+    if let Some(runner) = &raw.runner {
+        if runner.get_ref().trim().is_empty() {
+            problems.at(
+                runner.span(),
+                "key `firstboot.runner`: the runner is a command; it cannot be empty",
+            );
+        }
+        if raw.runlist.is_none() && runner.get_ref().contains("{runlist}") {
+            problems.at(
+                runner.span(),
+                "key `firstboot.runner`: `{runlist}` is used but no `runlist` is set",
+            );
+        }
+    }
+    if let Some(topic) = &raw.sns_topic {
+        let checked = checks::check_topic_arn(topic.get_ref())
+            .map_err(|m| format!("key `firstboot.sns_topic`: {m}"));
+        problems.check(topic.span(), checked);
+    }
+    let fetch_attempts = raw.fetch_attempts.and_then(|attempts| {
+        let n = *attempts.get_ref();
+        let checked = if (1..=20).contains(&n) {
+            Ok(n as u32)
+        } else {
+            Err(format!("fetch_attempts {n} is out of range: give 1 to 20"))
+        };
+        problems.check(attempts.span(), checked)
+    });
+    let defaults = FirstbootSettings::default();
+    FirstbootSettings {
+        runlist: raw.runlist.map(Spanned::into_inner),
+        runner: raw.runner.map(Spanned::into_inner),
+        region: raw.region,
+        sns_topic: raw.sns_topic.map(Spanned::into_inner),
+        retry: raw.retry.unwrap_or(defaults.retry),
+        fetch_attempts: fetch_attempts.unwrap_or(defaults.fetch_attempts),
+        fetch_timeout: duration(raw.fetch_timeout, problems).unwrap_or(defaults.fetch_timeout),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,146 @@
+//! recipe.toml as written. Only its structure is checked while it is read (unknown
+//! keys, types, enumerations); values keep their position ([`Spanned`]) so that every
+//! bad value can be reported at its place, all at once, by the reader in `recipe.rs`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::model::{Arch, Platform};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecipe {
+    pub name: Spanned<String>,
+    pub description: Option<String>,
+    pub platform: Platform,
+    pub arch: Arch,
+    pub base: Spanned<RawBase>,
+    #[serde(default)]
+    pub builder: RawBuilder,
+    #[serde(default)]
+    pub steps: Vec<RawStep>,
+    #[serde(default = "yes")]
+    pub generalize: bool,
+    #[serde(default)]
+    pub tags: BTreeMap<Spanned<String>, String>,
+    pub deprecate_after: Option<Spanned<String>>,
+    pub firstboot: Option<RawFirstboot>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawBase {
+    pub image: Option<String>,
+    pub ssm_parameter: Option<String>,
+    pub owner: Option<String>,
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub channel: Option<String>,
+    pub version: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuilder {
+    pub instance_type: Option<String>,
+    pub volume_size: Option<Spanned<i64>>,
+    pub volume_type: Option<VolumeType>,
+    pub subnet: Option<String>,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    pub instance_profile: Option<String>,
+    pub kms_key: Option<String>,
+    #[serde(default)]
+    pub install_ssm_agent: bool,
+}
+
+/// The EBS volume types a builder's root volume may have.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeType {
+    Gp2,
+    Gp3,
+    Io1,
+    Io2,
+}
+
+impl VolumeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeType::Gp2 => "gp2",
+            VolumeType::Gp3 => "gp3",
+            VolumeType::Io1 => "io1",
+            VolumeType::Io2 => "io2",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: Spanned<String>,
+    pub script: Spanned<String>,
+    pub timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<Spanned<String>, String>,
+    #[serde(default)]
+    pub secrets: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+/// `firstboot = false`, or a `[firstboot]` table.
+pub enum RawFirstboot {
+    Off,
+    On(Box<RawFirstbootSettings>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawFirstbootSettings {
+    pub runlist: Option<Spanned<String>>,
+    pub runner: Option<Spanned<String>>,
+    pub region: Option<String>,
+    pub sns_topic: Option<Spanned<String>>,
+    pub retry: Option<bool>,
+    pub fetch_attempts: Option<Spanned<i64>>,
+    pub fetch_timeout: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for RawFirstboot {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = RawFirstboot;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "`firstboot = false`, or a [firstboot] table with runlist, runner, region, \
+                     sns_topic, retry, fetch_attempts, fetch_timeout",
+                )
+            }
+            fn visit_bool<E: serde::de::Error>(
+                self,
+                on: bool,
+            ) -> std::result::Result<RawFirstboot, E> {
+                Ok(if on {
+                    RawFirstboot::On(Box::default())
+                } else {
+                    RawFirstboot::Off
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<RawFirstboot, A::Error> {
+                RawFirstbootSettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|settings| RawFirstboot::On(Box::new(settings)))
+            }
+        }
+        deserializer.deserialize_any(Either)
+    }
+}

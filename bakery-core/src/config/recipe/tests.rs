@@ -1,0 +1,316 @@
+use super::*;
+use crate::config::firstboot::FirstbootSettings;
+
+fn recipe_dir(recipe: &str, scripts: &[(&str, &str)]) -> (tempfile::TempDir, Result<Recipe>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(RECIPE_FILE), recipe).unwrap();
+    for (path, text) in scripts {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let loaded = Recipe::load(dir.path());
+    (dir, loaded)
+}
+
+fn error_of(recipe: &str) -> String {
+    let (_dir, loaded) = recipe_dir(recipe, &[("steps/a.sh", "echo a\n")]);
+    loaded
+        .expect_err("the recipe should be refused")
+        .to_string()
+}
+
+const MINIMAL: &str = r#"
+name = "base"
+platform = "linux"
+arch = "x86_64"
+base = { ssm_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" }
+"#;
+
+#[test]
+fn a_complete_recipe_is_read_with_its_scripts() {
+    let (_dir, recipe) = recipe_dir(
+        &format!(
+            "{MINIMAL}
+[builder]
+instance_type = \"t3.small\"
+volume_size = 16
+volume_type = \"gp3\"
+instance_profile = \"bakery-builder\"
+
+[[steps]]
+name = \"packages\"
+script = \"steps/a.sh\"
+timeout = \"20m\"
+env = {{ GREETING = \"hello world\" }}
+
+[tags]
+team = \"platform\"
+"
+        ),
+        &[("steps/a.sh", "#!/bin/sh\necho a\n")],
+    );
+    let recipe = recipe.unwrap();
+    assert_eq!(recipe.name.as_str(), "base");
+    assert_eq!(recipe.arch, Arch::X86_64);
+    assert_eq!(recipe.builder.volume_size, Some(16));
+    assert_eq!(recipe.steps[0].timeout, Duration::from_secs(1200));
+    assert_eq!(recipe.steps[0].script_text, "#!/bin/sh\necho a\n");
+    assert_eq!(recipe.steps[0].env["GREETING"], "hello world");
+    assert_eq!(recipe.tags["team"], "platform");
+    assert!(recipe.generalize);
+    assert_eq!(recipe.deprecate_after, DEFAULT_DEPRECATE_AFTER);
+}
+
+#[test]
+fn an_unknown_key_is_refused_with_its_line_and_the_accepted_keys() {
+    let message = error_of(&format!("{MINIMAL}colour = \"blue\"\n"));
+    assert!(message.contains("recipe.toml:6:1"), "{message}");
+    assert!(message.contains("unknown field `colour`"), "{message}");
+    assert!(message.contains("`platform`"), "{message}");
+}
+
+#[test]
+fn a_bad_platform_names_the_accepted_values() {
+    let message = error_of(&MINIMAL.replace("\"linux\"", "\"beos\""));
+    assert!(message.contains("recipe.toml:3:"), "{message}");
+    assert!(
+        message.contains("`linux`") && message.contains("`windows`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_base_with_two_sources_is_refused() {
+    let message = error_of(&MINIMAL.replace("base = {", "base = { image = \"ami-1\","));
+    assert!(message.contains("recipe.toml:5:"), "{message}");
+    assert!(message.contains("exactly one of"), "{message}");
+}
+
+#[test]
+fn a_base_can_be_another_roles_release() {
+    let layered = |base: &str| {
+        let text = MINIMAL.replace("name = \"base\"", "name = \"zookeeper\"");
+        let text = text.replace(
+            "base = { ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\" }",
+            base,
+        );
+        Recipe::parse(Path::new("/x"), Path::new("recipe.toml"), &text)
+    };
+    let by_channel = layered("base = { role = \"base\", channel = \"stable\" }").unwrap();
+    assert_eq!(
+        by_channel.base,
+        BaseImage::Release {
+            role: RoleName::parse("base").unwrap(),
+            selector: BaseSelector::Channel("stable".into())
+        }
+    );
+    let by_version = layered("base = { role = \"base\", version = \"^2.3\" }").unwrap();
+    assert!(matches!(
+        by_version.base,
+        BaseImage::Release {
+            selector: BaseSelector::Version(_),
+            ..
+        }
+    ));
+    let both =
+        layered("base = { role = \"base\", channel = \"stable\", version = \"^2\" }").unwrap_err();
+    assert!(both.to_string().contains("recipe.toml:5:"), "{both}");
+    let bad_req = layered("base = { role = \"base\", version = \"two\" }").unwrap_err();
+    assert!(
+        bad_req.to_string().contains("not a version requirement"),
+        "{bad_req}"
+    );
+    let itself = layered("base = { role = \"zookeeper\", channel = \"stable\" }").unwrap_err();
+    assert!(
+        itself.to_string().contains("cannot be layered on itself"),
+        "{itself}"
+    );
+}
+
+#[test]
+fn the_base_flag_takes_every_form_of_base() {
+    let role = RoleName::parse("zookeeper").unwrap();
+    let parse = |text: &str| BaseImage::parse_flag(text, &role);
+    assert_eq!(
+        parse("ami-0abc").unwrap(),
+        BaseImage::Image("ami-0abc".into())
+    );
+    assert_eq!(
+        parse("/aws/service/debian/release/12/latest/amd64").unwrap(),
+        BaseImage::SsmParameter("/aws/service/debian/release/12/latest/amd64".into())
+    );
+    assert!(matches!(
+        parse("base@stable").unwrap(),
+        BaseImage::Release {
+            selector: BaseSelector::Channel(_),
+            ..
+        }
+    ));
+    assert!(matches!(
+        parse("base@^2.3").unwrap(),
+        BaseImage::Release {
+            selector: BaseSelector::Version(_),
+            ..
+        }
+    ));
+    assert_eq!(
+        parse("136693071363:debian-12-amd64-*").unwrap(),
+        BaseImage::Filter {
+            owner: "136693071363".into(),
+            name: "debian-12-amd64-*".into()
+        }
+    );
+    assert!(parse("debian")
+        .unwrap_err()
+        .to_string()
+        .contains("--base `debian`"));
+    assert!(parse("zookeeper@stable")
+        .unwrap_err()
+        .to_string()
+        .contains("cannot be layered on itself"));
+}
+
+#[test]
+fn a_bad_timeout_is_refused_at_its_value() {
+    let message = error_of(&format!(
+        "{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\ntimeout = \"soon\"\n"
+    ));
+    assert!(message.contains("recipe.toml:9:11"), "{message}");
+    assert!(message.contains("invalid duration `soon`"), "{message}");
+}
+
+#[test]
+fn a_missing_script_is_refused_at_its_key() {
+    let message = error_of(&format!(
+        "{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"steps/missing.sh\"\n"
+    ));
+    assert!(message.contains("recipe.toml:8:"), "{message}");
+    assert!(message.contains("steps/missing.sh"), "{message}");
+}
+
+#[test]
+fn a_script_outside_the_recipe_is_refused() {
+    let message = error_of(&format!(
+        "{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"../x.sh\"\n"
+    ));
+    assert!(message.contains("inside the recipe folder"), "{message}");
+}
+
+#[test]
+fn duplicate_step_names_are_refused() {
+    let step = "[[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\n";
+    let message = error_of(&format!("{MINIMAL}{step}{step}"));
+    assert!(message.contains("recipe.toml:10:"), "{message}");
+    assert!(message.contains("appears twice"), "{message}");
+}
+
+#[test]
+fn reserved_tag_prefixes_are_refused() {
+    let message = error_of(&format!("{MINIMAL}[tags]\n\"bakery:role\" = \"x\"\n"));
+    assert!(message.contains("recipe.toml:7:"), "{message}");
+    assert!(message.contains("reserved"), "{message}");
+}
+
+#[test]
+fn bad_env_names_and_role_names_are_refused() {
+    let message = error_of(&format!(
+        "{MINIMAL}[[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\nenv = {{ \"1X\" = \"v\" }}\n"
+    ));
+    assert!(
+        message.contains("invalid environment variable name `1X`"),
+        "{message}"
+    );
+    let message = error_of(&MINIMAL.replace("\"base\"", "\"Base Image\""));
+    assert!(message.contains("invalid role name"), "{message}");
+}
+
+#[test]
+fn firstboot_is_on_by_default_configurable_and_can_be_turned_off() {
+    let (_dir, recipe) = recipe_dir(MINIMAL, &[]);
+    assert_eq!(
+        recipe.unwrap().firstboot,
+        Some(FirstbootSettings::default())
+    );
+    let (_dir, recipe) = recipe_dir(&format!("{MINIMAL}firstboot = false\n"), &[]);
+    assert_eq!(recipe.unwrap().firstboot, None);
+    let (_dir, recipe) = recipe_dir(
+        &format!(
+            "{MINIMAL}[firstboot]\nrunlist = \"s3://runlists/{{environment}}/base.json\"\n\
+             runner = \"chef-client -z -j {{runlist}}\"\nretry = false\nfetch_timeout = \"2m\"\n"
+        ),
+        &[],
+    );
+    let settings = recipe.unwrap().firstboot.unwrap();
+    assert_eq!(
+        settings.runner.as_deref(),
+        Some("chef-client -z -j {runlist}")
+    );
+    assert!(!settings.retry);
+    assert_eq!(settings.fetch_timeout, Duration::from_secs(120));
+}
+
+#[test]
+fn firstboot_mistakes_are_refused_at_their_key() {
+    for (section, line, says) in [
+        ("runlist = \"s3://b/k\"\n", 7, "a runlist needs a `runner`"),
+        ("runlist = \"b/k\"\nrunner = \"x\"\n", 7, "is not an S3 URI"),
+        ("runner = \"x {runlist}\"\n", 7, "no `runlist` is set"),
+        ("sns_topic = \"alerts\"\n", 7, "is not an SNS topic ARN"),
+        ("fetch_attempts = 0\n", 7, "give 1 to 20"),
+        ("colour = \"blue\"\n", 7, "unknown field `colour`"),
+    ] {
+        let message = error_of(&format!("{MINIMAL}[firstboot]\n{section}"));
+        assert!(
+            message.contains(&format!("recipe.toml:{line}:")),
+            "{section}: {message}"
+        );
+        assert!(message.contains(says), "{section}: {message}");
+    }
+    let message = error_of(&format!("{MINIMAL}firstboot = \"yes\"\n"));
+    assert!(
+        message.contains("`firstboot = false`, or a [firstboot] table"),
+        "{message}"
+    );
+}
+
+/// One test per kind of mistake: each is refused with the line (and column) of the
+/// place it was made, and says what is accepted.
+macro_rules! refused_at {
+    ($($test:ident: $extra:expr => $place:expr, $says:expr;)*) => {$(
+        #[test]
+        fn $test() {
+            let message = error_of(&$extra);
+            assert!(message.contains($place), "expected {} in:\n{message}", $place);
+            assert!(message.contains($says), "expected {:?} in:\n{message}", $says);
+        }
+    )*};
+}
+
+const STEP: &str = "[[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\n";
+
+refused_at! {
+    refuses_a_toml_syntax_error: format!("{MINIMAL}name = \n") => "recipe.toml:6:", "string values must be quoted";
+    refuses_a_missing_required_key: MINIMAL.replace("arch = \"x86_64\"\n", "") => "recipe.toml:1:", "missing field `arch`";
+    refuses_a_bad_arch: MINIMAL.replace("\"x86_64\"", "\"amd64\"") => "recipe.toml:4:8", "`x86_64`";
+    refuses_an_image_that_is_not_an_ami: MINIMAL.replace("base = {", "base = { image = \"debian\" } #") => "recipe.toml:5:", "is not an AMI id";
+    refuses_a_parameter_that_is_not_a_path: MINIMAL.replace("\"/aws/service", "\"aws/service") => "recipe.toml:5:", "starts with `/`";
+    refuses_a_volume_size_out_of_range: format!("{MINIMAL}[builder]\nvolume_size = 0\n") => "recipe.toml:7:15", "give GiB from 1 to 16384";
+    refuses_an_unknown_volume_type: format!("{MINIMAL}[builder]\nvolume_type = \"st1\"\n") => "recipe.toml:7:15", "`gp3`";
+    refuses_an_unknown_builder_key: format!("{MINIMAL}[builder]\nami = \"x\"\n") => "recipe.toml:7:1", "unknown field `ami`";
+    refuses_an_invalid_step_name: format!("{MINIMAL}[[steps]]\nname = \"Install Java\"\nscript = \"steps/a.sh\"\n") => "recipe.toml:7:8", "invalid step name";
+    refuses_a_step_without_a_script: format!("{MINIMAL}[[steps]]\nname = \"a\"\n") => "recipe.toml:6:", "missing field `script`";
+    refuses_an_unknown_step_key: format!("{MINIMAL}{STEP}retries = 3\n") => "recipe.toml:9:1", "unknown field `retries`";
+    refuses_a_secret_with_a_bad_parameter_name: format!("{MINIMAL}{STEP}secrets = {{ TOKEN = \"my token\" }}\n") => "recipe.toml:9:", "is not an SSM parameter name";
+    refuses_a_secret_that_is_also_an_env_value: format!("{MINIMAL}{STEP}env = {{ TOKEN = \"x\" }}\nsecrets = {{ TOKEN = \"/t\" }}\n") => "recipe.toml:10:", "also in `env`";
+    refuses_a_tag_value_that_is_too_long: format!("{MINIMAL}[tags]\nteam = \"{}\"\n", "x".repeat(300)) => "recipe.toml:7:", "at most 256 characters";
+    refuses_a_bad_deprecation_time: format!("{MINIMAL}deprecate_after = \"later\"\n") => "recipe.toml:6:19", "invalid duration `later`";
+}
+
+#[test]
+fn a_missing_folder_says_what_a_recipe_folder_is() {
+    let error = Recipe::load(Path::new("/nonexistent/recipe")).unwrap_err();
+    assert!(error
+        .to_string()
+        .contains("recipe folder `/nonexistent/recipe` not found"));
+}

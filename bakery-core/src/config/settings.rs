@@ -1,0 +1,300 @@
+//! A bake's settings, merged in layers: built-in defaults → environment (its
+//! `extends` chain, base first) → recipe → flags. Tables merge key by key; any other
+//! value (lists included) replaces. Every value remembers where it came from, for
+//! `bakery config show`, and a bad merged value names who set it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use super::checks;
+use crate::error::{Error, Result};
+use crate::model::Sharing;
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Source {
+    Default,
+    Environment {
+        name: String,
+        file: PathBuf,
+        line: usize,
+    },
+    Recipe {
+        file: PathBuf,
+    },
+    Flag {
+        flag: String,
+    },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("built-in default"),
+            Source::Environment { name, file, line } => {
+                write!(f, "environment {name} ({}:{line})", file.display())
+            }
+            Source::Recipe { file } => write!(f, "recipe ({})", file.display()),
+            Source::Flag { flag } => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// The effective settings of a bake, after the merge.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The first is where the bake runs; the release is copied to the others.
+    pub regions: Vec<String>,
+    pub builder: BuilderSettings,
+    /// KMS key per region, for the image (build region) and its copies.
+    pub kms_keys: BTreeMap<String, String>,
+    pub share: Sharing,
+    pub sns_topic: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub step_output: StepOutput,
+}
+
+/// The builder: the one type every layer fills (defaults, environment, recipe, flags)
+/// and the plan uses once merged.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuilderSettings {
+    pub instance_type: Option<String>,
+    /// GiB; the base image's root volume size when unset.
+    pub volume_size: Option<i32>,
+    pub volume_type: Option<String>,
+    pub subnet: Option<String>,
+    /// Empty: bakery creates a security group with no inbound rules for the bake.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    pub instance_profile: Option<String>,
+    /// The image's key; the build region's `kms_keys` entry when unset.
+    pub kms_key: Option<String>,
+    /// Install the SSM agent at launch (from AWS's regional bucket) when the base
+    /// image lacks it, as Debian's images do.
+    pub install_ssm_agent: Option<bool>,
+}
+
+impl BuilderSettings {
+    /// Set by the built-in defaults, so present once merged.
+    pub fn instance_type(&self) -> &str {
+        self.instance_type.as_deref().expect("a built-in default")
+    }
+
+    /// Set by the built-in defaults, so present once merged.
+    pub fn volume_type(&self) -> &str {
+        self.volume_type.as_deref().expect("a built-in default")
+    }
+
+    pub fn installs_ssm_agent(&self) -> bool {
+        self.install_ssm_agent.unwrap_or(false)
+    }
+}
+
+/// Where step output goes besides the bake's events, so that output beyond SSM's
+/// inline limit (24,000 characters) is kept.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepOutput {
+    pub s3_bucket: Option<String>,
+    pub s3_prefix: Option<String>,
+    pub cloudwatch_log_group: Option<String>,
+}
+
+impl StepOutput {
+    pub fn is_set(&self) -> bool {
+        self.s3_bucket.is_some() || self.cloudwatch_log_group.is_some()
+    }
+}
+
+/// One source's settings, in the shape of [`Settings`].
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub source: Source,
+    pub table: Table,
+}
+
+impl Layer {
+    /// A layer from dotted keys, e.g. `[("builder.subnet", "subnet-1")]`.
+    pub fn of(source: Source, values: Vec<(&str, Value)>) -> Layer {
+        let mut table = Table::new();
+        for (key, value) in values {
+            let mut parts: Vec<&str> = key.split('.').collect();
+            let last = parts.pop().expect("a key");
+            let mut current = &mut table;
+            for part in parts {
+                current = current
+                    .entry(part)
+                    .or_insert_with(|| Value::Table(Table::new()))
+                    .as_table_mut()
+                    .expect("tables on the way");
+            }
+            current.insert(last.to_string(), value);
+        }
+        Layer { source, table }
+    }
+}
+
+/// The merged settings and where each value (by dotted key) came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Merged {
+    pub settings: Settings,
+    pub sources: BTreeMap<String, Source>,
+}
+
+impl Merged {
+    /// Every set value as `(dotted key, value, source)`, for `config show`.
+    pub fn entries(&self) -> Vec<(String, Value, Source)> {
+        let value = Value::try_from(&self.settings).expect("settings serialize");
+        let mut entries = Vec::new();
+        flatten("", &value, &mut entries);
+        entries
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let source = self.source_of(&key)?;
+                Some((key, value, source))
+            })
+            .collect()
+    }
+
+    pub fn source_of(&self, key: &str) -> Option<Source> {
+        let mut path = key;
+        loop {
+            if let Some(source) = self.sources.get(path) {
+                return Some(source.clone());
+            }
+            path = &path[..path.rfind('.')?];
+        }
+    }
+
+    /// ` (from <source>)` for the value at `key`, for error messages.
+    fn from(&self, key: &str) -> String {
+        self.source_of(key)
+            .map_or_else(String::new, |s| format!(" (from {s})"))
+    }
+
+    /// Every KMS key names one of the regions, once the regions are final (an
+    /// environment's own, or a bake's after `--region` and `--copy-to`).
+    pub fn check_kms_regions(&self) -> Result<()> {
+        let regions = &self.settings.regions;
+        let Some(stray) = self.settings.kms_keys.keys().find(|r| !regions.contains(r)) else {
+            return Ok(());
+        };
+        Err(Error::input(format!(
+            "kms_keys.{stray}{}: {stray} is not one of the regions ({})",
+            self.from(&format!("kms_keys.{stray}")),
+            regions.join(", ")
+        ))
+        .with_hint("add it to the environment's regions (or a bake's --copy-to)"))
+    }
+
+    /// Checks that need the merged values; every bad value is reported, each naming
+    /// where it came from.
+    fn check(&self) -> Result<()> {
+        let settings = &self.settings;
+        let mut problems: Vec<String> = Vec::new();
+        let mut note = |key: &str, checked: std::result::Result<(), String>| {
+            if let Err(message) = checked {
+                problems.push(format!("{key}{}: {message}", self.from(key)));
+            }
+        };
+        for region in &settings.regions {
+            note("regions", checks::check_region(region));
+        }
+        if let Err((key, message)) = checks::check_sharing(&settings.share) {
+            note(key, Err(message));
+        }
+        if let Some(topic) = &settings.sns_topic {
+            note("sns_topic", checks::check_topic_arn(topic));
+        }
+        if let Some(bucket) = &settings.step_output.s3_bucket {
+            note("step_output.s3_bucket", checks::check_bucket(bucket));
+        }
+        if let Some(group) = &settings.step_output.cloudwatch_log_group {
+            note(
+                "step_output.cloudwatch_log_group",
+                checks::check_log_group(group),
+            );
+        }
+        for (key, value) in &settings.tags {
+            note(&format!("tags.{key}"), checks::check_tag(key, value));
+        }
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(Error::input(problems.remove(0))),
+            n => Err(Error::input(format!(
+                "{n} problems in the settings:\n  {}",
+                problems.join("\n  ")
+            ))),
+        }
+    }
+}
+
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Table(table) => {
+            for (key, value) in table {
+                let key = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&key, value, out);
+            }
+        }
+        Value::Array(items) if items.is_empty() => {}
+        _ => out.push((prefix.to_string(), value.clone())),
+    }
+}
+
+/// Merges the layers in order and checks the result.
+pub fn merge(layers: &[Layer]) -> Result<Merged> {
+    let mut table = Table::new();
+    let mut sources = BTreeMap::new();
+    for layer in layers {
+        merge_table(&mut table, &mut sources, &layer.table, &layer.source, "");
+    }
+    let settings: Settings = Value::Table(table).try_into().map_err(|e| {
+        Error::input(format!("the merged settings are invalid: {e}"))
+            .with_hint("check `bakery config show`")
+    })?;
+    let merged = Merged { settings, sources };
+    merged.check()?;
+    Ok(merged)
+}
+
+fn merge_table(
+    into: &mut Table,
+    sources: &mut BTreeMap<String, Source>,
+    layer: &Table,
+    source: &Source,
+    prefix: &str,
+) {
+    for (key, value) in layer {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (into.get_mut(key), value) {
+            (Some(Value::Table(existing)), Value::Table(more)) => {
+                merge_table(existing, sources, more, source, &path);
+            }
+            (_, Value::Table(more)) => {
+                let mut fresh = Table::new();
+                merge_table(&mut fresh, sources, more, source, &path);
+                into.insert(key.clone(), Value::Table(fresh));
+            }
+            _ => {
+                into.insert(key.clone(), value.clone());
+                sources.insert(path, source.clone());
+            }
+        }
+    }
+}

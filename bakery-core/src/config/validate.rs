@@ -1,0 +1,92 @@
+//! `bakery validate`: everything that can be checked about a recipe without AWS —
+//! the schema (with the place of each mistake), the scripts, and shellcheck where it
+//! is installed.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde::Serialize;
+
+use super::recipe::Recipe;
+use crate::error::{Error, Result};
+use crate::model::Platform;
+
+/// A problem shellcheck found in one of the recipe's scripts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub script: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Validation {
+    pub recipe: String,
+    pub role: String,
+    pub platform: String,
+    pub steps: usize,
+    /// False when shellcheck is not installed: the scripts were not linted.
+    pub shellchecked: bool,
+    pub findings: Vec<Finding>,
+}
+
+/// Reads the recipe (any schema error is returned as an input error naming file,
+/// line and key) and lints its shell scripts.
+pub fn validate(dir: &Path) -> Result<Validation> {
+    let recipe = Recipe::load(dir)?;
+    let shellcheck = Command::new("shellcheck")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut findings = Vec::new();
+    if shellcheck && recipe.platform == Platform::Linux {
+        for step in &recipe.steps {
+            let path = dir.join(&step.script);
+            let out = Command::new("shellcheck")
+                .args(["--format", "gcc", "--shell", shell_of(&step.script_text)])
+                .arg(&path)
+                .output()
+                .map_err(|e| {
+                    Error::input(format!("cannot run shellcheck on {}: {e}", path.display()))
+                })?;
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                findings.push(Finding {
+                    script: step.script.display().to_string(),
+                    message: line.to_string(),
+                });
+            }
+        }
+    }
+    Ok(Validation {
+        recipe: dir.display().to_string(),
+        role: recipe.name.to_string(),
+        platform: recipe.platform.to_string(),
+        steps: recipe.steps.len(),
+        shellchecked: shellcheck && recipe.platform == Platform::Linux,
+        findings,
+    })
+}
+
+/// The dialect shellcheck should check: the script's `#!` line, sh by default.
+fn shell_of(script: &str) -> &'static str {
+    let first = script.lines().next().unwrap_or_default();
+    if !first.starts_with("#!") {
+        return "sh";
+    }
+    ["bash", "dash", "ksh"]
+        .into_iter()
+        .find(|shell| first.contains(shell))
+        .unwrap_or("sh")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shebang_picks_the_dialect() {
+        assert_eq!(shell_of("#!/bin/bash\n"), "bash");
+        assert_eq!(shell_of("#!/usr/bin/env bash\n"), "bash");
+        assert_eq!(shell_of("#!/bin/sh\n"), "sh");
+        assert_eq!(shell_of("echo hi\n"), "sh");
+    }
+}

@@ -1,0 +1,229 @@
+//! `bakery audit`: which fleets run which releases, how old their images are, and
+//! which ones break the policy (older than a quarter by default, or not baked by
+//! bakery at all).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::aws::ec2::ImageInfo;
+use crate::aws::Aws;
+use crate::error::Result;
+use crate::model::release::{TAG_BUILDER, TAG_ROLE, TAG_VERSION};
+use crate::model::RoleName;
+use crate::release::catalog;
+
+/// A quarter: the default for `--max-age`.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(91 * 24 * 3600);
+
+/// The instances running one image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fleet {
+    /// The role, or None for an image bakery did not bake.
+    pub role: Option<String>,
+    pub version: Option<String>,
+    pub image_id: String,
+    pub image_name: Option<String>,
+    pub image_created: Option<String>,
+    pub age_days: Option<u64>,
+    /// Channels of the role that point at this image.
+    pub channels: Vec<String>,
+    pub instances: Vec<String>,
+    /// Why the fleet breaks the policy; empty when it does not.
+    pub violations: Vec<String>,
+}
+
+/// The fleets of the region (bakery's own builders excepted), worst first.
+pub async fn audit(aws: &Aws, max_age: Duration) -> Result<Vec<Fleet>> {
+    let instances = aws.ec2.running_instances().await?;
+    let mut by_image: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for instance in instances {
+        if instance.tags.get(TAG_BUILDER).map(String::as_str) == Some("true") {
+            continue;
+        }
+        by_image
+            .entry(instance.image_id)
+            .or_default()
+            .push(instance.id);
+    }
+    let mut images = BTreeMap::new();
+    let mut channels_of: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for image_id in by_image.keys() {
+        let image = aws.ec2.describe_image(image_id).await?;
+        if let Some(role) = image.as_ref().and_then(|i| i.tags.get(TAG_ROLE)) {
+            if !channels_of.contains_key(role) {
+                let channels = match RoleName::parse(role) {
+                    Ok(name) => catalog::channels(aws, &name).await?,
+                    Err(_) => BTreeMap::new(),
+                };
+                channels_of.insert(role.clone(), channels);
+            }
+        }
+        images.insert(image_id.clone(), image);
+    }
+    Ok(assess(
+        by_image,
+        &images,
+        &channels_of,
+        max_age,
+        SystemTime::now(),
+    ))
+}
+
+/// The fleets with their violations, given what AWS said.
+pub fn assess(
+    by_image: BTreeMap<String, Vec<String>>,
+    images: &BTreeMap<String, Option<ImageInfo>>,
+    channels_of: &BTreeMap<String, BTreeMap<String, String>>,
+    max_age: Duration,
+    now: SystemTime,
+) -> Vec<Fleet> {
+    let mut fleets: Vec<Fleet> = by_image
+        .into_iter()
+        .map(|(image_id, instances)| {
+            let image = images.get(&image_id).cloned().flatten();
+            let role = image.as_ref().and_then(|i| i.tags.get(TAG_ROLE).cloned());
+            let version = image
+                .as_ref()
+                .and_then(|i| i.tags.get(TAG_VERSION).cloned());
+            let created = image.as_ref().and_then(|i| i.creation_date.clone());
+            let age = created
+                .as_deref()
+                .and_then(|c| humantime::parse_rfc3339_weak(c).ok())
+                .and_then(|c| now.duration_since(c).ok());
+            let channels: Vec<String> = role
+                .as_ref()
+                .and_then(|r| channels_of.get(r))
+                .map(|c| {
+                    c.iter()
+                        .filter(|(_, id)| **id == image_id)
+                        .map(|(name, _)| name.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut violations = Vec::new();
+            match (&image, &role) {
+                (None, _) => violations.push("its image no longer exists".to_string()),
+                (Some(_), None) => violations.push("not baked by bakery".to_string()),
+                _ => {}
+            }
+            if let Some(age) = age.filter(|a| *a > max_age) {
+                violations.push(format!(
+                    "image is {} old, the policy allows {}",
+                    describe_age(age),
+                    humantime::format_duration(max_age)
+                ));
+            }
+            Fleet {
+                role,
+                version,
+                image_name: image.as_ref().map(|i| i.name.clone()),
+                image_created: created,
+                age_days: age.map(|a| a.as_secs() / 86400),
+                channels,
+                instances,
+                violations,
+                image_id,
+            }
+        })
+        .collect();
+    fleets.sort_by(|a, b| {
+        (b.violations.len(), &a.role, &a.version).cmp(&(a.violations.len(), &b.role, &b.version))
+    });
+    fleets
+}
+
+fn describe_age(age: Duration) -> String {
+    match age.as_secs() / 86400 {
+        0 => humantime::format_duration(Duration::from_secs(age.as_secs())).to_string(),
+        days => format!("{days} days"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(id: &str, created: &str, role: Option<(&str, &str)>) -> ImageInfo {
+        ImageInfo {
+            id: id.into(),
+            name: format!("name-{id}"),
+            state: crate::aws::state::ImageState::Available,
+            state_reason: None,
+            architecture: Some("x86_64".into()),
+            windows: false,
+            root_device_name: None,
+            root_volume_gib: None,
+            creation_date: Some(created.into()),
+            deprecation_time: None,
+            snapshot_ids: vec![],
+            tags: role
+                .map(|(r, v)| {
+                    BTreeMap::from([
+                        (TAG_ROLE.to_string(), r.to_string()),
+                        (TAG_VERSION.to_string(), v.to_string()),
+                    ])
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn old_foreign_and_vanished_images_break_the_policy() {
+        let now = humantime::parse_rfc3339("2026-11-22T00:00:00Z").unwrap();
+        let by_image = BTreeMap::from([
+            (
+                "ami-new".to_string(),
+                vec!["i-1".to_string(), "i-2".to_string()],
+            ),
+            ("ami-old".to_string(), vec!["i-3".to_string()]),
+            ("ami-foreign".to_string(), vec!["i-4".to_string()]),
+            ("ami-gone".to_string(), vec!["i-5".to_string()]),
+        ]);
+        let images = BTreeMap::from([
+            (
+                "ami-new".to_string(),
+                Some(image(
+                    "ami-new",
+                    "2026-11-01T00:00:00.000Z",
+                    Some(("base", "2.4.0")),
+                )),
+            ),
+            (
+                "ami-old".to_string(),
+                Some(image(
+                    "ami-old",
+                    "2026-05-01T00:00:00.000Z",
+                    Some(("base", "2.1.0")),
+                )),
+            ),
+            (
+                "ami-foreign".to_string(),
+                Some(image("ami-foreign", "2026-11-20T00:00:00.000Z", None)),
+            ),
+            ("ami-gone".to_string(), None),
+        ]);
+        let channels = BTreeMap::from([(
+            "base".to_string(),
+            BTreeMap::from([("stable".to_string(), "ami-new".to_string())]),
+        )]);
+        let fleets = assess(by_image, &images, &channels, DEFAULT_MAX_AGE, now);
+        let by_id: BTreeMap<&str, &Fleet> =
+            fleets.iter().map(|f| (f.image_id.as_str(), f)).collect();
+        assert!(by_id["ami-new"].violations.is_empty());
+        assert_eq!(by_id["ami-new"].channels, ["stable"]);
+        assert_eq!(by_id["ami-new"].age_days, Some(21));
+        assert!(
+            by_id["ami-old"].violations[0].contains("old, the policy allows"),
+            "{:?}",
+            by_id["ami-old"]
+        );
+        assert_eq!(by_id["ami-foreign"].violations, ["not baked by bakery"]);
+        assert_eq!(by_id["ami-gone"].violations, ["its image no longer exists"]);
+        assert!(
+            fleets.last().unwrap().violations.is_empty(),
+            "violations come first"
+        );
+    }
+}

@@ -1,0 +1,290 @@
+//! `bakery cleanup`: what crashed bakes left behind (a `kill -9`, a lost host), found
+//! by bakery's tags and claims, and removed on request.
+//!
+//! A bake is alive while its claim says `baking` and either its process still runs
+//! (same host) or its deadline has not passed (another host). Everything of a bake
+//! that is not alive and never became a release is a leftover. Images are only taken
+//! when their bake's claim shows it died, so a release whose claim was deleted by hand
+//! is never mistaken for one. The judgements are pure functions ([`judge_claim`],
+//! [`judge_builder`]); the rest reads AWS and applies them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::Aws;
+use crate::error::Result;
+use crate::events::{Event, EventSink};
+use crate::model::release::{TAG_BAKE_ID, TAG_BUILDER, TAG_DEADLINE};
+use crate::model::time::{rfc3339, rfc3339_before};
+use crate::model::{Release, Resource};
+use crate::ops::removal::Remover;
+use crate::release::claim::{this_host, RecordState, ReleaseRecord};
+use crate::wait::Deadlines;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Leftover {
+    pub resource: Resource,
+    pub bake_id: String,
+    pub reason: String,
+}
+
+/// True when a bakery process with this pid runs on this machine.
+fn bakery_runs(pid: u64) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("bakery"))
+}
+
+/// Why the bake that holds `record` is dead, or None while it may still be baking.
+/// `runs` says whether a bakery process with a pid runs on `host`, this machine.
+pub fn judge_claim(
+    record: &ReleaseRecord,
+    host: &str,
+    now: &str,
+    runs: impl Fn(u64) -> bool,
+) -> Option<String> {
+    if record.state != RecordState::Baking {
+        return None;
+    }
+    let same_host = record.host.as_deref() == Some(host);
+    let deadline = record.deadline.as_deref().unwrap_or_default();
+    if same_host && !record.pid.is_some_and(&runs) {
+        let pid = record.pid.map_or("unknown".to_string(), |p| p.to_string());
+        Some(format!("its bakery process (pid {pid}) is gone"))
+    } else if rfc3339_before(deadline, now) {
+        Some(format!("its deadline {deadline} has passed"))
+    } else {
+        None
+    }
+}
+
+/// Why a builder instance or security group (`kind`) of bake `bake_id` is left over,
+/// or None while its bake is alive.
+pub fn judge_builder(
+    kind: &str,
+    bake_id: &str,
+    deadline: &str,
+    now: &str,
+    bakes: &Bakes,
+) -> Option<String> {
+    if rfc3339_before(deadline, now) {
+        Some(format!("builder {kind} past its deadline {deadline}"))
+    } else if let Some(why) = bakes.dead.get(bake_id) {
+        Some(format!("bake {bake_id} died: {why}"))
+    } else if !bakes.alive.contains(bake_id) {
+        Some(format!(
+            "bake {bake_id} is not running (no claim says it bakes)"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The bakes the claims speak of.
+#[derive(Debug, Default)]
+pub struct Bakes {
+    /// Bakes whose claim says `baking` and that still run.
+    pub alive: BTreeSet<String>,
+    /// Bakes that are gone, with why.
+    pub dead: BTreeMap<String, String>,
+    /// Claims of dead bakes: (region, parameter name, bake id).
+    pub dead_claims: Vec<(String, String, String)>,
+}
+
+async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
+    let host = this_host();
+    let mut bakes = Bakes::default();
+    for (name, value) in aws.ssm.parameters_under("/bakery/").await? {
+        if Release::of_claim_parameter(&name).is_none() {
+            continue;
+        }
+        let Some(record) = ReleaseRecord::parse(&value) else {
+            continue;
+        };
+        if record.state != RecordState::Baking {
+            continue;
+        }
+        match judge_claim(&record, &host, now, bakery_runs) {
+            Some(reason) => {
+                bakes.dead.insert(record.bake_id.clone(), reason);
+                bakes
+                    .dead_claims
+                    .push((aws.region.clone(), name, record.bake_id));
+            }
+            None => {
+                bakes.alive.insert(record.bake_id);
+            }
+        }
+    }
+    Ok(bakes)
+}
+
+/// What dead bakes left in `regions`. A bake's claim lives in its build region, its
+/// copies elsewhere: the claims of every region are read first, so that a copy left
+/// by a bake killed while distributing is found in the copy's region.
+pub async fn find(regions: &[Aws]) -> Result<Vec<Leftover>> {
+    let now = rfc3339(SystemTime::now());
+    let mut bakes = Bakes::default();
+    for aws in regions {
+        let found = self::bakes(aws, &now).await?;
+        bakes.alive.extend(found.alive);
+        bakes.dead.extend(found.dead);
+        bakes.dead_claims.extend(found.dead_claims);
+    }
+    let mut leftovers = Vec::new();
+    for aws in regions {
+        leftovers.extend(find_in_region(aws, &mut bakes, &now).await?);
+    }
+    for (region, name, bake_id) in &bakes.dead_claims {
+        let reason = format!(
+            "claim of bake {bake_id}, which died: {}",
+            bakes.dead[bake_id]
+        );
+        leftovers.push(Leftover {
+            resource: Resource::Claim {
+                id: name.clone(),
+                region: region.clone(),
+            },
+            bake_id: bake_id.clone(),
+            reason,
+        });
+    }
+    leftovers.sort_by_key(|l| l.resource.removal_order());
+    Ok(leftovers)
+}
+
+async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<Leftover>> {
+    let region = aws.region.clone();
+    let mut leftovers = Vec::new();
+
+    // Builders (and their security groups) of bakes that are not alive, or past their deadline.
+    let builders = aws.ec2.instances_tagged(TAG_BUILDER, "true").await?;
+    let groups = aws.ec2.security_groups_tagged(TAG_BUILDER, "true").await?;
+    let found = builders
+        .into_iter()
+        .map(|i| (i.id, i.tags, true))
+        .chain(groups.into_iter().map(|(id, tags)| (id, tags, false)));
+    for (id, tags, is_instance) in found {
+        let kind = if is_instance {
+            "instance"
+        } else {
+            "security group"
+        };
+        let bake_id = tags.get(TAG_BAKE_ID).cloned().unwrap_or_default();
+        let deadline = tags
+            .get(TAG_DEADLINE)
+            .map(String::as_str)
+            .unwrap_or_default();
+        let Some(reason) = judge_builder(kind, &bake_id, deadline, now, bakes) else {
+            continue;
+        };
+        bakes
+            .dead
+            .entry(bake_id.clone())
+            .or_insert_with(|| reason.clone());
+        let region = region.clone();
+        let resource = if is_instance {
+            Resource::Instance { id, region }
+        } else {
+            Resource::SecurityGroup { id, region }
+        };
+        leftovers.push(Leftover {
+            resource,
+            bake_id,
+            reason,
+        });
+    }
+    // Images and snapshots of bakes that died before their image became a release.
+    let dead: Vec<String> = bakes
+        .dead
+        .keys()
+        .filter(|id| !bakes.alive.contains(*id))
+        .cloned()
+        .collect();
+    for bake_id in dead {
+        let Some(release) = bakes
+            .dead_claims
+            .iter()
+            .find(|(_, _, b)| *b == bake_id)
+            .and_then(|(_, name, _)| Release::of_claim_parameter(name))
+        else {
+            continue;
+        };
+        let reason = format!(
+            "half-made by bake {bake_id}, which died: {}",
+            bakes.dead[&bake_id]
+        );
+        // By the bake's tag, and by the release's name: a copy is tagged only once
+        // CopyImage has answered, so a kill in between leaves it untagged.
+        let mut images = aws
+            .ec2
+            .own_images(Some((TAG_BAKE_ID, &bake_id)), None)
+            .await?;
+        for image in aws
+            .ec2
+            .own_images(None, Some(&release.image_name_pattern()))
+            .await?
+        {
+            let other_bake = image.tags.get(TAG_BAKE_ID).is_some_and(|b| *b != bake_id);
+            if !other_bake && !images.iter().any(|i| i.id == image.id) {
+                images.push(image);
+            }
+        }
+        let mut snapshots: BTreeSet<String> = BTreeSet::new();
+        for image in images {
+            snapshots.extend(image.snapshot_ids.iter().cloned());
+            leftovers.push(Leftover {
+                resource: Resource::Image {
+                    id: image.id,
+                    region: region.clone(),
+                },
+                bake_id: bake_id.clone(),
+                reason: reason.clone(),
+            });
+        }
+        snapshots.extend(aws.ec2.snapshots_tagged(TAG_BAKE_ID, &bake_id).await?);
+        for snapshot in snapshots {
+            leftovers.push(Leftover {
+                resource: Resource::Snapshot {
+                    id: snapshot,
+                    region: region.clone(),
+                    image: String::new(),
+                },
+                bake_id: bake_id.clone(),
+                reason: reason.clone(),
+            });
+        }
+    }
+    Ok(leftovers)
+}
+
+/// Removes the leftovers in order; returns those that could not be removed, with why.
+pub async fn remove(
+    aws: &Aws,
+    leftovers: &[Leftover],
+    sink: &dyn EventSink,
+) -> Vec<(Leftover, String)> {
+    let cancel = CancellationToken::new();
+    let deadlines = Deadlines::default();
+    let remover = Remover {
+        aws,
+        sink,
+        cancel: &cancel,
+        deadlines: &deadlines,
+    };
+    let mut failed = Vec::new();
+    for leftover in leftovers {
+        match remover.remove(&leftover.resource).await {
+            Ok(()) => sink.emit(Event::ResourceRemoved {
+                resource: leftover.resource.clone(),
+            }),
+            Err(error) => failed.push((leftover.clone(), error.to_string())),
+        }
+    }
+    failed
+}
+
+#[cfg(test)]
+mod tests;

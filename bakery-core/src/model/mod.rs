@@ -1,0 +1,17 @@
+//! L0, the shared vocabulary: names, releases and their tag schema, resources, steps,
+//! versions, sharing and time. No I/O, and no import from any layer above.
+
+pub mod names;
+pub mod release;
+pub mod resource;
+pub mod sharing;
+pub mod step;
+pub mod time;
+pub mod version;
+
+pub use names::{Arch, Document, Platform, RoleName};
+pub use release::{Provenance, Release};
+pub use resource::Resource;
+pub use sharing::{PermissionChange, Sharing};
+pub use step::Step;
+pub use version::{Bump, VersionRequest};

@@ -1,0 +1,189 @@
+//! Names every layer shares: a role, a platform, an architecture, a channel, and the
+//! durations written in recipes and flags.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A role name: lower-case letters, digits and dashes, starting with a letter. It is
+/// part of AMI names and SSM parameter paths, so it is kept to what both accept.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct RoleName(String);
+
+impl RoleName {
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        if is_name(text) {
+            Ok(RoleName(text.to_string()))
+        } else {
+            Err(format!(
+                "invalid role name `{text}`: use 1-64 lower-case letters, digits and dashes, \
+                 starting with a letter (e.g. `base`, `zookeeper`)"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The shape of role, step and channel names: 1-64 lower-case letters, digits and
+/// dashes, starting with a letter.
+pub fn is_name(text: &str) -> bool {
+    text.len() <= 64
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RoleName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        RoleName::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A channel name (`stable`, `latest`, `canary`): the same shape as a role name.
+pub fn check_channel(name: &str) -> crate::Result<()> {
+    if is_name(name) {
+        Ok(())
+    } else {
+        Err(crate::Error::input(format!(
+            "invalid channel `{name}`: use lower-case letters, digits and dashes, e.g. stable"
+        )))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Linux,
+    Windows,
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Platform::Linux => "linux",
+            Platform::Windows => "windows",
+        })
+    }
+}
+
+/// The SSM document that runs a platform's scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Document {
+    #[serde(rename = "AWS-RunShellScript")]
+    RunShellScript,
+    #[serde(rename = "AWS-RunPowerShellScript")]
+    RunPowerShellScript,
+}
+
+impl Document {
+    pub fn for_platform(platform: Platform) -> Document {
+        match platform {
+            Platform::Linux => Document::RunShellScript,
+            Platform::Windows => Document::RunPowerShellScript,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Document::RunShellScript => "AWS-RunShellScript",
+            Document::RunPowerShellScript => "AWS-RunPowerShellScript",
+        }
+    }
+}
+
+impl fmt::Display for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Arch {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Arch {
+    /// As EC2 names it (`DescribeImages`' `architecture`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parses `90s`, `20m`, `1h 30m`, `90d`; refuses zero and bare numbers.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "invalid duration `{text}`: write a number with a unit, e.g. `90s`, `20m`, `1h 30m`, `90d`"
+        )),
+    }
+}
+
+/// Serializes a duration as text (`1h 30m`), for recipes shown back to people.
+pub mod duration_text {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+/// Serializes a duration as whole seconds, for plans and configs read by programs.
+pub mod seconds {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_step_and_channel_names_share_one_shape() {
+        assert!(RoleName::parse("zookeeper-3").is_ok());
+        assert!(RoleName::parse("Base Image")
+            .unwrap_err()
+            .contains("invalid role name"));
+        assert!(check_channel("stable").is_ok());
+        assert!(check_channel("Stable")
+            .unwrap_err()
+            .to_string()
+            .contains("invalid channel `Stable`"));
+        assert!(!is_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn durations_need_a_unit_and_cannot_be_zero() {
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("90").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}

@@ -1,0 +1,247 @@
+//! A release is `role@version`: its AMI name, its SSM paths, and the one tag schema of
+//! images, snapshots and builders. docs/tags.md documents the same schema for people.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::names::{Arch, RoleName};
+
+pub const TAG_ROLE: &str = "bakery:role";
+pub const TAG_VERSION: &str = "bakery:version";
+pub const TAG_BASE_IMAGE: &str = "bakery:base-image";
+pub const TAG_BASE_RELEASE: &str = "bakery:base-release";
+pub const TAG_RECIPE_DIGEST: &str = "bakery:recipe-digest";
+pub const TAG_BAKE_ID: &str = "bakery:bake-id";
+pub const TAG_CREATED_BY: &str = "bakery:created-by";
+pub const TAG_SOURCE_COMMIT: &str = "bakery:source-commit";
+pub const TAG_BUILD_URL: &str = "bakery:build-url";
+pub const TAG_BUILDER: &str = "bakery:builder";
+pub const TAG_DEADLINE: &str = "bakery:deadline";
+
+/// `role@version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Release {
+    pub role: RoleName,
+    #[serde(serialize_with = "as_text")]
+    pub version: semver::Version,
+}
+
+fn as_text<S: serde::Serializer>(
+    v: &semver::Version,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
+}
+
+impl Release {
+    /// `role` and `version` as given on a command line.
+    pub fn parse(role: &str, version: &str) -> Result<Release> {
+        Ok(Release {
+            role: RoleName::parse(role).map_err(Error::input)?,
+            version: parse_version(version)?,
+        })
+    }
+    /// The AMI name: unique per region and account, so a second bake of the same
+    /// release cannot register a second image.
+    pub fn image_name(&self, arch: Arch) -> String {
+        format!("bakery/{}/{}/{}", self.role, self.version, arch.as_str())
+    }
+
+    /// The SSM parameter that claims the release, created with overwrite disabled so
+    /// that two bakes can never produce the same release.
+    pub fn claim_parameter(&self) -> String {
+        format!("{}{}", claims_path(&self.role), self.version)
+    }
+
+    /// The release a claim parameter `/bakery/<role>/releases/<version>` names.
+    pub fn of_claim_parameter(name: &str) -> Option<Release> {
+        let (role, version) = name.strip_prefix("/bakery/")?.split_once("/releases/")?;
+        Some(Release {
+            role: RoleName::parse(role).ok()?,
+            version: version.parse().ok()?,
+        })
+    }
+
+    /// A DescribeImages name filter for the release's images of every architecture.
+    pub fn image_name_pattern(&self) -> String {
+        format!("bakery/{}/{}/*", self.role, self.version)
+    }
+
+    /// The SSM parameter of one of the role's channels.
+    pub fn channel_parameter(role: &RoleName, channel: &str) -> String {
+        format!("{}{channel}", channels_path(role))
+    }
+}
+
+impl fmt::Display for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.role, self.version)
+    }
+}
+
+/// Where a role's release claims live: `/bakery/<role>/releases/`.
+pub fn claims_path(role: &RoleName) -> String {
+    format!("/bakery/{role}/releases/")
+}
+
+/// Where a role's channels live: `/bakery/<role>/channels/<name>`, data type
+/// `aws:ec2:image`, so launch templates can use `resolve:ssm:`.
+pub fn channels_path(role: &RoleName) -> String {
+    format!("/bakery/{role}/channels/")
+}
+
+/// Parses a release version: semver `X.Y.Z` with an optional pre-release (`-rc.1`).
+/// Build metadata (`+...`) is refused: `+` is not allowed in AMI names.
+pub fn parse_version(text: &str) -> Result<semver::Version> {
+    let hint = "expected a semantic version X.Y.Z or X.Y.Z-pre, e.g. 2.4.0 or 2.5.0-rc.1";
+    let version = semver::Version::parse(text.trim_start_matches('v'))
+        .map_err(|e| Error::input(format!("invalid --version `{text}`: {e}; {hint}")))?;
+    if !version.build.is_empty() {
+        return Err(Error::input(format!(
+            "invalid --version `{text}`: build metadata (`+{}`) cannot be part of an AMI name; {hint}",
+            version.build
+        )));
+    }
+    Ok(version)
+}
+
+/// What the image tags record about where a bake came from.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Provenance {
+    pub bake_id: String,
+    pub base_image: String,
+    /// `role@version` when the base is another role's release.
+    pub base_release: Option<String>,
+    pub recipe_digest: String,
+    pub created_by: Option<String>,
+    pub source_commit: Option<String>,
+    pub build_url: Option<String>,
+}
+
+/// The tags of a release's AMI and of its snapshots: the recipe's own tags first, so
+/// that bakery's schema always wins.
+pub fn image_tags(
+    release: &Release,
+    provenance: &Provenance,
+    recipe_tags: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut tags = recipe_tags.clone();
+    let mut put = |k: &str, v: &str| {
+        tags.insert(k.to_string(), truncate_tag_value(v));
+    };
+    put("Name", &release.to_string());
+    put(TAG_ROLE, release.role.as_str());
+    put(TAG_VERSION, &release.version.to_string());
+    put(TAG_BASE_IMAGE, &provenance.base_image);
+    if let Some(base_release) = &provenance.base_release {
+        put(TAG_BASE_RELEASE, base_release);
+    }
+    put(TAG_RECIPE_DIGEST, &provenance.recipe_digest);
+    put(TAG_BAKE_ID, &provenance.bake_id);
+    if let Some(who) = &provenance.created_by {
+        put(TAG_CREATED_BY, who);
+    }
+    if let Some(commit) = &provenance.source_commit {
+        put(TAG_SOURCE_COMMIT, commit);
+    }
+    if let Some(url) = &provenance.build_url {
+        put(TAG_BUILD_URL, url);
+    }
+    tags
+}
+
+/// The tags of the builder instance and its volumes: enough for `bakery cleanup` to
+/// find a builder whose bake died, and to know when it should have been gone.
+pub fn builder_tags(
+    release: &Release,
+    bake_id: &str,
+    deadline_rfc3339: &str,
+) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("Name".to_string(), format!("bakery builder {release}")),
+        (TAG_ROLE.to_string(), release.role.to_string()),
+        (TAG_VERSION.to_string(), release.version.to_string()),
+        (TAG_BAKE_ID.to_string(), bake_id.to_string()),
+        (TAG_BUILDER.to_string(), "true".to_string()),
+        (TAG_DEADLINE.to_string(), deadline_rfc3339.to_string()),
+    ])
+}
+
+fn truncate_tag_value(value: &str) -> String {
+    value.chars().take(256).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(version: &str) -> Release {
+        Release {
+            role: RoleName::parse("base").unwrap(),
+            version: parse_version(version).unwrap(),
+        }
+    }
+
+    #[test]
+    fn versions_are_semver_with_optional_pre_release() {
+        assert_eq!(parse_version("2.4.0").unwrap().to_string(), "2.4.0");
+        assert_eq!(parse_version("2.5.0-rc.1").unwrap().pre.as_str(), "rc.1");
+        assert_eq!(parse_version("v1.0.0").unwrap().to_string(), "1.0.0");
+    }
+
+    #[test]
+    fn incomplete_versions_and_build_metadata_are_refused() {
+        let error = parse_version("1.4").unwrap_err().to_string();
+        assert!(error.contains("invalid --version `1.4`"), "{error}");
+        assert!(error.contains("X.Y.Z"), "{error}");
+        let error = parse_version("1.4.0+build.7").unwrap_err().to_string();
+        assert!(error.contains("build metadata"), "{error}");
+    }
+
+    #[test]
+    fn image_names_follow_role_version_arch() {
+        assert_eq!(
+            release("1.5.0-rc.1").image_name(Arch::Arm64),
+            "bakery/base/1.5.0-rc.1/arm64"
+        );
+        assert_eq!(release("1.5.0").image_name_pattern(), "bakery/base/1.5.0/*");
+    }
+
+    #[test]
+    fn a_claim_parameter_names_its_release() {
+        let claim = release("2.0.0-rc.1").claim_parameter();
+        assert_eq!(claim, "/bakery/base/releases/2.0.0-rc.1");
+        assert_eq!(
+            Release::of_claim_parameter(&claim),
+            Some(release("2.0.0-rc.1"))
+        );
+        assert_eq!(
+            Release::of_claim_parameter("/bakery/base/channels/stable"),
+            None
+        );
+    }
+
+    #[test]
+    fn bakery_tags_win_over_recipe_tags() {
+        let recipe_tags = BTreeMap::from([
+            ("team".to_string(), "platform".to_string()),
+            ("Name".to_string(), "mine".to_string()),
+        ]);
+        let provenance = Provenance {
+            bake_id: "b-1".into(),
+            base_image: "ami-1".into(),
+            recipe_digest: "sha256:ab".into(),
+            build_url: Some("https://jenkins/job/1".into()),
+            ..Default::default()
+        };
+        let tags = image_tags(&release("1.0.0"), &provenance, &recipe_tags);
+        assert_eq!(tags["Name"], "base@1.0.0");
+        assert_eq!(tags["team"], "platform");
+        assert_eq!(tags[TAG_VERSION], "1.0.0");
+        assert_eq!(tags[TAG_BUILD_URL], "https://jenkins/job/1");
+        assert!(!tags.contains_key(TAG_SOURCE_COMMIT));
+    }
+}

@@ -1,0 +1,106 @@
+//! The steps of a bake, as one type: the chain in `bake/`, the dry run, the plan's
+//! list of AWS calls, the events and the report all name steps with it.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Reading the recipe and deciding everything: bad input is refused here, before
+    /// anything exists.
+    Plan,
+    /// Who is baking, and which version; refuses a release that exists.
+    CheckRelease,
+    /// The SSM parameter that makes `role@version` this bake's.
+    Claim,
+    ResolveBase,
+    /// The steps' SecureString parameters exist (dry run and bake alike).
+    CheckSecrets,
+    /// `--dry-run`: CreateSecurityGroup and RunInstances with EC2 DryRun.
+    CheckLaunch,
+    /// `--dry-run`: CopyImage into each region with EC2 DryRun.
+    CheckDistribute,
+    Launch,
+    WaitReady,
+    /// A step of the recipe, by its name in recipe.toml.
+    Recipe(String),
+    /// The built-in step that installs the firstboot agent.
+    Firstboot,
+    /// The built-in step that removes what must not be cloned.
+    Generalize,
+    Stop,
+    CreateImage,
+    WaitImage,
+    Terminate,
+    RecordRelease,
+    Distribute,
+    Share,
+    Promote,
+    /// What a failed or interrupted bake does last: remove what it created.
+    Cleanup,
+    /// After the chain: the alert.
+    Report,
+}
+
+impl Step {
+    /// True for the steps that are one SSM Run Command on the builder.
+    pub fn is_command(&self) -> bool {
+        matches!(self, Step::Recipe(_) | Step::Firstboot | Step::Generalize)
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Step::Recipe(name) => return write!(f, "recipe/{name}"),
+            Step::Plan => "plan",
+            Step::CheckRelease => "check-release",
+            Step::Claim => "claim",
+            Step::ResolveBase => "resolve-base",
+            Step::CheckSecrets => "check-secrets",
+            Step::CheckLaunch => "check-launch",
+            Step::CheckDistribute => "check-distribute",
+            Step::Launch => "launch",
+            Step::WaitReady => "wait-ready",
+            Step::Firstboot => "firstboot",
+            Step::Generalize => "generalize",
+            Step::Stop => "stop",
+            Step::CreateImage => "create-image",
+            Step::WaitImage => "wait-image",
+            Step::Terminate => "terminate",
+            Step::RecordRelease => "record-release",
+            Step::Distribute => "distribute",
+            Step::Share => "share",
+            Step::Promote => "promote",
+            Step::Cleanup => "cleanup",
+            Step::Report => "report",
+        };
+        f.write_str(name)
+    }
+}
+
+impl Serialize for Step {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_read_as_their_names_in_events_and_reports() {
+        assert_eq!(Step::CheckRelease.to_string(), "check-release");
+        assert_eq!(
+            Step::Recipe("packages".into()).to_string(),
+            "recipe/packages"
+        );
+        assert_eq!(
+            serde_json::to_value(Step::WaitImage).unwrap(),
+            serde_json::json!("wait-image")
+        );
+        assert!(Step::Generalize.is_command() && !Step::Stop.is_command());
+    }
+}

@@ -1,0 +1,148 @@
+//! The AWS calls of each step, for review before any is made (`bakery plan`): derived
+//! from the plan's chain, so the list is the bake's own.
+
+use super::BakePlan;
+use crate::config::BaseImage;
+use crate::model::release::{channels_path, claims_path};
+use crate::model::{Step, VersionRequest};
+
+impl BakePlan {
+    /// The AWS calls the bake makes, in order.
+    pub fn aws_calls(&self) -> Vec<String> {
+        self.chain
+            .iter()
+            .flat_map(|step| self.calls_of(step))
+            .collect()
+    }
+
+    fn calls_of(&self, step: &Step) -> Vec<String> {
+        let makes_group = self.builder.security_groups.is_empty();
+        match step {
+            Step::CheckRelease => {
+                let mut calls = vec![
+                    "sts:GetCallerIdentity".to_string(),
+                    format!("ec2:DescribeImages (is {}@{} new?)", self.role, self.version),
+                ];
+                if matches!(self.version, VersionRequest::Next { .. }) {
+                    calls.push(format!("ssm:GetParametersByPath {}", claims_path(&self.role)));
+                }
+                calls
+            }
+            Step::Claim => vec![format!(
+                "ssm:PutParameter {}<version> (claim, no overwrite)",
+                claims_path(&self.role)
+            )],
+            Step::ResolveBase => vec![match &self.base {
+                BaseImage::Image(id) => format!("ec2:DescribeImages {id}"),
+                BaseImage::SsmParameter(path) => {
+                    format!("ssm:GetParameter {path}, ec2:DescribeImages")
+                }
+                BaseImage::Filter { owner, name } => {
+                    format!("ec2:DescribeImages owner={owner} name={name} (newest)")
+                }
+                BaseImage::Release { role, .. } => {
+                    format!("ssm:GetParameter / ec2:DescribeImages (release of {role})")
+                }
+            }],
+            Step::CheckSecrets => vec![format!(
+                "ssm:DescribeParameters {} (secrets exist and are SecureString; values are read on the builder)",
+                self.secret_parameters.join(", ")
+            )],
+            Step::CheckLaunch => {
+                let mut calls = Vec::new();
+                if makes_group {
+                    calls.push("ec2:CreateSecurityGroup (DryRun)".to_string());
+                }
+                calls.push(format!("{} (DryRun)", self.run_instances()));
+                calls
+            }
+            Step::CheckDistribute => self
+                .copy_to
+                .iter()
+                .map(|copy| format!("ec2:CopyImage into {} (DryRun)", copy.region))
+                .collect(),
+            Step::Launch => {
+                let mut calls = Vec::new();
+                if makes_group {
+                    calls.push("ec2:CreateSecurityGroup (no inbound rules)".to_string());
+                }
+                calls.push(self.run_instances());
+                calls
+            }
+            Step::WaitReady => vec![
+                "ec2:DescribeInstances, ssm:DescribeInstanceInformation (until running and online)"
+                    .to_string(),
+            ],
+            Step::Recipe(_) | Step::Firstboot | Step::Generalize => {
+                let document = self
+                    .steps
+                    .iter()
+                    .find(|c| &c.step == step)
+                    .map_or("?", |c| c.document.name());
+                vec![format!(
+                    "ssm:SendCommand {document} ({step}), ssm:GetCommandInvocation"
+                )]
+            }
+            Step::Stop => vec!["ec2:StopInstances".to_string()],
+            Step::CreateImage => {
+                vec!["ec2:CreateImage (tags on image and snapshots)".to_string()]
+            }
+            Step::WaitImage => vec![
+                "ec2:DescribeImages (until available)".to_string(),
+                "ec2:EnableImageDeprecation".to_string(),
+            ],
+            Step::Terminate => {
+                let mut calls = vec!["ec2:TerminateInstances".to_string()];
+                if makes_group {
+                    calls.push("ec2:DeleteSecurityGroup".to_string());
+                }
+                calls
+            }
+            Step::RecordRelease => vec!["ssm:PutParameter (release record)".to_string()],
+            Step::Distribute => self
+                .copy_to
+                .iter()
+                .map(|copy| {
+                    format!(
+                        "ec2:CopyImage into {}{} (encrypted), ec2:DescribeImages (until available), \
+                         ec2:CreateTags (image and snapshots), ec2:EnableImageDeprecation, \
+                         ssm:PutParameter (release record there)",
+                        copy.region,
+                        copy.kms_key
+                            .as_deref()
+                            .map(|k| format!(" with {k}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect(),
+            Step::Share => vec![
+                "ec2:ModifyImageAttribute, ec2:ModifySnapshotAttribute, kms:DescribeKey, \
+                 kms:GetKeyPolicy (share, in every region of the release)"
+                    .to_string(),
+            ],
+            Step::Promote => self
+                .channels_to_move()
+                .iter()
+                .map(|channel| {
+                    format!(
+                        "ssm:PutParameter {}{channel} (aws:ec2:image)",
+                        channels_path(&self.role)
+                    )
+                })
+                .collect(),
+            Step::Plan | Step::Cleanup | Step::Report => Vec::new(),
+        }
+    }
+
+    fn run_instances(&self) -> String {
+        format!(
+            "ec2:RunInstances {} IMDSv2-only encrypted-root{}",
+            self.builder.instance_type(),
+            self.builder
+                .instance_profile
+                .as_deref()
+                .map(|p| format!(" profile={p}"))
+                .unwrap_or_default()
+        )
+    }
+}

@@ -1,0 +1,66 @@
+//! The steps a bake runs, in order, as one list: `bake/` walks it, the dry run is the
+//! same list with checks in place of creates, and the plan's AWS calls come from it.
+
+use super::BakePlan;
+use crate::model::Step;
+
+impl BakePlan {
+    /// Channels the bake points at the new release: `latest` for a final release
+    /// (unless turned off), and `--promote`.
+    pub fn channels_to_move(&self) -> Vec<String> {
+        let mut channels = Vec::new();
+        if self.update_latest && !self.version.is_prerelease() {
+            channels.push("latest".to_string());
+        }
+        for channel in &self.promote {
+            if !channels.contains(channel) {
+                channels.push(channel.clone());
+            }
+        }
+        channels
+    }
+
+    pub(super) fn steps_in_order(&self) -> Vec<Step> {
+        let has_secrets = !self.secret_parameters.is_empty();
+        let copies = !self.copy_to.is_empty();
+        let mut chain = vec![Step::CheckRelease];
+        if !self.dry_run {
+            chain.push(Step::Claim);
+        }
+        chain.push(Step::ResolveBase);
+        if has_secrets {
+            chain.push(Step::CheckSecrets);
+        }
+        if self.dry_run {
+            chain.push(Step::CheckLaunch);
+            if copies {
+                chain.push(Step::CheckDistribute);
+            }
+            return chain;
+        }
+        chain.extend([Step::Launch, Step::WaitReady]);
+        chain.extend(self.steps.iter().map(|command| command.step.clone()));
+        chain.extend([
+            Step::Stop,
+            Step::CreateImage,
+            Step::WaitImage,
+            Step::Terminate,
+            Step::RecordRelease,
+        ]);
+        if copies {
+            chain.push(Step::Distribute);
+        }
+        if !self.share.is_empty() {
+            chain.push(Step::Share);
+        }
+        if !self.channels_to_move().is_empty() {
+            chain.push(Step::Promote);
+        }
+        chain
+    }
+
+    /// True when the bake runs `step` (optional steps: secrets, copies, sharing, channels).
+    pub fn runs(&self, step: &Step) -> bool {
+        self.chain.contains(step)
+    }
+}

@@ -1,0 +1,271 @@
+//! L2, pure: a request -> a complete [`BakePlan`], every decision of a bake made before
+//! any AWS call, so that bad input is refused before anything exists. The plan also
+//! lists the steps the bake will run ([`BakePlan::chain`]) and the AWS calls each makes
+//! ([`BakePlan::aws_calls`]), derived from that one list.
+
+mod calls;
+mod chain;
+pub mod command;
+mod request;
+pub mod world;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+pub use command::{CommandStep, StepCommand};
+pub use request::BakeRequest;
+
+use crate::config::digest::recipe_digest;
+use crate::config::settings::StepOutput;
+use crate::config::{layering, BaseImage, BuilderSettings, Destination, Merged, Recipe};
+use crate::error::{Error, Result};
+use crate::model::names::{check_channel, seconds};
+use crate::model::{Arch, Document, Platform, Release, RoleName, Sharing, Step, VersionRequest};
+use crate::script::firstboot;
+use crate::script::step::{step_command, StepInputs};
+use crate::script::user_data::generalize_script;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BakePlan {
+    pub bake_id: String,
+    pub role: RoleName,
+    /// Resolved into a [`Release`] by the bake's first step.
+    pub version: VersionRequest,
+    pub region: String,
+    pub platform: Platform,
+    pub arch: Arch,
+    pub base: BaseImage,
+    pub description: Option<String>,
+    pub recipe_dir: PathBuf,
+    pub recipe_digest: String,
+    pub recipe_tags: BTreeMap<String, String>,
+    /// The merged builder settings; its key is the image's (the build region's).
+    pub builder: BuilderSettings,
+    /// The Run Commands, in order: the recipe's steps, firstboot, generalize.
+    pub steps: Vec<CommandStep>,
+    /// After this long the builder powers itself off and is terminated (dead-man's switch).
+    #[serde(with = "seconds")]
+    pub builder_lifetime: Duration,
+    #[serde(with = "seconds")]
+    pub deprecate_after: Duration,
+    pub source_commit: Option<String>,
+    pub build_url: Option<String>,
+    pub keep_on_failure: bool,
+    /// Channels to move after success besides `latest`.
+    pub promote: Vec<String>,
+    /// `latest` follows every final release unless `--no-latest`.
+    pub update_latest: bool,
+    /// Where the alert of a failed bake goes (and of a successful one with notify_success).
+    pub sns_topic: Option<String>,
+    pub notify_success: bool,
+    pub copy_to: Vec<Destination>,
+    /// How many regions are copied to at once.
+    pub copy_jobs: usize,
+    /// Accounts, organizations and OUs the release is shared with.
+    pub share: Sharing,
+    pub step_output: StepOutput,
+    /// The settings as merged, with where each came from.
+    pub settings: Merged,
+    pub dry_run: bool,
+    /// The SSM SecureString parameters the steps read on the builder.
+    pub secret_parameters: Vec<String>,
+    /// Every step the bake runs, in order (see [`BakePlan::chain`]).
+    pub chain: Vec<Step>,
+}
+
+const GENERALIZE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Time for launch, boot, SSM registration and stop, on top of the steps' own timeouts.
+const BUILDER_OVERHEAD: Duration = Duration::from_secs(30 * 60);
+/// How many regions a bake copies to at once.
+const COPY_JOBS: usize = 4;
+
+impl BakePlan {
+    /// Reads the recipe and decides everything; `region` is where the bake runs.
+    pub fn new(request: &BakeRequest, region: &str, now: SystemTime) -> Result<BakePlan> {
+        let version = VersionRequest::parse(
+            request.version.as_deref(),
+            request.bump,
+            request.pre.as_deref(),
+        )?;
+        if let Some(channel) = &request.promote {
+            check_channel(channel)?;
+        }
+        let mut recipe = Recipe::load(&request.recipe_dir)?;
+        if let Some(base) = &request.base {
+            recipe.base = BaseImage::parse_flag(base, &recipe.name)?;
+        }
+        let settings = layering::for_bake(
+            &recipe,
+            request.environment.as_ref(),
+            &request.flags,
+            region,
+        )?;
+        let digest = recipe_digest(&request.recipe_dir)?;
+        Ok(BakePlan::from_recipe(
+            recipe,
+            version,
+            digest,
+            request,
+            settings,
+            new_bake_id(now),
+        ))
+    }
+
+    pub fn from_recipe(
+        recipe: Recipe,
+        version: VersionRequest,
+        recipe_digest: String,
+        request: &BakeRequest,
+        merged: Merged,
+        bake_id: String,
+    ) -> BakePlan {
+        let settings = &merged.settings;
+        let region = settings.regions[0].as_str();
+        let mut builder = settings.builder.clone();
+        if builder.kms_key.is_none() {
+            builder.kms_key = settings.kms_keys.get(region).cloned();
+        }
+        let steps = command_steps(&recipe, settings.sns_topic.as_deref(), region);
+        let builder_lifetime = BUILDER_OVERHEAD + steps.iter().map(|s| s.timeout).sum::<Duration>();
+        let mut plan = BakePlan {
+            description: recipe.description.clone(),
+            bake_id,
+            region: region.to_string(),
+            platform: recipe.platform,
+            arch: recipe.arch,
+            base: recipe.base.clone(),
+            recipe_dir: recipe.dir.clone(),
+            recipe_digest,
+            recipe_tags: settings.tags.clone(),
+            builder,
+            steps,
+            builder_lifetime,
+            deprecate_after: recipe.deprecate_after,
+            source_commit: request.source_commit.clone(),
+            build_url: request.build_url.clone(),
+            keep_on_failure: request.keep_on_failure,
+            promote: request.promote.iter().cloned().collect(),
+            update_latest: !request.no_latest,
+            sns_topic: settings.sns_topic.clone(),
+            notify_success: request.notify_success,
+            copy_to: Destination::of_settings(settings),
+            copy_jobs: COPY_JOBS,
+            share: settings.share.clone(),
+            step_output: settings.step_output.clone(),
+            role: recipe.name.clone(),
+            version,
+            dry_run: request.dry_run,
+            secret_parameters: recipe
+                .steps
+                .iter()
+                .flat_map(|step| step.secrets.values().cloned())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            settings: merged,
+            chain: Vec::new(),
+        };
+        plan.chain = plan.steps_in_order();
+        plan
+    }
+
+    pub fn release(&self, version: semver::Version) -> Release {
+        Release {
+            role: self.role.clone(),
+            version,
+        }
+    }
+
+    /// The AMI description: the release and the recipe's description.
+    pub fn image_description(&self, release: &Release) -> String {
+        match &self.description {
+            Some(description) => format!("{release}: {description}"),
+            None => format!("{release}, baked by bakery"),
+        }
+        .chars()
+        .take(255)
+        .collect()
+    }
+
+    /// RunInstances' client token: a retried launch returns the same instance.
+    pub fn client_token(&self) -> String {
+        format!("bakery-{}", self.bake_id)
+    }
+
+    /// The Run Command of a command step.
+    pub fn command(&self, step: &Step) -> Result<&CommandStep> {
+        self.steps
+            .iter()
+            .find(|c| &c.step == step)
+            .ok_or_else(|| Error::input(format!("the plan has no command step `{step}`")))
+    }
+}
+
+/// The Run Commands of the recipe, then firstboot and generalize.
+fn command_steps(recipe: &Recipe, bake_topic: Option<&str>, region: &str) -> Vec<CommandStep> {
+    let document = Document::for_platform(recipe.platform);
+    let mut steps: Vec<CommandStep> = recipe
+        .steps
+        .iter()
+        .map(|step| CommandStep {
+            step: Step::Recipe(step.name.clone()),
+            document,
+            command: StepCommand::Fixed(step_command(
+                recipe.platform,
+                &step.script_text,
+                StepInputs {
+                    env: &step.env,
+                    secrets: &step.secrets,
+                    region,
+                },
+            )),
+            timeout: step.timeout,
+        })
+        .collect();
+    if let Some(firstboot) = &recipe.firstboot {
+        // First-boot failures go to the recipe's topic, else the bake's (the team's).
+        let mut firstboot = firstboot.clone();
+        if firstboot.sns_topic.is_none() {
+            firstboot.sns_topic = bake_topic.map(str::to_string);
+        }
+        steps.push(CommandStep {
+            step: Step::Firstboot,
+            document,
+            command: StepCommand::Firstboot {
+                platform: recipe.platform,
+                settings: firstboot,
+            },
+            timeout: firstboot::INSTALL_TIMEOUT,
+        });
+    }
+    if recipe.generalize {
+        steps.push(CommandStep {
+            step: Step::Generalize,
+            document,
+            command: StepCommand::Fixed(step_command(
+                recipe.platform,
+                generalize_script(recipe.platform),
+                StepInputs::none(),
+            )),
+            timeout: GENERALIZE_TIMEOUT,
+        });
+    }
+    steps
+}
+
+/// A bake id that sorts by time and is unique enough to tag and find resources by:
+/// `20261122t022438-3f9a1c`.
+pub fn new_bake_id(now: SystemTime) -> String {
+    let stamp = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .replace(['-', ':'], "")
+        .trim_end_matches('Z')
+        .to_ascii_lowercase();
+    format!("{stamp}-{:06x}", fastrand::u32(..0x0100_0000))
+}
+
+#[cfg(test)]
+mod tests;

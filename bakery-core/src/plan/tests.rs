@@ -1,0 +1,280 @@
+//! Plans made from recipes in memory: defaults, flags, command steps, keys, the
+//! firstboot config, the chain and its AWS calls.
+
+use std::path::Path;
+
+use super::*;
+use crate::config::SettingsFlags;
+
+fn recipe(extra: &str) -> Recipe {
+    let text = format!(
+        "name = \"base\"\nplatform = \"linux\"\narch = \"arm64\"\nbase = {{ image = \"ami-123\" }}\n{extra}"
+    );
+    Recipe::parse(Path::new("/nonexistent"), Path::new("recipe.toml"), &text).unwrap()
+}
+
+fn plan(recipe: Recipe, flags: SettingsFlags, sns_topic: Option<&str>) -> BakePlan {
+    let request = BakeRequest {
+        flags: SettingsFlags {
+            sns_topic: sns_topic.map(str::to_string),
+            ..flags
+        },
+        ..Default::default()
+    };
+    let settings = settings_of(&recipe, &request).unwrap();
+    BakePlan::from_recipe(
+        recipe,
+        VersionRequest::Exact("1.2.0".parse().unwrap()),
+        "sha256:0".into(),
+        &request,
+        settings,
+        "b-1".into(),
+    )
+}
+
+fn settings_of(recipe: &Recipe, request: &BakeRequest) -> Result<Merged> {
+    layering::for_bake(
+        recipe,
+        request.environment.as_ref(),
+        &request.flags,
+        "eu-west-1",
+    )
+}
+
+#[test]
+fn defaults_follow_the_architecture_and_flags_win_over_the_recipe() {
+    let p = plan(
+        recipe("[builder]\ninstance_type = \"m7g.large\"\n"),
+        SettingsFlags::default(),
+        None,
+    );
+    assert_eq!(p.builder.instance_type(), "m7g.large");
+    assert_eq!(p.builder.volume_type(), "gp3");
+    let release = p.release("1.2.0".parse().unwrap());
+    assert_eq!(release.image_name(p.arch), "bakery/base/1.2.0/arm64");
+    assert_eq!(p.image_description(&release), "base@1.2.0, baked by bakery");
+    let p = plan(recipe(""), SettingsFlags::default(), None);
+    assert_eq!(p.builder.instance_type(), "t4g.small");
+    let p = plan(
+        recipe("[builder]\ninstance_type = \"m7g.large\"\n"),
+        SettingsFlags {
+            instance_type: Some("c7g.xlarge".into()),
+            ..Default::default()
+        },
+        None,
+    );
+    assert_eq!(p.builder.instance_type(), "c7g.xlarge");
+}
+
+#[test]
+fn generalize_comes_last_and_the_lifetime_covers_every_step() {
+    let p = plan(recipe(""), SettingsFlags::default(), None);
+    let names: Vec<String> = p.steps.iter().map(|s| s.step.to_string()).collect();
+    assert_eq!(names, ["firstboot", "generalize"]);
+    assert_eq!(
+        p.builder_lifetime,
+        BUILDER_OVERHEAD + firstboot::INSTALL_TIMEOUT + GENERALIZE_TIMEOUT
+    );
+    let p = plan(
+        recipe("generalize = false\nfirstboot = false\n"),
+        SettingsFlags::default(),
+        None,
+    );
+    assert!(p.steps.is_empty());
+    assert_eq!(p.builder_lifetime, BUILDER_OVERHEAD);
+}
+
+#[test]
+fn a_kms_key_goes_to_the_image_in_its_region_and_must_name_a_bake_region() {
+    let recipe = || recipe("");
+    let request = |kms: &[&str], copy: &[&str]| BakeRequest {
+        flags: SettingsFlags {
+            kms_keys: kms.iter().map(|k| k.to_string()).collect(),
+            copy_to: copy.iter().map(|k| k.to_string()).collect(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let merged = settings_of(&recipe(), &request(&["eu-west-1=alias/home"], &[])).unwrap();
+    assert_eq!(merged.settings.kms_keys["eu-west-1"], "alias/home");
+    let merged = settings_of(&recipe(), &request(&["us-east-1=alias/us"], &["us-east-1"])).unwrap();
+    assert_eq!(merged.settings.regions, ["eu-west-1", "us-east-1"]);
+    let stray = settings_of(&recipe(), &request(&["ap-south-1=alias/x"], &[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        stray.contains("kms_keys.ap-south-1 (from flag --kms-key)"),
+        "{stray}"
+    );
+    let bad = settings_of(&recipe(), &request(&["alias/x"], &[])).unwrap_err();
+    assert!(bad.to_string().contains("write REGION=KEY"), "{bad}");
+}
+
+#[test]
+fn the_firstboot_config_names_the_release_the_bake_claimed() {
+    let p = plan(
+        recipe("[firstboot]\nrunlist = \"s3://runlists/{environment}/base.json\"\nrunner = \"chef-client -z -j {runlist}\"\n"),
+        SettingsFlags::default(),
+        None,
+    );
+    let text = p.steps[0].command_for(&p.release("2.0.1".parse().unwrap()));
+    assert!(text.contains("\"version\": \"2.0.1\""), "{text}");
+    assert!(text.contains("\"runlist\": \"s3://runlists/{environment}/base.json\""));
+    assert!(
+        !text.contains("\"sns_topic\":"),
+        "no topic anywhere: none in the config"
+    );
+    let with_topic = plan(
+        recipe("[firstboot]\nretry = false\n"),
+        SettingsFlags::default(),
+        Some("arn:aws:sns:eu-west-1:123456789012:team"),
+    );
+    let text = with_topic.steps[0].command_for(&with_topic.release("2.0.1".parse().unwrap()));
+    assert!(
+        text.contains("\"sns_topic\": \"arn:aws:sns:eu-west-1:123456789012:team\""),
+        "the bake's topic is the default: {text}"
+    );
+}
+
+#[test]
+fn the_plan_lists_its_aws_calls_in_order() {
+    let p = plan(
+        recipe("[builder]\ninstance_profile = \"bakery-builder\"\n"),
+        SettingsFlags::default(),
+        None,
+    );
+    let calls = p.aws_calls();
+    assert_eq!(calls[0], "sts:GetCallerIdentity");
+    let position = |prefix: &str| calls.iter().position(|c| c.starts_with(prefix)).unwrap();
+    assert!(position("ssm:PutParameter /bakery/base/releases/") < position("ec2:RunInstances"));
+    assert!(calls.iter().any(
+        |c| c == "ec2:RunInstances t4g.small IMDSv2-only encrypted-root profile=bakery-builder"
+    ));
+    assert!(
+        position("ssm:SendCommand AWS-RunShellScript (generalize)") < position("ec2:StopInstances")
+    );
+    assert!(calls
+        .last()
+        .unwrap()
+        .starts_with("ssm:PutParameter /bakery/base/channels/latest"));
+}
+
+#[test]
+fn bake_ids_sort_by_time() {
+    let id = new_bake_id(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
+    assert!(id.starts_with("20261118t"), "{id}");
+    assert_eq!(id.len(), "20261118t091640-3f9a1c".len());
+}
+
+fn names(chain: &[Step]) -> Vec<String> {
+    chain.iter().map(Step::to_string).collect()
+}
+
+#[test]
+fn the_chain_lists_every_step_in_order_and_only_the_steps_that_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("packages.sh"), "#!/bin/sh\ntrue\n").unwrap();
+    let text = "name = \"base\"\nplatform = \"linux\"\narch = \"arm64\"\n\
+                base = { image = \"ami-123\" }\n\
+                [[steps]]\nname = \"packages\"\nscript = \"packages.sh\"\n";
+    let with_a_step = Recipe::parse(dir.path(), Path::new("recipe.toml"), text).unwrap();
+    let p = plan(with_a_step, SettingsFlags::default(), None);
+    assert_eq!(
+        names(&p.chain),
+        [
+            "check-release",
+            "claim",
+            "resolve-base",
+            "launch",
+            "wait-ready",
+            "recipe/packages",
+            "firstboot",
+            "generalize",
+            "stop",
+            "create-image",
+            "wait-image",
+            "terminate",
+            "record-release",
+            "promote"
+        ]
+    );
+    let with_copies = plan(
+        recipe(""),
+        SettingsFlags {
+            copy_to: vec!["us-east-1".into()],
+            ..Default::default()
+        },
+        None,
+    );
+    assert!(with_copies.runs(&Step::Distribute));
+    assert!(!with_copies.runs(&Step::Share));
+}
+
+#[test]
+fn a_pre_release_moves_no_channel_unless_one_is_asked_for() {
+    let recipe = || recipe("");
+    let request = |promote: Option<&str>| BakeRequest {
+        promote: promote.map(str::to_string),
+        ..Default::default()
+    };
+    let candidate = VersionRequest::Next {
+        bump: crate::model::Bump::Minor,
+        pre: Some("rc".into()),
+    };
+    let plan_with = |request: BakeRequest| {
+        let settings = settings_of(&recipe(), &request).unwrap();
+        BakePlan::from_recipe(
+            recipe(),
+            candidate.clone(),
+            "sha256:0".into(),
+            &request,
+            settings,
+            "b-1".into(),
+        )
+    };
+    let quiet = plan_with(request(None));
+    assert!(quiet.channels_to_move().is_empty());
+    assert!(!quiet.runs(&Step::Promote));
+    let canary = plan_with(request(Some("canary")));
+    assert_eq!(canary.channels_to_move(), ["canary"]);
+    assert!(canary
+        .aws_calls()
+        .last()
+        .unwrap()
+        .contains("/channels/canary"));
+}
+
+#[test]
+fn a_dry_run_checks_in_place_of_creates_and_lists_the_dry_run_calls() {
+    let recipe = recipe("");
+    let request = BakeRequest {
+        dry_run: true,
+        flags: SettingsFlags {
+            copy_to: vec!["us-east-1".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let settings = settings_of(&recipe, &request).unwrap();
+    let p = BakePlan::from_recipe(
+        recipe,
+        VersionRequest::Exact("1.0.0".parse().unwrap()),
+        "sha256:0".into(),
+        &request,
+        settings,
+        "b-1".into(),
+    );
+    assert_eq!(
+        names(&p.chain),
+        [
+            "check-release",
+            "resolve-base",
+            "check-launch",
+            "check-distribute"
+        ]
+    );
+    let calls = p.aws_calls();
+    assert!(calls.contains(&"ec2:CreateSecurityGroup (DryRun)".to_string()));
+    assert!(calls.contains(&"ec2:CopyImage into us-east-1 (DryRun)".to_string()));
+    assert!(!calls.iter().any(|c| c.starts_with("ssm:PutParameter")));
+}

@@ -1,0 +1,239 @@
+//! The releases of a role, as AWS records them: AMIs tagged `bakery:role` and
+//! `bakery:version`, release claims, and channel parameters.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::SystemTime;
+
+use serde::{Serialize, Serializer};
+
+use crate::aws::ec2::ImageInfo;
+use crate::aws::state::ImageState;
+use crate::aws::Aws;
+use crate::config::BaseSelector;
+use crate::error::{Error, Result};
+use crate::model::release::{channels_path, claims_path, TAG_BASE_IMAGE, TAG_ROLE, TAG_VERSION};
+use crate::model::time::{rfc3339, rfc3339_before};
+use crate::model::{Release, RoleName};
+
+/// Where a release stands in a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseState {
+    /// Its image is available and not deprecated.
+    Available,
+    /// Its image's deprecation time has passed.
+    Deprecated,
+    /// Its image is in another state (`pending`, `failed`, `disabled`...).
+    Image(ImageState),
+}
+
+impl fmt::Display for ReleaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReleaseState::Available => f.write_str("available"),
+            ReleaseState::Deprecated => f.write_str("deprecated"),
+            ReleaseState::Image(state) => write!(f, "{state}"),
+        }
+    }
+}
+
+impl Serialize for ReleaseState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// One release in one region.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseSummary {
+    pub version: String,
+    pub region: String,
+    pub image_id: String,
+    pub name: String,
+    pub created: Option<String>,
+    pub base_image: Option<String>,
+    pub state: ReleaseState,
+    pub deprecation_time: Option<String>,
+    /// Channels whose parameter points at this image.
+    pub channels: Vec<String>,
+    pub snapshot_ids: Vec<String>,
+}
+
+/// The images of a release in the region: tagged with its role and version, or named
+/// like it.
+pub async fn release_images(aws: &Aws, release: &Release) -> Result<Vec<ImageInfo>> {
+    let version = release.version.to_string();
+    let by_tag = aws
+        .ec2
+        .own_images(Some((TAG_VERSION, &version)), None)
+        .await?;
+    let by_name = aws
+        .ec2
+        .own_images(None, Some(&release.image_name_pattern()))
+        .await?;
+    let mut images: Vec<ImageInfo> = by_tag
+        .into_iter()
+        .filter(|i| i.tags.get(TAG_ROLE).map(String::as_str) == Some(release.role.as_str()))
+        .collect();
+    for image in by_name {
+        if !images.iter().any(|i| i.id == image.id) {
+            images.push(image);
+        }
+    }
+    Ok(images)
+}
+
+/// Versions of the role that exist (by the AMIs' version tags) or are claimed.
+pub async fn taken_versions(aws: &Aws, role: &RoleName) -> Result<Vec<semver::Version>> {
+    let images = aws
+        .ec2
+        .own_images(Some((TAG_ROLE, role.as_str())), None)
+        .await?;
+    let claims = aws.ssm.parameters_under(&claims_path(role)).await?;
+    Ok(images
+        .iter()
+        .filter_map(|i| i.tags.get(TAG_VERSION).cloned())
+        .chain(
+            claims
+                .iter()
+                .filter_map(|(name, _)| name.rsplit('/').next().map(str::to_string)),
+        )
+        .filter_map(|v| v.parse().ok())
+        .collect())
+}
+
+/// Channel name -> image id, for the role in the region.
+pub async fn channels(aws: &Aws, role: &RoleName) -> Result<BTreeMap<String, String>> {
+    let path = channels_path(role);
+    Ok(aws
+        .ssm
+        .parameters_under(&path)
+        .await?
+        .into_iter()
+        .map(|(name, value)| (name.trim_start_matches(&path).to_string(), value))
+        .collect())
+}
+
+/// Every release of the role in the region, newest version first.
+pub async fn list(aws: &Aws, role: &RoleName) -> Result<Vec<ReleaseSummary>> {
+    let images = aws
+        .ec2
+        .own_images(Some((TAG_ROLE, role.as_str())), None)
+        .await?;
+    let channels = channels(aws, role).await?;
+    let now = rfc3339(SystemTime::now());
+    let mut releases: Vec<(semver::Version, ReleaseSummary)> = images
+        .into_iter()
+        .filter_map(|image| {
+            let version: semver::Version = image.tags.get(TAG_VERSION)?.parse().ok()?;
+            Some((version, summary(image, &channels, &now, &aws.region)))
+        })
+        .collect();
+    releases.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(releases.into_iter().map(|(_, summary)| summary).collect())
+}
+
+fn summary(
+    image: ImageInfo,
+    channels: &BTreeMap<String, String>,
+    now: &str,
+    region: &str,
+) -> ReleaseSummary {
+    let deprecated = image
+        .deprecation_time
+        .as_deref()
+        .is_some_and(|t| rfc3339_before(t, now));
+    let state = match &image.state {
+        ImageState::Available if deprecated => ReleaseState::Deprecated,
+        ImageState::Available => ReleaseState::Available,
+        other => ReleaseState::Image(other.clone()),
+    };
+    ReleaseSummary {
+        version: image.tags.get(TAG_VERSION).cloned().unwrap_or_default(),
+        region: region.to_string(),
+        channels: channels
+            .iter()
+            .filter(|(_, target)| **target == image.id)
+            .map(|(channel, _)| channel.clone())
+            .collect(),
+        base_image: image.tags.get(TAG_BASE_IMAGE).cloned(),
+        created: image.creation_date,
+        deprecation_time: image.deprecation_time,
+        snapshot_ids: image.snapshot_ids,
+        image_id: image.id,
+        name: image.name,
+        state,
+    }
+}
+
+/// Marks the release's images deprecated from `at` (EC2 rounds to the minute).
+/// Returns the image ids.
+pub async fn deprecate(aws: &Aws, release: &Release, at: SystemTime) -> Result<Vec<String>> {
+    let images = release_images(aws, release).await?;
+    if images.is_empty() {
+        return Err(
+            Error::input(format!("{release} has no image in {}", aws.region))
+                .with_hint(format!("see `bakery releases {}`", release.role)),
+        );
+    }
+    for image in &images {
+        aws.ec2.enable_deprecation(&image.id, at).await?;
+    }
+    Ok(images.into_iter().map(|i| i.id).collect())
+}
+
+/// The base of a layered role: the release a channel points to, or the newest
+/// available release matching a version requirement.
+pub async fn resolve(
+    aws: &Aws,
+    role: &RoleName,
+    selector: &BaseSelector,
+) -> Result<(Release, ImageInfo)> {
+    let region = &aws.region;
+    let image_id = match selector {
+        BaseSelector::Channel(channel) => {
+            let parameter = Release::channel_parameter(role, channel);
+            aws.ssm.parameter(&parameter).await?.ok_or_else(|| {
+                Error::input(format!(
+                    "the base {role}@{channel}: channel {channel} of {role} does not exist in {region}"
+                ))
+                .with_hint(format!("bakery promote {role} <version> --channel {channel}"))
+            })?
+        }
+        BaseSelector::Version(requirement) => {
+            let newest = list(aws, role).await?.into_iter().find(|r| {
+                r.state == ReleaseState::Available
+                    && r.version.parse().is_ok_and(|v| requirement.matches(&v))
+            });
+            newest
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "the base {role}@{requirement}: no available release of {role} matches {requirement} in {region}"
+                    ))
+                    .with_hint(format!("see `bakery releases {role}`"))
+                })?
+                .image_id
+        }
+    };
+    let image = aws.ec2.describe_image(&image_id).await?.ok_or_else(|| {
+        Error::input(format!(
+            "the base {role} points to {image_id}, which does not exist in {region}"
+        ))
+    })?;
+    let version = image
+        .tags
+        .get(TAG_VERSION)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            Error::input(format!(
+                "the base image {image_id} has no `{TAG_VERSION}` tag: not a bakery release"
+            ))
+        })?;
+    Ok((
+        Release {
+            role: role.clone(),
+            version,
+        },
+        image,
+    ))
+}

@@ -1,0 +1,283 @@
+//! Distribution: copies of a release's image in other regions, with the same name,
+//! tags (on the image and its snapshots, set explicitly: CopyImage does not copy
+//! them), deprecation time, and per-region KMS key. Regions run concurrently up to a
+//! bound; every region's outcome is reported; a region that already has the release
+//! (same name) is left alone, so a re-run completes a partial distribution.
+
+use std::time::SystemTime;
+
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::catalog::release_images;
+use super::claim;
+use crate::aws::ec2::ImageInfo;
+use crate::aws::Aws;
+use crate::config::recipe::DEFAULT_DEPRECATE_AFTER;
+use crate::config::Destination;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventSink};
+use crate::model::{Release, Resource, Step};
+use crate::ops::removal::Remover;
+use crate::wait::Deadlines;
+
+/// What distribution did in one region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyStatus {
+    /// A new copy was made.
+    Copied,
+    /// The region already had the release; its tags and deprecation were completed.
+    Present,
+    Failed,
+}
+
+impl CopyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopyStatus::Copied => "copied",
+            CopyStatus::Present => "present",
+            CopyStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionOutcome {
+    pub region: String,
+    pub status: CopyStatus,
+    pub image_id: Option<String>,
+    pub snapshot_ids: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// Copies `source` (in `aws`'s region) to each destination, `jobs` at a time.
+pub async fn distribute(
+    aws: &Aws,
+    source: &ImageInfo,
+    destinations: &[Destination],
+    deprecate_at: SystemTime,
+    jobs: usize,
+    sink: &dyn EventSink,
+    cancel: &CancellationToken,
+) -> Vec<RegionOutcome> {
+    let tasks: Vec<_> = destinations
+        .iter()
+        .map(|destination| {
+            Box::pin(region_outcome(
+                aws,
+                source,
+                destination,
+                deprecate_at,
+                sink,
+                cancel,
+            ))
+        })
+        .collect();
+    stream::iter(tasks)
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await
+}
+
+async fn region_outcome(
+    aws: &Aws,
+    source: &ImageInfo,
+    destination: &Destination,
+    deprecate_at: SystemTime,
+    sink: &dyn EventSink,
+    cancel: &CancellationToken,
+) -> RegionOutcome {
+    let target = aws.in_region(&destination.region);
+    let copied = copy_to(
+        aws,
+        &target,
+        source,
+        destination,
+        deprecate_at,
+        sink,
+        cancel,
+    )
+    .await;
+    let (status, image, error) = match copied {
+        Ok((status, image)) => (status, Some(image), None),
+        Err(error) => (CopyStatus::Failed, None, Some(error.to_string())),
+    };
+    RegionOutcome {
+        region: destination.region.clone(),
+        status,
+        image_id: image.as_ref().map(|i| i.id.clone()),
+        snapshot_ids: image.map(|i| i.snapshot_ids).unwrap_or_default(),
+        error,
+    }
+}
+
+async fn copy_to(
+    source_aws: &Aws,
+    aws: &Aws,
+    source: &ImageInfo,
+    destination: &Destination,
+    deprecate_at: SystemTime,
+    sink: &dyn EventSink,
+    cancel: &CancellationToken,
+) -> Result<(CopyStatus, ImageInfo)> {
+    let region = &destination.region;
+    if let Some(existing) = aws
+        .ec2
+        .own_images(None, Some(&source.name))
+        .await?
+        .into_iter()
+        .find(ImageInfo::is_available)
+    {
+        sink.emit(Event::Info {
+            step: Step::Distribute,
+            message: format!("{region} already has {} ({})", source.name, existing.id),
+        });
+        // A copy whose bakery died after CopyImage may lack what is set afterwards.
+        let untagged = source
+            .tags
+            .iter()
+            .any(|(key, value)| existing.tags.get(key) != Some(value));
+        if untagged {
+            aws.ec2
+                .tag(std::slice::from_ref(&existing.id), &source.tags)
+                .await?;
+            if !existing.snapshot_ids.is_empty() {
+                aws.ec2.tag(&existing.snapshot_ids, &source.tags).await?;
+            }
+            sink.emit(Event::Info {
+                step: Step::Distribute,
+                message: format!("{region}: tags completed on {}", existing.id),
+            });
+        }
+        if existing.deprecation_time.is_none() {
+            aws.ec2
+                .enable_deprecation(&existing.id, deprecate_at)
+                .await?;
+        }
+        return Ok((CopyStatus::Present, existing));
+    }
+    let description = format!("{} (copy from {})", source.name, source_aws.region);
+    let token = format!("bakery-copy-{}", source.id);
+    let image_id = aws
+        .ec2
+        .copy_image(
+            &source_aws.region,
+            &source.id,
+            &source.name,
+            &description,
+            destination.kms_key.as_deref(),
+            &token,
+        )
+        .await?;
+    let resource = Resource::Image {
+        id: image_id.clone(),
+        region: region.clone(),
+    };
+    sink.emit(Event::ResourceCreated {
+        resource: resource.clone(),
+    });
+    let deadlines = Deadlines::default();
+    let copied = async {
+        aws.ec2
+            .tag(std::slice::from_ref(&image_id), &source.tags)
+            .await?;
+        let image = Remover {
+            aws,
+            sink,
+            cancel,
+            deadlines: &deadlines,
+        }
+        .wait_for_image(&Step::Distribute, &image_id)
+        .await?;
+        if !image.snapshot_ids.is_empty() {
+            aws.ec2.tag(&image.snapshot_ids, &source.tags).await?;
+        }
+        aws.ec2.enable_deprecation(&image_id, deprecate_at).await?;
+        Ok::<_, Error>(image)
+    };
+    match copied.await {
+        Ok(image) => Ok((CopyStatus::Copied, image)),
+        Err(error) => {
+            // A half-made copy goes, with its snapshots.
+            let never = CancellationToken::new();
+            let remover = Remover {
+                aws,
+                sink,
+                cancel: &never,
+                deadlines: &deadlines,
+            };
+            let snapshots = aws
+                .ec2
+                .describe_image(&image_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|i| i.snapshot_ids)
+                .unwrap_or_default();
+            if remover.remove(&resource).await.is_ok() {
+                sink.emit(Event::ResourceRemoved { resource });
+            }
+            for snapshot in snapshots {
+                let snapshot = Resource::Snapshot {
+                    id: snapshot,
+                    region: region.clone(),
+                    image: image_id.clone(),
+                };
+                if remover.remove(&snapshot).await.is_ok() {
+                    sink.emit(Event::ResourceRemoved { resource: snapshot });
+                }
+            }
+            Err(error)
+        }
+    }
+}
+
+/// `bakery distribute`: copies an existing release from this region to the
+/// destinations that do not have it yet, and adds the copies to the release's record.
+pub async fn complete(
+    aws: &Aws,
+    release: &Release,
+    destinations: &[Destination],
+    jobs: usize,
+    sink: &dyn EventSink,
+) -> Result<Vec<RegionOutcome>> {
+    let images = release_images(aws, release).await?;
+    let source = images
+        .into_iter()
+        .find(ImageInfo::is_available)
+        .ok_or_else(|| {
+            Error::input(format!(
+                "{release} has no available image in {}",
+                aws.region
+            ))
+            .with_hint("distribute from the region it was baked in (--region)")
+        })?;
+    let deprecate_at = source
+        .deprecation_time
+        .as_deref()
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+        .unwrap_or_else(|| SystemTime::now() + DEFAULT_DEPRECATE_AFTER);
+    let outcomes = distribute(
+        aws,
+        &source,
+        destinations,
+        deprecate_at,
+        jobs,
+        sink,
+        &CancellationToken::new(),
+    )
+    .await;
+    if let Some(mut record) = claim::read(aws, release).await? {
+        for outcome in &outcomes {
+            if let Some(image_id) = &outcome.image_id {
+                record
+                    .images
+                    .insert(outcome.region.clone(), image_id.clone());
+            }
+        }
+        claim::write_everywhere(aws, release, &record).await?;
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,225 @@
+//! `bakery prune`: retire old releases — deregister their images and delete their
+//! snapshots — but never one a channel points to or an instance uses.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::catalog::{self, ReleaseSummary};
+use crate::aws::Aws;
+use crate::error::{Error, Result};
+use crate::model::names::parse_duration;
+use crate::model::release::claims_path;
+use crate::model::time::{rfc3339, rfc3339_before};
+use crate::model::RoleName;
+
+#[derive(Debug, Clone, Copy)]
+pub struct PrunePolicy {
+    /// The newest releases that always stay.
+    pub keep: usize,
+    /// Only releases created longer ago than this go.
+    pub older_than: Option<Duration>,
+}
+
+impl PrunePolicy {
+    /// From the command line: `--keep N [--older-than 180d]`.
+    pub fn parse(keep: usize, older_than: Option<&str>) -> Result<PrunePolicy> {
+        let older_than = match older_than {
+            Some(text) => {
+                Some(parse_duration(text).map_err(|e| Error::input(format!("--older-than: {e}")))?)
+            }
+            None => None,
+        };
+        Ok(PrunePolicy { keep, older_than })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Keep,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PruneItem {
+    pub version: String,
+    pub region: String,
+    pub image_id: String,
+    pub snapshot_ids: Vec<String>,
+    pub action: Action,
+    pub reason: String,
+}
+
+/// What prune would do with each release (newest first), without doing it.
+pub async fn plan(aws: &Aws, role: &RoleName, policy: PrunePolicy) -> Result<Vec<PruneItem>> {
+    let releases = catalog::list(aws, role).await?;
+    let mut in_use = BTreeMap::new();
+    for release in &releases {
+        let mut users = aws.ec2.instances_using(&release.image_id).await?;
+        // Launch templates and other users, where the endpoint can tell.
+        for arn in aws
+            .ec2
+            .image_references(&release.image_id)
+            .await?
+            .unwrap_or_default()
+        {
+            let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
+            if !users.contains(&id) {
+                users.push(id);
+            }
+        }
+        in_use.insert(release.image_id.clone(), users);
+    }
+    Ok(decide(&releases, &in_use, policy, SystemTime::now()))
+}
+
+/// The decision, given the releases (newest first) and the instances using each image.
+pub fn decide(
+    releases: &[ReleaseSummary],
+    in_use: &BTreeMap<String, Vec<String>>,
+    policy: PrunePolicy,
+    now: SystemTime,
+) -> Vec<PruneItem> {
+    let cutoff = policy.older_than.map(|age| rfc3339(now - age));
+    releases
+        .iter()
+        .enumerate()
+        .map(|(index, release)| {
+            let users = in_use.get(&release.image_id).cloned().unwrap_or_default();
+            let (action, reason) = if index < policy.keep {
+                (Action::Keep, format!("one of the newest {}", policy.keep))
+            } else if !release.channels.is_empty() {
+                (
+                    Action::Keep,
+                    format!("channel {} points to it", release.channels.join(", ")),
+                )
+            } else if !users.is_empty() {
+                (Action::Keep, format!("used by {}", users.join(", ")))
+            } else if let Some(cutoff) = cutoff.as_deref().filter(|cutoff| {
+                !release
+                    .created
+                    .as_deref()
+                    .is_some_and(|c| rfc3339_before(c, cutoff))
+            }) {
+                (Action::Keep, format!("created after {cutoff}"))
+            } else {
+                (
+                    Action::Delete,
+                    "older than the newest kept releases".to_string(),
+                )
+            };
+            PruneItem {
+                version: release.version.clone(),
+                region: release.region.clone(),
+                image_id: release.image_id.clone(),
+                snapshot_ids: release.snapshot_ids.clone(),
+                action,
+                reason,
+            }
+        })
+        .collect()
+}
+
+/// Deletes what the plan says: image, then its snapshots, then the release's claim.
+pub async fn apply(aws: &Aws, role: &RoleName, items: &[PruneItem]) -> Result<()> {
+    for item in items.iter().filter(|i| i.action == Action::Delete) {
+        aws.ec2.deregister_image(&item.image_id).await?;
+        for snapshot in &item.snapshot_ids {
+            aws.ec2.delete_snapshot(snapshot).await?;
+        }
+        aws.ssm
+            .delete_parameter(&format!("{}{}", claims_path(role), item.version))
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(version: &str, created: &str, channels: &[&str]) -> ReleaseSummary {
+        ReleaseSummary {
+            version: version.into(),
+            region: "eu-west-1".into(),
+            image_id: format!("ami-{version}"),
+            name: format!("bakery/base/{version}/x86_64"),
+            created: Some(created.into()),
+            base_image: None,
+            state: super::catalog::ReleaseState::Available,
+            deprecation_time: None,
+            channels: channels.iter().map(|c| c.to_string()).collect(),
+            snapshot_ids: vec![format!("snap-{version}")],
+        }
+    }
+
+    fn actions(items: &[PruneItem]) -> Vec<(&str, Action)> {
+        items
+            .iter()
+            .map(|i| (i.version.as_str(), i.action))
+            .collect()
+    }
+
+    #[test]
+    fn prune_keeps_the_newest_channel_targets_and_images_in_use() {
+        let releases = [
+            release("1.4.0", "2026-11-01T00:00:00.000Z", &[]),
+            release("1.3.0", "2026-10-01T00:00:00.000Z", &[]),
+            release("1.2.0", "2026-09-01T00:00:00.000Z", &["stable"]),
+            release("1.1.0", "2026-08-01T00:00:00.000Z", &[]),
+            release("1.0.0", "2026-07-01T00:00:00.000Z", &[]),
+        ];
+        let in_use = BTreeMap::from([("ami-1.1.0".to_string(), vec!["i-123".to_string()])]);
+        let items = decide(
+            &releases,
+            &in_use,
+            PrunePolicy {
+                keep: 2,
+                older_than: None,
+            },
+            SystemTime::now(),
+        );
+        assert_eq!(
+            actions(&items),
+            [
+                ("1.4.0", Action::Keep),
+                ("1.3.0", Action::Keep),
+                ("1.2.0", Action::Keep),
+                ("1.1.0", Action::Keep),
+                ("1.0.0", Action::Delete)
+            ]
+        );
+        assert_eq!(items[2].reason, "channel stable points to it");
+        assert_eq!(items[3].reason, "used by i-123");
+    }
+
+    #[test]
+    fn older_than_spares_recent_releases() {
+        let releases = [
+            release("2.0.0", "2026-11-20T00:00:00Z", &[]),
+            release("1.9.0", "2026-11-10T00:00:00Z", &[]),
+            release("1.8.0", "2026-01-01T00:00:00Z", &[]),
+        ];
+        let now = humantime::parse_rfc3339("2026-11-22T00:00:00Z").unwrap();
+        let policy = PrunePolicy {
+            keep: 1,
+            older_than: Some(Duration::from_secs(30 * 86400)),
+        };
+        let items = decide(&releases, &BTreeMap::new(), policy, now);
+        assert_eq!(
+            actions(&items),
+            [
+                ("2.0.0", Action::Keep),
+                ("1.9.0", Action::Keep),
+                ("1.8.0", Action::Delete)
+            ]
+        );
+        assert!(
+            items[1].reason.starts_with("created after 2026-10-23"),
+            "{}",
+            items[1].reason
+        );
+    }
+}

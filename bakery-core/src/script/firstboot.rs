@@ -1,0 +1,292 @@
+//! The firstboot agents (firstboot/), embedded at build time, and the bake step that
+//! installs them: the agent, its init integration, the config filled from the
+//! recipe's `[firstboot]` section, and the marker that makes the next boot a first boot.
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Serialize;
+
+use super::step::{heredoc_delimiter, powershell_quote, shell_quote};
+use crate::config::firstboot::FirstbootSettings;
+use crate::model::{Platform, RoleName};
+
+pub const LINUX_AGENT: &str = include_str!("../../../firstboot/linux/bakery-firstboot");
+pub const LINUX_UNIT: &str = include_str!("../../../firstboot/linux/bakery-firstboot.service");
+pub const LINUX_INIT: &str = include_str!("../../../firstboot/linux/bakery-firstboot.init");
+pub const WINDOWS_AGENT: &str = include_str!("../../../firstboot/windows/bakery-firstboot.ps1");
+pub const WINDOWS_TASK: &str =
+    include_str!("../../../firstboot/windows/register-firstboot-task.ps1");
+
+/// The firstboot step's own Run Command timeout.
+pub const INSTALL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// `firstboot.json` as the agents read it (firstboot/README.md lists these keys).
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstbootConfig {
+    pub role: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runlist: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sns_topic: Option<String>,
+    pub retry: bool,
+    pub fetch_attempts: u32,
+    /// Seconds.
+    pub fetch_timeout: u64,
+}
+
+impl FirstbootConfig {
+    pub fn new(role: &RoleName, version: &str, settings: &FirstbootSettings) -> FirstbootConfig {
+        FirstbootConfig {
+            role: role.to_string(),
+            version: version.to_string(),
+            runlist: settings.runlist.clone(),
+            runner: settings.runner.clone(),
+            region: settings.region.clone(),
+            sns_topic: settings.sns_topic.clone(),
+            retry: settings.retry,
+            fetch_attempts: settings.fetch_attempts,
+            fetch_timeout: settings.fetch_timeout.as_secs(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("the config serializes");
+        text.push('\n');
+        text
+    }
+}
+
+/// Which init system a Linux file is for; the install step picks at bake time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitSystem {
+    Systemd,
+    Sysv,
+}
+
+impl InitSystem {
+    /// As the install script and `bakery firstboot render` name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitSystem::Systemd => "systemd",
+            InitSystem::Sysv => "sysv",
+        }
+    }
+}
+
+/// One file the firstboot step writes onto the builder.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstalledFile {
+    pub path: String,
+    /// Octal mode on Linux; on Windows, who may read it.
+    pub access: String,
+    /// Only written on builders with this init system (Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<InitSystem>,
+    pub content: String,
+}
+
+/// What the firstboot step of a bake installs, for `bakery firstboot render` and for
+/// the step itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct Installation {
+    pub platform: Platform,
+    pub files: Vec<InstalledFile>,
+    /// What makes the agent run at boot.
+    pub activation: String,
+}
+
+pub const LINUX_MARKER: &str = "/firstboot.txt";
+pub const LINUX_CONFIG: &str = "/etc/bakery/firstboot.json";
+pub const WINDOWS_MARKER: &str = r"C:\firstboot.txt";
+pub const WINDOWS_DIR: &str = r"C:\ProgramData\bakery";
+
+fn marker_text(config: &FirstbootConfig) -> String {
+    format!(
+        "bakery firstboot marker for {} {}: while this file exists, the next boot runs the \
+         firstboot agent; it removes the file once the runlist ran.\n",
+        config.role, config.version
+    )
+}
+
+impl Installation {
+    pub fn new(platform: Platform, config: &FirstbootConfig) -> Installation {
+        let file =
+            |path: &str, access: &str, when: Option<InitSystem>, content: String| InstalledFile {
+                path: path.to_string(),
+                access: access.to_string(),
+                when,
+                content,
+            };
+        match platform {
+            Platform::Linux => Installation {
+                platform,
+                files: vec![
+                    file(
+                        "/usr/local/sbin/bakery-firstboot",
+                        "0755",
+                        None,
+                        LINUX_AGENT.into(),
+                    ),
+                    file(
+                        "/etc/systemd/system/bakery-firstboot.service",
+                        "0644",
+                        Some(InitSystem::Systemd),
+                        LINUX_UNIT.into(),
+                    ),
+                    file(
+                        "/etc/init.d/bakery-firstboot",
+                        "0755",
+                        Some(InitSystem::Sysv),
+                        LINUX_INIT.into(),
+                    ),
+                    file(LINUX_CONFIG, "0600", None, config.to_json()),
+                    file(LINUX_MARKER, "0644", None, marker_text(config)),
+                ],
+                activation: "systemd: systemctl enable bakery-firstboot.service; \
+                             SysV: update-rc.d / chkconfig / rc2-5.d links"
+                    .into(),
+            },
+            Platform::Windows => {
+                let private = "SYSTEM, Administrators";
+                let readable = "inherited";
+                Installation {
+                    platform,
+                    files: vec![
+                        file(
+                            &format!(r"{WINDOWS_DIR}\bakery-firstboot.ps1"),
+                            readable,
+                            None,
+                            WINDOWS_AGENT.into(),
+                        ),
+                        file(
+                            &format!(r"{WINDOWS_DIR}\register-firstboot-task.ps1"),
+                            readable,
+                            None,
+                            WINDOWS_TASK.into(),
+                        ),
+                        file(
+                            &format!(r"{WINDOWS_DIR}\firstboot.json"),
+                            private,
+                            None,
+                            config.to_json(),
+                        ),
+                        file(WINDOWS_MARKER, readable, None, marker_text(config)),
+                    ],
+                    activation: r"scheduled task \bakery\bakery-firstboot: at startup, as SYSTEM"
+                        .into(),
+                }
+            }
+        }
+    }
+
+    /// The script the firstboot step runs on the builder (wrapped like any step).
+    pub fn script(&self) -> String {
+        match self.platform {
+            Platform::Linux => self.shell_script(),
+            Platform::Windows => self.powershell_script(),
+        }
+    }
+
+    fn shell_script(&self) -> String {
+        let mut text = String::from(
+            "#!/bin/sh\n\
+             # bakery firstboot step: the agent, its init integration, its config, the marker.\n\
+             set -eu\n\
+             mkdir -p /usr/local/sbin /etc/bakery\n\
+             chmod 0755 /etc/bakery\n\
+             if [ -d /run/systemd/system ]; then init=systemd; else init=sysv; fi\n",
+        );
+        for file in &self.files {
+            let write = write_file_sh(file);
+            match file.when {
+                None => text.push_str(&write),
+                Some(init) => text.push_str(&format!(
+                    "if [ \"$init\" = {} ]; then\n{write}fi\n",
+                    init.as_str()
+                )),
+            }
+        }
+        text.push_str(
+            "if [ \"$init\" = systemd ]; then\n\
+             \x20   systemctl daemon-reload\n\
+             \x20   systemctl enable bakery-firstboot.service\n\
+             elif command -v update-rc.d >/dev/null 2>&1; then\n\
+             \x20   update-rc.d bakery-firstboot defaults\n\
+             elif command -v chkconfig >/dev/null 2>&1; then\n\
+             \x20   chkconfig --add bakery-firstboot\n\
+             else\n\
+             \x20   for level in 2 3 4 5; do\n\
+             \x20       mkdir -p /etc/rc$level.d\n\
+             \x20       ln -sf ../init.d/bakery-firstboot /etc/rc$level.d/S99bakery-firstboot\n\
+             \x20   done\n\
+             fi\n\
+             echo \"bakery: firstboot agent installed ($init), marker /firstboot.txt in place\"\n",
+        );
+        text
+    }
+
+    fn powershell_script(&self) -> String {
+        let mut text = format!(
+            "# bakery firstboot step: the agent, its scheduled task, its config, the marker.\n\
+             $ErrorActionPreference = 'Stop'\n\
+             New-Item -ItemType Directory -Force -Path '{WINDOWS_DIR}' | Out-Null\n"
+        );
+        for file in &self.files {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&file.content);
+            let path = powershell_quote(&file.path);
+            text.push_str(&format!(
+                "[IO.File]::WriteAllText({path}, [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('{encoded}')))\n"
+            ));
+            if file.access != "inherited" {
+                text.push_str(&format!(
+                    "icacls.exe {path} /inheritance:r /grant:r 'SYSTEM:F' 'Administrators:F' | Out-Null\n"
+                ));
+            }
+        }
+        text.push_str(&format!(
+            "& '{WINDOWS_DIR}\\register-firstboot-task.ps1' -Agent '{WINDOWS_DIR}\\bakery-firstboot.ps1'\n\
+             Write-Output 'bakery: firstboot agent installed, marker C:\\firstboot.txt in place'\n"
+        ));
+        text
+    }
+}
+
+/// What a bake of the recipe in `dir` installs for the first boot, naming the release
+/// `version`; `None` when the recipe opts out.
+pub fn render(dir: &std::path::Path, version: &str) -> crate::Result<Option<Installation>> {
+    let version = semver::Version::parse(version).map_err(|e| {
+        crate::Error::input(format!(
+            "--version `{version}` is not a semantic version ({e}); e.g. 1.4.0"
+        ))
+    })?;
+    let recipe = crate::config::Recipe::load(dir)?;
+    Ok(recipe.firstboot.as_ref().map(|settings| {
+        let config = FirstbootConfig::new(&recipe.name, &version.to_string(), settings);
+        Installation::new(recipe.platform, &config)
+    }))
+}
+
+/// `cat > path <<'DELIM' ... DELIM`, then its mode and owner.
+fn write_file_sh(file: &InstalledFile) -> String {
+    let delimiter = heredoc_delimiter(&file.content);
+    let path = shell_quote(&file.path);
+    let mut text = format!("cat > {path} <<'{delimiter}'\n{}", file.content);
+    if !file.content.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "{delimiter}\nchmod {} {path}\nchown 0:0 {path}\n",
+        file.access
+    ));
+    text
+}
+
+#[cfg(test)]
+mod tests;
