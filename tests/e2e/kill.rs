@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::support::{tags, Account, Bakery, TestRecipe};
+use crate::support::{bakery_in, tags, Account, TestRecipe};
 
 /// Regions of their own (aws-cn: its own IAM partition, see seed_builder_profile).
 const HOME: &str = "cn-north-1";
@@ -71,7 +71,7 @@ async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
             let recipe = recipe.path().to_path_buf();
             let step = step.to_string();
             std::thread::spawn(move || {
-                let mut bake = Bakery::new(HOME)
+                let mut bake = bakery_in(HOME)
                     .current_dir(&dir)
                     .args(["bake", "--env", "kill", "--version", &format!("1.{i}.0")])
                     .arg_path(&recipe)
@@ -90,7 +90,7 @@ async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
         "builders were left running"
     );
 
-    let cleanup = Bakery::new(HOME)
+    let cleanup = bakery_in(HOME)
         .current_dir(top.path())
         .args(["cleanup", "--env", "kill", "--yes", "--output", "json"])
         .run();

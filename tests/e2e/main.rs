@@ -1,10 +1,31 @@
-//! End-to-end tests: the real `bakery` binary against the local AWS emulator
-//! (moto with bakery's extension, started by scripts/local-aws).
+//! End-to-end tests: the real `bakery` binary (and the Linux firstboot agent) against
+//! the local AWS emulator — moto with bakery's extension, started by scripts/local-aws
+//! and reset once per run. Each test has a region of its own, so tests run in parallel
+//! without seeing each other. One file per topic:
+//!
+//! | file | what it proves |
+//! |---|---|
+//! | `bake` | the chain makes a tagged release, fails and is interrupted cleanly, retries throttling |
+//! | `releases` | versions, claims, channels, promote, prune |
+//! | `layering` | roles on another role's release; `bake --all` |
+//! | `config` | bakery.toml in real bakes: `--dry-run`, step output |
+//! | `secrets` | step secrets never leave SSM; hostile values stay values |
+//! | `firstboot` | the agent runs for real against S3, SNS and IMDSv2; bakes install it |
+//! | `distribute`, `sharing` | copies in other regions; launch and volume permissions, KMS |
+//! | `alerts` | SNS messages of failed and successful bakes |
+//! | `janitor`, `kill` | `bakery cleanup` after `kill -9` at every step |
+//! | `audit` | fleets by release, policy violations |
+//!
+//! Offline commands (validate, plan, config show, firstboot render) are in `tests/cli`.
+
+#[path = "../support/bakery.rs"]
+mod bakery;
+#[path = "../support/recipe.rs"]
+mod recipe;
 
 mod alerts;
 mod audit;
 mod bake;
-mod check;
 mod config;
 mod distribute;
 mod firstboot;

@@ -4,7 +4,7 @@
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::config::Credentials;
 
-use crate::support::{endpoint, Account, Bakery, TestRecipe};
+use crate::support::{bakery_in, endpoint, Account, TestRecipe};
 
 /// A region of its own (us-gov: its own IAM partition, see seed_builder_profile).
 const REGION: &str = "us-gov-west-1";
@@ -94,7 +94,7 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
     .unwrap();
 
     // Bake with the environment: shared as part of the bake.
-    let baked = Bakery::new(REGION)
+    let baked = bakery_in(REGION)
         .current_dir(top.path())
         .args([
             "bake",
@@ -143,7 +143,7 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
     );
 
     // Another account, by flag: shared, but named as unable to use the key.
-    let stranger = Bakery::new(REGION)
+    let stranger = bakery_in(REGION)
         .args([
             "share",
             "shared",
@@ -165,13 +165,13 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
         .contains(&format!("account {STRANGER} cannot use key {key}")));
 
     // The fleet account alone: complete.
-    let fleet = Bakery::new(REGION)
+    let fleet = bakery_in(REGION)
         .args(["share", "shared", "1.0.0", "--account", FLEET])
         .run();
     assert_eq!(fleet.code, 0, "{}{}", fleet.stdout, fleet.stderr);
 
     // Unshared: nobody but the owner.
-    let unshared = Bakery::new(REGION)
+    let unshared = bakery_in(REGION)
         .args([
             "unshare",
             "shared",
@@ -191,14 +191,14 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
         .await
         .is_empty());
 
-    let nobody = Bakery::new(REGION).args(["share", "shared", "1.0.0"]).run();
+    let nobody = bakery_in(REGION).args(["share", "shared", "1.0.0"]).run();
     assert_eq!(nobody.code, 2);
     assert!(
         nobody.stderr.contains("nothing to share with"),
         "{}",
         nobody.stderr
     );
-    let bad = Bakery::new(REGION)
+    let bad = bakery_in(REGION)
         .args(["share", "shared", "1.0.0", "--account", "12"])
         .run();
     assert_eq!(bad.code, 2);

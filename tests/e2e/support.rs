@@ -1,27 +1,29 @@
 //! Helpers that keep each end-to-end test reading like a usage example: the local
-//! emulator, a test's own region of it, throwaway recipes, and the real `bakery` binary.
+//! emulator, a test's own region of it, and the real `bakery` binary pointed at it
+//! (with the throwaway recipes of `tests/support`).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::config::Credentials;
 use serde_json::Value;
 
+pub use crate::bakery::{repo_root, Bakery};
+pub use crate::recipe::{step_names, TestRecipe};
+
+/// `bakery` with its AWS calls going to the test suite's emulator, in `region`.
+pub fn bakery_in(region: &str) -> Bakery {
+    Bakery::new(region).env("AWS_ENDPOINT_URL", endpoint())
+}
+
 /// The AWS CLI that `scripts/local-aws install` puts in its own virtualenv.
 pub fn aws_cli_path() -> PathBuf {
     repo_root().join(".local-aws/awscli/bin/aws")
-}
-
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
 }
 
 fn local_aws(command: &str) -> String {
@@ -126,7 +128,7 @@ impl Account {
     }
 
     pub fn bakery(&self) -> Bakery {
-        Bakery::new(&self.region)
+        bakery_in(&self.region)
     }
 
     /// `bakery bake <recipe> --output json <args>`, which must succeed; its result.
@@ -267,16 +269,6 @@ impl Account {
     }
 }
 
-/// The step names of a bake report or a plan (`steps[].name`), in order.
-pub fn step_names(result: &Value) -> Vec<String> {
-    result["steps"]
-        .as_array()
-        .expect("a list of steps")
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
 pub fn base64_decode(text: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD
@@ -288,238 +280,6 @@ pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
         .collect()
-}
-
-/// A throwaway recipe folder.
-pub struct TestRecipe {
-    dir: tempfile::TempDir,
-    steps: Vec<String>,
-}
-
-impl TestRecipe {
-    /// A Linux role on the emulator's Amazon Linux 2023, built with the seeded
-    /// `bakery-builder` instance profile.
-    pub fn new(role: &str) -> TestRecipe {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("recipe-{role}-"))
-            .tempdir()
-            .unwrap();
-        std::fs::write(
-            dir.path().join("recipe.toml"),
-            format!(
-                "name = \"{role}\"\nplatform = \"linux\"\narch = \"x86_64\"\n\
-                 base = {{ ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\" }}\n\
-                 [builder]\ninstance_profile = \"bakery-builder\"\n"
-            ),
-        )
-        .unwrap();
-        TestRecipe {
-            dir,
-            steps: Vec::new(),
-        }
-    }
-
-    /// Adds a step that runs `script`.
-    pub fn step(mut self, name: &str, script: &str) -> TestRecipe {
-        let path = format!("steps/{name}.sh");
-        std::fs::create_dir_all(self.dir.path().join("steps")).unwrap();
-        std::fs::write(self.dir.path().join(&path), script).unwrap();
-        self.steps.push(format!(
-            "[[steps]]\nname = \"{name}\"\nscript = \"{path}\"\ntimeout = \"5m\"\n"
-        ));
-        let mut text = std::fs::read_to_string(self.path().join("recipe.toml")).unwrap();
-        text.push_str(self.steps.last().unwrap());
-        std::fs::write(self.dir.path().join("recipe.toml"), text).unwrap();
-        self
-    }
-
-    /// Replaces the recipe's base, e.g. `image = "ami-..."`.
-    pub fn with_base(self, base: &str) -> TestRecipe {
-        let path = self.path().join("recipe.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let start = text.find("base = {").unwrap();
-        let end = start + text[start..].find('\n').unwrap();
-        std::fs::write(
-            &path,
-            format!("{}base = {{ {base} }}{}", &text[..start], &text[end..]),
-        )
-        .unwrap();
-        self
-    }
-
-    /// Appends raw TOML to recipe.toml.
-    pub fn with_toml(self, toml: &str) -> TestRecipe {
-        let mut text = std::fs::read_to_string(self.path().join("recipe.toml")).unwrap();
-        text.push_str(toml);
-        std::fs::write(self.dir.path().join("recipe.toml"), text).unwrap();
-        self
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-/// The real `bakery` binary, pointed at the emulator and a region.
-pub struct Bakery {
-    command: Command,
-}
-
-/// What a finished `bakery` run left: exit code, stdout, stderr.
-#[derive(Debug)]
-pub struct Outcome {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Outcome {
-    /// stdout as the one JSON object of `--output json`.
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not one JSON object ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    /// stderr's JSON-lines events.
-    pub fn events(&self) -> Vec<Value> {
-        self.stderr
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-}
-
-impl Bakery {
-    pub fn new(region: &str) -> Bakery {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bakery"));
-        command
-            .env("AWS_ENDPOINT_URL", endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", region)
-            .env_remove("AWS_PROFILE")
-            .env_remove("GIT_COMMIT")
-            .env_remove("BUILD_URL")
-            .current_dir(repo_root());
-        Bakery { command }
-    }
-
-    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Bakery {
-        self.command.args(args);
-        self
-    }
-
-    /// `bakery bake <recipe> --version <version> --output json`.
-    pub fn bake_json(self, recipe: &Path, version: &str) -> Bakery {
-        self.args(["bake", "--version", version, "--output", "json"])
-            .arg_path(recipe)
-    }
-
-    pub fn arg_path(mut self, path: &Path) -> Bakery {
-        self.command.arg(path);
-        self
-    }
-
-    /// Runs bakery from `dir` (where it looks for bakery.toml, and upward).
-    pub fn current_dir(mut self, dir: &Path) -> Bakery {
-        self.command.current_dir(dir);
-        self
-    }
-
-    pub fn env(mut self, key: &str, value: &str) -> Bakery {
-        self.command.env(key, value);
-        self
-    }
-
-    pub fn run(mut self) -> Outcome {
-        let out = self.command.output().expect("bakery runs");
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Starts bakery and hands its stderr lines to the caller as they come.
-    pub fn spawn(mut self) -> Running {
-        let mut child = self
-            .command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("bakery starts");
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        Running {
-            child,
-            stderr,
-            seen: String::new(),
-        }
-    }
-}
-
-pub struct Running {
-    child: Child,
-    stderr: BufReader<std::process::ChildStderr>,
-    seen: String,
-}
-
-impl Running {
-    /// Reads stderr until a line contains `text`.
-    pub fn wait_for_line(&mut self, text: &str) {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let read = self.stderr.read_line(&mut line).unwrap();
-            assert!(
-                read > 0,
-                "bakery ended before printing `{text}`; it printed:\n{}",
-                self.seen
-            );
-            self.seen.push_str(&line);
-            if line.contains(text) {
-                return;
-            }
-        }
-    }
-
-    pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    pub fn finish(mut self) -> Outcome {
-        let mut rest = String::new();
-        self.stderr.read_to_string(&mut rest).unwrap();
-        let mut stdout = String::new();
-        if let Some(mut out) = self.child.stdout.take() {
-            out.read_to_string(&mut stdout).unwrap();
-        }
-        let status = self.child.wait().unwrap();
-        Outcome {
-            code: status.code().unwrap_or(-1),
-            stdout,
-            stderr: std::mem::take(&mut self.seen) + &rest,
-        }
-    }
-}
-
-/// A test that fails half-way must not leave a bake running against the emulator
-/// (it would act on the next run's resources).
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// An SNS topic with an SQS queue subscribed to it: what a team's alerting reads.

@@ -115,3 +115,6 @@ impl Aws {
         Ok(identity.arn().unwrap_or("unknown").to_string())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,7 @@
 //! The structure is checked while the file is read ([`raw`]); every value is then
 //! checked at the place it was written, and all mistakes are reported together.
 
+mod base;
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +13,9 @@ use std::time::Duration;
 use serde::Serialize;
 use toml::Spanned;
 
-use self::raw::{RawBase, RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep};
+use self::base::base_image;
+pub use self::base::{BaseImage, BaseSelector};
+use self::raw::{RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep};
 use super::checks;
 use super::firstboot::FirstbootSettings;
 use super::located::Problems;
@@ -51,40 +54,6 @@ pub struct Recipe {
     pub firstboot: Option<FirstbootSettings>,
 }
 
-/// Where the builder's image comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BaseImage {
-    /// A fixed AMI id.
-    Image(String),
-    /// An SSM parameter holding an AMI id, such as AWS's public
-    /// `/aws/service/ami-amazon-linux-latest/...` parameters.
-    SsmParameter(String),
-    /// The most recent available image of an owner whose name matches a pattern.
-    Filter { owner: String, name: String },
-    /// Another role's release: the one a channel points to, or the newest matching a
-    /// version requirement.
-    Release {
-        role: RoleName,
-        selector: BaseSelector,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BaseSelector {
-    Channel(String),
-    #[serde(serialize_with = "requirement_text")]
-    Version(semver::VersionReq),
-}
-
-fn requirement_text<S: serde::Serializer>(
-    req: &semver::VersionReq,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&req.to_string())
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct RecipeStep {
     pub name: String,
@@ -99,114 +68,6 @@ pub struct RecipeStep {
     /// Variables read from SSM SecureString parameters on the builder (variable ->
     /// parameter name); bakery never sees their values.
     pub secrets: BTreeMap<String, String>,
-}
-
-impl BaseImage {
-    /// `--base`: `ami-…`, an SSM parameter path `/…`, `OWNER:NAME-PATTERN`, or another
-    /// role's release `ROLE@CHANNEL` / `ROLE@VERSION-REQUIREMENT`.
-    pub fn parse_flag(text: &str, own_role: &RoleName) -> Result<BaseImage> {
-        let refused = |message: String| Error::input(format!("--base `{text}`: {message}"));
-        let raw = if text.starts_with("ami-") {
-            RawBase {
-                image: Some(text.into()),
-                ..RawBase::default()
-            }
-        } else if text.starts_with('/') {
-            RawBase {
-                ssm_parameter: Some(text.into()),
-                ..RawBase::default()
-            }
-        } else if let Some((role, which)) = text.split_once('@') {
-            let channel = is_name(which);
-            RawBase {
-                role: Some(role.into()),
-                channel: channel.then(|| which.to_string()),
-                version: (!channel).then(|| which.to_string()),
-                ..RawBase::default()
-            }
-        } else if let Some((owner, name)) = text.split_once(':') {
-            RawBase {
-                owner: Some(owner.into()),
-                name: Some(name.into()),
-                ..RawBase::default()
-            }
-        } else {
-            return Err(refused(
-                "give ami-…, an SSM parameter path (/aws/service/…), OWNER:NAME-PATTERN, or \
-                 ROLE@CHANNEL / ROLE@VERSION (e.g. base@stable, base@^2.3)"
-                    .into(),
-            ));
-        };
-        base_image(raw, own_role).map_err(refused)
-    }
-
-    /// The role this base is a release of, when it is layered on another role.
-    pub fn role(&self) -> Option<&RoleName> {
-        match self {
-            BaseImage::Release { role, .. } => Some(role),
-            _ => None,
-        }
-    }
-}
-
-const BASE_FORMS: &str = "table `base`: give exactly one of `image = \"ami-...\"`, \
-    `ssm_parameter = \"/path\"`, `owner` together with `name` (a name pattern), or `role` \
-    together with `channel` or `version` (another role's release, e.g. \
-    `{ role = \"base\", channel = \"stable\" }`, `{ role = \"base\", version = \"^2.3\" }`)";
-
-fn base_image(raw: RawBase, own_role: &RoleName) -> std::result::Result<BaseImage, String> {
-    let RawBase {
-        image,
-        ssm_parameter,
-        owner,
-        name,
-        role,
-        channel,
-        version,
-    } = raw;
-    match (image, ssm_parameter, owner, name, role, channel, version) {
-        (Some(image), None, None, None, None, None, None) => {
-            if image.starts_with("ami-") {
-                Ok(BaseImage::Image(image))
-            } else {
-                Err(format!(
-                    "key `base.image`: `{image}` is not an AMI id (ami-...)"
-                ))
-            }
-        }
-        (None, Some(path), None, None, None, None, None) => {
-            if path.starts_with('/') {
-                Ok(BaseImage::SsmParameter(path))
-            } else {
-                Err(format!("key `base.ssm_parameter`: `{path}` is not a parameter path; it starts with `/`"))
-            }
-        }
-        (None, None, Some(owner), Some(name), None, None, None) => {
-            Ok(BaseImage::Filter { owner, name })
-        }
-        (None, None, None, None, Some(role), channel, version)
-            if channel.is_some() != version.is_some() =>
-        {
-            let role = RoleName::parse(&role).map_err(|e| format!("key `base.role`: {e}"))?;
-            if &role == own_role {
-                return Err(format!(
-                    "key `base.role`: role `{role}` cannot be layered on itself"
-                ));
-            }
-            let selector = match (channel, version) {
-                (Some(channel), _) if is_name(&channel) => BaseSelector::Channel(channel),
-                (Some(channel), _) => {
-                    return Err(format!("key `base.channel`: invalid channel `{channel}`"))
-                }
-                (_, Some(version)) => BaseSelector::Version(semver::VersionReq::parse(&version).map_err(|e| {
-                    format!("key `base.version`: `{version}` is not a version requirement ({e}); e.g. `^2.3`, `=2.4.0`")
-                })?),
-                _ => unreachable!("one of the two is set"),
-            };
-            Ok(BaseImage::Release { role, selector })
-        }
-        _ => Err(BASE_FORMS.to_string()),
-    }
 }
 
 impl Recipe {

@@ -113,6 +113,34 @@ async fn region_outcome(
     }
 }
 
+/// What a region needs: a copy, or only completing the copy it has.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegionWork {
+    Copy,
+    /// The region has the release's image already (a re-run, or a bake killed after
+    /// CopyImage): its tags and deprecation time are completed when missing.
+    Complete {
+        image: Box<ImageInfo>,
+        retag: bool,
+        deprecate: bool,
+    },
+}
+
+/// Decides a region's work from the images of the release's name it already has.
+pub fn region_work(source: &ImageInfo, present: Vec<ImageInfo>) -> RegionWork {
+    let Some(existing) = present.into_iter().find(ImageInfo::is_available) else {
+        return RegionWork::Copy;
+    };
+    RegionWork::Complete {
+        retag: source
+            .tags
+            .iter()
+            .any(|(key, value)| existing.tags.get(key) != Some(value)),
+        deprecate: existing.deprecation_time.is_none(),
+        image: Box::new(existing),
+    }
+}
+
 async fn copy_to(
     source_aws: &Aws,
     aws: &Aws,
@@ -123,23 +151,18 @@ async fn copy_to(
     cancel: &CancellationToken,
 ) -> Result<(CopyStatus, ImageInfo)> {
     let region = &destination.region;
-    if let Some(existing) = aws
-        .ec2
-        .own_images(None, Some(&source.name))
-        .await?
-        .into_iter()
-        .find(ImageInfo::is_available)
+    let present = aws.ec2.own_images(None, Some(&source.name)).await?;
+    if let RegionWork::Complete {
+        image: existing,
+        retag,
+        deprecate,
+    } = region_work(source, present)
     {
         sink.emit(Event::Info {
             step: Step::Distribute,
             message: format!("{region} already has {} ({})", source.name, existing.id),
         });
-        // A copy whose bakery died after CopyImage may lack what is set afterwards.
-        let untagged = source
-            .tags
-            .iter()
-            .any(|(key, value)| existing.tags.get(key) != Some(value));
-        if untagged {
+        if retag {
             aws.ec2
                 .tag(std::slice::from_ref(&existing.id), &source.tags)
                 .await?;
@@ -151,12 +174,12 @@ async fn copy_to(
                 message: format!("{region}: tags completed on {}", existing.id),
             });
         }
-        if existing.deprecation_time.is_none() {
+        if deprecate {
             aws.ec2
                 .enable_deprecation(&existing.id, deprecate_at)
                 .await?;
         }
-        return Ok((CopyStatus::Present, existing));
+        return Ok((CopyStatus::Present, *existing));
     }
     let description = format!("{} (copy from {})", source.name, source_aws.region);
     let token = format!("bakery-copy-{}", source.id);
@@ -280,4 +303,74 @@ pub async fn complete(
         claim::write_everywhere(aws, release, &record).await?;
     }
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::aws::state::ImageState;
+
+    fn image(id: &str, state: ImageState, tags: &[(&str, &str)], deprecated: bool) -> ImageInfo {
+        ImageInfo {
+            id: id.into(),
+            name: "bakery/base/1.0.0/x86_64".into(),
+            state,
+            state_reason: None,
+            architecture: Some("x86_64".into()),
+            windows: false,
+            root_device_name: None,
+            root_volume_gib: None,
+            creation_date: None,
+            deprecation_time: deprecated.then(|| "2027-02-21T00:00:00.000Z".into()),
+            snapshot_ids: vec![],
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn a_region_without_the_release_gets_a_copy() {
+        let source = image(
+            "ami-src",
+            ImageState::Available,
+            &[("bakery:role", "base")],
+            true,
+        );
+        assert_eq!(region_work(&source, vec![]), RegionWork::Copy);
+        let failed = image("ami-old", ImageState::Failed, &[], false);
+        assert_eq!(
+            region_work(&source, vec![failed]),
+            RegionWork::Copy,
+            "only an available image counts"
+        );
+    }
+
+    #[test]
+    fn a_region_with_the_release_only_completes_what_its_copy_lacks() {
+        let tags = [("bakery:role", "base"), ("bakery:version", "1.0.0")];
+        let source = image("ami-src", ImageState::Available, &tags, true);
+        let complete = image("ami-copy", ImageState::Available, &tags, true);
+        assert!(matches!(
+            region_work(&source, vec![complete]),
+            RegionWork::Complete {
+                retag: false,
+                deprecate: false,
+                ..
+            }
+        ));
+        // A bake killed right after CopyImage: no tags, no deprecation yet.
+        let bare = image("ami-copy", ImageState::Available, &[], false);
+        assert!(matches!(
+            region_work(&source, vec![bare]),
+            RegionWork::Complete {
+                retag: true,
+                deprecate: true,
+                ..
+            }
+        ));
+    }
 }

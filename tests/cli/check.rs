@@ -1,6 +1,6 @@
 //! `bakery validate` and `bakery plan`: checked and decided without AWS.
 
-use crate::support::{Bakery, TestRecipe};
+use crate::support::{repo_root, step_names, Bakery, TestRecipe};
 
 fn shellcheck_installed() -> bool {
     std::process::Command::new("shellcheck")
@@ -11,15 +11,10 @@ fn shellcheck_installed() -> bool {
 
 /// Every folder of recipes/: base, base-windows, zookeeper.
 fn shipped_recipes() -> Vec<String> {
-    let mut recipes: Vec<String> = std::fs::read_dir(crate::support::repo_root().join("recipes"))
+    let mut recipes: Vec<String> = std::fs::read_dir(repo_root().join("recipes"))
         .unwrap()
         .map(|entry| format!("recipes/{}", entry.unwrap().file_name().to_string_lossy()))
-        .filter(|dir| {
-            crate::support::repo_root()
-                .join(dir)
-                .join("recipe.toml")
-                .is_file()
-        })
+        .filter(|dir| repo_root().join(dir).join("recipe.toml").is_file())
         .collect();
     recipes.sort();
     assert_eq!(
@@ -33,19 +28,15 @@ fn shipped_recipes() -> Vec<String> {
 fn every_shipped_recipe_has_a_plan_and_a_readme() {
     for recipe in shipped_recipes() {
         assert!(
-            crate::support::repo_root()
-                .join(&recipe)
-                .join("README.md")
-                .is_file(),
+            repo_root().join(&recipe).join("README.md").is_file(),
             "{recipe}/README.md"
         );
         let plan = Bakery::new("eu-west-1")
-            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
             .args(["plan", "--bump", "minor", "--output", "json", &recipe])
             .run();
         assert_eq!(plan.code, 0, "{recipe}: {}", plan.stderr);
         let plan = plan.json();
-        let steps = crate::support::step_names(&plan);
+        let steps = step_names(&plan);
         assert_eq!(
             steps[steps.len() - 2..],
             ["firstboot", "generalize"],
@@ -53,7 +44,6 @@ fn every_shipped_recipe_has_a_plan_and_a_readme() {
         );
     }
     let zookeeper = Bakery::new("eu-west-1")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .args([
             "plan",
             "--bump",
@@ -66,7 +56,6 @@ fn every_shipped_recipe_has_a_plan_and_a_readme() {
         .json();
     assert_eq!(zookeeper["base"]["release"]["role"], "base");
     let windows = Bakery::new("eu-west-1")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .args([
             "plan",
             "--bump",
@@ -136,9 +125,8 @@ fn validate_accepts_the_shipped_recipes_and_points_at_mistakes() {
 
 #[test]
 fn plan_decides_everything_without_calling_aws() {
-    // Nothing listens on port 9: any AWS call would fail.
+    // Bakery::new points AWS at a port nothing listens on: any call would fail.
     let plan = Bakery::new("eu-west-1")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .args([
             "plan",
             "recipes/base",
@@ -158,7 +146,7 @@ fn plan_decides_everything_without_calling_aws() {
     assert_eq!(plan["region"], "eu-west-1");
     assert_eq!(plan["version"]["next"]["bump"], "minor");
     assert_eq!(plan["builder"]["instance_type"], "m7i.large");
-    let steps = crate::support::step_names(&plan);
+    let steps = step_names(&plan);
     assert_eq!(
         steps,
         [

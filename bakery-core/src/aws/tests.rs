@@ -1,0 +1,199 @@
+//! How the adapters classify AWS's answers, from the wire: each test gives a client a
+//! real HTTP answer (EC2's XML, SSM's JSON) through `aws-smithy-mocks`, and checks what
+//! bakery makes of it — an absent resource, a lost race, a retryable error, or an error
+//! that names the call, the region, the resource and the service's code and message.
+
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+
+use super::ec2::Ec2;
+use super::error::dry_run_outcome;
+use super::ssm::Ssm;
+use crate::error::Error;
+
+const REGION: &str = "eu-west-1";
+
+/// EC2's error document (the Query protocol).
+fn ec2_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code>\
+         <Message>{message}</Message></Error></Errors><RequestID>r-1</RequestID></Response>"
+    );
+    HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+}
+
+/// SSM's error document (the JSON protocol).
+fn ssm_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    let body = format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}");
+    let mut response =
+        HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
+    response
+        .headers_mut()
+        .insert("content-type", "application/x-amz-json-1.1");
+    response
+}
+
+fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
+    rules.iter().fold(
+        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+        |interceptor, rule| interceptor.with_rule(rule),
+    )
+}
+
+fn ec2(rules: &[&Rule]) -> Ec2 {
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("a", "b", None, None, "tests"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(rules))
+        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+        .build();
+    Ec2::new(aws_sdk_ec2::Client::from_conf(config), REGION)
+}
+
+fn ssm(rules: &[&Rule]) -> Ssm {
+    let config = aws_sdk_ssm::Config::builder()
+        .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+        .region(aws_sdk_ssm::config::Region::new(REGION))
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "a", "b", None, None, "tests",
+        ))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(rules))
+        .retry_config(aws_sdk_ssm::config::retry::RetryConfig::disabled())
+        .build();
+    Ssm::new(aws_sdk_ssm::Client::from_conf(config), REGION)
+}
+
+fn answer(response: fn() -> HttpResponse) -> impl Fn() -> HttpResponse + Send + Sync {
+    move || response()
+}
+
+#[tokio::test]
+async fn an_image_that_is_not_there_is_an_answer_not_an_error() {
+    let not_found = mock!(aws_sdk_ec2::Client::describe_images).then_http_response(answer(|| {
+        ec2_error(
+            400,
+            "InvalidAMIID.NotFound",
+            "The image id '[ami-1]' does not exist",
+        )
+    }));
+    assert_eq!(
+        ec2(&[&not_found]).describe_image("ami-1").await.unwrap(),
+        None
+    );
+    let malformed = mock!(aws_sdk_ec2::Client::describe_images).then_http_response(answer(|| {
+        ec2_error(400, "InvalidAMIID.Malformed", "Invalid id: \"ami-x\"")
+    }));
+    assert_eq!(
+        ec2(&[&malformed]).describe_image("ami-x").await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_transient_and_keep_the_services_words() {
+    let throttled = mock!(aws_sdk_ec2::Client::describe_images).then_http_response(answer(|| {
+        ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.")
+    }));
+    let error = ec2(&[&throttled])
+        .describe_image("ami-1")
+        .await
+        .unwrap_err();
+    assert!(error.is_transient(), "{error:?}");
+    assert_eq!(error.aws_code(), Some("RequestLimitExceeded"));
+    assert_eq!(
+        error.to_string(),
+        "DescribeImages failed in eu-west-1 for ami-1: RequestLimitExceeded: Request limit exceeded."
+    );
+    let ssm_throttled =
+        mock!(aws_sdk_ssm::Client::get_parameter).then_http_response(answer(|| {
+            ssm_error(400, "ThrottlingException", "Rate exceeded")
+        }));
+    let error = ssm(&[&ssm_throttled]).parameter("/p").await.unwrap_err();
+    assert!(error.is_transient(), "a 400 that says slow down: {error:?}");
+}
+
+#[tokio::test]
+async fn a_refusal_is_not_transient_and_says_who_refused_what() {
+    let denied = mock!(aws_sdk_ec2::Client::stop_instances).then_http_response(answer(|| {
+        ec2_error(
+            403,
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation.",
+        )
+    }));
+    let error = ec2(&[&denied]).stop_instance("i-1").await.unwrap_err();
+    assert!(!error.is_transient());
+    assert!(
+        matches!(&error, Error::Aws { operation: "StopInstances", resource: Some(r), .. } if r == "i-1"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "StopInstances failed in eu-west-1 for i-1: UnauthorizedOperation: You are not authorized to perform this operation."
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_succeeds_by_failing_with_dry_run_operation() {
+    let would_succeed =
+        mock!(aws_sdk_ec2::Client::create_security_group).then_http_response(answer(|| {
+            ec2_error(
+                412,
+                "DryRunOperation",
+                "Request would have succeeded, but DryRun flag is set.",
+            )
+        }));
+    ec2(&[&would_succeed])
+        .check_create_security_group("vpc-1")
+        .await
+        .unwrap();
+    let would_fail =
+        mock!(aws_sdk_ec2::Client::create_security_group).then_http_response(answer(|| {
+            ec2_error(
+                403,
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            )
+        }));
+    let error = ec2(&[&would_fail])
+        .check_create_security_group("vpc-1")
+        .await
+        .unwrap_err();
+    assert_eq!(error.aws_code(), Some("UnauthorizedOperation"));
+    assert!(dry_run_outcome(Ok::<(), Error>(())).is_ok());
+}
+
+#[tokio::test]
+async fn a_claim_that_exists_is_a_lost_race_and_a_missing_parameter_is_absent() {
+    let taken = mock!(aws_sdk_ssm::Client::put_parameter).then_http_response(answer(|| {
+        ssm_error(
+            400,
+            "ParameterAlreadyExists",
+            "The parameter already exists.",
+        )
+    }));
+    let created = ssm(&[&taken])
+        .create_parameter("/bakery/base/releases/1.0.0", "{}", "claim")
+        .await
+        .unwrap();
+    assert!(!created, "someone else holds it");
+    let missing = mock!(aws_sdk_ssm::Client::get_parameter)
+        .then_http_response(answer(|| ssm_error(400, "ParameterNotFound", "")));
+    assert_eq!(ssm(&[&missing]).parameter("/nope").await.unwrap(), None);
+    let gone = mock!(aws_sdk_ssm::Client::delete_parameter)
+        .then_http_response(answer(|| ssm_error(400, "ParameterNotFound", "")));
+    ssm(&[&gone]).delete_parameter("/nope").await.unwrap();
+    let not_yet = mock!(aws_sdk_ssm::Client::get_command_invocation)
+        .then_http_response(answer(|| ssm_error(400, "InvocationDoesNotExist", "")));
+    assert_eq!(
+        ssm(&[&not_yet]).invocation("c-1", "i-1").await.unwrap(),
+        None,
+        "SSM has not made the invocation yet"
+    );
+}

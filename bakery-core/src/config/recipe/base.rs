@@ -1,0 +1,154 @@
+//! The recipe's `base`: a fixed image, an SSM parameter, the newest image matching an
+//! owner and a name, or another role's release; from recipe.toml or `--base`.
+
+use serde::Serialize;
+
+use super::raw::RawBase;
+use crate::error::{Error, Result};
+use crate::model::names::is_name;
+use crate::model::RoleName;
+
+/// Where the builder's image comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaseImage {
+    /// A fixed AMI id.
+    Image(String),
+    /// An SSM parameter holding an AMI id, such as AWS's public
+    /// `/aws/service/ami-amazon-linux-latest/...` parameters.
+    SsmParameter(String),
+    /// The most recent available image of an owner whose name matches a pattern.
+    Filter { owner: String, name: String },
+    /// Another role's release: the one a channel points to, or the newest matching a
+    /// version requirement.
+    Release {
+        role: RoleName,
+        selector: BaseSelector,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaseSelector {
+    Channel(String),
+    #[serde(serialize_with = "requirement_text")]
+    Version(semver::VersionReq),
+}
+
+fn requirement_text<S: serde::Serializer>(
+    req: &semver::VersionReq,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&req.to_string())
+}
+
+impl BaseImage {
+    /// `--base`: `ami-…`, an SSM parameter path `/…`, `OWNER:NAME-PATTERN`, or another
+    /// role's release `ROLE@CHANNEL` / `ROLE@VERSION-REQUIREMENT`.
+    pub fn parse_flag(text: &str, own_role: &RoleName) -> Result<BaseImage> {
+        let refused = |message: String| Error::input(format!("--base `{text}`: {message}"));
+        let raw = if text.starts_with("ami-") {
+            RawBase {
+                image: Some(text.into()),
+                ..RawBase::default()
+            }
+        } else if text.starts_with('/') {
+            RawBase {
+                ssm_parameter: Some(text.into()),
+                ..RawBase::default()
+            }
+        } else if let Some((role, which)) = text.split_once('@') {
+            let channel = is_name(which);
+            RawBase {
+                role: Some(role.into()),
+                channel: channel.then(|| which.to_string()),
+                version: (!channel).then(|| which.to_string()),
+                ..RawBase::default()
+            }
+        } else if let Some((owner, name)) = text.split_once(':') {
+            RawBase {
+                owner: Some(owner.into()),
+                name: Some(name.into()),
+                ..RawBase::default()
+            }
+        } else {
+            return Err(refused(
+                "give ami-…, an SSM parameter path (/aws/service/…), OWNER:NAME-PATTERN, or \
+                 ROLE@CHANNEL / ROLE@VERSION (e.g. base@stable, base@^2.3)"
+                    .into(),
+            ));
+        };
+        base_image(raw, own_role).map_err(refused)
+    }
+
+    /// The role this base is a release of, when it is layered on another role.
+    pub fn role(&self) -> Option<&RoleName> {
+        match self {
+            BaseImage::Release { role, .. } => Some(role),
+            _ => None,
+        }
+    }
+}
+
+const BASE_FORMS: &str = "table `base`: give exactly one of `image = \"ami-...\"`, \
+    `ssm_parameter = \"/path\"`, `owner` together with `name` (a name pattern), or `role` \
+    together with `channel` or `version` (another role's release, e.g. \
+    `{ role = \"base\", channel = \"stable\" }`, `{ role = \"base\", version = \"^2.3\" }`)";
+
+pub(super) fn base_image(
+    raw: RawBase,
+    own_role: &RoleName,
+) -> std::result::Result<BaseImage, String> {
+    let RawBase {
+        image,
+        ssm_parameter,
+        owner,
+        name,
+        role,
+        channel,
+        version,
+    } = raw;
+    match (image, ssm_parameter, owner, name, role, channel, version) {
+        (Some(image), None, None, None, None, None, None) => {
+            if image.starts_with("ami-") {
+                Ok(BaseImage::Image(image))
+            } else {
+                Err(format!(
+                    "key `base.image`: `{image}` is not an AMI id (ami-...)"
+                ))
+            }
+        }
+        (None, Some(path), None, None, None, None, None) => {
+            if path.starts_with('/') {
+                Ok(BaseImage::SsmParameter(path))
+            } else {
+                Err(format!("key `base.ssm_parameter`: `{path}` is not a parameter path; it starts with `/`"))
+            }
+        }
+        (None, None, Some(owner), Some(name), None, None, None) => {
+            Ok(BaseImage::Filter { owner, name })
+        }
+        (None, None, None, None, Some(role), channel, version)
+            if channel.is_some() != version.is_some() =>
+        {
+            let role = RoleName::parse(&role).map_err(|e| format!("key `base.role`: {e}"))?;
+            if &role == own_role {
+                return Err(format!(
+                    "key `base.role`: role `{role}` cannot be layered on itself"
+                ));
+            }
+            let selector = match (channel, version) {
+                (Some(channel), _) if is_name(&channel) => BaseSelector::Channel(channel),
+                (Some(channel), _) => {
+                    return Err(format!("key `base.channel`: invalid channel `{channel}`"))
+                }
+                (_, Some(version)) => BaseSelector::Version(semver::VersionReq::parse(&version).map_err(|e| {
+                    format!("key `base.version`: `{version}` is not a version requirement ({e}); e.g. `^2.3`, `=2.4.0`")
+                })?),
+                _ => unreachable!("one of the two is set"),
+            };
+            Ok(BaseImage::Release { role, selector })
+        }
+        _ => Err(BASE_FORMS.to_string()),
+    }
+}

@@ -1,0 +1,139 @@
+//! bakery.toml environments: settings with their sources, the build region and copies
+//! they choose, and a mistake refused at its line — all before any AWS call.
+
+use serde_json::json;
+
+use crate::support::{Bakery, TestRecipe};
+
+const BAKERY_TOML: &str = r#"
+default_environment = "staging"
+
+[environments.staging]
+regions = ["ap-southeast-6", "ap-east-2"]
+instance_profile = "bakery-builder"
+subnet = "subnet-staging"
+tags = { cost-center = "platform", environment = "staging" }
+
+[environments.production]
+extends = "staging"
+subnet = "subnet-production"
+kms_keys = { ap-east-2 = "alias/production-ebs" }
+tags = { environment = "production" }
+"#;
+
+/// A team's checkout: bakery.toml at the top, commands run from a folder below it.
+fn checkout() -> (tempfile::TempDir, std::path::PathBuf) {
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(top.path().join("bakery.toml"), BAKERY_TOML).unwrap();
+    let below = top.path().join("recipes");
+    std::fs::create_dir(&below).unwrap();
+    (top, below)
+}
+
+#[test]
+fn config_show_prints_each_merged_value_with_where_it_came_from() {
+    let (_top, cwd) = checkout();
+    let recipe = TestRecipe::new("zookeeper").with_toml("[tags]\nteam = \"data\"\n");
+    let shown = Bakery::new("ap-southeast-6")
+        .current_dir(&cwd)
+        .args([
+            "config",
+            "show",
+            "--env",
+            "production",
+            "--instance-type",
+            "m7i.large",
+        ])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let line = |key: &str| {
+        shown
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} in:\n{}", shown.stdout))
+            .to_string()
+    };
+    assert!(line("builder.volume_type").ends_with("# built-in default"));
+    assert!(line("builder.subnet").contains("\"subnet-production\""));
+    assert!(line("builder.subnet").contains("# environment production ("));
+    assert!(
+        line("builder.instance_profile").contains("# recipe ("),
+        "the recipe wins over staging"
+    );
+    assert!(line("builder.instance_type").ends_with("# flag --instance-type"));
+    assert!(line("tags.cost-center").contains("# environment staging ("));
+    assert!(line("tags.team").contains("# recipe ("));
+    assert!(line("kms_keys.ap-east-2").contains("alias/production-ebs"));
+}
+
+#[test]
+fn an_environment_picks_the_build_region_and_the_copies() {
+    let (_top, cwd) = checkout();
+    let recipe = TestRecipe::new("zookeeper");
+    let plan = Bakery::new("eu-west-1")
+        .current_dir(&cwd)
+        .env("BAKERY_ENV", "production")
+        .args(["plan", "--version", "1.0.0", "--output", "json"])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let plan = plan.json();
+    assert_eq!(
+        plan["region"], "ap-southeast-6",
+        "the environment's first region"
+    );
+    assert_eq!(
+        plan["copy_to"],
+        json!([{ "region": "ap-east-2", "kms_key": "alias/production-ebs" }])
+    );
+    assert_eq!(plan["builder"]["subnet"], "subnet-production");
+    assert_eq!(plan["recipe_tags"]["environment"], "production");
+}
+
+#[test]
+fn a_mistake_in_bakery_toml_is_refused_at_its_line_before_any_call() {
+    let (top, cwd) = checkout();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        BAKERY_TOML.replace("extends = \"staging\"", "extends = \"stageing\""),
+    )
+    .unwrap();
+    let recipe = TestRecipe::new("zookeeper");
+    let refused = Bakery::new("ap-southeast-6")
+        .current_dir(&cwd)
+        .args(["plan", "--env", "production", "--version", "1.0.0"])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("bakery.toml:11:11"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("no environment `stageing` to extend"),
+        "{}",
+        refused.stderr
+    );
+
+    let validated = Bakery::new("ap-southeast-6")
+        .current_dir(&cwd)
+        .args(["validate", "--env", "production"])
+        .arg_path(recipe.path())
+        .run();
+    assert_eq!(validated.code, 2, "validate checks bakery.toml too");
+    assert!(validated
+        .stderr
+        .contains("no environment `stageing` to extend"));
+
+    let unknown = Bakery::new("ap-southeast-6")
+        .args(["plan", "--env", "nowhere", "--version", "1.0.0"])
+        .arg_path(recipe.path())
+        .args(["--config", top.path().join("bakery.toml").to_str().unwrap()])
+        .run();
+    assert_eq!(unknown.code, 2);
+}

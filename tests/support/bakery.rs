@@ -1,0 +1,184 @@
+//! The real `bakery` binary, run as its users run it: arguments, environment, working
+//! folder; its exit code, stdout and stderr, or its stderr line by line while it runs.
+//! Shared by the test binaries; each uses part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The real `bakery` binary with test credentials and a region. Its AWS endpoint is
+/// a port nothing listens on, so that any AWS call fails: commands that must not call
+/// AWS are run as they are; the end-to-end tests point it at the emulator.
+pub struct Bakery {
+    command: Command,
+}
+
+/// Nothing listens here: an AWS call fails at once.
+pub const NO_AWS: &str = "http://127.0.0.1:9";
+
+/// What a finished `bakery` run left: exit code, stdout, stderr.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// stdout as the one JSON object of `--output json`.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON object ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// stderr's JSON-lines events.
+    pub fn events(&self) -> Vec<Value> {
+        self.stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Bakery {
+    pub fn new(region: &str) -> Bakery {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bakery"));
+        command
+            .env("AWS_ENDPOINT_URL", NO_AWS)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", region)
+            .env_remove("AWS_PROFILE")
+            .env_remove("GIT_COMMIT")
+            .env_remove("BUILD_URL")
+            .current_dir(repo_root());
+        Bakery { command }
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Bakery {
+        self.command.args(args);
+        self
+    }
+
+    /// `bakery bake <recipe> --version <version> --output json`.
+    pub fn bake_json(self, recipe: &Path, version: &str) -> Bakery {
+        self.args(["bake", "--version", version, "--output", "json"])
+            .arg_path(recipe)
+    }
+
+    pub fn arg_path(mut self, path: &Path) -> Bakery {
+        self.command.arg(path);
+        self
+    }
+
+    /// Runs bakery from `dir` (where it looks for bakery.toml, and upward).
+    pub fn current_dir(mut self, dir: &Path) -> Bakery {
+        self.command.current_dir(dir);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Bakery {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn run(mut self) -> Outcome {
+        let out = self.command.output().expect("bakery runs");
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Starts bakery and hands its stderr lines to the caller as they come.
+    pub fn spawn(mut self) -> Running {
+        let mut child = self
+            .command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("bakery starts");
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        Running {
+            child,
+            stderr,
+            seen: String::new(),
+        }
+    }
+}
+
+pub struct Running {
+    child: Child,
+    stderr: BufReader<std::process::ChildStderr>,
+    seen: String,
+}
+
+impl Running {
+    /// Reads stderr until a line contains `text`.
+    pub fn wait_for_line(&mut self, text: &str) {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = self.stderr.read_line(&mut line).unwrap();
+            assert!(
+                read > 0,
+                "bakery ended before printing `{text}`; it printed:\n{}",
+                self.seen
+            );
+            self.seen.push_str(&line);
+            if line.contains(text) {
+                return;
+            }
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    pub fn finish(mut self) -> Outcome {
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            out.read_to_string(&mut stdout).unwrap();
+        }
+        let status = self.child.wait().unwrap();
+        Outcome {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr: std::mem::take(&mut self.seen) + &rest,
+        }
+    }
+}
+
+/// A test that fails half-way must not leave a bake running against the emulator
+/// (it would act on the next run's resources).
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Throwaway recipes, and reading step names out of results. Shared by the test
+//! binaries; each uses part of it.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// A throwaway recipe folder.
+pub struct TestRecipe {
+    dir: tempfile::TempDir,
+    steps: Vec<String>,
+}
+
+impl TestRecipe {
+    /// A Linux role on the emulator's Amazon Linux 2023, built with the seeded
+    /// `bakery-builder` instance profile.
+    pub fn new(role: &str) -> TestRecipe {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("recipe-{role}-"))
+            .tempdir()
+            .unwrap();
+        std::fs::write(
+            dir.path().join("recipe.toml"),
+            format!(
+                "name = \"{role}\"\nplatform = \"linux\"\narch = \"x86_64\"\n\
+                 base = {{ ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\" }}\n\
+                 [builder]\ninstance_profile = \"bakery-builder\"\n"
+            ),
+        )
+        .unwrap();
+        TestRecipe {
+            dir,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Adds a step that runs `script`.
+    pub fn step(mut self, name: &str, script: &str) -> TestRecipe {
+        let path = format!("steps/{name}.sh");
+        std::fs::create_dir_all(self.dir.path().join("steps")).unwrap();
+        std::fs::write(self.dir.path().join(&path), script).unwrap();
+        self.steps.push(format!(
+            "[[steps]]\nname = \"{name}\"\nscript = \"{path}\"\ntimeout = \"5m\"\n"
+        ));
+        let mut text = std::fs::read_to_string(self.path().join("recipe.toml")).unwrap();
+        text.push_str(self.steps.last().unwrap());
+        std::fs::write(self.dir.path().join("recipe.toml"), text).unwrap();
+        self
+    }
+
+    /// Replaces the recipe's base, e.g. `image = "ami-..."`.
+    pub fn with_base(self, base: &str) -> TestRecipe {
+        let path = self.path().join("recipe.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text.find("base = {").unwrap();
+        let end = start + text[start..].find('\n').unwrap();
+        std::fs::write(
+            &path,
+            format!("{}base = {{ {base} }}{}", &text[..start], &text[end..]),
+        )
+        .unwrap();
+        self
+    }
+
+    /// Appends raw TOML to recipe.toml.
+    pub fn with_toml(self, toml: &str) -> TestRecipe {
+        let mut text = std::fs::read_to_string(self.path().join("recipe.toml")).unwrap();
+        text.push_str(toml);
+        std::fs::write(self.dir.path().join("recipe.toml"), text).unwrap();
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The step names of a bake report or a plan (`steps[].name`), in order.
+pub fn step_names(result: &Value) -> Vec<String> {
+    result["steps"]
+        .as_array()
+        .expect("a list of steps")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
