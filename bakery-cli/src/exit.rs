@@ -86,30 +86,25 @@ mod tests {
 
     use super::*;
 
-    fn report(status: BakeStatus) -> BakeReport {
-        let mut report = BakeReport::refused(Some("base"), "1.0.0", &Error::input("x"));
-        report.status = status;
-        report.error_kind = None;
-        report
-    }
-
     #[test]
     fn exit_codes_follow_the_outcome_and_leaks_win() {
-        assert_eq!(Exit::of_report(&report(BakeStatus::Succeeded)).code(), 0);
-        assert_eq!(Exit::of_report(&report(BakeStatus::Failed)).code(), 1);
-        assert_eq!(
-            Exit::of_report(&report(BakeStatus::Interrupted)).code(),
-            130
-        );
-        assert_eq!(
-            Exit::of_report(&BakeReport::refused(None, "1", &Error::input("bad"))).code(),
-            2
-        );
-        let mut leaky = report(BakeStatus::Failed);
-        leaky.leaked.push(Resource::Instance {
-            id: "i-1".into(),
-            region: "eu-west-1".into(),
-        });
+        let refused = BakeReport::refused(Some("base"), "1.0.0", &Error::input("bad"));
+        let ended = |status| BakeReport {
+            status,
+            error_kind: None,
+            ..refused.clone()
+        };
+        assert_eq!(Exit::of_report(&ended(BakeStatus::Succeeded)).code(), 0);
+        assert_eq!(Exit::of_report(&ended(BakeStatus::Failed)).code(), 1);
+        assert_eq!(Exit::of_report(&ended(BakeStatus::Interrupted)).code(), 130);
+        assert_eq!(Exit::of_report(&refused).code(), 2);
+        let leaky = BakeReport {
+            leaked: vec![Resource::Instance {
+                id: "i-1".into(),
+                region: "eu-west-1".into(),
+            }],
+            ..ended(BakeStatus::Failed)
+        };
         assert_eq!(Exit::of_report(&leaky).code(), 3);
     }
 

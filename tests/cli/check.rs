@@ -43,29 +43,15 @@ fn every_shipped_recipe_has_a_plan_and_a_readme() {
             "{recipe}"
         );
     }
-    let zookeeper = Bakery::new("eu-west-1")
-        .args([
-            "plan",
-            "--bump",
-            "minor",
-            "--output",
-            "json",
-            "recipes/zookeeper",
-        ])
-        .run()
-        .json();
+    let plan_of = |recipe: &str| {
+        Bakery::new("eu-west-1")
+            .args(["plan", "--bump", "minor", "--output", "json", recipe])
+            .run()
+            .json()
+    };
+    let zookeeper = plan_of("recipes/zookeeper");
     assert_eq!(zookeeper["base"]["release"]["role"], "base");
-    let windows = Bakery::new("eu-west-1")
-        .args([
-            "plan",
-            "--bump",
-            "minor",
-            "--output",
-            "json",
-            "recipes/base-windows",
-        ])
-        .run()
-        .json();
+    let windows = plan_of("recipes/base-windows");
     assert_eq!(windows["steps"][0]["document"], "AWS-RunPowerShellScript");
 }
 
@@ -77,17 +63,9 @@ fn validate_accepts_the_shipped_recipes_and_points_at_mistakes() {
         .run();
     assert_eq!(shipped.code, 0, "{}{}", shipped.stdout, shipped.stderr);
     for recipe in shipped_recipes() {
-        assert!(
-            shipped.stdout.contains(&format!("{recipe}: ok (")),
-            "{}",
-            shipped.stdout
-        );
+        shipped.expect_stdout(&format!("{recipe}: ok ("));
     }
-    assert!(
-        shipped.stdout.contains("recipes/base: ok (3 steps"),
-        "{}",
-        shipped.stdout
-    );
+    shipped.expect_stdout("recipes/base: ok (3 steps");
 
     let broken = TestRecipe::new("broken").with_toml("volume_size = \"big\"\n");
     let refused = Bakery::new("eu-west-1")
@@ -95,11 +73,7 @@ fn validate_accepts_the_shipped_recipes_and_points_at_mistakes() {
         .arg_path(broken.path())
         .run();
     assert_eq!(refused.code, 2);
-    assert!(
-        refused.stderr.contains("recipe.toml:7:15"),
-        "{}",
-        refused.stderr
-    );
+    refused.expect_stderr("recipe.toml:7:15");
 
     let sloppy = TestRecipe::new("sloppy").step("quote", "#!/bin/sh\nrm -rf $TARGET/*\n");
     let linted = Bakery::new("eu-west-1")
@@ -115,11 +89,7 @@ fn validate_accepts_the_shipped_recipes_and_points_at_mistakes() {
         );
     } else {
         assert_eq!(linted.code, 0);
-        assert!(
-            linted.stdout.contains("shellcheck not run"),
-            "{}",
-            linted.stdout
-        );
+        linted.expect_stdout("shellcheck not run");
     }
 }
 
@@ -141,7 +111,7 @@ fn plan_decides_everything_without_calling_aws() {
         ])
         .run();
 
-    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    plan.expect_code(0);
     let plan = plan.json();
     assert_eq!(plan["region"], "eu-west-1");
     assert_eq!(plan["version"]["next"]["bump"], "minor");

@@ -46,7 +46,7 @@ fn config_show_prints_each_merged_value_with_where_it_came_from() {
         ])
         .arg_path(recipe.path())
         .run();
-    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    shown.expect_code(0);
     let line = |key: &str| {
         shown
             .stdout
@@ -78,7 +78,7 @@ fn an_environment_picks_the_build_region_and_the_copies() {
         .args(["plan", "--version", "1.0.0", "--output", "json"])
         .arg_path(recipe.path())
         .run();
-    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    plan.expect_code(0);
     let plan = plan.json();
     assert_eq!(
         plan["region"], "ap-southeast-6",
@@ -107,18 +107,8 @@ fn a_mistake_in_bakery_toml_is_refused_at_its_line_before_any_call() {
         .arg_path(recipe.path())
         .run();
     assert_eq!(refused.code, 2);
-    assert!(
-        refused.stderr.contains("bakery.toml:11:11"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused
-            .stderr
-            .contains("no environment `stageing` to extend"),
-        "{}",
-        refused.stderr
-    );
+    refused.expect_stderr("bakery.toml:11:11");
+    refused.expect_stderr("no environment `stageing` to extend");
 
     let validated = Bakery::new("ap-southeast-6")
         .current_dir(&cwd)

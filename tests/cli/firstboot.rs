@@ -23,7 +23,7 @@ fn firstboot_render_prints_what_a_bake_installs_and_an_opt_out_installs_nothing(
         ])
         .arg_path(recipe.path())
         .run();
-    assert_eq!(rendered.code, 0, "{}", rendered.stderr);
+    rendered.expect_code(0);
     let files = rendered.json()["files"].as_array().unwrap().clone();
     let config = files
         .iter()
@@ -45,7 +45,7 @@ fn firstboot_render_prints_what_a_bake_installs_and_an_opt_out_installs_nothing(
         .args(["firstboot", "render", "--output", "json"])
         .arg_path(recipe.path())
         .run();
-    assert_eq!(rendered.code, 0, "{}", rendered.stderr);
+    rendered.expect_code(0);
     assert_eq!(rendered.json()["firstboot"], false);
 }
 

@@ -22,7 +22,7 @@ async fn a_failed_bake_publishes_one_alert_with_the_step_and_its_output() {
         .env("BUILD_URL", "https://jenkins.example.com/job/app/9/")
         .run();
 
-    assert_eq!(bake.code, 1, "{}", bake.stderr);
+    bake.expect_code(1);
     let messages = inbox.messages().await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     let (subject, body) = &messages[0];
@@ -57,7 +57,7 @@ async fn success_is_announced_only_when_asked_and_a_broken_topic_is_only_a_warni
         .bake_json(recipe.path(), "1.0.0")
         .args(["--sns-topic", &inbox.topic_arn])
         .run();
-    assert_eq!(silent.code, 0, "{}", silent.stderr);
+    silent.expect_code(0);
     assert!(inbox.messages().await.is_empty());
 
     let announced = aws
@@ -65,7 +65,7 @@ async fn success_is_announced_only_when_asked_and_a_broken_topic_is_only_a_warni
         .bake_json(recipe.path(), "1.0.1")
         .args(["--sns-topic", &inbox.topic_arn, "--notify-success"])
         .run();
-    assert_eq!(announced.code, 0, "{}", announced.stderr);
+    announced.expect_code(0);
     let messages = inbox.messages().await;
     assert_eq!(messages[0].0, "bakery: quiet 1.0.1 baked");
     assert_eq!(
@@ -79,12 +79,8 @@ async fn success_is_announced_only_when_asked_and_a_broken_topic_is_only_a_warni
         .bake_json(recipe.path(), "1.0.2")
         .args(["--sns-topic", nowhere, "--notify-success"])
         .run();
-    assert_eq!(broken.code, 0, "{}", broken.stderr);
-    assert!(
-        broken.stderr.contains("could not send the alert"),
-        "{}",
-        broken.stderr
-    );
+    broken.expect_code(0);
+    broken.expect_stderr("could not send the alert");
 
     let bad = aws
         .bakery()
@@ -92,10 +88,5 @@ async fn success_is_announced_only_when_asked_and_a_broken_topic_is_only_a_warni
         .args(["--sns-topic", "alerts"])
         .run();
     assert_eq!(bad.code, 2);
-    assert!(
-        bad.stderr
-            .contains("(from flag --sns-topic): `alerts` is not an SNS topic ARN"),
-        "{}",
-        bad.stderr
-    );
+    bad.expect_stderr("(from flag --sns-topic): `alerts` is not an SNS topic ARN");
 }

@@ -36,7 +36,7 @@ async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
         .args(["audit", "--max-age", "8s", "--output", "json"])
         .run();
 
-    assert_eq!(audit.code, 4, "{}", audit.stderr);
+    audit.expect_code(4);
     let report = audit.json();
     assert_eq!(report["violations"], 2);
     let fleet = |image: &str| {
@@ -80,7 +80,7 @@ async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
         .args(["audit", "--max-age", "8s", "--output", "json"])
         .args(["--regions", "us-east-1,cn-northwest-1"])
         .run();
-    assert_eq!(both.code, 4, "{}", both.stderr);
+    both.expect_code(4);
     let both = both.json();
     assert_eq!(
         both["regions"],

@@ -15,17 +15,10 @@ async fn a_dry_run_checks_the_launch_with_ec2_dry_run_and_creates_nothing() {
     let recipe = dry_run_recipe();
     let checked = account
         .bakery()
-        .args([
-            "bake",
-            "--dry-run",
-            "--version",
-            "1.0.0",
-            "--output",
-            "json",
-        ])
-        .arg_path(recipe.path())
+        .bake_json(recipe.path(), "1.0.0")
+        .args(["--dry-run"])
         .run();
-    assert_eq!(checked.code, 0, "{}", checked.stderr);
+    checked.expect_code(0);
     let report = checked.json();
     assert_eq!(report["dry_run"], true);
     let steps = crate::support::step_names(&report);
@@ -58,22 +51,10 @@ async fn a_dry_run_checks_the_launch_with_ec2_dry_run_and_creates_nothing() {
         .arg_path(recipe.path())
         .run();
     account.emulate(json!({ "faults": [] }));
-    assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(
-        refused.stdout.contains("FAILED at step `check-launch`"),
-        "{}",
-        refused.stdout
-    );
-    assert!(
-        refused.stdout.contains("RunInstances"),
-        "{}",
-        refused.stdout
-    );
-    assert!(
-        refused.stdout.contains("UnauthorizedOperation"),
-        "{}",
-        refused.stdout
-    );
+    refused.expect_code(1);
+    refused.expect_stdout("FAILED at step `check-launch`");
+    refused.expect_stdout("RunInstances");
+    refused.expect_stdout("UnauthorizedOperation");
     assert!(account.instances().await.is_empty());
 }
 
@@ -92,18 +73,10 @@ async fn step_output_goes_to_the_environments_bucket_and_log_group_too() {
         .step("talk", "#!/bin/sh\necho hello\n");
     let baked = bakery_in("eu-west-1")
         .current_dir(top.path())
-        .args([
-            "bake",
-            "--env",
-            "ci",
-            "--version",
-            "1.2.3",
-            "--output",
-            "json",
-        ])
-        .arg_path(recipe.path())
+        .bake_json(recipe.path(), "1.2.3")
+        .args(["--env", "ci"])
         .run();
-    assert_eq!(baked.code, 0, "{}", baked.stderr);
+    baked.expect_code(0);
     let report = baked.json();
     let builder = report["builder_instance_id"].as_str().unwrap();
     let bake_id = report["bake_id"].as_str().unwrap();
@@ -151,7 +124,7 @@ async fn step_output_streams_into_events_while_the_step_runs() {
         .args(["bake", "--version", "1.0.0", "--output", "json"])
         .arg_path(recipe.path())
         .run();
-    assert_eq!(baked.code, 0, "{}", baked.stderr);
+    baked.expect_code(0);
     let events = baked.events();
     let position = |wanted: &dyn Fn(&serde_json::Value) -> bool| events.iter().rposition(wanted);
     let first_line = events

@@ -5,11 +5,6 @@ use serde_json::{json, Value};
 
 use crate::support::{tags, Account, TestRecipe};
 
-async fn claim(aws: &Account, name: &str) -> Value {
-    let out = aws.ssm.get_parameter().name(name).send().await.unwrap();
-    serde_json::from_str(out.parameter().unwrap().value().unwrap()).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_later() {
     let home = Account::in_region("ap-east-1").await;
@@ -78,7 +73,7 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
             "the region's own key"
         );
     }
-    let record = claim(&home, "/bakery/edge/releases/1.0.0").await;
+    let record = home.release_record("edge", "1.0.0").await.unwrap();
     assert_eq!(record["images"].as_object().unwrap().len(), 3);
     // The release record and its channels exist in every region of the release.
     let copy_in_near = baked["regions"]
@@ -89,7 +84,7 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         .unwrap()["image_id"]
         .clone();
     assert_eq!(
-        claim(&near, "/bakery/edge/releases/1.0.0").await["images"]["us-east-2"],
+        near.release_record("edge", "1.0.0").await.unwrap()["images"]["us-east-2"],
         copy_in_near
     );
     let latest = near
@@ -109,7 +104,7 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         .bake_json(recipe.path(), "1.1.0")
         .args(["--copy-to", "ap-southeast-5,us-east-2"])
         .run();
-    assert_eq!(partial.code, 1, "{}", partial.stderr);
+    partial.expect_code(1);
     let result = partial.json();
     assert_eq!(result["failed_step"], "distribute");
     assert!(
@@ -144,7 +139,7 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
             "json",
         ])
         .run();
-    assert_eq!(completed.code, 0, "{}", completed.stderr);
+    completed.expect_code(0);
     let outcomes = completed.json();
     assert_eq!(status(&outcomes, "ap-southeast-5"), "copied");
     assert_eq!(
@@ -152,10 +147,10 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         "present",
         "a region that has the release is left alone"
     );
-    let record = claim(&home, "/bakery/edge/releases/1.1.0").await;
+    let record = home.release_record("edge", "1.1.0").await.unwrap();
     assert_eq!(record["images"].as_object().unwrap().len(), 3);
     assert_eq!(
-        claim(&far, "/bakery/edge/releases/1.1.0").await,
+        far.release_record("edge", "1.1.0").await.unwrap(),
         record,
         "and in the region just completed"
     );
@@ -179,7 +174,7 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
             "json",
         ])
         .run();
-    assert_eq!(again.code, 0, "{}", again.stderr);
+    again.expect_code(0);
     let again = again.json();
     assert_eq!(status(&again, "ap-southeast-5"), "present");
     assert_eq!(status(&again, "us-east-2"), "present");
@@ -209,7 +204,7 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         .bakery()
         .args(["distribute", "edge", "1.1.0", "--regions", "us-east-2"])
         .run();
-    assert_eq!(repaired.code, 0, "{}", repaired.stderr);
+    repaired.expect_code(0);
     assert_eq!(
         tags(near.image(&copy_id).await.tags())["bakery:version"],
         "1.1.0"

@@ -26,11 +26,7 @@ async fn cleanup_removes_what_killed_bakes_left_and_spares_a_running_bake() {
         };
         let recipe =
             TestRecipe::new(role).step(if role == "mid" { "long" } else { "quick" }, script);
-        let mut bake = aws
-            .bakery()
-            .args(["bake", "--version", "1.0.0"])
-            .arg_path(recipe.path())
-            .spawn();
+        let mut bake = aws.bakery().bake(recipe.path(), "1.0.0").spawn();
         bake.wait_for_line(line);
         bake.signal("KILL");
         assert_eq!(bake.finish().code, -1, "killed");
@@ -45,20 +41,12 @@ async fn cleanup_removes_what_killed_bakes_left_and_spares_a_running_bake() {
     // A bake that is still running must not be touched.
     let running_recipe =
         TestRecipe::new("alive").step("long", "#!/bin/sh\necho sleep-for-the-test\n");
-    let mut running = aws
-        .bakery()
-        .args(["bake", "--version", "1.0.0"])
-        .arg_path(running_recipe.path())
-        .spawn();
+    let mut running = aws.bakery().bake(running_recipe.path(), "1.0.0").spawn();
     running.wait_for_line("[recipe/long] started");
 
     let dry_run = aws.bakery().args(["cleanup"]).run();
-    assert_eq!(dry_run.code, 0, "{}", dry_run.stderr);
-    assert!(
-        dry_run.stdout.contains("run again with --yes"),
-        "{}",
-        dry_run.stdout
-    );
+    dry_run.expect_code(0);
+    dry_run.expect_stdout("run again with --yes");
     assert_eq!(
         aws.live_instances().await.len(),
         4,
@@ -70,7 +58,7 @@ async fn cleanup_removes_what_killed_bakes_left_and_spares_a_running_bake() {
         .args(["cleanup", "--yes", "--output", "json"])
         .run();
 
-    assert_eq!(cleanup.code, 0, "{}", cleanup.stderr);
+    cleanup.expect_code(0);
     let report = cleanup.json();
     assert_eq!(report["failed"], json!([]));
     let live = aws.live_instances().await;
@@ -126,9 +114,5 @@ async fn cleanup_removes_what_killed_bakes_left_and_spares_a_running_bake() {
     assert_eq!(running.finish().code, 130);
     assert!(aws.live_instances().await.is_empty());
     let again = aws.bakery().args(["cleanup"]).run();
-    assert!(
-        again.stdout.contains("nothing left behind in af-south-1"),
-        "{}",
-        again.stdout
-    );
+    again.expect_stdout("nothing left behind in af-south-1");
 }

@@ -12,35 +12,6 @@ use crate::support::{bakery_in, tags, Account, TestRecipe};
 const HOME: &str = "cn-north-1";
 const AWAY: &str = "cn-northwest-1";
 
-const STEPS: [&str; 15] = [
-    "check-release",
-    "claim",
-    "resolve-base",
-    "launch",
-    "wait-ready",
-    "recipe/work",
-    "firstboot",
-    "generalize",
-    "stop",
-    "create-image",
-    "wait-image",
-    "terminate",
-    "record-release",
-    "distribute",
-    "promote",
-];
-
-async fn record(home: &Account, version: &str) -> Option<Value> {
-    let out = home
-        .ssm
-        .get_parameter()
-        .name(format!("/bakery/killed/releases/{version}"))
-        .send()
-        .await
-        .ok()?;
-    serde_json::from_str(out.parameter()?.value()?).ok()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
     let home = Account::in_region(HOME).await;
@@ -62,8 +33,24 @@ async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
         .with_base("image = \"ami-1e749f67\"")
         .step("work", "#!/bin/sh\necho working\n");
 
+    // Every step of the chain, as the plan of this very bake lists it.
+    let plan = bakery_in(HOME)
+        .current_dir(top.path())
+        .plan_json(recipe.path(), "1.0.0")
+        .args(["--env", "kill"])
+        .run();
+    plan.expect_code(0);
+    let steps: Vec<String> = plan.json()["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(steps.len(), 15, "{steps:?}");
+    assert!(steps.contains(&"distribute".to_string()) && steps.contains(&"promote".to_string()));
+
     // One bake per step, all at once, each killed as its step starts.
-    let bakes: Vec<_> = STEPS
+    let bakes: Vec<_> = steps
         .iter()
         .enumerate()
         .map(|(i, step)| {
@@ -123,7 +110,7 @@ async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
         let mut kept_snapshots = BTreeSet::new();
         for image in &images {
             let version = image.name().unwrap().split('/').nth(2).unwrap().to_string();
-            let record = record(&home, &version).await;
+            let record = home.release_record("killed", &version).await;
             assert!(
                 record.is_some_and(|r| r["state"] != "baking"),
                 "{} in {} is not part of a recorded release",

@@ -41,14 +41,14 @@ async fn a_layered_role_bakes_on_the_channel_or_the_newest_matching_release_of_i
         .bake_json(base.path(), "2.3.1")
         .args(["--promote", "stable"])
         .run();
-    assert_eq!(stable.code, 0, "{}", stable.stderr);
+    stable.expect_code(0);
     let newest = aws.bakery().bake_json(base.path(), "2.4.0").run();
-    assert_eq!(newest.code, 0, "{}", newest.stderr);
+    newest.expect_code(0);
     let image_of = |v: &Value| v["images"][0]["image_id"].as_str().unwrap().to_string();
 
     let on_stable = TestRecipe::new("zookeeper").with_base("role = \"base\", channel = \"stable\"");
     let zk = aws.bakery().bake_json(on_stable.path(), "1.0.0").run();
-    assert_eq!(zk.code, 0, "{}", zk.stderr);
+    zk.expect_code(0);
     let zk = zk.json();
     assert_eq!(zk["base_image"], image_of(&stable.json()).as_str());
     assert_eq!(zk["base_release"], "base@2.3.1");
@@ -57,12 +57,12 @@ async fn a_layered_role_bakes_on_the_channel_or_the_newest_matching_release_of_i
 
     let on_range = TestRecipe::new("kafka").with_base("role = \"base\", version = \"^2\"");
     let kafka = aws.bakery().bake_json(on_range.path(), "1.0.0").run();
-    assert_eq!(kafka.code, 0, "{}", kafka.stderr);
+    kafka.expect_code(0);
     assert_eq!(kafka.json()["base_release"], "base@2.4.0");
 
     let on_missing = TestRecipe::new("solr").with_base("role = \"base\", channel = \"canary\"");
     let refused = aws.bakery().bake_json(on_missing.path(), "1.0.0").run();
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    refused.expect_code(2);
     assert!(refused.json()["error"]
         .as_str()
         .unwrap()
@@ -106,7 +106,7 @@ async fn bake_all_rebuilds_the_world_bases_first_and_independent_roles_together(
         .arg_path(recipes.path())
         .run();
 
-    assert_eq!(all.code, 0, "{}", all.stderr);
+    all.expect_code(0);
     let result = all.json();
     let bakes = result["bakes"].as_array().unwrap();
     let roles: Vec<&str> = bakes.iter().map(|b| b["role"].as_str().unwrap()).collect();
@@ -148,14 +148,8 @@ async fn bake_all_refuses_a_missing_base_role_or_a_cycle_before_anything_starts(
         .args(["bake", "--all", "--version", "1.0.0"])
         .arg_path(missing.path())
         .run();
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(
-        refused
-            .stderr
-            .contains("role app is layered on role platform, which has no recipe"),
-        "{}",
-        refused.stderr
-    );
+    refused.expect_code(2);
+    refused.expect_stderr("role app is layered on role platform, which has no recipe");
 
     let cycle = world(&[
         ("a", "role = \"b\", channel = \"stable\""),
@@ -166,12 +160,8 @@ async fn bake_all_refuses_a_missing_base_role_or_a_cycle_before_anything_starts(
         .args(["bake", "--all", "--version", "1.0.0"])
         .arg_path(cycle.path())
         .run();
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("form a cycle"),
-        "{}",
-        refused.stderr
-    );
+    refused.expect_code(2);
+    refused.expect_stderr("form a cycle");
     assert!(aws.instances().await.is_empty());
 }
 
@@ -219,7 +209,7 @@ async fn a_new_role_copied_from_the_zookeeper_recipe_bakes_on_base_stable() {
         .args(["plan", "--bump", "minor", "--output", "json"])
         .arg_path(&kafka)
         .run();
-    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    planned.expect_code(0);
     assert_eq!(
         planned.json()["base"]["release"]["selector"]["channel"],
         "stable"

@@ -5,12 +5,15 @@
 //!
 //! | file | what it proves |
 //! |---|---|
-//! | `bake` | the chain makes a tagged release, fails and is interrupted cleanly, retries throttling |
-//! | `releases` | versions, claims, channels, promote, prune |
+//! | `bake` | the chain makes a tagged release; the builder's hardening; retries |
+//! | `failures`, `signals` | failed, refused and interrupted bakes leave nothing behind |
+//! | `releases` | versions and claims, races between bakes |
+//! | `lifecycle` | channels, promote and roll back, `releases`, `prune` |
 //! | `layering` | roles on another role's release; `bake --all` |
 //! | `config` | bakery.toml in real bakes: `--dry-run`, step output |
 //! | `secrets` | step secrets never leave SSM; hostile values stay values |
-//! | `firstboot` | the agent runs for real against S3, SNS and IMDSv2; bakes install it |
+//! | `firstboot` | the Linux agent runs for real against S3, SNS and IMDSv2 |
+//! | `installs` | every bake installs the agent, on Linux and Windows |
 //! | `distribute`, `sharing` | copies in other regions; launch and volume permissions, KMS |
 //! | `alerts` | SNS messages of failed and successful bakes |
 //! | `janitor`, `kill` | `bakery cleanup` after `kill -9` at every step |
@@ -28,11 +31,15 @@ mod audit;
 mod bake;
 mod config;
 mod distribute;
+mod failures;
 mod firstboot;
+mod installs;
 mod janitor;
 mod kill;
 mod layering;
+mod lifecycle;
 mod releases;
 mod secrets;
 mod sharing;
+mod signals;
 mod support;

@@ -52,7 +52,7 @@ async fn hostile_values_stay_inert_and_a_secret_appears_nowhere_bakery_writes() 
         .arg_path(&manifest)
         .arg_path(recipe.path())
         .run();
-    assert_eq!(baked.code, 0, "{}", baked.stderr);
+    baked.expect_code(0);
     let report = baked.json();
     let image_id = report["images"][0]["image_id"].as_str().unwrap();
     let builder = report["builder_instance_id"].as_str().unwrap();
@@ -132,7 +132,7 @@ async fn a_secret_that_is_not_a_secure_string_is_refused_before_launch() {
         .args(["bake", "--version", "1.0.0", "--output", "json"])
         .arg_path(recipe.path())
         .run();
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    refused.expect_code(2);
     let report = refused.json();
     assert_eq!(report["failed_step"], "check-secrets");
     assert!(report["error"]

@@ -96,16 +96,8 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
     // Bake with the environment: shared as part of the bake.
     let baked = bakery_in(REGION)
         .current_dir(top.path())
-        .args([
-            "bake",
-            "--env",
-            "fleet",
-            "--version",
-            "1.0.0",
-            "--output",
-            "json",
-        ])
-        .arg_path(recipe.path())
+        .bake_json(recipe.path(), "1.0.0")
+        .args(["--env", "fleet"])
         .run();
     assert_eq!(
         baked.code, 1,
@@ -154,7 +146,7 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
             "json",
         ])
         .run();
-    assert_eq!(stranger.code, 1, "{}", stranger.stderr);
+    stranger.expect_code(1);
     let outcome = &stranger.json()[0];
     assert_eq!(outcome["status"], "shared");
     let problems = outcome["key_problems"].as_array().unwrap();
@@ -193,18 +185,10 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
 
     let nobody = bakery_in(REGION).args(["share", "shared", "1.0.0"]).run();
     assert_eq!(nobody.code, 2);
-    assert!(
-        nobody.stderr.contains("nothing to share with"),
-        "{}",
-        nobody.stderr
-    );
+    nobody.expect_stderr("nothing to share with");
     let bad = bakery_in(REGION)
         .args(["share", "shared", "1.0.0", "--account", "12"])
         .run();
     assert_eq!(bad.code, 2);
-    assert!(
-        bad.stderr.contains("`12` is not an AWS account id"),
-        "{}",
-        bad.stderr
-    );
+    bad.expect_stderr("`12` is not an AWS account id");
 }

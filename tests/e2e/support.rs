@@ -143,6 +143,13 @@ impl Account {
         outcome.json()
     }
 
+    /// The release record (or claim) `/bakery/<role>/releases/<version>`, as JSON.
+    pub async fn release_record(&self, role: &str, version: &str) -> Option<Value> {
+        let name = format!("/bakery/{role}/releases/{version}");
+        let out = self.ssm.get_parameter().name(name).send().await.ok()?;
+        serde_json::from_str(out.parameter()?.value()?).ok()
+    }
+
     /// The images this account owns in the region.
     pub async fn own_images(&self) -> Vec<aws_sdk_ec2::types::Image> {
         self.ec2

@@ -34,6 +34,11 @@ pub struct Outcome {
     pub stderr: String,
 }
 
+#[track_caller]
+fn expect_in(stream: &str, said: &str, text: &str) {
+    assert!(said.contains(text), "{stream} lacks {text:?}:\n{said}");
+}
+
 impl Outcome {
     /// stdout as the one JSON object of `--output json`.
     pub fn json(&self) -> Value {
@@ -43,6 +48,27 @@ impl Outcome {
                 self.stdout, self.stderr
             )
         })
+    }
+
+    /// Checks the exit code; the message shows stderr, where bakery says why.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Outcome {
+        assert_eq!(self.code, code, "exit code; stderr:\n{}", self.stderr);
+        self
+    }
+
+    /// Checks that stderr says `text`.
+    #[track_caller]
+    pub fn expect_stderr(&self, text: &str) -> &Outcome {
+        expect_in("stderr", &self.stderr, text);
+        self
+    }
+
+    /// Checks that stdout says `text`.
+    #[track_caller]
+    pub fn expect_stdout(&self, text: &str) -> &Outcome {
+        expect_in("stdout", &self.stdout, text);
+        self
     }
 
     /// stderr's JSON-lines events.
@@ -72,6 +98,17 @@ impl Bakery {
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Bakery {
         self.command.args(args);
         self
+    }
+
+    /// `bakery bake --version <version> <recipe>`.
+    pub fn bake(self, recipe: &Path, version: &str) -> Bakery {
+        self.args(["bake", "--version", version]).arg_path(recipe)
+    }
+
+    /// `bakery plan <recipe> --version <version> --output json`.
+    pub fn plan_json(self, recipe: &Path, version: &str) -> Bakery {
+        self.args(["plan", "--version", version, "--output", "json"])
+            .arg_path(recipe)
     }
 
     /// `bakery bake <recipe> --version <version> --output json`.

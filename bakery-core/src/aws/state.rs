@@ -1,10 +1,12 @@
 //! The states AWS reports for images, instances and Run Commands, as types: the waits
-//! match on these instead of on strings.
+//! match on these instead of on strings. Each prints as AWS names it; a state AWS adds
+//! later is kept as `Other`.
 
-use std::fmt;
+use strum::{Display, EnumString};
 
 /// `DescribeImages`' `State`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Display, EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum ImageState {
     Pending,
     Available,
@@ -14,36 +16,13 @@ pub enum ImageState {
     Deregistered,
     Error,
     Disabled,
+    #[strum(default, to_string = "{0}")]
     Other(String),
 }
 
 impl ImageState {
     pub fn parse(text: &str) -> Self {
-        match text {
-            "pending" => ImageState::Pending,
-            "available" => ImageState::Available,
-            "transient" => ImageState::Transient,
-            "failed" => ImageState::Failed,
-            "invalid" => ImageState::Invalid,
-            "deregistered" => ImageState::Deregistered,
-            "error" => ImageState::Error,
-            "disabled" => ImageState::Disabled,
-            other => ImageState::Other(other.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            ImageState::Pending => "pending",
-            ImageState::Available => "available",
-            ImageState::Transient => "transient",
-            ImageState::Failed => "failed",
-            ImageState::Invalid => "invalid",
-            ImageState::Deregistered => "deregistered",
-            ImageState::Error => "error",
-            ImageState::Disabled => "disabled",
-            ImageState::Other(other) => other,
-        }
+        text.parse().expect("every text is a state")
     }
 
     /// Still on its way to `available`.
@@ -53,7 +32,8 @@ impl ImageState {
 }
 
 /// `DescribeInstances`' `State.Name`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Display, EnumString)]
+#[strum(serialize_all = "kebab-case")]
 pub enum InstanceState {
     Pending,
     Running,
@@ -61,37 +41,18 @@ pub enum InstanceState {
     Stopped,
     ShuttingDown,
     Terminated,
+    #[strum(default, to_string = "{0}")]
     Other(String),
 }
 
 impl InstanceState {
     pub fn parse(text: &str) -> Self {
-        match text {
-            "pending" => InstanceState::Pending,
-            "running" => InstanceState::Running,
-            "stopping" => InstanceState::Stopping,
-            "stopped" => InstanceState::Stopped,
-            "shutting-down" => InstanceState::ShuttingDown,
-            "terminated" => InstanceState::Terminated,
-            other => InstanceState::Other(other.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            InstanceState::Pending => "pending",
-            InstanceState::Running => "running",
-            InstanceState::Stopping => "stopping",
-            InstanceState::Stopped => "stopped",
-            InstanceState::ShuttingDown => "shutting-down",
-            InstanceState::Terminated => "terminated",
-            InstanceState::Other(other) => other,
-        }
+        text.parse().expect("every text is a state")
     }
 }
 
 /// `GetCommandInvocation`'s `Status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Display, EnumString)]
 pub enum CommandStatus {
     Pending,
     InProgress,
@@ -101,36 +62,13 @@ pub enum CommandStatus {
     Cancelled,
     TimedOut,
     Failed,
+    #[strum(default, to_string = "{0}")]
     Other(String),
 }
 
 impl CommandStatus {
     pub fn parse(text: &str) -> Self {
-        match text {
-            "Pending" => CommandStatus::Pending,
-            "InProgress" => CommandStatus::InProgress,
-            "Delayed" => CommandStatus::Delayed,
-            "Cancelling" => CommandStatus::Cancelling,
-            "Success" => CommandStatus::Success,
-            "Cancelled" => CommandStatus::Cancelled,
-            "TimedOut" => CommandStatus::TimedOut,
-            "Failed" => CommandStatus::Failed,
-            other => CommandStatus::Other(other.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            CommandStatus::Pending => "Pending",
-            CommandStatus::InProgress => "InProgress",
-            CommandStatus::Delayed => "Delayed",
-            CommandStatus::Cancelling => "Cancelling",
-            CommandStatus::Success => "Success",
-            CommandStatus::Cancelled => "Cancelled",
-            CommandStatus::TimedOut => "TimedOut",
-            CommandStatus::Failed => "Failed",
-            CommandStatus::Other(other) => other,
-        }
+        text.parse().expect("every text is a status")
     }
 
     /// The command will not change any more.
@@ -145,18 +83,6 @@ impl CommandStatus {
     }
 }
 
-macro_rules! display_as_aws_names_it {
-    ($($state:ty),*) => {$(
-        impl fmt::Display for $state {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    )*};
-}
-
-display_as_aws_names_it!(ImageState, InstanceState, CommandStatus);
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,10 +96,13 @@ mod tests {
             InstanceState::parse("shutting-down"),
             InstanceState::ShuttingDown
         );
+        assert_eq!(InstanceState::ShuttingDown.to_string(), "shutting-down");
         assert_eq!(
             InstanceState::parse("rebooting"),
             InstanceState::Other("rebooting".into())
         );
+        assert_eq!(InstanceState::parse("rebooting").to_string(), "rebooting");
+        assert_eq!(CommandStatus::parse("TimedOut").to_string(), "TimedOut");
         assert!(!CommandStatus::parse("InProgress").is_finished());
         assert!(CommandStatus::parse("TimedOut").is_finished());
         assert!(ImageState::Transient.is_pending());

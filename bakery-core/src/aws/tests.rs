@@ -141,26 +141,19 @@ async fn a_refusal_is_not_transient_and_says_who_refused_what() {
 
 #[tokio::test]
 async fn a_dry_run_succeeds_by_failing_with_dry_run_operation() {
-    let would_succeed =
-        mock!(aws_sdk_ec2::Client::create_security_group).then_http_response(answer(|| {
-            ec2_error(
-                412,
-                "DryRunOperation",
-                "Request would have succeeded, but DryRun flag is set.",
-            )
-        }));
-    ec2(&[&would_succeed])
-        .check_create_security_group("vpc-1")
-        .await
-        .unwrap();
-    let would_fail =
-        mock!(aws_sdk_ec2::Client::create_security_group).then_http_response(answer(|| {
-            ec2_error(
-                403,
-                "UnauthorizedOperation",
-                "You are not authorized to perform this operation.",
-            )
-        }));
+    let dry_run = |answer: fn() -> HttpResponse| {
+        mock!(aws_sdk_ec2::Client::create_security_group).then_http_response(answer)
+    };
+    let would_succeed = dry_run(|| {
+        ec2_error(
+            412,
+            "DryRunOperation",
+            "Request would have succeeded, but DryRun flag is set.",
+        )
+    });
+    let checked = ec2(&[&would_succeed]);
+    checked.check_create_security_group("vpc-1").await.unwrap();
+    let would_fail = dry_run(|| ec2_error(403, "UnauthorizedOperation", "Not authorized."));
     let error = ec2(&[&would_fail])
         .check_create_security_group("vpc-1")
         .await

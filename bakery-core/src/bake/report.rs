@@ -9,8 +9,9 @@ use crate::model::{Resource, Step};
 use crate::release::distribute::RegionOutcome;
 use crate::release::sharing::ShareOutcome;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum BakeStatus {
     Succeeded,
     Failed,
@@ -19,11 +20,7 @@ pub enum BakeStatus {
 
 impl BakeStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            BakeStatus::Succeeded => "succeeded",
-            BakeStatus::Failed => "failed",
-            BakeStatus::Interrupted => "interrupted",
-        }
+        self.into()
     }
 }
 

@@ -63,28 +63,22 @@ pub fn check_channel(name: &str) -> crate::Result<()> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Platform {
     Linux,
     Windows,
 }
 
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Platform::Linux => "linux",
-            Platform::Windows => "windows",
-        })
-    }
-}
-
 /// The SSM document that runs a platform's scripts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display, strum::IntoStaticStr)]
 pub enum Document {
     #[serde(rename = "AWS-RunShellScript")]
+    #[strum(to_string = "AWS-RunShellScript")]
     RunShellScript,
     #[serde(rename = "AWS-RunPowerShellScript")]
+    #[strum(to_string = "AWS-RunPowerShellScript")]
     RunPowerShellScript,
 }
 
@@ -97,40 +91,26 @@ impl Document {
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Document::RunShellScript => "AWS-RunShellScript",
-            Document::RunPowerShellScript => "AWS-RunPowerShellScript",
-        }
+        self.into()
     }
 }
 
-impl fmt::Display for Document {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+/// An architecture, as EC2 names it (`DescribeImages`' `architecture`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, strum::Display, strum::IntoStaticStr,
+)]
 pub enum Arch {
     #[serde(rename = "x86_64")]
+    #[strum(to_string = "x86_64")]
     X86_64,
     #[serde(rename = "arm64")]
+    #[strum(to_string = "arm64")]
     Arm64,
 }
 
 impl Arch {
-    /// As EC2 names it (`DescribeImages`' `architecture`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Arm64 => "arm64",
-        }
-    }
-}
-
-impl fmt::Display for Arch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 

@@ -32,36 +32,29 @@ pub enum Resource {
 }
 
 impl Resource {
-    pub fn id(&self) -> &str {
+    /// What kind of resource it is, its id and its region.
+    fn parts(&self) -> (&'static str, &str, &str) {
         match self {
-            Resource::Claim { id, .. }
-            | Resource::SecurityGroup { id, .. }
-            | Resource::Instance { id, .. }
-            | Resource::Image { id, .. }
-            | Resource::Snapshot { id, .. } => id,
+            Resource::Claim { id, region } => ("release claim", id, region),
+            Resource::SecurityGroup { id, region } => ("security group", id, region),
+            Resource::Instance { id, region } => ("instance", id, region),
+            Resource::Image { id, region } => ("image", id, region),
+            Resource::Snapshot { id, region, .. } => ("snapshot", id, region),
         }
     }
 
+    pub fn id(&self) -> &str {
+        self.parts().1
+    }
+
     pub fn region(&self) -> &str {
-        match self {
-            Resource::Claim { region, .. }
-            | Resource::SecurityGroup { region, .. }
-            | Resource::Instance { region, .. }
-            | Resource::Image { region, .. }
-            | Resource::Snapshot { region, .. } => region,
-        }
+        self.parts().2
     }
 
     /// A short human name: "instance i-0abc (eu-west-1)".
     pub fn describe(&self) -> String {
-        let kind = match self {
-            Resource::Claim { .. } => "release claim",
-            Resource::SecurityGroup { .. } => "security group",
-            Resource::Instance { .. } => "instance",
-            Resource::Image { .. } => "image",
-            Resource::Snapshot { .. } => "snapshot",
-        };
-        format!("{kind} {} ({})", self.id(), self.region())
+        let (kind, id, region) = self.parts();
+        format!("{kind} {id} ({region})")
     }
 
     /// The order resources are removed in when several bakes' leftovers are cleaned

@@ -1,11 +1,12 @@
 //! The steps of a bake, as one type: the chain in `bake/`, the dry run, the plan's
 //! list of AWS calls, the events and the report all name steps with it.
 
-use std::fmt;
-
 use serde::{Serialize, Serializer};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Each step prints as the events, the report and the docs name it: `check-release`,
+/// `recipe/packages`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, strum::Display)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Step {
     /// Reading the recipe and deciding everything: bad input is refused here, before
     /// anything exists.
@@ -24,6 +25,7 @@ pub enum Step {
     Launch,
     WaitReady,
     /// A step of the recipe, by its name in recipe.toml.
+    #[strum(to_string = "recipe/{0}")]
     Recipe(String),
     /// The built-in step that installs the firstboot agent.
     Firstboot,
@@ -47,36 +49,6 @@ impl Step {
     /// True for the steps that are one SSM Run Command on the builder.
     pub fn is_command(&self) -> bool {
         matches!(self, Step::Recipe(_) | Step::Firstboot | Step::Generalize)
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Step::Recipe(name) => return write!(f, "recipe/{name}"),
-            Step::Plan => "plan",
-            Step::CheckRelease => "check-release",
-            Step::Claim => "claim",
-            Step::ResolveBase => "resolve-base",
-            Step::CheckSecrets => "check-secrets",
-            Step::CheckLaunch => "check-launch",
-            Step::CheckDistribute => "check-distribute",
-            Step::Launch => "launch",
-            Step::WaitReady => "wait-ready",
-            Step::Firstboot => "firstboot",
-            Step::Generalize => "generalize",
-            Step::Stop => "stop",
-            Step::CreateImage => "create-image",
-            Step::WaitImage => "wait-image",
-            Step::Terminate => "terminate",
-            Step::RecordRelease => "record-release",
-            Step::Distribute => "distribute",
-            Step::Share => "share",
-            Step::Promote => "promote",
-            Step::Cleanup => "cleanup",
-            Step::Report => "report",
-        };
-        f.write_str(name)
     }
 }
 

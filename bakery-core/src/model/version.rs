@@ -8,8 +8,9 @@ use semver::{Prerelease, Version};
 use crate::error::{Error, Result};
 use crate::model::release::parse_version;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Bump {
     Major,
     Minor,
@@ -105,17 +106,11 @@ impl fmt::Display for VersionRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             VersionRequest::Exact(version) => write!(f, "{version}"),
-            VersionRequest::Next { bump, pre } => {
-                let level = match bump {
-                    Bump::Major => "major",
-                    Bump::Minor => "minor",
-                    Bump::Patch => "patch",
-                };
-                match pre {
-                    Some(pre) => write!(f, "(next {level} {pre})"),
-                    None => write!(f, "(next {level})"),
-                }
-            }
+            VersionRequest::Next {
+                bump,
+                pre: Some(pre),
+            } => write!(f, "(next {bump} {pre})"),
+            VersionRequest::Next { bump, pre: None } => write!(f, "(next {bump})"),
         }
     }
 }

@@ -11,8 +11,9 @@ use crate::aws::Aws;
 use crate::error::Result;
 use crate::model::Release;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum RecordState {
     /// A bake holds the release and is making it.
     Baking,
@@ -69,11 +70,10 @@ impl ReleaseRecord {
 
     /// "bake <id> (baking, since <time>)", for messages about who holds a release.
     pub fn holder(&self) -> String {
-        let state = match self.state {
-            RecordState::Baking => "baking",
-            RecordState::Released => "released",
-        };
-        format!("bake {} ({state}, since {})", self.bake_id, self.started_at)
+        format!(
+            "bake {} ({}, since {})",
+            self.bake_id, self.state, self.started_at
+        )
     }
 }
 

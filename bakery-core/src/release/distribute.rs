@@ -23,8 +23,9 @@ use crate::ops::removal::Remover;
 use crate::wait::Deadlines;
 
 /// What distribution did in one region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum CopyStatus {
     /// A new copy was made.
     Copied,
@@ -35,11 +36,7 @@ pub enum CopyStatus {
 
 impl CopyStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CopyStatus::Copied => "copied",
-            CopyStatus::Present => "present",
-            CopyStatus::Failed => "failed",
-        }
+        self.into()
     }
 }
 
@@ -65,14 +62,10 @@ pub async fn distribute(
     let tasks: Vec<_> = destinations
         .iter()
         .map(|destination| {
-            Box::pin(region_outcome(
-                aws,
-                source,
-                destination,
-                deprecate_at,
-                sink,
-                cancel,
-            ))
+            Box::pin(async move {
+                let copied = copy_to(aws, source, destination, deprecate_at, sink, cancel).await;
+                RegionOutcome::of(&destination.region, copied)
+            })
         })
         .collect();
     stream::iter(tasks)
@@ -81,35 +74,19 @@ pub async fn distribute(
         .await
 }
 
-async fn region_outcome(
-    aws: &Aws,
-    source: &ImageInfo,
-    destination: &Destination,
-    deprecate_at: SystemTime,
-    sink: &dyn EventSink,
-    cancel: &CancellationToken,
-) -> RegionOutcome {
-    let target = aws.in_region(&destination.region);
-    let copied = copy_to(
-        aws,
-        &target,
-        source,
-        destination,
-        deprecate_at,
-        sink,
-        cancel,
-    )
-    .await;
-    let (status, image, error) = match copied {
-        Ok((status, image)) => (status, Some(image), None),
-        Err(error) => (CopyStatus::Failed, None, Some(error.to_string())),
-    };
-    RegionOutcome {
-        region: destination.region.clone(),
-        status,
-        image_id: image.as_ref().map(|i| i.id.clone()),
-        snapshot_ids: image.map(|i| i.snapshot_ids).unwrap_or_default(),
-        error,
+impl RegionOutcome {
+    fn of(region: &str, copied: Result<(CopyStatus, ImageInfo)>) -> RegionOutcome {
+        let (status, image, error) = match copied {
+            Ok((status, image)) => (status, Some(image), None),
+            Err(error) => (CopyStatus::Failed, None, Some(error.to_string())),
+        };
+        RegionOutcome {
+            region: region.to_string(),
+            status,
+            image_id: image.as_ref().map(|i| i.id.clone()),
+            snapshot_ids: image.map(|i| i.snapshot_ids).unwrap_or_default(),
+            error,
+        }
     }
 }
 
@@ -141,9 +118,10 @@ pub fn region_work(source: &ImageInfo, present: Vec<ImageInfo>) -> RegionWork {
     }
 }
 
+/// Copies `source` from `source_aws`'s region into the destination, or completes the
+/// copy that region has.
 async fn copy_to(
     source_aws: &Aws,
-    aws: &Aws,
     source: &ImageInfo,
     destination: &Destination,
     deprecate_at: SystemTime,
@@ -151,6 +129,8 @@ async fn copy_to(
     cancel: &CancellationToken,
 ) -> Result<(CopyStatus, ImageInfo)> {
     let region = &destination.region;
+    let target = source_aws.in_region(region);
+    let aws = &target;
     let present = aws.ec2.own_images(None, Some(&source.name)).await?;
     if let RegionWork::Complete {
         image: existing,

@@ -12,8 +12,9 @@ use crate::error::{Error, Result};
 use crate::model::{PermissionChange, Release, Sharing};
 
 /// What sharing (or unsharing) did in one region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ShareStatus {
     Shared,
     Unshared,
@@ -24,12 +25,7 @@ pub enum ShareStatus {
 
 impl ShareStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ShareStatus::Shared => "shared",
-            ShareStatus::Unshared => "unshared",
-            ShareStatus::Absent => "absent",
-            ShareStatus::Failed => "failed",
-        }
+        self.into()
     }
 }
 

@@ -169,12 +169,16 @@ mod tests {
         let text = step_command(Platform::Linux, "printf '%s' \"$JAAS_PASSWORD\"\n", inputs);
         assert!(!text.contains("s3cr3t"), "the value is not in the command");
         assert!(text.contains("--name '/zookeeper/jaas-password'"));
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(&text)
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.path().display()))
-            .output()
-            .unwrap();
+        // The builder's shell, with the stand-in AWS CLI first on its PATH.
+        let on_builder = |text: &str| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(text)
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.path().display()))
+                .output()
+                .unwrap()
+        };
+        let out = on_builder(&text);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "s3cr3t 'value'");
 
@@ -188,12 +192,7 @@ mod tests {
                 ..StepInputs::none()
             },
         );
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(&text)
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.path().display()))
-            .output()
-            .unwrap();
+        let out = on_builder(&text);
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr)
             .contains("cannot read the SSM parameter /nowhere for X"));

@@ -121,7 +121,7 @@ pub async fn run(
         step: step.clone(),
         instance_id: instance_id.to_string(),
         region: bake.region().to_string(),
-        status: invocation.status.as_str().to_lowercase(),
+        status: invocation.status.to_string().to_lowercase(),
         exit_code: invocation.exit_code,
         output_tail: output_tail(&invocation).into(),
     })
