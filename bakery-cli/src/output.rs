@@ -7,6 +7,33 @@ use serde::Serialize;
 
 use crate::exit::Exit;
 
+/// `println!` that never panics: when stdout is a closed pipe (`bakery … | head`) the
+/// rest of the output is dropped, and the command goes on to its own end and exit code.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` that never panics (see [`outln!`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics (see [`outln!`]).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+pub(crate) use {errln, out, outln};
+
 /// How the result (and a bake's events) are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -15,7 +42,7 @@ pub enum Output {
 }
 
 pub fn print_json(value: &impl Serialize) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).expect("results serialize")
     );
@@ -23,9 +50,9 @@ pub fn print_json(value: &impl Serialize) {
 
 /// An error on stderr: `error: <what happened>`, then `  hint: <what to do>`.
 pub fn print_error(error: &Error) {
-    eprintln!("error: {}", error.problem());
+    errln!("error: {}", error.problem());
     if let Some(hint) = error.hint() {
-        eprintln!("  hint: {hint}");
+        errln!("  hint: {hint}");
     }
 }
 

@@ -7,6 +7,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::exit::Exit;
+use crate::output::errln;
 use crate::render::Renderer;
 
 pub async fn watch(cancel: CancellationToken, renderer: Arc<Renderer>) {
@@ -31,13 +32,13 @@ pub async fn watch(cancel: CancellationToken, renderer: Arc<Renderer>) {
     renderer.finish();
     let live = renderer.live_resources();
     if live.is_empty() {
-        eprintln!("bakery: second signal, exiting now; nothing was left running");
+        errln!("bakery: second signal, exiting now; nothing was left running");
     } else {
-        eprintln!("bakery: second signal, exiting now without cleanup; these may be left behind:");
+        errln!("bakery: second signal, exiting now without cleanup; these may be left behind:");
         for resource in live {
-            eprintln!("  {}", resource.describe());
+            errln!("  {}", resource.describe());
         }
-        eprintln!("every one is tagged bakery:bake-id; remove them by hand (a builder also terminates itself at its deadline)");
+        errln!("every one is tagged bakery:bake-id; remove them by hand (a builder also terminates itself at its deadline)");
     }
     std::process::exit(Exit::Interrupted.code().into());
 }

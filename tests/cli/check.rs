@@ -134,3 +134,26 @@ fn plan_decides_everything_without_calling_aws() {
         .unwrap()
         .starts_with("ec2:RunInstances m7i.large IMDSv2-only")));
 }
+
+#[test]
+fn output_into_a_closed_pipe_is_dropped_not_a_crash() {
+    // `bakery plan … | head -1`: head is gone before bakery writes.
+    let plan = Bakery::new("eu-west-1")
+        .args(["plan", "recipes/base", "--bump", "minor"])
+        .run_into_a_closed_pipe();
+    assert_eq!(plan.code, 0, "not 101, a panic");
+    let refused = Bakery::new("eu-west-1")
+        .args(["plan", "recipes/base", "--version", "1.0"])
+        .run_into_a_closed_pipe();
+    assert_eq!(refused.code, 2, "the error's own exit code");
+}
+
+#[test]
+fn an_empty_endpoint_variable_is_refused_with_its_name_not_a_crash() {
+    let refused = Bakery::new("eu-west-1")
+        .env("AWS_ENDPOINT_URL", "")
+        .args(["plan", "recipes/base", "--bump", "minor"])
+        .run();
+    refused.expect_code(2);
+    refused.expect_stderr("AWS_ENDPOINT_URL is set but empty");
+}

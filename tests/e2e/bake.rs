@@ -302,3 +302,21 @@ async fn the_builder_carries_its_dead_mans_switch_and_encrypted_tagged_volume() 
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bake_piped_into_a_reader_that_went_away_still_finishes_and_cleans_up() {
+    let aws = Account::in_region("eu-south-1").await;
+    aws.emulate(json!({ "instance_pending_seconds": 1, "image_pending_seconds": 1 }));
+    let recipe = TestRecipe::new("piped").step("work", "#!/bin/sh\necho work\n");
+
+    // `bakery bake … 2>&1 | head -3`: head has gone long before the result is printed.
+    let bake = aws
+        .bakery()
+        .bake(recipe.path(), "1.0.0")
+        .run_into_a_closed_pipe();
+
+    assert_eq!(bake.code, 0, "the bake's own exit code, not a panic");
+    assert_eq!(aws.own_images().await.len(), 1, "the release was made");
+    assert!(aws.live_instances().await.is_empty(), "its builder is gone");
+    assert!(aws.extra_security_groups().await.is_empty());
+}

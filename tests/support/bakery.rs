@@ -142,6 +142,25 @@ impl Bakery {
         }
     }
 
+    /// Runs bakery with stdout and stderr going into a pipe nobody reads any more, as
+    /// `bakery … | head` leaves them once `head` has exited.
+    pub fn run_into_a_closed_pipe(mut self) -> Outcome {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let stderr = writer.try_clone().expect("the pipe twice");
+        let status = self
+            .command
+            .stdout(writer)
+            .stderr(stderr)
+            .status()
+            .expect("bakery runs");
+        Outcome {
+            code: status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
     /// Starts bakery and hands its stderr lines to the caller as they come.
     pub fn spawn(mut self) -> Running {
         let mut child = self

@@ -7,6 +7,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{fail, print_json, Output};
 
 #[derive(clap::Args)]
@@ -61,18 +62,23 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             "region": searched[0], "regions": searched, "fleets": fleets, "violations": violations
         }));
     } else if fleets.is_empty() {
-        println!("no running instances in {}", searched.join(", "));
+        outln!("no running instances in {}", searched.join(", "));
     } else {
-        println!(
+        outln!(
             "{:<15} {:<28} {:<22} {:>9} {:>6}  {:<16} PROBLEMS",
-            "REGION", "RELEASE", "IMAGE", "AGE/DAYS", "COUNT", "CHANNELS"
+            "REGION",
+            "RELEASE",
+            "IMAGE",
+            "AGE/DAYS",
+            "COUNT",
+            "CHANNELS"
         );
         for (region, fleet) in &fleets {
             let release = match (&fleet.role, &fleet.version) {
                 (Some(role), Some(version)) => format!("{role}@{version}"),
                 _ => "(not bakery)".to_string(),
             };
-            println!(
+            outln!(
                 "{:<15} {:<28} {:<22} {:>9} {:>6}  {:<16} {}",
                 region,
                 release,

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::{errln, outln};
 use crate::output::{print_error, print_json, Output};
 use crate::render::{Renderer, RoleEvents, Style};
 
@@ -188,7 +189,7 @@ pub async fn run(args: Args, context: &Context) -> Exit {
     if report.status == BakeStatus::Succeeded {
         if let Some(path) = &args.manifest {
             if let Err(message) = write_manifest(path, &report) {
-                eprintln!("error: {message}");
+                errln!("error: {message}");
                 print_result(context.output, &report);
                 return Exit::Failed;
             }
@@ -240,7 +241,7 @@ async fn run_all(
         for outcome in &outcomes {
             match outcome {
                 WorldOutcome::Baked(report) => print_result(Output::Text, report),
-                WorldOutcome::Skipped { role, reason, .. } => println!("{role} SKIPPED: {reason}"),
+                WorldOutcome::Skipped { role, reason, .. } => outln!("{role} SKIPPED: {reason}"),
             }
         }
     }
@@ -286,18 +287,19 @@ fn print_result(output: Output, report: &BakeReport) {
     let release = format!("{}@{}", report.role, report.version);
     match report.status {
         BakeStatus::Succeeded if report.dry_run => {
-            println!(
+            outln!(
                 "dry run of {release}: every check passed in {:.1}s; nothing was created",
                 report.seconds
             );
         }
         BakeStatus::Succeeded => {
-            println!(
+            outln!(
                 "{release} baked in {:.1}s (bake {})",
-                report.seconds, report.bake_id
+                report.seconds,
+                report.bake_id
             );
             for image in &report.images {
-                println!("  {}  {}  {}", image.region, image.image_id, image.name);
+                outln!("  {}  {}  {}", image.region, image.image_id, image.name);
             }
         }
         BakeStatus::Failed | BakeStatus::Interrupted => {
@@ -306,7 +308,7 @@ fn print_result(output: Output, report: &BakeReport) {
             } else {
                 "INTERRUPTED"
             };
-            println!(
+            outln!(
                 "{release} {word} at step `{}` (bake {})",
                 report
                     .failed_step
@@ -315,24 +317,24 @@ fn print_result(output: Output, report: &BakeReport) {
                 report.bake_id
             );
             if let Some(error) = &report.error {
-                println!("{error}");
+                outln!("{error}");
             }
         }
     }
     if !report.regions.is_empty() {
-        println!("regions:");
+        outln!("regions:");
         super::distribute::print_regions(&report.regions);
     }
     for resource in &report.kept {
-        println!("KEPT on purpose: {}", resource.describe());
+        outln!("KEPT on purpose: {}", resource.describe());
     }
     if !report.leaked.is_empty() {
-        println!(
+        outln!(
             "CLEANUP INCOMPLETE — remove these by hand (each is tagged bakery:bake-id={}):",
             report.bake_id
         );
         for resource in &report.leaked {
-            println!("  {}", resource.describe());
+            outln!("  {}", resource.describe());
         }
     }
 }

@@ -8,6 +8,7 @@ use bakery_core::model::Resource;
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{fail, print_json, Output};
 use crate::render::{Renderer, Style};
 
@@ -69,19 +70,19 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             "removed": yes, "failed": failed
         }));
     } else if leftovers.is_empty() {
-        println!("nothing left behind in {}", searched.join(", "));
+        outln!("nothing left behind in {}", searched.join(", "));
     } else {
         for leftover in &leftovers {
-            println!("{:<48} {}", leftover.resource.describe(), leftover.reason);
+            outln!("{:<48} {}", leftover.resource.describe(), leftover.reason);
         }
         if !yes {
-            println!(
+            outln!(
                 "nothing removed yet: run again with --yes to remove {} resource(s)",
                 leftovers.len()
             );
         }
         for (leftover, why) in &failed {
-            println!("COULD NOT REMOVE {}: {why}", leftover.resource.describe());
+            outln!("COULD NOT REMOVE {}: {why}", leftover.resource.describe());
         }
     }
     if failed.is_empty() {

@@ -8,6 +8,7 @@ use bakery_core::config::{layering, Recipe};
 use super::bake::SettingsArgs;
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{fail, print_json, Output};
 
 #[derive(clap::Subcommand)]
@@ -52,7 +53,7 @@ pub async fn run(command: &Command, context: &Context) -> Exit {
         );
         return Exit::Success;
     }
-    println!(
+    outln!(
         "# {} with environment {}",
         args.recipe.display(),
         name.as_deref().unwrap_or("(none)")
@@ -65,7 +66,7 @@ pub async fn run(command: &Command, context: &Context) -> Exit {
         + 3;
     for (key, value, source) in &entries {
         let line = format!("{key} = {value}");
-        println!("{line:<width$}  # {source}");
+        outln!("{line:<width$}  # {source}");
     }
     Exit::Success
 }

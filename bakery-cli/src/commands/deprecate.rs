@@ -7,6 +7,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{fail, print_json, Output};
 
 #[derive(clap::Args)]
@@ -34,7 +35,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
                     "release": release.to_string(), "region": region, "images": images, "deprecate_at": when
                 }));
             } else {
-                println!(
+                outln!(
                     "{release}: {} deprecated from {when} in {region}",
                     images.join(", ")
                 );

@@ -6,6 +6,7 @@ use bakery_core::release::distribute::{self, RegionOutcome};
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{fail, print_json, Output};
 use crate::render::{Renderer, Style};
 
@@ -58,7 +59,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
 /// One line per region: what distribution did there.
 pub fn print_regions(outcomes: &[RegionOutcome]) {
     for outcome in outcomes {
-        println!(
+        outln!(
             "  {:<16} {:<8} {}",
             outcome.region,
             outcome.status.as_str(),

@@ -8,6 +8,7 @@ use bakery_core::script::firstboot::render;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, print_json, Output};
+use crate::output::{out, outln};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -30,24 +31,25 @@ pub fn run(command: &Command, context: &Context) -> Exit {
     };
     match (installation, output) {
         (None, Output::Json) => print_json(&serde_json::json!({ "firstboot": false })),
-        (None, Output::Text) => println!(
+        (None, Output::Text) => outln!(
             "{}: firstboot = false: a bake installs nothing for the first boot",
             recipe.display()
         ),
         (Some(installation), Output::Json) => print_json(&installation),
         (Some(installation), Output::Text) => {
-            println!(
+            outln!(
                 "{} firstboot agent; started by {}",
-                installation.platform, installation.activation
+                installation.platform,
+                installation.activation
             );
             for file in &installation.files {
                 let when = file.when.map_or_else(String::new, |init| {
                     format!(" (only with {})", init.as_str())
                 });
-                println!("\n==> {} [{}]{when}", file.path, file.access);
-                print!("{}", file.content);
+                outln!("\n==> {} [{}]{when}", file.path, file.access);
+                out!("{}", file.content);
                 if !file.content.ends_with('\n') {
-                    println!();
+                    outln!();
                 }
             }
         }

@@ -8,6 +8,7 @@ use bakery_core::plan::BakePlan;
 use super::bake;
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{fail, print_json, Output};
 
 pub async fn run(args: &bake::Args, context: &Context) -> Exit {
@@ -26,7 +27,7 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         print_json(&value);
         return Exit::Success;
     }
-    println!(
+    outln!(
         "bake {}@{} in {} ({} {})",
         plan.role,
         plan.version,
@@ -34,12 +35,12 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         plan.platform,
         plan.arch.as_str()
     );
-    println!(
+    outln!(
         "base:     {}",
         serde_json::to_string(&plan.base).expect("serializes")
     );
     let builder = &plan.builder;
-    println!(
+    outln!(
         "builder:  {} {} GiB {} profile={} subnet={} security groups={}",
         builder.instance_type(),
         builder
@@ -54,15 +55,15 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
             builder.security_groups.join(",")
         }
     );
-    println!(
+    outln!(
         "lifetime: {} (dead-man's switch)",
         humantime::format_duration(plan.builder_lifetime)
     );
     if let Some(key) = &plan.builder.kms_key {
-        println!("image key: {key}");
+        outln!("image key: {key}");
     }
     for copy in &plan.copy_to {
-        println!(
+        outln!(
             "copy to:  {} ({})",
             copy.region,
             copy.kms_key
@@ -72,7 +73,7 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
     }
     let share = &plan.share;
     if !share.is_empty() {
-        println!(
+        outln!(
             "share:    accounts [{}] organizations [{}] OUs [{}]",
             share.accounts.join(", "),
             share.organizations.join(", "),
@@ -80,17 +81,17 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         );
     }
     if let Some(topic) = &plan.sns_topic {
-        println!("alerts:   {topic}");
+        outln!("alerts:   {topic}");
     }
     if !plan.secret_parameters.is_empty() {
-        println!(
+        outln!(
             "secrets:  {} (read on the builder)",
             plan.secret_parameters.join(", ")
         );
     }
     let output = &plan.step_output;
     if output.is_set() {
-        println!(
+        outln!(
             "output:   s3://{}/{} cloudwatch {}",
             output.s3_bucket.as_deref().unwrap_or("-"),
             output.s3_prefix.as_deref().unwrap_or(""),
@@ -99,19 +100,19 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
     }
     let channels = plan.channels_to_move();
     if !channels.is_empty() {
-        println!("channels: {}", channels.join(", "));
+        outln!("channels: {}", channels.join(", "));
     }
-    println!("steps:");
+    outln!("steps:");
     for step in &plan.steps {
-        println!(
+        outln!(
             "  {:<28} timeout {}",
             step.step.to_string(),
             humantime::format_duration(step.timeout)
         );
     }
-    println!("AWS calls, in order:");
+    outln!("AWS calls, in order:");
     for call in plan.aws_calls() {
-        println!("  {call}");
+        outln!("  {call}");
     }
     Exit::Success
 }

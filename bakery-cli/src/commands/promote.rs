@@ -6,6 +6,7 @@ use bakery_core::release::channels;
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{fail, print_json, Output};
 
 #[derive(clap::Args)]
@@ -34,9 +35,12 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
                 .as_deref()
                 .map(|id| format!(" (was {id})"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "{}: channel {} -> {} in {}{before}",
-                p.release, p.channel, p.image_id, p.region
+                p.release,
+                p.channel,
+                p.image_id,
+                p.region
             );
             Exit::Success
         }

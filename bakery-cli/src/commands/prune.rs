@@ -7,6 +7,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{fail, print_json, Output};
 
 #[derive(clap::Args)]
@@ -45,22 +46,25 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     }
     for item in &items {
         match item.action {
-            Action::Delete => println!(
+            Action::Delete => outln!(
                 "{:<10} {:<16} {} and {}",
                 if yes { "deleted" } else { "would delete" },
                 item.version,
                 item.image_id,
                 item.snapshot_ids.join(", ")
             ),
-            Action::Keep => println!(
+            Action::Keep => outln!(
                 "{:<10} {:<16} {} ({})",
-                "keep", item.version, item.image_id, item.reason
+                "keep",
+                item.version,
+                item.image_id,
+                item.reason
             ),
         }
     }
     let doomed = items.iter().filter(|i| i.action == Action::Delete).count();
     if !yes && doomed > 0 {
-        println!("nothing deleted yet: run again with --yes to delete {doomed} release(s)");
+        outln!("nothing deleted yet: run again with --yes to delete {doomed} release(s)");
     }
     Exit::Success
 }

@@ -6,6 +6,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{fail, print_json, Output};
 
 #[derive(clap::Args)]
@@ -28,15 +29,20 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         return Exit::Success;
     }
     if releases.is_empty() {
-        println!("no releases of {}", args.role);
+        outln!("no releases of {}", args.role);
         return Exit::Success;
     }
-    println!(
+    outln!(
         "{:<16} {:<14} {:<22} {:<12} {:<22} {:<12} CHANNELS",
-        "VERSION", "REGION", "IMAGE", "STATE", "CREATED", "BASE"
+        "VERSION",
+        "REGION",
+        "IMAGE",
+        "STATE",
+        "CREATED",
+        "BASE"
     );
     for r in releases {
-        println!(
+        outln!(
             "{:<16} {:<14} {:<22} {:<12} {:<22} {:<12} {}",
             r.version,
             r.region,

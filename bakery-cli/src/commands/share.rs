@@ -8,6 +8,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{fail, print_json, Output};
 
 #[derive(clap::Args)]
@@ -72,7 +73,7 @@ pub async fn run(args: &Args, change: PermissionChange, context: &Context) -> Ex
 
 fn print_outcomes(outcomes: &[ShareOutcome]) {
     for outcome in outcomes {
-        println!(
+        outln!(
             "  {:<16} {:<9} {}",
             outcome.region,
             outcome.status.as_str(),
@@ -82,7 +83,7 @@ fn print_outcomes(outcomes: &[ShareOutcome]) {
                 .unwrap_or_else(|| outcome.image_ids.join(", "))
         );
         for problem in &outcome.key_problems {
-            println!("  {:<16} KMS       {problem}", "");
+            outln!("  {:<16} KMS       {problem}", "");
         }
     }
 }

@@ -7,6 +7,7 @@ use bakery_core::config::validate::validate;
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::output::{print_error, print_json, Output};
 
 #[derive(clap::Args)]
@@ -34,11 +35,11 @@ pub fn run(args: &Args, context: &Context) -> Exit {
                         "shellcheck not run"
                     };
                     if validation.findings.is_empty() {
-                        println!("{}: ok ({} steps, {lint})", dir.display(), validation.steps);
+                        outln!("{}: ok ({} steps, {lint})", dir.display(), validation.steps);
                     } else {
-                        println!("{}: shellcheck found problems:", dir.display());
+                        outln!("{}: shellcheck found problems:", dir.display());
                         for finding in &validation.findings {
-                            println!("  {}", finding.message);
+                            outln!("  {}", finding.message);
                         }
                     }
                 }

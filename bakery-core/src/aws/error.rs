@@ -4,7 +4,6 @@
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::{Error, Result};
@@ -68,7 +67,7 @@ where
     let message = match (&code, error.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.clone(),
-        _ => DisplayErrorContext(&error).to_string(),
+        _ => causes(&error),
     };
     Error::Aws {
         operation: call.operation,
@@ -78,6 +77,21 @@ where
         message,
         transient,
     }
+}
+
+/// An error and its causes, each said once: "dispatch failure: io error: connection
+/// refused". The SDK's own display of them ends with a debug dump; this one does not.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut said: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(error) = next {
+        let text = error.to_string();
+        if !said.iter().any(|s| s.contains(&text)) {
+            said.push(text);
+        }
+        next = error.source();
+    }
+    said.join(": ")
 }
 
 /// `.context(call)` on an SDK result.
@@ -133,5 +147,23 @@ pub fn dry_run_outcome<T>(result: Result<T>) -> Result<()> {
         Ok(_) => Ok(()),
         Err(error) if error.aws_code() == Some("DryRunOperation") => Ok(()),
         Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("dispatch failure")]
+    struct Dispatch(#[source] std::io::Error);
+
+    #[test]
+    fn an_error_without_a_code_reads_as_its_causes_without_a_debug_dump() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let text = causes(&Dispatch(refused));
+        assert_eq!(text, "dispatch failure: connection refused");
+        assert!(!text.contains('{'), "no debug dump: {text}");
     }
 }

@@ -37,6 +37,15 @@ pub struct Aws {
 
 impl Aws {
     pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
+        // The SDK panics on an endpoint that is set but empty.
+        if let Some((name, _)) = std::env::vars_os().find(|(name, value)| {
+            name.to_string_lossy().starts_with("AWS_ENDPOINT_URL") && value.is_empty()
+        }) {
+            return Err(
+                Error::input(format!("{} is set but empty", name.to_string_lossy()))
+                    .with_hint("unset it to reach AWS, or give the endpoint's URL"),
+            );
+        }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // Throttling and 5xx answers are retried by the SDK with backoff; the
             // waits retry them again on top (see wait.rs).
@@ -101,7 +110,7 @@ impl Aws {
         let identity = self.sts.get_caller_identity().send().await.map_err(|e| {
             let cause = match error::sdk_error(call, e) {
                 Error::Aws { message, .. } => message,
-                other => other.to_string(),
+                other => other.problem(),
             };
             Error::input(format!(
                 "cannot reach AWS as any identity in {}: {cause}",

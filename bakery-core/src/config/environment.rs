@@ -99,10 +99,10 @@ pub fn select(
 ) -> Result<Option<Environment>> {
     let file = match explicit {
         Some(path) if !path.is_file() => {
-            return Err(Error::input(format!(
-                "--config {}: no such file; give the path of a {CONFIG_FILE}",
-                path.display()
-            )))
+            return Err(
+                Error::input(format!("--config {}: no such file", path.display()))
+                    .with_hint(format!("give the path of a {CONFIG_FILE}")),
+            )
         }
         Some(path) => Some(path.to_path_buf()),
         None => find_config(cwd),
@@ -110,9 +110,11 @@ pub fn select(
     let Some(file) = file else {
         return match name {
             Some(name) => Err(Error::input(format!(
-                "--env {name}: no {CONFIG_FILE} in {} or above it; create one with \
-                 [environments.{name}] or pass --config FILE",
+                "--env {name}: no {CONFIG_FILE} in {} or above it",
                 cwd.display()
+            ))
+            .with_hint(format!(
+                "create one with [environments.{name}] or pass --config FILE"
             ))),
             None => Ok(None),
         };

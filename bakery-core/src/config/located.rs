@@ -38,7 +38,8 @@ pub fn line_of(source: &str, offset: usize) -> usize {
 pub struct Problems<'a> {
     file: &'a Path,
     source: &'a str,
-    found: Vec<String>,
+    /// Each mistake with where it starts, so that they are reported in file order.
+    found: Vec<(usize, String)>,
 }
 
 impl<'a> Problems<'a> {
@@ -52,8 +53,9 @@ impl<'a> Problems<'a> {
 
     /// Notes a mistake at `span`; checking goes on.
     pub fn at(&mut self, span: Range<usize>, message: impl AsRef<str>) {
+        let start = span.start;
         let text = located(self.file, self.source, span, message.as_ref());
-        self.found.push(text);
+        self.found.push((start, text));
     }
 
     /// The value, or None after noting the mistake.
@@ -76,15 +78,17 @@ impl<'a> Problems<'a> {
         self.found.is_empty()
     }
 
-    /// Every mistake noted, in the order found, as one error; Ok when there is none.
-    pub fn finish(self) -> Result<()> {
-        match self.found.len() {
+    /// Every mistake noted, in file order, as one error; Ok when there is none.
+    pub fn finish(mut self) -> Result<()> {
+        self.found.sort_by_key(|(start, _)| *start);
+        let texts: Vec<String> = self.found.into_iter().map(|(_, text)| text).collect();
+        match texts.len() {
             0 => Ok(()),
-            1 => Err(Error::input(self.found.into_iter().next().expect("one"))),
+            1 => Err(Error::input(texts.concat())),
             n => Err(Error::input(format!(
                 "{n} problems in {}:\n{}",
                 self.file.display(),
-                self.found.join("\n")
+                texts.join("\n")
             ))),
         }
     }
@@ -109,11 +113,15 @@ mod tests {
         let source = "a = 1\nb = 2\n";
         let mut problems = Problems::new(Path::new("x.toml"), source);
         assert!(problems.check(0..1, Ok::<_, String>(1)).is_some());
-        problems.at(0..1, "first");
         problems.at(6..7, "second");
+        problems.at(0..1, "first");
         let message = problems.finish().unwrap_err().to_string();
         assert!(message.starts_with("2 problems in x.toml:\n"), "{message}");
         assert!(message.contains("x.toml:1:1: first"), "{message}");
         assert!(message.contains("x.toml:2:1: second"), "{message}");
+        assert!(
+            message.find("first") < message.find("second"),
+            "in file order: {message}"
+        );
     }
 }

@@ -96,10 +96,7 @@ impl Recipe {
         let name_span = raw.name.span();
         let name = problems.check(name_span, RoleName::parse(raw.name.get_ref()));
         let base_span = raw.base.span();
-        let base = match &name {
-            Some(name) => problems.check(base_span, base_image(raw.base.into_inner(), name)),
-            None => None,
-        };
+        let base = problems.check(base_span, base_image(raw.base.into_inner(), name.as_ref()));
         let builder = builder_settings(raw.builder, &mut problems);
         let steps = read_steps(dir, raw.steps, &mut problems);
         let mut tags = BTreeMap::new();

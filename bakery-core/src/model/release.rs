@@ -96,14 +96,15 @@ pub fn channels_path(role: &RoleName) -> String {
 /// Parses a release version: semver `X.Y.Z` with an optional pre-release (`-rc.1`).
 /// Build metadata (`+...`) is refused: `+` is not allowed in AMI names.
 pub fn parse_version(text: &str) -> Result<semver::Version> {
-    let hint = "expected a semantic version X.Y.Z or X.Y.Z-pre, e.g. 2.4.0 or 2.5.0-rc.1";
+    let hint = "give a semantic version X.Y.Z or X.Y.Z-pre, e.g. 2.4.0 or 2.5.0-rc.1";
     let version = semver::Version::parse(text.trim_start_matches('v'))
-        .map_err(|e| Error::input(format!("invalid --version `{text}`: {e}; {hint}")))?;
+        .map_err(|e| Error::input(format!("invalid --version `{text}`: {e}")).with_hint(hint))?;
     if !version.build.is_empty() {
         return Err(Error::input(format!(
-            "invalid --version `{text}`: build metadata (`+{}`) cannot be part of an AMI name; {hint}",
+            "invalid --version `{text}`: build metadata (`+{}`) cannot be part of an AMI name",
             version.build
-        )));
+        ))
+        .with_hint(hint));
     }
     Ok(version)
 }

@@ -78,7 +78,7 @@ impl BaseImage {
                     .into(),
             ));
         };
-        base_image(raw, own_role).map_err(refused)
+        base_image(raw, Some(own_role)).map_err(refused)
     }
 
     /// The role this base is a release of, when it is layered on another role.
@@ -95,9 +95,10 @@ const BASE_FORMS: &str = "table `base`: give exactly one of `image = \"ami-...\"
     together with `channel` or `version` (another role's release, e.g. \
     `{ role = \"base\", channel = \"stable\" }`, `{ role = \"base\", version = \"^2.3\" }`)";
 
+/// `own_role` is None when the recipe's own name is invalid (reported on its own).
 pub(super) fn base_image(
     raw: RawBase,
-    own_role: &RoleName,
+    own_role: Option<&RoleName>,
 ) -> std::result::Result<BaseImage, String> {
     let RawBase {
         image,
@@ -132,7 +133,7 @@ pub(super) fn base_image(
             if channel.is_some() != version.is_some() =>
         {
             let role = RoleName::parse(&role).map_err(|e| format!("key `base.role`: {e}"))?;
-            if &role == own_role {
+            if Some(&role) == own_role {
                 return Err(format!(
                     "key `base.role`: role `{role}` cannot be layered on itself"
                 ));

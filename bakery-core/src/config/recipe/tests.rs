@@ -314,3 +314,27 @@ fn a_missing_folder_says_what_a_recipe_folder_is() {
         .to_string()
         .contains("recipe folder `/nonexistent/recipe` not found"));
 }
+
+#[test]
+fn every_mistake_of_a_recipe_is_reported_at_once_in_file_order() {
+    let message = error_of(
+        "name = \"Bad Name\"\nplatform = \"linux\"\narch = \"x86_64\"\nbase = { image = \"debian\" }\n\
+         [builder]\nvolume_size = 0\n\
+         [[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\ntimeout = \"soon\"\n",
+    );
+    assert!(message.starts_with("4 problems in "), "{message}");
+    let places: Vec<usize> = [
+        "recipe.toml:1:8",
+        "recipe.toml:4:8",
+        "recipe.toml:6:15",
+        "recipe.toml:10:11",
+    ]
+    .iter()
+    .map(|place| {
+        message
+            .find(place)
+            .unwrap_or_else(|| panic!("{place} in {message}"))
+    })
+    .collect();
+    assert!(places.windows(2).all(|w| w[0] < w[1]), "{message}");
+}
