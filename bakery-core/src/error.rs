@@ -18,17 +18,9 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// An AWS call failed. `code` and `message` are the service's own.
-    #[error("{operation} failed in {region}{}: {message}", resource_suffix(.resource))]
-    Aws {
-        operation: &'static str,
-        region: String,
-        resource: Option<String>,
-        code: Option<String>,
-        message: String,
-        /// Throttling, a 5xx answer or a lost connection: the same call may succeed later.
-        transient: bool,
-    },
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(Box<AwsError>),
 
     /// A command step ran on the builder and did not succeed.
     #[error(
@@ -42,8 +34,7 @@ pub enum Error {
         /// SSM's final status of the command, lower-case (`failed`, `timedout`...).
         status: String,
         exit_code: i32,
-        /// Boxed: every `Result` carries an `Error`, so it is kept under 128 bytes.
-        output_tail: Box<str>,
+        output_tail: String,
     },
 
     /// A resource reached a state it cannot come back from.
@@ -80,6 +71,28 @@ pub enum Error {
     /// SIGINT/SIGTERM (or the caller's cancellation) stopped the bake.
     #[error("interrupted")]
     Interrupted,
+}
+
+/// An AWS call that failed: which call, where, on what; the service's code and
+/// message; and the SDK's own error as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed in {region}{}: {message}", resource_suffix(.resource))]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub region: String,
+    pub resource: Option<String>,
+    pub code: Option<String>,
+    pub message: String,
+    /// Throttling, a 5xx answer or a lost connection: the same call may succeed later.
+    pub transient: bool,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl From<AwsError> for Error {
+    fn from(error: AwsError) -> Error {
+        Error::Aws(Box::new(error))
+    }
 }
 
 /// How the caller should treat an [`Error`].
@@ -159,19 +172,13 @@ impl Error {
 
     /// True when repeating the same call later may succeed (throttling, 5xx, network).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Error::Aws {
-                transient: true,
-                ..
-            }
-        )
+        matches!(self, Error::Aws(aws) if aws.transient)
     }
 
     /// The AWS error code, when an AWS call failed with one.
     pub fn aws_code(&self) -> Option<&str> {
         match self {
-            Error::Aws { code, .. } => code.as_deref(),
+            Error::Aws(aws) => aws.code.as_deref(),
             _ => None,
         }
     }

@@ -6,7 +6,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::error::{Error, Result};
+use crate::error::{AwsError, Error, Result};
 
 /// One AWS call, for its error: `DescribeImages` in `eu-west-1` for `ami-1`.
 #[derive(Debug, Clone, Copy)]
@@ -69,14 +69,16 @@ where
         (Some(code), None) => code.clone(),
         _ => causes(&error),
     };
-    Error::Aws {
+    AwsError {
         operation: call.operation,
         region: call.region.to_string(),
         resource: call.resource.map(str::to_string),
         code,
         message,
         transient,
+        source: Some(Box::new(error)),
     }
+    .into()
 }
 
 /// An error and its causes, each said once: "dispatch failure: io error: connection

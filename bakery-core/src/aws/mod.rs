@@ -109,7 +109,7 @@ impl Aws {
         let call = error::Call::new("GetCallerIdentity", &self.region);
         let identity = self.sts.get_caller_identity().send().await.map_err(|e| {
             let cause = match error::sdk_error(call, e) {
-                Error::Aws { message, .. } => message,
+                Error::Aws(aws) => aws.message,
                 other => other.problem(),
             };
             Error::input(format!(

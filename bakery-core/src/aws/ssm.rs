@@ -5,7 +5,7 @@ use aws_sdk_ssm::Client;
 
 use super::error::{Call, Context, OrAbsent};
 use super::state::CommandStatus;
-use crate::error::{Error, Result};
+use crate::error::{AwsError, Result};
 use crate::model::Document;
 
 #[derive(Clone)]
@@ -259,13 +259,17 @@ impl Ssm {
         out.command()
             .and_then(|c| c.command_id())
             .map(str::to_string)
-            .ok_or_else(|| Error::Aws {
-                operation: "SendCommand",
-                region: self.region.clone(),
-                resource: Some(instance_id.to_string()),
-                code: None,
-                message: "the answer carried no command id".into(),
-                transient: false,
+            .ok_or_else(|| {
+                AwsError {
+                    operation: "SendCommand",
+                    region: self.region.clone(),
+                    resource: Some(instance_id.to_string()),
+                    code: None,
+                    message: "the answer carried no command id".into(),
+                    transient: false,
+                    source: None,
+                }
+                .into()
             })
     }
 

@@ -129,8 +129,13 @@ async fn a_refusal_is_not_transient_and_says_who_refused_what() {
     }));
     let error = ec2(&[&denied]).stop_instance("i-1").await.unwrap_err();
     assert!(!error.is_transient());
+    let sdk = std::error::Error::source(&error).expect("the SDK's error is kept as the source");
     assert!(
-        matches!(&error, Error::Aws { operation: "StopInstances", resource: Some(r), .. } if r == "i-1"),
+        sdk.to_string().contains("service error"),
+        "the SDK's own words: {sdk}"
+    );
+    assert!(
+        matches!(&error, Error::Aws(aws) if aws.operation == "StopInstances" && aws.resource.as_deref() == Some("i-1")),
         "{error:?}"
     );
     assert_eq!(

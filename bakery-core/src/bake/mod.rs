@@ -138,7 +138,7 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         Some(_) => BakeStatus::Failed,
     };
     let failure_tail = match failure.as_ref().map(|f| &f.error) {
-        Some(Error::StepFailed { output_tail, .. }) => Some(output_tail.to_string()),
+        Some(Error::StepFailed { output_tail, .. }) => Some(output_tail.clone()),
         _ => None,
     };
     let (mut kept, mut leaked) = (Vec::new(), Vec::new());

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
+use crate::error::AwsError;
 
 fn target() -> Target<'static> {
     Target {
@@ -123,14 +124,16 @@ async fn throttling_is_retried_and_other_errors_are_not() {
             let throttled = calls < 4;
             async move {
                 if throttled {
-                    Err(Error::Aws {
+                    Err(AwsError {
                         operation: "DescribeImages",
                         region: "eu-west-1".into(),
                         resource: None,
                         code: Some("RequestLimitExceeded".into()),
                         message: "Request limit exceeded.".into(),
                         transient: true,
-                    })
+                        source: None,
+                    }
+                    .into())
                 } else {
                     Ok(Poll::Ready("available"))
                 }

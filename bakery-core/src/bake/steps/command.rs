@@ -123,7 +123,7 @@ pub async fn run(
         region: bake.region().to_string(),
         status: invocation.status.to_string().to_lowercase(),
         exit_code: invocation.exit_code,
-        output_tail: output_tail(&invocation).into(),
+        output_tail: output_tail(&invocation),
     })
 }
 

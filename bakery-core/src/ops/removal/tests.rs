@@ -3,17 +3,20 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::error::AwsError;
 use crate::error::Error;
 
 fn aws_error(code: &str) -> Error {
-    Error::Aws {
+    AwsError {
         operation: "DeleteSnapshot",
         region: "eu-west-1".into(),
         resource: Some("snap-1".into()),
         code: Some(code.into()),
         message: format!("{code}: ..."),
         transient: false,
+        source: None,
     }
+    .into()
 }
 
 fn instance(state: &str) -> InstanceInfo {
