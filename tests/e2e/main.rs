@@ -1,7 +1,8 @@
 //! End-to-end tests: the real `bakery` binary (and the Linux firstboot agent) against
 //! the local AWS emulator — moto with bakery's extension, started by scripts/local-aws
 //! and reset once per run. Each test has a region of its own, so tests run in parallel
-//! without seeing each other. One file per topic:
+//! without seeing each other (a second emulator gives tests of their own regions once
+//! the first one's are taken). One file per topic:
 //!
 //! | file | what it proves |
 //! |---|---|
@@ -17,6 +18,7 @@
 //! | `distribute`, `sharing` | copies in other regions; launch and volume permissions, KMS |
 //! | `alerts` | SNS messages of failed and successful bakes |
 //! | `janitor`, `kill` | `bakery cleanup` after `kill -9` at every step |
+//! | `lost_answers` | every create survives a lost answer; cleanup never takes a release |
 //! | `audit` | fleets by release, policy violations |
 //!
 //! Offline commands (validate, plan, config show, firstboot render) are in `tests/cli`.
@@ -38,6 +40,7 @@ mod janitor;
 mod kill;
 mod layering;
 mod lifecycle;
+mod lost_answers;
 mod releases;
 mod secrets;
 mod sharing;

@@ -21,15 +21,53 @@ pub fn bakery_in(region: &str) -> Bakery {
     Bakery::new(region).env("AWS_ENDPOINT_URL", endpoint())
 }
 
+/// The emulators of the suite: every test has a region of one of them to itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emulator {
+    /// `scripts/local-aws` under the name `tests`.
+    First,
+    /// `tests-2`: a second moto with every region fresh, for tests once the first
+    /// one's regions are all taken.
+    Second,
+}
+
+impl Emulator {
+    fn name(self) -> &'static str {
+        match self {
+            Emulator::First => "tests",
+            Emulator::Second => "tests-2",
+        }
+    }
+
+    /// Started if needed and reset once per test run, so that every run starts from
+    /// an empty account.
+    pub fn endpoint(self) -> &'static str {
+        static FIRST: OnceLock<String> = OnceLock::new();
+        static SECOND: OnceLock<String> = OnceLock::new();
+        let cell = match self {
+            Emulator::First => &FIRST,
+            Emulator::Second => &SECOND,
+        };
+        cell.get_or_init(|| {
+            let env = local_aws(self.name(), "start");
+            local_aws(self.name(), "reset");
+            env.lines()
+                .find_map(|l| l.strip_prefix("export AWS_ENDPOINT_URL="))
+                .expect("local-aws prints AWS_ENDPOINT_URL")
+                .to_string()
+        })
+    }
+}
+
 /// The AWS CLI that `scripts/local-aws install` puts in its own virtualenv.
 pub fn aws_cli_path() -> PathBuf {
     repo_root().join(".local-aws/awscli/bin/aws")
 }
 
-fn local_aws(command: &str) -> String {
+fn local_aws(name: &str, command: &str) -> String {
     let out = Command::new(repo_root().join("scripts/local-aws"))
         .arg(command)
-        .env("BAKERY_LOCAL_AWS_NAME", "tests")
+        .env("BAKERY_LOCAL_AWS_NAME", name)
         .stderr(Stdio::inherit())
         .output()
         .expect("scripts/local-aws runs");
@@ -37,38 +75,41 @@ fn local_aws(command: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The test suite's own emulator (not the demo's): started if needed and reset once
-/// per test run, so that every run starts from an empty account.
+/// The test suite's own (first) emulator, not the demo's.
 pub fn endpoint() -> &'static str {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT.get_or_init(|| {
-        let env = local_aws("start");
-        local_aws("reset");
-        env.lines()
-            .find_map(|l| l.strip_prefix("export AWS_ENDPOINT_URL="))
-            .expect("local-aws prints AWS_ENDPOINT_URL")
-            .to_string()
-    })
+    Emulator::First.endpoint()
 }
 
 /// One test's slice of the emulator: its own region, so tests run in parallel
 /// without seeing each other's images and instances.
 pub struct Account {
     pub region: String,
+    pub endpoint: &'static str,
     pub ec2: aws_sdk_ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
 }
 
 impl Account {
     pub async fn in_region(region: &str) -> Account {
+        Account::of(Emulator::First, region).await
+    }
+
+    /// A region of the second emulator: for tests once the first one's are all taken.
+    pub async fn in_second_emulator(region: &str) -> Account {
+        Account::of(Emulator::Second, region).await
+    }
+
+    async fn of(emulator: Emulator, region: &str) -> Account {
+        let endpoint = emulator.endpoint();
         let config = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            .endpoint_url(endpoint())
+            .endpoint_url(endpoint)
             .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
             .load()
             .await;
         let account = Account {
             region: region.to_string(),
+            endpoint,
             ec2: aws_sdk_ec2::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
         };
@@ -99,7 +140,7 @@ impl Account {
         Command::new(aws_cli_path())
             .args(["--region", &self.region])
             .args(args)
-            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ENDPOINT_URL", self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .output()
@@ -110,7 +151,7 @@ impl Account {
     pub fn emulate(&self, mut settings: Value) {
         settings["region"] = Value::String(self.region.clone());
         let body = settings.to_string();
-        let address = endpoint().trim_start_matches("http://");
+        let address = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(address).expect("emulator reachable");
         write!(
             stream,
@@ -128,7 +169,7 @@ impl Account {
     }
 
     pub fn bakery(&self) -> Bakery {
-        bakery_in(&self.region)
+        Bakery::new(&self.region).env("AWS_ENDPOINT_URL", self.endpoint)
     }
 
     /// `bakery bake <recipe> --output json <args>`, which must succeed; its result.
@@ -300,7 +341,7 @@ impl Account {
     pub async fn inbox(&self, name: &str) -> Inbox {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))
-            .endpoint_url(endpoint())
+            .endpoint_url(self.endpoint)
             .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
             .load()
             .await;

@@ -246,6 +246,23 @@ _original_create_image = AmiBackend.create_image
 _original_copy_image = AmiBackend.copy_image
 
 
+from moto.ec2.exceptions import EC2ClientError  # noqa: E402
+
+
+class InvalidAMINameDuplicate(EC2ClientError):
+    def __init__(self, name: str):
+        super().__init__(
+            "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI in this account"
+        )
+
+
+def _refuse_duplicate_name(backend: AmiBackend, name: str) -> None:
+    """AWS: an account's image names are unique in a region (moto does not check)."""
+    for ami in backend.amis.values():
+        if ami.name == name and getattr(ami, "owner_id", None) == backend.account_id:
+            raise InvalidAMINameDuplicate(name)
+
+
 def _create_image(
     self: AmiBackend,
     instance_id: str,
@@ -253,6 +270,7 @@ def _create_image(
     description: str,
     tag_specifications: list[dict[str, Any]],
 ) -> Ami:
+    _refuse_duplicate_name(self, name)
     snapshot_tags: list[dict[str, str]] = []
     image_specs = []
     for spec in tag_specifications:
@@ -290,6 +308,9 @@ def _copy_image_response(self: AmisResponse) -> Any:
 
 
 def _copy_image(self: AmiBackend, *args: Any, **kwargs: Any) -> Ami:
+    name = kwargs.get("name", args[2] if len(args) > 2 else None)
+    if name:
+        _refuse_duplicate_name(self, name)
     ami = _original_copy_image(self, *args, **kwargs)
     encrypted, kms_key_id = getattr(_COPYING, "encryption", None) or (False, None)
     if encrypted or kms_key_id:
@@ -300,6 +321,45 @@ def _copy_image(self: AmiBackend, *args: Any, **kwargs: Any) -> Ami:
 
 
 AmisResponse.copy_image = _copy_image_response  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- idempotency (ClientToken)
+# AWS: a repeated RunInstances or CopyImage with the same client token returns the first
+# call's result instead of acting again. moto acts every time.
+
+from moto.ec2.responses.instances import InstanceResponse  # noqa: E402
+
+_original_run_instances_response = InstanceResponse.run_instances
+
+
+def _run_instances_response(self: InstanceResponse) -> Any:
+    token = self._get_param("ClientToken")
+    if token and not self._get_bool_param("DryRun", False):
+        for reservation in self.ec2_backend.all_reservations():
+            if any(i.client_token == token for i in reservation.instances):
+                return ActionResult(reservation)
+    return _original_run_instances_response(self)
+
+
+InstanceResponse.run_instances = _run_instances_response  # type: ignore[method-assign]
+
+_COPY_TOKENS: dict[tuple[str, str], str] = {}
+
+
+def _copy_image_idempotent(self: AmisResponse) -> Any:
+    token = self._get_param("ClientToken")
+    key = (self.region, token or "")
+    if token and not self._get_bool_param("DryRun", False):
+        earlier = _COPY_TOKENS.get(key)
+        if earlier and earlier in self.ec2_backend.amis:
+            return ActionResult({"ImageId": earlier})
+    result = _copy_image_response(self)
+    if token and isinstance(result, ActionResult) and isinstance(result.result, dict):
+        _COPY_TOKENS[key] = result.result["ImageId"]
+    return result
+
+
+AmisResponse.copy_image = _copy_image_idempotent  # type: ignore[method-assign]
 
 
 AmiBackend.create_image = _create_image  # type: ignore[method-assign]
@@ -672,6 +732,13 @@ def instance_metadata(path: str, environ: dict[str, Any], start_response: Any) -
     return _text_response(start_response, "404 Not Found", "")
 
 
+def _discard(response: Any) -> None:
+    for _ in response:
+        pass
+    if hasattr(response, "close"):
+        response.close()
+
+
 class BakeryEmulator:
     """WSGI middleware in front of moto: the control API, then fault injection."""
 
@@ -689,6 +756,11 @@ class BakeryEmulator:
         if action and SETTINGS.faults:
             match = REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
             fault = SETTINGS.take_fault(action, match.group(1) if match else "*")
+            if fault and fault.get("after"):
+                # The call takes effect, then its answer is lost: what a timeout or a
+                # dropped connection looks like to the caller.
+                _discard(self.moto_app(environ, lambda *_: (lambda _data: None)))
+                return _fault_response(start_response, environ, fault)
             if fault:
                 return _fault_response(start_response, environ, fault)
         return self.moto_app(environ, start_response)

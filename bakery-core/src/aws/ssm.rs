@@ -37,10 +37,18 @@ pub struct ScriptCommand<'a> {
     pub document: Document,
     pub script: &'a str,
     pub execution_timeout_secs: u64,
-    /// Shown in the SSM console's command history.
+    /// Shown in the SSM console's command history; unique per command of a bake, since
+    /// it is how a command whose answer was lost is found again.
     pub comment: String,
     /// Where SSM also writes the whole output (beyond its 24,000 inline characters).
     pub output: Option<OutputDestination>,
+}
+
+impl ScriptCommand<'_> {
+    /// The comment as SSM keeps it: at most 100 characters.
+    pub fn comment(&self) -> String {
+        self.comment.chars().take(100).collect()
+    }
 }
 
 /// S3 and/or CloudWatch Logs destinations for a command's output.
@@ -220,13 +228,15 @@ impl Ssm {
             .map(|s| s.as_str().to_string()))
     }
 
-    /// Sends a script to one instance; returns the command id.
+    /// Sends a script to one instance; returns the command id. SendCommand has no
+    /// idempotency token, so the SDK does not retry it (a retry after a lost answer would
+    /// run the step twice): the caller looks for the command by its comment first
+    /// ([`Ssm::command_commented`]) and sends again only when it is not there.
     pub async fn send_script(
         &self,
         instance_id: &str,
         command: &ScriptCommand<'_>,
     ) -> Result<String> {
-        let comment: String = command.comment.chars().take(100).collect();
         let request = self
             .client
             .send_command()
@@ -238,7 +248,7 @@ impl Ssm {
                 vec![command.execution_timeout_secs.to_string()],
             )
             .timeout_seconds(600)
-            .comment(comment);
+            .comment(command.comment());
         let request = match &command.output {
             None => request,
             Some(output) => request
@@ -253,6 +263,11 @@ impl Ssm {
                 })),
         };
         let out = request
+            .customize()
+            .config_override(
+                aws_sdk_ssm::Config::builder()
+                    .retry_config(aws_sdk_ssm::config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
             .context(self.call("SendCommand").on(instance_id))?;
@@ -271,6 +286,31 @@ impl Ssm {
                 }
                 .into()
             })
+    }
+
+    /// The id of a command sent to the instance with `comment`, if one was.
+    pub async fn command_commented(
+        &self,
+        instance_id: &str,
+        comment: &str,
+    ) -> Result<Option<String>> {
+        let mut pages = self
+            .client
+            .list_commands()
+            .instance_id(instance_id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.context(self.call("ListCommands").on(instance_id))?;
+            if let Some(command) = page
+                .commands()
+                .iter()
+                .find(|c| c.comment() == Some(comment))
+            {
+                return Ok(command.command_id().map(str::to_string));
+            }
+        }
+        Ok(None)
     }
 
     /// The command's run on the instance, or None while SSM has not created it yet.

@@ -8,7 +8,8 @@ use super::context::Bake;
 use crate::error::Result;
 use crate::events::Event;
 use crate::model::release::TAG_BAKE_ID;
-use crate::model::Resource;
+use crate::model::{Release, Resource};
+use crate::release::claim::{self, RecordState};
 
 /// Why the builder stays with `--keep-on-failure`.
 fn kept_reason(bake: &Bake<'_>) -> String {
@@ -25,6 +26,7 @@ pub async fn cleanup(
     bake: &Bake<'_>,
     reason: &str,
     keep_builder: bool,
+    release: Option<&Release>,
 ) -> (Vec<Resource>, Vec<Resource>) {
     bake.sink.emit(Event::CleanupStarted {
         reason: reason.to_string(),
@@ -34,8 +36,12 @@ pub async fn cleanup(
     let never = CancellationToken::new();
     let mut kept = Vec::new();
     let walk = async {
-        find_unrecorded(bake).await;
-        for resource in bake.ledger.newest_first() {
+        find_unrecorded(bake, release).await;
+        // Newest first, in the order AWS lets things go: what the sweep found may have
+        // been created before what the ledger recorded (a group before its instance).
+        let mut resources = bake.ledger.newest_first();
+        resources.sort_by_key(Resource::removal_order);
+        for resource in resources {
             let keep = keep_builder
                 && matches!(
                     resource,
@@ -88,11 +94,29 @@ pub async fn cleanup(
     (kept, leaked)
 }
 
-/// Resources of this bake whose create call was answered but not recorded (an
-/// interrupt in between) are found by the bake-id tag every resource carries.
-async fn find_unrecorded(bake: &Bake<'_>) {
+/// Resources of this bake whose create call was carried out but not recorded (an
+/// interrupt in between, or an answer lost) are found by the bake-id tag every
+/// resource carries, and the claim by the bake id it records.
+async fn find_unrecorded(bake: &Bake<'_>, release: Option<&Release>) {
     let region = bake.region().to_string();
     let id = &bake.plan.bake_id;
+    if let Some(release) = release {
+        let ours = claim::read(bake.aws, release).await.ok().flatten();
+        if ours.is_some_and(|r| r.bake_id == *id && r.state == RecordState::Baking) {
+            bake.ledger.record(Resource::Claim {
+                id: release.claim_parameter(),
+                region: region.clone(),
+            });
+        }
+    }
+    if let Ok(groups) = bake.aws.ec2.security_groups_tagged(TAG_BAKE_ID, id).await {
+        for (group, _) in groups {
+            bake.ledger.record(Resource::SecurityGroup {
+                id: group,
+                region: region.clone(),
+            });
+        }
+    }
     if let Ok(instances) = bake.aws.ec2.instances_tagged(TAG_BAKE_ID, id).await {
         for instance in instances {
             bake.ledger.record(Resource::Instance {

@@ -152,7 +152,8 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
             Some(f) => format!("{} at step `{}`", status.as_str(), f.step),
             None => "finishing".to_string(),
         };
-        (kept, leaked) = cleanup::cleanup(bake, &reason, keep_builder).await;
+        (kept, leaked) =
+            cleanup::cleanup(bake, &reason, keep_builder, facts.release.as_ref()).await;
     }
     let report = BakeReport {
         status,

@@ -91,18 +91,26 @@ pub struct Bakes {
     pub dead: BTreeMap<String, String>,
     /// Claims of dead bakes: (region, parameter name, bake id).
     pub dead_claims: Vec<(String, String, String)>,
+    /// Images a release record or a channel names: never leftovers, whatever the
+    /// claims say.
+    pub protected: BTreeSet<String>,
 }
 
 async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
     let host = this_host();
     let mut bakes = Bakes::default();
     for (name, value) in aws.ssm.parameters_under("/bakery/").await? {
+        if name.contains("/channels/") {
+            bakes.protected.insert(value);
+            continue;
+        }
         if Release::of_claim_parameter(&name).is_none() {
             continue;
         }
         let Some(record) = ReleaseRecord::parse(&value) else {
             continue;
         };
+        bakes.protected.extend(record.images.values().cloned());
         if record.state != RecordState::Baking {
             continue;
         }
@@ -132,6 +140,7 @@ pub async fn find(regions: &[Aws]) -> Result<Vec<Leftover>> {
         bakes.alive.extend(found.alive);
         bakes.dead.extend(found.dead);
         bakes.dead_claims.extend(found.dead_claims);
+        bakes.protected.extend(found.protected);
     }
     let mut leftovers = Vec::new();
     for aws in regions {
@@ -203,6 +212,7 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<L
         .filter(|id| !bakes.alive.contains(*id))
         .cloned()
         .collect();
+    let mut spared: Option<BTreeSet<String>> = None;
     for bake_id in dead {
         let Some(release) = bakes
             .dead_claims
@@ -232,6 +242,7 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<L
                 images.push(image);
             }
         }
+        images.retain(|image| !bakes.protected.contains(&image.id));
         let mut snapshots: BTreeSet<String> = BTreeSet::new();
         for image in images {
             snapshots.extend(image.snapshot_ids.iter().cloned());
@@ -244,7 +255,18 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<L
                 reason: reason.clone(),
             });
         }
-        snapshots.extend(aws.ec2.snapshots_tagged(TAG_BAKE_ID, &bake_id).await?);
+        // A bake's snapshots, but not those of an image that is a release.
+        if spared.is_none() {
+            spared = Some(protected_snapshots(aws, &bakes.protected).await?);
+        }
+        let spared = spared.as_ref().expect("just read");
+        snapshots.extend(
+            aws.ec2
+                .snapshots_tagged(TAG_BAKE_ID, &bake_id)
+                .await?
+                .into_iter()
+                .filter(|s| !spared.contains(s)),
+        );
         for snapshot in snapshots {
             leftovers.push(Leftover {
                 resource: Resource::Snapshot {
@@ -258,6 +280,19 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<L
         }
     }
     Ok(leftovers)
+}
+
+/// The snapshots behind the protected images of the region (one read of the
+/// account's images).
+async fn protected_snapshots(aws: &Aws, protected: &BTreeSet<String>) -> Result<BTreeSet<String>> {
+    Ok(aws
+        .ec2
+        .own_images(None, None)
+        .await?
+        .into_iter()
+        .filter(|image| protected.contains(&image.id))
+        .flat_map(|image| image.snapshot_ids)
+        .collect())
 }
 
 /// Removes the leftovers in order; returns those that could not be removed, with why.

@@ -95,7 +95,9 @@ pub enum Claimed {
     Held(Option<ReleaseRecord>),
 }
 
-/// Creates the claim parameter unless it exists.
+/// Creates the claim parameter unless it exists. A claim that exists and names this
+/// bake is this bake's: its PutParameter took effect and the answer was lost (the SDK's
+/// retry then met ParameterAlreadyExists).
 pub async fn claim(aws: &Aws, release: &Release, record: &ReleaseRecord) -> Result<Claimed> {
     let name = release.claim_parameter();
     let description = format!("bakery: claim of {release}");
@@ -106,7 +108,10 @@ pub async fn claim(aws: &Aws, release: &Release, record: &ReleaseRecord) -> Resu
     {
         return Ok(Claimed::Ours);
     }
-    Ok(Claimed::Held(read(aws, release).await?))
+    Ok(match read(aws, release).await? {
+        Some(holder) if holder.bake_id == record.bake_id => Claimed::Ours,
+        holder => Claimed::Held(holder),
+    })
 }
 
 /// The release's record in the region, if there is one.

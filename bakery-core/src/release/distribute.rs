@@ -163,7 +163,7 @@ async fn copy_to(
     }
     let description = format!("{} (copy from {})", source.name, source_aws.region);
     let token = format!("bakery-copy-{}", source.id);
-    let image_id = aws
+    let copy = aws
         .ec2
         .copy_image(
             &source_aws.region,
@@ -173,15 +173,27 @@ async fn copy_to(
             destination.kms_key.as_deref(),
             &token,
         )
-        .await?;
-    let resource = Resource::Image {
-        id: image_id.clone(),
-        region: region.clone(),
+        .await;
+    let image_id = match copy {
+        Ok(image_id) => image_id,
+        Err(error) => {
+            // A copy AWS made though its answer never came (the SDK gave up): the
+            // release's name finds it; nothing available of that name was there before.
+            let made = aws.ec2.own_images(None, Some(&source.name)).await;
+            for image in made.unwrap_or_default() {
+                if !image.is_available() {
+                    remove_copy(aws, &image.id, sink).await;
+                }
+            }
+            return Err(error);
+        }
     };
     sink.emit(Event::ResourceCreated {
-        resource: resource.clone(),
+        resource: Resource::Image {
+            id: image_id.clone(),
+            region: region.clone(),
+        },
     });
-    let deadlines = Deadlines::default();
     let copied = async {
         aws.ec2
             .tag(std::slice::from_ref(&image_id), &source.tags)
@@ -190,7 +202,7 @@ async fn copy_to(
             aws,
             sink,
             cancel,
-            deadlines: &deadlines,
+            deadlines: &Deadlines::default(),
         }
         .wait_for_image(&Step::Distribute, &image_id)
         .await?;
@@ -203,36 +215,42 @@ async fn copy_to(
     match copied.await {
         Ok(image) => Ok((CopyStatus::Copied, image)),
         Err(error) => {
-            // A half-made copy goes, with its snapshots.
-            let never = CancellationToken::new();
-            let remover = Remover {
-                aws,
-                sink,
-                cancel: &never,
-                deadlines: &deadlines,
-            };
-            let snapshots = aws
-                .ec2
-                .describe_image(&image_id)
-                .await
-                .ok()
-                .flatten()
-                .map(|i| i.snapshot_ids)
-                .unwrap_or_default();
-            if remover.remove(&resource).await.is_ok() {
-                sink.emit(Event::ResourceRemoved { resource });
-            }
-            for snapshot in snapshots {
-                let snapshot = Resource::Snapshot {
-                    id: snapshot,
-                    region: region.clone(),
-                    image: image_id.clone(),
-                };
-                if remover.remove(&snapshot).await.is_ok() {
-                    sink.emit(Event::ResourceRemoved { resource: snapshot });
-                }
-            }
+            remove_copy(aws, &image_id, sink).await;
             Err(error)
+        }
+    }
+}
+
+/// A half-made copy goes, with its snapshots, whatever interrupted the distribution.
+async fn remove_copy(aws: &Aws, image_id: &str, sink: &dyn EventSink) {
+    let never = CancellationToken::new();
+    let deadlines = Deadlines::default();
+    let remover = Remover {
+        aws,
+        sink,
+        cancel: &never,
+        deadlines: &deadlines,
+    };
+    let snapshots = aws
+        .ec2
+        .describe_image(image_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|i| i.snapshot_ids)
+        .unwrap_or_default();
+    let image = Resource::Image {
+        id: image_id.to_string(),
+        region: aws.region.clone(),
+    };
+    let snapshots = snapshots.into_iter().map(|id| Resource::Snapshot {
+        id,
+        region: aws.region.clone(),
+        image: image_id.to_string(),
+    });
+    for resource in std::iter::once(image).chain(snapshots) {
+        if remover.remove(&resource).await.is_ok() {
+            sink.emit(Event::ResourceRemoved { resource });
         }
     }
 }

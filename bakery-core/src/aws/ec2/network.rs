@@ -89,6 +89,23 @@ impl Ec2 {
         Ok(())
     }
 
+    /// The security group named `name` in the VPC, if there is one.
+    pub async fn security_group_named(&self, name: &str, vpc_id: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .describe_security_groups()
+            .filters(filter("group-name", name))
+            .filters(filter("vpc-id", vpc_id))
+            .send()
+            .await
+            .context(self.call("DescribeSecurityGroups").on(name))?;
+        Ok(out
+            .security_groups()
+            .first()
+            .and_then(|g| g.group_id())
+            .map(str::to_string))
+    }
+
     /// Security groups that carry `key=value`, with their tags.
     pub async fn security_groups_tagged(
         &self,

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::release::builder_tags;
 use crate::model::time::rfc3339;
 use crate::model::{Release, Resource, Step};
+use crate::ops::idempotent::created_or_found;
 use crate::script::user_data::builder_user_data;
 use crate::wait::{self, Poll, WaitPolicy};
 
@@ -134,11 +135,15 @@ async fn create_security_group(
     let vpc = vpc(bake).await?;
     let name = format!("bakery-builder-{}", bake.plan.bake_id);
     let description = format!("bakery builder of {release}: no inbound rules");
-    let id = bake
-        .aws
-        .ec2
+    let ec2 = &bake.aws.ec2;
+    let created = ec2
         .create_security_group(&name, &description, &vpc, tags)
-        .await?;
+        .await;
+    // The name is the bake's own: a duplicate is this bake's first call.
+    let id = created_or_found(created, "InvalidGroup.Duplicate", || {
+        ec2.security_group_named(&name, &vpc)
+    })
+    .await?;
     bake.created(Resource::SecurityGroup {
         id: id.clone(),
         region: bake.region().to_string(),

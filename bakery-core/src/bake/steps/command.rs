@@ -2,7 +2,7 @@
 //! builder, its output streamed into events while it runs, a failure named with its
 //! exit code and the tail of its output.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::super::context::Bake;
@@ -31,17 +31,29 @@ pub async fn run(
         document: command.document,
         script: &text,
         execution_timeout_secs: command.timeout.as_secs(),
-        comment: format!("bakery {release} {step} {}", bake.plan.bake_id),
+        // The step first: the comment is cut at 100 characters, and it names the
+        // command on this bake's builder.
+        comment: format!("bakery {step} {} {release}", bake.plan.bake_id),
         output: output_destination(bake, release),
     };
     let ssm = &bake.aws.ssm;
-    // Just after registering, SSM may still refuse the instance for a moment.
+    // Just after registering, SSM may still refuse the instance for a moment; a send
+    // whose answer was lost may have been carried out: look for it before sending again.
+    let sent_before = AtomicBool::new(false);
     let command_id = wait::until(
         bake.target(step, "Run Command delivery to", instance_id),
         &WaitPolicy::new(Duration::from_secs(120)).retrying(),
         bake.sink,
         &bake.cancel,
         || async {
+            if sent_before.swap(true, Ordering::Relaxed) {
+                if let Some(id) = ssm
+                    .command_commented(instance_id, &script.comment())
+                    .await?
+                {
+                    return Ok(Poll::Ready(id));
+                }
+            }
             match ssm.send_script(instance_id, &script).await {
                 Ok(id) => Ok(Poll::Ready(id)),
                 Err(e) if e.aws_code() == Some("InvalidInstanceId") => {

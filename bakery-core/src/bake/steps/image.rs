@@ -8,9 +8,10 @@ use super::super::context::Bake;
 use super::super::report::ImageRecord;
 use super::builder::Builder;
 use crate::error::Result;
-use crate::model::release::image_tags;
+use crate::model::release::{image_tags, TAG_BAKE_ID};
 use crate::model::time::rfc3339;
 use crate::model::{Provenance, Release, Resource, Step};
+use crate::ops::idempotent::created_or_found;
 
 pub async fn create(
     bake: &Bake<'_>,
@@ -21,16 +22,24 @@ pub async fn create(
     let plan = bake.plan;
     let tags = image_tags(release, provenance, &plan.recipe_tags);
     let name = release.image_name(plan.arch);
-    let image_id = bake
-        .aws
-        .ec2
+    let ec2 = &bake.aws.ec2;
+    let created = ec2
         .create_image(
             &builder.instance_id,
             &name,
             &plan.image_description(release),
             &tags,
         )
-        .await?;
+        .await;
+    // A duplicate name made by this bake is this bake's first call; one made by another
+    // bake stays an error (the claim makes that impossible for a bakery release).
+    let image_id = created_or_found(created, "InvalidAMIName.Duplicate", || async {
+        let ours = ec2
+            .own_images(Some((TAG_BAKE_ID, &plan.bake_id)), Some(&name))
+            .await?;
+        Ok(ours.into_iter().next().map(|image| image.id))
+    })
+    .await?;
     bake.created(Resource::Image {
         id: image_id.clone(),
         region: bake.region().to_string(),

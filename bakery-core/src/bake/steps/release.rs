@@ -8,8 +8,9 @@ use crate::model::{Release, Resource, Step, VersionRequest};
 use crate::release::catalog;
 use crate::release::claim::{self, this_host, Claimed, RecordState, ReleaseRecord};
 
-/// How often a bumped bake that keeps losing the race for its version tries again.
-const CLAIM_ATTEMPTS: usize = 5;
+/// How often a bumped bake that keeps losing the race for its version tries again:
+/// each loss means another bake took a version, so this bounds only a runaway.
+const CLAIM_ATTEMPTS: usize = 64;
 
 /// What `check-release` decided: the release, and who bakes it.
 pub struct Chosen {
