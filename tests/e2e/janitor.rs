@@ -116,3 +116,71 @@ async fn cleanup_removes_what_killed_bakes_left_and_spares_a_running_bake() {
     let again = aws.bakery().args(["cleanup"]).run();
     again.expect_stdout("nothing left behind in af-south-1");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cleanup_in_another_pid_namespace_spares_a_running_bake() {
+    let aws = Account::in_second_emulator("ap-northeast-1").await;
+    aws.emulate(json!({
+        "command_outcomes": [{"match": "sleep-for-the-test", "status": "Success", "seconds": 600}]
+    }));
+    let recipe = TestRecipe::new("busy").step("long", "#!/bin/sh\necho sleep-for-the-test\n");
+    let mut running = aws.bakery().bake(recipe.path(), "1.0.0").spawn();
+    running.wait_for_line("[recipe/long] started");
+
+    // A Jenkins agent's container: the same host name, a pid namespace of its own,
+    // where the bake's process cannot be seen.
+    let cleanup = aws
+        .bakery()
+        .args(["cleanup", "--yes"])
+        .through(&["unshare", "--pid", "--fork", "--mount-proc"])
+        .run();
+
+    cleanup.expect_code(0);
+    cleanup.expect_stdout("nothing left behind");
+    assert_eq!(
+        aws.live_instances().await.len(),
+        1,
+        "the running bake's builder stays"
+    );
+    assert!(
+        aws.release_record("busy", "1.0.0").await.is_some(),
+        "and its claim"
+    );
+    running.signal("INT");
+    assert_eq!(running.finish().code, 130);
+    assert!(aws.live_instances().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_builder_kept_on_failure_is_spared_by_cleanup_until_its_deadline() {
+    let aws = Account::in_second_emulator("ap-northeast-2").await;
+    aws.emulate(json!({
+        "command_outcomes": [{"match": "exit 3", "status": "Failed", "exit_code": 3}]
+    }));
+    let recipe = TestRecipe::new("broken").step("fail", "#!/bin/sh\nexit 3\n");
+    let failed = aws
+        .bakery()
+        .bake(recipe.path(), "1.0.0")
+        .args(["--keep-on-failure"])
+        .run();
+    failed.expect_code(1);
+    let kept = aws.live_instances().await;
+    assert_eq!(kept.len(), 1);
+
+    let cleanup = aws.bakery().args(["cleanup", "--yes"]).run();
+
+    cleanup.expect_code(0);
+    cleanup.expect_stdout(&format!("KEPT instance {}", kept[0]));
+    cleanup.expect_stdout("until its deadline");
+    assert_eq!(
+        aws.live_instances().await,
+        kept,
+        "still there for debugging"
+    );
+    aws.ec2
+        .terminate_instances()
+        .instance_ids(&kept[0])
+        .send()
+        .await
+        .unwrap();
+}

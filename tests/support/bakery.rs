@@ -122,6 +122,27 @@ impl Bakery {
         self
     }
 
+    /// Runs bakery through another program, e.g. `unshare --pid --fork --mount-proc`:
+    /// the same arguments, environment and folder.
+    pub fn through(self, wrapper: &[&str]) -> Bakery {
+        let (program, rest) = wrapper.split_first().expect("a wrapper program");
+        let mut command = Command::new(program);
+        command
+            .args(rest)
+            .arg(self.command.get_program())
+            .args(self.command.get_args());
+        for (key, value) in self.command.get_envs() {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        if let Some(dir) = self.command.get_current_dir() {
+            command.current_dir(dir);
+        }
+        Bakery { command }
+    }
+
     /// Runs bakery from `dir` (where it looks for bakery.toml, and upward).
     pub fn current_dir(mut self, dir: &Path) -> Bakery {
         self.command.current_dir(dir);

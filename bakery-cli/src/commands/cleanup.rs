@@ -37,10 +37,11 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     let renderer = Arc::new(Renderer::new(style));
     let regional = aws.in_regions(&regions);
     let searched: Vec<String> = regional.iter().map(|r| r.region.clone()).collect();
-    let leftovers = match janitor::find(&regional).await {
+    let sweep = match janitor::find(&regional).await {
         Ok(found) => found,
         Err(error) => return fail(output, &error),
     };
+    let leftovers = &sweep.leftovers;
     let mut failed: Vec<(Leftover, String)> = Vec::new();
     if yes {
         // Claims last, everywhere: while anything of a bake is left, its claim is what
@@ -61,18 +62,23 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         }
     }
     if output == Output::Json {
-        let failed: Vec<_> = failed
+        let failures: Vec<_> = failed
             .iter()
             .map(|(l, why)| serde_json::json!({ "resource": l.resource, "error": why }))
             .collect();
         print_json(&serde_json::json!({
             "region": aws.region, "regions": searched, "leftovers": leftovers,
-            "removed": yes, "failed": failed
+            "kept": sweep.kept, "removed": yes, "failed": failures
         }));
-    } else if leftovers.is_empty() {
+        return exit_of(&failed);
+    }
+    for kept in &sweep.kept {
+        outln!("KEPT {:<43} {}", kept.resource.describe(), kept.reason);
+    }
+    if leftovers.is_empty() {
         outln!("nothing left behind in {}", searched.join(", "));
     } else {
-        for leftover in &leftovers {
+        for leftover in leftovers {
             outln!("{:<48} {}", leftover.resource.describe(), leftover.reason);
         }
         if !yes {
@@ -85,6 +91,10 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             outln!("COULD NOT REMOVE {}: {why}", leftover.resource.describe());
         }
     }
+    exit_of(&failed)
+}
+
+fn exit_of(failed: &[(Leftover, String)]) -> Exit {
     if failed.is_empty() {
         Exit::Success
     } else {

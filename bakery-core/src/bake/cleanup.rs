@@ -7,7 +7,9 @@ use tokio_util::sync::CancellationToken;
 use super::context::Bake;
 use crate::error::Result;
 use crate::events::Event;
-use crate::model::release::TAG_BAKE_ID;
+use std::collections::BTreeMap;
+
+use crate::model::release::{TAG_BAKE_ID, TAG_KEPT};
 use crate::model::{Release, Resource};
 use crate::release::claim::{self, RecordState};
 
@@ -48,6 +50,13 @@ pub async fn cleanup(
                     Resource::Instance { .. } | Resource::SecurityGroup { .. }
                 );
             if keep {
+                // So that `bakery cleanup` spares it until its deadline.
+                let mark = BTreeMap::from([(TAG_KEPT.to_string(), "true".to_string())]);
+                if let Err(error) = bake.aws.ec2.tag(&[resource.id().to_string()], &mark).await {
+                    bake.sink.emit(Event::Warning {
+                        message: format!("could not tag {} as kept: {error}", resource.describe()),
+                    });
+                }
                 bake.sink.emit(Event::ResourceKept {
                     resource: resource.clone(),
                     reason: kept_reason(bake),

@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod cleanup;
 pub mod context;
+pub mod lease;
 pub mod ledger;
 pub mod report;
 pub mod steps;
@@ -15,7 +16,7 @@ pub mod world;
 use tokio_util::sync::CancellationToken;
 
 use self::context::{Bake, Facts, Failure};
-use self::report::{BakeReport, BakeStatus};
+use self::report::{BakeReport, BakeStatus, ImageRecord};
 use self::steps::{base, builder, checks, command, image, publish, release};
 use crate::aws::Aws;
 use crate::error::{Error, ErrorKind};
@@ -75,43 +76,8 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
             .await?;
         return Ok(());
     };
-    let builder = bake
-        .step(
-            Step::Launch,
-            builder::launch(bake, &claim.release, &base.image),
-        )
-        .await?;
-    facts.builder = Some(builder.instance_id.clone());
-    bake.step(Step::WaitReady, builder::wait_ready(bake, &builder))
-        .await?;
-    for step in &plan.steps {
-        bake.step(
-            step.step.clone(),
-            command::run(bake, step, &claim.release, &builder),
-        )
-        .await?;
-    }
-    bake.step(Step::Stop, builder::stop(bake, &builder)).await?;
-    let provenance = Provenance {
-        bake_id: plan.bake_id.clone(),
-        base_image: base.image.id.clone(),
-        base_release: facts.base_release.clone(),
-        recipe_digest: plan.recipe_digest.clone(),
-        created_by: Some(created_by),
-        source_commit: plan.source_commit.clone(),
-        build_url: plan.build_url.clone(),
-    };
-    let image_id = bake
-        .step(
-            Step::CreateImage,
-            image::create(bake, &claim.release, &builder, &provenance),
-        )
-        .await?;
-    let image = bake
-        .step(Step::WaitImage, image::wait(bake, &image_id))
-        .await?;
-    bake.step(Step::Terminate, builder::terminate(bake, &builder))
-        .await?;
+    let build = build(bake, &claim, &base, created_by, facts);
+    let image = lease::held_while(bake, &claim, build).await?;
     bake.step(
         Step::RecordRelease,
         publish::record(bake, &claim, &image, facts),
@@ -127,6 +93,49 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
     bake.optional(Step::Promote, publish::promote(bake, &claim, facts))
         .await?;
     Ok(())
+}
+
+/// The builder's life, while the bake holds the lease on its claim: launch, the
+/// commands, stop, the image, terminate. Returns the image.
+async fn build(
+    bake: &Bake<'_>,
+    claim: &release::Claim,
+    base: &base::Base,
+    created_by: String,
+    facts: &mut Facts,
+) -> Result<ImageRecord, Failure> {
+    let plan = bake.plan;
+    let builder = bake
+        .step(
+            Step::Launch,
+            builder::launch(bake, &claim.release, &base.image),
+        )
+        .await?;
+    facts.builder = Some(builder.instance_id.clone());
+    bake.step(Step::WaitReady, builder::wait_ready(bake, &builder))
+        .await?;
+    for step in &plan.steps {
+        let run = command::run(bake, step, &claim.release, &builder);
+        bake.step(step.step.clone(), run).await?;
+    }
+    bake.step(Step::Stop, builder::stop(bake, &builder)).await?;
+    let provenance = Provenance {
+        bake_id: plan.bake_id.clone(),
+        base_image: base.image.id.clone(),
+        base_release: facts.base_release.clone(),
+        recipe_digest: plan.recipe_digest.clone(),
+        created_by: Some(created_by),
+        source_commit: plan.source_commit.clone(),
+        build_url: plan.build_url.clone(),
+    };
+    let create = image::create(bake, &claim.release, &builder, &provenance);
+    let image_id = bake.step(Step::CreateImage, create).await?;
+    let image = bake
+        .step(Step::WaitImage, image::wait(bake, &image_id))
+        .await?;
+    bake.step(Step::Terminate, builder::terminate(bake, &builder))
+        .await?;
+    Ok(image)
 }
 
 /// After the chain: cleanup when anything is left in the ledger, the report, the alert.

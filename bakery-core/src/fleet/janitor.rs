@@ -1,9 +1,10 @@
 //! `bakery cleanup`: what crashed bakes left behind (a `kill -9`, a lost host), found
 //! by bakery's tags and claims, and removed on request.
 //!
-//! A bake is alive while its claim says `baking` and either its process still runs
-//! (same host) or its deadline has not passed (another host). Everything of a bake
-//! that is not alive and never became a release is a leftover. Images are only taken
+//! A bake is alive while its claim says `baking`, its lease has not expired and its
+//! deadline has not passed; a cleanup that shares the bake's process table (same host,
+//! boot and pid namespace) also sees a bake gone when its process is. Everything of a
+//! bake that is not alive and never became a release is a leftover. Images are only taken
 //! when their bake's claim shows it died, so a release whose claim was deleted by hand
 //! is never mistaken for one. The judgements are pure functions ([`judge_claim`],
 //! [`judge_builder`]); the rest reads AWS and applies them.
@@ -17,11 +18,11 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::Aws;
 use crate::error::Result;
 use crate::events::{Event, EventSink};
-use crate::model::release::{TAG_BAKE_ID, TAG_BUILDER, TAG_DEADLINE};
+use crate::model::release::{TAG_BAKE_ID, TAG_BUILDER, TAG_DEADLINE, TAG_KEPT};
 use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::{Release, Resource};
 use crate::ops::removal::Remover;
-use crate::release::claim::{this_host, RecordState, ReleaseRecord};
+use crate::release::claim::{RecordState, ReleaseRecord, Whereabouts};
 use crate::wait::Deadlines;
 
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +32,14 @@ pub struct Leftover {
     pub reason: String,
 }
 
+/// What a cleanup found: what to remove, and what to spare and say so.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sweep {
+    pub leftovers: Vec<Leftover>,
+    /// Builders kept on purpose, until their deadline.
+    pub kept: Vec<Leftover>,
+}
+
 /// True when a bakery process with this pid runs on this machine.
 fn bakery_runs(pid: u64) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
@@ -38,45 +47,73 @@ fn bakery_runs(pid: u64) -> bool {
 }
 
 /// Why the bake that holds `record` is dead, or None while it may still be baking.
-/// `runs` says whether a bakery process with a pid runs on `host`, this machine.
+/// `here` is where this cleanup runs; `runs` says whether a bakery process with a
+/// pid runs here, and is asked only when the bake ran in this very process table.
 pub fn judge_claim(
     record: &ReleaseRecord,
-    host: &str,
+    here: &Whereabouts,
     now: &str,
     runs: impl Fn(u64) -> bool,
 ) -> Option<String> {
     if record.state != RecordState::Baking {
         return None;
     }
-    let same_host = record.host.as_deref() == Some(host);
-    let deadline = record.deadline.as_deref().unwrap_or_default();
-    if same_host && !record.pid.is_some_and(&runs) {
-        let pid = record.pid.map_or("unknown".to_string(), |p| p.to_string());
-        Some(format!("its bakery process (pid {pid}) is gone"))
-    } else if rfc3339_before(deadline, now) {
-        Some(format!("its deadline {deadline} has passed"))
-    } else {
-        None
+    if let Some(deadline) = record
+        .deadline
+        .as_deref()
+        .filter(|d| rfc3339_before(d, now))
+    {
+        return Some(format!("its deadline {deadline} has passed"));
     }
+    if let Some(lease) = record
+        .lease_until
+        .as_deref()
+        .filter(|l| rfc3339_before(l, now))
+    {
+        return Some(format!(
+            "its lease expired at {lease}: the bake stopped renewing it"
+        ));
+    }
+    if here.shares_processes_with(&record.whereabouts()) && !record.pid.is_some_and(&runs) {
+        let pid = record.pid.map_or("unknown".to_string(), |p| p.to_string());
+        return Some(format!("its bakery process (pid {pid}) is gone"));
+    }
+    None
 }
 
-/// Why a builder instance or security group (`kind`) of bake `bake_id` is left over,
+/// What the janitor makes of a builder instance or security group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its bake is gone: remove it.
+    Leftover(String),
+    /// Kept with `--keep-on-failure` and not yet past its deadline: spare it.
+    Kept(String),
+}
+
+/// What becomes of a builder instance or security group (`kind`) of bake `bake_id`,
 /// or None while its bake is alive.
 pub fn judge_builder(
     kind: &str,
     bake_id: &str,
     deadline: &str,
+    kept: bool,
     now: &str,
     bakes: &Bakes,
-) -> Option<String> {
+) -> Option<Verdict> {
     if rfc3339_before(deadline, now) {
-        Some(format!("builder {kind} past its deadline {deadline}"))
+        Some(Verdict::Leftover(format!(
+            "builder {kind} past its deadline {deadline}"
+        )))
+    } else if kept {
+        Some(Verdict::Kept(format!(
+            "kept with --keep-on-failure until its deadline {deadline}"
+        )))
     } else if let Some(why) = bakes.dead.get(bake_id) {
-        Some(format!("bake {bake_id} died: {why}"))
+        Some(Verdict::Leftover(format!("bake {bake_id} died: {why}")))
     } else if !bakes.alive.contains(bake_id) {
-        Some(format!(
+        Some(Verdict::Leftover(format!(
             "bake {bake_id} is not running (no claim says it bakes)"
-        ))
+        )))
     } else {
         None
     }
@@ -97,7 +134,7 @@ pub struct Bakes {
 }
 
 async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
-    let host = this_host();
+    let here = Whereabouts::here();
     let mut bakes = Bakes::default();
     for (name, value) in aws.ssm.parameters_under("/bakery/").await? {
         if name.contains("/channels/") {
@@ -114,7 +151,7 @@ async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
         if record.state != RecordState::Baking {
             continue;
         }
-        match judge_claim(&record, &host, now, bakery_runs) {
+        match judge_claim(&record, &here, now, bakery_runs) {
             Some(reason) => {
                 bakes.dead.insert(record.bake_id.clone(), reason);
                 bakes
@@ -132,7 +169,7 @@ async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
 /// What dead bakes left in `regions`. A bake's claim lives in its build region, its
 /// copies elsewhere: the claims of every region are read first, so that a copy left
 /// by a bake killed while distributing is found in the copy's region.
-pub async fn find(regions: &[Aws]) -> Result<Vec<Leftover>> {
+pub async fn find(regions: &[Aws]) -> Result<Sweep> {
     let now = rfc3339(SystemTime::now());
     let mut bakes = Bakes::default();
     for aws in regions {
@@ -142,10 +179,13 @@ pub async fn find(regions: &[Aws]) -> Result<Vec<Leftover>> {
         bakes.dead_claims.extend(found.dead_claims);
         bakes.protected.extend(found.protected);
     }
-    let mut leftovers = Vec::new();
+    let mut sweep = Sweep::default();
     for aws in regions {
-        leftovers.extend(find_in_region(aws, &mut bakes, &now).await?);
+        let found = find_in_region(aws, &mut bakes, &now).await?;
+        sweep.leftovers.extend(found.leftovers);
+        sweep.kept.extend(found.kept);
     }
+    let leftovers = &mut sweep.leftovers;
     for (region, name, bake_id) in &bakes.dead_claims {
         let reason = format!(
             "claim of bake {bake_id}, which died: {}",
@@ -161,12 +201,13 @@ pub async fn find(regions: &[Aws]) -> Result<Vec<Leftover>> {
         });
     }
     leftovers.sort_by_key(|l| l.resource.removal_order());
-    Ok(leftovers)
+    Ok(sweep)
 }
 
-async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<Leftover>> {
+async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Sweep> {
     let region = aws.region.clone();
-    let mut leftovers = Vec::new();
+    let mut sweep = Sweep::default();
+    let leftovers = &mut sweep.leftovers;
 
     // Builders (and their security groups) of bakes that are not alive, or past their deadline.
     let builders = aws.ec2.instances_tagged(TAG_BUILDER, "true").await?;
@@ -186,24 +227,34 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<L
             .get(TAG_DEADLINE)
             .map(String::as_str)
             .unwrap_or_default();
-        let Some(reason) = judge_builder(kind, &bake_id, deadline, now, bakes) else {
+        let kept = tags.get(TAG_KEPT).is_some_and(|v| v == "true");
+        let Some(verdict) = judge_builder(kind, &bake_id, deadline, kept, now, bakes) else {
             continue;
         };
-        bakes
-            .dead
-            .entry(bake_id.clone())
-            .or_insert_with(|| reason.clone());
         let region = region.clone();
         let resource = if is_instance {
             Resource::Instance { id, region }
         } else {
             Resource::SecurityGroup { id, region }
         };
-        leftovers.push(Leftover {
-            resource,
-            bake_id,
-            reason,
-        });
+        match verdict {
+            Verdict::Kept(reason) => sweep.kept.push(Leftover {
+                resource,
+                bake_id,
+                reason,
+            }),
+            Verdict::Leftover(reason) => {
+                bakes
+                    .dead
+                    .entry(bake_id.clone())
+                    .or_insert_with(|| reason.clone());
+                leftovers.push(Leftover {
+                    resource,
+                    bake_id,
+                    reason,
+                });
+            }
+        }
     }
     // Images and snapshots of bakes that died before their image became a release.
     let dead: Vec<String> = bakes
@@ -279,7 +330,7 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Vec<L
             });
         }
     }
-    Ok(leftovers)
+    Ok(sweep)
 }
 
 /// The snapshots behind the protected images of the region (one read of the

@@ -20,6 +20,9 @@ pub const TAG_SOURCE_COMMIT: &str = "bakery:source-commit";
 pub const TAG_BUILD_URL: &str = "bakery:build-url";
 pub const TAG_BUILDER: &str = "bakery:builder";
 pub const TAG_DEADLINE: &str = "bakery:deadline";
+/// On a builder kept with `--keep-on-failure`: `bakery cleanup` spares it until its
+/// deadline.
+pub const TAG_KEPT: &str = "bakery:kept";
 
 /// `role@version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

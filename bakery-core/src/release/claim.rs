@@ -4,11 +4,13 @@
 //! way bakery writes or reads it.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use crate::aws::Aws;
 use crate::error::Result;
+use crate::model::time::rfc3339;
 use crate::model::Release;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
@@ -33,14 +35,22 @@ pub struct ReleaseRecord {
     pub started_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
-    /// Where a baking bake runs and until when: `bakery cleanup` tells a dead bake
-    /// from a running one by these.
+    /// Where a baking bake runs: `bakery cleanup` may ask the process table about it
+    /// only from the same host, boot and pid namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u64>,
+    /// After this the builder has powered itself off, whatever happened to the bake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<String>,
+    /// A running bake renews this; once it has passed, the bake is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<String>,
     /// Region -> image id, once released.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub images: BTreeMap<String, String>,
@@ -61,10 +71,30 @@ impl ReleaseRecord {
         ReleaseRecord {
             state: RecordState::Released,
             host: None,
+            boot_id: None,
+            pid_namespace: None,
             pid: None,
             deadline: None,
+            lease_until: None,
             images,
             ..self.clone()
+        }
+    }
+
+    /// The same claim, its lease running until `until`.
+    pub fn leased_until(&self, until: SystemTime) -> ReleaseRecord {
+        ReleaseRecord {
+            lease_until: Some(rfc3339(until)),
+            ..self.clone()
+        }
+    }
+
+    /// Where the bake holding this claim runs, as far as the claim says.
+    pub fn whereabouts(&self) -> Whereabouts {
+        Whereabouts {
+            host: self.host.clone(),
+            boot_id: self.boot_id.clone(),
+            pid_namespace: self.pid_namespace.clone(),
         }
     }
 
@@ -77,13 +107,40 @@ impl ReleaseRecord {
     }
 }
 
-/// This machine's name, as a claim records it.
-pub fn this_host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+/// Where a process runs: its host, the host's boot, and its pid namespace. Two
+/// processes see the same process table only when all three are known and equal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Whereabouts {
+    pub host: Option<String>,
+    pub boot_id: Option<String>,
+    pub pid_namespace: Option<String>,
+}
+
+impl Whereabouts {
+    /// This process's, from `/proc` (none of it on systems without one, such as macOS).
+    pub fn here() -> Whereabouts {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .ok()
+                .map(|text| text.trim().to_string())
+                .filter(|text| !text.is_empty())
+        };
+        Whereabouts {
+            host: read("/proc/sys/kernel/hostname").or_else(|| std::env::var("HOSTNAME").ok()),
+            boot_id: read("/proc/sys/kernel/random/boot_id"),
+            pid_namespace: std::fs::read_link("/proc/self/ns/pid")
+                .ok()
+                .map(|link| link.to_string_lossy().into_owned()),
+        }
+    }
+
+    /// True when a process of `other` is in this process table.
+    pub fn shares_processes_with(&self, other: &Whereabouts) -> bool {
+        self.host.is_some()
+            && self.boot_id.is_some()
+            && self.pid_namespace.is_some()
+            && self == other
+    }
 }
 
 /// What the claim call found.
@@ -92,7 +149,7 @@ pub enum Claimed {
     /// The parameter is ours now.
     Ours,
     /// Another writer got there first; its record, when it is one.
-    Held(Option<ReleaseRecord>),
+    Held(Option<Box<ReleaseRecord>>),
 }
 
 /// Creates the claim parameter unless it exists. A claim that exists and names this
@@ -110,7 +167,7 @@ pub async fn claim(aws: &Aws, release: &Release, record: &ReleaseRecord) -> Resu
     }
     Ok(match read(aws, release).await? {
         Some(holder) if holder.bake_id == record.bake_id => Claimed::Ours,
-        holder => Claimed::Held(holder),
+        holder => Claimed::Held(holder.map(Box::new)),
     })
 }
 
@@ -118,6 +175,13 @@ pub async fn claim(aws: &Aws, release: &Release, record: &ReleaseRecord) -> Resu
 pub async fn read(aws: &Aws, release: &Release) -> Result<Option<ReleaseRecord>> {
     let text = aws.ssm.parameter(&release.claim_parameter()).await?;
     Ok(text.as_deref().and_then(ReleaseRecord::parse))
+}
+
+/// Renews a running bake's lease on its claim (in the build region).
+pub async fn renew(aws: &Aws, release: &Release, record: &ReleaseRecord) -> Result<()> {
+    aws.ssm
+        .overwrite_parameter(&release.claim_parameter(), &record.to_json())
+        .await
 }
 
 /// Writes the record in every region it lists an image in: a release's record lives
@@ -145,8 +209,11 @@ mod tests {
             started_at: "2026-11-22T02:24:38Z".into(),
             created_by: Some("arn:aws:iam::123456789012:user/ci".into()),
             host: Some("jenkins-7".into()),
+            boot_id: Some("b00t".into()),
+            pid_namespace: Some("pid:[4026531836]".into()),
             pid: Some(4242),
             deadline: Some("2026-11-22T04:24:38Z".into()),
+            lease_until: Some("2026-11-22T02:29:38Z".into()),
             images: BTreeMap::new(),
         }
     }
@@ -166,6 +233,7 @@ mod tests {
         assert_eq!(json["state"], "released");
         assert_eq!(json["images"]["eu-west-1"], "ami-1");
         assert!(json.get("pid").is_none(), "a release is not a running bake");
+        assert!(json.get("lease_until").is_none());
         assert_eq!(
             claim.holder(),
             "bake 20261122t022438-3f9a1c (baking, since 2026-11-22T02:24:38Z)"
@@ -185,6 +253,29 @@ mod tests {
         assert_eq!(
             ReleaseRecord::parse(by_hand).unwrap().holder(),
             "bake b-2 (baking, since 2026-11-22T01:00:00Z)"
+        );
+    }
+
+    #[test]
+    fn only_the_same_host_boot_and_pid_namespace_share_a_process_table() {
+        let here = Whereabouts {
+            host: Some("ci-1".into()),
+            boot_id: Some("b1".into()),
+            pid_namespace: Some("pid:[1]".into()),
+        };
+        assert!(here.shares_processes_with(&here.clone()));
+        let container = Whereabouts {
+            pid_namespace: Some("pid:[2]".into()),
+            ..here.clone()
+        };
+        assert!(!here.shares_processes_with(&container));
+        let mac = Whereabouts {
+            host: Some("ci-1".into()),
+            ..Whereabouts::default()
+        };
+        assert!(
+            !mac.shares_processes_with(&mac.clone()),
+            "nothing to compare"
         );
     }
 }

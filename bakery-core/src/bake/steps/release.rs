@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 use crate::model::time::rfc3339;
 use crate::model::{Release, Resource, Step, VersionRequest};
 use crate::release::catalog;
-use crate::release::claim::{self, this_host, Claimed, RecordState, ReleaseRecord};
+use crate::release::claim::{self, Claimed, RecordState, ReleaseRecord, Whereabouts};
+
+use super::super::lease::LEASE;
 
 /// How often a bumped bake that keeps losing the race for its version tries again:
 /// each loss means another bake took a version, so this bounds only a runaway.
@@ -74,6 +76,7 @@ async fn choose(bake: &Bake<'_>, facts: &mut Facts) -> Result<Release> {
 pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result<Claim> {
     let plan = bake.plan;
     let mut release = chosen.release;
+    let here = Whereabouts::here();
     for attempt in 1..=CLAIM_ATTEMPTS {
         let record = ReleaseRecord {
             bake_id: plan.bake_id.clone(),
@@ -81,9 +84,12 @@ pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result
             state: RecordState::Baking,
             started_at: rfc3339(bake.started_at),
             created_by: Some(chosen.created_by.clone()),
-            host: Some(this_host()),
+            host: here.host.clone(),
+            boot_id: here.boot_id.clone(),
+            pid_namespace: here.pid_namespace.clone(),
             pid: Some(u64::from(std::process::id())),
             deadline: Some(rfc3339(bake.started_at + plan.builder_lifetime)),
+            lease_until: Some(rfc3339(std::time::SystemTime::now() + LEASE)),
             images: Default::default(),
         };
         let name = release.claim_parameter();
