@@ -10,6 +10,7 @@
 //! | `failures`, `signals` | failed, refused and interrupted bakes leave nothing behind |
 //! | `releases` | versions and claims, races between bakes |
 //! | `lifecycle` | channels, promote and roll back, `releases`, `prune` |
+//! | `regions` | a channel, a retirement and `latest` mean one thing in every region |
 //! | `layering` | roles on another role's release; `bake --all` |
 //! | `config` | bakery.toml in real bakes: `--dry-run`, step output |
 //! | `secrets` | step secrets never leave SSM; hostile values stay values |
@@ -41,6 +42,7 @@ mod kill;
 mod layering;
 mod lifecycle;
 mod lost_answers;
+mod regions;
 mod releases;
 mod secrets;
 mod sharing;

@@ -7,8 +7,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::outln;
-use crate::output::{fail, print_json, Output};
+use crate::output::{errln, fail, outln, print_json, Output};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,15 +32,20 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         let aws = context.connect().await?;
         let mut fleets = Vec::new();
         let mut searched = Vec::new();
-        for regional in aws.in_regions(&regions) {
-            for fleet in audit::audit(&regional, max_age).await? {
-                fleets.push((regional.region.clone(), fleet));
+        let regional = aws.in_regions(&regions);
+        for aws in &regional {
+            for fleet in audit::audit(aws, max_age).await? {
+                fleets.push((aws.region.clone(), fleet));
             }
-            searched.push(regional.region.clone());
+            searched.push(aws.region.clone());
         }
-        Ok::<_, Error>((fleets, searched))
+        let mut roles: Vec<String> = fleets.iter().filter_map(|(_, f)| f.role.clone()).collect();
+        roles.sort();
+        roles.dedup();
+        let splits = audit::channel_splits(&regional, &roles).await?;
+        Ok::<_, Error>((fleets, searched, splits))
     };
-    let (fleets, searched) = match audited.await {
+    let (fleets, searched, splits) = match audited.await {
         Ok(done) => done,
         Err(error) => return fail(output, &error),
     };
@@ -49,6 +53,18 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         .iter()
         .filter(|(_, f)| !f.violations.is_empty())
         .count();
+    for (role, split) in &splits {
+        let named: Vec<String> = split
+            .regions
+            .iter()
+            .map(|(region, version)| format!("{region} {version}"))
+            .collect();
+        errln!(
+            "warning: channel {} of {role} names different releases across regions: {}",
+            split.channel,
+            named.join(", ")
+        );
+    }
     if output == Output::Json {
         let fleets: Vec<serde_json::Value> = fleets
             .iter()
@@ -59,7 +75,8 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             })
             .collect();
         print_json(&serde_json::json!({
-            "region": searched[0], "regions": searched, "fleets": fleets, "violations": violations
+            "region": searched[0], "regions": searched, "fleets": fleets, "violations": violations,
+            "channel_splits": splits.iter().map(|(role, split)| serde_json::json!({"role": role, "channel": split.channel, "regions": split.regions})).collect::<Vec<_>>()
         }));
     } else if fleets.is_empty() {
         outln!("no running instances in {}", searched.join(", "));

@@ -18,8 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::{errln, outln};
-use crate::output::{print_error, print_json, Output};
+use crate::output::{errln, outln, print_error, print_json, Output};
 use crate::render::{Renderer, RoleEvents, Style};
 
 #[derive(clap::Args)]

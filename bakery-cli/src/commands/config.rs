@@ -8,8 +8,7 @@ use bakery_core::config::{layering, Recipe};
 use super::bake::SettingsArgs;
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::outln;
-use crate::output::{fail, print_json, Output};
+use crate::output::{fail, outln, print_json, Output};
 
 #[derive(clap::Subcommand)]
 pub enum Command {

@@ -7,8 +7,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::outln;
-use crate::output::{fail, print_json, Output};
+use crate::output::{fail, outln, print_json, Output};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,6 +16,9 @@ pub struct Args {
     /// YYYY-MM-DD, an RFC 3339 time, or `now`.
     #[arg(long, default_value = "now")]
     at: String,
+    /// Regions to act in (default: the environment's, else the current region).
+    #[arg(long, value_name = "REGIONS")]
+    regions: Vec<String>,
 }
 
 pub async fn run(args: &Args, context: &Context) -> Exit {
@@ -24,21 +26,27 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         let release = Release::parse(&args.role, &args.version)?;
         let when = parse_when(&args.at)?;
         let aws = context.connect().await?;
-        let images = catalog::deprecate(&aws, &release, when).await?;
-        Ok::<_, Error>((release, when, images, aws.region))
+        let regions = aws.in_regions(&context.regions(&args.regions));
+        let images = catalog::deprecate(&regions, &release, when).await?;
+        Ok::<_, Error>((release, when, images))
     };
     match deprecated.await {
-        Ok((release, when, images, region)) => {
+        Ok((release, when, images)) => {
             let when = rfc3339(when);
             if context.output == Output::Json {
+                let region = images.keys().next().cloned().unwrap_or_default();
+                let all: Vec<&String> = images.values().flatten().collect();
                 print_json(&serde_json::json!({
-                    "release": release.to_string(), "region": region, "images": images, "deprecate_at": when
+                    "release": release.to_string(), "region": region, "images": all,
+                    "regions": images, "deprecate_at": when
                 }));
             } else {
-                outln!(
-                    "{release}: {} deprecated from {when} in {region}",
-                    images.join(", ")
-                );
+                for (region, ids) in &images {
+                    outln!(
+                        "{release}: {} deprecated from {when} in {region}",
+                        ids.join(", ")
+                    );
+                }
             }
             Exit::Success
         }

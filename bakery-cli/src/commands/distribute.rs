@@ -6,8 +6,7 @@ use bakery_core::release::distribute::{self, RegionOutcome};
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::outln;
-use crate::output::{fail, print_json, Output};
+use crate::output::{fail, outln, print_json, Output};
 use crate::render::{Renderer, Style};
 
 /// How many regions `bakery distribute` copies to at once.

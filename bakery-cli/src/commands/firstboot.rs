@@ -7,8 +7,7 @@ use bakery_core::script::firstboot::render;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::{fail, print_json, Output};
-use crate::output::{out, outln};
+use crate::output::{fail, out, outln, print_json, Output};
 
 #[derive(clap::Subcommand)]
 pub enum Command {

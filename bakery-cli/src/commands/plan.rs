@@ -8,8 +8,7 @@ use bakery_core::plan::BakePlan;
 use super::bake;
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::outln;
-use crate::output::{fail, print_json, Output};
+use crate::output::{fail, outln, print_json, Output};
 
 pub async fn run(args: &bake::Args, context: &Context) -> Exit {
     let planned = async {

@@ -1,13 +1,19 @@
-//! `bakery promote <role> <version> --channel <name>`: point a channel at a release.
+//! `bakery promote <role> <version> --channel <name>`: point a channel at a release in
+//! every region of the environment that has it; refuse to leave a region where the
+//! channel exists on another release, unless told to copy the release there first
+//! (`--distribute`) or to accept the gap (`--allow-gap`).
 
+use bakery_core::config::Destination;
 use bakery_core::model::names::check_channel;
 use bakery_core::model::Release;
-use bakery_core::release::channels;
+use bakery_core::release::channels::{self, Gap, Promotion};
+use bakery_core::release::distribute;
+use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::outln;
-use crate::output::{fail, print_json, Output};
+use crate::output::{fail, outln, print_json, Output};
+use crate::render::{Renderer, Style};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,35 +21,94 @@ pub struct Args {
     version: String,
     #[arg(long)]
     channel: String,
+    /// Regions to promote in (default: the environment's, else the current region),
+    /// besides every region the release's record lists.
+    #[arg(long, value_name = "REGIONS")]
+    regions: Vec<String>,
+    /// Copy the release first into the regions where the channel exists and the
+    /// release does not.
+    #[arg(long, conflicts_with = "allow_gap")]
+    distribute: bool,
+    /// Leave the regions where the release is missing on their release, and say so.
+    #[arg(long)]
+    allow_gap: bool,
+    /// KMS key for a copy made by --distribute: REGION=KEY (default: the environment's).
+    #[arg(long = "kms-key", value_name = "REGION=KEY", requires = "distribute")]
+    kms_keys: Vec<String>,
 }
 
+/// How many regions `--distribute` copies to at once.
+const COPY_JOBS: usize = 4;
+
 pub async fn run(args: &Args, context: &Context) -> Exit {
+    let output = context.output;
+    let renderer = Renderer::new(if output == Output::Json {
+        Style::Json
+    } else {
+        Style::Plain
+    });
     let promoted = async {
         let release = Release::parse(&args.role, &args.version)?;
         check_channel(&args.channel)?;
         let aws = context.connect().await?;
-        channels::promote(&aws, &release, &args.channel).await
+        let regions = context.regions(&args.regions);
+        if args.distribute {
+            let missing = channels::gaps(&aws, &release, &args.channel, &regions).await?;
+            if !missing.is_empty() {
+                let environment = context.environment.as_ref();
+                let destinations = Destination::for_release(&missing, &args.kms_keys, environment)?;
+                let outcomes =
+                    distribute::complete(&aws, &release, &destinations, COPY_JOBS, &renderer)
+                        .await?;
+                if let Some(failed) = outcomes.iter().find(|o| o.error.is_some()) {
+                    return Err(Error::distribution(format!(
+                        "{release} could not be copied to {}: {}",
+                        failed.region,
+                        failed.error.as_deref().unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        let gap = if args.allow_gap {
+            Gap::Accept
+        } else {
+            Gap::Refuse
+        };
+        channels::promote(&aws, &release, &args.channel, &regions, gap).await
     };
-    match promoted.await {
-        Ok(promotion) if context.output == Output::Json => {
-            print_json(&promotion);
-            Exit::Success
-        }
-        Ok(p) => {
-            let before = p
-                .previous
-                .as_deref()
-                .map(|id| format!(" (was {id})"))
-                .unwrap_or_default();
-            outln!(
-                "{}: channel {} -> {} in {}{before}",
-                p.release,
-                p.channel,
-                p.image_id,
-                p.region
-            );
-            Exit::Success
-        }
-        Err(error) => fail(context.output, &error),
+    let promotion = match promoted.await {
+        Ok(promotion) => promotion,
+        Err(error) => return fail(output, &error),
+    };
+    renderer.finish();
+    if output == Output::Json {
+        print_json(&promotion);
+    } else {
+        print_promotion(&promotion);
+    }
+    Exit::Success
+}
+
+fn print_promotion(p: &Promotion) {
+    for moved in &p.moved {
+        let before = moved
+            .previous
+            .as_deref()
+            .map(|id| format!(" (was {id})"))
+            .unwrap_or_default();
+        outln!(
+            "{}: channel {} -> {} in {}{before}",
+            p.release,
+            p.channel,
+            moved.image_id,
+            moved.region
+        );
+    }
+    for region in &p.gaps {
+        outln!(
+            "{}: channel {} left as it was in {region}, which lacks the release (--allow-gap)",
+            p.release,
+            p.channel
+        );
     }
 }

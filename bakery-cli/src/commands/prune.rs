@@ -7,8 +7,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::outln;
-use crate::output::{fail, print_json, Output};
+use crate::output::{fail, outln, print_json, Output};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,6 +21,10 @@ pub struct Args {
     /// Delete for real.
     #[arg(long)]
     yes: bool,
+    /// Regions to prune in, together (default: the environment's, else the current
+    /// region): a release goes everywhere or nowhere.
+    #[arg(long, value_name = "REGIONS")]
+    regions: Vec<String>,
 }
 
 pub async fn run(args: &Args, context: &Context) -> Exit {
@@ -30,7 +33,8 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         let role = RoleName::parse(&args.role).map_err(Error::input)?;
         let policy = PrunePolicy::parse(args.keep, args.older_than.as_deref())?;
         let aws = context.connect().await?;
-        let items = prune::plan(&aws, &role, policy).await?;
+        let regions = aws.in_regions(&context.regions(&args.regions));
+        let items = prune::plan(&regions, &role, policy).await?;
         if yes {
             prune::apply(&aws, &role, &items).await?;
         }
@@ -62,7 +66,13 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             ),
         }
     }
-    let doomed = items.iter().filter(|i| i.action == Action::Delete).count();
+    let mut doomed: Vec<&str> = items
+        .iter()
+        .filter(|i| i.action == Action::Delete)
+        .map(|i| i.version.as_str())
+        .collect();
+    doomed.dedup();
+    let doomed = doomed.len();
     if !yes && doomed > 0 {
         outln!("nothing deleted yet: run again with --yes to delete {doomed} release(s)");
     }

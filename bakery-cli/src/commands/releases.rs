@@ -1,29 +1,50 @@
-//! `bakery releases <role>`: a role's releases in the region, with their channels.
+//! `bakery releases <role>`: a role's releases in every region of the environment,
+//! with their channels; a channel that names different releases in different regions
+//! is reported.
 
 use bakery_core::model::RoleName;
-use bakery_core::release::catalog;
+use bakery_core::release::{catalog, channels};
 use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::outln;
-use crate::output::{fail, print_json, Output};
+use crate::output::{errln, fail, outln, print_json, Output};
 
 #[derive(clap::Args)]
 pub struct Args {
     role: String,
+    /// Regions to look in (default: the environment's, else the current region).
+    #[arg(long, value_name = "REGIONS")]
+    regions: Vec<String>,
 }
 
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let listed = async {
         let role = RoleName::parse(&args.role).map_err(Error::input)?;
         let aws = context.connect().await?;
-        catalog::list(&aws, &role).await
+        let regions = aws.in_regions(&context.regions(&args.regions));
+        catalog::list_everywhere(&regions, &role).await
     };
     let releases = match listed.await {
         Ok(releases) => releases,
         Err(error) => return fail(context.output, &error),
     };
+    let splits = channels::splits(&releases);
+    for split in &splits {
+        let named: Vec<String> = split
+            .regions
+            .iter()
+            .map(|(region, version)| format!("{region} {version}"))
+            .collect();
+        errln!(
+            "warning: channel {} names different releases across regions: {}; promote one \
+             release everywhere (bakery promote {} <version> --channel {})",
+            split.channel,
+            named.join(", "),
+            args.role,
+            split.channel
+        );
+    }
     if context.output == Output::Json {
         print_json(&releases);
         return Exit::Success;

@@ -8,8 +8,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::outln;
-use crate::output::{fail, print_json, Output};
+use crate::output::{fail, outln, print_json, Output};
 
 #[derive(clap::Args)]
 pub struct Args {

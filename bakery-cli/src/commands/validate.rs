@@ -7,8 +7,7 @@ use bakery_core::config::validate::validate;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::outln;
-use crate::output::{print_error, print_json, Output};
+use crate::output::{outln, print_error, print_json, Output};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::model::release::{TAG_BUILDER, TAG_ROLE, TAG_VERSION};
 use crate::model::RoleName;
 use crate::release::catalog;
+use crate::release::channels::{self, Split};
 
 /// A quarter: the default for `--max-age`.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(91 * 24 * 3600);
@@ -69,6 +70,23 @@ pub async fn audit(aws: &Aws, max_age: Duration) -> Result<Vec<Fleet>> {
         max_age,
         SystemTime::now(),
     ))
+}
+
+/// The channels of `roles` that name different releases in different `regions`.
+pub async fn channel_splits(regions: &[Aws], roles: &[String]) -> Result<Vec<(String, Split)>> {
+    let mut found = Vec::new();
+    for role in roles {
+        let Ok(name) = RoleName::parse(role) else {
+            continue;
+        };
+        let releases = catalog::list_everywhere(regions, &name).await?;
+        found.extend(
+            channels::splits(&releases)
+                .into_iter()
+                .map(|split| (role.clone(), split)),
+        );
+    }
+    Ok(found)
 }
 
 /// The fleets with their violations, given what AWS said.

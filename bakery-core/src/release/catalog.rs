@@ -133,6 +133,22 @@ pub async fn list(aws: &Aws, role: &RoleName) -> Result<Vec<ReleaseSummary>> {
     Ok(releases.into_iter().map(|(_, summary)| summary).collect())
 }
 
+/// Every release of the role in each region, newest version first, then by region.
+pub async fn list_everywhere(regions: &[Aws], role: &RoleName) -> Result<Vec<ReleaseSummary>> {
+    let mut all: Vec<(semver::Version, usize, ReleaseSummary)> = Vec::new();
+    for (order, aws) in regions.iter().enumerate() {
+        for summary in list(aws, role).await? {
+            let version = summary
+                .version
+                .parse()
+                .unwrap_or(semver::Version::new(0, 0, 0));
+            all.push((version, order, summary));
+        }
+    }
+    all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(all.into_iter().map(|(_, _, summary)| summary).collect())
+}
+
 fn summary(
     image: ImageInfo,
     channels: &BTreeMap<String, String>,
@@ -166,20 +182,34 @@ fn summary(
     }
 }
 
-/// Marks the release's images deprecated from `at` (EC2 rounds to the minute).
-/// Returns the image ids.
-pub async fn deprecate(aws: &Aws, release: &Release, at: SystemTime) -> Result<Vec<String>> {
-    let images = release_images(aws, release).await?;
-    if images.is_empty() {
+/// Marks the release's images deprecated from `at` (EC2 rounds to the minute) in each
+/// region that has it. Returns the image ids, by region.
+pub async fn deprecate(
+    regions: &[Aws],
+    release: &Release,
+    at: SystemTime,
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut deprecated = BTreeMap::new();
+    for aws in regions {
+        let images = release_images(aws, release).await?;
+        for image in &images {
+            aws.ec2.enable_deprecation(&image.id, at).await?;
+        }
+        if !images.is_empty() {
+            deprecated.insert(
+                aws.region.clone(),
+                images.into_iter().map(|i| i.id).collect(),
+            );
+        }
+    }
+    if deprecated.is_empty() {
+        let searched: Vec<&str> = regions.iter().map(|a| a.region.as_str()).collect();
         return Err(
-            Error::input(format!("{release} has no image in {}", aws.region))
+            Error::input(format!("{release} has no image in {}", searched.join(", ")))
                 .with_hint(format!("see `bakery releases {}`", release.role)),
         );
     }
-    for image in &images {
-        aws.ec2.enable_deprecation(&image.id, at).await?;
-    }
-    Ok(images.into_iter().map(|i| i.id).collect())
+    Ok(deprecated)
 }
 
 /// The base of a layered role: the release a channel points to, or the newest

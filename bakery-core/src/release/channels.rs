@@ -1,69 +1,305 @@
 //! Channels: `/bakery/<role>/channels/<name>` points at a release's image in each
-//! region (data type `aws:ec2:image`). A rollback is a promote of an older version;
-//! SSM keeps every value in the parameter's history.
+//! region (data type `aws:ec2:image`), so that `resolve:ssm:` gives the same release
+//! everywhere. A promote writes every region of the release, and refuses to leave a
+//! region of the environment on another release; `latest` is always the highest final
+//! release. A rollback is a promote of an older version; SSM keeps every value in the
+//! parameter's history.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::catalog::release_images;
+use super::catalog::{self, release_images, ReleaseState};
 use super::claim;
 use crate::aws::Aws;
 use crate::error::{Error, Result};
 use crate::model::names::check_channel;
-use crate::model::Release;
+use crate::model::{Release, RoleName};
+
+/// What a promote does about a region where the channel exists and the release does
+/// not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gap {
+    /// Refuse the promote, naming the regions: the channel would mean two releases.
+    Refuse,
+    /// Leave those regions on their release, and say so.
+    Accept,
+}
+
+/// The channel in one region, after a promote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelMove {
+    pub region: String,
+    pub image_id: String,
+    /// The image the channel pointed at before, if any.
+    pub previous: Option<String>,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Promotion {
     pub release: String,
     pub channel: String,
+    /// The first region moved, and its image (where the command ran, when it could).
     pub region: String,
     pub parameter: String,
     pub image_id: String,
-    /// The image the channel pointed at before, if any.
     pub previous: Option<String>,
-    /// Region -> image, for the other regions the release exists in.
+    /// Region -> image, for the other regions moved.
     pub other_regions: BTreeMap<String, String>,
+    /// Every region moved.
+    pub moved: Vec<ChannelMove>,
+    /// Regions where the channel stays on another release (accepted gaps).
+    pub gaps: Vec<String>,
 }
 
-/// Points `channel` at the release's image in the region, and in every other region
-/// the release's record lists.
-pub async fn promote(aws: &Aws, release: &Release, channel: &str) -> Result<Promotion> {
+/// The regions a promote looks at: `regions` (this one when empty), then those the
+/// release's record lists.
+async fn regions_of(aws: &Aws, release: &Release, regions: &[String]) -> Result<Vec<String>> {
+    let mut all = vec![aws.region.clone()];
+    all.extend(regions.iter().cloned());
+    if let Some(record) = claim::read(aws, release).await? {
+        all.extend(record.images.into_keys());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    all.retain(|r| seen.insert(r.clone()));
+    Ok(all)
+}
+
+/// Where a promote would write, and the regions it would leave on another release.
+struct Targets {
+    /// Region and the release's image there.
+    targets: Vec<(String, String)>,
+    gaps: Vec<String>,
+}
+
+async fn targets(
+    aws: &Aws,
+    release: &Release,
+    parameter: &str,
+    regions: &[String],
+) -> Result<Targets> {
+    let mut found = Targets {
+        targets: Vec::new(),
+        gaps: Vec::new(),
+    };
+    for region in regions_of(aws, release, regions).await? {
+        let regional = aws.in_region(&region);
+        let images = release_images(&regional, release).await?;
+        match images.iter().find(|i| i.is_available()) {
+            Some(image) => found.targets.push((region, image.id.clone())),
+            None if regional.ssm.parameter(parameter).await?.is_some() => found.gaps.push(region),
+            None => {}
+        }
+    }
+    Ok(found)
+}
+
+/// The regions where `channel` exists and the release does not: where a promote
+/// would leave the channel on another release.
+pub async fn gaps(
+    aws: &Aws,
+    release: &Release,
+    channel: &str,
+    regions: &[String],
+) -> Result<Vec<String>> {
+    let parameter = Release::channel_parameter(&release.role, channel);
+    Ok(targets(aws, release, &parameter, regions).await?.gaps)
+}
+
+/// Points `channel` at the release in every region of `regions` and of its record
+/// that has it.
+pub async fn promote(
+    aws: &Aws,
+    release: &Release,
+    channel: &str,
+    regions: &[String],
+    gap: Gap,
+) -> Result<Promotion> {
     check_channel(channel)?;
-    let images = release_images(aws, release).await?;
-    let image = images.iter().find(|i| i.is_available()).ok_or_else(|| {
-        Error::input(format!(
+    let parameter = Release::channel_parameter(&release.role, channel);
+    let Targets { targets, gaps } = targets(aws, release, &parameter, regions).await?;
+    if targets.is_empty() {
+        return Err(Error::input(format!(
             "{release} has no available image in {}: nothing to promote",
             aws.region
         ))
-        .with_hint(format!("see `bakery releases {}`", release.role))
-    })?;
-    let parameter = Release::channel_parameter(&release.role, channel);
-    let description = format!("bakery: channel {channel} of {}", release.role);
-    let previous = aws
-        .ssm
-        .put_image_parameter(&parameter, &image.id, &description)
-        .await?;
-    let mut copies = BTreeMap::new();
-    if let Some(record) = claim::read(aws, release).await? {
-        for (region, image_id) in record.images {
-            if region == aws.region {
-                continue;
-            }
-            aws.in_region(&region)
-                .ssm
-                .put_image_parameter(&parameter, &image_id, &description)
-                .await?;
-            copies.insert(region, image_id);
-        }
+        .with_hint(format!("see `bakery releases {}`", release.role)));
     }
+    if !gaps.is_empty() && gap == Gap::Refuse {
+        return Err(Error::input(format!(
+            "{release} is missing in {}, where channel {channel} exists: the channel would \
+             name two releases",
+            gaps.join(", ")
+        ))
+        .with_hint(
+            "copy it there first (--distribute), or leave those regions on their release \
+             (--allow-gap)",
+        ));
+    }
+    let description = format!("bakery: channel {channel} of {}", release.role);
+    let mut moved = Vec::new();
+    for (region, image_id) in targets {
+        let previous = aws
+            .in_region(&region)
+            .ssm
+            .put_image_parameter(&parameter, &image_id, &description)
+            .await?;
+        moved.push(ChannelMove {
+            region,
+            image_id,
+            previous,
+        });
+    }
+    let first = moved[0].clone();
     Ok(Promotion {
         release: release.to_string(),
         channel: channel.to_string(),
-        region: aws.region.clone(),
+        region: first.region,
         parameter,
-        image_id: image.id.clone(),
-        previous,
-        other_regions: copies,
+        image_id: first.image_id,
+        previous: first.previous,
+        other_regions: moved[1..]
+            .iter()
+            .map(|m| (m.region.clone(), m.image_id.clone()))
+            .collect(),
+        moved,
+        gaps,
     })
+}
+
+/// The highest final release of the role that is available in the region.
+async fn highest_final(aws: &Aws, role: &RoleName) -> Result<Option<Release>> {
+    let releases = catalog::list(aws, role).await?;
+    Ok(releases
+        .into_iter()
+        .filter(|r| r.state == ReleaseState::Available)
+        .filter_map(|r| r.version.parse::<semver::Version>().ok())
+        .filter(|v| v.pre.is_empty())
+        .max()
+        .map(|version| Release {
+            role: role.clone(),
+            version,
+        }))
+}
+
+/// Points `latest` at the highest final release in every region of `release`, never
+/// at a lower one: a hotfix of an older line leaves it alone. Written, then read
+/// again, so that two bakes finishing together end on the higher release. Returns
+/// whether `latest` now names `release` (in the first region).
+pub async fn move_latest(aws: &Aws, release: &Release, regions: &[String]) -> Result<bool> {
+    const SETTLE: usize = 3;
+    let parameter = Release::channel_parameter(&release.role, "latest");
+    let description = format!("bakery: channel latest of {}", release.role);
+    let mut names_release = false;
+    for (index, region) in regions_of(aws, release, regions)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
+        let regional = aws.in_region(&region);
+        for _ in 0..SETTLE {
+            let Some(highest) = highest_final(&regional, &release.role).await? else {
+                break;
+            };
+            let image = release_images(&regional, &highest).await?;
+            let Some(image) = image.iter().find(|i| i.is_available()) else {
+                break;
+            };
+            if regional.ssm.parameter(&parameter).await?.as_deref() == Some(image.id.as_str()) {
+                if index == 0 {
+                    names_release = highest == *release;
+                }
+                break;
+            }
+            regional
+                .ssm
+                .put_image_parameter(&parameter, &image.id, &description)
+                .await?;
+        }
+    }
+    Ok(names_release)
+}
+
+/// A channel that names different releases in different regions of a role.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Split {
+    pub channel: String,
+    /// Region -> version (`-` where the channel names no release of the role).
+    pub regions: BTreeMap<String, String>,
+}
+
+/// Channels whose regions disagree, from the releases listed in each region: among the
+/// regions that hold releases of the role, a channel names one release or none.
+pub fn splits(releases: &[catalog::ReleaseSummary]) -> Vec<Split> {
+    let regions: std::collections::BTreeSet<&String> = releases.iter().map(|r| &r.region).collect();
+    let mut by_channel: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for release in releases {
+        for channel in &release.channels {
+            by_channel
+                .entry(channel.clone())
+                .or_default()
+                .insert(release.region.clone(), release.version.clone());
+        }
+    }
+    by_channel
+        .into_iter()
+        .filter_map(|(channel, mut named)| {
+            for region in &regions {
+                named
+                    .entry((*region).clone())
+                    .or_insert_with(|| "-".to_string());
+            }
+            let versions: std::collections::BTreeSet<&String> = named.values().collect();
+            (versions.len() > 1).then_some(Split {
+                channel,
+                regions: named,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::catalog::ReleaseSummary;
+
+    fn listed(version: &str, region: &str, channels: &[&str]) -> ReleaseSummary {
+        ReleaseSummary {
+            version: version.into(),
+            region: region.into(),
+            image_id: format!("ami-{version}-{region}"),
+            name: format!("bakery/base/{version}/x86_64"),
+            created: None,
+            base_image: None,
+            state: ReleaseState::Available,
+            deprecation_time: None,
+            channels: channels.iter().map(|c| c.to_string()).collect(),
+            snapshot_ids: vec![],
+        }
+    }
+
+    #[test]
+    fn a_channel_that_names_one_release_everywhere_is_not_split() {
+        let releases = [
+            listed("2.0.0", "eu-west-1", &["stable", "latest"]),
+            listed("2.0.0", "us-east-1", &["stable", "latest"]),
+            listed("1.0.0", "us-east-1", &[]),
+        ];
+        assert!(splits(&releases).is_empty());
+    }
+
+    #[test]
+    fn a_channel_on_two_releases_or_missing_in_a_region_is_split() {
+        let releases = [
+            listed("2.0.0", "eu-west-1", &["stable"]),
+            listed("1.0.0", "us-east-1", &["stable"]),
+            listed("2.0.0", "ap-south-1", &[]),
+        ];
+        let found = splits(&releases);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].channel, "stable");
+        assert_eq!(found[0].regions["eu-west-1"], "2.0.0");
+        assert_eq!(found[0].regions["us-east-1"], "1.0.0");
+        assert_eq!(found[0].regions["ap-south-1"], "-");
+    }
 }

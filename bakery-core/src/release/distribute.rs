@@ -10,7 +10,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::catalog::release_images;
+use super::catalog::{self, release_images};
 use super::claim;
 use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
@@ -290,6 +290,22 @@ pub async fn complete(
         &CancellationToken::new(),
     )
     .await;
+    // The channels that name the release here name it in the regions it now reaches.
+    let description = format!("bakery: channel of {}", release.role);
+    for (channel, image_id) in catalog::channels(aws, &release.role).await? {
+        if image_id != source.id {
+            continue;
+        }
+        let parameter = Release::channel_parameter(&release.role, &channel);
+        for outcome in &outcomes {
+            if let Some(copy) = &outcome.image_id {
+                aws.in_region(&outcome.region)
+                    .ssm
+                    .put_image_parameter(&parameter, copy, &description)
+                    .await?;
+            }
+        }
+    }
     if let Some(mut record) = claim::read(aws, release).await? {
         for outcome in &outcomes {
             if let Some(image_id) = &outcome.image_id {

@@ -52,30 +52,52 @@ pub struct PruneItem {
     pub reason: String,
 }
 
-/// What prune would do with each release (newest first), without doing it.
-pub async fn plan(aws: &Aws, role: &RoleName, policy: PrunePolicy) -> Result<Vec<PruneItem>> {
-    let releases = catalog::list(aws, role).await?;
+/// What prune would do with each release in each of `regions` (newest first),
+/// without doing it. A release is pruned everywhere or nowhere.
+pub async fn plan(regions: &[Aws], role: &RoleName, policy: PrunePolicy) -> Result<Vec<PruneItem>> {
+    let mut releases = catalog::list_everywhere(regions, role).await?;
+    releases.sort_by(|a, b| newest_first(&a.version, &b.version));
     let mut in_use = BTreeMap::new();
-    for release in &releases {
-        let mut users = aws.ec2.instances_using(&release.image_id).await?;
-        // Launch templates and other users, where the endpoint can tell.
-        for arn in aws
-            .ec2
-            .image_references(&release.image_id)
-            .await?
-            .unwrap_or_default()
-        {
-            let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
-            if !users.contains(&id) {
-                users.push(id);
-            }
+    for aws in regions {
+        for release in releases.iter().filter(|r| r.region == aws.region) {
+            in_use.insert(
+                release.image_id.clone(),
+                users_of(aws, &release.image_id).await?,
+            );
         }
-        in_use.insert(release.image_id.clone(), users);
     }
     Ok(decide(&releases, &in_use, policy, SystemTime::now()))
 }
 
-/// The decision, given the releases (newest first) and the instances using each image.
+/// Instances, launch templates and other users of an image (where the endpoint can
+/// tell of the others).
+async fn users_of(aws: &Aws, image_id: &str) -> Result<Vec<String>> {
+    let mut users = aws.ec2.instances_using(image_id).await?;
+    for arn in aws
+        .ec2
+        .image_references(image_id)
+        .await?
+        .unwrap_or_default()
+    {
+        let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
+        if !users.contains(&id) {
+            users.push(id);
+        }
+    }
+    Ok(users)
+}
+
+fn newest_first(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<semver::Version>(), b.parse::<semver::Version>()) {
+        (Ok(a), Ok(b)) => b.cmp(&a),
+        _ => b.cmp(a),
+    }
+}
+
+/// The decision, given the releases of every region (newest first) and the users of
+/// each image. A version is kept everywhere when any of its regions keeps it: one of
+/// the newest, on a channel, in use, or younger than the policy (by its oldest image,
+/// the bake's own).
 pub fn decide(
     releases: &[ReleaseSummary],
     in_use: &BTreeMap<String, Vec<String>>,
@@ -83,33 +105,53 @@ pub fn decide(
     now: SystemTime,
 ) -> Vec<PruneItem> {
     let cutoff = policy.older_than.map(|age| rfc3339(now - age));
+    let mut versions: Vec<&str> = Vec::new();
+    for release in releases {
+        if !versions.contains(&release.version.as_str()) {
+            versions.push(&release.version);
+        }
+    }
+    let mut verdicts: BTreeMap<&str, (Action, String)> = BTreeMap::new();
+    for (index, version) in versions.iter().enumerate() {
+        let everywhere: Vec<&ReleaseSummary> =
+            releases.iter().filter(|r| r.version == *version).collect();
+        let channels: Vec<String> = everywhere
+            .iter()
+            .flat_map(|r| r.channels.iter().map(|c| format!("{c} ({})", r.region)))
+            .collect();
+        let users: Vec<String> = everywhere
+            .iter()
+            .flat_map(|r| in_use.get(&r.image_id).cloned().unwrap_or_default())
+            .collect();
+        let created = everywhere.iter().filter_map(|r| r.created.as_deref()).min();
+        let verdict = if index < policy.keep {
+            (Action::Keep, format!("one of the newest {}", policy.keep))
+        } else if !channels.is_empty() {
+            let named = if everywhere.len() == 1 {
+                everywhere[0].channels.join(", ")
+            } else {
+                channels.join(", ")
+            };
+            (Action::Keep, format!("channel {named} points to it"))
+        } else if !users.is_empty() {
+            (Action::Keep, format!("used by {}", users.join(", ")))
+        } else if let Some(cutoff) = cutoff
+            .as_deref()
+            .filter(|cutoff| !created.is_some_and(|c| rfc3339_before(c, cutoff)))
+        {
+            (Action::Keep, format!("created after {cutoff}"))
+        } else {
+            (
+                Action::Delete,
+                "older than the newest kept releases".to_string(),
+            )
+        };
+        verdicts.insert(version, verdict);
+    }
     releases
         .iter()
-        .enumerate()
-        .map(|(index, release)| {
-            let users = in_use.get(&release.image_id).cloned().unwrap_or_default();
-            let (action, reason) = if index < policy.keep {
-                (Action::Keep, format!("one of the newest {}", policy.keep))
-            } else if !release.channels.is_empty() {
-                (
-                    Action::Keep,
-                    format!("channel {} points to it", release.channels.join(", ")),
-                )
-            } else if !users.is_empty() {
-                (Action::Keep, format!("used by {}", users.join(", ")))
-            } else if let Some(cutoff) = cutoff.as_deref().filter(|cutoff| {
-                !release
-                    .created
-                    .as_deref()
-                    .is_some_and(|c| rfc3339_before(c, cutoff))
-            }) {
-                (Action::Keep, format!("created after {cutoff}"))
-            } else {
-                (
-                    Action::Delete,
-                    "older than the newest kept releases".to_string(),
-                )
-            };
+        .map(|release| {
+            let (action, reason) = verdicts[release.version.as_str()].clone();
             PruneItem {
                 version: release.version.clone(),
                 region: release.region.clone(),
@@ -122,14 +164,17 @@ pub fn decide(
         .collect()
 }
 
-/// Deletes what the plan says: image, then its snapshots, then the release's claim.
+/// Deletes what the plan says, in each item's region: image, then its snapshots, then
+/// the release's record there.
 pub async fn apply(aws: &Aws, role: &RoleName, items: &[PruneItem]) -> Result<()> {
     for item in items.iter().filter(|i| i.action == Action::Delete) {
-        aws.ec2.deregister_image(&item.image_id).await?;
+        let regional = aws.in_region(&item.region);
+        regional.ec2.deregister_image(&item.image_id).await?;
         for snapshot in &item.snapshot_ids {
-            aws.ec2.delete_snapshot(snapshot).await?;
+            regional.ec2.delete_snapshot(snapshot).await?;
         }
-        aws.ssm
+        regional
+            .ssm
             .delete_parameter(&format!("{}{}", claims_path(role), item.version))
             .await?;
     }

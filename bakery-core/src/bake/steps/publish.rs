@@ -9,7 +9,8 @@ use super::super::report::ImageRecord;
 use super::release::Claim;
 use crate::error::{Error, Result};
 use crate::model::{PermissionChange, Resource, Step};
-use crate::release::{channels, claim, distribute, sharing};
+use crate::release::channels::{self, Gap};
+use crate::release::{claim, distribute, sharing};
 
 /// The claim becomes the record of the release: its image ids per region, in every
 /// region the release exists in. The image and its snapshots are the release's now,
@@ -169,15 +170,40 @@ pub async fn share(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Result<
     )))
 }
 
-/// Points `latest` (final releases) and `--promote` at the new release.
+/// Points `--promote`'s channel at the new release in every region of the bake, and
+/// `latest` at the highest final release (this one, unless a higher one exists).
 pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Result<()> {
+    let release = &claim.release;
+    let regions: Vec<String> = std::iter::once(bake.region().to_string())
+        .chain(bake.plan.copy_to.iter().map(|d| d.region.clone()))
+        .collect();
     for channel in bake.plan.channels_to_move() {
-        let promotion = channels::promote(bake.aws, &claim.release, &channel).await?;
+        if channel == "latest" {
+            if channels::move_latest(bake.aws, release, &regions).await? {
+                bake.info(Step::Promote, format!("channel latest -> {release}"));
+                facts.promoted.push(channel);
+            } else {
+                bake.info(
+                    Step::Promote,
+                    format!("channel latest stays on a higher release than {release}"),
+                );
+            }
+            continue;
+        }
+        let promotion =
+            channels::promote(bake.aws, release, &channel, &regions, Gap::Refuse).await?;
         bake.info(
             Step::Promote,
             format!(
-                "channel {channel} -> {} ({})",
-                promotion.image_id, promotion.parameter
+                "channel {channel} -> {} ({}) in {}",
+                promotion.image_id,
+                promotion.parameter,
+                promotion
+                    .moved
+                    .iter()
+                    .map(|m| m.region.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         );
         facts.promoted.push(channel);
