@@ -127,7 +127,10 @@ fn main() -> ExitCode {
         environment,
         output: cli.output,
     };
+    // `bake --all` runs bakes on worker threads; a bake's chain of awaits (the SDK's
+    // included) needs more than tokio's 2 MiB there, as much as on the main thread.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(8 * 1024 * 1024)
         .enable_all()
         .build()
         .expect("tokio runtime");

@@ -137,11 +137,17 @@ fn plan_decides_everything_without_calling_aws() {
 
 #[test]
 fn output_into_a_closed_pipe_is_dropped_not_a_crash() {
-    // `bakery plan … | head -1`: head is gone before bakery writes.
-    let plan = Bakery::new("eu-west-1")
-        .args(["plan", "recipes/base", "--bump", "minor"])
-        .run_into_a_closed_pipe();
-    assert_eq!(plan.code, 0, "not 101, a panic");
+    // `bakery … | head -1`: head is gone before bakery writes.
+    for args in [
+        &["plan", "recipes/base", "--bump", "minor"][..],
+        &["validate", "recipes/base", "recipes/zookeeper"],
+        &["config", "show", "recipes/zookeeper"],
+        &["firstboot", "render", "recipes/zookeeper"],
+        &["--help"],
+    ] {
+        let listed = Bakery::new("eu-west-1").args(args).run_into_a_closed_pipe();
+        assert_eq!(listed.code, 0, "{args:?}: not 101, a panic");
+    }
     let refused = Bakery::new("eu-west-1")
         .args(["plan", "recipes/base", "--version", "1.0"])
         .run_into_a_closed_pipe();

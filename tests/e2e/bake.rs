@@ -180,7 +180,11 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
         manifest["builds"][0]["artifact_id"],
         format!("eu-west-1:{image_id}")
     );
-    assert_eq!(manifest["last_run_uuid"], bake_id);
+    assert_eq!(
+        manifest["last_run_uuid"],
+        manifest["builds"][0]["packer_run_uuid"]
+    );
+    assert_eq!(manifest["builds"][0]["bakery"]["bake_id"], bake_id);
     assert_eq!(manifest["builds"][0]["bakery"]["version"], "1.4.0");
 }
 
@@ -337,4 +341,21 @@ async fn a_bake_piped_into_a_reader_that_went_away_still_finishes_and_cleans_up(
         .map(|i| i.state().unwrap().name().unwrap().as_str().to_string())
         .collect();
     assert_eq!(builders, ["terminated"], "its builder is gone");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_commands_piped_into_a_reader_that_went_away_exit_quietly() {
+    let aws = Account::in_second_emulator("ca-west-1").await;
+    let recipe = TestRecipe::new("listed");
+    aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
+    for args in [
+        &["releases", "listed"][..],
+        &["releases", "listed", "--output", "json"],
+        &["audit"],
+        &["cleanup"],
+        &["promote", "listed", "1.0.0", "--channel", "stable"],
+    ] {
+        let listed = aws.bakery().args(args).run_into_a_closed_pipe();
+        assert_eq!(listed.code, 0, "{args:?}: not 101, a panic");
+    }
 }

@@ -3,34 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{tags, Account, TestRecipe};
-
-/// A folder of recipe folders, each `(role, base)` with one trivial step.
-fn world(recipes: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (role, base) in recipes {
-        let folder = dir.path().join(role);
-        std::fs::create_dir_all(folder.join("steps")).unwrap();
-        std::fs::write(
-            folder.join("steps/build.sh"),
-            format!("#!/bin/sh\necho building {role}\n"),
-        )
-        .unwrap();
-        std::fs::write(
-            folder.join("recipe.toml"),
-            format!(
-                "name = \"{role}\"\nplatform = \"linux\"\narch = \"x86_64\"\nbase = {{ {base} }}\n\
-                 [builder]\ninstance_profile = \"bakery-builder\"\n\
-                 [[steps]]\nname = \"build\"\nscript = \"steps/build.sh\"\n"
-            ),
-        )
-        .unwrap();
-    }
-    dir
-}
-
-const AL2023: &str =
-    "ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\"";
+use crate::support::{recipe_folder, step_names, tags, Account, TestRecipe, AL2023};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_layered_role_bakes_on_the_channel_or_the_newest_matching_release_of_its_base() {
@@ -73,7 +46,7 @@ async fn a_layered_role_bakes_on_the_channel_or_the_newest_matching_release_of_i
 async fn bake_all_rebuilds_the_world_bases_first_and_independent_roles_together() {
     let aws = Account::in_region("ap-southeast-3").await;
     aws.emulate(json!({ "instance_pending_seconds": 1, "image_pending_seconds": 1 }));
-    let recipes = world(&[
+    let recipes = recipe_folder(&[
         ("base", AL2023),
         ("java", "role = \"base\", channel = \"stable\""),
         ("zookeeper", "role = \"java\", version = \"^1\""),
@@ -137,21 +110,27 @@ async fn bake_all_rebuilds_the_world_bases_first_and_independent_roles_together(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn bake_all_refuses_a_missing_base_role_or_a_cycle_before_anything_starts() {
+async fn bake_all_takes_a_base_outside_the_folder_from_aws_and_refuses_a_missing_one_or_a_cycle() {
     let aws = Account::in_region("ap-southeast-4").await;
-    let missing = world(&[
-        ("app", "role = \"platform\", channel = \"stable\""),
-        ("web", AL2023),
-    ]);
-    let refused = aws
-        .bakery()
-        .args(["bake", "--all", "--version", "1.0.0"])
-        .arg_path(missing.path())
-        .run();
+    // The team's folder holds zookeeper only; the company base lives elsewhere.
+    let team = recipe_folder(&[("zookeeper", "role = \"base\", channel = \"stable\"")]);
+    let bake_all = || {
+        aws.bakery()
+            .args(["bake", "--all", "--version", "1.0.0", "--output", "json"])
+            .arg_path(team.path())
+    };
+    let refused = bake_all().run();
     refused.expect_code(2);
-    refused.expect_stderr("role app is layered on role platform, which has no recipe");
+    refused.expect_stderr("--all: role zookeeper: the base base@stable: channel stable of base does not exist in ap-southeast-4; base has no recipe in this run");
+    assert!(aws.instances().await.is_empty(), "refused before anything");
 
-    let cycle = world(&[
+    let base = TestRecipe::new("base");
+    aws.bake_ok(base.path(), &["--version", "4.2.0", "--promote", "stable"]);
+    let baked = bake_all().run();
+    baked.expect_code(0);
+    assert_eq!(baked.json()["bakes"][0]["base_release"], "base@4.2.0");
+
+    let cycle = recipe_folder(&[
         ("a", "role = \"b\", channel = \"stable\""),
         ("b", "role = \"a\", channel = \"stable\""),
     ]);
@@ -162,7 +141,97 @@ async fn bake_all_refuses_a_missing_base_role_or_a_cycle_before_anything_starts(
         .run();
     refused.expect_code(2);
     refused.expect_stderr("form a cycle");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bake_all_dry_run_checks_a_layered_role_against_the_base_the_run_would_make() {
+    let aws = Account::in_second_emulator("ap-southeast-1").await;
+    // No release of base exists anywhere: the dry run must not look for one.
+    let recipes = recipe_folder(&[
+        ("base", AL2023),
+        ("zookeeper", "role = \"base\", channel = \"stable\""),
+    ]);
+    let dry = aws
+        .bakery()
+        .args([
+            "bake",
+            "--all",
+            "--dry-run",
+            "--version",
+            "1.0.0",
+            "--output",
+            "json",
+        ])
+        .arg_path(recipes.path())
+        .run();
+
+    dry.expect_code(0);
+    let result = dry.json();
+    let (base, zookeeper) = (&result["bakes"][0], &result["bakes"][1]);
+    assert_eq!(zookeeper["role"], "zookeeper");
+    assert_eq!(zookeeper["status"], "succeeded");
+    assert_eq!(zookeeper["dry_run"], true);
+    assert_eq!(
+        zookeeper["base_release"], "base@1.0.0",
+        "the release the run would make"
+    );
+    assert_eq!(
+        zookeeper["base_image"], base["base_image"],
+        "checked against the image base@1.0.0 would be built from"
+    );
+    assert!(step_names(zookeeper).contains(&"check-launch".to_string()));
     assert!(aws.instances().await.is_empty());
+    assert!(aws.own_images().await.is_empty());
+    assert_eq!(aws.release_record("base", "1.0.0").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bake_all_bakes_the_roles_only_names_or_all_but_those_except_names() {
+    let aws = Account::in_second_emulator("ap-southeast-2").await;
+    let recipes = recipe_folder(&[
+        ("base", AL2023),
+        ("zookeeper", "role = \"base\", channel = \"stable\""),
+        ("logs", AL2023),
+    ]);
+    let bake_all = |version: &str, selection: &[&str]| {
+        aws.bakery()
+            .args(["bake", "--all", "--version", version, "--output", "json"])
+            .args(selection)
+            .arg_path(recipes.path())
+            .run()
+    };
+    let roles = |outcome: &crate::bakery::Outcome| -> Vec<String> {
+        outcome.json()["bakes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["role"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let unknown = bake_all("1.0.0", &["--only", "zookeper"]);
+    unknown.expect_code(2);
+    unknown.expect_stderr("--only zookeper: no recipe in");
+    unknown.expect_stderr("The roles there: base, logs, zookeeper.");
+
+    let base = bake_all("1.0.0", &["--only", "base"]);
+    base.expect_code(0);
+    assert_eq!(roles(&base), ["base"]);
+    aws.bakery()
+        .args(["promote", "base", "1.0.0", "--channel", "stable"])
+        .run()
+        .expect_code(0);
+
+    // zookeeper without its base in the run: base@stable from AWS.
+    let rest = bake_all("1.1.0", &["--except", "base"]);
+    rest.expect_code(0);
+    assert_eq!(roles(&rest), ["logs", "zookeeper"]);
+    assert_eq!(rest.json()["bakes"][1]["base_release"], "base@1.0.0");
+    assert_eq!(
+        aws.release_record("base", "1.1.0").await,
+        None,
+        "base was left out"
+    );
 }
 
 /// What a team does for a new role: copy recipes/zookeeper, rename it, validate, plan,

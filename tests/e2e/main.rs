@@ -11,7 +11,8 @@
 //! | `releases` | versions and claims, races between bakes |
 //! | `lifecycle` | channels, promote and roll back, `releases`, `prune` |
 //! | `regions` | a channel, a retirement and `latest` mean one thing in every region |
-//! | `layering` | roles on another role's release; `bake --all` |
+//! | `layering` | roles on another role's release; `bake --all`, `--only`, `--except` |
+//! | `manifest` | `--manifest` as Jenkins reads it: checked first, a build per role, never a lie |
 //! | `config` | bakery.toml in real bakes: `--dry-run`, step output |
 //! | `secrets` | step secrets never leave SSM; hostile values stay values |
 //! | `firstboot` | the Linux agent runs for real against S3, SNS and IMDSv2 |
@@ -42,6 +43,7 @@ mod kill;
 mod layering;
 mod lifecycle;
 mod lost_answers;
+mod manifest;
 mod regions;
 mod releases;
 mod secrets;

@@ -14,7 +14,7 @@ use aws_sdk_ec2::config::Credentials;
 use serde_json::Value;
 
 pub use crate::bakery::{repo_root, Bakery};
-pub use crate::recipe::{step_names, TestRecipe};
+pub use crate::recipe::{recipe_folder, step_names, TestRecipe, AL2023};
 
 /// `bakery` with its AWS calls going to the test suite's emulator, in `region`.
 pub fn bakery_in(region: &str) -> Bakery {

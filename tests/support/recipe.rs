@@ -24,7 +24,7 @@ impl TestRecipe {
             dir.path().join("recipe.toml"),
             format!(
                 "name = \"{role}\"\nplatform = \"linux\"\narch = \"x86_64\"\n\
-                 base = {{ ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\" }}\n\
+                 base = {{ {AL2023} }}\n\
                  [builder]\ninstance_profile = \"bakery-builder\"\n"
             ),
         )
@@ -74,6 +74,35 @@ impl TestRecipe {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// The recipe's `base` of a role on the emulator's Amazon Linux 2023.
+pub const AL2023: &str =
+    "ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\"";
+
+/// A folder of recipe folders (`bake --all`), each `(role, base)` with one trivial
+/// step, e.g. `("zookeeper", "role = \"base\", channel = \"stable\"")`.
+pub fn recipe_folder(recipes: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (role, base) in recipes {
+        let folder = dir.path().join(role);
+        std::fs::create_dir_all(folder.join("steps")).unwrap();
+        std::fs::write(
+            folder.join("steps/build.sh"),
+            format!("#!/bin/sh\necho building {role}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            folder.join("recipe.toml"),
+            format!(
+                "name = \"{role}\"\nplatform = \"linux\"\narch = \"x86_64\"\nbase = {{ {base} }}\n\
+                 [builder]\ninstance_profile = \"bakery-builder\"\n\
+                 [[steps]]\nname = \"build\"\nscript = \"steps/build.sh\"\n"
+            ),
+        )
+        .unwrap();
+    }
+    dir
 }
 
 /// The step names of a bake report or a plan (`steps[].name`), in order.

@@ -1,17 +1,20 @@
 //! `bakery bake`: plan, connect, run the chain with signal handling, report.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use bakery_core::aws::Aws;
+use bakery_core::bake::manifest::ManifestFile;
 use bakery_core::bake::report::{BakeReport, BakeStatus};
 use bakery_core::bake::world::{self, WorldOutcome};
+use bakery_core::config::flags::split_list;
 use bakery_core::config::SettingsFlags;
 use bakery_core::events::EventSink;
 use bakery_core::model::Bump;
-use bakery_core::plan::{world::plan_all, BakePlan, BakeRequest};
+use bakery_core::plan::world::{plan_all, Selection};
+use bakery_core::plan::{BakePlan, BakeRequest};
 use bakery_core::Error;
 use clap::ValueEnum;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +32,18 @@ pub struct Args {
     /// on the base just baked; the same version flags apply to every role.
     #[arg(long)]
     all: bool,
+    /// With --all: bake only these roles (comma-separated or repeated); a role layered
+    /// on one left out takes that base from AWS.
+    #[arg(
+        long,
+        value_name = "ROLES",
+        requires = "all",
+        conflicts_with = "except"
+    )]
+    only: Vec<String>,
+    /// With --all: bake every role but these (comma-separated or repeated).
+    #[arg(long, value_name = "ROLES", requires = "all")]
+    except: Vec<String>,
     /// With --all: how many bakes run at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
@@ -44,9 +59,13 @@ pub struct Args {
     /// How progress looks with text output (auto: a spinner on a terminal, plain lines otherwise).
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     progress: Progress,
-    /// Write a Packer-style manifest (builds[].artifact_id = region:ami-id) to this file after a successful bake.
+    /// Append a Packer-style manifest build (artifact_id = region:ami-id,…) to this
+    /// file for every role released; checked before anything is created.
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
+    /// Add KEY=VALUE to every manifest build's custom_data (repeat for more).
+    #[arg(long, value_name = "KEY=VALUE", requires = "manifest")]
+    manifest_data: Vec<String>,
     /// After a successful bake, point this channel at the new release (e.g. stable).
     #[arg(long, value_name = "CHANNEL")]
     promote: Option<String>,
@@ -166,12 +185,27 @@ pub async fn run(args: Args, context: &Context) -> Exit {
         (_, Progress::Auto) => Style::Plain,
     };
     let request = args.request(context);
+    let manifest = match &args.manifest {
+        Some(path) => match ManifestFile::check(path, &args.manifest_data) {
+            Ok(manifest) => Some(manifest),
+            Err(error) => return refuse(&args, context.output, &error),
+        },
+        None => None,
+    };
     let aws = match context.connect().await {
         Ok(aws) => aws,
         Err(error) => return refuse(&args, context.output, &error),
     };
     if args.all {
-        return run_all(&args, &request, &aws, style, context.output).await;
+        return run_all(
+            &args,
+            &request,
+            &aws,
+            style,
+            context.output,
+            manifest.as_ref(),
+        )
+        .await;
     }
     let plan = match BakePlan::new(&request, &aws.region, SystemTime::now()) {
         Ok(plan) => plan,
@@ -185,15 +219,7 @@ pub async fn run(args: Args, context: &Context) -> Exit {
     signals.abort();
     renderer.finish();
 
-    if report.status == BakeStatus::Succeeded {
-        if let Some(path) = &args.manifest {
-            if let Err(message) = write_manifest(path, &report) {
-                errln!("error: {message}");
-                print_result(context.output, &report);
-                return Exit::Failed;
-            }
-        }
-    }
+    write_manifest(manifest.as_ref(), &[&report]);
     print_result(context.output, &report);
     Exit::of_report(&report)
 }
@@ -205,8 +231,15 @@ async fn run_all(
     aws: &Aws,
     style: Style,
     output: Output,
+    manifest: Option<&ManifestFile>,
 ) -> Exit {
-    let plans = match plan_all(&args.recipe, request, &aws.region, SystemTime::now()) {
+    let selection = match (split_list(&args.only), split_list(&args.except)) {
+        (only, _) if !only.is_empty() => Selection::Only(only.into_iter().collect()),
+        (_, except) if !except.is_empty() => Selection::Except(except.into_iter().collect()),
+        _ => Selection::All,
+    };
+    let now = SystemTime::now();
+    let plans = match plan_all(&args.recipe, request, &selection, &aws.region, now) {
         Ok(plans) => plans,
         Err(error) => return refuse(args, output, &error),
     };
@@ -222,7 +255,19 @@ async fn run_all(
     let outcomes = world::bake_all(plans, aws, sink_for, cancel, args.jobs.max(1)).await;
     signals.abort();
     renderer.finish();
+    let outcomes = match outcomes {
+        Ok(outcomes) => outcomes,
+        Err(error) => return refuse(args, output, &error),
+    };
 
+    let reports: Vec<&BakeReport> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            WorldOutcome::Baked(report) => Some(report.as_ref()),
+            WorldOutcome::Skipped { .. } => None,
+        })
+        .collect();
+    write_manifest(manifest, &reports);
     let exit = outcomes.iter().fold(Exit::Success, |worst, outcome| {
         worst.worst(match outcome {
             WorldOutcome::Baked(report) => Exit::of_report(report),
@@ -262,20 +307,14 @@ fn refuse(args: &Args, output: Output, error: &Error) -> Exit {
     Exit::of_report(&report)
 }
 
-fn write_manifest(path: &Path, report: &BakeReport) -> Result<(), String> {
-    let existing = match std::fs::read_to_string(path) {
-        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "--manifest {}: the file exists but is not a JSON manifest: {e}",
-                path.display()
-            )
-        })?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("--manifest {}: {e}", path.display())),
-    };
-    let manifest = report.manifest(existing);
-    let text = serde_json::to_string_pretty(&manifest).expect("manifests serialize");
-    std::fs::write(path, text + "\n").map_err(|e| format!("--manifest {}: {e}", path.display()))
+/// Appends the released builds to the manifest. The releases are made whatever
+/// happens here, so a failure is a warning, not a failed bake that a retry would
+/// repeat.
+fn write_manifest(manifest: Option<&ManifestFile>, reports: &[&BakeReport]) {
+    let Some(manifest) = manifest else { return };
+    if let Err(error) = manifest.append(reports) {
+        errln!("warning: the releases were made but the manifest was not written: {error}");
+    }
 }
 
 fn print_result(output: Output, report: &BakeReport) {

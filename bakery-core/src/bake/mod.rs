@@ -9,6 +9,7 @@ pub mod cleanup;
 pub mod context;
 pub mod lease;
 pub mod ledger;
+pub mod manifest;
 pub mod report;
 pub mod steps;
 pub mod world;
@@ -173,6 +174,7 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
             None => plan.version.to_string(),
         },
         bake_id: plan.bake_id.clone(),
+        run_uuid: plan.run_uuid.clone(),
         region: bake.region().to_string(),
         builder_instance_id: facts.builder,
         base_image: facts.base_image,

@@ -1,7 +1,6 @@
-//! The result of a bake, and the manifest file derived from it.
+//! The result of a bake.
 
 use serde::Serialize;
-use serde_json::{json, Value};
 
 use crate::error::{Error, ErrorKind};
 use crate::model::time::rfc3339;
@@ -48,6 +47,8 @@ pub struct BakeReport {
     pub role: String,
     pub version: String,
     pub bake_id: String,
+    /// The run the bake belongs to (the manifest's `packer_run_uuid`).
+    pub run_uuid: String,
     pub region: String,
     pub builder_instance_id: Option<String>,
     pub base_image: Option<String>,
@@ -89,6 +90,7 @@ impl BakeReport {
             role: role.unwrap_or_default().to_string(),
             version: version.to_string(),
             bake_id: String::new(),
+            run_uuid: String::new(),
             region: String::new(),
             builder_instance_id: None,
             base_image: None,
@@ -108,84 +110,9 @@ impl BakeReport {
         }
     }
 
-    /// A manifest in the shape of Packer's manifest post-processor (`builds[]` with
-    /// `artifact_id` = `region:ami-id[,region:ami-id]`, `last_run_uuid`), so existing
-    /// Jenkins pipelines can read it, plus bakery's own fields under `bakery`.
-    /// Like Packer, a bake appends its build to those already in the file.
-    pub fn manifest(&self, existing: Option<Value>) -> Value {
-        let artifact_id = self
-            .images
-            .iter()
-            .map(|i| format!("{}:{}", i.region, i.image_id))
-            .collect::<Vec<_>>()
-            .join(",");
-        let build_time = humantime::parse_rfc3339(&self.started_at)
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs());
-        let build = json!({
-            "name": self.role,
-            "builder_type": "bakery",
-            "build_time": build_time,
-            "files": null,
-            "artifact_id": artifact_id,
-            "packer_run_uuid": self.bake_id,
-            "custom_data": {
-                "role": self.role,
-                "version": self.version,
-                "status": self.status,
-            },
-            "bakery": self,
-        });
-        let mut builds = existing
-            .as_ref()
-            .and_then(|m| m.get("builds"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        builds.push(build);
-        json!({ "builds": builds, "last_run_uuid": self.bake_id })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn report(status: BakeStatus) -> BakeReport {
-        let mut report = BakeReport::refused(Some("base"), "1.0.0", &Error::input("x"));
-        report.status = status;
-        report.error_kind = None;
-        report.bake_id = "b-1".into();
-        report.started_at = "2026-11-22T02:24:38Z".into();
-        report.images = vec![
-            ImageRecord {
-                region: "eu-west-1".into(),
-                image_id: "ami-1".into(),
-                name: "n".into(),
-                snapshot_ids: vec![],
-            },
-            ImageRecord {
-                region: "us-east-1".into(),
-                image_id: "ami-2".into(),
-                name: "n".into(),
-                snapshot_ids: vec![],
-            },
-        ];
-        report
-    }
-
-    #[test]
-    fn the_manifest_reads_like_packers_and_appends() {
-        let first = report(BakeStatus::Succeeded).manifest(None);
-        assert_eq!(
-            first["builds"][0]["artifact_id"],
-            "eu-west-1:ami-1,us-east-1:ami-2"
-        );
-        assert_eq!(first["builds"][0]["build_time"], 1_795_314_278);
-        assert_eq!(first["last_run_uuid"], "b-1");
-        assert_eq!(first["builds"][0]["bakery"]["version"], "1.0.0");
-        let second = report(BakeStatus::Succeeded).manifest(Some(first));
-        assert_eq!(second["builds"].as_array().unwrap().len(), 2);
+    /// When the bake finished, from its start and duration.
+    pub fn finished_at(&self) -> Option<std::time::SystemTime> {
+        let started = humantime::parse_rfc3339(&self.started_at).ok()?;
+        Some(started + std::time::Duration::from_secs_f64(self.seconds.max(0.0)))
     }
 }

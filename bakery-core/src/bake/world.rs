@@ -1,7 +1,7 @@
 //! `bake --all`, baked: the plans of [`crate::plan::world`] at most `jobs` at a time;
 //! a role layered on another waits for it and is baked on the release just made.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -11,9 +11,12 @@ use tokio_util::sync::CancellationToken;
 use super::report::{BakeReport, BakeStatus};
 use crate::aws::Aws;
 use crate::config::{BaseImage, BaseSelector};
+use crate::error::{Error, Result};
 use crate::events::EventSink;
+use crate::model::Release;
 use crate::plan::world::base_role;
 use crate::plan::BakePlan;
+use crate::release::catalog;
 
 /// The status of a role that was not baked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -34,25 +37,32 @@ pub enum WorldOutcome {
     },
 }
 
-/// Bakes the plans (in [`crate::plan::world::plan_all`]'s order), at most `jobs` at a time. A role
-/// layered on another waits for it and is baked on the release just made; when the
-/// base fails, the role is skipped.
+/// Bakes the plans (in [`crate::plan::world::plan_all`]'s order), at most `jobs` at a
+/// time. A role layered on another of the run waits for it and is baked on the
+/// release just made (after a dry run, checked against the image that release would
+/// be built from); when the base fails, the role is skipped. A role layered on a role
+/// outside the run takes its base from AWS as a single bake does: every such base is
+/// resolved before anything starts, and a missing one refuses the whole run.
 pub async fn bake_all(
     plans: Vec<BakePlan>,
     aws: &Aws,
     sink_for: impl Fn(&str) -> Arc<dyn EventSink>,
     cancel: CancellationToken,
     jobs: usize,
-) -> Vec<WorldOutcome> {
+) -> Result<Vec<WorldOutcome>> {
+    let in_run: BTreeSet<String> = plans.iter().map(|p| p.role.to_string()).collect();
+    check_bases_outside(&plans, &in_run, aws).await?;
     let mut waiting: Vec<BakePlan> = plans;
     let mut finished: BTreeMap<String, WorldOutcome> = BTreeMap::new();
     let mut order: Vec<String> = waiting.iter().map(|p| p.role.to_string()).collect();
     let mut running = JoinSet::new();
     loop {
-        // Start what can start: no base, or a base baked in this run.
+        // Start what can start: no base in the run, or one baked in this run.
         let mut still_waiting = Vec::new();
         for mut plan in waiting {
-            let base = base_role(&plan).map(str::to_string);
+            let base = base_role(&plan)
+                .filter(|role| in_run.contains(*role))
+                .map(str::to_string);
             let base_outcome = base.as_ref().map(|b| finished.get(b));
             match base_outcome {
                 Some(None) => still_waiting.push(plan),
@@ -63,12 +73,7 @@ pub async fn bake_all(
                         still_waiting.push(plan);
                         continue;
                     }
-                    let version: semver::Version = report.version.parse().expect("a baked version");
-                    if let BaseImage::Release { selector, .. } = &mut plan.base {
-                        let exact =
-                            semver::VersionReq::parse(&format!("={version}")).expect("valid");
-                        *selector = BaseSelector::Version(exact);
-                    }
+                    plan.base = base_made_by(report, &plan.base);
                     start(&mut running, plan, aws, &sink_for, &cancel);
                 }
                 Some(Some(_)) => {
@@ -94,10 +99,60 @@ pub async fn bake_all(
         finished.insert(report.role.clone(), WorldOutcome::Baked(Box::new(report)));
     }
     order.retain(|role| finished.contains_key(role));
-    order
+    Ok(order
         .into_iter()
         .filter_map(|role| finished.remove(&role))
-        .collect()
+        .collect())
+}
+
+/// The base of a role layered on `base`, which this run just baked: exactly that
+/// release, or after a dry run the image it would have been built from.
+fn base_made_by(base: &BakeReport, layered_on: &BaseImage) -> BaseImage {
+    let version: semver::Version = base.version.parse().expect("a baked version");
+    match (base.dry_run, &base.base_image, layered_on) {
+        (true, Some(built_from), BaseImage::Release { role, .. }) => BaseImage::DryRunRelease {
+            release: Release {
+                role: role.clone(),
+                version,
+            },
+            built_from: built_from.clone(),
+        },
+        (_, _, BaseImage::Release { role, .. }) => BaseImage::Release {
+            role: role.clone(),
+            selector: BaseSelector::Version(
+                semver::VersionReq::parse(&format!("={version}")).expect("valid"),
+            ),
+        },
+        (_, _, other) => other.clone(),
+    }
+}
+
+/// Resolves, before anything starts, every base that is a role outside the run.
+async fn check_bases_outside(
+    plans: &[BakePlan],
+    in_run: &BTreeSet<String>,
+    aws: &Aws,
+) -> Result<()> {
+    for plan in plans {
+        if let BaseImage::Release { role, selector } = &plan.base {
+            if in_run.contains(role.as_str()) {
+                continue;
+            }
+            catalog::resolve(aws, role, selector)
+                .await
+                .map_err(|error| match error {
+                    Error::Input { problem, hint } => Error::Input {
+                        problem: format!(
+                            "--all: role {}: {problem}; {role} has no recipe in this run",
+                            plan.role
+                        ),
+                        hint,
+                    },
+                    other => other,
+                })?;
+        }
+    }
+    Ok(())
 }
 
 fn start(

@@ -31,19 +31,35 @@ pub fn split_list(values: &[String]) -> Vec<String> {
 
 /// `--kms-key REGION=KEY` values, by region.
 pub fn parse_kms_keys(pairs: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut keys = BTreeMap::new();
-    for pair in pairs {
-        let (region, key) = pair
-            .split_once('=')
-            .filter(|(region, key)| !region.is_empty() && !key.is_empty())
-            .ok_or_else(|| {
-                Error::input(format!(
-                    "--kms-key `{pair}`: write REGION=KEY, e.g. eu-west-1=alias/ebs"
-                ))
-            })?;
-        keys.insert(region.to_string(), key.to_string());
+    let keys = parse_pairs("--kms-key", "REGION=KEY", "eu-west-1=alias/ebs", pairs)?;
+    match keys.iter().find(|(_, key)| key.is_empty()) {
+        Some((region, _)) => Err(Error::input(format!(
+            "--kms-key `{region}=`: write REGION=KEY, e.g. eu-west-1=alias/ebs"
+        ))),
+        None => Ok(keys),
     }
-    Ok(keys)
+}
+
+/// Repeated `FLAG KEY=VALUE` values, by key (the last one given wins); a pair without
+/// `=` or with an empty key is refused with the flag's `syntax` and an `example`; an
+/// empty value is a value.
+pub fn parse_pairs(
+    flag: &str,
+    syntax: &str,
+    example: &str,
+    pairs: &[String],
+) -> Result<BTreeMap<String, String>> {
+    let mut values = BTreeMap::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .filter(|(key, _)| !key.is_empty())
+            .ok_or_else(|| {
+                Error::input(format!("{flag} `{pair}`: write {syntax}, e.g. {example}"))
+            })?;
+        values.insert(key.to_string(), value.to_string());
+    }
+    Ok(values)
 }
 
 #[cfg(test)]

@@ -43,6 +43,9 @@ impl BakePlan {
                 BaseImage::Release { role, .. } => {
                     format!("ssm:GetParameter / ec2:DescribeImages (release of {role})")
                 }
+                BaseImage::DryRunRelease { built_from, .. } => {
+                    format!("ec2:DescribeImages {built_from}")
+                }
             }],
             Step::CheckSecrets => vec![format!(
                 "ssm:DescribeParameters {} (secrets exist and are SecureString; values are read on the builder)",

@@ -74,6 +74,9 @@ pub struct BakePlan {
     pub secret_parameters: Vec<String>,
     /// Every step the bake runs, in order (see [`BakePlan::chain`]).
     pub chain: Vec<Step>,
+    /// The run this bake belongs to (a UUID; the bakes of one `bake --all` share it):
+    /// the manifest's `packer_run_uuid`.
+    pub run_uuid: String,
 }
 
 const GENERALIZE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -167,6 +170,7 @@ impl BakePlan {
                 .collect(),
             settings: merged,
             chain: Vec::new(),
+            run_uuid: new_run_uuid(),
         };
         plan.chain = plan.steps_in_order();
         plan
@@ -254,6 +258,16 @@ fn command_steps(recipe: &Recipe, bake_topic: Option<&str>, region: &str) -> Vec
         });
     }
     steps
+}
+
+/// A random (version 4) UUID.
+pub fn new_run_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    bytes.iter_mut().for_each(|b| *b = fastrand::u8(..));
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// A bake id that sorts by time and is unique enough to tag and find resources by:

@@ -1,24 +1,121 @@
-//! `bake --all`, planned: one plan per recipe folder, in an order where every base
-//! comes before the roles layered on it. Missing bases and cycles are refused before
-//! anything is created.
+//! `bake --all`, planned: one plan per recipe folder (or the roles `--only` /
+//! `--except` select), in an order where every base in the run comes before the roles
+//! layered on it. Cycles, unknown role names and recipes that do not read are refused
+//! before anything is created.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::{BakePlan, BakeRequest};
 use crate::config::recipe::RECIPE_FILE;
 use crate::error::{Error, Result};
 
-/// One plan per recipe folder below `dir`, in an order where every base comes before
-/// the roles layered on it. Refuses a layered role whose base role is not among the
-/// recipes, and cycles, before anything is created.
+/// Which roles of the folder a `bake --all` bakes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Selection {
+    #[default]
+    All,
+    /// `--only ROLE,…`
+    Only(BTreeSet<String>),
+    /// `--except ROLE,…`
+    Except(BTreeSet<String>),
+}
+
+impl Selection {
+    fn takes(&self, role: &str) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Only(roles) => roles.contains(role),
+            Selection::Except(roles) => !roles.contains(role),
+        }
+    }
+
+    fn named(&self) -> Option<(&'static str, &BTreeSet<String>)> {
+        match self {
+            Selection::All => None,
+            Selection::Only(roles) => Some(("--only", roles)),
+            Selection::Except(roles) => Some(("--except", roles)),
+        }
+    }
+}
+
+/// One plan per selected recipe folder below `dir`, in an order where every base in
+/// the run comes before the roles layered on it; all of them one run (one run UUID).
+/// A recipe that is not selected is not planned, so a broken one can be left out by
+/// its folder's name.
 pub fn plan_all(
     dir: &Path,
     request: &BakeRequest,
+    selection: &Selection,
     region: &str,
     now: SystemTime,
 ) -> Result<Vec<BakePlan>> {
+    let folders = recipe_folders(dir)?;
+    let mut plans = Vec::new();
+    let mut roles_seen = BTreeSet::new();
+    for folder in folders {
+        let folder_name = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let request = BakeRequest {
+            recipe_dir: folder,
+            ..request.clone()
+        };
+        match BakePlan::new(&request, region, now) {
+            Ok(plan) => {
+                roles_seen.insert(plan.role.to_string());
+                if selection.takes(plan.role.as_str()) {
+                    plans.push(plan);
+                }
+            }
+            Err(_) if !selection.takes(&folder_name) => {
+                roles_seen.insert(folder_name);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    if let Some((flag, roles)) = selection.named() {
+        let unknown: Vec<&str> = roles
+            .iter()
+            .filter(|r| !roles_seen.contains(*r))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Error::input(format!(
+                "{flag} {}: no recipe in {} has that role",
+                unknown.join(","),
+                dir.display()
+            ))
+            .with_hint(format!(
+                "The roles there: {}.",
+                roles_seen.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if plans.is_empty() {
+            return Err(Error::input(format!(
+                "{flag} {}: leaves no role of {} to bake",
+                roles.iter().cloned().collect::<Vec<_>>().join(","),
+                dir.display()
+            )));
+        }
+    }
+    // One run: the manifest groups its builds by this.
+    let run_uuid = super::new_run_uuid();
+    for plan in &mut plans {
+        plan.run_uuid = run_uuid.clone();
+    }
+    let order = bake_order(&plans)?;
+    let mut by_index: Vec<Option<BakePlan>> = plans.into_iter().map(Some).collect();
+    Ok(order
+        .into_iter()
+        .map(|i| by_index[i].take().expect("each once"))
+        .collect())
+}
+
+/// The folders below `dir` that hold a recipe, sorted.
+fn recipe_folders(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Error::input(format!(
             "--all {}: cannot list the folder: {e}",
@@ -36,20 +133,7 @@ pub fn plan_all(
             dir.display()
         )));
     }
-    let mut plans = Vec::new();
-    for folder in folders {
-        let request = BakeRequest {
-            recipe_dir: folder,
-            ..request.clone()
-        };
-        plans.push(BakePlan::new(&request, region, now)?);
-    }
-    let order = bake_order(&plans)?;
-    let mut by_index: Vec<Option<BakePlan>> = plans.into_iter().map(Some).collect();
-    Ok(order
-        .into_iter()
-        .map(|i| by_index[i].take().expect("each once"))
-        .collect())
+    Ok(folders)
 }
 
 /// The role a plan is layered on, if any.
@@ -57,7 +141,8 @@ pub fn base_role(plan: &BakePlan) -> Option<&str> {
     plan.base.role().map(|role| role.as_str())
 }
 
-/// A topological order of the plans (indices), stable by role name.
+/// A topological order of the plans (indices), stable by role name. A base outside
+/// the plans is no dependency: it is resolved in AWS.
 pub fn bake_order(plans: &[BakePlan]) -> Result<Vec<usize>> {
     let index: BTreeMap<&str, usize> = plans
         .iter()
@@ -69,16 +154,7 @@ pub fn bake_order(plans: &[BakePlan]) -> Result<Vec<usize>> {
             "--all: two recipes have the same role name".to_string(),
         ));
     }
-    for plan in plans {
-        if let Some(base) = base_role(plan) {
-            if !index.contains_key(base) {
-                return Err(Error::input(format!(
-                    "--all: role {} is layered on role {base}, which has no recipe in the folder",
-                    plan.role
-                )));
-            }
-        }
-    }
+    let base_in_run = |i: usize| base_role(&plans[i]).and_then(|b| index.get(b).copied());
     let mut order = Vec::new();
     let mut placed = BTreeSet::new();
     while order.len() < plans.len() {
@@ -86,7 +162,7 @@ pub fn bake_order(plans: &[BakePlan]) -> Result<Vec<usize>> {
             .values()
             .copied()
             .filter(|&i| !placed.contains(&i))
-            .filter(|&i| base_role(&plans[i]).is_none_or(|b| placed.contains(&index[b])))
+            .filter(|&i| base_in_run(i).is_none_or(|b| placed.contains(&b)))
             .collect();
         if ready.is_empty() {
             let stuck: Vec<&str> = index
@@ -153,13 +229,13 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_base_and_a_cycle_are_refused() {
-        let missing = [plan("zookeeper", "role = \"base\", channel = \"stable\"")];
-        let error = bake_order(&missing).unwrap_err().to_string();
-        assert!(
-            error.contains("layered on role base, which has no recipe"),
-            "{error}"
-        );
+    fn a_base_outside_the_run_is_no_dependency_and_a_cycle_is_refused() {
+        let outside = [
+            plan("zookeeper", "role = \"base\", channel = \"stable\""),
+            plan("kafka", "role = \"zookeeper\", version = \"^1\""),
+        ];
+        let order = bake_order(&outside).unwrap();
+        assert_eq!(roles(&outside, &order), ["zookeeper", "kafka"]);
         let cycle = [
             plan("a", "role = \"b\", channel = \"stable\""),
             plan("b", "role = \"a\", channel = \"stable\""),
@@ -167,5 +243,58 @@ mod tests {
         ];
         let error = bake_order(&cycle).unwrap_err().to_string();
         assert!(error.contains("the bases of a, b form a cycle"), "{error}");
+    }
+
+    fn folder(recipes: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (folder, text) in recipes {
+            std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+            std::fs::write(dir.path().join(folder).join(RECIPE_FILE), text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn only_and_except_pick_roles_and_a_left_out_recipe_is_not_read() {
+        let role = |name: &str| {
+            format!("name = \"{name}\"\nplatform = \"linux\"\narch = \"x86_64\"\nbase = {{ image = \"ami-1\" }}\n")
+        };
+        let recipes = folder(&[
+            ("base", &role("base")),
+            ("zookeeper", &role("zookeeper")),
+            ("wip", "name = \"wip\"\nplatform = "),
+        ]);
+        let request = BakeRequest {
+            version: Some("1.0.0".into()),
+            ..BakeRequest::default()
+        };
+        let plan = |selection: Selection| {
+            plan_all(
+                recipes.path(),
+                &request,
+                &selection,
+                "eu-west-1",
+                SystemTime::now(),
+            )
+        };
+        let names = |selection: &[&str]| selection.iter().map(|s| s.to_string()).collect();
+
+        let error = plan(Selection::All).unwrap_err().to_string();
+        assert!(error.contains("wip"), "{error}");
+        let except = plan(Selection::Except(names(&["wip"]))).unwrap();
+        assert_eq!(except.len(), 2);
+        assert_eq!(except[0].run_uuid, except[1].run_uuid, "one run");
+        let only = plan(Selection::Only(names(&["zookeeper"]))).unwrap();
+        assert_eq!(only[0].role.as_str(), "zookeeper");
+
+        let unknown = plan(Selection::Only(names(&["zookeper"]))).unwrap_err();
+        assert!(
+            unknown.problem().contains("--only zookeper: no recipe"),
+            "{unknown}"
+        );
+        assert_eq!(
+            unknown.hint(),
+            Some("The roles there: base, wip, zookeeper.")
+        );
     }
 }

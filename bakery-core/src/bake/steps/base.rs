@@ -51,6 +51,17 @@ pub async fn resolve(bake: &Bake<'_>) -> Result<Base> {
             release = Some(base_release);
             image
         }
+        BaseImage::DryRunRelease {
+            release: planned,
+            built_from,
+        } => {
+            release = Some(planned.clone());
+            aws.ec2.describe_image(built_from).await?.ok_or_else(|| {
+                Error::input(format!(
+                    "base image {built_from} (that {planned} would be built from) not found in {region}"
+                ))
+            })?
+        }
     };
     if !image.is_available() {
         return Err(Error::input(format!(
@@ -74,9 +85,15 @@ pub async fn resolve(bake: &Bake<'_>) -> Result<Base> {
             plan.platform
         )));
     }
+    let stands_in = match &plan.base {
+        BaseImage::DryRunRelease { release, .. } => {
+            format!(", standing in for {release}, which the dry run did not make")
+        }
+        _ => String::new(),
+    };
     bake.info(
         Step::ResolveBase,
-        format!("base image {} ({})", image.id, image.name),
+        format!("base image {} ({}){stands_in}", image.id, image.name),
     );
     Ok(Base { image, release })
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::raw::RawBase;
 use crate::error::{Error, Result};
 use crate::model::names::is_name;
-use crate::model::RoleName;
+use crate::model::{Release, RoleName};
 
 /// Where the builder's image comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +24,13 @@ pub enum BaseImage {
     Release {
         role: RoleName,
         selector: BaseSelector,
+    },
+    /// A release that `bake --all --dry-run` only checked, so that it does not exist:
+    /// the role layered on it is checked against the image the release would have
+    /// been built from.
+    DryRunRelease {
+        release: Release,
+        built_from: String,
     },
 }
 
@@ -85,6 +92,7 @@ impl BaseImage {
     pub fn role(&self) -> Option<&RoleName> {
         match self {
             BaseImage::Release { role, .. } => Some(role),
+            BaseImage::DryRunRelease { release, .. } => Some(&release.role),
             _ => None,
         }
     }
