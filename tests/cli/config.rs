@@ -19,6 +19,7 @@ extends = "staging"
 subnet = "subnet-production"
 kms_keys = { ap-east-2 = "alias/production-ebs" }
 tags = { environment = "production" }
+vars = { LOG_LEVEL = "warn" }
 "#;
 
 /// A team's checkout: bakery.toml at the top, commands run from a folder below it.
@@ -33,7 +34,10 @@ fn checkout() -> (tempfile::TempDir, std::path::PathBuf) {
 #[test]
 fn config_show_prints_each_merged_value_with_where_it_came_from() {
     let (_top, cwd) = checkout();
-    let recipe = TestRecipe::new("zookeeper").with_toml("[tags]\nteam = \"data\"\n");
+    let recipe = TestRecipe::new("zookeeper").with_toml(
+        "[tags]\nteam = \"data\"\n\
+         [vars]\nLOG_LEVEL = \"info\"\nHEAP = \"2g\"\nZK_VERSION = \"3.8.4\"\n",
+    );
     let shown = Bakery::new("ap-southeast-6")
         .current_dir(&cwd)
         .args([
@@ -43,6 +47,8 @@ fn config_show_prints_each_merged_value_with_where_it_came_from() {
             "production",
             "--instance-type",
             "m7i.large",
+            "--var",
+            "ZK_VERSION=3.9.2",
         ])
         .arg_path(recipe.path())
         .run();
@@ -66,6 +72,13 @@ fn config_show_prints_each_merged_value_with_where_it_came_from() {
     assert!(line("tags.cost-center").contains("# environment staging ("));
     assert!(line("tags.team").contains("# recipe ("));
     assert!(line("kms_keys.ap-east-2").contains("alias/production-ebs"));
+    assert!(line("vars.HEAP").contains("\"2g\"") && line("vars.HEAP").contains("# recipe ("));
+    assert!(
+        line("vars.LOG_LEVEL").contains("\"warn\"")
+            && line("vars.LOG_LEVEL").contains("# environment production ("),
+        "the environment's value wins over the recipe's default"
+    );
+    assert!(line("vars.ZK_VERSION").ends_with("# flag --var"));
 }
 
 #[test]

@@ -15,6 +15,7 @@
 //! | `manifest` | `--manifest` as Jenkins reads it: checked first, a build per role, never a lie |
 //! | `config` | bakery.toml in real bakes: `--dry-run`, step output |
 //! | `secrets` | step secrets never leave SSM; hostile values stay values |
+//! | `variables` | a step knows its release (`BAKERY_*`) and the recipe's `[vars]` |
 //! | `firstboot` | the Linux agent runs for real against S3, SNS and IMDSv2 |
 //! | `installs` | every bake installs the agent, on Linux and Windows |
 //! | `distribute`, `sharing` | copies in other regions; launch and volume permissions, KMS |
@@ -50,3 +51,4 @@ mod secrets;
 mod sharing;
 mod signals;
 mod support;
+mod variables;

@@ -84,7 +84,15 @@ async fn bake_all_writes_one_build_per_role_of_one_run_with_custom_data() {
 
     let all = aws
         .bakery()
-        .args(["bake", "--all", "--version", "1.0.0", "--manifest"])
+        .args([
+            "bake",
+            "--all",
+            "--version",
+            "1.0.0",
+            "--copy-to",
+            "me-central-1",
+            "--manifest",
+        ])
         .arg_path(manifest.path())
         .args([
             "--manifest-data",
@@ -112,8 +120,16 @@ async fn bake_all_writes_one_build_per_role_of_one_run_with_custom_data() {
     );
     assert_eq!(written["last_run_uuid"], base["packer_run_uuid"]);
     let record = aws.release_record("base", "1.0.0").await.unwrap();
-    let base_image = record["images"]["ap-southeast-4"].as_str().unwrap();
-    assert_eq!(base["artifact_id"], format!("ap-southeast-4:{base_image}"));
+    let image_in = |region: &str| record["images"][region].as_str().unwrap().to_string();
+    assert_eq!(
+        base["artifact_id"],
+        format!(
+            "ap-southeast-4:{},me-central-1:{}",
+            image_in("ap-southeast-4"),
+            image_in("me-central-1")
+        ),
+        "the build region first, then each copy"
+    );
     assert_eq!(zookeeper["custom_data"]["ticket"], "OPS-42");
     assert_eq!(zookeeper["custom_data"]["job"], "base-world");
     assert_eq!(zookeeper["custom_data"]["version"], "1.0.0");

@@ -120,6 +120,10 @@ pub struct SettingsArgs {
     /// Builder security group; repeat for several (overrides the recipe).
     #[arg(long = "security-group", value_name = "SG")]
     security_groups: Vec<String>,
+    /// A value for a variable the recipe declares in [vars] (repeat for more); wins
+    /// over the environment's vars and the recipe's default.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
 }
 
 impl SettingsArgs {
@@ -132,6 +136,7 @@ impl SettingsArgs {
             sns_topic: self.sns_topic.clone(),
             copy_to: self.copy_to.clone(),
             kms_keys: self.kms_keys.clone(),
+            vars: self.vars.clone(),
         }
     }
 }

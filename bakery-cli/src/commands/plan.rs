@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use bakery_core::plan::command::BAKE_VARIABLES;
 use bakery_core::plan::BakePlan;
 
 use super::bake;
@@ -97,6 +98,14 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
             output.cloudwatch_log_group.as_deref().unwrap_or("-")
         );
     }
+    for (name, value) in &plan.vars {
+        let source = plan
+            .settings
+            .source_of(&format!("vars.{name}"))
+            .map_or_else(String::new, |s| format!("  ({s})"));
+        outln!("var:      {name}={value}{source}");
+    }
+    outln!("step env: {} (of the bake)", BAKE_VARIABLES.join(", "));
     let channels = plan.channels_to_move();
     if !channels.is_empty() {
         outln!("channels: {}", channels.join(", "));

@@ -175,6 +175,7 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         },
         bake_id: plan.bake_id.clone(),
         run_uuid: plan.run_uuid.clone(),
+        vars: plan.vars.clone(),
         region: bake.region().to_string(),
         builder_instance_id: facts.builder,
         base_image: facts.base_image,

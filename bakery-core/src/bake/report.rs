@@ -49,6 +49,8 @@ pub struct BakeReport {
     pub bake_id: String,
     /// The run the bake belongs to (the manifest's `packer_run_uuid`).
     pub run_uuid: String,
+    /// The values of the recipe's variables.
+    pub vars: std::collections::BTreeMap<String, String>,
     pub region: String,
     pub builder_instance_id: Option<String>,
     pub base_image: Option<String>,
@@ -91,6 +93,7 @@ impl BakeReport {
             version: version.to_string(),
             bake_id: String::new(),
             run_uuid: String::new(),
+            vars: Default::default(),
             region: String::new(),
             builder_instance_id: None,
             base_image: None,

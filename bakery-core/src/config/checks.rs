@@ -138,14 +138,21 @@ pub fn check_parameter_name(name: &str) -> Result<(), String> {
 pub fn check_env_name(name: &str) -> Result<(), String> {
     let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
-        Ok(())
-    } else {
+    if !valid {
         Err(format!(
             "invalid environment variable name `{name}`: use letters, digits and `_`, not starting with a digit"
         ))
+    } else if name.to_ascii_uppercase().starts_with(RESERVED_ENV_PREFIX) {
+        Err(format!(
+            "`{name}` is reserved: bakery sets the {RESERVED_ENV_PREFIX}* variables of every step"
+        ))
+    } else {
+        Ok(())
     }
 }
+
+/// The prefix of the variables bakery gives every step (`BAKERY_ROLE`, …).
+pub const RESERVED_ENV_PREFIX: &str = "BAKERY_";
 
 /// A runlist location: `s3://bucket/key` whose `{placeholders}` are names of letters,
 /// digits, `_`, `.`, `:` and `-`.

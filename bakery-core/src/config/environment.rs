@@ -56,6 +56,9 @@ struct RawEnvironment {
     tags: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     step_output: Option<StepOutput>,
+    /// Values of recipe variables; a recipe that does not declare one ignores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vars: Option<BTreeMap<String, String>>,
 }
 
 impl RawEnvironment {

@@ -17,6 +17,13 @@ pub struct SettingsFlags {
     pub copy_to: Vec<String>,
     /// `--kms-key REGION=KEY`.
     pub kms_keys: Vec<String>,
+    /// `--var NAME=VALUE`: values of the recipe's variables.
+    pub vars: Vec<String>,
+}
+
+/// `--var NAME=VALUE` values, by name.
+pub fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    parse_pairs("--var", "NAME=VALUE", "APP_VERSION=2.4.1", pairs)
 }
 
 /// A list flag given comma-separated or repeated (`--regions a,b --regions c`).

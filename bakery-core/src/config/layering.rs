@@ -4,9 +4,10 @@
 use toml::Value;
 
 use super::environment::Environment;
-use super::flags::{parse_kms_keys, split_list, SettingsFlags};
+use super::flags::{parse_kms_keys, parse_vars, split_list, SettingsFlags};
 use super::recipe::{Recipe, RECIPE_FILE};
 use super::settings::{merge, Layer, Merged, Source};
+use super::vars;
 use crate::error::{Error, Result};
 use crate::model::Arch;
 
@@ -36,6 +37,8 @@ pub fn for_bake(
             ("builder.install_ssm_agent", false.into()),
         ],
     )];
+    // A variable's default is the recipe's, but the environment's value wins over it.
+    layers.push(var_defaults_layer(recipe));
     if let Some(environment) = environment {
         layers.extend(environment.layers().iter().cloned());
     }
@@ -44,6 +47,7 @@ pub fn for_bake(
     // The bake runs in `region` (--region, or the environment's first): the others
     // are where the release is copied.
     let mut merged = merge(&layers)?;
+    vars::settle(&recipe.vars, &recipe.dir.join(RECIPE_FILE), &mut merged)?;
     let regions = &mut merged.settings.regions;
     if regions.first().map(String::as_str) != Some(region) {
         regions.retain(|r| r != region);
@@ -70,6 +74,23 @@ fn recipe_layer(recipe: &Recipe) -> Layer {
         layer.table.insert("tags".into(), tags);
     }
     layer
+}
+
+fn var_defaults_layer(recipe: &Recipe) -> Layer {
+    let defaults: Vec<(String, Value)> = recipe
+        .vars
+        .iter()
+        .filter_map(|(name, var)| Some((format!("vars.{name}"), var.default.clone()?.into())))
+        .collect();
+    Layer::of(
+        Source::Recipe {
+            file: recipe.dir.join(RECIPE_FILE),
+        },
+        defaults
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect(),
+    )
 }
 
 fn flag(name: &str) -> Source {
@@ -120,6 +141,13 @@ fn flag_layers(flags: &SettingsFlags, region: &str) -> Result<Vec<Layer>> {
             flag("--copy-to"),
             vec![("regions", regions.into())],
         ));
+    }
+    let vars = parse_vars(&flags.vars)?;
+    if !vars.is_empty() {
+        let vars = Value::try_from(&vars).expect("vars serialize");
+        let mut layer = Layer::of(flag("--var"), vec![]);
+        layer.table.insert("vars".into(), vars);
+        layers.push(layer);
     }
     // A key for the build region encrypts the image itself; the others, the copies.
     let keys = parse_kms_keys(&flags.kms_keys)?;

@@ -1,6 +1,6 @@
 //! L1, files and flags -> checked settings: `recipe.toml` ([`recipe`]), `bakery.toml`
 //! ([`environment`]), the settings every layer fills and their merge ([`settings`],
-//! [`layering`]), the checks of single values ([`checks`]), and `bakery validate`.
+//! [`layering`]), the recipe's variables ([`vars`]), the checks of single values ([`checks`]), and `bakery validate`.
 //! A file's mistakes are reported together, each at its line ([`located`]).
 
 pub mod checks;
@@ -14,6 +14,7 @@ pub mod located;
 pub mod recipe;
 pub mod settings;
 pub mod validate;
+pub mod vars;
 
 pub use destinations::Destination;
 pub use environment::Environment;

@@ -15,11 +15,12 @@ use toml::Spanned;
 
 use self::base::base_image;
 pub use self::base::{BaseImage, BaseSelector};
-use self::raw::{RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep};
+use self::raw::{RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep, RawVar};
 use super::checks;
 use super::firstboot::FirstbootSettings;
 use super::located::Problems;
 use super::settings::BuilderSettings;
+use super::vars::{Pattern, Variable};
 use crate::error::{Error, Result};
 use crate::model::names::{duration_text, is_name, parse_duration};
 use crate::model::{Arch, Platform, RoleName};
@@ -52,6 +53,8 @@ pub struct Recipe {
     /// What the firstboot agent does on an instance's first boot; `None` when the
     /// recipe opts out (`firstboot = false`) and nothing is installed.
     pub firstboot: Option<FirstbootSettings>,
+    /// The variables a bake is given (`[vars]`), by name.
+    pub vars: BTreeMap<String, Variable>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,7 +101,8 @@ impl Recipe {
         let base_span = raw.base.span();
         let base = problems.check(base_span, base_image(raw.base.into_inner(), name.as_ref()));
         let builder = builder_settings(raw.builder, &mut problems);
-        let steps = read_steps(dir, raw.steps, &mut problems);
+        let vars = read_vars(raw.vars, &mut problems);
+        let steps = read_steps(dir, raw.steps, &vars, &mut problems);
         let mut tags = BTreeMap::new();
         for (key, value) in raw.tags {
             let checked = checks::check_tag(key.get_ref(), &value)
@@ -128,6 +132,7 @@ impl Recipe {
             tags,
             deprecate_after,
             firstboot,
+            vars,
         })
     }
 }
@@ -162,7 +167,59 @@ fn builder_settings(raw: raw::RawBuilder, problems: &mut Problems) -> BuilderSet
     }
 }
 
-fn read_steps(dir: &Path, raw_steps: Vec<RawStep>, problems: &mut Problems) -> Vec<RecipeStep> {
+fn read_vars(
+    raw_vars: BTreeMap<Spanned<String>, Spanned<RawVar>>,
+    problems: &mut Problems,
+) -> BTreeMap<String, Variable> {
+    let mut vars = BTreeMap::new();
+    for (name, raw) in raw_vars {
+        let key = format!("key `vars.{}`", name.get_ref());
+        let span = raw.span();
+        let RawVar(raw) = raw.into_inner();
+        let named = checks::check_env_name(name.get_ref()).map_err(|m| format!("{key}: {m}"));
+        problems.check(name.span(), named);
+        let pattern = raw.pattern.and_then(|text| {
+            let parsed = Pattern::parse(text.get_ref()).map_err(|m| format!("{key}: {m}"));
+            problems.check(text.span(), parsed)
+        });
+        let required = raw.required.unwrap_or(false);
+        match (&raw.default, required) {
+            (Some(_), true) => problems.at(
+                span.clone(),
+                format!("{key}: give either a `default` or `required = true`, not both"),
+            ),
+            (None, false) => problems.at(
+                span.clone(),
+                format!(
+                    "{key}: give a `default`, or `required = true` when every bake must set it"
+                ),
+            ),
+            _ => {}
+        }
+        let variable = Variable {
+            description: raw.description,
+            default: raw.default,
+            required,
+            pattern,
+        };
+        if let Some(why) = variable
+            .default
+            .as_deref()
+            .and_then(|d| variable.refuses(d))
+        {
+            problems.at(span, format!("{key}: its default {why}"));
+        }
+        vars.insert(name.into_inner(), variable);
+    }
+    vars
+}
+
+fn read_steps(
+    dir: &Path,
+    raw_steps: Vec<RawStep>,
+    vars: &BTreeMap<String, Variable>,
+    problems: &mut Problems,
+) -> Vec<RecipeStep> {
     let mut steps: Vec<RecipeStep> = Vec::new();
     let mut names = BTreeSet::new();
     for raw in raw_steps {
@@ -206,19 +263,28 @@ fn read_steps(dir: &Path, raw_steps: Vec<RawStep>, problems: &mut Problems) -> V
                 }
             }
         };
+        let from_vars = |name: &str| {
+            if vars.contains_key(name) {
+                Err(format!(
+                    "{name} is a variable of the recipe ([vars]); a variable comes from one place"
+                ))
+            } else {
+                Ok(())
+            }
+        };
         let mut env = BTreeMap::new();
         for (variable, value) in raw.env {
-            if problems
-                .check(variable.span(), checks::check_env_name(variable.get_ref()))
-                .is_some()
-            {
+            let name = variable.get_ref();
+            let checked = checks::check_env_name(name).and_then(|()| from_vars(name));
+            if problems.check(variable.span(), checked).is_some() {
                 env.insert(variable.into_inner(), value);
             }
         }
         let mut secrets = BTreeMap::new();
         for (variable, parameter) in raw.secrets {
             let key = variable.get_ref();
-            problems.check(variable.span(), checks::check_env_name(key));
+            let checked = checks::check_env_name(key).and_then(|()| from_vars(key));
+            problems.check(variable.span(), checked);
             let checked = checks::check_parameter_name(parameter.get_ref())
                 .map_err(|m| format!("key `steps.secrets.{key}`: {m}"));
             problems.check(parameter.span(), checked);

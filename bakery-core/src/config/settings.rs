@@ -58,6 +58,8 @@ pub struct Settings {
     pub sns_topic: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub step_output: StepOutput,
+    /// The values of the recipe's variables (see [`super::vars`]).
+    pub vars: BTreeMap<String, String>,
 }
 
 /// The builder: the one type every layer fills (defaults, environment, recipe, flags)
@@ -224,6 +226,9 @@ impl Merged {
         }
         for (key, value) in &settings.tags {
             note(&format!("tags.{key}"), checks::check_tag(key, value));
+        }
+        for name in settings.vars.keys() {
+            note(&format!("vars.{name}"), checks::check_env_name(name));
         }
         match problems.len() {
             0 => Ok(()),

@@ -29,7 +29,7 @@ impl BakePlan {
                 calls
             }
             Step::Claim => vec![format!(
-                "ssm:PutParameter {}<version> (claim, no overwrite)",
+                "ssm:PutParameter {}<version> (claim, no overwrite; ssm:GetParameter when taken)",
                 claims_path(&self.role)
             )],
             Step::ResolveBase => vec![match &self.base {
@@ -82,8 +82,9 @@ impl BakePlan {
                     .iter()
                     .find(|c| &c.step == step)
                     .map_or("?", |c| c.document.name());
+                // ListCommands finds a command whose SendCommand answer was lost.
                 vec![format!(
-                    "ssm:SendCommand {document} ({step}), ssm:GetCommandInvocation"
+                    "ssm:SendCommand {document} ({step}), ssm:ListCommands, ssm:GetCommandInvocation"
                 )]
             }
             Step::Stop => vec!["ec2:StopInstances".to_string()],

@@ -1,13 +1,15 @@
 //! The steps that are one Run Command on the builder: the recipe's steps, then the
-//! built-in firstboot and generalize steps, each with its exact text.
+//! built-in firstboot and generalize steps. Their text is made when the step runs, for
+//! it names the release, known only once the bake has claimed its version.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::config::firstboot::FirstbootSettings;
 use crate::model::names::seconds;
-use crate::model::{Document, Platform, Release, Step};
+use crate::model::{Arch, Document, Platform, Release, Step};
 use crate::script::firstboot::{FirstbootConfig, Installation};
 use crate::script::step::{step_command, StepInputs};
 
@@ -22,26 +24,90 @@ pub struct CommandStep {
     pub timeout: Duration,
 }
 
-/// The text a step sends; the firstboot config names the release, known only once
-/// the bake has claimed its version.
+/// What a step runs.
 #[derive(Debug, Clone)]
 pub enum StepCommand {
-    Fixed(String),
+    /// A script with its own environment (the step's `env` and the recipe's variables)
+    /// and secrets.
+    Script {
+        platform: Platform,
+        script: String,
+        env: BTreeMap<String, String>,
+        secrets: BTreeMap<String, String>,
+    },
+    /// The firstboot agent's installation, its config naming the release.
     Firstboot {
         platform: Platform,
         settings: FirstbootSettings,
     },
 }
 
+/// What every command step is told about the bake it runs in, as `BAKERY_*`
+/// environment variables.
+#[derive(Debug, Clone, Copy)]
+pub struct BakeValues<'a> {
+    pub release: &'a Release,
+    pub arch: Arch,
+    /// Where the bake runs (and the builder's secrets are read).
+    pub region: &'a str,
+    pub bake_id: &'a str,
+}
+
+/// The names of [`BakeValues::env`], in its order.
+pub const BAKE_VARIABLES: [&str; 5] = [
+    "BAKERY_ROLE",
+    "BAKERY_VERSION",
+    "BAKERY_ARCH",
+    "BAKERY_REGION",
+    "BAKERY_BAKE_ID",
+];
+
+impl BakeValues<'_> {
+    pub fn env(&self) -> BTreeMap<String, String> {
+        let values = [
+            self.release.role.to_string(),
+            self.release.version.to_string(),
+            self.arch.to_string(),
+            self.region.to_string(),
+            self.bake_id.to_string(),
+        ];
+        BAKE_VARIABLES
+            .iter()
+            .map(|name| name.to_string())
+            .zip(values)
+            .collect()
+    }
+}
+
 impl CommandStep {
-    pub fn command_for(&self, release: &Release) -> String {
+    /// The Run Command text of this step in the bake `bake`.
+    pub fn command_for(&self, bake: &BakeValues) -> String {
+        let mut env = bake.env();
         match &self.command {
-            StepCommand::Fixed(text) => text.clone(),
+            StepCommand::Script {
+                platform,
+                script,
+                env: own,
+                secrets,
+            } => {
+                env.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let inputs = StepInputs {
+                    env: &env,
+                    secrets,
+                    region: bake.region,
+                };
+                step_command(*platform, script, inputs)
+            }
             StepCommand::Firstboot { platform, settings } => {
+                let release = bake.release;
                 let config =
                     FirstbootConfig::new(&release.role, &release.version.to_string(), settings);
                 let script = Installation::new(*platform, &config).script();
-                step_command(*platform, &script, StepInputs::none())
+                let inputs = StepInputs {
+                    env: &env,
+                    ..StepInputs::none()
+                };
+                step_command(*platform, &script, inputs)
             }
         }
     }

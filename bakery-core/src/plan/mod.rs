@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-pub use command::{CommandStep, StepCommand};
+pub use command::{BakeValues, CommandStep, StepCommand};
 pub use request::BakeRequest;
 
 use crate::config::digest::recipe_digest;
@@ -25,7 +25,6 @@ use crate::error::{Error, Result};
 use crate::model::names::{check_channel, seconds};
 use crate::model::{Arch, Document, Platform, Release, RoleName, Sharing, Step, VersionRequest};
 use crate::script::firstboot;
-use crate::script::step::{step_command, StepInputs};
 use crate::script::user_data::generalize_script;
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +76,9 @@ pub struct BakePlan {
     /// The run this bake belongs to (a UUID; the bakes of one `bake --all` share it):
     /// the manifest's `packer_run_uuid`.
     pub run_uuid: String,
+    /// The values of the recipe's variables, which every recipe step gets and the
+    /// release record keeps.
+    pub vars: BTreeMap<String, String>,
 }
 
 const GENERALIZE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -88,6 +90,16 @@ const COPY_JOBS: usize = 4;
 impl BakePlan {
     /// Reads the recipe and decides everything; `region` is where the bake runs.
     pub fn new(request: &BakeRequest, region: &str, now: SystemTime) -> Result<BakePlan> {
+        BakePlan::for_recipe(Recipe::load(&request.recipe_dir)?, request, region, now)
+    }
+
+    /// Decides everything about a bake of a recipe already read.
+    pub fn for_recipe(
+        mut recipe: Recipe,
+        request: &BakeRequest,
+        region: &str,
+        now: SystemTime,
+    ) -> Result<BakePlan> {
         let version = VersionRequest::parse(
             request.version.as_deref(),
             request.bump,
@@ -96,7 +108,6 @@ impl BakePlan {
         if let Some(channel) = &request.promote {
             check_channel(channel)?;
         }
-        let mut recipe = Recipe::load(&request.recipe_dir)?;
         if let Some(base) = &request.base {
             recipe.base = BaseImage::parse_flag(base, &recipe.name)?;
         }
@@ -106,7 +117,7 @@ impl BakePlan {
             &request.flags,
             region,
         )?;
-        let digest = recipe_digest(&request.recipe_dir)?;
+        let digest = recipe_digest(&recipe.dir)?;
         Ok(BakePlan::from_recipe(
             recipe,
             version,
@@ -131,7 +142,7 @@ impl BakePlan {
         if builder.kms_key.is_none() {
             builder.kms_key = settings.kms_keys.get(region).cloned();
         }
-        let steps = command_steps(&recipe, settings.sns_topic.as_deref(), region);
+        let steps = command_steps(&recipe, settings.sns_topic.as_deref(), &settings.vars);
         let builder_lifetime = BUILDER_OVERHEAD + steps.iter().map(|s| s.timeout).sum::<Duration>();
         let mut plan = BakePlan {
             description: recipe.description.clone(),
@@ -168,6 +179,7 @@ impl BakePlan {
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect(),
+            vars: settings.vars.clone(),
             settings: merged,
             chain: Vec::new(),
             run_uuid: new_run_uuid(),
@@ -194,6 +206,16 @@ impl BakePlan {
         .collect()
     }
 
+    /// What the bake's steps are told about it, once its release is known.
+    pub fn values<'a>(&'a self, release: &'a Release) -> BakeValues<'a> {
+        BakeValues {
+            release,
+            arch: self.arch,
+            region: &self.region,
+            bake_id: &self.bake_id,
+        }
+    }
+
     /// RunInstances' client token: a retried launch returns the same instance.
     pub fn client_token(&self) -> String {
         format!("bakery-{}", self.bake_id)
@@ -208,8 +230,13 @@ impl BakePlan {
     }
 }
 
-/// The Run Commands of the recipe, then firstboot and generalize.
-fn command_steps(recipe: &Recipe, bake_topic: Option<&str>, region: &str) -> Vec<CommandStep> {
+/// The Run Commands of the recipe (each with its env and the variables' values),
+/// then firstboot and generalize.
+fn command_steps(
+    recipe: &Recipe,
+    bake_topic: Option<&str>,
+    vars: &BTreeMap<String, String>,
+) -> Vec<CommandStep> {
     let document = Document::for_platform(recipe.platform);
     let mut steps: Vec<CommandStep> = recipe
         .steps
@@ -217,15 +244,16 @@ fn command_steps(recipe: &Recipe, bake_topic: Option<&str>, region: &str) -> Vec
         .map(|step| CommandStep {
             step: Step::Recipe(step.name.clone()),
             document,
-            command: StepCommand::Fixed(step_command(
-                recipe.platform,
-                &step.script_text,
-                StepInputs {
-                    env: &step.env,
-                    secrets: &step.secrets,
-                    region,
-                },
-            )),
+            command: StepCommand::Script {
+                platform: recipe.platform,
+                script: step.script_text.clone(),
+                env: vars
+                    .iter()
+                    .chain(&step.env)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                secrets: step.secrets.clone(),
+            },
             timeout: step.timeout,
         })
         .collect();
@@ -249,11 +277,12 @@ fn command_steps(recipe: &Recipe, bake_topic: Option<&str>, region: &str) -> Vec
         steps.push(CommandStep {
             step: Step::Generalize,
             document,
-            command: StepCommand::Fixed(step_command(
-                recipe.platform,
-                generalize_script(recipe.platform),
-                StepInputs::none(),
-            )),
+            command: StepCommand::Script {
+                platform: recipe.platform,
+                script: generalize_script(recipe.platform).to_string(),
+                env: BTreeMap::new(),
+                secrets: BTreeMap::new(),
+            },
             timeout: GENERALIZE_TIMEOUT,
         });
     }

@@ -117,7 +117,8 @@ fn the_firstboot_config_names_the_release_the_bake_claimed() {
         SettingsFlags::default(),
         None,
     );
-    let text = p.steps[0].command_for(&p.release("2.0.1".parse().unwrap()));
+    let release = p.release("2.0.1".parse().unwrap());
+    let text = p.steps[0].command_for(&p.values(&release));
     assert!(text.contains("\"version\": \"2.0.1\""), "{text}");
     assert!(text.contains("\"runlist\": \"s3://runlists/{environment}/base.json\""));
     assert!(
@@ -129,7 +130,7 @@ fn the_firstboot_config_names_the_release_the_bake_claimed() {
         SettingsFlags::default(),
         Some("arn:aws:sns:eu-west-1:123456789012:team"),
     );
-    let text = with_topic.steps[0].command_for(&with_topic.release("2.0.1".parse().unwrap()));
+    let text = with_topic.steps[0].command_for(&with_topic.values(&release));
     assert!(
         text.contains("\"sns_topic\": \"arn:aws:sns:eu-west-1:123456789012:team\""),
         "the bake's topic is the default: {text}"
@@ -263,4 +264,88 @@ fn a_dry_run_checks_in_place_of_creates_and_lists_the_dry_run_calls() {
     assert!(calls.contains(&"ec2:CreateSecurityGroup (DryRun)".to_string()));
     assert!(calls.contains(&"ec2:CopyImage into us-east-1 (DryRun)".to_string()));
     assert!(!calls.iter().any(|c| c.starts_with("ssm:PutParameter")));
+}
+
+#[test]
+fn variables_take_the_recipes_default_then_the_environments_value_then_the_flag() {
+    let recipe = || {
+        recipe(
+            "[vars]\nLOG_LEVEL = \"info\"\nREGION_NAME = \"home\"\n\
+             [vars.APP_VERSION]\nrequired = true\npattern = '\\d+\\.\\d+\\.\\d+'\n",
+        )
+    };
+    let environment = crate::config::environment::parse(
+        Path::new("bakery.toml"),
+        "[environments.production]\nvars = { LOG_LEVEL = \"warn\", OTHER_ROLES_VAR = \"x\" }\n",
+        Some("production"),
+    )
+    .unwrap();
+    let request = |vars: &[&str]| BakeRequest {
+        flags: SettingsFlags {
+            vars: vars.iter().map(|v| v.to_string()).collect(),
+            ..Default::default()
+        },
+        environment: environment.clone(),
+        ..Default::default()
+    };
+
+    let merged = settings_of(&recipe(), &request(&["APP_VERSION=2.4.1"])).unwrap();
+    let vars = &merged.settings.vars;
+    assert_eq!(vars["APP_VERSION"], "2.4.1");
+    assert_eq!(
+        vars["LOG_LEVEL"], "warn",
+        "the environment wins over the default"
+    );
+    assert_eq!(vars["REGION_NAME"], "home");
+    assert!(
+        !vars.contains_key("OTHER_ROLES_VAR"),
+        "an environment's value for a variable this recipe lacks is not this bake's"
+    );
+    assert_eq!(
+        merged.source_of("vars.APP_VERSION").unwrap().to_string(),
+        "flag --var"
+    );
+
+    let missing = settings_of(&recipe(), &request(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("variable APP_VERSION is required by /nonexistent/recipe.toml"),
+        "{missing}"
+    );
+    let refused = settings_of(&recipe(), &request(&["APP_VERSION=latest", "TYPO=1"]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("2 problems with the variables"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("--var TYPO: /nonexistent/recipe.toml declares no variable TYPO (it declares APP_VERSION, LOG_LEVEL, REGION_NAME)"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("vars.APP_VERSION (from flag --var): `latest` does not match"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn every_step_gets_the_bakes_values_and_the_recipes_variables_as_values() {
+    let recipe = Recipe {
+        steps: vec![crate::config::recipe::RecipeStep {
+            name: "show".into(),
+            script: "steps/show.sh".into(),
+            script_text: "#!/bin/sh\necho \"$BAKERY_ROLE $BAKERY_VERSION $BAKERY_ARCH $BAKERY_REGION $BAKERY_BAKE_ID $GREETING\"\n".into(),
+            timeout: Duration::from_secs(60),
+            env: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+        }],
+        ..recipe("[vars]\nGREETING = \"it's $(not code)\"\n")
+    };
+    let p = plan(recipe, SettingsFlags::default(), None);
+    let release = p.release("2.0.1".parse().unwrap());
+    let (code, out) = crate::script::run_sh(&p.steps[0].command_for(&p.values(&release)));
+    assert_eq!(code, 0);
+    assert_eq!(out, "base 2.0.1 arm64 eu-west-1 b-1 it's $(not code)\n");
 }

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::{BakePlan, BakeRequest};
+use crate::config::flags::parse_vars;
 use crate::config::recipe::RECIPE_FILE;
+use crate::config::Recipe;
 use crate::error::{Error, Result};
 
 /// Which roles of the folder a `bake --all` bakes.
@@ -51,29 +53,26 @@ pub fn plan_all(
     region: &str,
     now: SystemTime,
 ) -> Result<Vec<BakePlan>> {
-    let folders = recipe_folders(dir)?;
-    let mut plans = Vec::new();
+    let mut recipes = Vec::new();
     let mut roles_seen = BTreeSet::new();
-    for folder in folders {
-        let folder_name = folder
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let request = BakeRequest {
-            recipe_dir: folder,
-            ..request.clone()
-        };
-        match BakePlan::new(&request, region, now) {
-            Ok(plan) => {
-                roles_seen.insert(plan.role.to_string());
-                if selection.takes(plan.role.as_str()) {
-                    plans.push(plan);
+    for folder in recipe_folders(dir)? {
+        match Recipe::load(&folder) {
+            Ok(recipe) => {
+                roles_seen.insert(recipe.name.to_string());
+                if selection.takes(recipe.name.as_str()) {
+                    recipes.push(recipe);
                 }
             }
-            Err(_) if !selection.takes(&folder_name) => {
+            Err(error) => {
+                let folder_name = folder
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if selection.takes(&folder_name) {
+                    return Err(error);
+                }
                 roles_seen.insert(folder_name);
             }
-            Err(error) => return Err(error),
         }
     }
     if let Some((flag, roles)) = selection.named() {
@@ -93,13 +92,39 @@ pub fn plan_all(
                 roles_seen.into_iter().collect::<Vec<_>>().join(", ")
             )));
         }
-        if plans.is_empty() {
+        if recipes.is_empty() {
             return Err(Error::input(format!(
                 "{flag} {}: leaves no role of {} to bake",
                 roles.iter().cloned().collect::<Vec<_>>().join(","),
                 dir.display()
             )));
         }
+    }
+    // A --var is for the roles that declare it, and at least one must.
+    let flag_vars = parse_vars(&request.flags.vars)?;
+    let undeclared: Vec<&str> = flag_vars
+        .keys()
+        .filter(|name| !recipes.iter().any(|r| r.vars.contains_key(*name)))
+        .map(String::as_str)
+        .collect();
+    if !undeclared.is_empty() {
+        return Err(Error::input(format!(
+            "--var {}: no role of the run declares it in its [vars]",
+            undeclared.join(",")
+        )));
+    }
+    let mut plans = Vec::new();
+    for recipe in recipes {
+        let mut request = BakeRequest {
+            recipe_dir: recipe.dir.clone(),
+            ..request.clone()
+        };
+        request.flags.vars = flag_vars
+            .iter()
+            .filter(|(name, _)| recipe.vars.contains_key(*name))
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        plans.push(BakePlan::for_recipe(recipe, &request, region, now)?);
     }
     // One run: the manifest groups its builds by this.
     let run_uuid = super::new_run_uuid();

@@ -54,6 +54,9 @@ pub struct ReleaseRecord {
     /// Region -> image id, once released.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub images: BTreeMap<String, String>,
+    /// The values of the recipe's variables the release was baked with.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, String>,
 }
 
 impl ReleaseRecord {
@@ -215,6 +218,7 @@ mod tests {
             deadline: Some("2026-11-22T04:24:38Z".into()),
             lease_until: Some("2026-11-22T02:29:38Z".into()),
             images: BTreeMap::new(),
+            vars: BTreeMap::from([("APP_VERSION".into(), "7.1.0".into())]),
         }
     }
 

@@ -26,7 +26,7 @@ pub async fn run(
 ) -> Result<()> {
     let step = &command.step;
     let instance_id = builder.instance_id.as_str();
-    let text = command.command_for(release);
+    let text = command.command_for(&bake.plan.values(release));
     let script = ScriptCommand {
         document: command.document,
         script: &text,

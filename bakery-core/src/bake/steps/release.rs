@@ -91,6 +91,7 @@ pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result
             deadline: Some(rfc3339(bake.started_at + plan.builder_lifetime)),
             lease_until: Some(rfc3339(std::time::SystemTime::now() + LEASE)),
             images: Default::default(),
+            vars: plan.vars.clone(),
         };
         let name = release.claim_parameter();
         let holder = match claim::claim(bake.aws, &release, &record).await? {

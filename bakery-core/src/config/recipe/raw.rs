@@ -28,6 +28,8 @@ pub struct RawRecipe {
     pub tags: BTreeMap<Spanned<String>, String>,
     pub deprecate_after: Option<Spanned<String>>,
     pub firstboot: Option<RawFirstboot>,
+    #[serde(default)]
+    pub vars: BTreeMap<Spanned<String>, Spanned<RawVar>>,
 }
 
 fn yes() -> bool {
@@ -139,6 +141,47 @@ impl<'de> Deserialize<'de> for RawFirstboot {
             ) -> std::result::Result<RawFirstboot, A::Error> {
                 RawFirstbootSettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
                     .map(|settings| RawFirstboot::On(Box::new(settings)))
+            }
+        }
+        deserializer.deserialize_any(Either)
+    }
+}
+
+/// `NAME = "default"`, or a `[vars.NAME]` table.
+pub struct RawVar(pub RawVarTable);
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawVarTable {
+    pub description: Option<String>,
+    pub default: Option<String>,
+    pub required: Option<bool>,
+    pub pattern: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for RawVar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = RawVar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a default value (`NAME = \"value\"`), or a [vars.NAME] table with \
+                     description, default, required, pattern",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> std::result::Result<RawVar, E> {
+                Ok(RawVar(RawVarTable {
+                    default: Some(value.to_string()),
+                    ..RawVarTable::default()
+                }))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<RawVar, A::Error> {
+                RawVarTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawVar)
             }
         }
         deserializer.deserialize_any(Either)

@@ -338,3 +338,47 @@ fn every_mistake_of_a_recipe_is_reported_at_once_in_file_order() {
     .collect();
     assert!(places.windows(2).all(|w| w[0] < w[1]), "{message}");
 }
+
+#[test]
+fn variables_are_declared_with_a_default_or_as_required_and_may_have_a_pattern() {
+    let (_dir, recipe) = recipe_dir(
+        &format!(
+            "{MINIMAL}[vars]\nLOG_LEVEL = \"info\"\n\
+             [vars.APP_VERSION]\ndescription = \"the app release to install\"\n\
+             required = true\npattern = '\\d+\\.\\d+\\.\\d+'\n"
+        ),
+        &[],
+    );
+    let recipe = recipe.unwrap();
+    assert_eq!(recipe.vars["LOG_LEVEL"].default.as_deref(), Some("info"));
+    let app = &recipe.vars["APP_VERSION"];
+    assert!(app.required);
+    assert_eq!(app.refuses("2.4.1"), None);
+    assert_eq!(
+        app.refuses("2.4.1; rm -rf /").as_deref(),
+        Some("`2.4.1; rm -rf /` does not match the pattern `\\d+\\.\\d+\\.\\d+`")
+    );
+}
+
+#[test]
+fn variable_mistakes_are_refused_at_their_place() {
+    let message = error_of(&format!(
+        "{MINIMAL}[vars.A]\ndescription = \"neither\"\n\
+         [vars.B]\ndefault = \"x\"\nrequired = true\n\
+         [vars.C]\ndefault = \"abc\"\npattern = '\\d+'\n\
+         [vars.D]\nrequired = true\npattern = '('\n\
+         [vars.BAKERY_ROLE]\ndefault = \"mine\"\n\
+         [[steps]]\nname = \"a\"\nscript = \"steps/a.sh\"\nenv = {{ C = \"again\" }}\n"
+    ));
+    for expected in [
+        "6 problems",
+        "key `vars.A`: give a `default`, or `required = true`",
+        "key `vars.B`: give either a `default` or `required = true`, not both",
+        "key `vars.C`: its default `abc` does not match the pattern `\\d+`",
+        "key `vars.D`: `(` is not a regular expression",
+        "`BAKERY_ROLE` is reserved",
+        "C is a variable of the recipe ([vars]); a variable comes from one place",
+    ] {
+        assert!(message.contains(expected), "{expected}:\n{message}");
+    }
+}

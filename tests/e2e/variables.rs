@@ -1,0 +1,139 @@
+//! What a step knows about its bake: `BAKERY_ROLE`, `BAKERY_VERSION`, `BAKERY_ARCH`,
+//! `BAKERY_REGION`, `BAKERY_BAKE_ID`, and the recipe's variables, from the recipe's
+//! defaults, the environment and `--var`; the release records their values.
+
+use std::process::Command;
+
+use crate::support::{recipe_folder, Account, TestRecipe, AL2023};
+
+/// A post-deploy job's recipe: which app version to install is the job's to say.
+fn app_recipe() -> TestRecipe {
+    TestRecipe::new("app")
+        .step(
+            "install",
+            "#!/bin/sh\necho \"installing app $APP_VERSION at $LOG_LEVEL into \
+             $BAKERY_ROLE@$BAKERY_VERSION $BAKERY_ARCH $BAKERY_REGION $BAKERY_BAKE_ID\"\n",
+        )
+        .with_toml(
+            "[vars]\nLOG_LEVEL = \"info\"\n\
+             [vars.APP_VERSION]\ndescription = \"the app release to install\"\n\
+             required = true\npattern = '\\d+\\.\\d+\\.\\d+'\n",
+        )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_gets_the_release_it_bakes_and_the_values_the_job_gives() {
+    let aws = Account::in_second_emulator("eu-central-1").await;
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        "[environments.ci]\nregions = [\"eu-central-1\", \"il-central-1\"]\n\
+         vars = { LOG_LEVEL = \"warn\", OTHER_TEAMS_VAR = \"theirs\" }\n",
+    )
+    .unwrap();
+    let recipe = app_recipe();
+    let bake = |args: &[&str]| {
+        aws.bakery()
+            .current_dir(top.path())
+            .args(["bake", "--env", "ci", "--bump", "minor", "--output", "json"])
+            .args(args)
+            .arg_path(recipe.path())
+            .run()
+    };
+
+    let missing = bake(&[]);
+    missing.expect_code(2);
+    missing.expect_stderr("variable APP_VERSION (the app release to install) is required");
+    missing.expect_stderr("give --var APP_VERSION=VALUE");
+    let refused = bake(&["--var", "APP_VERSION=latest", "--var", "APP_VERSON=2.4.1"]);
+    refused.expect_code(2);
+    refused.expect_stderr("`latest` does not match the pattern");
+    refused.expect_stderr("--var APP_VERSON: ");
+    assert!(aws.instances().await.is_empty(), "refused before anything");
+
+    let baked = bake(&["--var", "APP_VERSION=2.4.1"]);
+    baked.expect_code(0);
+    let report = baked.json();
+    let version = report["version"].as_str().unwrap();
+    let bake_id = report["bake_id"].as_str().unwrap();
+    assert_eq!(
+        report["vars"],
+        serde_json::json!({ "APP_VERSION": "2.4.1", "LOG_LEVEL": "warn" }),
+        "the flag's value, the environment's over the default, nothing of other roles"
+    );
+    for region in ["eu-central-1", "il-central-1"] {
+        let record = Account::in_second_emulator(region)
+            .await
+            .release_record("app", version)
+            .await
+            .unwrap();
+        assert_eq!(
+            record["vars"], report["vars"],
+            "the release keeps them in {region}"
+        );
+    }
+
+    // The command SSM delivered, run by a shell as the builder would.
+    let builder = report["builder_instance_id"].as_str().unwrap();
+    let commands = aws.commands_sent_to(builder).await;
+    let install = &commands
+        .iter()
+        .find(|(_, text)| text.contains("installing app"))
+        .unwrap()
+        .1;
+    let ran = Command::new("sh").arg("-c").arg(install).output().unwrap();
+    assert!(ran.status.success(), "{ran:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout),
+        format!("installing app 2.4.1 at warn into app@{version} x86_64 eu-central-1 {bake_id}\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bake_all_gives_a_var_to_the_roles_that_declare_it() {
+    let aws = Account::in_second_emulator("eu-south-1").await;
+    let recipes = recipe_folder(&[("base", AL2023), ("app", AL2023)]);
+    std::fs::write(
+        recipes.path().join("app/recipe.toml"),
+        std::fs::read_to_string(recipes.path().join("app/recipe.toml")).unwrap()
+            + "[vars.APP_VERSION]\nrequired = true\n",
+    )
+    .unwrap();
+    let bake_all = |var: &str| {
+        aws.bakery()
+            .args([
+                "bake",
+                "--all",
+                "--version",
+                "1.0.0",
+                "--output",
+                "json",
+                "--var",
+                var,
+            ])
+            .arg_path(recipes.path())
+            .run()
+    };
+
+    let nobody = bake_all("APP_VERSOIN=3.0.0");
+    nobody.expect_code(2);
+    nobody.expect_stderr("--var APP_VERSOIN: no role of the run declares it");
+
+    let baked = bake_all("APP_VERSION=3.0.0");
+    baked.expect_code(0);
+    let bakes = baked.json()["bakes"].clone();
+    let vars_of = |role: &str| {
+        bakes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["role"] == role)
+            .unwrap()["vars"]
+            .clone()
+    };
+    assert_eq!(
+        vars_of("app"),
+        serde_json::json!({ "APP_VERSION": "3.0.0" })
+    );
+    assert_eq!(vars_of("base"), serde_json::json!({}));
+}
