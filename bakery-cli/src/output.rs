@@ -1,6 +1,7 @@
 //! What every command does with its result: JSON or text on stdout, errors on stderr
 //! (what happened, then what to do about it), and the exit code of an error.
 
+use bakery_core::release::channels::Split;
 use bakery_core::Error;
 use clap::ValueEnum;
 use serde::Serialize;
@@ -54,6 +55,22 @@ pub fn print_error(error: &Error) {
     if let Some(hint) = error.hint() {
         errln!("  hint: {hint}");
     }
+}
+
+/// A channel whose regions disagree, and how to make them agree.
+pub fn warn_split(role: &str, split: &Split) {
+    let named: Vec<String> = split
+        .regions
+        .iter()
+        .map(|(region, version)| format!("{region} {version}"))
+        .collect();
+    errln!(
+        "warning: channel {} of {role} names different releases across regions: {}; promote \
+         one release everywhere (bakery promote {role} <version> --channel {})",
+        split.channel,
+        named.join(", "),
+        split.channel
+    );
 }
 
 /// Reports an error (and, with JSON output, a result that says so) and returns the

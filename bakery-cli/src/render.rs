@@ -9,6 +9,8 @@ use bakery_core::events::{Event, EventSink, OutputStream};
 use bakery_core::model::Resource;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::output::Output;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
     /// A spinner for the current step, finished steps printed above it.
@@ -31,6 +33,17 @@ struct State {
     steps: std::collections::BTreeMap<String, String>,
     /// Created and not yet removed: what may be left if the process exits now.
     live: Vec<Resource>,
+}
+
+impl Style {
+    /// The events of a command beside the bake (cleanup, distribute, promote): plain
+    /// lines, or JSON lines with `--output json`.
+    pub fn of_command(output: Output) -> Style {
+        match output {
+            Output::Json => Style::Json,
+            Output::Text => Style::Plain,
+        }
+    }
 }
 
 impl Renderer {

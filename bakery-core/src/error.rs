@@ -116,6 +116,19 @@ impl Error {
         }
     }
 
+    /// Every input problem found, at once: none is no error, one is itself, several
+    /// are listed as "N problems {about}:".
+    pub fn refusing_all(about: &str, mut problems: Vec<String>) -> Result<()> {
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(Error::input(problems.remove(0))),
+            n => Err(Error::input(format!(
+                "{n} problems {about}:\n  {}",
+                problems.join("\n  ")
+            ))),
+        }
+    }
+
     pub fn distribution(problem: impl Into<String>) -> Self {
         Error::Distribution {
             problem: problem.into(),

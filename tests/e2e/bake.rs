@@ -323,12 +323,7 @@ async fn a_bake_piped_into_a_reader_that_went_away_still_finishes_and_cleans_up(
         .run_into_a_closed_pipe();
 
     assert_eq!(bake.code, 0, "the bake's own exit code, not a panic");
-    let images: Vec<String> = aws
-        .own_images()
-        .await
-        .iter()
-        .filter_map(|i| i.name().map(str::to_string))
-        .collect();
+    let images = aws.own_image_names().await;
     assert!(
         images.contains(&"bakery/piped/1.0.0/x86_64".to_string()),
         "the release was made: {images:?}"

@@ -66,17 +66,8 @@ async fn bake_all_rebuilds_the_world_bases_first_and_independent_roles_together(
 
     let all = aws
         .bakery()
-        .args([
-            "bake",
-            "--all",
-            "--version",
-            "1.0.0",
-            "--jobs",
-            "2",
-            "--output",
-            "json",
-        ])
-        .arg_path(recipes.path())
+        .bake_all_json(recipes.path(), "1.0.0")
+        .args(["--jobs", "2"])
         .run();
 
     all.expect_code(0);
@@ -114,11 +105,7 @@ async fn bake_all_takes_a_base_outside_the_folder_from_aws_and_refuses_a_missing
     let aws = Account::in_region("ap-southeast-4").await;
     // The team's folder holds zookeeper only; the company base lives elsewhere.
     let team = recipe_folder(&[("zookeeper", "role = \"base\", channel = \"stable\"")]);
-    let bake_all = || {
-        aws.bakery()
-            .args(["bake", "--all", "--version", "1.0.0", "--output", "json"])
-            .arg_path(team.path())
-    };
+    let bake_all = || aws.bakery().bake_all_json(team.path(), "1.0.0");
     let refused = bake_all().run();
     refused.expect_code(2);
     refused.expect_stderr("--all: role zookeeper: the base base@stable: channel stable of base does not exist in ap-southeast-4; base has no recipe in this run");
@@ -134,11 +121,7 @@ async fn bake_all_takes_a_base_outside_the_folder_from_aws_and_refuses_a_missing
         ("a", "role = \"b\", channel = \"stable\""),
         ("b", "role = \"a\", channel = \"stable\""),
     ]);
-    let refused = aws
-        .bakery()
-        .args(["bake", "--all", "--version", "1.0.0"])
-        .arg_path(cycle.path())
-        .run();
+    let refused = aws.bakery().bake_all_json(cycle.path(), "1.0.0").run();
     refused.expect_code(2);
     refused.expect_stderr("form a cycle");
 }
@@ -153,16 +136,8 @@ async fn bake_all_dry_run_checks_a_layered_role_against_the_base_the_run_would_m
     ]);
     let dry = aws
         .bakery()
-        .args([
-            "bake",
-            "--all",
-            "--dry-run",
-            "--version",
-            "1.0.0",
-            "--output",
-            "json",
-        ])
-        .arg_path(recipes.path())
+        .bake_all_json(recipes.path(), "1.0.0")
+        .args(["--dry-run"])
         .run();
 
     dry.expect_code(0);
@@ -195,9 +170,8 @@ async fn bake_all_bakes_the_roles_only_names_or_all_but_those_except_names() {
     ]);
     let bake_all = |version: &str, selection: &[&str]| {
         aws.bakery()
-            .args(["bake", "--all", "--version", version, "--output", "json"])
+            .bake_all_json(recipes.path(), version)
             .args(selection)
-            .arg_path(recipes.path())
             .run()
     };
     let roles = |outcome: &crate::bakery::Outcome| -> Vec<String> {

@@ -90,14 +90,7 @@ async fn cleanup_never_takes_a_released_image_whatever_its_claims_say() {
         "started_at": "2026-11-01T00:00:00Z", "host": "elsewhere", "pid": 1,
         "deadline": "2026-11-01T01:00:00Z"
     });
-    aws.ssm
-        .put_parameter()
-        .name("/bakery/kept/releases/1.0.1")
-        .value(stale.to_string())
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
+    aws.write_claim("kept", "1.0.1", &stale).await;
 
     let cleanup = aws.bakery().args(["cleanup", "--yes"]).run();
 
@@ -120,18 +113,10 @@ async fn cleanup_never_takes_a_released_image_whatever_its_claims_say() {
 async fn many_bumped_bakes_at_once_each_take_the_next_free_version() {
     let aws = Account::in_second_emulator("eu-west-3").await;
     let recipe = TestRecipe::new("crowd");
-    let bakes: Vec<_> = (0..8)
-        .map(|_| {
-            aws.bakery()
-                .args(["bake", "--bump", "patch", "--output", "json"])
-                .arg_path(recipe.path())
-                .spawn()
-        })
-        .collect();
-    let mut versions: Vec<String> = bakes
+    let mut versions: Vec<String> = aws
+        .bumped_bakes_at_once(recipe.path(), 8)
         .into_iter()
-        .map(|bake| {
-            let outcome = bake.finish();
+        .map(|outcome| {
             outcome.expect_code(0);
             outcome.json()["version"].as_str().unwrap().to_string()
         })

@@ -84,15 +84,8 @@ async fn bake_all_writes_one_build_per_role_of_one_run_with_custom_data() {
 
     let all = aws
         .bakery()
-        .args([
-            "bake",
-            "--all",
-            "--version",
-            "1.0.0",
-            "--copy-to",
-            "me-central-1",
-            "--manifest",
-        ])
+        .bake_all_json(recipes.path(), "1.0.0")
+        .args(["--copy-to", "me-central-1", "--manifest"])
         .arg_path(manifest.path())
         .args([
             "--manifest-data",
@@ -100,7 +93,6 @@ async fn bake_all_writes_one_build_per_role_of_one_run_with_custom_data() {
             "--manifest-data",
             "job=base-world",
         ])
-        .arg_path(recipes.path())
         .run();
 
     all.expect_code(0);

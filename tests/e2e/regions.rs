@@ -123,22 +123,14 @@ async fn a_promote_never_leaves_a_region_of_the_environment_on_another_release()
     );
 
     // Somebody moves the channel by hand in one region: `releases` says so.
-    away.ssm
-        .put_parameter()
-        .name("/bakery/shop/channels/stable")
-        .value(image_of(&away, "shop", "1.0.0").await)
-        .data_type("aws:ec2:image")
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
+    away.point_channel_by_hand("shop", "stable", &image_of(&away, "shop", "1.0.0").await)
+        .await;
     let split = home
         .bakery()
         .current_dir(top.path())
         .args(["releases", "shop", "--env", "two"])
         .run();
-    split.expect_stderr("channel stable names different releases across regions");
+    split.expect_stderr("channel stable of shop names different releases across regions");
     split.expect_stderr("ca-central-1 1.0.0");
     // So does `audit`, for the roles fleets run.
     home.ec2
@@ -232,23 +224,11 @@ async fn release_commands_act_on_every_region_of_the_environment() {
     }
 
     // A fleet in the second region is pinned to 1.1.0 by a channel of its own.
-    away.ssm
-        .put_parameter()
-        .name("/bakery/fleet/channels/pinned")
-        .value(image_of(&away, "fleet", "1.1.0").await)
-        .data_type("aws:ec2:image")
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
+    away.point_channel_by_hand("fleet", "pinned", &image_of(&away, "fleet", "1.1.0").await)
+        .await;
     command(&["prune", "fleet", "--keep", "1", "--yes"]).expect_code(0);
     for aws in [&home, &away] {
-        let names: Vec<String> = aws
-            .own_images()
-            .await
-            .iter()
-            .filter_map(|i| i.name().map(str::to_string))
-            .collect();
+        let names = aws.own_image_names().await;
         assert!(
             !names.contains(&"bakery/fleet/1.0.0/x86_64".to_string()),
             "{}: {names:?}",

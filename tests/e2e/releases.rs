@@ -103,14 +103,7 @@ async fn the_claim_becomes_the_release_record_and_a_failed_bake_gives_it_back() 
 async fn a_version_claimed_by_another_bake_is_refused_naming_that_bake() {
     let aws = Account::in_region("il-central-1").await;
     let holder = json!({"bake_id": "20261122t010000-abcdef", "state": "baking", "started_at": "2026-11-22T01:00:00Z"});
-    aws.ssm
-        .put_parameter()
-        .name("/bakery/cache/releases/3.0.0")
-        .value(holder.to_string())
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
+    aws.write_claim("cache", "3.0.0", &holder).await;
     let recipe = TestRecipe::new("cache");
 
     let bake = aws.bakery().bake_json(recipe.path(), "3.0.0").run();
@@ -137,15 +130,7 @@ async fn concurrent_bumps_end_with_two_versions_never_one_version_twice() {
     let first = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
     first.expect_code(0);
 
-    let bumps: Vec<_> = (0..2)
-        .map(|_| {
-            aws.bakery()
-                .args(["bake", "--bump", "patch", "--output", "json"])
-                .arg_path(recipe.path())
-                .spawn()
-        })
-        .collect();
-    let outcomes: Vec<_> = bumps.into_iter().map(|b| b.finish()).collect();
+    let outcomes = aws.bumped_bakes_at_once(recipe.path(), 2);
 
     let mut versions: Vec<String> = Vec::new();
     for outcome in &outcomes {

@@ -191,6 +191,55 @@ impl Account {
         serde_json::from_str(out.parameter()?.value()?).ok()
     }
 
+    /// `count` bakes of `recipe` with `--bump patch`, all started at once; their outcomes.
+    pub fn bumped_bakes_at_once(&self, recipe: &Path, count: usize) -> Vec<crate::bakery::Outcome> {
+        let bakes: Vec<_> = (0..count)
+            .map(|_| {
+                self.bakery()
+                    .args(["bake", "--bump", "patch", "--output", "json"])
+                    .arg_path(recipe)
+                    .spawn()
+            })
+            .collect();
+        bakes.into_iter().map(|bake| bake.finish()).collect()
+    }
+
+    /// Writes a release's claim parameter as another bake (or a dead one) left it.
+    pub async fn write_claim(&self, role: &str, version: &str, claim: &Value) {
+        self.ssm
+            .put_parameter()
+            .name(format!("/bakery/{role}/releases/{version}"))
+            .value(claim.to_string())
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Points a channel at an image in this region by hand, not through bakery.
+    pub async fn point_channel_by_hand(&self, role: &str, channel: &str, image_id: &str) {
+        self.ssm
+            .put_parameter()
+            .name(format!("/bakery/{role}/channels/{channel}"))
+            .value(image_id)
+            .data_type("aws:ec2:image")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// The names of the images this account owns in the region.
+    pub async fn own_image_names(&self) -> Vec<String> {
+        self.own_images()
+            .await
+            .iter()
+            .filter_map(|i| i.name().map(str::to_string))
+            .collect()
+    }
+
     /// The images this account owns in the region.
     pub async fn own_images(&self) -> Vec<aws_sdk_ec2::types::Image> {
         self.ec2

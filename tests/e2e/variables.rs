@@ -101,17 +101,8 @@ async fn bake_all_gives_a_var_to_the_roles_that_declare_it() {
     .unwrap();
     let bake_all = |var: &str| {
         aws.bakery()
-            .args([
-                "bake",
-                "--all",
-                "--version",
-                "1.0.0",
-                "--output",
-                "json",
-                "--var",
-                var,
-            ])
-            .arg_path(recipes.path())
+            .bake_all_json(recipes.path(), "1.0.0")
+            .args(["--var", var])
             .run()
     };
 

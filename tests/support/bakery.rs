@@ -117,6 +117,12 @@ impl Bakery {
             .arg_path(recipe)
     }
 
+    /// `bakery bake --all <folder> --version <version> --output json`.
+    pub fn bake_all_json(self, folder: &Path, version: &str) -> Bakery {
+        self.args(["bake", "--all", "--version", version, "--output", "json"])
+            .arg_path(folder)
+    }
+
     pub fn arg_path(mut self, path: &Path) -> Bakery {
         self.command.arg(path);
         self

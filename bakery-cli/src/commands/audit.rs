@@ -7,7 +7,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::{errln, fail, outln, print_json, Output};
+use crate::output::{fail, outln, print_json, warn_split, Output};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,16 +54,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         .filter(|(_, f)| !f.violations.is_empty())
         .count();
     for (role, split) in &splits {
-        let named: Vec<String> = split
-            .regions
-            .iter()
-            .map(|(region, version)| format!("{region} {version}"))
-            .collect();
-        errln!(
-            "warning: channel {} of {role} names different releases across regions: {}",
-            split.channel,
-            named.join(", ")
-        );
+        warn_split(role, split);
     }
     if output == Output::Json {
         let fleets: Vec<serde_json::Value> = fleets

@@ -28,12 +28,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         Ok(aws) => aws,
         Err(error) => return fail(output, &error),
     };
-    let style = if output == Output::Json {
-        Style::Json
-    } else {
-        Style::Plain
-    };
-    let renderer = Arc::new(Renderer::new(style));
+    let renderer = Arc::new(Renderer::new(Style::of_command(output)));
     let regional = aws.in_regions(&regions);
     let searched: Vec<String> = regional.iter().map(|r| r.region.clone()).collect();
     let sweep = match janitor::find(&regional).await {

@@ -26,11 +26,7 @@ pub struct Args {
 
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let output = context.output;
-    let renderer = Renderer::new(if output == Output::Json {
-        Style::Json
-    } else {
-        Style::Plain
-    });
+    let renderer = Renderer::new(Style::of_command(output));
     let distributed = async {
         let release = Release::parse(&args.role, &args.version)?;
         let destinations =

@@ -42,11 +42,7 @@ const COPY_JOBS: usize = 4;
 
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let output = context.output;
-    let renderer = Renderer::new(if output == Output::Json {
-        Style::Json
-    } else {
-        Style::Plain
-    });
+    let renderer = Renderer::new(Style::of_command(output));
     let promoted = async {
         let release = Release::parse(&args.role, &args.version)?;
         check_channel(&args.channel)?;

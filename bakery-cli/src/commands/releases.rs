@@ -8,7 +8,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::{errln, fail, outln, print_json, Output};
+use crate::output::{fail, outln, print_json, warn_split, Output};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,19 +31,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     };
     let splits = channels::splits(&releases);
     for split in &splits {
-        let named: Vec<String> = split
-            .regions
-            .iter()
-            .map(|(region, version)| format!("{region} {version}"))
-            .collect();
-        errln!(
-            "warning: channel {} names different releases across regions: {}; promote one \
-             release everywhere (bakery promote {} <version> --channel {})",
-            split.channel,
-            named.join(", "),
-            args.role,
-            split.channel
-        );
+        warn_split(&args.role, split);
     }
     if context.output == Output::Json {
         print_json(&releases);

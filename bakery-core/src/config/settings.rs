@@ -230,14 +230,7 @@ impl Merged {
         for name in settings.vars.keys() {
             note(&format!("vars.{name}"), checks::check_env_name(name));
         }
-        match problems.len() {
-            0 => Ok(()),
-            1 => Err(Error::input(problems.remove(0))),
-            n => Err(Error::input(format!(
-                "{n} problems in the settings:\n  {}",
-                problems.join("\n  ")
-            ))),
-        }
+        Error::refusing_all("in the settings", problems)
     }
 }
 

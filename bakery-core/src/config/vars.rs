@@ -139,14 +139,7 @@ pub fn settle(
              put large values in a file of the recipe"
         ));
     }
-    match problems.len() {
-        0 => Ok(()),
-        1 => Err(Error::input(problems.remove(0))),
-        n => Err(Error::input(format!(
-            "{n} problems with the variables:\n  {}",
-            problems.join("\n  ")
-        ))),
-    }
+    Error::refusing_all("with the variables", problems)
 }
 
 fn declared_list(declared: &BTreeMap<String, Variable>) -> String {
