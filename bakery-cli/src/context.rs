@@ -22,6 +22,14 @@ impl Context {
         Aws::connect(&self.aws).await
     }
 
+    /// Clients for the region, once it and `regions` are known to be regions this
+    /// account can use (one read call; a bad region is refused with exit 2).
+    pub async fn reach(&self, regions: &[String]) -> Result<Aws> {
+        let aws = self.connect().await?;
+        aws.check_regions(regions).await?;
+        Ok(aws)
+    }
+
     /// The regions a fleet-wide command looks at: `--regions`, else the environment's,
     /// else (empty) the current region only.
     pub fn regions(&self, flag: &[String]) -> Vec<String> {

@@ -17,6 +17,9 @@ pub enum Exit {
     Leaked,
     /// `bakery audit`: some fleet breaks the policy.
     PolicyBroken,
+    /// The release was made, but the bake stopped (interrupted or failed) before its
+    /// copies, sharing or channels: the result says which, and the commands that finish.
+    Unfinished,
     /// SIGINT/SIGTERM; cleaned up.
     Interrupted,
 }
@@ -29,6 +32,7 @@ impl Exit {
             Exit::InvalidInput => 2,
             Exit::Leaked => 3,
             Exit::PolicyBroken => 4,
+            Exit::Unfinished => 5,
             Exit::Interrupted => 130,
         }
     }
@@ -46,6 +50,9 @@ impl Exit {
         if !report.leaked.is_empty() {
             return Exit::Leaked;
         }
+        if !report.unfinished.is_empty() {
+            return Exit::Unfinished;
+        }
         match (report.status, report.error_kind) {
             (BakeStatus::Succeeded, _) => Exit::Success,
             (BakeStatus::Interrupted, _) => Exit::Interrupted,
@@ -58,8 +65,9 @@ impl Exit {
     /// bad input, then failures.
     pub fn worst(self, other: Exit) -> Exit {
         let rank = |exit: Exit| match exit {
-            Exit::Interrupted => 5,
-            Exit::Leaked => 4,
+            Exit::Interrupted => 6,
+            Exit::Leaked => 5,
+            Exit::Unfinished => 4,
             Exit::PolicyBroken => 3,
             Exit::InvalidInput => 2,
             Exit::Failed => 1,
@@ -106,6 +114,11 @@ mod tests {
             ..ended(BakeStatus::Failed)
         };
         assert_eq!(Exit::of_report(&leaky).code(), 3);
+        let released_then_stopped = BakeReport {
+            unfinished: vec![bakery_core::model::Step::Promote],
+            ..ended(BakeStatus::Interrupted)
+        };
+        assert_eq!(Exit::of_report(&released_then_stopped).code(), 5);
     }
 
     #[test]

@@ -11,12 +11,12 @@ default_environment = "staging"
 [environments.staging]
 regions = ["ap-southeast-6", "ap-east-2"]
 instance_profile = "bakery-builder"
-subnet = "subnet-staging"
+subnet = "subnet-0a57a61e0000000aa"
 tags = { cost-center = "platform", environment = "staging" }
 
 [environments.production]
 extends = "staging"
-subnet = "subnet-production"
+subnet = "subnet-0b9d0c0de000000bb"
 kms_keys = { ap-east-2 = "alias/production-ebs" }
 tags = { environment = "production" }
 vars = { LOG_LEVEL = "warn" }
@@ -62,7 +62,7 @@ fn config_show_prints_each_merged_value_with_where_it_came_from() {
             .to_string()
     };
     assert!(line("builder.volume_type").ends_with("# built-in default"));
-    assert!(line("builder.subnet").contains("\"subnet-production\""));
+    assert!(line("builder.subnet").contains("\"subnet-0b9d0c0de000000bb\""));
     assert!(line("builder.subnet").contains("# environment production ("));
     assert!(
         line("builder.instance_profile").contains("# recipe ("),
@@ -101,7 +101,7 @@ fn an_environment_picks_the_build_region_and_the_copies() {
         plan["copy_to"],
         json!([{ "region": "ap-east-2", "kms_key": "alias/production-ebs" }])
     );
-    assert_eq!(plan["builder"]["subnet"], "subnet-production");
+    assert_eq!(plan["builder"]["subnet"], "subnet-0b9d0c0de000000bb");
     assert_eq!(plan["recipe_tags"]["environment"], "production");
 }
 

@@ -104,9 +104,24 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         .bake_json(recipe.path(), "1.1.0")
         .args(["--copy-to", "ap-southeast-5,us-east-2"])
         .run();
-    partial.expect_code(1);
+    partial.expect_code(5);
     let result = partial.json();
     assert_eq!(result["failed_step"], "distribute");
+    assert_eq!(
+        result["unfinished"],
+        json!(["distribute", "promote"]),
+        "released, but neither every copy nor latest"
+    );
+    assert_eq!(
+        result["to_complete"],
+        json!([
+            "bakery distribute edge 1.1.0 --regions ap-southeast-5,us-east-2",
+            format!(
+                "bakery promote edge 1.1.0 --channel latest --regions {},ap-southeast-5,us-east-2",
+                home.region
+            )
+        ])
+    );
     assert!(
         result["error"]
             .as_str()

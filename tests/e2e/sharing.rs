@@ -100,12 +100,16 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
         .args(["--env", "fleet"])
         .run();
     assert_eq!(
-        baked.code, 1,
-        "the organization cannot use the key: {}",
+        baked.code, 5,
+        "released, but the organization cannot use the key: {}",
         baked.stderr
     );
     let report = baked.json();
     assert_eq!(report["failed_step"], "share");
+    assert_eq!(
+        report["unfinished"],
+        serde_json::json!(["share", "promote"])
+    );
     assert!(report["error"]
         .as_str()
         .unwrap()

@@ -9,8 +9,10 @@ What it adds (see tests/emulator/README.md for the control API):
   (or `failed`, when a test asks for it).
 - CreateImage with a `snapshot` TagSpecification (moto: HTTP 500).
 - EnableImageDeprecation / DisableImageDeprecation, with DeprecationTime in DescribeImages.
-- SSM DescribeInstanceInformation: running EC2 instances with an instance profile come
-  online a configurable time after they are running.
+- SSM DescribeInstanceInformation: running EC2 instances with an instance profile and
+  a way to SSM (VPC endpoints, a NAT, or a public address behind the internet gateway)
+  come online a configurable time after they are running.
+- The default VPC has its internet gateway and default route, as in AWS.
 - SSM SendCommand only on the instances it names (moto: every instance of the region),
   refused with InvalidInstanceId for instances that are not online, and invocations that
   are `InProgress` for a while and then end with the outcome a test chose
@@ -18,7 +20,9 @@ What it adds (see tests/emulator/README.md for the control API):
 - DescribeImageReferences: the instances and launch templates that use an image.
 - SendCommand's CloudWatchOutputConfig, kept and shown by ListCommands.
 - Snapshots of encrypted volumes, and of encrypted copies, carry their KMS key.
-- Faults: the next N calls of an action answer with a chosen error (throttling, 5xx).
+- Faults: the next N calls of an action (or a share of every call of a service, or all
+  of them) answer with a chosen error (throttling, 5xx), late, or after taking effect.
+- DescribeRegions: the account has opted in to the opt-in regions (unless told not).
 - Instance metadata (IMDSv2 only) for each emulated instance under
   /bakery-imds/<instance-id>/, with its region and tags, for the firstboot agent's tests.
 
@@ -31,6 +35,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import random
 import re
 import sys
 import threading
@@ -68,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     # [{"match": "substring of the command text", "status": "Failed", "exit_code": 1,
     #   "stdout": "...", "stderr": "...", "seconds": 2}]
     "command_outcomes": [],
+    # The emulated account has opted in to the region (AWS: DescribeRegions says
+    # "opted-in"; "not-opted-in" regions refuse every call with OptInRequired).
+    "opted_in": True,
 }
 
 
@@ -78,13 +86,18 @@ class Settings:
         self.lock = threading.Lock()
         self.by_region: dict[str, dict[str, Any]] = {}
         # [{"action": "DescribeImages", "region": "*", "times": 2, "status": 503,
-        #   "code": "RequestLimitExceeded", "message": "..."}]
+        #   "code": "RequestLimitExceeded", "message": "..."}]; "action": "*" with
+        # "service" for every call of a service; "times": null for a fault that stays;
+        # "probability" for a share of the calls; "delay_seconds" to hold the answer.
         self.faults: list[dict[str, Any]] = []
+        # Faults with a probability draw from this, seeded, so runs repeat.
+        self.random = random.Random(7)
 
     def reset(self) -> None:
         with self.lock:
             self.by_region.clear()
             self.faults.clear()
+            self.random.seed(7)
 
     def update(self, body: dict[str, Any]) -> dict[str, Any]:
         region = body.pop("region", "*")
@@ -112,14 +125,20 @@ class Settings:
         with self.lock:
             return self.snapshot(region)[key]
 
-    def take_fault(self, action: str, region: str) -> dict[str, Any] | None:
+    def take_fault(self, action: str, service: str, region: str) -> dict[str, Any] | None:
         with self.lock:
             for fault in self.faults:
-                if fault["action"] == action and fault["region"] in ("*", region):
+                if fault["action"] not in ("*", action) or fault["region"] not in ("*", region):
+                    continue
+                if fault.get("service", service) != service:
+                    continue
+                if self.random.random() >= float(fault.get("probability", 1.0)):
+                    continue
+                if fault["times"] is not None:
                     fault["times"] -= 1
                     if fault["times"] <= 0:
                         self.faults.remove(fault)
-                    return dict(fault)
+                return dict(fault)
         return None
 
 
@@ -441,6 +460,8 @@ def _ssm_online(instance: Instance, region: str) -> bool:
     had time to register (the agent needs the profile's credentials to call SSM)."""
     if instance.state != "running" or not instance.iam_instance_profile:
         return False
+    if not _reaches_ssm(instance, region):
+        return False
     since = instance.__dict__.get("_bakery_running_since")
     if since is None:
         return False
@@ -605,6 +626,80 @@ def _get_invocation(self: Command, instance_id: str, plugin_name: str | None) ->
 Command.get_invocation = _get_invocation  # type: ignore[method-assign]
 
 
+# ---------------------------------------------------------------- the default VPC and the way to SSM
+
+from moto.ec2.models.vpcs import VPC, VPCBackend  # noqa: E402
+
+_original_create_default_vpc = VPCBackend.create_default_vpc
+
+
+def _create_default_vpc(self: VPCBackend) -> VPC:
+    # AWS: a default VPC comes with an internet gateway and, in its main route table,
+    # a default route to it (moto makes neither).
+    vpc = _original_create_default_vpc(self)
+    igw = self.create_internet_gateway()  # type: ignore[attr-defined]
+    self.attach_internet_gateway(igw.id, vpc.id)  # type: ignore[attr-defined]
+    for table in self.describe_route_tables(  # type: ignore[attr-defined]
+        filters={"vpc-id": [vpc.id], "association.main": ["true"]}
+    ):
+        self.create_route(table.id, "0.0.0.0/0", gateway_id=igw.id)  # type: ignore[attr-defined]
+    return vpc
+
+
+VPCBackend.create_default_vpc = _create_default_vpc  # type: ignore[method-assign]
+
+SSM_SERVICES = ("ssm", "ssmmessages", "ec2messages")
+
+
+def _reaches_ssm(instance: Instance, region: str) -> bool:
+    """AWS: an instance's agent reaches SSM through interface endpoints in its VPC,
+    through a default route that is not the internet gateway's (a NAT), or through the
+    internet gateway when the instance has a public address."""
+    backend = instance.ec2_backend
+    vpc_id, subnet_id = instance.vpc_id, instance.subnet_id
+    if not vpc_id or not subnet_id:
+        return True
+    services = {e.service_name for e in backend.describe_vpc_endpoints(None, filters={"vpc-id": [vpc_id]})}
+    if all(f"com.amazonaws.{region}.{name}" in services for name in SSM_SERVICES):
+        return True
+    tables = backend.describe_route_tables(filters={"association.subnet-id": [subnet_id]}) or \
+        backend.describe_route_tables(filters={"vpc-id": [vpc_id], "association.main": ["true"]})
+    for table in tables:
+        for route in table.routes:
+            if route.destination_cidr_block != "0.0.0.0/0":
+                continue
+            gateway = route.gateway.id if route.gateway else ""
+            if gateway.startswith("igw-"):
+                return instance.public_ip is not None
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- regions the account may use
+
+from moto.ec2.models.availability_zones_and_regions import (  # noqa: E402
+    Region,
+    RegionsAndZonesBackend,
+)
+
+_original_describe_regions = RegionsAndZonesBackend.describe_regions
+
+
+def _describe_regions(self: RegionsAndZonesBackend, region_names: list[str] | None = None) -> list[Region]:
+    # moto marks the opt-in regions "not-opted-in" but serves them anyway; the emulated
+    # account has opted in to them unless a test says otherwise ("opted_in": false).
+    regions = []
+    for region in _original_describe_regions(self, region_names):
+        status = region.opt_in_status
+        if status != "opt-in-not-required":
+            status = "opted-in" if SETTINGS.get(region.name, "opted_in") else "not-opted-in"
+        regions.append(Region(region.name, region.endpoint, status))
+    return regions
+
+
+RegionsAndZonesBackend.describe_regions = _describe_regions  # type: ignore[method-assign]
+
+
 # ---------------------------------------------------------------- EBS: encrypted snapshots
 
 from moto.ec2.models.elastic_block_store import EBSBackend  # noqa: E402
@@ -628,7 +723,7 @@ EBSBackend.create_snapshot = _create_snapshot  # type: ignore[method-assign]
 # ---------------------------------------------------------------- WSGI: control API and faults
 
 CONTROL_PREFIX = "/bakery-emulator/"
-REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+SCOPE_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
 
 
 def _json_response(start_response: Any, status: str, body: Any) -> list[bytes]:
@@ -753,9 +848,21 @@ class BakeryEmulator:
             return instance_metadata(path[len(IMDS_PREFIX):], environ, start_response)
         body = _read_body(environ)
         action = _action_of(environ, body)
+        scope = SCOPE_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
+        region, service = scope.groups() if scope else ("*", "*")
+        if action and region != "*" and not SETTINGS.get(region, "opted_in"):
+            # AWS: a region the account has not opted in to refuses every call.
+            return _fault_response(start_response, environ, {
+                "status": 401, "code": "OptInRequired",
+                "message": "You are not subscribed to this service. Please go to "
+                           "http://aws.amazon.com to subscribe."})
         if action and SETTINGS.faults:
-            match = REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
-            fault = SETTINGS.take_fault(action, match.group(1) if match else "*")
+            fault = SETTINGS.take_fault(action, service, region)
+            if fault and fault.get("delay_seconds"):
+                # A slow or silent service: the answer (or the fault) comes this late.
+                time.sleep(float(fault["delay_seconds"]))
+                if not fault.get("status"):
+                    return self.moto_app(environ, start_response)
             if fault and fault.get("after"):
                 # The call takes effect, then its answer is lost: what a timeout or a
                 # dropped connection looks like to the caller.

@@ -29,7 +29,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             }
             None => DEFAULT_MAX_AGE,
         };
-        let aws = context.connect().await?;
+        let aws = context.reach(&regions).await?;
         let mut fleets = Vec::new();
         let mut searched = Vec::new();
         let regional = aws.in_regions(&regions);

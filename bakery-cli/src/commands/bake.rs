@@ -44,9 +44,9 @@ pub struct Args {
     /// With --all: bake every role but these (comma-separated or repeated).
     #[arg(long, value_name = "ROLES", requires = "all")]
     except: Vec<String>,
-    /// With --all: how many bakes run at once.
-    #[arg(long, default_value_t = 4)]
-    jobs: usize,
+    /// With --all: how many bakes run at once (1 to 64).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
     /// The release version, semver X.Y.Z or X.Y.Z-pre (e.g. 2.4.0, 2.5.0-rc.1).
     #[arg(long, required_unless_present = "bump", conflicts_with = "bump")]
     version: Option<String>,
@@ -216,6 +216,9 @@ pub async fn run(args: Args, context: &Context) -> Exit {
         Ok(plan) => plan,
         Err(error) => return refuse(&args, context.output, &error),
     };
+    if let Err(error) = aws.check_regions(&plan.settings.settings.regions).await {
+        return refuse(&args, context.output, &error);
+    }
 
     let renderer = Arc::new(Renderer::new(style));
     let cancel = CancellationToken::new();
@@ -248,6 +251,13 @@ async fn run_all(
         Ok(plans) => plans,
         Err(error) => return refuse(args, output, &error),
     };
+    let regions: Vec<String> = plans
+        .iter()
+        .flat_map(|plan| plan.settings.settings.regions.clone())
+        .collect();
+    if let Err(error) = aws.check_regions(&regions).await {
+        return refuse(args, output, &error);
+    }
     let renderer = Arc::new(Renderer::new(style));
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(crate::signals::watch(cancel.clone(), renderer.clone()));
@@ -257,7 +267,7 @@ async fn run_all(
             renderer: renderer.clone(),
         })
     };
-    let outcomes = world::bake_all(plans, aws, sink_for, cancel, args.jobs.max(1)).await;
+    let outcomes = world::bake_all(plans, aws, sink_for, cancel, usize::from(args.jobs)).await;
     signals.abort();
     renderer.finish();
     let outcomes = match outcomes {
@@ -362,6 +372,22 @@ fn print_result(output: Output, report: &BakeReport) {
             if let Some(error) = &report.error {
                 outln!("{error}");
             }
+        }
+    }
+    if !report.unfinished.is_empty() {
+        let steps: Vec<String> = report.unfinished.iter().map(ToString::to_string).collect();
+        outln!(
+            "{release} IS RELEASED ({}), but these steps did not run: {}. To finish:",
+            report
+                .images
+                .iter()
+                .map(|i| format!("{} {}", i.region, i.image_id))
+                .collect::<Vec<_>>()
+                .join(", "),
+            steps.join(", ")
+        );
+        for command in &report.to_complete {
+            outln!("  {command}");
         }
     }
     if !report.regions.is_empty() {

@@ -24,7 +24,7 @@ pub struct Args {
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let (yes, output) = (args.yes, context.output);
     let regions = context.regions(&args.regions);
-    let aws = match context.connect().await {
+    let aws = match context.reach(&regions).await {
         Ok(aws) => aws,
         Err(error) => return fail(output, &error),
     };

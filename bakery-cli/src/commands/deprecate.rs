@@ -25,8 +25,9 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     let deprecated = async {
         let release = Release::parse(&args.role, &args.version)?;
         let when = parse_when(&args.at)?;
-        let aws = context.connect().await?;
-        let regions = aws.in_regions(&context.regions(&args.regions));
+        let regions = context.regions(&args.regions);
+        let aws = context.reach(&regions).await?;
+        let regions = aws.in_regions(&regions);
         let images = catalog::deprecate(&regions, &release, when).await?;
         Ok::<_, Error>((release, when, images))
     };

@@ -31,7 +31,8 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         let release = Release::parse(&args.role, &args.version)?;
         let destinations =
             Destination::for_release(&args.copy_to, &args.kms_keys, context.environment.as_ref())?;
-        let aws = context.connect().await?;
+        let regions: Vec<String> = destinations.iter().map(|d| d.region.clone()).collect();
+        let aws = context.reach(&regions).await?;
         distribute::complete(&aws, &release, &destinations, COPY_JOBS, &renderer).await
     };
     let outcomes = match distributed.await {

@@ -46,8 +46,8 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     let promoted = async {
         let release = Release::parse(&args.role, &args.version)?;
         check_channel(&args.channel)?;
-        let aws = context.connect().await?;
         let regions = context.regions(&args.regions);
+        let aws = context.reach(&regions).await?;
         if args.distribute {
             let missing = channels::gaps(&aws, &release, &args.channel, &regions).await?;
             if !missing.is_empty() {

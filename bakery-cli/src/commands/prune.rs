@@ -32,8 +32,9 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     let pruned = async {
         let role = RoleName::parse(&args.role).map_err(Error::input)?;
         let policy = PrunePolicy::parse(args.keep, args.older_than.as_deref())?;
-        let aws = context.connect().await?;
-        let regions = aws.in_regions(&context.regions(&args.regions));
+        let regions = context.regions(&args.regions);
+        let aws = context.reach(&regions).await?;
+        let regions = aws.in_regions(&regions);
         let items = prune::plan(&regions, &role, policy).await?;
         if yes {
             prune::apply(&aws, &role, &items).await?;

@@ -21,8 +21,9 @@ pub struct Args {
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let listed = async {
         let role = RoleName::parse(&args.role).map_err(Error::input)?;
-        let aws = context.connect().await?;
-        let regions = aws.in_regions(&context.regions(&args.regions));
+        let regions = context.regions(&args.regions);
+        let aws = context.reach(&regions).await?;
+        let regions = aws.in_regions(&regions);
         catalog::list_everywhere(&regions, &role).await
     };
     let releases = match listed.await {

@@ -47,8 +47,8 @@ pub async fn run(args: &Args, change: PermissionChange, context: &Context) -> Ex
                 "{key} (--account, --organization, --ou or bakery.toml): {message}"
             ))
         })?;
-        let aws = context.connect().await?;
         let mut regions = context.regions(&args.regions);
+        let aws = context.reach(&regions).await?;
         if regions.is_empty() {
             regions.push(aws.region.clone());
         }

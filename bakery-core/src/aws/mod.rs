@@ -11,6 +11,7 @@ pub mod state;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::model::names::check_region;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -50,10 +51,13 @@ impl Aws {
             // Throttling and 5xx answers are retried by the SDK with backoff; the
             // waits retry them again on top (see wait.rs).
             .retry_config(RetryConfig::standard().with_max_attempts(5))
+            // Every call ends within a minute, retries included: an endpoint that
+            // does not answer fails the command instead of hanging it.
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .operation_timeout(Duration::from_secs(55))
                     .build(),
             );
         if let Some(region) = &settings.region {
@@ -67,7 +71,50 @@ impl Aws {
             Error::input("no AWS region")
                 .with_hint("pass --region, set AWS_REGION, or set `region` in the AWS profile")
         })?;
+        check_region(&region).map_err(|message| {
+            Error::input(format!(
+                "region (from --region, the environment, AWS_REGION or the profile): {message}"
+            ))
+        })?;
         Ok(Aws::from_config(config, region))
+    }
+
+    /// Refuses, before anything is made, a region this account cannot use: one that
+    /// is not a region of its partition, one it has not opted in to, or (this one)
+    /// one whose EC2 does not answer.
+    pub async fn check_regions(&self, regions: &[String]) -> Result<()> {
+        let known = self.ec2.account_regions().await.map_err(|error| {
+            if error.aws_code().is_some() {
+                return error;
+            }
+            Error::input(format!(
+                "cannot reach EC2 in region `{}`: {}",
+                self.region,
+                error.problem()
+            ))
+            .with_hint("check the region's name (e.g. eu-west-1), the endpoint and the network")
+        })?;
+        let mut problems = Vec::new();
+        for region in std::iter::once(&self.region).chain(regions) {
+            match known.iter().find(|r| &r.name == region) {
+                Some(found) if found.enabled => {}
+                Some(_) => problems.push(format!(
+                    "region `{region}` is not enabled for this account (an opt-in region): \
+                     enable it under Account › AWS Regions, or leave it out"
+                )),
+                None => problems.push(format!(
+                    "`{region}` is not a region of this account's partition"
+                )),
+            }
+        }
+        problems.dedup();
+        let enabled: Vec<&str> = known
+            .iter()
+            .filter(|r| r.enabled)
+            .map(|r| r.name.as_str())
+            .collect();
+        Error::refusing_all("with the regions", problems)
+            .map_err(|e| e.with_hint(format!("the account's regions: {}", enabled.join(", "))))
     }
 
     /// Clients for each region (this one alone when `regions` is empty).

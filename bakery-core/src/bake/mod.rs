@@ -165,8 +165,24 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         (kept, leaked) =
             cleanup::cleanup(bake, &reason, keep_builder, facts.release.as_ref()).await;
     }
+    let steps = bake.step_records();
+    let succeeded: Vec<Step> = steps
+        .iter()
+        .filter(|s| s.status == BakeStatus::Succeeded)
+        .map(|s| s.name.clone())
+        .collect();
+    let unfinished = match (&failure, &facts.release) {
+        (Some(_), Some(_)) => plan.unfinished(&succeeded),
+        _ => Vec::new(),
+    };
+    let to_complete = match &facts.release {
+        Some(release) => plan.completion(release, &unfinished),
+        None => Vec::new(),
+    };
     let report = BakeReport {
         status,
+        unfinished,
+        to_complete,
         dry_run: plan.dry_run,
         role: plan.role.to_string(),
         version: match &facts.release {
@@ -182,7 +198,7 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         base_release: facts.base_release,
         images: facts.released.into_iter().chain(facts.copies).collect(),
         regions: facts.regions,
-        steps: bake.step_records(),
+        steps,
         started_at: rfc3339(bake.started_at),
         seconds: bake.seconds(),
         error: failure.as_ref().map(|f| f.error.to_string()),

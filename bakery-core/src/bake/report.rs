@@ -51,6 +51,12 @@ pub struct BakeReport {
     pub run_uuid: String,
     /// The values of the recipe's variables.
     pub vars: std::collections::BTreeMap<String, String>,
+    /// When the bake stopped after its release was recorded: the steps that did not
+    /// run, and the commands that do them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unfinished: Vec<Step>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub to_complete: Vec<String>,
     pub region: String,
     pub builder_instance_id: Option<String>,
     pub base_image: Option<String>,
@@ -94,6 +100,8 @@ impl BakeReport {
             bake_id: String::new(),
             run_uuid: String::new(),
             vars: Default::default(),
+            unfinished: Vec::new(),
+            to_complete: Vec::new(),
             region: String::new(),
             builder_instance_id: None,
             base_image: None,

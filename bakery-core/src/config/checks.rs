@@ -1,16 +1,15 @@
 //! Checks of single values, shared by recipe.toml, bakery.toml and the flags: each
 //! returns what is wrong and what is accepted, and the caller says where.
 
+pub use crate::model::names::check_region;
 use crate::model::Sharing;
 
 /// AWS tag rules, plus the `bakery:` prefix that belongs to bakery's own schema.
 pub fn check_tag(key: &str, value: &str) -> Result<(), String> {
-    if key.is_empty() || key.chars().count() > 128 {
-        return Err("tag keys are 1 to 128 characters".into());
+    if key.is_empty() || key.chars().count() > 128 || key.chars().any(char::is_control) {
+        return Err("tag keys are 1 to 128 characters, none of them a control character".into());
     }
-    if value.chars().count() > 256 {
-        return Err("tag values are at most 256 characters".into());
-    }
+    check_tag_value(value)?;
     let lower = key.to_ascii_lowercase();
     if lower.starts_with("aws:") || lower.starts_with("bakery:") {
         return Err("the `aws:` and `bakery:` prefixes are reserved; choose another key".into());
@@ -18,19 +17,116 @@ pub fn check_tag(key: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `eu-west-1`, `us-gov-west-1`, `ap-southeast-7`: letters-and-dashes, a number.
-pub fn check_region(region: &str) -> Result<(), String> {
-    let parts: Vec<&str> = region.split('-').collect();
-    let valid = parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
-        && !parts[parts.len() - 1].is_empty();
+/// A tag value: at most 256 characters, no line breaks or other control characters.
+pub fn check_tag_value(value: &str) -> Result<(), String> {
+    let length = value.chars().count();
+    if length > 256 {
+        return Err(format!(
+            "tag values are at most 256 characters; this one has {length}"
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("tag values hold no line breaks or other control characters".into());
+    }
+    Ok(())
+}
+
+/// An EC2 instance type: a family with its generation, a dot, a size (`t3.small`,
+/// `m7i-flex.large`, `c7i.metal-24xl`).
+pub fn check_instance_type(instance_type: &str) -> Result<(), String> {
+    let valid = instance_type.split_once('.').is_some_and(|(family, size)| {
+        family.starts_with(|c: char| c.is_ascii_lowercase())
+            && family.chars().any(|c| c.is_ascii_digit())
+            && family
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !size.is_empty()
+            && size
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    });
     if valid {
         Ok(())
     } else {
-        Err(format!("`{region}` is not a region name (e.g. eu-west-1)"))
+        Err(format!(
+            "`{instance_type}` is not an instance type: write FAMILY.SIZE, e.g. t3.small or m7g.large"
+        ))
+    }
+}
+
+/// An EC2 id of `prefix` (`sg`, `subnet`, `ami`): the prefix, a dash, 8 or 17 hex digits.
+pub fn check_ec2_id(prefix: &str, id: &str) -> Result<(), String> {
+    let valid = id
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            matches!(hex.len(), 8 | 17) && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{id}` is not a {prefix} id: {prefix}- and 8 or 17 hex digits, e.g. {prefix}-0123456789abcdef0"
+        ))
+    }
+}
+
+/// A KMS key as EC2 takes it: a key id, `alias/NAME`, or a key or alias ARN.
+pub fn check_kms_key(key: &str) -> Result<(), String> {
+    let is_key_id = |id: &str| {
+        let hex = id.strip_prefix("mrk-").unwrap_or(id);
+        (hex.len() == 36 || (id.starts_with("mrk-") && hex.len() == 32))
+            && hex.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+    };
+    let is_alias = |name: &str| {
+        name.strip_prefix("alias/").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest.len() <= 250
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+        })
+    };
+    let is_arn = |arn: &str| {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "kms"
+            && check_region(parts[3]).is_ok()
+            && parts[4].len() == 12
+            && parts[4].chars().all(|c| c.is_ascii_digit())
+            && (parts[5].strip_prefix("key/").is_some_and(is_key_id) || is_alias(parts[5]))
+    };
+    if is_key_id(key) || is_alias(key) || is_arn(key) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{key}` is not a KMS key: give its id, alias/NAME, or its ARN \
+             (arn:aws:kms:REGION:ACCOUNT:key/ID)"
+        ))
+    }
+}
+
+/// An instance profile: its name, or its ARN.
+pub fn check_instance_profile(profile: &str) -> Result<(), String> {
+    let name = match profile.strip_prefix("arn:") {
+        Some(rest) => rest
+            .split_once(":instance-profile/")
+            .map_or("", |(_, path)| path.rsplit('/').next().unwrap_or("")),
+        None => profile,
+    };
+    let valid = (1..=128).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{profile}` is not an instance profile: give its name (letters, digits, `+=,.@_-`) \
+             or its ARN (arn:aws:iam::ACCOUNT:instance-profile/NAME)"
+        ))
     }
 }
 
@@ -231,5 +327,51 @@ mod tests {
         assert!(check_tag("bakery:role", "x")
             .unwrap_err()
             .contains("reserved"));
+        assert!(check_tag("team", "a\nb")
+            .unwrap_err()
+            .contains("line breaks"));
+        assert!(check_tag_value(&"x".repeat(257))
+            .unwrap_err()
+            .contains("has 257"));
+    }
+
+    #[test]
+    fn what_ec2_launches_with_is_checked_by_its_form() {
+        for good in [
+            "t3.small",
+            "m7i-flex.large",
+            "c7i.metal-24xl",
+            "u-6tb1.112xlarge",
+        ] {
+            assert!(check_instance_type(good).is_ok(), "{good}");
+        }
+        for bad in ["", "t3", "t3.small; rm -rf /", "T3.small", "small.t3x"] {
+            assert!(check_instance_type(bad).is_err(), "{bad}");
+        }
+        assert!(check_ec2_id("sg", "sg-0123456789abcdef0").is_ok());
+        assert!(check_ec2_id("sg", "sg-12345678").is_ok());
+        assert!(check_ec2_id("sg", "not-an-sg")
+            .unwrap_err()
+            .contains("sg- and 8 or 17"));
+        assert!(check_ec2_id("subnet", "sg-12345678").is_err());
+        for good in [
+            "alias/ebs",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/ebs",
+        ] {
+            assert!(check_kms_key(good).is_ok(), "{good}");
+        }
+        for bad in ["", "ebs", "alias/", "arn:aws:kms:eu-west-1:1:key/x"] {
+            assert!(check_kms_key(bad).is_err(), "{bad}");
+        }
+        assert!(check_instance_profile("bakery-builder").is_ok());
+        assert!(check_instance_profile(
+            "arn:aws:iam::123456789012:instance-profile/ci/bakery-builder"
+        )
+        .is_ok());
+        assert!(check_instance_profile("bakery builder").is_err());
+        assert!(check_instance_profile("").is_err());
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::confined::{leads_outside, outside};
 use crate::error::{Error, Result};
 
 /// sha256 over every file of the recipe folder (hidden files excepted), in path order,
@@ -39,10 +40,16 @@ fn collect_files(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<()>
             continue;
         }
         let path = entry.path();
-        if path.is_dir() {
+        let relative = path.strip_prefix(root).expect("listed below the root");
+        if let Some(target) = leads_outside(root, &path) {
+            return Err(Error::input(outside(relative, &target)));
+        }
+        // A linked folder is not walked (it may link back up); its files are where
+        // it leads, inside the folder, and counted there.
+        let linked = entry.file_type().is_ok_and(|t| t.is_symlink());
+        if path.is_dir() && !linked {
             collect_files(root, &path, files)?;
-        } else {
-            let relative = path.strip_prefix(root).expect("listed below the root");
+        } else if !path.is_dir() {
             files.push(relative.to_string_lossy().replace('\\', "/"));
         }
     }

@@ -10,7 +10,7 @@ use toml::{Spanned, Table, Value};
 use super::located::{line_of, Problems};
 use super::settings::{merge, Layer, Settings, Source, StepOutput};
 use crate::error::{Error, Result};
-use crate::model::Sharing;
+use crate::model::{PublicAddress, Sharing};
 
 pub const CONFIG_FILE: &str = "bakery.toml";
 
@@ -47,6 +47,8 @@ struct RawEnvironment {
     #[serde(skip_serializing_if = "Option::is_none")]
     instance_profile: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    public_address: Option<PublicAddress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     kms_keys: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     share: Option<Sharing>,
@@ -69,7 +71,8 @@ impl RawEnvironment {
         let own = Value::try_from(self).expect("environments serialize");
         for (key, value) in own.as_table().expect("a table") {
             match key.as_str() {
-                "instance_type" | "subnet" | "security_groups" | "instance_profile" => {
+                "instance_type" | "subnet" | "security_groups" | "instance_profile"
+                | "public_address" => {
                     builder.insert(key.clone(), value.clone());
                 }
                 _ => {

@@ -31,6 +31,7 @@ pub fn split_list(values: &[String]) -> Vec<String> {
     values
         .iter()
         .flat_map(|v| v.split(','))
+        .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(str::to_string)
         .collect()
@@ -75,7 +76,7 @@ mod tests {
 
     #[test]
     fn list_flags_may_be_repeated_or_comma_separated() {
-        let given = ["eu-west-1,us-east-1".to_string(), "ap-south-1".to_string()];
+        let given = ["eu-west-1, us-east-1".to_string(), "ap-south-1".to_string()];
         assert_eq!(split_list(&given), ["eu-west-1", "us-east-1", "ap-south-1"]);
         assert_eq!(
             parse_kms_keys(&["eu-west-1=alias/ebs".into()]).unwrap()["eu-west-1"],

@@ -35,6 +35,7 @@ pub fn for_bake(
             ),
             ("builder.volume_type", "gp3".into()),
             ("builder.install_ssm_agent", false.into()),
+            ("builder.metadata_hop_limit", 1.into()),
         ],
     )];
     // A variable's default is the recipe's, but the environment's value wins over it.

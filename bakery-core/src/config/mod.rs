@@ -4,6 +4,7 @@
 //! A file's mistakes are reported together, each at its line ([`located`]).
 
 pub mod checks;
+pub mod confined;
 pub mod destinations;
 pub mod digest;
 pub mod environment;

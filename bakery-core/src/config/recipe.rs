@@ -17,18 +17,33 @@ use self::base::base_image;
 pub use self::base::{BaseImage, BaseSelector};
 use self::raw::{RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep, RawVar};
 use super::checks;
+use super::confined;
 use super::firstboot::FirstbootSettings;
 use super::located::Problems;
 use super::settings::BuilderSettings;
 use super::vars::{Pattern, Variable};
 use crate::error::{Error, Result};
-use crate::model::names::{duration_text, is_name, parse_duration};
+use crate::model::names::{duration_text, is_name, parse_duration_up_to};
 use crate::model::{Arch, Platform, RoleName};
 
 pub const RECIPE_FILE: &str = "recipe.toml";
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// A quarter: the default time from baking to deprecation.
 pub const DEFAULT_DEPRECATE_AFTER: Duration = Duration::from_secs(91 * 24 * 3600);
+/// SSM Run Command stops a command after 48 hours, whatever it is told.
+const MAX_STEP_TIMEOUT: (Duration, &str) = (
+    Duration::from_secs(48 * 3600),
+    "SSM Run Command stops any command after 48 hours",
+);
+/// EC2 takes a deprecation time at most 10 years ahead.
+const MAX_DEPRECATE_AFTER: (Duration, &str) = (
+    Duration::from_secs(10 * 365 * 24 * 3600),
+    "EC2 takes a deprecation time at most 10 years ahead",
+);
+const MAX_FETCH_TIMEOUT: (Duration, &str) = (
+    Duration::from_secs(24 * 3600),
+    "an instance waiting longer for its runlist is better alerted about",
+);
 
 /// A role's recipe, read and checked: everything a bake needs to know about the role.
 #[derive(Debug, Clone, Serialize)]
@@ -84,6 +99,9 @@ impl Recipe {
                 ),
             );
         }
+        if let Some(target) = confined::leads_outside(dir, &file) {
+            return Err(Error::input(confined::outside(&file, &target)));
+        }
         let source = std::fs::read_to_string(&file).map_err(|e| {
             Error::input(format!("cannot read {}: {e}", file.display()))
                 .with_hint(format!("a recipe folder holds a {RECIPE_FILE}"))
@@ -111,8 +129,8 @@ impl Recipe {
                 tags.insert(key.into_inner(), value);
             }
         }
-        let deprecate_after =
-            duration(raw.deprecate_after, &mut problems).unwrap_or(DEFAULT_DEPRECATE_AFTER);
+        let deprecate_after = duration(raw.deprecate_after, MAX_DEPRECATE_AFTER, &mut problems)
+            .unwrap_or(DEFAULT_DEPRECATE_AFTER);
         let firstboot = match raw.firstboot {
             Some(RawFirstboot::Off) => None,
             Some(RawFirstboot::On(settings)) => Some(firstboot_settings(*settings, &mut problems)),
@@ -137,10 +155,18 @@ impl Recipe {
     }
 }
 
-/// A duration written as text, checked at its place.
-fn duration(text: Option<Spanned<String>>, problems: &mut Problems) -> Option<Duration> {
+/// A duration written as text, checked at its place against its limit.
+fn duration(
+    text: Option<Spanned<String>>,
+    limit: (Duration, &str),
+    problems: &mut Problems,
+) -> Option<Duration> {
     let text = text?;
-    problems.check(text.span(), parse_duration(text.get_ref()))
+    let (limit, why) = limit;
+    problems.check(
+        text.span(),
+        parse_duration_up_to(text.get_ref(), limit, why),
+    )
 }
 
 fn builder_settings(raw: raw::RawBuilder, problems: &mut Problems) -> BuilderSettings {
@@ -155,15 +181,57 @@ fn builder_settings(raw: raw::RawBuilder, problems: &mut Problems) -> BuilderSet
         };
         problems.check(size.span(), checked)
     });
+    let hop_limit = raw.metadata_hop_limit.and_then(|limit| {
+        let n = *limit.get_ref();
+        let checked = if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!(
+                "key `builder.metadata_hop_limit`: {n} is out of range: give 1 to 64 \
+                 (1 unless containers on the builder need the metadata service)"
+            ))
+        };
+        problems.check(limit.span(), checked)
+    });
+    // Each value checked at its place; the merge checks them again with the others.
+    let mut checked =
+        |key: &str,
+         value: Option<Spanned<String>>,
+         check: &dyn Fn(&str) -> std::result::Result<(), String>| {
+            let value = value?;
+            let result = check(value.get_ref()).map_err(|m| format!("key `builder.{key}`: {m}"));
+            problems.check(value.span(), result)?;
+            Some(value.into_inner())
+        };
     BuilderSettings {
-        instance_type: raw.instance_type,
+        instance_type: checked(
+            "instance_type",
+            raw.instance_type,
+            &checks::check_instance_type,
+        ),
         volume_size,
         volume_type: raw.volume_type.map(|t| t.as_str().to_string()),
-        subnet: raw.subnet,
-        security_groups: raw.security_groups,
-        instance_profile: raw.instance_profile,
-        kms_key: raw.kms_key,
+        subnet: checked("subnet", raw.subnet, &|id| {
+            checks::check_ec2_id("subnet", id)
+        }),
+        security_groups: raw
+            .security_groups
+            .into_iter()
+            .filter_map(|group| {
+                checked("security_groups", Some(group), &|id| {
+                    checks::check_ec2_id("sg", id)
+                })
+            })
+            .collect(),
+        instance_profile: checked(
+            "instance_profile",
+            raw.instance_profile,
+            &checks::check_instance_profile,
+        ),
+        kms_key: checked("kms_key", raw.kms_key, &checks::check_kms_key),
         install_ssm_agent: raw.install_ssm_agent.then_some(true),
+        public_address: raw.public_address,
+        metadata_hop_limit: hop_limit,
     }
 }
 
@@ -249,16 +317,10 @@ fn read_steps(
             );
             String::new()
         } else {
-            match std::fs::read_to_string(dir.join(&script)) {
+            match confined::read_inside(dir, &script) {
                 Ok(text) => text,
-                Err(e) => {
-                    problems.at(
-                        raw.script.span(),
-                        format!(
-                            "key `steps.script`: cannot read `{}`: {e}",
-                            dir.join(&script).display()
-                        ),
-                    );
+                Err(message) => {
+                    problems.at(raw.script.span(), format!("key `steps.script`: {message}"));
                     String::new()
                 }
             }
@@ -298,7 +360,8 @@ fn read_steps(
             name,
             script,
             script_text,
-            timeout: duration(raw.timeout, problems).unwrap_or(DEFAULT_STEP_TIMEOUT),
+            timeout: duration(raw.timeout, MAX_STEP_TIMEOUT, problems)
+                .unwrap_or(DEFAULT_STEP_TIMEOUT),
             env,
             secrets,
         });
@@ -355,7 +418,8 @@ fn firstboot_settings(raw: RawFirstbootSettings, problems: &mut Problems) -> Fir
         sns_topic: raw.sns_topic.map(Spanned::into_inner),
         retry: raw.retry.unwrap_or(defaults.retry),
         fetch_attempts: fetch_attempts.unwrap_or(defaults.fetch_attempts),
-        fetch_timeout: duration(raw.fetch_timeout, problems).unwrap_or(defaults.fetch_timeout),
+        fetch_timeout: duration(raw.fetch_timeout, MAX_FETCH_TIMEOUT, problems)
+            .unwrap_or(defaults.fetch_timeout),
     }
 }
 

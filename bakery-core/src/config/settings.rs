@@ -12,7 +12,7 @@ use toml::{Table, Value};
 
 use super::checks;
 use crate::error::{Error, Result};
-use crate::model::Sharing;
+use crate::model::{PublicAddress, Sharing};
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,6 +81,12 @@ pub struct BuilderSettings {
     /// Install the SSM agent at launch (from AWS's regional bucket) when the base
     /// image lacks it, as Debian's images do.
     pub install_ssm_agent: Option<bool>,
+    /// Unset: a public address only when the subnet reaches SSM through nothing but
+    /// its internet gateway.
+    pub public_address: Option<PublicAddress>,
+    /// IMDSv2's hop limit: 1 (the default) keeps the metadata service, and the
+    /// instance profile's credentials, away from containers on the builder.
+    pub metadata_hop_limit: Option<i64>,
 }
 
 impl BuilderSettings {
@@ -96,6 +102,13 @@ impl BuilderSettings {
 
     pub fn installs_ssm_agent(&self) -> bool {
         self.install_ssm_agent.unwrap_or(false)
+    }
+
+    /// Set by the built-in defaults, so present once merged.
+    pub fn metadata_hop_limit(&self) -> i32 {
+        self.metadata_hop_limit
+            .and_then(|limit| i32::try_from(limit).ok())
+            .expect("a built-in default, checked")
     }
 }
 
@@ -208,6 +221,46 @@ impl Merged {
         };
         for region in &settings.regions {
             note("regions", checks::check_region(region));
+        }
+        if self.sources.contains_key("regions") && settings.regions.is_empty() {
+            note("regions", Err("give at least one region".into()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = settings.regions.iter().find(|r| !seen.insert(*r)) {
+            note("regions", Err(format!("{twice} is named twice")));
+        }
+        let builder = &settings.builder;
+        if let Some(instance_type) = &builder.instance_type {
+            note(
+                "builder.instance_type",
+                checks::check_instance_type(instance_type),
+            );
+        }
+        if let Some(subnet) = &builder.subnet {
+            note("builder.subnet", checks::check_ec2_id("subnet", subnet));
+        }
+        for group in &builder.security_groups {
+            note("builder.security_groups", checks::check_ec2_id("sg", group));
+        }
+        if let Some(profile) = &builder.instance_profile {
+            note(
+                "builder.instance_profile",
+                checks::check_instance_profile(profile),
+            );
+        }
+        if let Some(key) = &builder.kms_key {
+            note("builder.kms_key", checks::check_kms_key(key));
+        }
+        if let Some(limit) = builder.metadata_hop_limit {
+            if !(1..=64).contains(&limit) {
+                note(
+                    "builder.metadata_hop_limit",
+                    Err(format!("{limit} is out of range: give 1 to 64 (1 unless containers on the builder need IMDS)")),
+                );
+            }
+        }
+        for (region, key) in &settings.kms_keys {
+            note(&format!("kms_keys.{region}"), checks::check_kms_key(key));
         }
         if let Err((key, message)) = checks::check_sharing(&settings.share) {
             note(key, Err(message));

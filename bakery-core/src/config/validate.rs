@@ -7,6 +7,7 @@ use std::process::Command;
 
 use serde::Serialize;
 
+use super::digest::recipe_digest;
 use super::recipe::Recipe;
 use crate::error::{Error, Result};
 use crate::model::Platform;
@@ -33,6 +34,8 @@ pub struct Validation {
 /// line and key) and lints its shell scripts.
 pub fn validate(dir: &Path) -> Result<Validation> {
     let recipe = Recipe::load(dir)?;
+    // Every file of the folder, as the bake's digest reads them: none leads outside.
+    recipe_digest(dir)?;
     let shellcheck = Command::new("shellcheck")
         .arg("--version")
         .output()

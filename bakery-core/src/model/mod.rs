@@ -2,6 +2,7 @@
 //! versions, sharing and time. No I/O, and no import from any layer above.
 
 pub mod names;
+pub mod network;
 pub mod release;
 pub mod resource;
 pub mod sharing;
@@ -10,6 +11,7 @@ pub mod time;
 pub mod version;
 
 pub use names::{Arch, Document, Platform, RoleName};
+pub use network::{PublicAddress, SsmPath};
 pub use release::{Provenance, Release};
 pub use resource::Resource;
 pub use sharing::{PermissionChange, Sharing};

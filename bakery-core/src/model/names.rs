@@ -117,10 +117,49 @@ impl Arch {
 /// Parses `90s`, `20m`, `1h 30m`, `90d`; refuses zero and bare numbers.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     match humantime::parse_duration(text) {
+        Ok(d) if d > MAX_DURATION => Err(format!(
+            "duration `{text}` is longer than bakery takes anywhere (100 years)"
+        )),
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(format!(
             "invalid duration `{text}`: write a number with a unit, e.g. `90s`, `20m`, `1h 30m`, `90d`"
         )),
+    }
+}
+
+/// The longest duration any setting takes (a century): times computed from durations
+/// can then never overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A duration of at most `limit`, which `why` explains.
+pub fn parse_duration_up_to(
+    text: &str,
+    limit: Duration,
+    why: &str,
+) -> std::result::Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration > limit {
+        return Err(format!(
+            "`{text}` is longer than {}: {why}",
+            humantime::format_duration(limit)
+        ));
+    }
+    Ok(duration)
+}
+
+/// `eu-west-1`, `us-gov-west-1`, `ap-southeast-7`: letters-and-dashes, a number.
+pub fn check_region(region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let valid = parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty();
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("`{region}` is not a region name (e.g. eu-west-1)"))
     }
 }
 

@@ -100,7 +100,15 @@ pub fn channels_path(role: &RoleName) -> String {
 /// Build metadata (`+...`) is refused: `+` is not allowed in AMI names.
 pub fn parse_version(text: &str) -> Result<semver::Version> {
     let hint = "give a semantic version X.Y.Z or X.Y.Z-pre, e.g. 2.4.0 or 2.5.0-rc.1";
-    let version = semver::Version::parse(text.trim_start_matches('v'))
+    if let Some(bare) = text.strip_prefix(['v', 'V']) {
+        // A tag name, not a version: the AMI name and tags would say something else.
+        return Err(Error::input(format!(
+            "invalid --version `{text}`: a version has no `{}` prefix",
+            &text[..1]
+        ))
+        .with_hint(format!("write {bare}")));
+    }
+    let version = semver::Version::parse(text)
         .map_err(|e| Error::input(format!("invalid --version `{text}`: {e}")).with_hint(hint))?;
     if !version.build.is_empty() {
         return Err(Error::input(format!(
@@ -193,7 +201,9 @@ mod tests {
     fn versions_are_semver_with_optional_pre_release() {
         assert_eq!(parse_version("2.4.0").unwrap().to_string(), "2.4.0");
         assert_eq!(parse_version("2.5.0-rc.1").unwrap().pre.as_str(), "rc.1");
-        assert_eq!(parse_version("v1.0.0").unwrap().to_string(), "1.0.0");
+        let tag = parse_version("v1.0.0").unwrap_err();
+        assert!(tag.problem().contains("has no `v` prefix"), "{tag}");
+        assert_eq!(tag.hint(), Some("write 1.0.0"));
     }
 
     #[test]

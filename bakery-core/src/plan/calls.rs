@@ -52,7 +52,7 @@ impl BakePlan {
                 self.secret_parameters.join(", ")
             )],
             Step::CheckLaunch => {
-                let mut calls = Vec::new();
+                let mut calls = vec![self.network_reads()];
                 if makes_group {
                     calls.push("ec2:CreateSecurityGroup (DryRun)".to_string());
                 }
@@ -65,7 +65,7 @@ impl BakePlan {
                 .map(|copy| format!("ec2:CopyImage into {} (DryRun)", copy.region))
                 .collect(),
             Step::Launch => {
-                let mut calls = Vec::new();
+                let mut calls = vec![self.network_reads()];
                 if makes_group {
                     calls.push("ec2:CreateSecurityGroup (no inbound rules)".to_string());
                 }
@@ -138,15 +138,30 @@ impl BakePlan {
         }
     }
 
+    /// The reads that decide the builder's subnet and whether it needs a public address.
+    fn network_reads(&self) -> String {
+        let subnet = match &self.builder.subnet {
+            Some(subnet) => format!("ec2:DescribeSubnets {subnet}"),
+            None => "ec2:DescribeVpcs (default), ec2:DescribeSubnets (default for its zone)".into(),
+        };
+        format!("{subnet}, ec2:DescribeVpcEndpoints, ec2:DescribeRouteTables (the way to SSM)")
+    }
+
     fn run_instances(&self) -> String {
+        let address = match self.builder.public_address {
+            Some(policy) => format!("public address {policy}"),
+            None => "public address only if the subnet needs one".into(),
+        };
+        let profile = self
+            .builder
+            .instance_profile
+            .as_deref()
+            .map(|p| format!(" profile={p}"))
+            .unwrap_or_default();
         format!(
-            "ec2:RunInstances {} IMDSv2-only encrypted-root{}",
+            "ec2:RunInstances {} IMDSv2-only hop-limit={} encrypted-root{profile} ({address}), iam:PassRole",
             self.builder.instance_type(),
-            self.builder
-                .instance_profile
-                .as_deref()
-                .map(|p| format!(" profile={p}"))
-                .unwrap_or_default()
+            self.builder.metadata_hop_limit(),
         )
     }
 }

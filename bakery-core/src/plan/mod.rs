@@ -6,6 +6,7 @@
 mod calls;
 mod chain;
 pub mod command;
+mod completion;
 mod request;
 pub mod world;
 
@@ -18,6 +19,7 @@ use serde::Serialize;
 pub use command::{BakeValues, CommandStep, StepCommand};
 pub use request::BakeRequest;
 
+use crate::config::checks;
 use crate::config::digest::recipe_digest;
 use crate::config::settings::StepOutput;
 use crate::config::{layering, BaseImage, BuilderSettings, Destination, Merged, Recipe};
@@ -82,6 +84,10 @@ pub struct BakePlan {
 }
 
 const GENERALIZE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// A builder lives at most a week, whatever its steps' timeouts.
+pub const MAX_BUILDER_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The most text one Run Command carries (the script, its wrapper and its values).
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
 /// Time for launch, boot, SSM registration and stop, on top of the steps' own timeouts.
 const BUILDER_OVERHEAD: Duration = Duration::from_secs(30 * 60);
 /// How many regions a bake copies to at once.
@@ -117,15 +123,53 @@ impl BakePlan {
             &request.flags,
             region,
         )?;
+        for (flag, value) in [
+            ("--source-commit (or GIT_COMMIT)", &request.source_commit),
+            ("--build-url (or BUILD_URL)", &request.build_url),
+        ] {
+            if let Some(value) = value {
+                checks::check_tag_value(value)
+                    .map_err(|m| Error::input(format!("{flag}: {m}; it is recorded as a tag")))?;
+            }
+        }
         let digest = recipe_digest(&recipe.dir)?;
-        Ok(BakePlan::from_recipe(
-            recipe,
-            version,
-            digest,
-            request,
-            settings,
-            new_bake_id(now),
-        ))
+        let plan =
+            BakePlan::from_recipe(recipe, version, digest, request, settings, new_bake_id(now));
+        plan.check_limits()?;
+        Ok(plan)
+    }
+
+    /// What AWS and the bake's own safety nets take: a builder that lives at most
+    /// [`MAX_BUILDER_LIFETIME`], commands of at most [`MAX_COMMAND_BYTES`].
+    fn check_limits(&self) -> Result<()> {
+        if self.builder_lifetime > MAX_BUILDER_LIFETIME {
+            return Err(Error::input(format!(
+                "the steps' timeouts add up to a builder lifetime of {}; bakery lets a builder \
+                 live {} at most (its dead-man's switch and `bakery cleanup` rely on that)",
+                humantime::format_duration(self.builder_lifetime),
+                humantime::format_duration(MAX_BUILDER_LIFETIME)
+            ))
+            .with_hint("shorten the steps' `timeout`s"));
+        }
+        // The longest version text a release can have, for the longest command.
+        let longest = semver::Version::parse("999999.999999.999999-rc.999999").expect("valid");
+        let release = self.release(longest);
+        for step in &self.steps {
+            let bytes = step.command_for(&self.values(&release)).len();
+            if bytes > MAX_COMMAND_BYTES {
+                return Err(Error::input(format!(
+                    "step `{}`: its Run Command would be {} KiB; bakery sends at most {} KiB",
+                    step.step,
+                    bytes.div_ceil(1024),
+                    MAX_COMMAND_BYTES / 1024
+                ))
+                .with_hint(
+                    "keep big content out of the script: install a package, or let the step \
+                     fetch a file (e.g. from S3)",
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn from_recipe(

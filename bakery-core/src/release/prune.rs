@@ -104,7 +104,11 @@ pub fn decide(
     policy: PrunePolicy,
     now: SystemTime,
 ) -> Vec<PruneItem> {
-    let cutoff = policy.older_than.map(|age| rfc3339(now - age));
+    // Older than the epoch: nothing is (and the time would not print).
+    let cutoff = policy.older_than.map(|age| {
+        let at = now.checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
+        rfc3339(at.max(std::time::UNIX_EPOCH))
+    });
     let mut versions: Vec<&str> = Vec::new();
     for release in releases {
         if !versions.contains(&release.version.as_str()) {

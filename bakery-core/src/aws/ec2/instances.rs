@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification,
-    Instance, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceType,
-    ResourceType, ShutdownBehavior, VolumeType,
+    Instance, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
+    InstanceNetworkInterfaceSpecification, InstanceType, ResourceType, ShutdownBehavior,
+    VolumeType,
 };
 use base64::Engine;
 
@@ -25,8 +26,11 @@ pub struct BuilderLaunch {
     pub volume_size_gib: i32,
     pub volume_type: String,
     pub kms_key: Option<String>,
-    pub subnet: Option<String>,
+    pub subnet: String,
+    /// Empty: the VPC's default group (a dry run's check, before bakery's exists).
     pub security_groups: Vec<String>,
+    pub associate_public_address: bool,
+    pub metadata_hop_limit: i32,
     pub instance_profile: Option<String>,
     pub user_data: String,
     /// Makes a retried RunInstances return the same instance instead of a second one.
@@ -93,7 +97,7 @@ impl Ec2 {
                 InstanceMetadataOptionsRequest::builder()
                     .http_tokens(HttpTokensState::Required)
                     .http_endpoint(InstanceMetadataEndpointState::Enabled)
-                    .http_put_response_hop_limit(2)
+                    .http_put_response_hop_limit(launch.metadata_hop_limit)
                     .build(),
             )
             .block_device_mappings(
@@ -103,8 +107,15 @@ impl Ec2 {
                     .build(),
             )
             .set_iam_instance_profile(profile)
-            .set_subnet_id(launch.subnet.clone())
-            .set_security_group_ids(Some(launch.security_groups.clone()).filter(|g| !g.is_empty()))
+            .network_interfaces(
+                InstanceNetworkInterfaceSpecification::builder()
+                    .device_index(0)
+                    .subnet_id(&launch.subnet)
+                    .set_groups(Some(launch.security_groups.clone()).filter(|g| !g.is_empty()))
+                    .associate_public_ip_address(launch.associate_public_address)
+                    .delete_on_termination(true)
+                    .build(),
+            )
             .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
             .user_data(base64::engine::general_purpose::STANDARD.encode(&launch.user_data))
             .tag_specifications(tag_specification(ResourceType::Instance, &launch.tags))

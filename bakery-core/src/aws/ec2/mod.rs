@@ -5,6 +5,7 @@ mod images;
 mod instances;
 mod network;
 mod permissions;
+mod regions;
 mod snapshots;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use aws_sdk_ec2::Client;
 
 pub use images::ImageInfo;
 pub use instances::{BuilderLaunch, InstanceInfo};
+pub use regions::AccountRegion;
 
 use super::error::Call;
 

@@ -7,6 +7,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::{filter, tag_filter, tag_map, tag_specification, Ec2};
 use crate::aws::error::{dry_run_outcome, Context, OrAbsent};
 use crate::error::Result;
+use crate::model::SsmPath;
 
 impl Ec2 {
     pub async fn default_vpc(&self) -> Result<Option<String>> {
@@ -40,6 +41,86 @@ impl Ec2 {
                 .and_then(|s| s.vpc_id())
                 .map(str::to_string)
         }))
+    }
+
+    /// A default subnet of the VPC (the first by availability zone).
+    pub async fn default_subnet(&self, vpc_id: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .describe_subnets()
+            .filters(filter("vpc-id", vpc_id))
+            .filters(filter("default-for-az", "true"))
+            .send()
+            .await
+            .context(self.call("DescribeSubnets").on(vpc_id))?;
+        let mut subnets: Vec<(&str, &str)> = out
+            .subnets()
+            .iter()
+            .filter_map(|s| Some((s.availability_zone()?, s.subnet_id()?)))
+            .collect();
+        subnets.sort();
+        Ok(subnets.first().map(|(_, id)| id.to_string()))
+    }
+
+    /// How an instance in `subnet` reaches SSM: the VPC's interface endpoints for
+    /// ssm, ssmmessages and ec2messages, else the subnet's default route (its own
+    /// route table, or the VPC's main one).
+    pub async fn ssm_path(&self, vpc_id: &str, subnet: &str) -> Result<SsmPath> {
+        let endpoints = self
+            .client
+            .describe_vpc_endpoints()
+            .filters(filter("vpc-id", vpc_id))
+            .send()
+            .await
+            .context(self.call("DescribeVpcEndpoints").on(vpc_id))?;
+        let services: Vec<&str> = endpoints
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| {
+                e.state()
+                    .is_none_or(|s| s.as_str().eq_ignore_ascii_case("available"))
+            })
+            .filter_map(|e| e.service_name())
+            .collect();
+        let region = &self.region;
+        if ["ssm", "ssmmessages", "ec2messages"]
+            .iter()
+            .all(|name| services.contains(&format!("com.amazonaws.{region}.{name}").as_str()))
+        {
+            return Ok(SsmPath::VpcEndpoints);
+        }
+        let mut tables = self
+            .client
+            .describe_route_tables()
+            .filters(filter("association.subnet-id", subnet))
+            .send()
+            .await
+            .context(self.call("DescribeRouteTables").on(subnet))?
+            .route_tables()
+            .to_vec();
+        if tables.is_empty() {
+            tables = self
+                .client
+                .describe_route_tables()
+                .filters(filter("vpc-id", vpc_id))
+                .filters(filter("association.main", "true"))
+                .send()
+                .await
+                .context(self.call("DescribeRouteTables").on(vpc_id))?
+                .route_tables()
+                .to_vec();
+        }
+        let default_route = tables.iter().flat_map(|t| t.routes()).find(|r| {
+            r.destination_cidr_block() == Some("0.0.0.0/0")
+                && r.state().is_none_or(|s| s.as_str() == "active")
+        });
+        Ok(match default_route {
+            None => SsmPath::Nowhere,
+            Some(route) if route.gateway_id().is_some_and(|g| g.starts_with("igw-")) => {
+                SsmPath::InternetGateway
+            }
+            Some(_) => SsmPath::Nat,
+        })
     }
 
     /// A security group with no inbound rules (the default outbound rule stays, so

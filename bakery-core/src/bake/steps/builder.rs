@@ -8,9 +8,10 @@ use super::super::context::Bake;
 use crate::aws::ec2::{BuilderLaunch, ImageInfo};
 use crate::aws::state::InstanceState;
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::model::release::builder_tags;
 use crate::model::time::rfc3339;
-use crate::model::{Release, Resource, Step};
+use crate::model::{PublicAddress, Release, Resource, SsmPath, Step};
 use crate::ops::idempotent::created_or_found;
 use crate::script::user_data::builder_user_data;
 use crate::wait::{self, Poll, WaitPolicy};
@@ -29,10 +30,98 @@ fn tags(bake: &Bake<'_>, release: &Release) -> (BTreeMap<String, String>, System
     (tags, deadline)
 }
 
+/// Where the builder runs and how it reaches SSM.
+pub struct Network {
+    pub vpc: String,
+    pub subnet: String,
+    pub path: SsmPath,
+    pub public_address: bool,
+}
+
+/// The builder's network, decided before anything is made: its subnet (the recipe's,
+/// or a default subnet of the default VPC), how that subnet reaches SSM, and so
+/// whether the builder needs a public address. A builder that could not reach SSM is
+/// refused here, not after a launch and a quarter of an hour of waiting.
+pub async fn network(bake: &Bake<'_>) -> Result<Network> {
+    let ec2 = &bake.aws.ec2;
+    let region = bake.region();
+    let (vpc, subnet) = match &bake.plan.builder.subnet {
+        Some(subnet) => {
+            let vpc = ec2
+                .vpc_of_subnet(subnet)
+                .await?
+                .ok_or_else(|| Error::input(format!("subnet {subnet} not found in {region}")))?;
+            (vpc, subnet.clone())
+        }
+        None => {
+            let vpc = ec2.default_vpc().await?.ok_or_else(|| {
+                Error::input(format!("{region} has no default VPC")).with_hint(
+                    "set `builder.subnet` in the recipe or the environment, or pass --subnet",
+                )
+            })?;
+            let subnet = ec2.default_subnet(&vpc).await?.ok_or_else(|| {
+                Error::input(format!(
+                    "the default VPC {vpc} of {region} has no default subnet"
+                ))
+                .with_hint(
+                    "set `builder.subnet` in the recipe or the environment, or pass --subnet",
+                )
+            })?;
+            (vpc, subnet)
+        }
+    };
+    let path = ec2.ssm_path(&vpc, &subnet).await?;
+    let unreachable = |why: String| {
+        Error::input(format!(
+            "the builder could not reach SSM from subnet {subnet}: {why}"
+        ))
+        .with_hint(
+            "give the VPC interface endpoints for ssm, ssmmessages and ec2messages, or a \
+                 NAT gateway, or bake in a subnet that has them (--subnet)",
+        )
+    };
+    let public_address = match (bake.plan.builder.public_address, path) {
+        (_, SsmPath::Nowhere) => {
+            return Err(unreachable(
+                "its route table has no default route, and the VPC no SSM endpoints".into(),
+            ))
+        }
+        (Some(PublicAddress::Never), SsmPath::InternetGateway) => return Err(unreachable(
+            "`builder.public_address = \"never\"`, but its only way out is the internet gateway"
+                .into(),
+        )),
+        (Some(PublicAddress::Always), _) => true,
+        (Some(PublicAddress::Never), _) => false,
+        (None, path) => path.needs_public_address(),
+    };
+    Ok(Network {
+        vpc,
+        subnet,
+        path,
+        public_address,
+    })
+}
+
+impl Network {
+    /// How the builder reaches SSM, for the launch's info line.
+    pub fn describe(&self) -> String {
+        let address = if self.public_address {
+            "a public address (its security group lets nothing in)"
+        } else {
+            "no public address"
+        };
+        format!(
+            "subnet {} ({}); reaches SSM through {}; {address}",
+            self.subnet, self.vpc, self.path
+        )
+    }
+}
+
 /// What RunInstances gets, for the launch and for its dry run.
 pub fn launch_request(
     bake: &Bake<'_>,
     base: &ImageInfo,
+    network: &Network,
     security_groups: Vec<String>,
     tags: BTreeMap<String, String>,
 ) -> Result<BuilderLaunch> {
@@ -48,8 +137,10 @@ pub fn launch_request(
         volume_size_gib: root_volume_size(builder.volume_size, base)?,
         volume_type: builder.volume_type().to_string(),
         kms_key: builder.kms_key.clone(),
-        subnet: builder.subnet.clone(),
+        subnet: network.subnet.clone(),
         security_groups,
+        associate_public_address: network.public_address,
+        metadata_hop_limit: builder.metadata_hop_limit(),
         instance_profile: builder.instance_profile.clone(),
         user_data: builder_user_data(
             plan.platform,
@@ -85,14 +176,16 @@ pub async fn launch(bake: &Bake<'_>, release: &Release, base: &ImageInfo) -> Res
     let plan = bake.plan;
     // The group, the instance and its volumes carry the same deadline.
     let (tags, deadline) = tags(bake, release);
+    let network = network(bake).await?;
+    warn_without_profile(bake, Step::Launch);
     let mut security_groups = plan.builder.security_groups.clone();
     let mut made_group = None;
     if security_groups.is_empty() {
-        let group = create_security_group(bake, release, &tags).await?;
+        let group = create_security_group(bake, release, &network.vpc, &tags).await?;
         security_groups.push(group.clone());
         made_group = Some(group);
     }
-    let launch = launch_request(bake, base, security_groups, tags)?;
+    let launch = launch_request(bake, base, &network, security_groups, tags)?;
     let instance_id = bake.aws.ec2.run_builder(&launch).await?;
     bake.created(Resource::Instance {
         id: instance_id.clone(),
@@ -107,32 +200,35 @@ pub async fn launch(bake: &Bake<'_>, release: &Release, base: &ImageInfo) -> Res
             rfc3339(deadline)
         ),
     );
+    bake.info(Step::Launch, network.describe());
     Ok(Builder {
         instance_id,
         security_group: made_group,
     })
 }
 
-/// The VPC the builder runs in: its subnet's, or the region's default.
-pub async fn vpc(bake: &Bake<'_>) -> Result<String> {
-    let ec2 = &bake.aws.ec2;
-    Ok(match &bake.plan.builder.subnet {
-        Some(subnet) => ec2.vpc_of_subnet(subnet).await?.ok_or_else(|| {
-            Error::input(format!("subnet {subnet} not found in {}", bake.region()))
-        })?,
-        None => ec2.default_vpc().await?.ok_or_else(|| {
-            Error::input(format!("{} has no default VPC", bake.region()))
-                .with_hint("set `builder.subnet` in the recipe or pass --subnet")
-        })?,
-    })
+/// Without an instance profile the builder's SSM agent cannot register (unless the
+/// account's Default Host Management Configuration gives it a role): say so first.
+pub fn warn_without_profile(bake: &Bake<'_>, step: Step) {
+    if bake.plan.builder.instance_profile.is_none() {
+        bake.sink.emit(Event::Warning {
+            message: format!(
+                "[{step}] no instance profile (`builder.instance_profile`): the builder's SSM \
+                 agent can register only if the account's Default Host Management \
+                 Configuration gives it a role; otherwise the bake waits for it until `wait-ready` \
+                 gives up"
+            ),
+        });
+    }
 }
 
 async fn create_security_group(
     bake: &Bake<'_>,
     release: &Release,
+    vpc: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<String> {
-    let vpc = vpc(bake).await?;
+    let vpc = vpc.to_string();
     let name = format!("bakery-builder-{}", bake.plan.bake_id);
     let description = format!("bakery builder of {release}: no inbound rules");
     let ec2 = &bake.aws.ec2;

@@ -41,18 +41,20 @@ pub async fn secrets(bake: &Bake<'_>) -> Result<()> {
 /// CreateSecurityGroup (when the bake would make one) and RunInstances with DryRun.
 pub async fn launch(bake: &Bake<'_>, release: &Release, base: &ImageInfo) -> Result<()> {
     let ec2 = &bake.aws.ec2;
+    let network = builder::network(bake).await?;
+    bake.info(Step::CheckLaunch, network.describe());
+    builder::warn_without_profile(bake, Step::CheckLaunch);
     let security_groups = bake.plan.builder.security_groups.clone();
     if security_groups.is_empty() {
-        let vpc = builder::vpc(bake).await?;
-        ec2.check_create_security_group(&vpc).await?;
+        ec2.check_create_security_group(&network.vpc).await?;
         bake.info(
             Step::CheckLaunch,
-            format!("ec2:CreateSecurityGroup in {vpc} would succeed"),
+            format!("ec2:CreateSecurityGroup in {} would succeed", network.vpc),
         );
         // The group does not exist: the launch is checked with the VPC's default.
     }
     let tags = builder::dry_run_tags(bake, release);
-    let launch = builder::launch_request(bake, base, security_groups, tags)?;
+    let launch = builder::launch_request(bake, base, &network, security_groups, tags)?;
     ec2.check_run_builder(&launch).await?;
     bake.info(
         Step::CheckLaunch,

@@ -7,7 +7,7 @@ default_environment = "staging"
 
 [environments.staging]
 regions = ["eu-west-1", "eu-central-1"]
-subnet = "subnet-staging"
+subnet = "subnet-0a57a61e0000000aa"
 instance_profile = "bakery-builder"
 sns_topic = "arn:aws:sns:eu-west-1:123456789012:bakery"
 tags = { cost-center = "platform", environment = "staging" }
@@ -16,7 +16,7 @@ kms_keys = { eu-central-1 = "alias/staging" }
 [environments.production]
 extends = "staging"
 regions = ["eu-west-1", "eu-central-1", "us-east-1"]
-subnet = "subnet-production"
+subnet = "subnet-0b9d0c0de000000bb"
 kms_keys = { us-east-1 = "alias/production" }
 tags = { environment = "production" }
 share = { accounts = ["111122223333"] }
@@ -34,7 +34,7 @@ fn an_environment_states_only_its_differences_from_the_one_it_extends() {
     assert_eq!(settings.regions, ["eu-west-1", "eu-central-1", "us-east-1"]);
     assert_eq!(
         settings.builder.subnet.as_deref(),
-        Some("subnet-production")
+        Some("subnet-0b9d0c0de000000bb")
     );
     assert_eq!(
         settings.builder.instance_profile.as_deref(),
@@ -75,7 +75,7 @@ fn defaults_then_environment_then_recipe_then_flags() {
         },
         vec![
             ("builder.instance_type", "m7i.large".into()),
-            ("builder.subnet", "subnet-recipe".into()),
+            ("builder.subnet", "subnet-0c0ffee00000000cc".into()),
             ("tags.team", "data".into()),
         ],
     ));
@@ -83,13 +83,16 @@ fn defaults_then_environment_then_recipe_then_flags() {
         Source::Flag {
             flag: "--subnet".into(),
         },
-        vec![("builder.subnet", "subnet-flag".into())],
+        vec![("builder.subnet", "subnet-0f1a90000000000dd".into())],
     ));
     let merged = merge(&layers).unwrap();
     let s = &merged.settings;
     assert_eq!(s.builder.volume_type.as_deref(), Some("gp3"));
     assert_eq!(s.builder.instance_type.as_deref(), Some("m7i.large"));
-    assert_eq!(s.builder.subnet.as_deref(), Some("subnet-flag"));
+    assert_eq!(
+        s.builder.subnet.as_deref(),
+        Some("subnet-0f1a90000000000dd")
+    );
     assert_eq!(s.tags.len(), 3);
     let sources: BTreeMap<String, String> = merged
         .entries()
@@ -125,7 +128,7 @@ fn error_of(text: &str, name: Option<&str>) -> String {
 #[test]
 fn an_unknown_key_is_refused_at_its_line() {
     let message = error_of(
-        &FILE.replace("subnet = \"subnet-staging\"", "subnett = \"x\""),
+        &FILE.replace("subnet = \"subnet-0a57a61e0000000aa\"", "subnett = \"x\""),
         None,
     );
     assert!(message.contains("bakery.toml:6:1"), "{message}");

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use crate::model::{Arch, Platform};
+use crate::model::{Arch, Platform, PublicAddress};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,16 +51,18 @@ pub struct RawBase {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawBuilder {
-    pub instance_type: Option<String>,
+    pub instance_type: Option<Spanned<String>>,
     pub volume_size: Option<Spanned<i64>>,
     pub volume_type: Option<VolumeType>,
-    pub subnet: Option<String>,
+    pub subnet: Option<Spanned<String>>,
     #[serde(default)]
-    pub security_groups: Vec<String>,
-    pub instance_profile: Option<String>,
-    pub kms_key: Option<String>,
+    pub security_groups: Vec<Spanned<String>>,
+    pub instance_profile: Option<Spanned<String>>,
+    pub kms_key: Option<Spanned<String>>,
     #[serde(default)]
     pub install_ssm_agent: bool,
+    pub public_address: Option<PublicAddress>,
+    pub metadata_hop_limit: Option<Spanned<i64>>,
 }
 
 /// The EBS volume types a builder's root volume may have.
