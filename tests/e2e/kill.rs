@@ -2,11 +2,9 @@
 //! environment's regions: no builder left, no image or snapshot that is not part of a
 //! recorded release, no claim of a dead bake, no builder security group.
 
-use std::collections::BTreeSet;
+use serde_json::json;
 
-use serde_json::{json, Value};
-
-use crate::support::{bakery_in, tags, Account, TestRecipe};
+use crate::support::{bakery_in, nothing_but_releases_left, Account, TestRecipe};
 
 /// Regions of their own (aws-cn: its own IAM partition, see seed_builder_profile).
 const HOME: &str = "cn-north-1";
@@ -84,61 +82,5 @@ async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
     assert_eq!(cleanup.code, 0, "{}{}", cleanup.stdout, cleanup.stderr);
     assert_eq!(cleanup.json()["regions"], json!([HOME, AWAY]));
 
-    // Nothing is left running, and no builder security group.
-    assert_eq!(home.live_instances().await, Vec::<String>::new());
-    assert_eq!(home.extra_security_groups().await, Vec::<String>::new());
-
-    // Every claim left is a release record, and every image left is part of one.
-    let claims = home
-        .ssm
-        .get_parameters_by_path()
-        .path("/bakery/killed/releases/")
-        .send()
-        .await
-        .unwrap();
-    for claim in claims.parameters() {
-        let value: Value = serde_json::from_str(claim.value().unwrap()).unwrap();
-        assert_ne!(
-            value["state"],
-            "baking",
-            "stale claim {}: {value}",
-            claim.name().unwrap()
-        );
-    }
-    for account in [&home, &away] {
-        let images = account.own_images().await;
-        let mut kept_snapshots = BTreeSet::new();
-        for image in &images {
-            let version = image.name().unwrap().split('/').nth(2).unwrap().to_string();
-            let record = home.release_record("killed", &version).await;
-            assert!(
-                record.is_some_and(|r| r["state"] != "baking"),
-                "{} in {} is not part of a recorded release",
-                image.image_id().unwrap(),
-                account.region
-            );
-            for mapping in image.block_device_mappings() {
-                if let Some(snapshot) = mapping.ebs().and_then(|e| e.snapshot_id()) {
-                    kept_snapshots.insert(snapshot.to_string());
-                }
-            }
-        }
-        let snapshots = account
-            .ec2
-            .describe_snapshots()
-            .owner_ids("self")
-            .send()
-            .await
-            .unwrap();
-        for snapshot in snapshots.snapshots() {
-            let id = snapshot.snapshot_id().unwrap();
-            if tags(snapshot.tags()).contains_key("bakery:bake-id") {
-                assert!(
-                    kept_snapshots.contains(id),
-                    "orphan snapshot {id} in {}",
-                    account.region
-                );
-            }
-        }
-    }
+    nothing_but_releases_left("killed", &home, &[&home, &away]).await;
 }

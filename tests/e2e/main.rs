@@ -13,6 +13,7 @@
 //! | `regions` | a channel, a retirement and `latest` mean one thing in every region |
 //! | `layering` | roles on another role's release; `bake --all`, `--only`, `--except` |
 //! | `manifest` | `--manifest` as Jenkins reads it: checked first, a build per role, never a lie |
+//! | `corpus` | over 140 bad inputs refused with their code and name, AWS left as it was |
 //! | `config` | bakery.toml in real bakes: `--dry-run`, step output |
 //! | `secrets` | step secrets never leave SSM; hostile values stay values |
 //! | `variables` | a step knows its release (`BAKERY_*`) and the recipe's `[vars]` |
@@ -35,6 +36,7 @@ mod alerts;
 mod audit;
 mod bake;
 mod config;
+mod corpus;
 mod distribute;
 mod failures;
 mod firstboot;

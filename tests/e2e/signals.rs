@@ -1,9 +1,10 @@
-//! A bake interrupted by SIGINT or SIGTERM removes what it made and exits 130; a second
-//! signal exits at once and lists what may be left.
+//! A bake interrupted by SIGINT or SIGTERM removes what it made and exits 130 — or,
+//! once its release is recorded, exits 5 and says how to finish it; a signal cuts a
+//! hung call short; a second signal exits at once and lists what may be left.
 
 use serde_json::json;
 
-use crate::support::{Account, TestRecipe};
+use crate::support::{nothing_but_releases_left, Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_during_the_image_wait_interrupts_and_removes_the_half_made_image() {
@@ -87,4 +88,113 @@ async fn a_second_signal_exits_at_once_and_lists_what_may_be_left() {
     bake.expect_stderr("second signal, exiting now without cleanup");
     let left = aws.instances().await[0].instance_id().unwrap().to_string();
     bake.expect_stderr(&format!("instance {left} (ap-southeast-1)"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_during_a_hung_call_is_acted_on_at_once() {
+    let aws = Account::in_second_emulator("mx-central-1").await;
+    // check-release's first call answers five minutes late: a service that hangs.
+    aws.emulate(json!({ "faults": [{ "action": "GetCallerIdentity", "delay_seconds": 300 }] }));
+    let recipe = TestRecipe::new("hung");
+    let before = aws.footprint().await;
+
+    let mut bake = aws.bakery().bake(recipe.path(), "1.0.0").spawn();
+    bake.wait_for_line("[check-release] started");
+    let signalled = std::time::Instant::now();
+    bake.signal("TERM");
+    let bake = bake.finish();
+
+    bake.expect_code(130);
+    bake.expect_stdout("INTERRUPTED at step `check-release`");
+    assert!(
+        signalled.elapsed() < std::time::Duration::from_secs(30),
+        "the bake waited for the hung call ({:?}) instead of acting on the signal",
+        signalled.elapsed()
+    );
+    assert_eq!(aws.footprint().await, before);
+}
+
+/// Regions of their own in the second emulator.
+const HOME: &str = "me-central-1";
+const AWAY: &str = "il-central-1";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_and_sigterm_at_every_step_end_cleanly_and_say_what_is_released() {
+    let home = Account::in_second_emulator(HOME).await;
+    let away = Account::in_second_emulator(AWAY).await;
+    // Every transition takes a moment, as on AWS, so that each step can be caught.
+    home.emulate(json!({
+        "instance_pending_seconds": 1, "instance_stopping_seconds": 1,
+        "instance_shutting_down_seconds": 1, "image_pending_seconds": 2, "command_seconds": 1
+    }));
+    away.emulate(json!({ "image_pending_seconds": 2 }));
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        format!("[environments.signals]\nregions = [\"{HOME}\", \"{AWAY}\"]\n"),
+    )
+    .unwrap();
+    let recipe = TestRecipe::new("signalled").step("work", "#!/bin/sh\necho working\n");
+    let plan = home
+        .bakery()
+        .current_dir(top.path())
+        .plan_json(recipe.path(), "1.0.0")
+        .args(["--env", "signals"])
+        .run();
+    plan.expect_code(0);
+    let steps: Vec<String> = plan.json()["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let recorded = steps.iter().position(|s| s == "record-release").unwrap();
+    assert!(
+        steps.len() > recorded + 1,
+        "steps after the release: {steps:?}"
+    );
+
+    // One bake per step and signal, all at once, each signalled as its step starts.
+    let bakes: Vec<_> = steps
+        .iter()
+        .enumerate()
+        .flat_map(|(i, step)| ["INT", "TERM"].map(|signal| (i, step.clone(), signal)))
+        .map(|(i, step, signal)| {
+            let bakery = home.bakery().current_dir(top.path());
+            let recipe = recipe.path().to_path_buf();
+            let version = format!("1.{i}.{}", if signal == "INT" { 0 } else { 1 });
+            std::thread::spawn(move || {
+                let mut bake = bakery
+                    .args(["bake", "--env", "signals", "--version", &version])
+                    .arg_path(&recipe)
+                    .spawn();
+                bake.wait_for_line(&format!("[{step}] started"));
+                bake.signal(signal);
+                (i, step, signal, version, bake.finish())
+            })
+        })
+        .collect();
+    for bake in bakes {
+        let (i, step, signal, version, bake) = bake.join().expect("each bake reached its step");
+        let at = format!("SIG{signal} at `{step}`");
+        bake.expect_stderr(&format!("SIG{signal} received"));
+        let released = home.release_record("signalled", &version).await;
+        match bake.code {
+            130 => {
+                assert!(i <= recorded, "{at}: exit 130 after the release");
+                bake.expect_stdout("INTERRUPTED at step");
+                assert!(released.is_none(), "{at}: interrupted, yet {released:?}");
+            }
+            5 => {
+                assert!(i >= recorded, "{at}: exit 5 before the release");
+                bake.expect_stdout(&format!("signalled@{version} IS RELEASED"));
+                bake.expect_stdout("To finish:\n  bakery ");
+                assert_eq!(released.unwrap()["state"], "released", "{at}");
+            }
+            // The last step was not cut short: it finished, and with it the bake.
+            0 => assert_eq!(i, steps.len() - 1, "{at}: exit 0"),
+            code => panic!("{at}: exit {code}\n{}\n{}", bake.stdout, bake.stderr),
+        }
+    }
+    nothing_but_releases_left("signalled", &home, &[&home, &away]).await;
 }

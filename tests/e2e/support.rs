@@ -333,6 +333,65 @@ impl Account {
             .collect()
     }
 
+    /// Everything a bake could have made in the region, by kind: instances that are
+    /// not terminated, own images and snapshots, security groups beside the default
+    /// ones, and parameters under /bakery/.
+    pub async fn footprint(&self) -> BTreeMap<&'static str, Vec<String>> {
+        let images = async {
+            let images = self.own_images().await;
+            images
+                .iter()
+                .map(|i| i.image_id().unwrap().to_string())
+                .collect()
+        };
+        let snapshots = async {
+            let out = self.ec2.describe_snapshots().owner_ids("self").send();
+            let out = out.await.unwrap();
+            out.snapshots()
+                .iter()
+                .map(|s| s.snapshot_id().unwrap().to_string())
+                .collect()
+        };
+        let parameters =
+            async {
+                let mut parameters: Vec<String> = Vec::new();
+                let mut pages = self
+                    .ssm
+                    .get_parameters_by_path()
+                    .path("/bakery/")
+                    .recursive(true)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    parameters.extend(page.unwrap().parameters().iter().map(|p| {
+                        format!("{}={}", p.name().unwrap(), p.value().unwrap_or_default())
+                    }));
+                }
+                parameters
+            };
+        let (images, snapshots, parameters, instances, groups) = tokio::join!(
+            images,
+            snapshots,
+            parameters,
+            self.live_instances(),
+            self.extra_security_groups()
+        );
+        let footprint = BTreeMap::from([
+            ("instances", instances),
+            ("images", images),
+            ("snapshots", snapshots),
+            ("security groups", groups),
+            ("parameters", parameters),
+        ]);
+        footprint
+            .into_iter()
+            .map(|(kind, mut ids)| {
+                ids.sort();
+                (kind, ids)
+            })
+            .collect()
+    }
+
     /// Security groups other than the VPC's default one.
     pub async fn extra_security_groups(&self) -> Vec<String> {
         let out = self.ec2.describe_security_groups().send().await.unwrap();
@@ -371,6 +430,73 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .expect("base64")
+}
+
+/// What a bake may leave once it has ended, however it ended: in every one of
+/// `regions`, no builder running, no builder security group, no image that is not part
+/// of a recorded release of `role` (claims live in `home`), no snapshot of a bake that
+/// no such image holds; and no claim still `baking`.
+pub async fn nothing_but_releases_left(role: &str, home: &Account, regions: &[&Account]) {
+    let mut pages = home
+        .ssm
+        .get_parameters_by_path()
+        .path(format!("/bakery/{role}/releases/"))
+        .into_paginator()
+        .send();
+    let mut claims = Vec::new();
+    while let Some(page) = pages.next().await {
+        claims.extend(page.unwrap().parameters().to_vec());
+    }
+    for claim in claims {
+        let value: Value = serde_json::from_str(claim.value().unwrap()).unwrap();
+        assert_ne!(
+            value["state"],
+            "baking",
+            "stale claim {}: {value}",
+            claim.name().unwrap()
+        );
+    }
+    for account in regions {
+        assert_eq!(
+            account.live_instances().await,
+            Vec::<String>::new(),
+            "builders left in {}",
+            account.region
+        );
+        assert_eq!(
+            account.extra_security_groups().await,
+            Vec::<String>::new(),
+            "builder groups left in {}",
+            account.region
+        );
+        let mut kept_snapshots = std::collections::BTreeSet::new();
+        for image in account.own_images().await {
+            let version = image.name().unwrap().split('/').nth(2).unwrap().to_string();
+            let record = home.release_record(role, &version).await;
+            assert!(
+                record.is_some_and(|r| r["state"] != "baking"),
+                "{} in {} is not part of a recorded release",
+                image.image_id().unwrap(),
+                account.region
+            );
+            for mapping in image.block_device_mappings() {
+                if let Some(snapshot) = mapping.ebs().and_then(|e| e.snapshot_id()) {
+                    kept_snapshots.insert(snapshot.to_string());
+                }
+            }
+        }
+        let snapshots = account.ec2.describe_snapshots().owner_ids("self").send();
+        for snapshot in snapshots.await.unwrap().snapshots() {
+            let id = snapshot.snapshot_id().unwrap();
+            if tags(snapshot.tags()).contains_key("bakery:bake-id") {
+                assert!(
+                    kept_snapshots.contains(id),
+                    "orphan snapshot {id} in {}",
+                    account.region
+                );
+            }
+        }
+    }
 }
 
 pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {

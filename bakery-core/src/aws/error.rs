@@ -142,6 +142,22 @@ pub fn is_not_found(error: &Error) -> bool {
     })
 }
 
+/// True when the call never left the machine because no credentials were found (no
+/// profile, no keys in the environment, no instance role).
+pub fn lacks_credentials(error: &Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = next {
+        if cause
+            .downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return true;
+        }
+        next = cause.source();
+    }
+    false
+}
+
 /// A DryRun call succeeds by failing with `DryRunOperation`; any other answer is the
 /// problem the real call would meet.
 pub fn dry_run_outcome<T>(result: Result<T>) -> Result<()> {

@@ -87,6 +87,17 @@ impl Aws {
             if error.aws_code().is_some() {
                 return error;
             }
+            if error::lacks_credentials(&error) {
+                return Error::input(format!(
+                    "no AWS credentials to reach EC2 in region `{}`: {}",
+                    self.region,
+                    error.problem()
+                ))
+                .with_hint(
+                    "set AWS_PROFILE (a profile of ~/.aws/config), AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY, or run where an instance or task role is attached",
+                );
+            }
             Error::input(format!(
                 "cannot reach EC2 in region `{}`: {}",
                 self.region,

@@ -119,7 +119,14 @@ impl<'a> Bake<'a> {
         }
         self.sink.emit(Event::StepStarted { step: step.clone() });
         let started = Instant::now();
-        let result = work.await;
+        let result = if step.may_be_cut() {
+            tokio::select! {
+                result = work => result,
+                _ = self.cancel.cancelled() => Err(Error::Interrupted),
+            }
+        } else {
+            work.await
+        };
         let seconds = round(started.elapsed().as_secs_f64());
         let status = match &result {
             Ok(_) => BakeStatus::Succeeded,

@@ -66,7 +66,7 @@ pub fn check_ec2_id(prefix: &str, id: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{id}` is not a {prefix} id: {prefix}- and 8 or 17 hex digits, e.g. {prefix}-0123456789abcdef0"
+            "`{id}` is not a valid {prefix}- id: {prefix}- and 8 or 17 hex digits, e.g. {prefix}-0123456789abcdef0"
         ))
     }
 }

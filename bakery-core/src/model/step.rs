@@ -50,6 +50,29 @@ impl Step {
     pub fn is_command(&self) -> bool {
         matches!(self, Step::Recipe(_) | Step::Firstboot | Step::Generalize)
     }
+
+    /// True for the steps a signal may cut short in the middle of an AWS call: they
+    /// read, wait, or act on a builder that cleanup terminates anyway. The others
+    /// create or record something whose answer the cleanup needs (a claim, a builder,
+    /// an image, a release, a copy), so they finish their call, bounded by its deadline.
+    pub fn may_be_cut(&self) -> bool {
+        matches!(
+            self,
+            Step::Plan
+                | Step::CheckRelease
+                | Step::ResolveBase
+                | Step::CheckSecrets
+                | Step::CheckLaunch
+                | Step::CheckDistribute
+                | Step::WaitReady
+                | Step::Recipe(_)
+                | Step::Firstboot
+                | Step::Generalize
+                | Step::Stop
+                | Step::WaitImage
+                | Step::Terminate
+        )
+    }
 }
 
 impl Serialize for Step {

@@ -8,7 +8,7 @@ use crate::config::SettingsFlags;
 
 fn recipe(extra: &str) -> Recipe {
     let text = format!(
-        "name = \"base\"\nplatform = \"linux\"\narch = \"arm64\"\nbase = {{ image = \"ami-123\" }}\n{extra}"
+        "name = \"base\"\nplatform = \"linux\"\narch = \"arm64\"\nbase = {{ image = \"ami-12345678\" }}\n{extra}"
     );
     Recipe::parse(Path::new("/nonexistent"), Path::new("recipe.toml"), &text).unwrap()
 }
@@ -177,7 +177,7 @@ fn the_chain_lists_every_step_in_order_and_only_the_steps_that_apply() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("packages.sh"), "#!/bin/sh\ntrue\n").unwrap();
     let text = "name = \"base\"\nplatform = \"linux\"\narch = \"arm64\"\n\
-                base = { image = \"ami-123\" }\n\
+                base = { image = \"ami-12345678\" }\n\
                 [[steps]]\nname = \"packages\"\nscript = \"packages.sh\"\n";
     let with_a_step = Recipe::parse(dir.path(), Path::new("recipe.toml"), text).unwrap();
     let p = plan(with_a_step, SettingsFlags::default(), None);

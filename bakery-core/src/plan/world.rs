@@ -242,9 +242,9 @@ mod tests {
     fn bases_come_before_the_roles_layered_on_them() {
         let plans = [
             plan("zookeeper", "role = \"java\", channel = \"stable\""),
-            plan("base", "image = \"ami-1\""),
+            plan("base", "image = \"ami-11111111\""),
             plan("java", "role = \"base\", version = \"^1\""),
-            plan("metrics", "image = \"ami-2\""),
+            plan("metrics", "image = \"ami-22222222\""),
         ];
         let order = bake_order(&plans).unwrap();
         assert_eq!(
@@ -264,7 +264,7 @@ mod tests {
         let cycle = [
             plan("a", "role = \"b\", channel = \"stable\""),
             plan("b", "role = \"a\", channel = \"stable\""),
-            plan("c", "image = \"ami-1\""),
+            plan("c", "image = \"ami-11111111\""),
         ];
         let error = bake_order(&cycle).unwrap_err().to_string();
         assert!(error.contains("the bases of a, b form a cycle"), "{error}");
@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn only_and_except_pick_roles_and_a_left_out_recipe_is_not_read() {
         let role = |name: &str| {
-            format!("name = \"{name}\"\nplatform = \"linux\"\narch = \"x86_64\"\nbase = {{ image = \"ami-1\" }}\n")
+            format!("name = \"{name}\"\nplatform = \"linux\"\narch = \"x86_64\"\nbase = {{ image = \"ami-11111111\" }}\n")
         };
         let recipes = folder(&[
             ("base", &role("base")),

@@ -119,12 +119,9 @@ pub(super) fn base_image(
     } = raw;
     match (image, ssm_parameter, owner, name, role, channel, version) {
         (Some(image), None, None, None, None, None, None) => {
-            if image.starts_with("ami-") {
-                Ok(BaseImage::Image(image))
-            } else {
-                Err(format!(
-                    "key `base.image`: `{image}` is not an AMI id (ami-...)"
-                ))
+            match crate::config::checks::check_ec2_id("ami", &image) {
+                Ok(()) => Ok(BaseImage::Image(image)),
+                Err(message) => Err(format!("key `base.image`: {message}")),
             }
         }
         (None, Some(path), None, None, None, None, None) => {

@@ -133,8 +133,8 @@ fn the_base_flag_takes_every_form_of_base() {
     let role = RoleName::parse("zookeeper").unwrap();
     let parse = |text: &str| BaseImage::parse_flag(text, &role);
     assert_eq!(
-        parse("ami-0abc").unwrap(),
-        BaseImage::Image("ami-0abc".into())
+        parse("ami-0abc1234").unwrap(),
+        BaseImage::Image("ami-0abc1234".into())
     );
     assert_eq!(
         parse("/aws/service/debian/release/12/latest/amd64").unwrap(),
@@ -293,7 +293,7 @@ refused_at! {
     refuses_a_toml_syntax_error: format!("{MINIMAL}name = \n") => "recipe.toml:6:", "string values must be quoted";
     refuses_a_missing_required_key: MINIMAL.replace("arch = \"x86_64\"\n", "") => "recipe.toml:1:", "missing field `arch`";
     refuses_a_bad_arch: MINIMAL.replace("\"x86_64\"", "\"amd64\"") => "recipe.toml:4:8", "`x86_64`";
-    refuses_an_image_that_is_not_an_ami: MINIMAL.replace("base = {", "base = { image = \"debian\" } #") => "recipe.toml:5:", "is not an AMI id";
+    refuses_an_image_that_is_not_an_ami: MINIMAL.replace("base = {", "base = { image = \"debian\" } #") => "recipe.toml:5:", "is not a valid ami- id";
     refuses_a_parameter_that_is_not_a_path: MINIMAL.replace("\"/aws/service", "\"aws/service") => "recipe.toml:5:", "starts with `/`";
     refuses_a_volume_size_out_of_range: format!("{MINIMAL}[builder]\nvolume_size = 0\n") => "recipe.toml:7:15", "give GiB from 1 to 16384";
     refuses_an_unknown_volume_type: format!("{MINIMAL}[builder]\nvolume_type = \"st1\"\n") => "recipe.toml:7:15", "`gp3`";
