@@ -13,7 +13,9 @@
 //! | `regions` | a channel, a retirement and `latest` mean one thing in every region |
 //! | `layering` | roles on another role's release; `bake --all`, `--only`, `--except` |
 //! | `manifest` | `--manifest` as Jenkins reads it: checked first, a build per role, never a lie |
-//! | `corpus` | over 140 bad inputs refused with their code and name, AWS left as it was |
+//! | `network` | no public address behind endpoints or a NAT; one metadata hop unless asked |
+//! | `faults` | a third of EC2 and SSM calls failing: one image per release, nothing left; a fault that stays |
+//! | `corpus` | over 150 bad inputs refused with their code and name, AWS left as it was |
 //! | `config` | bakery.toml in real bakes: `--dry-run`, step output |
 //! | `secrets` | step secrets never leave SSM; hostile values stay values |
 //! | `variables` | a step knows its release (`BAKERY_*`) and the recipe's `[vars]` |
@@ -39,6 +41,7 @@ mod config;
 mod corpus;
 mod distribute;
 mod failures;
+mod faults;
 mod firstboot;
 mod installs;
 mod janitor;
@@ -47,6 +50,7 @@ mod layering;
 mod lifecycle;
 mod lost_answers;
 mod manifest;
+mod network;
 mod regions;
 mod releases;
 mod secrets;

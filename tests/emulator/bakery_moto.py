@@ -89,6 +89,7 @@ class Settings:
         #   "code": "RequestLimitExceeded", "message": "..."}]; "action": "*" with
         # "service" for every call of a service; "times": null for a fault that stays;
         # "probability" for a share of the calls; "delay_seconds" to hold the answer.
+        # {"clear_faults": true} removes the region's faults.
         self.faults: list[dict[str, Any]] = []
         # Faults with a probability draw from this, seeded, so runs repeat.
         self.random = random.Random(7)
@@ -102,11 +103,14 @@ class Settings:
     def update(self, body: dict[str, Any]) -> dict[str, Any]:
         region = body.pop("region", "*")
         faults = body.pop("faults", None)
+        clear_faults = body.pop("clear_faults", False)
         unknown = sorted(set(body) - set(DEFAULTS))
         if unknown:
             raise ValueError(f"unknown settings {unknown}; accepted: {sorted(DEFAULTS)}")
         with self.lock:
             self.by_region.setdefault(region, {}).update(body)
+            if clear_faults:
+                self.faults = [f for f in self.faults if f["region"] != region]
             if faults is not None:
                 for fault in faults:
                     fault.setdefault("region", region)

@@ -48,9 +48,10 @@ impl Aws {
             );
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // Throttling and 5xx answers are retried by the SDK with backoff; the
-            // waits retry them again on top (see wait.rs).
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            // Throttling and 5xx answers are retried by the SDK with backoff, up to
+            // ten attempts within the call's deadline; the waits retry them again on
+            // top (see wait.rs).
+            .retry_config(RetryConfig::standard().with_max_attempts(10))
             // Every call ends within a minute, retries included: an endpoint that
             // does not answer fails the command instead of hanging it.
             .timeout_config(
@@ -150,9 +151,21 @@ impl Aws {
     }
 
     fn from_config(config: aws_config::SdkConfig, region: String) -> Aws {
+        // The SDK's default retry quota is one bucket per service for the whole
+        // process: 500 tokens, 5 per throttled retry and 14 per 5xx retry, 1 back per
+        // success. A brownout of a few minutes (a third of the calls throttled) empties
+        // it within a few bakes, and from then on no call is retried — `bake --all`
+        // would fail every bake at once. bakery bounds its calls otherwise (attempts,
+        // backoff, a deadline per call), so its clients retry without that quota.
+        let ec2 = aws_sdk_ec2::config::Builder::from(&config)
+            .retry_partition(unlimited_retries("bakery-ec2"))
+            .build();
+        let ssm = aws_sdk_ssm::config::Builder::from(&config)
+            .retry_partition(unlimited_retries("bakery-ssm"))
+            .build();
         Aws {
-            ec2: ec2::Ec2::new(aws_sdk_ec2::Client::new(&config), &region),
-            ssm: ssm::Ssm::new(aws_sdk_ssm::Client::new(&config), &region),
+            ec2: ec2::Ec2::new(aws_sdk_ec2::Client::from_conf(ec2), &region),
+            ssm: ssm::Ssm::new(aws_sdk_ssm::Client::from_conf(ssm), &region),
             sns: sns::Sns::new(aws_sdk_sns::Client::new(&config), &region),
             kms: kms::Kms::new(aws_sdk_kms::Client::new(&config), &region),
             sts: aws_sdk_sts::Client::new(&config),
@@ -185,3 +198,11 @@ impl Aws {
 
 #[cfg(test)]
 mod tests;
+
+/// A retry partition of its own, without the SDK's process-wide retry quota.
+fn unlimited_retries(name: &'static str) -> aws_sdk_ec2::config::retry::RetryPartition {
+    use aws_sdk_ec2::config::retry::{RetryPartition, TokenBucket};
+    RetryPartition::custom(name)
+        .token_bucket(TokenBucket::unlimited())
+        .build()
+}

@@ -71,9 +71,9 @@ impl VersionRequest {
     /// The version to bake, given the versions the role already has (released or
     /// claimed). Pre-releases do not move the base: after 1.4.2 and 1.5.0-rc.1,
     /// `--bump minor --pre rc` gives 1.5.0-rc.2 and `--bump minor` gives 1.5.0.
-    pub fn resolve(&self, taken: &[Version]) -> Version {
+    pub fn resolve(&self, taken: &[Version]) -> Result<Version> {
         let (bump, pre) = match self {
-            VersionRequest::Exact(version) => return version.clone(),
+            VersionRequest::Exact(version) => return Ok(version.clone()),
             VersionRequest::Next { bump, pre } => (*bump, pre),
         };
         let newest = taken
@@ -82,10 +82,28 @@ impl VersionRequest {
             .max()
             .cloned()
             .unwrap_or(Version::new(0, 0, 0));
+        let past = |part: &str| {
+            Error::input(format!(
+                "cannot bump the {part} version of {newest}: it is the largest number a version holds"
+            ))
+            .with_hint("give the version with --version")
+        };
         let mut next = match bump {
-            Bump::Major => Version::new(newest.major + 1, 0, 0),
-            Bump::Minor => Version::new(newest.major, newest.minor + 1, 0),
-            Bump::Patch => Version::new(newest.major, newest.minor, newest.patch + 1),
+            Bump::Major => Version::new(
+                newest.major.checked_add(1).ok_or_else(|| past("major"))?,
+                0,
+                0,
+            ),
+            Bump::Minor => Version::new(
+                newest.major,
+                newest.minor.checked_add(1).ok_or_else(|| past("minor"))?,
+                0,
+            ),
+            Bump::Patch => Version::new(
+                newest.major,
+                newest.minor,
+                newest.patch.checked_add(1).ok_or_else(|| past("patch"))?,
+            ),
         };
         if let Some(name) = pre {
             let prefix = format!("{name}.");
@@ -95,10 +113,13 @@ impl VersionRequest {
                 .filter_map(|v| v.pre.as_str().strip_prefix(&prefix)?.parse::<u64>().ok())
                 .max()
                 .unwrap_or(0);
+            let count = last
+                .checked_add(1)
+                .ok_or_else(|| past(&format!("`{name}` pre-release")))?;
             next.pre =
-                Prerelease::new(&format!("{name}.{}", last + 1)).expect("checked pre-release name");
+                Prerelease::new(&format!("{name}.{count}")).expect("checked pre-release name");
         }
-        next
+        Ok(next)
     }
 }
 
@@ -142,6 +163,7 @@ mod tests {
             pre: pre.map(str::to_string),
         }
         .resolve(&versions(taken))
+        .unwrap()
         .to_string()
     }
 
@@ -172,6 +194,20 @@ mod tests {
         let mut sorted = versions(&many);
         sorted.sort();
         assert_eq!(sorted.last().unwrap().to_string(), "1.5.0-rc.10");
+    }
+
+    #[test]
+    fn a_bump_past_the_largest_number_is_refused() {
+        let max = u64::MAX;
+        let newest = format!("1.{max}.{max}");
+        let taken = versions(&[newest.as_str()]);
+        let bump = |bump| VersionRequest::Next { bump, pre: None }.resolve(&taken);
+        assert_eq!(bump(Bump::Major).unwrap().to_string(), "2.0.0");
+        let refusal = bump(Bump::Minor).unwrap_err().to_string();
+        assert!(
+            refusal.contains("cannot bump the minor version"),
+            "{refusal}"
+        );
     }
 
     #[test]

@@ -51,7 +51,7 @@ async fn choose(bake: &Bake<'_>, facts: &mut Facts) -> Result<Release> {
     let plan = bake.plan;
     let version = match &plan.version {
         VersionRequest::Exact(version) => version.clone(),
-        next => next.resolve(&catalog::taken_versions(bake.aws, &plan.role).await?),
+        next => next.resolve(&catalog::taken_versions(bake.aws, &plan.role).await?)?,
     };
     let release = plan.release(version);
     facts.release = Some(release.clone());

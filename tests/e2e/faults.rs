@@ -1,0 +1,65 @@
+//! AWS having a bad day: a share of EC2 and SSM calls throttled or answered 503 while
+//! several bakes run in one `bake --all` still gives each release exactly one image and
+//! leaves nothing; a fault that stays fails the bake within its deadline, cleaned up.
+
+use serde_json::json;
+
+use crate::recipe::{recipe_folder, AL2023};
+use crate::support::{nothing_but_releases_left, Account, TestRecipe};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_third_of_ec2_and_ssm_calls_failing_still_gives_one_image_per_release() {
+    let aws = Account::in_second_emulator("ap-east-1").await;
+    // Drawn per call from a seeded generator: about 30 % of EC2 calls throttled and
+    // 30 % of SSM calls answered 503, for as long as the test runs.
+    aws.emulate(json!({ "faults": [
+        { "action": "*", "service": "ec2", "probability": 0.3, "times": null,
+          "status": 400, "code": "RequestLimitExceeded", "message": "Request limit exceeded." },
+        { "action": "*", "service": "ssm", "probability": 0.3, "times": null,
+          "status": 503, "code": "ServiceUnavailable", "message": "Service Unavailable" },
+    ] }));
+    let roles = ["north", "south", "east", "west"];
+    let folder = recipe_folder(&roles.map(|role| (role, AL2023)));
+
+    let outcome = aws.bakery().bake_all_json(folder.path(), "1.0.0").run();
+
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    aws.emulate(json!({ "clear_faults": true }));
+    let names = aws.own_image_names().await;
+    for role in roles {
+        let record = aws.release_record(role, "1.0.0").await;
+        assert_eq!(record.unwrap()["state"], "released", "{role}");
+        let images = names
+            .iter()
+            .filter(|n| n.starts_with(&format!("bakery/{role}/")));
+        assert_eq!(images.count(), 1, "{role}: {names:?}");
+        nothing_but_releases_left(role, &aws, &[&aws]).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fault_that_stays_fails_the_bake_and_cleans_up() {
+    let aws = Account::in_second_emulator("ap-east-2").await;
+    // Every CreateImage refused, for good: the bake fails there, after the builder
+    // exists, and must remove it.
+    aws.emulate(json!({ "faults": [
+        { "action": "CreateImage", "times": null, "status": 503,
+          "code": "Unavailable", "message": "The service is unavailable." },
+    ] }));
+    // moto has no public parameters in this region: a base image of its own.
+    let recipe = TestRecipe::new("stuck")
+        .with_base("image = \"ami-1e749f67\"")
+        .step("work", "#!/bin/sh\necho working\n");
+
+    let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
+
+    bake.expect_code(1);
+    let result = bake.json();
+    assert_eq!(result["failed_step"], "create-image");
+    assert!(
+        result["error"].as_str().unwrap().contains("Unavailable"),
+        "{result}"
+    );
+    nothing_but_releases_left("stuck", &aws, &[&aws]).await;
+    assert!(aws.release_record("stuck", "1.0.0").await.is_none());
+}
