@@ -432,9 +432,9 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
         .expect("base64")
 }
 
-/// What a bake may leave once it has ended, however it ended: in every one of
-/// `regions`, no builder running, no builder security group, no image that is not part
-/// of a recorded release of `role` (claims live in `home`), no snapshot of a bake that
+/// What bakes of `role` may leave once they have ended, however they ended: in every
+/// one of `regions`, no builder running, no builder security group, no image that is
+/// not part of a recorded release (claims live in `home`), no snapshot of a bake that
 /// no such image holds; and no claim still `baking`.
 pub async fn nothing_but_releases_left(role: &str, home: &Account, regions: &[&Account]) {
     let mut pages = home
@@ -457,26 +457,53 @@ pub async fn nothing_but_releases_left(role: &str, home: &Account, regions: &[&A
         );
     }
     for account in regions {
+        // Other tests may share a region: only what carries this role's tag counts.
+        let of_role = |tagged: &[aws_sdk_ec2::types::Tag]| {
+            tags(tagged).get("bakery:role").map(String::as_str) == Some(role)
+        };
+        let instances: Vec<String> = account
+            .instances()
+            .await
+            .into_iter()
+            .filter(|i| of_role(i.tags()))
+            .filter(|i| {
+                let state = i.state().unwrap().name().unwrap().as_str().to_string();
+                state != "terminated" && state != "shutting-down"
+            })
+            .map(|i| i.instance_id().unwrap().to_string())
+            .collect();
         assert_eq!(
-            account.live_instances().await,
+            instances,
             Vec::<String>::new(),
             "builders left in {}",
             account.region
         );
+        let groups = account.ec2.describe_security_groups().send().await.unwrap();
+        let groups: Vec<&str> = groups
+            .security_groups()
+            .iter()
+            .filter(|g| of_role(g.tags()))
+            .map(|g| g.group_id().unwrap())
+            .collect();
         assert_eq!(
-            account.extra_security_groups().await,
-            Vec::<String>::new(),
+            groups,
+            Vec::<&str>::new(),
             "builder groups left in {}",
             account.region
         );
         let mut kept_snapshots = std::collections::BTreeSet::new();
+        let prefix = format!("bakery/{role}/");
         for image in account.own_images().await {
-            let version = image.name().unwrap().split('/').nth(2).unwrap().to_string();
+            let Some(rest) = image.name().unwrap().strip_prefix(&prefix) else {
+                continue;
+            };
+            let version = rest.split('/').next().unwrap().to_string();
             let record = home.release_record(role, &version).await;
             assert!(
-                record.is_some_and(|r| r["state"] != "baking"),
-                "{} in {} is not part of a recorded release",
+                record.as_ref().is_some_and(|r| r["state"] != "baking"),
+                "{} ({}) in {} is not part of a recorded release: {record:?}",
                 image.image_id().unwrap(),
+                image.name().unwrap(),
                 account.region
             );
             for mapping in image.block_device_mappings() {
@@ -488,7 +515,7 @@ pub async fn nothing_but_releases_left(role: &str, home: &Account, regions: &[&A
         let snapshots = account.ec2.describe_snapshots().owner_ids("self").send();
         for snapshot in snapshots.await.unwrap().snapshots() {
             let id = snapshot.snapshot_id().unwrap();
-            if tags(snapshot.tags()).contains_key("bakery:bake-id") {
+            if of_role(snapshot.tags()) {
                 assert!(
                     kept_snapshots.contains(id),
                     "orphan snapshot {id} in {}",

@@ -49,9 +49,15 @@ impl Aws {
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // Throttling and 5xx answers are retried by the SDK with backoff, up to
-            // ten attempts within the call's deadline; the waits retry them again on
-            // top (see wait.rs).
-            .retry_config(RetryConfig::standard().with_max_attempts(10))
+            // ten attempts within the call's deadline: the backoff stops growing at
+            // 5 s (the SDK's 20 s would spend the deadline in three sleeps and report
+            // a timeout instead of the service's last answer). The waits retry them
+            // again on top (see wait.rs).
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(10)
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
             // Every call ends within a minute, retries included: an endpoint that
             // does not answer fails the command instead of hanging it.
             .timeout_config(
