@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use crate::support::{bakery_in, nothing_but_releases_left, Account, TestRecipe};
+use crate::support::{
+    bakery_in, nothing_but_releases_left, two_region_bake_to_catch, Account, TestRecipe,
+};
 
 /// Regions of their own (aws-cn: its own IAM partition, see seed_builder_profile).
 const HOME: &str = "cn-north-1";
@@ -15,35 +17,10 @@ async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
     let home = Account::in_region(HOME).await;
     let away = Account::in_region(AWAY).await;
     home.seed_builder_profile();
-    // Every transition takes a moment, as on AWS, so that each step can be caught.
-    home.emulate(json!({
-        "instance_pending_seconds": 1, "instance_stopping_seconds": 1,
-        "instance_shutting_down_seconds": 1, "image_pending_seconds": 2, "command_seconds": 1
-    }));
-    away.emulate(json!({ "image_pending_seconds": 2 }));
-    let top = tempfile::tempdir().unwrap();
-    std::fs::write(
-        top.path().join("bakery.toml"),
-        format!("[environments.kill]\nregions = [\"{HOME}\", \"{AWAY}\"]\n"),
-    )
-    .unwrap();
     let recipe = TestRecipe::new("killed")
         .with_base("image = \"ami-1e749f67\"")
         .step("work", "#!/bin/sh\necho working\n");
-
-    // Every step of the chain, as the plan of this very bake lists it.
-    let plan = bakery_in(HOME)
-        .current_dir(top.path())
-        .plan_json(recipe.path(), "1.0.0")
-        .args(["--env", "kill"])
-        .run();
-    plan.expect_code(0);
-    let steps: Vec<String> = plan.json()["chain"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect();
+    let (top, steps) = two_region_bake_to_catch(&home, &away, "kill", &recipe).await;
     assert_eq!(steps.len(), 15, "{steps:?}");
     assert!(steps.contains(&"distribute".to_string()) && steps.contains(&"promote".to_string()));
 

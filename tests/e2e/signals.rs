@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::support::{nothing_but_releases_left, Account, TestRecipe};
+use crate::support::{nothing_but_releases_left, two_region_bake_to_catch, Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_during_the_image_wait_interrupts_and_removes_the_half_made_image() {
@@ -122,32 +122,8 @@ const AWAY: &str = "il-central-1";
 async fn sigint_and_sigterm_at_every_step_end_cleanly_and_say_what_is_released() {
     let home = Account::in_second_emulator(HOME).await;
     let away = Account::in_second_emulator(AWAY).await;
-    // Every transition takes a moment, as on AWS, so that each step can be caught.
-    home.emulate(json!({
-        "instance_pending_seconds": 1, "instance_stopping_seconds": 1,
-        "instance_shutting_down_seconds": 1, "image_pending_seconds": 2, "command_seconds": 1
-    }));
-    away.emulate(json!({ "image_pending_seconds": 2 }));
-    let top = tempfile::tempdir().unwrap();
-    std::fs::write(
-        top.path().join("bakery.toml"),
-        format!("[environments.signals]\nregions = [\"{HOME}\", \"{AWAY}\"]\n"),
-    )
-    .unwrap();
     let recipe = TestRecipe::new("signalled").step("work", "#!/bin/sh\necho working\n");
-    let plan = home
-        .bakery()
-        .current_dir(top.path())
-        .plan_json(recipe.path(), "1.0.0")
-        .args(["--env", "signals"])
-        .run();
-    plan.expect_code(0);
-    let steps: Vec<String> = plan.json()["chain"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect();
+    let (top, steps) = two_region_bake_to_catch(&home, &away, "signals", &recipe).await;
     let recorded = steps.iter().position(|s| s == "record-release").unwrap();
     assert!(
         steps.len() > recorded + 1,

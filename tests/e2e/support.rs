@@ -432,6 +432,46 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
         .expect("base64")
 }
 
+/// A bake from `home` that also reaches `away`, slow enough that each of its steps can
+/// be caught as it starts: the folder of its bakery.toml (environment `env`, both
+/// regions) and the steps of its chain, as the plan of this very bake lists them.
+pub async fn two_region_bake_to_catch(
+    home: &Account,
+    away: &Account,
+    env: &str,
+    recipe: &TestRecipe,
+) -> (tempfile::TempDir, Vec<String>) {
+    // Every transition takes a moment, as on AWS.
+    home.emulate(serde_json::json!({
+        "instance_pending_seconds": 1, "instance_stopping_seconds": 1,
+        "instance_shutting_down_seconds": 1, "image_pending_seconds": 2, "command_seconds": 1
+    }));
+    away.emulate(serde_json::json!({ "image_pending_seconds": 2 }));
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        format!(
+            "[environments.{env}]\nregions = [\"{}\", \"{}\"]\n",
+            home.region, away.region
+        ),
+    )
+    .unwrap();
+    let plan = home
+        .bakery()
+        .current_dir(top.path())
+        .plan_json(recipe.path(), "1.0.0")
+        .args(["--env", env])
+        .run();
+    plan.expect_code(0);
+    let steps = plan.json()["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    (top, steps)
+}
+
 /// What bakes of `role` may leave once they have ended, however they ended: in every
 /// one of `regions`, no builder running, no builder security group, no image that is
 /// not part of a recorded release (claims live in `home`), no snapshot of a bake that
