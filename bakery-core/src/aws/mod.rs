@@ -163,18 +163,22 @@ impl Aws {
         // it within a few bakes, and from then on no call is retried — `bake --all`
         // would fail every bake at once. bakery bounds its calls otherwise (attempts,
         // backoff, a deadline per call), so its clients retry without that quota.
-        let ec2 = aws_sdk_ec2::config::Builder::from(&config)
-            .retry_partition(unlimited_retries("bakery-ec2"))
-            .build();
-        let ssm = aws_sdk_ssm::config::Builder::from(&config)
-            .retry_partition(unlimited_retries("bakery-ssm"))
-            .build();
+        // One partition per service, as the SDK's own are.
+        macro_rules! client {
+            ($sdk:ident, $name:literal) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&config)
+                        .retry_partition(unlimited_retries($name))
+                        .build(),
+                )
+            };
+        }
         Aws {
-            ec2: ec2::Ec2::new(aws_sdk_ec2::Client::from_conf(ec2), &region),
-            ssm: ssm::Ssm::new(aws_sdk_ssm::Client::from_conf(ssm), &region),
-            sns: sns::Sns::new(aws_sdk_sns::Client::new(&config), &region),
-            kms: kms::Kms::new(aws_sdk_kms::Client::new(&config), &region),
-            sts: aws_sdk_sts::Client::new(&config),
+            ec2: ec2::Ec2::new(client!(aws_sdk_ec2, "bakery-ec2"), &region),
+            ssm: ssm::Ssm::new(client!(aws_sdk_ssm, "bakery-ssm"), &region),
+            sns: sns::Sns::new(client!(aws_sdk_sns, "bakery-sns"), &region),
+            kms: kms::Kms::new(client!(aws_sdk_kms, "bakery-kms"), &region),
+            sts: client!(aws_sdk_sts, "bakery-sts"),
             config,
             region,
         }
