@@ -3,20 +3,34 @@
 
 use std::sync::Arc;
 
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::exit::Exit;
 use crate::output::errln;
 use crate::render::Renderer;
 
-pub async fn watch(cancel: CancellationToken, renderer: Arc<Renderer>) {
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
+/// Installs the handlers now, before the bake's first step can be announced: a signal
+/// that arrived before a spawned task first ran would meet the default action and
+/// kill the process with nothing cleaned up.
+pub fn watch(cancel: CancellationToken, renderer: Arc<Renderer>) -> tokio::task::JoinHandle<()> {
+    let handlers = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
-    ) else {
-        return;
-    };
+    );
+    tokio::spawn(async move {
+        if let (Ok(interrupt), Ok(terminate)) = handlers {
+            act_on(interrupt, terminate, cancel, renderer).await;
+        }
+    })
+}
+
+async fn act_on(
+    mut interrupt: Signal,
+    mut terminate: Signal,
+    cancel: CancellationToken,
+    renderer: Arc<Renderer>,
+) {
     let first = tokio::select! {
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",

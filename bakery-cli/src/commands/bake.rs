@@ -222,7 +222,7 @@ pub async fn run(args: Args, context: &Context) -> Exit {
 
     let renderer = Arc::new(Renderer::new(style));
     let cancel = CancellationToken::new();
-    let signals = tokio::spawn(crate::signals::watch(cancel.clone(), renderer.clone()));
+    let signals = crate::signals::watch(cancel.clone(), renderer.clone());
     let report = bakery_core::bake::bake(&plan, &aws, renderer.as_ref(), cancel).await;
     signals.abort();
     renderer.finish();
@@ -260,7 +260,7 @@ async fn run_all(
     }
     let renderer = Arc::new(Renderer::new(style));
     let cancel = CancellationToken::new();
-    let signals = tokio::spawn(crate::signals::watch(cancel.clone(), renderer.clone()));
+    let signals = crate::signals::watch(cancel.clone(), renderer.clone());
     let sink_for = |role: &str| -> Arc<dyn EventSink> {
         Arc::new(RoleEvents {
             role: role.to_string(),
