@@ -89,6 +89,9 @@ enum Command {
     /// the age of their image and whether a channel points at it; exit 4 when any
     /// breaks the policy.
     Audit(audit::Args),
+    /// Run a release's tests again (its recipe's [[tests]] on a test instance from its
+    /// image) and record the outcome on the release.
+    Test(test::Args),
 }
 
 fn main() -> ExitCode {
@@ -150,6 +153,7 @@ fn main() -> ExitCode {
             Command::Unshare(args) => share::run(&args, PermissionChange::Revoke, &context).await,
             Command::Cleanup(args) => cleanup::run(&args, &context).await,
             Command::Audit(args) => audit::run(&args, &context).await,
+            Command::Test(args) => test::run(&args, &context).await,
         }
     });
     exit.into()

@@ -7,6 +7,29 @@ use std::time::Duration;
 
 use crate::model::Step;
 
+/// A Run Command that did not succeed.
+#[derive(Debug)]
+pub struct StepFailure {
+    pub step: Step,
+    pub instance_id: String,
+    pub region: String,
+    /// SSM's final status of the command, lower-case (`failed`, `timedout`...).
+    pub status: String,
+    pub exit_code: i32,
+    pub output_tail: String,
+}
+
+/// How the firstboot agent said it failed, on a test instance.
+#[derive(Debug)]
+pub struct FirstbootFailure {
+    pub instance_id: String,
+    pub region: String,
+    pub phase: String,
+    pub exit_code: i64,
+    pub error: String,
+    pub output_tail: String,
+}
+
 /// Everything that can stop a bake. Each variant says what failed and where; the
 /// [`Error::kind`] tells the caller how to treat it (exit code, retry, cleanup).
 #[derive(Debug, thiserror::Error)]
@@ -22,20 +45,23 @@ pub enum Error {
     #[error(transparent)]
     Aws(Box<AwsError>),
 
-    /// A command step ran on the builder and did not succeed.
+    /// A command step ran on the builder (or a test on the test instance) and did not
+    /// succeed.
     #[error(
-        "step `{step}` {status} on {instance_id} ({region}) with exit code {exit_code}{}",
-        output_tail_suffix(.output_tail)
+        "step `{}` {} on {} ({}) with exit code {}{}",
+        .0.step, .0.status, .0.instance_id, .0.region, .0.exit_code,
+        output_tail_suffix(&.0.output_tail)
     )]
-    StepFailed {
-        step: Step,
-        instance_id: String,
-        region: String,
-        /// SSM's final status of the command, lower-case (`failed`, `timedout`...).
-        status: String,
-        exit_code: i32,
-        output_tail: String,
-    },
+    StepFailed(Box<StepFailure>),
+
+    /// The firstboot agent failed on the release gate's test instance.
+    #[error(
+        "the firstboot agent failed in its `{}` phase on test instance {} ({}), exit code \
+         {}: {}{}",
+        .0.phase, .0.instance_id, .0.region, .0.exit_code, .0.error,
+        output_tail_suffix(&.0.output_tail)
+    )]
+    FirstbootFailed(Box<FirstbootFailure>),
 
     /// A resource reached a state it cannot come back from.
     #[error("{what} {resource} ({region}) is `{state}`{}", reason_suffix(.reason))]
@@ -152,6 +178,15 @@ impl Error {
             Error::Input { .. } => ErrorKind::InvalidInput,
             Error::Interrupted => ErrorKind::Interrupted,
             _ => ErrorKind::Failed,
+        }
+    }
+
+    /// The last lines a failed command printed, when the error is about one.
+    pub fn output_tail(&self) -> Option<&str> {
+        match self {
+            Error::StepFailed(failure) => Some(&failure.output_tail),
+            Error::FirstbootFailed(failure) => Some(&failure.output_tail),
+            _ => None,
         }
     }
 

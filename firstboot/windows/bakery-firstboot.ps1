@@ -56,6 +56,23 @@ class FirstbootFailure : System.Exception {
     }
 }
 
+# The outcome, for whoever asks (a release gate reads it over SSM), as the Linux agent
+# writes it; written by a rename, so a reader never sees half of it.
+function Write-FirstbootOutcome([hashtable]$Facts, [string]$Phase, [int]$ExitCode, [int]$CommandExitCode, [string]$Message) {
+    $outcome = [ordered]@{
+        phase             = $Phase
+        exit_code         = $ExitCode
+        command_exit_code = $CommandExitCode
+        error             = $Message
+        finished_at       = (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ')
+        role              = $Facts.role
+        version           = $Facts.version
+    }
+    $path = Join-Path $script:WorkDir 'outcome.json'
+    Set-Content -Path "$path.new" -Value ($outcome | ConvertTo-Json -Compress)
+    Move-Item -Force -Path "$path.new" -Destination $path
+}
+
 function Stop-Firstboot([string]$Phase, [int]$AgentStatus, [int]$CommandStatus, [string]$Message) {
     throw [FirstbootFailure]::new($Phase, $AgentStatus, $CommandStatus, $Message)
 }
@@ -138,6 +155,7 @@ function Invoke-Firstboot {
         if (-not $runlist -and -not $runner) {
             Write-FirstbootLog 'no runlist and no runner configured: nothing to run'
             Remove-Item -Force -LiteralPath $script:Marker
+            Write-FirstbootOutcome $facts 'done' 0 0 ''
             return 0
         }
         if (-not $runner) { Stop-Firstboot 'config' 2 2 "runlist $runlist is configured without a runner" }
@@ -153,6 +171,20 @@ function Invoke-Firstboot {
             if (-not $facts.region) { $facts.region = [string](Get-Metadata 'placement/region') }
         } catch {
             Stop-Firstboot 'metadata' 3 3 "instance metadata unavailable at $($script:Imds): $_"
+        }
+
+        # A release gate's test instance may be given another runlist, or none, by its tag.
+        $override = $null
+        try { $override = [string](Get-Metadata 'tags/instance/bakery:firstboot-runlist') } catch { }
+        if ($override -eq 'none') {
+            Write-FirstbootLog 'instance tag bakery:firstboot-runlist is none: nothing to run on this instance'
+            Remove-Item -Force -LiteralPath $script:Marker
+            Write-FirstbootOutcome $facts 'done' 0 0 ''
+            return 0
+        }
+        if ($override) {
+            Write-FirstbootLog "instance tag bakery:firstboot-runlist: $override instead of $runlist"
+            $runlist = $override
         }
 
         $command = $runner
@@ -199,10 +231,12 @@ function Invoke-Firstboot {
         if ($status -ne 0) { Stop-Firstboot 'run' 1 $status "the runner exited with $status" }
         Remove-Item -Force -LiteralPath $script:Marker
         Write-FirstbootLog 'done: marker removed'
+        Write-FirstbootOutcome $facts 'done' 0 0 ''
         return 0
     } catch [FirstbootFailure] {
         $failure = $_.Exception
         Write-FirstbootLog "failed at $($failure.Phase) (exit $($failure.CommandStatus)): $($failure.Message)"
+        Write-FirstbootOutcome $facts $failure.Phase $failure.AgentStatus $failure.CommandStatus $failure.Message
         $retry = if ($null -ne $config) { Get-ConfigValue $config 'retry' } else { $null }
         $markerKept = $retry -ne $false
         Send-FirstbootAlert $config $facts $failure $markerKept

@@ -34,7 +34,12 @@ impl FirstBoot {
             .run_instances()
             .image_id("ami-12c6146b")
             .min_count(1)
-            .max_count(1);
+            .max_count(1)
+            .metadata_options(
+                aws_sdk_ec2::types::InstanceMetadataOptionsRequest::builder()
+                    .instance_metadata_tags(aws_sdk_ec2::types::InstanceMetadataTagsState::Enabled)
+                    .build(),
+            );
         let mut spec = aws_sdk_ec2::types::TagSpecification::builder()
             .resource_type(aws_sdk_ec2::types::ResourceType::Instance);
         for (key, value) in [("Name", name)].iter().chain(tags) {
@@ -168,6 +173,30 @@ impl FirstBoot {
 
     fn applied(&self) -> Option<String> {
         std::fs::read_to_string(self.path("/applied.json")).ok()
+    }
+
+    /// What the agent left for the release gate to read.
+    fn outcome(&self) -> Option<Value> {
+        let text =
+            std::fs::read_to_string(self.path("/var/lib/bakery/firstboot/outcome.json")).ok()?;
+        Some(serde_json::from_str(&text).expect("the outcome is one JSON object"))
+    }
+
+    /// Runs the release gate's firstboot command against this instance's files, as
+    /// Run Command would on a test instance. Returns its exit code and output.
+    fn gate_reads_outcome(&self) -> (i32, String) {
+        let script = bakery_core::script::firstboot::outcome_script(
+            bakery_core::model::Platform::Linux,
+            std::time::Duration::from_secs(4),
+        );
+        let root = self.root.path().display().to_string();
+        let script = script
+            .replace("/var/", &format!("{root}/var/"))
+            .replace("/firstboot.txt", &format!("{root}/firstboot.txt"));
+        let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), text)
     }
 
     async fn alerts(&self) -> Vec<(String, Value)> {
@@ -327,4 +356,78 @@ async fn a_placeholder_with_no_value_fails_the_config_phase() {
         .as_str()
         .unwrap()
         .contains("placeholder {environment}"));
+}
+
+#[tokio::test]
+async fn the_agent_leaves_its_outcome_for_the_release_gate() {
+    let instance = FirstBoot::new("outcome", &[]).await;
+    instance.upload("zookeeper.json", "{}");
+    instance.baked_with(json!({ "runlist": "s3://runlists-outcome/zookeeper.json" }));
+    let (waited, said) = instance.gate_reads_outcome();
+    assert_eq!(waited, 124, "no outcome before the agent ran: {said}");
+    assert!(said.contains("left no outcome in 4 s"), "{said}");
+
+    assert_eq!(instance.boot(), 0, "{}", instance.log());
+    let outcome = instance.outcome().expect("an outcome");
+    assert_eq!(outcome["phase"], "done");
+    assert_eq!(outcome["exit_code"], 0);
+    assert_eq!(outcome["version"], "1.4.0");
+    let (status, said) = instance.gate_reads_outcome();
+    assert_eq!(status, 0, "{said}");
+    let read = bakery_core::script::firstboot::FirstbootOutcome::find(&said).unwrap();
+    assert_eq!(read.phase, "done");
+}
+
+#[tokio::test]
+async fn a_failed_first_boot_leaves_the_phase_the_gate_names() {
+    let instance = FirstBoot::new("outcome-fails", &[]).await;
+    instance.upload("zookeeper.json", "{}");
+    instance.baked_with(json!({
+        "runlist": "s3://runlists-outcome-fails/zookeeper.json",
+        "runner": "echo 'zoo.cfg: template error'; exit 9"
+    }));
+
+    assert_eq!(instance.boot(), 1);
+    let outcome = instance.outcome().expect("an outcome");
+    assert_eq!(outcome["phase"], "run");
+    assert_eq!(outcome["exit_code"], 1);
+    assert_eq!(outcome["command_exit_code"], 9);
+    let (status, said) = instance.gate_reads_outcome();
+    assert_eq!(status, 1, "{said}");
+    assert!(
+        said.contains("zoo.cfg: template error"),
+        "the log's tail: {said}"
+    );
+    let read = bakery_core::script::firstboot::FirstbootOutcome::find(&said).unwrap();
+    assert_eq!(
+        (read.phase.as_str(), read.command_exit_code),
+        ("run", Some(9))
+    );
+}
+
+#[tokio::test]
+async fn a_test_instance_tag_gives_another_runlist_or_none() {
+    let other = FirstBoot::new(
+        "override",
+        &[(
+            "bakery:firstboot-runlist",
+            "s3://runlists-override/test.json",
+        )],
+    )
+    .await;
+    other.upload("test.json", r#"{"run_list": ["role[smoke]"]}"#);
+    other.upload("zookeeper.json", "{}");
+    other.baked_with(json!({ "runlist": "s3://runlists-override/zookeeper.json" }));
+    assert_eq!(other.boot(), 0, "{}", other.log());
+    assert_eq!(
+        other.applied().as_deref(),
+        Some(r#"{"run_list": ["role[smoke]"]}"#)
+    );
+
+    let none = FirstBoot::new("override-none", &[("bakery:firstboot-runlist", "none")]).await;
+    none.baked_with(json!({ "runlist": "s3://runlists-override-none/zookeeper.json" }));
+    assert_eq!(none.boot(), 0, "{}", none.log());
+    assert_eq!(none.applied(), None, "nothing fetched, nothing run");
+    assert!(!none.marker_present());
+    assert_eq!(none.outcome().unwrap()["phase"], "done");
 }

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `bake` | the chain makes a tagged release; the builder's hardening; retries |
 //! | `failures`, `signals` | failed, refused and interrupted bakes leave nothing behind |
+//! | `gate` | the release gate: tests on a test instance before a release; `--skip-tests`, `bakery test`, promote's refusal |
 //! | `releases` | versions and claims, races between bakes |
 //! | `lifecycle` | channels, promote and roll back, `releases`, `prune` |
 //! | `regions` | a channel, a retirement and `latest` mean one thing in every region |
@@ -43,6 +44,7 @@ mod distribute;
 mod failures;
 mod faults;
 mod firstboot;
+mod gate;
 mod installs;
 mod janitor;
 mod kill;

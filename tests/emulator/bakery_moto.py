@@ -798,7 +798,8 @@ def _text_response(start_response: Any, status: str, text: str) -> list[bytes]:
 def instance_metadata(path: str, environ: dict[str, Any], start_response: Any) -> Any:
     """The metadata service of one emulated instance, IMDSv2 only:
     /bakery-imds/<instance-id>/latest/api/token (PUT), then .../latest/meta-data/...
-    with the token: instance-id, placement/region, tags/instance[/<key>]."""
+    with the token: instance-id, placement/region, tags/instance[/<key>] (with
+    instance metadata tags enabled)."""
     instance_id, _, rest = path.partition("/")
     method = environ.get("REQUEST_METHOD")
     if rest == "latest/api/token":
@@ -821,6 +822,11 @@ def instance_metadata(path: str, environ: dict[str, Any], start_response: Any) -
         "ami-id": instance.image_id,
         "tags/instance": "\n".join(sorted(tags)),
     }
+    # As on EC2, an instance's tags are in its metadata only when it was launched (or
+    # modified) with InstanceMetadataTags enabled.
+    tags_on = getattr(getattr(instance, "metadata_options", None), "instance_metadata_tags", "disabled") == "enabled"
+    if item.startswith("tags/instance") and not tags_on:
+        return _text_response(start_response, "404 Not Found", "")
     if item.startswith("tags/instance/"):
         key = item[len("tags/instance/"):]
         if key in tags:

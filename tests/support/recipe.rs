@@ -49,6 +49,16 @@ impl TestRecipe {
         self
     }
 
+    /// Adds a test (`[[tests]]`) that runs `script` on the test instance.
+    pub fn test(self, name: &str, script: &str) -> TestRecipe {
+        let path = format!("tests/{name}.sh");
+        std::fs::create_dir_all(self.dir.path().join("tests")).unwrap();
+        std::fs::write(self.dir.path().join(&path), script).unwrap();
+        self.with_toml(&format!(
+            "[[tests]]\nname = \"{name}\"\nscript = \"{path}\"\ntimeout = \"5m\"\n"
+        ))
+    }
+
     /// Replaces the recipe's base, e.g. `image = "ami-..."`.
     pub fn with_base(self, base: &str) -> TestRecipe {
         let path = self.path().join("recipe.toml");

@@ -12,7 +12,7 @@ use bakery_core::bake::world::{self, WorldOutcome};
 use bakery_core::config::flags::split_list;
 use bakery_core::config::SettingsFlags;
 use bakery_core::events::EventSink;
-use bakery_core::model::Bump;
+use bakery_core::model::{Bump, GateState};
 use bakery_core::plan::world::{plan_all, Selection};
 use bakery_core::plan::{BakePlan, BakeRequest};
 use bakery_core::Error;
@@ -77,9 +77,15 @@ pub struct Args {
     /// Also send a message to --sns-topic when the bake succeeds.
     #[arg(long, requires = "sns_topic")]
     notify_success: bool,
-    /// Keep the builder instance when the bake fails, for debugging.
+    /// Keep the builder instance (or the test instance, when a test failed) when the
+    /// bake fails, for debugging.
     #[arg(long)]
     keep_on_failure: bool,
+    /// Make the release without running the recipe's tests; the release record and
+    /// the image's `bakery:tests` tag say `skipped`, and `bakery promote` then needs
+    /// --force.
+    #[arg(long)]
+    skip_tests: bool,
     /// Bake on another base than the recipe's: ami-…, /ssm/parameter/path,
     /// OWNER:NAME-PATTERN, or ROLE@CHANNEL / ROLE@VERSION.
     #[arg(long, value_name = "BASE")]
@@ -177,18 +183,26 @@ impl Args {
             environment: context.environment.clone(),
             dry_run: self.dry_run,
             base: self.base.clone(),
+            skip_tests: self.skip_tests,
+        }
+    }
+}
+
+impl Progress {
+    /// How events look: JSON lines with JSON output, else a spinner on a terminal.
+    pub fn style(self, output: Output) -> Style {
+        match (output, self) {
+            (Output::Json, _) => Style::Json,
+            (_, Progress::Bar) => Style::Bar,
+            (_, Progress::Plain) => Style::Plain,
+            (_, Progress::Auto) if std::io::stderr().is_terminal() => Style::Bar,
+            (_, Progress::Auto) => Style::Plain,
         }
     }
 }
 
 pub async fn run(args: Args, context: &Context) -> Exit {
-    let style = match (context.output, args.progress) {
-        (Output::Json, _) => Style::Json,
-        (_, Progress::Bar) => Style::Bar,
-        (_, Progress::Plain) => Style::Plain,
-        (_, Progress::Auto) if std::io::stderr().is_terminal() => Style::Bar,
-        (_, Progress::Auto) => Style::Plain,
-    };
+    let style = args.progress.style(context.output);
     let request = args.request(context);
     let manifest = match &args.manifest {
         Some(path) => match ManifestFile::check(path, &args.manifest_data) {
@@ -332,6 +346,20 @@ fn write_manifest(manifest: Option<&ManifestFile>, reports: &[&BakeReport]) {
     }
 }
 
+/// What the release gate said, with the tests' names.
+fn tests_line(report: &BakeReport) -> String {
+    let names = report.test_names.join(", ");
+    match report.tests {
+        GateState::Passed if names.is_empty() => {
+            "passed (the image booted through firstboot)".into()
+        }
+        GateState::Passed => format!("passed ({names})"),
+        GateState::Skipped => format!("skipped with --skip-tests ({names})"),
+        GateState::None => "none (the recipe has no [[tests]])".into(),
+        state => state.to_string(),
+    }
+}
+
 fn print_result(output: Output, report: &BakeReport) {
     if output == Output::Json {
         print_json(report);
@@ -354,6 +382,7 @@ fn print_result(output: Output, report: &BakeReport) {
             for image in &report.images {
                 outln!("  {}  {}  {}", image.region, image.image_id, image.name);
             }
+            outln!("  tests: {}", tests_line(report));
         }
         BakeStatus::Failed | BakeStatus::Interrupted => {
             let word = if report.status == BakeStatus::Failed {

@@ -13,4 +13,5 @@ pub mod promote;
 pub mod prune;
 pub mod releases;
 pub mod share;
+pub mod test;
 pub mod validate;

@@ -118,6 +118,25 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
             humantime::format_duration(step.timeout)
         );
     }
+    match &plan.test {
+        Some(test) => {
+            outln!(
+                "tests:    on a test instance {} from the new image; firstboot runlist: {}; \
+                 stage timeout {}",
+                test.instance_type,
+                test.runlist.as_str(),
+                humantime::format_duration(test.timeout)
+            );
+            for command in &test.commands {
+                outln!(
+                    "  {:<28} timeout {}",
+                    command.step.to_string(),
+                    humantime::format_duration(command.timeout)
+                );
+            }
+        }
+        None => outln!("tests:    {} (no release gate runs)", plan.gate),
+    }
     outln!("AWS calls, in order:");
     for call in plan.aws_calls() {
         outln!("  {call}");

@@ -35,6 +35,9 @@ pub struct Args {
     /// KMS key for a copy made by --distribute: REGION=KEY (default: the environment's).
     #[arg(long = "kms-key", value_name = "REGION=KEY", requires = "distribute")]
     kms_keys: Vec<String>,
+    /// Promote a release whose record does not say its tests passed (skipped or failed).
+    #[arg(long)]
+    force: bool,
 }
 
 /// How many regions `--distribute` copies to at once.
@@ -48,6 +51,9 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         check_channel(&args.channel)?;
         let regions = context.regions(&args.regions);
         let aws = context.reach(&regions).await?;
+        if !args.force {
+            channels::check_tested(&aws, &release).await?;
+        }
         if args.distribute {
             let missing = channels::gaps(&aws, &release, &args.channel, &regions).await?;
             if !missing.is_empty() {

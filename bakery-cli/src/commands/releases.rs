@@ -43,21 +43,23 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         return Exit::Success;
     }
     outln!(
-        "{:<16} {:<14} {:<22} {:<12} {:<22} {:<12} CHANNELS",
+        "{:<16} {:<14} {:<22} {:<12} {:<8} {:<22} {:<12} CHANNELS",
         "VERSION",
         "REGION",
         "IMAGE",
         "STATE",
+        "TESTS",
         "CREATED",
         "BASE"
     );
     for r in releases {
         outln!(
-            "{:<16} {:<14} {:<22} {:<12} {:<22} {:<12} {}",
+            "{:<16} {:<14} {:<22} {:<12} {:<8} {:<22} {:<12} {}",
             r.version,
             r.region,
             r.image_id,
             r.state.to_string(),
+            r.tests.map_or("-".to_string(), |t| t.to_string()),
             r.created
                 .as_deref()
                 .unwrap_or("-")

@@ -13,12 +13,17 @@ use crate::model::release::{TAG_BAKE_ID, TAG_KEPT};
 use crate::model::{Release, Resource};
 use crate::release::claim::{self, RecordState};
 
-/// Why the builder stays with `--keep-on-failure`.
-fn kept_reason(bake: &Bake<'_>) -> String {
+/// Why the builder, or the test instance, stays with `--keep-on-failure`.
+fn kept_reason(bake: &Bake<'_>, resource: &Resource) -> String {
+    let test = bake.plan.test.as_ref();
+    let (what, lifetime) = match test {
+        Some(test) if bake.is_test_instance(resource.id()) => ("the test instance", test.lifetime),
+        _ => ("the builder", bake.plan.builder_lifetime),
+    };
     format!(
-        "--keep-on-failure: the builder stays for debugging and terminates itself \
+        "--keep-on-failure: {what} stays for debugging and terminates itself \
          within {} (dead-man's switch); terminate it yourself when done",
-        humantime::format_duration(bake.plan.builder_lifetime)
+        humantime::format_duration(lifetime)
     )
 }
 
@@ -59,7 +64,7 @@ pub async fn cleanup(
                 }
                 bake.sink.emit(Event::ResourceKept {
                     resource: resource.clone(),
-                    reason: kept_reason(bake),
+                    reason: kept_reason(bake, &resource),
                 });
                 kept.push(resource);
                 continue;

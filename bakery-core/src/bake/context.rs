@@ -15,7 +15,7 @@ use super::report::{BakeStatus, ImageRecord, StepRecord};
 use crate::aws::Aws;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
-use crate::model::{Release, Resource, Step};
+use crate::model::{GateState, Release, Resource, Step};
 use crate::ops::removal::Remover;
 use crate::plan::BakePlan;
 use crate::release::distribute::RegionOutcome;
@@ -31,10 +31,12 @@ pub struct Bake<'a> {
     pub ledger: Ledger,
     pub started_at: SystemTime,
     started: Instant,
-    /// The steps run so far, for the report.
-    steps: Mutex<Vec<StepRecord>>,
+    /// The steps run so far, for the report, with their place in the chain.
+    steps: Mutex<Vec<(usize, StepRecord)>>,
     /// Where in the plan's chain the bake is: each step must be the next one.
     position: AtomicUsize,
+    /// The release gate's test instance, once launched.
+    test_instance: Mutex<Option<String>>,
 }
 
 /// What the bake has learned and made so far: what its report tells, whether it
@@ -57,6 +59,8 @@ pub struct Facts {
     pub promoted: Vec<String>,
     /// What sharing did in each region.
     pub shared: Vec<ShareOutcome>,
+    /// What the release gate said.
+    pub tests: GateState,
 }
 
 /// Why the chain stopped: the step and its error.
@@ -83,7 +87,17 @@ impl<'a> Bake<'a> {
             started: Instant::now(),
             steps: Mutex::new(Vec::new()),
             position: AtomicUsize::new(0),
+            test_instance: Mutex::new(None),
         }
+    }
+
+    /// Records the test instance (cleanup says what it keeps and why).
+    pub fn launched_test_instance(&self, instance_id: &str) {
+        *self.test_instance.lock().expect("test instance") = Some(instance_id.to_string());
+    }
+
+    pub fn is_test_instance(&self, instance_id: &str) -> bool {
+        self.test_instance.lock().expect("test instance").as_deref() == Some(instance_id)
     }
 
     pub fn region(&self) -> &str {
@@ -94,8 +108,11 @@ impl<'a> Bake<'a> {
         round(self.started.elapsed().as_secs_f64())
     }
 
+    /// The steps run so far, in the chain's order (steps that overlap end in any order).
     pub fn step_records(&self) -> Vec<StepRecord> {
-        self.steps.lock().expect("step records").clone()
+        let mut steps = self.steps.lock().expect("step records").clone();
+        steps.sort_by_key(|(position, _)| *position);
+        steps.into_iter().map(|(_, record)| record).collect()
     }
 
     /// Runs one step of the chain: the interrupt check before it, its events and its
@@ -133,11 +150,14 @@ impl<'a> Bake<'a> {
             Err(Error::Interrupted) => BakeStatus::Interrupted,
             Err(_) => BakeStatus::Failed,
         };
-        self.steps.lock().expect("step records").push(StepRecord {
-            name: step.clone(),
-            seconds,
-            status,
-        });
+        self.steps.lock().expect("step records").push((
+            position,
+            StepRecord {
+                name: step.clone(),
+                seconds,
+                status,
+            },
+        ));
         match result {
             Ok(value) => {
                 self.sink.emit(Event::StepFinished { step, seconds });

@@ -35,7 +35,7 @@ pub async fn held_while<T>(bake: &Bake<'_>, claim: &Claim, work: impl Future<Out
 /// Runs `work`, calling `renew` every `every` meanwhile; the last renewal in flight
 /// finishes before the result is returned: what follows may write the claim itself
 /// (the release record), which a late renewal must never overwrite.
-async fn renewing<T, R>(
+pub(super) async fn renewing<T, R>(
     work: impl Future<Output = T>,
     every: Duration,
     mut renew: impl FnMut() -> R,

@@ -11,6 +11,7 @@ pub mod lease;
 pub mod ledger;
 pub mod manifest;
 pub mod report;
+pub mod retest;
 pub mod steps;
 pub mod world;
 
@@ -18,12 +19,14 @@ use tokio_util::sync::CancellationToken;
 
 use self::context::{Bake, Facts, Failure};
 use self::report::{BakeReport, BakeStatus, ImageRecord};
-use self::steps::{base, builder, checks, command, image, publish, release};
+use self::steps::gate::Placement;
+use self::steps::{base, builder, checks, command, gate, image, publish, release};
+use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
-use crate::error::{Error, ErrorKind};
+use crate::error::ErrorKind;
 use crate::events::{Event, EventSink};
 use crate::model::time::rfc3339;
-use crate::model::{Provenance, Step};
+use crate::model::{GateState, Provenance, Release, Step};
 use crate::plan::BakePlan;
 
 /// Runs the whole chain; never panics on AWS errors, always returns a report.
@@ -41,7 +44,10 @@ pub async fn bake(
         region: bake.region().to_string(),
         recipe: plan.recipe_dir.display().to_string(),
     });
-    let mut facts = Facts::default();
+    let mut facts = Facts {
+        tests: plan.gate,
+        ..Facts::default()
+    };
     let outcome = chain(&bake, &mut facts).await;
     finish(&bake, facts, outcome.err()).await
 }
@@ -116,7 +122,7 @@ async fn build(
     bake.step(Step::WaitReady, builder::wait_ready(bake, &builder))
         .await?;
     for step in &plan.steps {
-        let run = command::run(bake, step, &claim.release, &builder);
+        let run = command::run(bake, step, &claim.release, &builder.instance_id);
         bake.step(step.step.clone(), run).await?;
     }
     bake.step(Step::Stop, builder::stop(bake, &builder)).await?;
@@ -131,12 +137,63 @@ async fn build(
     };
     let create = image::create(bake, &claim.release, &builder, &provenance);
     let image_id = bake.step(Step::CreateImage, create).await?;
-    let image = bake
+    let (image, described) = bake
         .step(Step::WaitImage, image::wait(bake, &image_id))
         .await?;
-    bake.step(Step::Terminate, builder::terminate(bake, &builder))
-        .await?;
+    // The builder goes while the gate tests the image: the test instance shares its
+    // group, which goes with the test instance.
+    let gated = plan.test.is_some();
+    let terminate = bake.step(Step::Terminate, builder::terminate(bake, &builder, gated));
+    let placement = Placement::Builder {
+        network: &builder.network,
+        security_groups: builder.security_groups(bake),
+    };
+    let group = builder.security_group.as_deref();
+    let gate = gate(bake, &claim.release, &described, placement, group);
+    let (terminated, tested) = tokio::join!(terminate, gate);
+    facts.tests = match &tested {
+        Ok(state) => *state,
+        Err(f) if f.step.judges_the_image() && f.error.kind() == ErrorKind::Failed => {
+            GateState::Failed
+        }
+        Err(_) => facts.tests,
+    };
+    tested?;
+    terminated?;
     Ok(image)
+}
+
+/// The release gate, when the plan has one: a test instance from the new image boots
+/// through its firstboot agent, then runs each test; it is terminated (with `group`,
+/// when the gate owns it) once every test passed. Without a gate, the plan's state
+/// (`none`, `skipped`) stands.
+pub(crate) async fn gate(
+    bake: &Bake<'_>,
+    release: &Release,
+    image: &ImageInfo,
+    placement: Placement<'_>,
+    group: Option<&str>,
+) -> Result<GateState, Failure> {
+    let Some(test) = &bake.plan.test else {
+        return Ok(bake.plan.gate);
+    };
+    let started = tokio::time::Instant::now();
+    let launch = gate::launch(bake, release, image, placement);
+    let instance = bake.step(Step::TestLaunch, launch).await?;
+    bake.step(Step::TestReady, gate::wait_ready(bake, &instance))
+        .await?;
+    for command in &test.commands {
+        let remaining = test.timeout.saturating_sub(started.elapsed());
+        let run = async {
+            tokio::time::timeout(remaining, gate::run(bake, command, release, &instance))
+                .await
+                .unwrap_or_else(|_| Err(gate::stage_timed_out(bake, release, &command.step)))
+        };
+        bake.step(command.step.clone(), run).await?;
+    }
+    let terminate = gate::terminate(bake, &instance, group);
+    bake.step(Step::TestTerminate, terminate).await?;
+    Ok(GateState::Passed)
 }
 
 /// After the chain: cleanup when anything is left in the ledger, the report, the alert.
@@ -147,10 +204,10 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         Some(f) if f.error.kind() == ErrorKind::Interrupted => BakeStatus::Interrupted,
         Some(_) => BakeStatus::Failed,
     };
-    let failure_tail = match failure.as_ref().map(|f| &f.error) {
-        Some(Error::StepFailed { output_tail, .. }) => Some(output_tail.clone()),
-        _ => None,
-    };
+    let failure_tail = failure
+        .as_ref()
+        .and_then(|f| f.error.output_tail())
+        .map(str::to_string);
     let (mut kept, mut leaked) = (Vec::new(), Vec::new());
     if !bake.ledger.is_empty() {
         let keep_builder = status == BakeStatus::Failed
@@ -197,6 +254,8 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         base_image: facts.base_image,
         base_release: facts.base_release,
         images: facts.released.into_iter().chain(facts.copies).collect(),
+        tests: facts.tests,
+        test_names: plan.test_names.clone(),
         regions: facts.regions,
         steps,
         started_at: rfc3339(bake.started_at),

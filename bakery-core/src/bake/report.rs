@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorKind};
 use crate::model::time::rfc3339;
-use crate::model::{Resource, Step};
+use crate::model::{GateState, Resource, Step};
 use crate::release::distribute::RegionOutcome;
 use crate::release::sharing::ShareOutcome;
 
@@ -63,6 +63,12 @@ pub struct BakeReport {
     /// `role@version` of the base release, for layered roles.
     pub base_release: Option<String>,
     pub images: Vec<ImageRecord>,
+    /// What the release gate said: `passed`, `failed`, `pending` (it did not end),
+    /// `skipped` (`--skip-tests`) or `none` (the recipe has no tests).
+    pub tests: GateState,
+    /// The recipe's tests, run or skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub test_names: Vec<String>,
     /// What distribution did in each other region.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<RegionOutcome>,
@@ -107,6 +113,8 @@ impl BakeReport {
             base_image: None,
             base_release: None,
             images: Vec::new(),
+            tests: GateState::None,
+            test_names: Vec::new(),
             regions: Vec::new(),
             steps: Vec::new(),
             started_at: rfc3339(std::time::SystemTime::now()),

@@ -15,12 +15,13 @@ use toml::Spanned;
 
 use self::base::base_image;
 pub use self::base::{BaseImage, BaseSelector};
-use self::raw::{RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep, RawVar};
+use self::raw::{RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep, RawTestSettings, RawVar};
 use super::checks;
 use super::confined;
 use super::firstboot::FirstbootSettings;
 use super::located::Problems;
 use super::settings::BuilderSettings;
+use super::test::{TestRunlist, TestSettings};
 use super::vars::{Pattern, Variable};
 use crate::error::{Error, Result};
 use crate::model::names::{duration_text, is_name, parse_duration_up_to};
@@ -40,6 +41,11 @@ const MAX_DEPRECATE_AFTER: (Duration, &str) = (
     Duration::from_secs(10 * 365 * 24 * 3600),
     "EC2 takes a deprecation time at most 10 years ahead",
 );
+/// The test stage bounds a test instance's life, which its dead-man's switch ends.
+const MAX_TEST_TIMEOUT: (Duration, &str) = (
+    Duration::from_secs(24 * 3600),
+    "a test instance lives at most a day",
+);
 const MAX_FETCH_TIMEOUT: (Duration, &str) = (
     Duration::from_secs(24 * 3600),
     "an instance waiting longer for its runlist is better alerted about",
@@ -58,6 +64,10 @@ pub struct Recipe {
     /// The recipe's layer of the builder settings.
     pub builder: BuilderSettings,
     pub steps: Vec<RecipeStep>,
+    /// `[[tests]]`: run on a test instance launched from the new image.
+    pub tests: Vec<RecipeStep>,
+    /// The release gate, when the recipe has `[[tests]]` or a `[test]` table.
+    pub test: Option<TestSettings>,
     /// Run the built-in generalize step (remove host keys, machine-id, logs...).
     pub generalize: bool,
     /// Extra tags for the AMI and its snapshots.
@@ -120,7 +130,10 @@ impl Recipe {
         let base = problems.check(base_span, base_image(raw.base.into_inner(), name.as_ref()));
         let builder = builder_settings(raw.builder, &mut problems);
         let vars = read_vars(raw.vars, &mut problems);
-        let steps = read_steps(dir, raw.steps, &vars, &mut problems);
+        let steps = read_steps(dir, "steps", raw.steps, &vars, &mut problems);
+        let gated = raw.test.is_some() || !raw.tests.is_empty();
+        let tests = read_steps(dir, "tests", raw.tests, &vars, &mut problems);
+        let test = gated.then(|| test_settings(raw.test.unwrap_or_default(), &mut problems));
         let mut tags = BTreeMap::new();
         for (key, value) in raw.tags {
             let checked = checks::check_tag(key.get_ref(), &value)
@@ -146,6 +159,8 @@ impl Recipe {
             base: base.expect("checked"),
             builder,
             steps,
+            tests,
+            test,
             generalize: raw.generalize,
             tags,
             deprecate_after,
@@ -282,24 +297,27 @@ fn read_vars(
     vars
 }
 
+/// `[[steps]]` or `[[tests]]` (`table`): the same shape, the same checks.
 fn read_steps(
     dir: &Path,
+    table: &str,
     raw_steps: Vec<RawStep>,
     vars: &BTreeMap<String, Variable>,
     problems: &mut Problems,
 ) -> Vec<RecipeStep> {
+    let noun = table.trim_end_matches('s');
     let mut steps: Vec<RecipeStep> = Vec::new();
     let mut names = BTreeSet::new();
     for raw in raw_steps {
         let name = raw.name.get_ref().clone();
         if !is_name(&name) {
             problems.at(raw.name.span(), format!(
-                "key `steps.name`: invalid step name `{name}`: use lower-case letters, digits and dashes, starting with a letter"
+                "key `{table}.name`: invalid {noun} name `{name}`: use lower-case letters, digits and dashes, starting with a letter"
             ));
         } else if !names.insert(name.clone()) {
             problems.at(
                 raw.name.span(),
-                format!("key `steps.name`: step `{name}` appears twice; step names must be unique"),
+                format!("key `{table}.name`: {noun} `{name}` appears twice; {noun} names must be unique"),
             );
         }
         let script = PathBuf::from(raw.script.get_ref());
@@ -311,7 +329,7 @@ fn read_steps(
             problems.at(
                 raw.script.span(),
                 format!(
-                "key `steps.script`: `{}` must be a path inside the recipe folder, relative to it",
+                "key `{table}.script`: `{}` must be a path inside the recipe folder, relative to it",
                 script.display()
             ),
             );
@@ -320,7 +338,10 @@ fn read_steps(
             match confined::read_inside(dir, &script) {
                 Ok(text) => text,
                 Err(message) => {
-                    problems.at(raw.script.span(), format!("key `steps.script`: {message}"));
+                    problems.at(
+                        raw.script.span(),
+                        format!("key `{table}.script`: {message}"),
+                    );
                     String::new()
                 }
             }
@@ -348,10 +369,10 @@ fn read_steps(
             let checked = checks::check_env_name(key).and_then(|()| from_vars(key));
             problems.check(variable.span(), checked);
             let checked = checks::check_parameter_name(parameter.get_ref())
-                .map_err(|m| format!("key `steps.secrets.{key}`: {m}"));
+                .map_err(|m| format!("key `{table}.secrets.{key}`: {m}"));
             problems.check(parameter.span(), checked);
             if env.contains_key(key) {
-                problems.at(parameter.span(), format!("key `steps.secrets.{key}`: {key} is also in `env`; a variable comes from one of them"),
+                problems.at(parameter.span(), format!("key `{table}.secrets.{key}`: {key} is also in `env`; a variable comes from one of them"),
                 );
             }
             secrets.insert(variable.into_inner(), parameter.into_inner());
@@ -367,6 +388,46 @@ fn read_steps(
         });
     }
     steps
+}
+
+fn test_settings(raw: RawTestSettings, problems: &mut Problems) -> TestSettings {
+    let instance_type = raw.instance_type.and_then(|value| {
+        let checked = checks::check_instance_type(value.get_ref())
+            .map_err(|m| format!("key `test.instance_type`: {m}"));
+        problems.check(value.span(), checked)?;
+        Some(value.into_inner())
+    });
+    let runlist = match raw.runlist {
+        None => TestRunlist::Image,
+        Some(text) => match text.get_ref().as_str() {
+            "image" => TestRunlist::Image,
+            "none" => TestRunlist::Nothing,
+            location => {
+                let checked = checks::check_runlist(location).map_err(|m| {
+                    format!(
+                        "key `test.runlist`: {m}; or \"image\" (the image's own runlist) or \"none\""
+                    )
+                });
+                problems.check(text.span(), checked);
+                TestRunlist::Location(location.to_string())
+            }
+        },
+    };
+    let mut tags = BTreeMap::new();
+    for (key, value) in raw.tags {
+        let checked = checks::check_tag(key.get_ref(), &value)
+            .map_err(|m| format!("key `test.tags.{}`: {m}", key.get_ref()));
+        if problems.check(key.span(), checked).is_some() {
+            tags.insert(key.into_inner(), value);
+        }
+    }
+    let defaults = TestSettings::new();
+    TestSettings {
+        instance_type,
+        runlist,
+        timeout: duration(raw.timeout, MAX_TEST_TIMEOUT, problems).unwrap_or(defaults.timeout),
+        tags,
+    }
 }
 
 fn firstboot_settings(raw: RawFirstbootSettings, problems: &mut Problems) -> FirstbootSettings {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
 use crate::error::Result;
-use crate::model::release::{TAG_BUILDER, TAG_ROLE, TAG_VERSION};
+use crate::model::release::{TAG_BUILDER, TAG_ROLE, TAG_TEST_INSTANCE, TAG_VERSION};
 use crate::model::RoleName;
 use crate::release::catalog;
 use crate::release::channels::{self, Split};
@@ -35,12 +35,13 @@ pub struct Fleet {
     pub violations: Vec<String>,
 }
 
-/// The fleets of the region (bakery's own builders excepted), worst first.
+/// The fleets of the region (bakery's own builders and test instances excepted), worst first.
 pub async fn audit(aws: &Aws, max_age: Duration) -> Result<Vec<Fleet>> {
     let instances = aws.ec2.running_instances().await?;
     let mut by_image: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for instance in instances {
-        if instance.tags.get(TAG_BUILDER).map(String::as_str) == Some("true") {
+        let ours = |tag| instance.tags.get(tag).map(String::as_str) == Some("true");
+        if ours(TAG_BUILDER) || ours(TAG_TEST_INSTANCE) {
             continue;
         }
         by_image

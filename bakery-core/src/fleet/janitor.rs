@@ -18,11 +18,11 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::Aws;
 use crate::error::Result;
 use crate::events::{Event, EventSink};
-use crate::model::release::{TAG_BAKE_ID, TAG_BUILDER, TAG_DEADLINE, TAG_KEPT};
+use crate::model::release::{TAG_BAKE_ID, TAG_BUILDER, TAG_DEADLINE, TAG_KEPT, TAG_TEST_INSTANCE};
 use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::{Release, Resource};
 use crate::ops::removal::Remover;
-use crate::release::claim::{RecordState, ReleaseRecord, Whereabouts};
+use crate::release::claim::{RecordState, ReleaseRecord, Retest, Whereabouts};
 use crate::wait::Deadlines;
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,7 +90,8 @@ pub enum Verdict {
     Kept(String),
 }
 
-/// What becomes of a builder instance or security group (`kind`) of bake `bake_id`,
+/// What becomes of a builder or test instance or security group (`kind`, as the
+/// reason names it: `builder instance`, `test security group`) of bake `bake_id`,
 /// or None while its bake is alive.
 pub fn judge_builder(
     kind: &str,
@@ -102,21 +103,34 @@ pub fn judge_builder(
 ) -> Option<Verdict> {
     if rfc3339_before(deadline, now) {
         Some(Verdict::Leftover(format!(
-            "builder {kind} past its deadline {deadline}"
+            "{kind} past its deadline {deadline}"
         )))
     } else if kept {
         Some(Verdict::Kept(format!(
             "kept with --keep-on-failure until its deadline {deadline}"
         )))
     } else if let Some(why) = bakes.dead.get(bake_id) {
-        Some(Verdict::Leftover(format!("bake {bake_id} died: {why}")))
+        Some(Verdict::Leftover(format!(
+            "{kind} of bake {bake_id}, which died: {why}"
+        )))
     } else if !bakes.alive.contains(bake_id) {
         Some(Verdict::Leftover(format!(
-            "bake {bake_id} is not running (no claim says it bakes)"
+            "{kind} of bake {bake_id}, which is not running (no claim says it bakes)"
         )))
     } else {
         None
     }
+}
+
+/// Why the `bakery test` run a release record names is gone, or None while it
+/// renews its lease (from any host: no process table is asked).
+pub fn judge_retest(retest: &Retest, now: &str) -> Option<String> {
+    rfc3339_before(&retest.lease_until, now).then(|| {
+        format!(
+            "its lease expired at {}: `bakery test` stopped renewing it",
+            retest.lease_until
+        )
+    })
 }
 
 /// The bakes the claims speak of.
@@ -148,6 +162,13 @@ async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
             continue;
         };
         bakes.protected.extend(record.images.values().cloned());
+        if let Some(retest) = &record.retest {
+            if let Some(why) = judge_retest(retest, now) {
+                bakes.dead.insert(retest.run.clone(), why);
+            } else {
+                bakes.alive.insert(retest.run.clone());
+            }
+        }
         if record.state != RecordState::Baking {
             continue;
         }
@@ -209,18 +230,20 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Sweep
     let mut sweep = Sweep::default();
     let leftovers = &mut sweep.leftovers;
 
-    // Builders (and their security groups) of bakes that are not alive, or past their deadline.
-    let builders = aws.ec2.instances_tagged(TAG_BUILDER, "true").await?;
-    let groups = aws.ec2.security_groups_tagged(TAG_BUILDER, "true").await?;
-    let found = builders
-        .into_iter()
-        .map(|i| (i.id, i.tags, true))
-        .chain(groups.into_iter().map(|(id, tags)| (id, tags, false)));
-    for (id, tags, is_instance) in found {
+    // Builders and test instances (and their security groups) of bakes that are not
+    // alive, or past their deadline.
+    let mut found = Vec::new();
+    for (tag, what) in [(TAG_BUILDER, "builder"), (TAG_TEST_INSTANCE, "test")] {
+        let instances = aws.ec2.instances_tagged(tag, "true").await?;
+        let groups = aws.ec2.security_groups_tagged(tag, "true").await?;
+        found.extend(instances.into_iter().map(|i| (i.id, i.tags, what, true)));
+        found.extend(groups.into_iter().map(|(id, tags)| (id, tags, what, false)));
+    }
+    for (id, tags, what, is_instance) in found {
         let kind = if is_instance {
-            "instance"
+            format!("{what} instance")
         } else {
-            "security group"
+            format!("{what} security group")
         };
         let bake_id = tags.get(TAG_BAKE_ID).cloned().unwrap_or_default();
         let deadline = tags
@@ -228,7 +251,7 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Sweep
             .map(String::as_str)
             .unwrap_or_default();
         let kept = tags.get(TAG_KEPT).is_some_and(|v| v == "true");
-        let Some(verdict) = judge_builder(kind, &bake_id, deadline, kept, now, bakes) else {
+        let Some(verdict) = judge_builder(&kind, &bake_id, deadline, kept, now, bakes) else {
             continue;
         };
         let region = region.clone();

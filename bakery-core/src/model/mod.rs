@@ -1,6 +1,7 @@
 //! L0, the shared vocabulary: names, releases and their tag schema, resources, steps,
 //! versions, sharing and time. No I/O, and no import from any layer above.
 
+pub mod gate;
 pub mod names;
 pub mod network;
 pub mod release;
@@ -10,6 +11,7 @@ pub mod step;
 pub mod time;
 pub mod version;
 
+pub use gate::GateState;
 pub use names::{Arch, Document, Platform, RoleName};
 pub use network::{PublicAddress, SsmPath};
 pub use release::{Provenance, Release};

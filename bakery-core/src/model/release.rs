@@ -23,6 +23,11 @@ pub const TAG_DEADLINE: &str = "bakery:deadline";
 /// On a builder kept with `--keep-on-failure`: `bakery cleanup` spares it until its
 /// deadline.
 pub const TAG_KEPT: &str = "bakery:kept";
+/// On the release gate's test instance (`bakery cleanup` finds it by this tag).
+pub const TAG_TEST_INSTANCE: &str = "bakery:test-instance";
+/// On a test instance: the runlist its firstboot agent fetches instead of the image's
+/// (an S3 location, or `none`).
+pub const TAG_FIRSTBOOT_RUNLIST: &str = "bakery:firstboot-runlist";
 
 /// `role@version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -180,6 +185,30 @@ pub fn builder_tags(
         (TAG_BUILDER.to_string(), "true".to_string()),
         (TAG_DEADLINE.to_string(), deadline_rfc3339.to_string()),
     ])
+}
+
+/// The tags of a release gate's test instance and its volume: the recipe's `[test]
+/// tags (the firstboot agent reads placeholders from them), then bakery's, which win.
+pub fn test_instance_tags(
+    release: &Release,
+    bake_id: &str,
+    deadline_rfc3339: &str,
+    runlist: Option<&str>,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut tags = extra.clone();
+    tags.extend([
+        ("Name".to_string(), format!("bakery test {release}")),
+        (TAG_ROLE.to_string(), release.role.to_string()),
+        (TAG_VERSION.to_string(), release.version.to_string()),
+        (TAG_BAKE_ID.to_string(), bake_id.to_string()),
+        (TAG_TEST_INSTANCE.to_string(), "true".to_string()),
+        (TAG_DEADLINE.to_string(), deadline_rfc3339.to_string()),
+    ]);
+    if let Some(runlist) = runlist {
+        tags.insert(TAG_FIRSTBOOT_RUNLIST.to_string(), runlist.to_string());
+    }
+    tags
 }
 
 fn truncate_tag_value(value: &str) -> String {

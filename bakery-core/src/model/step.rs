@@ -35,6 +35,21 @@ pub enum Step {
     CreateImage,
     WaitImage,
     Terminate,
+    /// The release gate: a test instance launched from the new image.
+    TestLaunch,
+    /// The test instance is running and its SSM agent online.
+    TestReady,
+    /// The firstboot agent finished on the test instance, and how.
+    TestFirstboot,
+    /// A test of the recipe, by its name in recipe.toml.
+    #[strum(to_string = "test/{0}")]
+    Test(String),
+    /// The test instance is terminated (and the group it shared with the builder removed).
+    TestTerminate,
+    /// `bakery test`: the release to test, and its record.
+    FindRelease,
+    /// `bakery test`: the outcome written to the release's record and tags.
+    RecordTests,
     RecordRelease,
     Distribute,
     Share,
@@ -48,7 +63,20 @@ pub enum Step {
 impl Step {
     /// True for the steps that are one SSM Run Command on the builder.
     pub fn is_command(&self) -> bool {
-        matches!(self, Step::Recipe(_) | Step::Firstboot | Step::Generalize)
+        matches!(
+            self,
+            Step::Recipe(_)
+                | Step::Firstboot
+                | Step::Generalize
+                | Step::TestFirstboot
+                | Step::Test(_)
+        )
+    }
+
+    /// True for the release gate's steps whose failure is a verdict on the image: it
+    /// did not boot to an online SSM agent, its firstboot agent failed, or a test did.
+    pub fn judges_the_image(&self) -> bool {
+        matches!(self, Step::TestReady | Step::TestFirstboot | Step::Test(_))
     }
 
     /// True for the steps a signal may cut short in the middle of an AWS call: they
@@ -71,6 +99,11 @@ impl Step {
                 | Step::Stop
                 | Step::WaitImage
                 | Step::Terminate
+                | Step::FindRelease
+                | Step::TestReady
+                | Step::TestFirstboot
+                | Step::Test(_)
+                | Step::TestTerminate
         )
     }
 }
@@ -97,5 +130,7 @@ mod tests {
             serde_json::json!("wait-image")
         );
         assert!(Step::Generalize.is_command() && !Step::Stop.is_command());
+        assert_eq!(Step::Test("sshd".into()).to_string(), "test/sshd");
+        assert_eq!(Step::TestFirstboot.to_string(), "test-firstboot");
     }
 }

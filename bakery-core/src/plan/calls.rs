@@ -57,6 +57,12 @@ impl BakePlan {
                     calls.push("ec2:CreateSecurityGroup (DryRun)".to_string());
                 }
                 calls.push(format!("{} (DryRun)", self.run_instances()));
+                if let Some(test) = &self.test {
+                    calls.push(format!(
+                        "ec2:RunInstances {} (DryRun, the test instance)",
+                        test.instance_type
+                    ));
+                }
                 calls
             }
             Step::CheckDistribute => self
@@ -76,12 +82,12 @@ impl BakePlan {
                 "ec2:DescribeInstances, ssm:DescribeInstanceInformation (until running and online)"
                     .to_string(),
             ],
-            Step::Recipe(_) | Step::Firstboot | Step::Generalize => {
-                let document = self
-                    .steps
-                    .iter()
-                    .find(|c| &c.step == step)
-                    .map_or("?", |c| c.document.name());
+            Step::Recipe(_)
+            | Step::Firstboot
+            | Step::Generalize
+            | Step::TestFirstboot
+            | Step::Test(_) => {
+                let document = self.command(step).map_or("?", |c| c.document.name());
                 // ListCommands finds a command whose SendCommand answer was lost.
                 vec![format!(
                     "ssm:SendCommand {document} ({step}), ssm:ListCommands, ssm:GetCommandInvocation"
@@ -97,12 +103,45 @@ impl BakePlan {
             ],
             Step::Terminate => {
                 let mut calls = vec!["ec2:TerminateInstances".to_string()];
+                // With a gate, the test instance uses the group until its own end.
+                if makes_group && self.test.is_none() {
+                    calls.push("ec2:DeleteSecurityGroup".to_string());
+                }
+                calls
+            }
+            Step::TestLaunch => vec![format!(
+                "ec2:RunInstances {} from the new image, IMDSv2-only, metadata tags on, \
+                 encrypted-root, the builder's security group, iam:PassRole",
+                self.test.as_ref().map_or("?", |t| t.instance_type.as_str())
+            )],
+            Step::TestReady => vec![
+                "ec2:DescribeInstances, ssm:DescribeInstanceInformation (test instance running and online)"
+                    .to_string(),
+            ],
+            Step::TestTerminate => {
+                let mut calls = vec!["ec2:TerminateInstances (test instance)".to_string()];
                 if makes_group {
                     calls.push("ec2:DeleteSecurityGroup".to_string());
                 }
                 calls
             }
-            Step::RecordRelease => vec!["ssm:PutParameter (release record)".to_string()],
+            Step::FindRelease => vec![
+                "ssm:GetParameter (release record), ec2:DescribeImages".to_string(),
+                "ec2:DescribeVpcs, ec2:DescribeSubnets, ec2:CreateSecurityGroup (test instance)"
+                    .to_string(),
+            ],
+            Step::RecordTests => vec![
+                "ec2:CreateTags bakery:tests (every image of the release), ssm:PutParameter (release record)"
+                    .to_string(),
+            ],
+            Step::RecordRelease => {
+                let mut calls = Vec::new();
+                if self.test.is_some() {
+                    calls.push("ec2:CreateTags bakery:tests (image and snapshots)".to_string());
+                }
+                calls.push("ssm:PutParameter (release record)".to_string());
+                calls
+            }
             Step::Distribute => self
                 .copy_to
                 .iter()

@@ -45,8 +45,15 @@ impl BakePlan {
             Step::CreateImage,
             Step::WaitImage,
             Step::Terminate,
-            Step::RecordRelease,
         ]);
+        if let Some(test) = &self.test {
+            // The builder's termination overlaps the gate: the test instance is
+            // launched as the builder goes.
+            chain.extend([Step::TestLaunch, Step::TestReady]);
+            chain.extend(test.commands.iter().map(|command| command.step.clone()));
+            chain.push(Step::TestTerminate);
+        }
+        chain.push(Step::RecordRelease);
         if copies {
             chain.push(Step::Distribute);
         }
@@ -56,6 +63,16 @@ impl BakePlan {
         if !self.channels_to_move().is_empty() {
             chain.push(Step::Promote);
         }
+        chain
+    }
+
+    /// `bakery test`: the release found, the gate, its outcome recorded.
+    pub(super) fn retest_steps(&self) -> Vec<Step> {
+        let mut chain = vec![Step::FindRelease, Step::TestLaunch, Step::TestReady];
+        if let Some(test) = &self.test {
+            chain.extend(test.commands.iter().map(|command| command.step.clone()));
+        }
+        chain.extend([Step::TestTerminate, Step::RecordTests]);
         chain
     }
 

@@ -21,11 +21,15 @@ pub use request::BakeRequest;
 
 use crate::config::checks;
 use crate::config::digest::recipe_digest;
+use crate::config::recipe::RecipeStep;
 use crate::config::settings::StepOutput;
+use crate::config::test::TestRunlist;
 use crate::config::{layering, BaseImage, BuilderSettings, Destination, Merged, Recipe};
 use crate::error::{Error, Result};
 use crate::model::names::{check_channel, seconds};
-use crate::model::{Arch, Document, Platform, Release, RoleName, Sharing, Step, VersionRequest};
+use crate::model::{
+    Arch, Document, GateState, Platform, Release, RoleName, Sharing, Step, VersionRequest,
+};
 use crate::script::firstboot;
 use crate::script::user_data::generalize_script;
 
@@ -47,6 +51,14 @@ pub struct BakePlan {
     pub builder: BuilderSettings,
     /// The Run Commands, in order: the recipe's steps, firstboot, generalize.
     pub steps: Vec<CommandStep>,
+    /// The release gate: the test instance and its Run Commands; None when the recipe
+    /// has no tests or the bake skips them.
+    pub test: Option<TestPlan>,
+    /// The names of the recipe's `[[tests]]`, run or skipped.
+    pub test_names: Vec<String>,
+    /// What the image's `bakery:tests` tag says when it is made: `pending` when the
+    /// gate runs, `skipped` or `none` when it does not.
+    pub gate: GateState,
     /// After this long the builder powers itself off and is terminated (dead-man's switch).
     #[serde(with = "seconds")]
     pub builder_lifetime: Duration,
@@ -83,6 +95,37 @@ pub struct BakePlan {
     pub vars: BTreeMap<String, String>,
 }
 
+/// The release gate of a bake: a test instance from the new image, then Run Commands.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestPlan {
+    pub instance_type: String,
+    /// What the firstboot agent fetches on the test instance.
+    pub runlist: TestRunlist,
+    /// The whole stage, from the launch to the last test.
+    #[serde(with = "seconds")]
+    pub timeout: Duration,
+    /// After this long the test instance powers itself off (its dead-man's switch).
+    #[serde(with = "seconds")]
+    pub lifetime: Duration,
+    pub tags: BTreeMap<String, String>,
+    /// Waiting for the firstboot agent's outcome (when the image has one), then the
+    /// recipe's tests.
+    pub commands: Vec<CommandStep>,
+}
+
+impl TestPlan {
+    /// The recipe's tests, by name.
+    pub fn names(&self) -> Vec<String> {
+        self.commands
+            .iter()
+            .filter_map(|c| match &c.step {
+                Step::Test(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 const GENERALIZE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// A builder lives at most a week, whatever its steps' timeouts.
 pub const MAX_BUILDER_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -90,6 +133,8 @@ pub const MAX_BUILDER_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
 /// Time for launch, boot, SSM registration and stop, on top of the steps' own timeouts.
 const BUILDER_OVERHEAD: Duration = Duration::from_secs(30 * 60);
+/// Time for a test instance's launch, boot and termination, on top of the stage's.
+const TEST_INSTANCE_OVERHEAD: Duration = Duration::from_secs(15 * 60);
 /// How many regions a bake copies to at once.
 const COPY_JOBS: usize = 4;
 
@@ -139,6 +184,30 @@ impl BakePlan {
         Ok(plan)
     }
 
+    /// `bakery test <recipe> <version>`: the recipe's release gate, run again against
+    /// the release `request.version` names. Refused when the recipe has no gate.
+    pub fn for_retest(request: &BakeRequest, region: &str, now: SystemTime) -> Result<BakePlan> {
+        if request.version.is_none() || request.bump.is_some() {
+            return Err(Error::input(
+                "`bakery test` needs the release's version, e.g. 1.4.0",
+            ));
+        }
+        let request = BakeRequest {
+            skip_tests: false,
+            ..request.clone()
+        };
+        let mut plan = BakePlan::new(&request, region, now)?;
+        if plan.test.is_none() {
+            return Err(Error::input(format!(
+                "{} has no release gate: its recipe.toml has no [[tests]] and no [test] table",
+                plan.recipe_dir.display()
+            ))
+            .with_hint("add a [[tests]] entry (name, script) to the recipe"));
+        }
+        plan.chain = plan.retest_steps();
+        Ok(plan)
+    }
+
     /// What AWS and the bake's own safety nets take: a builder that lives at most
     /// [`MAX_BUILDER_LIFETIME`], commands of at most [`MAX_COMMAND_BYTES`].
     fn check_limits(&self) -> Result<()> {
@@ -154,7 +223,8 @@ impl BakePlan {
         // The longest version text a release can have, for the longest command.
         let longest = semver::Version::parse("999999.999999.999999-rc.999999").expect("valid");
         let release = self.release(longest);
-        for step in &self.steps {
+        let tests = self.test.iter().flat_map(|test| &test.commands);
+        for step in self.steps.iter().chain(tests) {
             let bytes = step.command_for(&self.values(&release)).len();
             if bytes > MAX_COMMAND_BYTES {
                 return Err(Error::input(format!(
@@ -187,6 +257,15 @@ impl BakePlan {
             builder.kms_key = settings.kms_keys.get(region).cloned();
         }
         let steps = command_steps(&recipe, settings.sns_topic.as_deref(), &settings.vars);
+        let gate = match (&recipe.test, request.skip_tests) {
+            (None, _) => GateState::None,
+            (Some(_), true) => GateState::Skipped,
+            (Some(_), false) => GateState::Pending,
+        };
+        let test = match gate {
+            GateState::Pending => test_plan(&recipe, &builder, &settings.vars),
+            _ => None,
+        };
         let builder_lifetime = BUILDER_OVERHEAD + steps.iter().map(|s| s.timeout).sum::<Duration>();
         let mut plan = BakePlan {
             description: recipe.description.clone(),
@@ -200,6 +279,9 @@ impl BakePlan {
             recipe_tags: settings.tags.clone(),
             builder,
             steps,
+            test,
+            gate,
+            test_names: recipe.tests.iter().map(|t| t.name.clone()).collect(),
             builder_lifetime,
             deprecate_after: recipe.deprecate_after,
             source_commit: request.source_commit.clone(),
@@ -219,6 +301,7 @@ impl BakePlan {
             secret_parameters: recipe
                 .steps
                 .iter()
+                .chain(&recipe.tests)
                 .flat_map(|step| step.secrets.values().cloned())
                 .collect::<BTreeSet<_>>()
                 .into_iter()
@@ -260,33 +343,77 @@ impl BakePlan {
         }
     }
 
+    /// How long the bake may run at most: its builder's life, then its test instance's.
+    pub fn bake_lifetime(&self) -> Duration {
+        self.builder_lifetime + self.test.as_ref().map_or(Duration::ZERO, |t| t.lifetime)
+    }
+
     /// RunInstances' client token: a retried launch returns the same instance.
     pub fn client_token(&self) -> String {
         format!("bakery-{}", self.bake_id)
     }
 
-    /// The Run Command of a command step.
+    /// The Run Command of a command step (on the builder or the test instance).
     pub fn command(&self, step: &Step) -> Result<&CommandStep> {
         self.steps
             .iter()
+            .chain(self.test.iter().flat_map(|test| &test.commands))
             .find(|c| &c.step == step)
             .ok_or_else(|| Error::input(format!("the plan has no command step `{step}`")))
     }
 }
 
-/// The Run Commands of the recipe (each with its env and the variables' values),
-/// then firstboot and generalize.
-fn command_steps(
+/// The release gate, when the recipe has one: the test instance is the builder's
+/// type unless `[test]` says otherwise; its commands wait for the firstboot agent's
+/// outcome, then run the recipe's tests.
+fn test_plan(
     recipe: &Recipe,
-    bake_topic: Option<&str>,
+    builder: &BuilderSettings,
+    vars: &BTreeMap<String, String>,
+) -> Option<TestPlan> {
+    let settings = recipe.test.as_ref()?;
+    let document = Document::for_platform(recipe.platform);
+    let mut commands = Vec::new();
+    if recipe.firstboot.is_some() {
+        commands.push(CommandStep {
+            step: Step::TestFirstboot,
+            document,
+            command: StepCommand::Script {
+                platform: recipe.platform,
+                script: firstboot::outcome_script(recipe.platform, settings.timeout),
+                env: BTreeMap::new(),
+                secrets: BTreeMap::new(),
+            },
+            timeout: settings.timeout,
+        });
+    }
+    commands.extend(recipe_commands(recipe, &recipe.tests, Step::Test, vars));
+    Some(TestPlan {
+        instance_type: settings
+            .instance_type
+            .clone()
+            .unwrap_or_else(|| builder.instance_type().to_string()),
+        runlist: settings.runlist.clone(),
+        timeout: settings.timeout,
+        lifetime: settings.timeout + TEST_INSTANCE_OVERHEAD,
+        tags: settings.tags.clone(),
+        commands,
+    })
+}
+
+/// The Run Commands of `[[steps]]` or `[[tests]]`: each script with the recipe's
+/// variables and its own env.
+fn recipe_commands(
+    recipe: &Recipe,
+    steps: &[RecipeStep],
+    name: fn(String) -> Step,
     vars: &BTreeMap<String, String>,
 ) -> Vec<CommandStep> {
     let document = Document::for_platform(recipe.platform);
-    let mut steps: Vec<CommandStep> = recipe
-        .steps
+    steps
         .iter()
         .map(|step| CommandStep {
-            step: Step::Recipe(step.name.clone()),
+            step: name(step.name.clone()),
             document,
             command: StepCommand::Script {
                 platform: recipe.platform,
@@ -300,7 +427,18 @@ fn command_steps(
             },
             timeout: step.timeout,
         })
-        .collect();
+        .collect()
+}
+
+/// The Run Commands of the recipe (each with its env and the variables' values),
+/// then firstboot and generalize.
+fn command_steps(
+    recipe: &Recipe,
+    bake_topic: Option<&str>,
+    vars: &BTreeMap<String, String>,
+) -> Vec<CommandStep> {
+    let document = Document::for_platform(recipe.platform);
+    let mut steps = recipe_commands(recipe, &recipe.steps, Step::Recipe, vars);
     if let Some(firstboot) = &recipe.firstboot {
         // First-boot failures go to the recipe's topic, else the bake's (the team's).
         let mut firstboot = firstboot.clone();

@@ -34,4 +34,6 @@ pub struct BakeRequest {
     pub dry_run: bool,
     /// `--base`: another base image than the recipe's (see `BaseImage::parse_flag`).
     pub base: Option<String>,
+    /// `--skip-tests`: make the release without its recipe's tests (recorded).
+    pub skip_tests: bool,
 }

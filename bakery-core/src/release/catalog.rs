@@ -12,9 +12,10 @@ use crate::aws::state::ImageState;
 use crate::aws::Aws;
 use crate::config::BaseSelector;
 use crate::error::{Error, Result};
+use crate::model::gate::TAG_TESTS;
 use crate::model::release::{channels_path, claims_path, TAG_BASE_IMAGE, TAG_ROLE, TAG_VERSION};
 use crate::model::time::{rfc3339, rfc3339_before};
-use crate::model::{Release, RoleName};
+use crate::model::{GateState, Release, RoleName};
 
 /// Where a release stands in a region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +54,8 @@ pub struct ReleaseSummary {
     pub created: Option<String>,
     pub base_image: Option<String>,
     pub state: ReleaseState,
+    /// What its release gate said (`bakery:tests`); none on images made before it.
+    pub tests: Option<GateState>,
     pub deprecation_time: Option<String>,
     /// Channels whose parameter points at this image.
     pub channels: Vec<String>,
@@ -173,6 +176,10 @@ fn summary(
             .map(|(channel, _)| channel.clone())
             .collect(),
         base_image: image.tags.get(TAG_BASE_IMAGE).cloned(),
+        tests: image
+            .tags
+            .get(TAG_TESTS)
+            .and_then(|tag| GateState::of_tag(tag)),
         created: image.creation_date,
         deprecation_time: image.deprecation_time,
         snapshot_ids: image.snapshot_ids,

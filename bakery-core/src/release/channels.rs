@@ -14,7 +14,40 @@ use super::claim;
 use crate::aws::Aws;
 use crate::error::{Error, Result};
 use crate::model::names::check_channel;
-use crate::model::{Release, RoleName};
+use crate::model::{GateState, Release, RoleName};
+
+/// A channel points only at a release that passed its recipe's tests (or whose
+/// recipe has none): anything else needs the caller's `--force`.
+pub async fn check_tested(aws: &Aws, release: &Release) -> Result<()> {
+    let Some(record) = claim::read(aws, release).await? else {
+        return Ok(()); // the promote itself says the release is missing
+    };
+    let state = record.gate();
+    if state.may_be_promoted() {
+        return Ok(());
+    }
+    let tests = record.tests.as_ref();
+    let why = match state {
+        GateState::Skipped => "it was made with --skip-tests".to_string(),
+        GateState::Failed => format!(
+            "its tests failed{} (run {})",
+            tests
+                .and_then(|t| t.failed.as_deref())
+                .map(|f| format!(" at `{f}`"))
+                .unwrap_or_default(),
+            tests.map_or("?", |t| t.by.as_str())
+        ),
+        _ => format!("its tests are {state}"),
+    };
+    Err(Error::input(format!(
+        "{release} has not passed its recipe's tests: {why}; a channel would send fleets an \
+         image that never passed them"
+    ))
+    .with_hint(format!(
+        "run them with `bakery test recipes/{} {}`, or promote anyway with --force",
+        release.role, release.version
+    )))
+}
 
 /// What a promote does about a region where the channel exists and the release does
 /// not.
@@ -265,6 +298,7 @@ mod tests {
 
     fn listed(version: &str, region: &str, channels: &[&str]) -> ReleaseSummary {
         ReleaseSummary {
+            tests: None,
             version: version.into(),
             region: region.into(),
             image_id: format!("ami-{version}-{region}"),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::Aws;
 use crate::error::Result;
 use crate::model::time::rfc3339;
-use crate::model::Release;
+use crate::model::{GateState, Release};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
@@ -57,9 +57,43 @@ pub struct ReleaseRecord {
     /// The values of the recipe's variables the release was baked with.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vars: BTreeMap<String, String>,
+    /// What the release gate said, last; absent on releases made before the gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestRecord>,
+    /// A `bakery test` running against the release: its run id and lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retest: Option<Retest>,
+}
+
+/// The release gate's outcome, as the record keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestRecord {
+    pub state: GateState,
+    /// The recipe's tests that ran (or were skipped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<String>,
+    /// When the gate ended.
+    pub at: String,
+    /// The bake or `bakery test` run that said so.
+    pub by: String,
+    /// The test (or firstboot phase) that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+/// A `bakery test` in progress: `bakery cleanup` spares its test instance while the
+/// lease runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retest {
+    pub run: String,
+    pub lease_until: String,
 }
 
 impl ReleaseRecord {
+    /// What the gate says of the release: records made before the gate had none.
+    pub fn gate(&self) -> GateState {
+        self.tests.as_ref().map_or(GateState::None, |t| t.state)
+    }
     /// The record as stored, or None when the parameter holds something else.
     pub fn parse(text: &str) -> Option<ReleaseRecord> {
         serde_json::from_str(text).ok()
@@ -219,6 +253,8 @@ mod tests {
             lease_until: Some("2026-11-22T02:29:38Z".into()),
             images: BTreeMap::new(),
             vars: BTreeMap::from([("APP_VERSION".into(), "7.1.0".into())]),
+            tests: None,
+            retest: None,
         }
     }
 

@@ -191,6 +191,7 @@ mod tests {
 
     fn release(version: &str, created: &str, channels: &[&str]) -> ReleaseSummary {
         ReleaseSummary {
+            tests: None,
             version: version.into(),
             region: "eu-west-1".into(),
             image_id: format!("ami-{version}"),

@@ -102,6 +102,9 @@ pub struct Installation {
     pub activation: String,
 }
 
+/// Where an agent leaves its outcome (firstboot/README.md): one JSON object.
+pub const LINUX_OUTCOME: &str = "/var/lib/bakery/firstboot/outcome.json";
+pub const WINDOWS_OUTCOME: &str = r"C:\ProgramData\bakery\firstboot\outcome.json";
 pub const LINUX_MARKER: &str = "/firstboot.txt";
 pub const LINUX_CONFIG: &str = "/etc/bakery/firstboot.json";
 pub const WINDOWS_MARKER: &str = r"C:\firstboot.txt";
@@ -201,6 +204,7 @@ impl Installation {
              set -eu\n\
              mkdir -p /usr/local/sbin /etc/bakery\n\
              chmod 0755 /etc/bakery\n\
+             rm -f /var/lib/bakery/firstboot/outcome.json\n\
              if [ -d /run/systemd/system ]; then init=systemd; else init=sysv; fi\n",
         );
         for file in &self.files {
@@ -236,7 +240,8 @@ impl Installation {
         let mut text = format!(
             "# bakery firstboot step: the agent, its scheduled task, its config, the marker.\n\
              $ErrorActionPreference = 'Stop'\n\
-             New-Item -ItemType Directory -Force -Path '{WINDOWS_DIR}' | Out-Null\n"
+             New-Item -ItemType Directory -Force -Path '{WINDOWS_DIR}' | Out-Null\n\
+             Remove-Item -Force -ErrorAction SilentlyContinue -LiteralPath '{WINDOWS_OUTCOME}'\n"
         );
         for file in &self.files {
             let encoded = base64::engine::general_purpose::STANDARD.encode(&file.content);
@@ -255,6 +260,76 @@ impl Installation {
              Write-Output 'bakery: firstboot agent installed, marker C:\\firstboot.txt in place'\n"
         ));
         text
+    }
+}
+
+/// The release gate's first command on a test instance: wait up to `wait` for the
+/// agent's outcome, print it, and exit 0 only when the agent succeeded.
+pub fn outcome_script(platform: Platform, wait: Duration) -> String {
+    let seconds = wait.as_secs();
+    match platform {
+        Platform::Linux => format!(
+            "#!/bin/sh\n\
+             # bakery release gate: how the firstboot agent ended on this test instance.\n\
+             outcome={LINUX_OUTCOME}\n\
+             deadline=$(($(date +%s) + {seconds}))\n\
+             while [ ! -s \"$outcome\" ]; do\n\
+             \x20   if [ \"$(date +%s)\" -ge \"$deadline\" ]; then\n\
+             \x20       echo \"bakery: the firstboot agent left no outcome in {seconds} s\" >&2\n\
+             \x20       [ -e {LINUX_MARKER} ] || echo \"bakery: and {LINUX_MARKER} is gone\" >&2\n\
+             \x20       tail -n 30 /var/log/bakery-firstboot.log >&2\n\
+             \x20       exit 124\n\
+             \x20   fi\n\
+             \x20   sleep 2\n\
+             done\n\
+             if grep -q '\"exit_code\": 0,' \"$outcome\"; then cat \"$outcome\"; exit 0; fi\n\
+             tail -n 20 /var/log/bakery-firstboot.log\n\
+             cat \"$outcome\"\n\
+             exit 1\n"
+        ),
+        Platform::Windows => format!(
+            "# bakery release gate: how the firstboot agent ended on this test instance.\n\
+             $outcome = '{WINDOWS_OUTCOME}'\n\
+             $log = '{WINDOWS_DIR}\\firstboot.log'\n\
+             $deadline = (Get-Date).AddSeconds({seconds})\n\
+             while (-not (Test-Path -LiteralPath $outcome) -or (Get-Item -LiteralPath $outcome).Length -eq 0) {{\n\
+             \x20   if ((Get-Date) -ge $deadline) {{\n\
+             \x20       [Console]::Error.WriteLine('bakery: the firstboot agent left no outcome in {seconds} s')\n\
+             \x20       Get-Content -Tail 30 -LiteralPath $log -ErrorAction SilentlyContinue | ForEach-Object {{ [Console]::Error.WriteLine($_) }}\n\
+             \x20       exit 124\n\
+             \x20   }}\n\
+             \x20   Start-Sleep -Seconds 2\n\
+             }}\n\
+             $text = (Get-Content -Raw -LiteralPath $outcome).Trim()\n\
+             if (($text | ConvertFrom-Json).exit_code -eq 0) {{ Write-Output $text; exit 0 }}\n\
+             Get-Content -Tail 20 -LiteralPath $log -ErrorAction SilentlyContinue\n\
+             Write-Output $text\n\
+             exit 1\n"
+        ),
+    }
+}
+
+/// How the firstboot agent ended, as its outcome file says (firstboot/README.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct FirstbootOutcome {
+    pub phase: String,
+    pub exit_code: i64,
+    #[serde(default)]
+    pub command_exit_code: Option<i64>,
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub finished_at: String,
+}
+
+impl FirstbootOutcome {
+    /// The outcome among a command's output lines (as they are, or quoted in an
+    /// error's output tail), if the agent left one.
+    pub fn find(output: &str) -> Option<FirstbootOutcome> {
+        output
+            .lines()
+            .filter_map(|line| line.find('{').map(|start| &line[start..]))
+            .find_map(|json| serde_json::from_str(json.trim()).ok())
     }
 }
 

@@ -7,8 +7,8 @@ use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification,
     Instance, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
-    InstanceNetworkInterfaceSpecification, InstanceType, ResourceType, ShutdownBehavior,
-    VolumeType,
+    InstanceMetadataTagsState, InstanceNetworkInterfaceSpecification, InstanceType, ResourceType,
+    ShutdownBehavior, VolumeType,
 };
 use base64::Engine;
 
@@ -31,6 +31,8 @@ pub struct BuilderLaunch {
     pub security_groups: Vec<String>,
     pub associate_public_address: bool,
     pub metadata_hop_limit: i32,
+    /// The instance's tags readable from its metadata service.
+    pub metadata_tags: bool,
     pub instance_profile: Option<String>,
     pub user_data: String,
     /// Makes a retried RunInstances return the same instance instead of a second one.
@@ -98,6 +100,11 @@ impl Ec2 {
                     .http_tokens(HttpTokensState::Required)
                     .http_endpoint(InstanceMetadataEndpointState::Enabled)
                     .http_put_response_hop_limit(launch.metadata_hop_limit)
+                    .instance_metadata_tags(if launch.metadata_tags {
+                        InstanceMetadataTagsState::Enabled
+                    } else {
+                        InstanceMetadataTagsState::Disabled
+                    })
                     .build(),
             )
             .block_device_mappings(

@@ -21,6 +21,19 @@ use crate::wait::{self, Poll, WaitPolicy};
 pub struct Builder {
     pub instance_id: String,
     pub security_group: Option<String>,
+    /// Where it runs; a test instance runs there too.
+    pub network: Network,
+}
+
+impl Builder {
+    /// The groups the builder has, which a test instance shares.
+    pub fn security_groups(&self, bake: &Bake<'_>) -> Vec<String> {
+        let named = &bake.plan.builder.security_groups;
+        match &self.security_group {
+            Some(made) if named.is_empty() => vec![made.clone()],
+            _ => named.clone(),
+        }
+    }
 }
 
 /// The builder's tags, with the deadline after which the janitor may remove it.
@@ -141,6 +154,7 @@ pub fn launch_request(
         security_groups,
         associate_public_address: network.public_address,
         metadata_hop_limit: builder.metadata_hop_limit(),
+        metadata_tags: false,
         instance_profile: builder.instance_profile.clone(),
         user_data: builder_user_data(
             plan.platform,
@@ -204,6 +218,7 @@ pub async fn launch(bake: &Bake<'_>, release: &Release, base: &ImageInfo) -> Res
     Ok(Builder {
         instance_id,
         security_group: made_group,
+        network,
     })
 }
 
@@ -249,10 +264,14 @@ async fn create_security_group(
 
 /// The instance is running and its SSM agent online.
 pub async fn wait_ready(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
-    let instance_id = builder.instance_id.as_str();
+    wait_online(bake, &Step::WaitReady, &builder.instance_id).await
+}
+
+/// An instance of the bake (builder or test instance) is running and its SSM agent online.
+pub async fn wait_online(bake: &Bake<'_>, step: &Step, instance_id: &str) -> Result<()> {
     bake.remover(&bake.cancel)
         .wait_for_instance(
-            &Step::WaitReady,
+            step,
             instance_id,
             InstanceState::Running,
             &[InstanceState::Pending],
@@ -260,9 +279,9 @@ pub async fn wait_ready(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
         )
         .await?;
     let ssm = &bake.aws.ssm;
-    let mut target = bake.target(&Step::WaitReady, "SSM agent of", instance_id);
+    let mut target = bake.target(step, "SSM agent of", instance_id);
     target.hint = Some(
-        "the builder's SSM agent never came online: check that its instance profile allows SSM \
+        "the instance's SSM agent never came online: check that its instance profile allows SSM \
          (AmazonSSMManagedInstanceCore) and that its subnet reaches the SSM endpoints",
     );
     // An agent may have registered while the instance was reported pending: look at once.
@@ -295,15 +314,16 @@ pub async fn stop(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
         .await
 }
 
-/// Terminates the builder, waits until it is gone, then removes its security group.
-pub async fn terminate(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
+/// Terminates the builder, waits until it is gone, then removes its security group —
+/// unless a test instance still uses it (`keep_group`).
+pub async fn terminate(bake: &Bake<'_>, builder: &Builder, keep_group: bool) -> Result<()> {
     let region = bake.region().to_string();
     let instance = Resource::Instance {
         id: builder.instance_id.clone(),
         region: region.clone(),
     };
     super::super::cleanup::remove(bake, &instance, &bake.cancel).await?;
-    if let Some(group) = &builder.security_group {
+    if let Some(group) = builder.security_group.as_ref().filter(|_| !keep_group) {
         let group = Resource::SecurityGroup {
             id: group.clone(),
             region,

@@ -2,7 +2,7 @@
 //! EC2 DryRun; and the check of the steps' secrets, which bakes make too.
 
 use super::super::context::Bake;
-use super::builder;
+use super::{builder, gate};
 use crate::aws::ec2::ImageInfo;
 use crate::error::{Error, Result};
 use crate::model::{Release, Step};
@@ -54,7 +54,7 @@ pub async fn launch(bake: &Bake<'_>, release: &Release, base: &ImageInfo) -> Res
         // The group does not exist: the launch is checked with the VPC's default.
     }
     let tags = builder::dry_run_tags(bake, release);
-    let launch = builder::launch_request(bake, base, &network, security_groups, tags)?;
+    let launch = builder::launch_request(bake, base, &network, security_groups.clone(), tags)?;
     ec2.check_run_builder(&launch).await?;
     bake.info(
         Step::CheckLaunch,
@@ -63,6 +63,18 @@ pub async fn launch(bake: &Bake<'_>, release: &Release, base: &ImageInfo) -> Res
             launch.instance_type, base.id
         ),
     );
+    if bake.plan.test.is_some() {
+        // The new image does not exist yet: its base stands in for it.
+        let (test, _) = gate::request(bake, release, base, &network, security_groups)?;
+        ec2.check_run_builder(&test).await?;
+        bake.info(
+            Step::CheckLaunch,
+            format!(
+                "ec2:RunInstances {} for the test instance would succeed (checked from {})",
+                test.instance_type, base.id
+            ),
+        );
+    }
     Ok(())
 }
 

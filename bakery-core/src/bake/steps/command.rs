@@ -1,15 +1,14 @@
-//! A command step (a recipe step, firstboot, generalize): one Run Command on the
-//! builder, its output streamed into events while it runs, a failure named with its
+//! A command step (a recipe step, firstboot, generalize; a test): one Run Command on
+//! the builder or the test instance, its output streamed into events while it runs, a failure named with its
 //! exit code and the tail of its output.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::super::context::Bake;
-use super::builder::Builder;
 use crate::aws::ssm::{Invocation, OutputDestination, ScriptCommand};
 use crate::aws::state::CommandStatus;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StepFailure};
 use crate::events::{Event, OutputStream};
 use crate::model::{Release, Step};
 use crate::plan::CommandStep;
@@ -22,10 +21,9 @@ pub async fn run(
     bake: &Bake<'_>,
     command: &CommandStep,
     release: &Release,
-    builder: &Builder,
+    instance_id: &str,
 ) -> Result<()> {
     let step = &command.step;
-    let instance_id = builder.instance_id.as_str();
     let text = command.command_for(&bake.plan.values(release));
     let script = ScriptCommand {
         document: command.document,
@@ -129,14 +127,14 @@ pub async fn run(
     if invocation.status == CommandStatus::Success {
         return Ok(());
     }
-    Err(Error::StepFailed {
+    Err(Error::StepFailed(Box::new(StepFailure {
         step: step.clone(),
         instance_id: instance_id.to_string(),
         region: bake.region().to_string(),
         status: invocation.status.to_string().to_lowercase(),
         exit_code: invocation.exit_code,
         output_tail: output_tail(&invocation),
-    })
+    })))
 }
 
 /// Where the whole output of the bake's commands is kept, when configured.

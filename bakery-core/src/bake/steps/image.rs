@@ -7,7 +7,9 @@ use std::time::SystemTime;
 use super::super::context::Bake;
 use super::super::report::ImageRecord;
 use super::builder::Builder;
+use crate::aws::ec2::ImageInfo;
 use crate::error::Result;
+use crate::model::gate::TAG_TESTS;
 use crate::model::release::{image_tags, TAG_BAKE_ID};
 use crate::model::time::rfc3339;
 use crate::model::{Provenance, Release, Resource, Step};
@@ -20,7 +22,9 @@ pub async fn create(
     provenance: &Provenance,
 ) -> Result<String> {
     let plan = bake.plan;
-    let tags = image_tags(release, provenance, &plan.recipe_tags);
+    let mut tags = image_tags(release, provenance, &plan.recipe_tags);
+    // `pending` until the gate has passed; `none` or `skipped` when it does not run.
+    tags.insert(TAG_TESTS.to_string(), plan.gate.tag_value(&[]));
     let name = release.image_name(plan.arch);
     let ec2 = &bake.aws.ec2;
     let created = ec2
@@ -51,7 +55,9 @@ pub async fn create(
     Ok(image_id)
 }
 
-pub async fn wait(bake: &Bake<'_>, image_id: &str) -> Result<ImageRecord> {
+/// Waits until the image is available; returns it as the report records it and as
+/// EC2 describes it (a test instance is launched from it).
+pub async fn wait(bake: &Bake<'_>, image_id: &str) -> Result<(ImageRecord, ImageInfo)> {
     let image = bake
         .remover(&bake.cancel)
         .wait_for_image(&Step::WaitImage, image_id)
@@ -75,10 +81,11 @@ pub async fn wait(bake: &Bake<'_>, image_id: &str) -> Result<ImageRecord> {
             rfc3339(deprecate_at)
         ),
     );
-    Ok(ImageRecord {
+    let record = ImageRecord {
         region: bake.region().to_string(),
         image_id: image_id.to_string(),
-        name: image.name,
-        snapshot_ids: image.snapshot_ids,
-    })
+        name: image.name.clone(),
+        snapshot_ids: image.snapshot_ids.clone(),
+    };
+    Ok((record, image))
 }

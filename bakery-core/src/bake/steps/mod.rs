@@ -4,6 +4,7 @@ pub mod base;
 pub mod builder;
 pub mod checks;
 pub mod command;
+pub mod gate;
 pub mod image;
 pub mod publish;
 pub mod release;

@@ -8,8 +8,11 @@ use super::super::context::{Bake, Facts};
 use super::super::report::ImageRecord;
 use super::release::Claim;
 use crate::error::{Error, Result};
-use crate::model::{PermissionChange, Resource, Step};
+use crate::model::gate::TAG_TESTS;
+use crate::model::time::rfc3339;
+use crate::model::{GateState, PermissionChange, Resource, Step};
 use crate::release::channels::{self, Gap};
+use crate::release::claim::TestRecord;
 use crate::release::{claim, distribute, sharing};
 
 /// The claim becomes the record of the release: its image ids per region, in every
@@ -21,7 +24,15 @@ pub async fn record(
     image: &ImageRecord,
     facts: &mut Facts,
 ) -> Result<()> {
-    write_record(bake, claim, image, &[]).await?;
+    if facts.tests == GateState::Passed {
+        // Copies carry the image's tags: they say passed too.
+        let names = &bake.plan.test_names;
+        let tag = BTreeMap::from([(TAG_TESTS.to_string(), GateState::Passed.tag_value(names))]);
+        let mut tagged = vec![image.image_id.clone()];
+        tagged.extend(image.snapshot_ids.iter().cloned());
+        bake.aws.ec2.tag(&tagged, &tag).await?;
+    }
+    write_record(bake, claim, image, &[], facts.tests).await?;
     for snapshot in bake.ledger.snapshots_of(&image.image_id) {
         bake.ledger.forget(&snapshot);
     }
@@ -38,12 +49,20 @@ async fn write_record(
     claim: &Claim,
     image: &ImageRecord,
     copies: &[ImageRecord],
+    tests: GateState,
 ) -> Result<()> {
     let images: BTreeMap<String, String> = std::iter::once(image)
         .chain(copies)
         .map(|i| (i.region.clone(), i.image_id.clone()))
         .collect();
-    let record = claim.record.released(images);
+    let mut record = claim.record.released(images);
+    record.tests = Some(TestRecord {
+        state: tests,
+        tests: bake.plan.test_names.clone(),
+        at: rfc3339(SystemTime::now()),
+        by: bake.plan.bake_id.clone(),
+        failed: None,
+    });
     claim::write_everywhere(bake.aws, &claim.release, &record).await?;
     bake.ledger.forget(&Resource::Claim {
         id: claim.release.claim_parameter(),
@@ -95,7 +114,7 @@ pub async fn distribute(
         }
     }
     facts.regions = outcomes.clone();
-    write_record(bake, claim, image, &facts.copies).await?;
+    write_record(bake, claim, image, &facts.copies, facts.tests).await?;
     let failed: Vec<String> = outcomes
         .iter()
         .filter_map(|o| Some(format!("{}: {}", o.region, o.error.as_ref()?)))

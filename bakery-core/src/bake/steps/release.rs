@@ -88,10 +88,12 @@ pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result
             boot_id: here.boot_id.clone(),
             pid_namespace: here.pid_namespace.clone(),
             pid: Some(u64::from(std::process::id())),
-            deadline: Some(rfc3339(bake.started_at + plan.builder_lifetime)),
+            deadline: Some(rfc3339(bake.started_at + plan.bake_lifetime())),
             lease_until: Some(rfc3339(std::time::SystemTime::now() + LEASE)),
             images: Default::default(),
             vars: plan.vars.clone(),
+            tests: None,
+            retest: None,
         };
         let name = release.claim_parameter();
         let holder = match claim::claim(bake.aws, &release, &record).await? {

@@ -22,6 +22,9 @@ pub struct RawRecipe {
     pub builder: RawBuilder,
     #[serde(default)]
     pub steps: Vec<RawStep>,
+    #[serde(default)]
+    pub tests: Vec<RawStep>,
+    pub test: Option<RawTestSettings>,
     #[serde(default = "yes")]
     pub generalize: bool,
     #[serde(default)]
@@ -96,6 +99,17 @@ pub struct RawStep {
     pub env: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
     pub secrets: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+/// `[test]`: the release gate's test instance and limit.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTestSettings {
+    pub instance_type: Option<Spanned<String>>,
+    pub runlist: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tags: BTreeMap<Spanned<String>, String>,
 }
 
 /// `firstboot = false`, or a `[firstboot]` table.

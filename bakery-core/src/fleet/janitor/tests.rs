@@ -30,6 +30,8 @@ fn claim(at: &Whereabouts, pid: u64, deadline: &str) -> ReleaseRecord {
         lease_until: Some("2026-11-22T12:04:00Z".into()),
         images: BTreeMap::new(),
         vars: BTreeMap::new(),
+        tests: None,
+        retest: None,
     }
 }
 
@@ -99,12 +101,12 @@ fn a_builder_is_left_over_past_its_deadline_or_when_its_bake_is_not_alive() {
     let later = "2026-11-22T13:00:00Z";
     let leftover = |reason: &str| Some(Verdict::Leftover(reason.to_string()));
     assert_eq!(
-        judge_builder("instance", "alive", later, false, NOW, &bakes),
+        judge_builder("builder instance", "alive", later, false, NOW, &bakes),
         None
     );
     assert_eq!(
         judge_builder(
-            "instance",
+            "builder instance",
             "alive",
             "2026-11-22T11:00:00Z",
             false,
@@ -114,12 +116,12 @@ fn a_builder_is_left_over_past_its_deadline_or_when_its_bake_is_not_alive() {
         leftover("builder instance past its deadline 2026-11-22T11:00:00Z")
     );
     assert_eq!(
-        judge_builder("security group", "dead", later, false, NOW, &bakes),
-        leftover("bake dead died: its deadline has passed")
+        judge_builder("builder security group", "dead", later, false, NOW, &bakes),
+        leftover("builder security group of bake dead, which died: its deadline has passed")
     );
     assert_eq!(
-        judge_builder("instance", "unknown", later, false, NOW, &bakes),
-        leftover("bake unknown is not running (no claim says it bakes)")
+        judge_builder("builder instance", "unknown", later, false, NOW, &bakes),
+        leftover("builder instance of bake unknown, which is not running (no claim says it bakes)")
     );
 }
 
@@ -128,7 +130,7 @@ fn a_kept_builder_is_spared_until_its_deadline() {
     let bakes = Bakes::default();
     assert_eq!(
         judge_builder(
-            "instance",
+            "builder instance",
             "failed",
             "2026-11-22T13:00:00Z",
             true,
@@ -141,7 +143,7 @@ fn a_kept_builder_is_spared_until_its_deadline() {
     );
     assert!(matches!(
         judge_builder(
-            "instance",
+            "builder instance",
             "failed",
             "2026-11-22T11:00:00Z",
             true,
@@ -150,4 +152,38 @@ fn a_kept_builder_is_spared_until_its_deadline() {
         ),
         Some(Verdict::Leftover(_))
     ));
+}
+
+#[test]
+fn a_bakery_test_run_lives_while_it_renews_its_lease_on_the_record() {
+    let running = Retest {
+        run: "t-1".into(),
+        lease_until: "2026-11-22T12:04:00Z".into(),
+    };
+    assert_eq!(judge_retest(&running, NOW), None);
+    let gone = Retest {
+        lease_until: "2026-11-22T11:55:00Z".into(),
+        ..running
+    };
+    assert_eq!(
+        judge_retest(&gone, NOW).as_deref(),
+        Some("its lease expired at 2026-11-22T11:55:00Z: `bakery test` stopped renewing it")
+    );
+    let bakes = Bakes {
+        dead: BTreeMap::from([("t-1".to_string(), "its lease expired".to_string())]),
+        ..Bakes::default()
+    };
+    assert_eq!(
+        judge_builder(
+            "test instance",
+            "t-1",
+            "2026-11-22T13:00:00Z",
+            false,
+            NOW,
+            &bakes
+        ),
+        Some(Verdict::Leftover(
+            "test instance of bake t-1, which died: its lease expired".into()
+        ))
+    );
 }

@@ -1,0 +1,137 @@
+//! `bakery test <recipe> <version>`: run a release's gate again — a test instance
+//! from its image, the firstboot outcome, every `[[tests]]` entry — and record the
+//! outcome on the release (its record and its images' `bakery:tests` tag).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bakery_core::bake::report::BakeStatus;
+use bakery_core::bake::retest::{retest, RetestReport};
+use bakery_core::config::recipe::RECIPE_FILE;
+use bakery_core::plan::{BakePlan, BakeRequest};
+use bakery_core::ErrorKind;
+use tokio_util::sync::CancellationToken;
+
+use super::bake::{Progress, SettingsArgs};
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::output::{fail, outln, print_json, Output};
+use crate::render::Renderer;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The role's recipe folder (recipes/base), or the role's name when its recipe is
+    /// in ./recipes/<role>.
+    recipe: PathBuf,
+    /// The release to test, e.g. 1.4.0.
+    version: String,
+    /// Keep the test instance when a test fails, for debugging.
+    #[arg(long)]
+    keep_on_failure: bool,
+    /// How progress looks with text output (auto: a spinner on a terminal, plain lines otherwise).
+    #[arg(long, value_enum, default_value = "auto")]
+    progress: Progress,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+/// The recipe folder: as given, or `recipes/<role>` for a bare role name.
+fn recipe_dir(given: &Path) -> PathBuf {
+    let by_role = Path::new("recipes").join(given);
+    let is_role = given.components().count() == 1 && !given.join(RECIPE_FILE).exists();
+    if is_role && by_role.join(RECIPE_FILE).exists() {
+        by_role
+    } else {
+        given.to_path_buf()
+    }
+}
+
+pub async fn run(args: &Args, context: &Context) -> Exit {
+    let output = context.output;
+    let request = BakeRequest {
+        recipe_dir: recipe_dir(&args.recipe),
+        version: Some(args.version.clone()),
+        flags: args.settings.flags(),
+        keep_on_failure: args.keep_on_failure,
+        environment: context.environment.clone(),
+        ..BakeRequest::default()
+    };
+    let aws = match context.connect().await {
+        Ok(aws) => aws,
+        Err(error) => return fail(output, &error),
+    };
+    let plan = match BakePlan::for_retest(&request, &aws.region, SystemTime::now()) {
+        Ok(plan) => plan,
+        Err(error) => return fail(output, &error),
+    };
+    if let Err(error) = aws.check_regions(&plan.settings.settings.regions).await {
+        return fail(output, &error);
+    }
+    let renderer = Arc::new(Renderer::new(args.progress.style(output)));
+    let cancel = CancellationToken::new();
+    let signals = crate::signals::watch(cancel.clone(), renderer.clone());
+    let report = retest(&plan, &aws, renderer.as_ref(), cancel).await;
+    signals.abort();
+    renderer.finish();
+    print_report(output, &report);
+    exit_of(&report)
+}
+
+fn exit_of(report: &RetestReport) -> Exit {
+    if !report.leaked.is_empty() {
+        return Exit::Leaked;
+    }
+    match (report.status, report.error_kind) {
+        (BakeStatus::Succeeded, _) => Exit::Success,
+        (BakeStatus::Interrupted, _) => Exit::Interrupted,
+        (_, Some(ErrorKind::InvalidInput)) => Exit::InvalidInput,
+        _ => Exit::Failed,
+    }
+}
+
+fn print_report(output: Output, report: &RetestReport) {
+    if output == Output::Json {
+        print_json(report);
+        return;
+    }
+    let tests = report.test_names.join(", ");
+    let image = report.image_id.as_deref().unwrap_or("?");
+    match report.status {
+        BakeStatus::Succeeded => outln!(
+            "{}: tests passed on {image} in {} ({tests}) in {:.1}s (run {}); recorded",
+            report.release,
+            report.region,
+            report.seconds,
+            report.run_id
+        ),
+        status => {
+            let word = if status == BakeStatus::Failed {
+                "FAILED"
+            } else {
+                "INTERRUPTED"
+            };
+            let step = report
+                .failed_step
+                .as_ref()
+                .map_or("?".to_string(), ToString::to_string);
+            outln!(
+                "{}: test run {word} at step `{step}` (run {})",
+                report.release,
+                report.run_id
+            );
+            if let Some(error) = &report.error {
+                outln!("{error}");
+            }
+            if let Some(state) = report.tests {
+                outln!("the release's tests are now recorded as: {state}");
+            }
+        }
+    }
+    for resource in &report.kept {
+        outln!("kept: {}", resource.describe());
+    }
+    for resource in &report.leaked {
+        outln!("LEFT BEHIND: {}", resource.describe());
+    }
+}

@@ -1,0 +1,252 @@
+//! `bakery test <recipe> <version>`: the release gate run again against a release
+//! that exists (after its runlist changed, or to clear a `skipped`): a test instance
+//! from the release's image in the home region, the firstboot outcome and every test,
+//! then the outcome written to the release's record and to its images' `bakery:tests`
+//! tag in every region. While it runs, the record carries its lease, so that
+//! `bakery cleanup` spares its test instance.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::cleanup;
+use super::context::{Bake, Failure};
+use super::lease::{renewing, LEASE, RENEWAL};
+use super::report::{BakeStatus, StepRecord};
+use super::steps::gate::Placement;
+use crate::aws::ec2::ImageInfo;
+use crate::aws::state::ImageState;
+use crate::aws::Aws;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Event, EventSink};
+use crate::model::gate::TAG_TESTS;
+use crate::model::time::rfc3339;
+use crate::model::{GateState, Release, Resource, Step};
+use crate::plan::BakePlan;
+use crate::release::claim::{self, RecordState, ReleaseRecord, Retest, TestRecord};
+
+/// What a `bakery test` run found and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetestReport {
+    pub status: BakeStatus,
+    pub release: String,
+    pub region: String,
+    /// This run's id: the test instance's `bakery:bake-id`, the record's `tests.by`.
+    pub run_id: String,
+    pub image_id: Option<String>,
+    /// `passed` or `failed`; the release's previous state when the run did not end.
+    pub tests: Option<GateState>,
+    pub test_names: Vec<String>,
+    pub steps: Vec<StepRecord>,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<Step>,
+    pub leaked: Vec<Resource>,
+    pub kept: Vec<Resource>,
+}
+
+/// The release as `find-release` found it.
+struct Found {
+    release: Release,
+    record: ReleaseRecord,
+    image: ImageInfo,
+}
+
+/// Runs the plan's gate against its release (`BakePlan::for_retest`).
+pub async fn retest(
+    plan: &BakePlan,
+    aws: &Aws,
+    sink: &dyn EventSink,
+    cancel: CancellationToken,
+) -> RetestReport {
+    let bake = Bake::new(plan, aws, sink, cancel);
+    let mut found = None;
+    let outcome = run(&bake, &mut found).await;
+    let failure = outcome.err();
+    let (mut kept, mut leaked) = (Vec::new(), Vec::new());
+    if !bake.ledger.is_empty() {
+        let keep = plan.keep_on_failure
+            && failure
+                .as_ref()
+                .is_some_and(|f| f.error.kind() == ErrorKind::Failed);
+        let reason = match &failure {
+            Some(f) => format!("test run stopped at step `{}`", f.step),
+            None => "finishing".to_string(),
+        };
+        (kept, leaked) = cleanup::cleanup(&bake, &reason, keep, None).await;
+    }
+    let tests = match (&found, &failure) {
+        (Some(found), Some(failure)) => {
+            // The gate's verdict stands on the record; an interrupted run leaves it be.
+            let failed =
+                failure.step.judges_the_image() && failure.error.kind() == ErrorKind::Failed;
+            let state = failed.then_some(GateState::Failed);
+            let step = failed.then(|| failure.step.to_string());
+            if let Err(error) = record(&bake, found, state, step).await {
+                sink.emit(Event::Warning {
+                    message: format!("could not update the record of {}: {error}", found.release),
+                });
+            }
+            Some(state.unwrap_or(found.record.gate()))
+        }
+        (Some(_), None) => Some(GateState::Passed),
+        (None, _) => None,
+    };
+    let status = match &failure {
+        None => BakeStatus::Succeeded,
+        Some(f) if f.error.kind() == ErrorKind::Interrupted => BakeStatus::Interrupted,
+        Some(_) => BakeStatus::Failed,
+    };
+    RetestReport {
+        status,
+        release: format!("{}@{}", plan.role, plan.version),
+        region: aws.region.clone(),
+        run_id: plan.bake_id.clone(),
+        image_id: found.as_ref().map(|f| f.image.id.clone()),
+        tests,
+        test_names: plan.test_names.clone(),
+        steps: bake.step_records(),
+        seconds: bake.seconds(),
+        error: failure.as_ref().map(|f| f.error.to_string()),
+        hint: failure
+            .as_ref()
+            .and_then(|f| f.error.hint().map(str::to_string)),
+        error_kind: failure.as_ref().map(|f| f.error.kind()),
+        failed_step: failure.map(|f| f.step),
+        leaked,
+        kept,
+    }
+}
+
+async fn run(bake: &Bake<'_>, found: &mut Option<Found>) -> Result<(), Failure> {
+    let release = bake
+        .plan
+        .version
+        .resolve(&[])
+        .map(|version| bake.plan.release(version))
+        .map_err(|error| Failure {
+            step: Step::FindRelease,
+            error,
+        })?;
+    let release = bake.step(Step::FindRelease, find(bake, &release)).await?;
+    let release = found.insert(release);
+    let lease = release.record.clone();
+    let gate = super::gate(bake, &release.release, &release.image, Placement::Own, None);
+    let renew = || async {
+        let mut record = lease.clone();
+        record.retest = Some(Retest {
+            run: bake.plan.bake_id.clone(),
+            lease_until: rfc3339(SystemTime::now() + LEASE),
+        });
+        if let Err(error) = claim::renew(bake.aws, &release.release, &record).await {
+            bake.sink.emit(Event::Warning {
+                message: format!("could not renew the test run's lease (retrying): {error}"),
+            });
+        }
+    };
+    renewing(gate, RENEWAL, renew).await?;
+    let passed = record(bake, release, Some(GateState::Passed), None);
+    bake.step(Step::RecordTests, passed).await
+}
+
+/// The release's record and its image in this region; the record then carries this
+/// run's lease.
+async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
+    let region = bake.region();
+    let record = claim::read(bake.aws, release).await?;
+    let record = match record {
+        Some(record) if record.state == RecordState::Released => record,
+        Some(record) => {
+            return Err(Error::input(format!(
+                "{release} is not a release yet: {} holds it",
+                record.holder()
+            )))
+        }
+        None => {
+            return Err(
+                Error::input(format!("{release} has no release record in {region}"))
+                    .with_hint(format!("see `bakery releases {}`", release.role)),
+            )
+        }
+    };
+    let Some(image_id) = record.images.get(region) else {
+        return Err(Error::input(format!(
+            "{release} has no image in {region} (it is in {})",
+            record.images.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+        .with_hint("run `bakery test` with --region set to one of those"));
+    };
+    let image = bake.aws.ec2.describe_image(image_id).await?;
+    let image = match image {
+        Some(image) if image.state == ImageState::Available => image,
+        Some(image) => {
+            return Err(Error::input(format!(
+                "image {image_id} of {release} in {region} is {}",
+                image.state
+            )))
+        }
+        None => {
+            return Err(Error::input(format!(
+                "image {image_id} of {release} is gone from {region}"
+            )))
+        }
+    };
+    let mut leased = record.clone();
+    leased.retest = Some(Retest {
+        run: bake.plan.bake_id.clone(),
+        lease_until: rfc3339(SystemTime::now() + LEASE),
+    });
+    claim::renew(bake.aws, release, &leased).await?;
+    bake.info(
+        Step::FindRelease,
+        format!(
+            "{release}: image {} in {region}; its tests were {}",
+            image.id,
+            record.gate()
+        ),
+    );
+    Ok(Found {
+        release: release.clone(),
+        record,
+        image,
+    })
+}
+
+/// Writes the run's outcome (`state`; none when it did not end) to the record in
+/// every region of the release, and to its images' `bakery:tests` tags.
+async fn record(
+    bake: &Bake<'_>,
+    found: &Found,
+    state: Option<GateState>,
+    failed: Option<String>,
+) -> crate::Result<()> {
+    let mut record = found.record.clone();
+    record.retest = None;
+    if let Some(state) = state {
+        let names = &bake.plan.test_names;
+        let tag = BTreeMap::from([(TAG_TESTS.to_string(), state.tag_value(names))]);
+        for (region, image_id) in &record.images {
+            bake.aws
+                .in_region(region)
+                .ec2
+                .tag(std::slice::from_ref(image_id), &tag)
+                .await?;
+        }
+        record.tests = Some(TestRecord {
+            state,
+            tests: names.clone(),
+            at: rfc3339(SystemTime::now()),
+            by: bake.plan.bake_id.clone(),
+            failed,
+        });
+    }
+    claim::write_everywhere(bake.aws, &found.release, &record).await
+}
