@@ -42,6 +42,16 @@ fn every_shipped_recipe_has_a_plan_and_a_readme() {
             ["firstboot", "generalize"],
             "{recipe}"
         );
+        // Every shipped recipe has a release gate: firstboot's outcome, then its tests.
+        let gate: Vec<&str> = plan["test"]["commands"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{recipe} has no release gate"))
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(gate[0], "test-firstboot", "{recipe}");
+        assert!(gate.len() >= 3, "{recipe}: {gate:?}");
+        assert_eq!(plan["gate"], "pending", "{recipe}");
     }
     let plan_of = |recipe: &str| {
         Bakery::new("eu-west-1")
@@ -65,7 +75,21 @@ fn validate_accepts_the_shipped_recipes_and_points_at_mistakes() {
     for recipe in shipped_recipes() {
         shipped.expect_stdout(&format!("{recipe}: ok ("));
     }
-    shipped.expect_stdout("recipes/base: ok (3 steps");
+    shipped.expect_stdout("recipes/base: ok (3 steps, 4 tests");
+
+    let ungated = TestRecipe::new("ungated")
+        .with_toml("[[tests]]\nname = \"Smoke\"\nscript = \"tests/none.sh\"\n")
+        .with_toml("[test]\nrunlist = \"http://example.com/x\"\ntimeout = \"3d\"\n");
+    let refused = Bakery::new("eu-west-1")
+        .args(["validate"])
+        .arg_path(ungated.path())
+        .run();
+    assert_eq!(refused.code, 2);
+    refused.expect_stderr("4 problems in");
+    refused.expect_stderr("key `tests.name`: invalid test name `Smoke`");
+    refused.expect_stderr("key `tests.script`");
+    refused.expect_stderr("key `test.runlist`: `http://example.com/x` is not an S3 URI");
+    refused.expect_stderr("a test instance lives at most a day");
 
     let broken = TestRecipe::new("broken").with_toml("volume_size = \"big\"\n");
     let refused = Bakery::new("eu-west-1")

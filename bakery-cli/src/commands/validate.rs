@@ -34,7 +34,12 @@ pub fn run(args: &Args, context: &Context) -> Exit {
                         "shellcheck not run"
                     };
                     if validation.findings.is_empty() {
-                        outln!("{}: ok ({} steps, {lint})", dir.display(), validation.steps);
+                        outln!(
+                            "{}: ok ({} steps, {} tests, {lint})",
+                            dir.display(),
+                            validation.steps,
+                            validation.tests
+                        );
                     } else {
                         outln!("{}: shellcheck found problems:", dir.display());
                         for finding in &validation.findings {

@@ -25,6 +25,8 @@ pub struct Validation {
     pub role: String,
     pub platform: String,
     pub steps: usize,
+    /// The release gate's `[[tests]]`.
+    pub tests: usize,
     /// False when shellcheck is not installed: the scripts were not linted.
     pub shellchecked: bool,
     pub findings: Vec<Finding>,
@@ -42,7 +44,7 @@ pub fn validate(dir: &Path) -> Result<Validation> {
         .is_ok_and(|o| o.status.success());
     let mut findings = Vec::new();
     if shellcheck && recipe.platform == Platform::Linux {
-        for step in &recipe.steps {
+        for step in recipe.steps.iter().chain(&recipe.tests) {
             let path = dir.join(&step.script);
             let out = Command::new("shellcheck")
                 .args(["--format", "gcc", "--shell", shell_of(&step.script_text)])
@@ -64,6 +66,7 @@ pub fn validate(dir: &Path) -> Result<Validation> {
         role: recipe.name.to_string(),
         platform: recipe.platform.to_string(),
         steps: recipe.steps.len(),
+        tests: recipe.tests.len(),
         shellchecked: shellcheck && recipe.platform == Platform::Linux,
         findings,
     })

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::firstboot::FirstbootSettings;
+use crate::config::test::TestRunlist;
 
 fn recipe_dir(recipe: &str, scripts: &[(&str, &str)]) -> (tempfile::TempDir, Result<Recipe>) {
     let dir = tempfile::tempdir().unwrap();
@@ -380,5 +381,62 @@ fn variable_mistakes_are_refused_at_their_place() {
         "C is a variable of the recipe ([vars]); a variable comes from one place",
     ] {
         assert!(message.contains(expected), "{expected}:\n{message}");
+    }
+}
+
+#[test]
+fn tests_make_a_release_gate_with_the_shape_and_checks_of_steps() {
+    let (_dir, recipe) = recipe_dir(MINIMAL, &[]);
+    let recipe = recipe.unwrap();
+    assert!(recipe.tests.is_empty() && recipe.test.is_none(), "no gate");
+
+    let (_dir, recipe) = recipe_dir(
+        &format!(
+            "{MINIMAL}[[tests]]\nname = \"sshd\"\nscript = \"tests/sshd.sh\"\n\
+             env = {{ PORT = \"22\" }}\ntimeout = \"2m\"\n"
+        ),
+        &[("tests/sshd.sh", "sshd -t\n")],
+    );
+    let recipe = recipe.unwrap();
+    assert_eq!(recipe.tests[0].name, "sshd");
+    assert_eq!(recipe.tests[0].script_text, "sshd -t\n");
+    assert_eq!(recipe.tests[0].env["PORT"], "22");
+    let gate = recipe.test.expect("[[tests]] make a gate");
+    assert_eq!(gate.runlist, TestRunlist::Image);
+    assert_eq!(gate.timeout, crate::config::test::DEFAULT_TEST_TIMEOUT);
+
+    // A [test] table alone is a gate too: the image boots through firstboot.
+    let (_dir, recipe) = recipe_dir(
+        &format!(
+            "{MINIMAL}[test]\ninstance_type = \"t3.large\"\nrunlist = \"none\"\n\
+             timeout = \"10m\"\ntags = {{ environment = \"test\" }}\n"
+        ),
+        &[],
+    );
+    let gate = recipe.unwrap().test.unwrap();
+    assert_eq!(gate.instance_type.as_deref(), Some("t3.large"));
+    assert_eq!(gate.runlist, TestRunlist::Nothing);
+    assert_eq!(gate.timeout, Duration::from_secs(600));
+    assert_eq!(gate.tags["environment"], "test");
+}
+
+#[test]
+fn test_mistakes_are_refused_at_their_key() {
+    for (section, says) in [
+        (
+            "[[tests]]\nname = \"a\"\nscript = \"steps/a.sh\"\n[[tests]]\nname = \"a\"\nscript = \"steps/a.sh\"\n",
+            "key `tests.name`: test `a` appears twice",
+        ),
+        (
+            "[[tests]]\nname = \"a\"\nscript = \"steps/a.sh\"\ntimeout = \"49h\"\n",
+            "SSM Run Command stops any command after 48 hours",
+        ),
+        ("[test]\ninstance_type = \"t3.small; rm\"\n", "key `test.instance_type`"),
+        ("[test]\nrunlist = \"s3://bucket\"\n", "key `test.runlist`: `s3://bucket` names no object"),
+        ("[test]\ntags = { \"aws:x\" = \"1\" }\n", "key `test.tags.aws:x`"),
+        ("[test]\ncolour = \"blue\"\n", "unknown field `colour`"),
+    ] {
+        let message = error_of(&format!("{MINIMAL}{section}"));
+        assert!(message.contains(says), "{section}: {message}");
     }
 }
