@@ -29,8 +29,6 @@ pub struct Renderer {
 
 #[derive(Default)]
 struct State {
-    /// The current step of each bake, by role ("" for a single bake).
-    steps: std::collections::BTreeMap<String, String>,
     /// Created and not yet removed: what may be left if the process exits now.
     live: Vec<Resource>,
 }
@@ -92,20 +90,14 @@ impl Renderer {
         }
     }
 
-    fn track(&self, role: Option<&str>, event: &Event) -> String {
+    /// Keeps what is live, for a second signal's list.
+    fn track(&self, event: &Event) {
         let mut state = self.state.lock().expect("render state");
-        let step = state
-            .steps
-            .entry(role.unwrap_or_default().to_string())
-            .or_default();
         match event {
-            Event::StepStarted { step: started } => *step = started.to_string(),
-            Event::CleanupStarted { .. } => *step = "cleanup".to_string(),
-            Event::ResourceCreated { resource } => state.live.push(resource.clone()),
-            Event::ResourceRemoved { resource } => state.live.retain(|r| r != resource),
+            Event::ResourceCreated { resource, .. } => state.live.push(resource.clone()),
+            Event::ResourceRemoved { resource, .. } => state.live.retain(|r| r != resource),
             _ => {}
         }
-        state.steps[role.unwrap_or_default()].clone()
     }
 }
 
@@ -129,7 +121,7 @@ impl EventSink for RoleEvents {
 
 impl Renderer {
     fn emit_as(&self, role: Option<&str>, event: Event) {
-        let step = self.track(role, &event);
+        self.track(&event);
         let prefix = role.map(|r| format!("{r}: ")).unwrap_or_default();
         match self.style {
             Style::Json => {
@@ -141,7 +133,7 @@ impl Renderer {
                 self.line(&value.to_string());
             }
             Style::Plain => {
-                if let Some(text) = describe(&event, &step) {
+                if let Some(text) = describe(&event) {
                     self.line(&format!("{} {prefix}{text}", timestamp()));
                 }
             }
@@ -159,7 +151,7 @@ impl Renderer {
                         spinner.println(format!("  \u{2714} {prefix}{step:<24} {seconds:>7.1}s"))
                     }
                     _ => {
-                        if let Some(text) = describe(&event, &step) {
+                        if let Some(text) = describe(&event) {
                             spinner.println(format!("    {prefix}{text}"));
                         }
                     }
@@ -174,7 +166,7 @@ fn timestamp() -> String {
 }
 
 /// The plain-text form of an event, or None for events only the JSON form carries.
-fn describe(event: &Event, step: &str) -> Option<String> {
+fn describe(event: &Event) -> Option<String> {
     Some(match event {
         Event::BakeStarted {
             bake_id,
@@ -204,8 +196,12 @@ fn describe(event: &Event, step: &str) -> Option<String> {
             OutputStream::Stdout => format!("[{step}] | {line}"),
             OutputStream::Stderr => format!("[{step}] ! {line}"),
         },
-        Event::ResourceCreated { resource } => format!("[{step}] created {}", resource.describe()),
-        Event::ResourceRemoved { resource } => format!("[{step}] removed {}", resource.describe()),
+        Event::ResourceCreated { step, resource } => {
+            format!("[{step}] created {}", resource.describe())
+        }
+        Event::ResourceRemoved { step, resource } => {
+            format!("[{step}] removed {}", resource.describe())
+        }
         Event::ResourceKept { resource, reason } => {
             format!("[cleanup] KEEPING {} — {reason}", resource.describe())
         }

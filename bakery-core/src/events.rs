@@ -44,10 +44,14 @@ pub enum Event {
         stream: OutputStream,
         line: String,
     },
+    /// A resource made by `step` (steps may overlap: the builder goes while the test
+    /// instance boots).
     ResourceCreated {
+        step: Step,
         resource: Resource,
     },
     ResourceRemoved {
+        step: Step,
         resource: Resource,
     },
     /// A resource that the bake leaves in place on purpose (`--keep-on-failure`).

@@ -445,6 +445,16 @@ async fn bad_recipes_are_refused_at_their_line() {
         ("a secret that is no parameter name", add("[[steps]]\nname = \"b\"\nscript = \"steps/a.sh\"\nsecrets = { PW = \"a b\" }\n"), "is not an SSM parameter name"),
         ("a secret in AWS's namespace", add("[[steps]]\nname = \"b\"\nscript = \"steps/a.sh\"\nsecrets = { PW = \"/aws/x\" }\n"), "is not an SSM parameter name"),
         ("a name in env and secrets", add("[[steps]]\nname = \"b\"\nscript = \"steps/a.sh\"\nenv = { PW = \"x\" }\nsecrets = { PW = \"/pw\" }\n"), "PW is also in `env`"),
+        ("a test name with capitals", add("[[tests]]\nname = \"Smoke\"\nscript = \"steps/a.sh\"\n"), "invalid test name `Smoke`"),
+        ("a test twice", add("[[tests]]\nname = \"t\"\nscript = \"steps/a.sh\"\n[[tests]]\nname = \"t\"\nscript = \"steps/a.sh\"\n"), "test `t` appears twice"),
+        ("a test script that is not there", add("[[tests]]\nname = \"t\"\nscript = \"tests/t.sh\"\n"), "key `tests.script`: cannot read"),
+        ("a test script above the folder", add("[[tests]]\nname = \"t\"\nscript = \"../t.sh\"\n"), "key `tests.script`"),
+        ("a test timeout over 48 hours", add("[[tests]]\nname = \"t\"\nscript = \"steps/a.sh\"\ntimeout = \"49h\"\n"), "SSM Run Command stops any command after 48 hours"),
+        ("a test stage of two days", add("[test]\ntimeout = \"2d\"\n"), "a test instance lives at most a day"),
+        ("a test runlist that is no S3 URI", add("[test]\nrunlist = \"https://runlists/x.json\"\n"), "key `test.runlist`"),
+        ("a test instance type with a space", add("[test]\ninstance_type = \"t3 small\"\n"), "key `test.instance_type`"),
+        ("a test tag in AWS's namespace", add("[test]\ntags = { \"aws:x\" = \"1\" }\n"), "key `test.tags.aws:x`"),
+        ("an unknown test key", add("[test]\nami = \"x\"\n"), "unknown field `ami`"),
         ("a deprecation 11 years ahead", GOOD.replace("[builder]", "deprecate_after = \"4000d\"\n[builder]") + STEP, "at most 10 years ahead"),
         ("a deprecation in words", GOOD.replace("[builder]", "deprecate_after = \"never\"\n[builder]") + STEP, "invalid duration `never`"),
         ("a reserved tag", add("[tags]\n\"bakery:role\" = \"x\"\n"), "reserved"),
@@ -701,6 +711,9 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
     let missing_parameter = on("ssm_parameter = \"/company/base/latest\"");
     let missing_channel = on("role = \"base\", channel = \"stable\"");
     let missing_release = on("role = \"base\", version = \"^9\"");
+    let gated = TestRecipe::new("answers")
+        .step("a", "#!/bin/sh\necho a\n")
+        .test("t", "#!/bin/sh\ntrue\n");
     let secret = TestRecipe::new("answers")
         .step("a", "#!/bin/sh\necho a\n")
         .with_toml("secrets = { PW = \"/answers/missing\" }\n");
@@ -781,6 +794,35 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
                 .bake(recipe.path(), "1.0.1")
                 .env("AWS_ENDPOINT_URL", &silent),
             "cannot reach EC2 in region `eu-south-2`",
+        ),
+        Case::new(
+            "`bakery test` of a recipe without tests",
+            aws.bakery()
+                .args(["test"])
+                .arg_path(recipe.path())
+                .args(["1.0.0"]),
+            "has no release gate",
+        ),
+        Case::new(
+            "`bakery test` of a release that does not exist",
+            aws.bakery()
+                .args(["test"])
+                .arg_path(gated.path())
+                .args(["7.0.0"]),
+            "answers@7.0.0 has no release record in eu-south-2",
+        ),
+        Case::new(
+            "`bakery test` without a version",
+            aws.bakery()
+                .args(["test"])
+                .arg_path(gated.path())
+                .args(["latest"]),
+            "invalid --version `latest`",
+        ),
+        Case::new(
+            "`bakery test` of a role that has no recipe here",
+            aws.bakery().args(["test", "no-such-role", "1.0.0"]),
+            "recipe folder `no-such-role` not found",
         ),
         Case::new(
             "an instance type EC2 refuses",

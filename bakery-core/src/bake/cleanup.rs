@@ -10,7 +10,7 @@ use crate::events::Event;
 use std::collections::BTreeMap;
 
 use crate::model::release::{TAG_BAKE_ID, TAG_KEPT};
-use crate::model::{Release, Resource};
+use crate::model::{Release, Resource, Step};
 use crate::release::claim::{self, RecordState};
 
 /// Why the builder, or the test instance, stays with `--keep-on-failure`.
@@ -78,7 +78,7 @@ pub async fn cleanup(
                     continue; // removed right after its image
                 }
             }
-            if let Err(error) = remove(bake, &resource, &never).await {
+            if let Err(error) = remove(bake, &Step::Cleanup, &resource, &never).await {
                 bake.sink.emit(Event::Warning {
                     message: format!("could not remove {}: {error}", resource.describe()),
                 });
@@ -153,11 +153,12 @@ async fn find_unrecorded(bake: &Bake<'_>, release: Option<&Release>) {
 /// knows and those tagged with this bake).
 pub async fn remove(
     bake: &Bake<'_>,
+    step: &Step,
     resource: &Resource,
     cancel: &CancellationToken,
 ) -> Result<()> {
-    bake.remover(cancel).remove(resource).await?;
-    bake.removed(resource);
+    bake.remover(cancel).remove(step, resource).await?;
+    bake.removed(step.clone(), resource);
     if let Resource::Image { id, region } = resource {
         let mut snapshots = bake.ledger.snapshots_of(id);
         let tagged = bake
@@ -177,8 +178,8 @@ pub async fn remove(
             }
         }
         for snapshot in snapshots {
-            bake.remover(cancel).remove(&snapshot).await?;
-            bake.removed(&snapshot);
+            bake.remover(cancel).remove(step, &snapshot).await?;
+            bake.removed(step.clone(), &snapshot);
         }
     }
     Ok(())

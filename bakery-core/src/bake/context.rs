@@ -192,14 +192,15 @@ impl<'a> Bake<'a> {
     }
 
     /// Records a resource the bake created; cleanup removes it unless it is forgotten.
-    pub fn created(&self, resource: Resource) {
+    pub fn created(&self, step: Step, resource: Resource) {
         self.ledger.record(resource.clone());
-        self.sink.emit(Event::ResourceCreated { resource });
+        self.sink.emit(Event::ResourceCreated { step, resource });
     }
 
-    pub fn removed(&self, resource: &Resource) {
+    pub fn removed(&self, step: Step, resource: &Resource) {
         self.ledger.forget(resource);
         self.sink.emit(Event::ResourceRemoved {
+            step,
             resource: resource.clone(),
         });
     }

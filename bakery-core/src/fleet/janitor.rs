@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::events::{Event, EventSink};
 use crate::model::release::{TAG_BAKE_ID, TAG_BUILDER, TAG_DEADLINE, TAG_KEPT, TAG_TEST_INSTANCE};
 use crate::model::time::{rfc3339, rfc3339_before};
-use crate::model::{Release, Resource};
+use crate::model::{Release, Resource, Step};
 use crate::ops::removal::Remover;
 use crate::release::claim::{RecordState, ReleaseRecord, Retest, Whereabouts};
 use crate::wait::Deadlines;
@@ -385,8 +385,9 @@ pub async fn remove(
     };
     let mut failed = Vec::new();
     for leftover in leftovers {
-        match remover.remove(&leftover.resource).await {
+        match remover.remove(&Step::Cleanup, &leftover.resource).await {
             Ok(()) => sink.emit(Event::ResourceRemoved {
+                step: Step::Cleanup,
                 resource: leftover.resource.clone(),
             }),
             Err(error) => failed.push((leftover.clone(), error.to_string())),

@@ -31,7 +31,7 @@ impl Remover<'_> {
     /// Removes the resource; one that is already gone counts as removed. An instance
     /// is terminated and waited for; an image is deregistered (its snapshots are
     /// separate resources).
-    pub async fn remove(&self, resource: &Resource) -> Result<()> {
+    pub async fn remove(&self, step: &Step, resource: &Resource) -> Result<()> {
         let ec2 = &self.aws.ec2;
         match resource {
             Resource::Instance { id, .. } => {
@@ -44,14 +44,8 @@ impl Remover<'_> {
                     InstanceState::ShuttingDown,
                 ];
                 let deadline = self.deadlines.instance_terminated;
-                self.wait_for_instance(
-                    &Step::Terminate,
-                    id,
-                    InstanceState::Terminated,
-                    &passing,
-                    deadline,
-                )
-                .await
+                self.wait_for_instance(step, id, InstanceState::Terminated, &passing, deadline)
+                    .await
             }
             Resource::Image { id, .. } => ec2.deregister_image(id).await.or_gone(),
             // A snapshot of a just-deregistered or still pending image may refuse

@@ -189,6 +189,7 @@ async fn copy_to(
         }
     };
     sink.emit(Event::ResourceCreated {
+        step: Step::Distribute,
         resource: Resource::Image {
             id: image_id.clone(),
             region: region.clone(),
@@ -249,8 +250,11 @@ async fn remove_copy(aws: &Aws, image_id: &str, sink: &dyn EventSink) {
         image: image_id.to_string(),
     });
     for resource in std::iter::once(image).chain(snapshots) {
-        if remover.remove(&resource).await.is_ok() {
-            sink.emit(Event::ResourceRemoved { resource });
+        if remover.remove(&Step::Distribute, &resource).await.is_ok() {
+            sink.emit(Event::ResourceRemoved {
+                step: Step::Distribute,
+                resource,
+            });
         }
     }
 }

@@ -201,10 +201,13 @@ pub async fn launch(bake: &Bake<'_>, release: &Release, base: &ImageInfo) -> Res
     }
     let launch = launch_request(bake, base, &network, security_groups, tags)?;
     let instance_id = bake.aws.ec2.run_builder(&launch).await?;
-    bake.created(Resource::Instance {
-        id: instance_id.clone(),
-        region: bake.region().to_string(),
-    });
+    bake.created(
+        Step::Launch,
+        Resource::Instance {
+            id: instance_id.clone(),
+            region: bake.region().to_string(),
+        },
+    );
     bake.info(
         Step::Launch,
         format!(
@@ -255,10 +258,13 @@ async fn create_security_group(
         ec2.security_group_named(&name, &vpc)
     })
     .await?;
-    bake.created(Resource::SecurityGroup {
-        id: id.clone(),
-        region: bake.region().to_string(),
-    });
+    bake.created(
+        Step::Launch,
+        Resource::SecurityGroup {
+            id: id.clone(),
+            region: bake.region().to_string(),
+        },
+    );
     Ok(id)
 }
 
@@ -322,13 +328,13 @@ pub async fn terminate(bake: &Bake<'_>, builder: &Builder, keep_group: bool) -> 
         id: builder.instance_id.clone(),
         region: region.clone(),
     };
-    super::super::cleanup::remove(bake, &instance, &bake.cancel).await?;
+    super::super::cleanup::remove(bake, &Step::Terminate, &instance, &bake.cancel).await?;
     if let Some(group) = builder.security_group.as_ref().filter(|_| !keep_group) {
         let group = Resource::SecurityGroup {
             id: group.clone(),
             region,
         };
-        super::super::cleanup::remove(bake, &group, &bake.cancel).await?;
+        super::super::cleanup::remove(bake, &Step::Terminate, &group, &bake.cancel).await?;
     }
     Ok(())
 }

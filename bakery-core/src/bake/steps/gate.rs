@@ -106,10 +106,13 @@ pub async fn launch(
     let (request, deadline) = request(bake, release, image, network, security_groups)?;
     let instance_id = bake.aws.ec2.run_builder(&request).await?;
     bake.launched_test_instance(&instance_id);
-    bake.created(Resource::Instance {
-        id: instance_id.clone(),
-        region: bake.region().to_string(),
-    });
+    bake.created(
+        Step::TestLaunch,
+        Resource::Instance {
+            id: instance_id.clone(),
+            region: bake.region().to_string(),
+        },
+    );
     bake.info(
         Step::TestLaunch,
         format!(
@@ -148,10 +151,13 @@ async fn own_group(bake: &Bake<'_>, release: &Release, vpc: &str) -> Result<Stri
         ec2.security_group_named(&name, vpc)
     })
     .await?;
-    bake.created(Resource::SecurityGroup {
-        id: id.clone(),
-        region: bake.region().to_string(),
-    });
+    bake.created(
+        Step::TestLaunch,
+        Resource::SecurityGroup {
+            id: id.clone(),
+            region: bake.region().to_string(),
+        },
+    );
     Ok(id)
 }
 
@@ -214,13 +220,13 @@ pub async fn terminate(
         id: instance.instance_id.clone(),
         region: region.clone(),
     };
-    super::super::cleanup::remove(bake, &test, &bake.cancel).await?;
+    super::super::cleanup::remove(bake, &Step::TestTerminate, &test, &bake.cancel).await?;
     if let Some(group) = group.or(instance.security_group.as_deref()) {
         let group = Resource::SecurityGroup {
             id: group.to_string(),
             region,
         };
-        super::super::cleanup::remove(bake, &group, &bake.cancel).await?;
+        super::super::cleanup::remove(bake, &Step::TestTerminate, &group, &bake.cancel).await?;
     }
     Ok(())
 }

@@ -44,10 +44,13 @@ pub async fn create(
         Ok(ours.into_iter().next().map(|image| image.id))
     })
     .await?;
-    bake.created(Resource::Image {
-        id: image_id.clone(),
-        region: bake.region().to_string(),
-    });
+    bake.created(
+        Step::CreateImage,
+        Resource::Image {
+            id: image_id.clone(),
+            region: bake.region().to_string(),
+        },
+    );
     bake.info(
         Step::CreateImage,
         format!("image {image_id} ({name}) registered"),
@@ -63,11 +66,14 @@ pub async fn wait(bake: &Bake<'_>, image_id: &str) -> Result<(ImageRecord, Image
         .wait_for_image(&Step::WaitImage, image_id)
         .await?;
     for snapshot in &image.snapshot_ids {
-        bake.created(Resource::Snapshot {
-            id: snapshot.clone(),
-            region: bake.region().to_string(),
-            image: image_id.to_string(),
-        });
+        bake.created(
+            Step::WaitImage,
+            Resource::Snapshot {
+                id: snapshot.clone(),
+                region: bake.region().to_string(),
+                image: image_id.to_string(),
+            },
+        );
     }
     let deprecate_at = SystemTime::now() + bake.plan.deprecate_after;
     bake.aws

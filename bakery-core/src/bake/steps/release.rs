@@ -98,10 +98,13 @@ pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result
         let name = release.claim_parameter();
         let holder = match claim::claim(bake.aws, &release, &record).await? {
             Claimed::Ours => {
-                bake.created(Resource::Claim {
-                    id: name.clone(),
-                    region: bake.region().to_string(),
-                });
+                bake.created(
+                    Step::Claim,
+                    Resource::Claim {
+                        id: name.clone(),
+                        region: bake.region().to_string(),
+                    },
+                );
                 bake.info(Step::Claim, format!("{release} claimed ({name})"));
                 return Ok(Claim { release, record });
             }
