@@ -70,12 +70,19 @@ async fn a_windows_bake_installs_the_agent_and_registers_its_task() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("steps")).unwrap();
     std::fs::write(dir.path().join("steps/tools.ps1"), "Write-Output 'tools'\n").unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/task.ps1"),
+        "Get-ScheduledTask -TaskPath '\\bakery\\' -TaskName 'bakery-firstboot'\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("recipe.toml"),
         "name = \"winsvc\"\nplatform = \"windows\"\narch = \"x86_64\"\n\
          base = { image = \"ami-1812c061\" }\n\
          [builder]\ninstance_profile = \"bakery-builder\"\n\
          [[steps]]\nname = \"tools\"\nscript = \"steps/tools.ps1\"\n\
+         [[tests]]\nname = \"task\"\nscript = \"tests/task.ps1\"\n\
          [firstboot]\nrunlist = \"s3://company-runlists/{environment}/winsvc.json\"\n\
          runner = \"C:\\\\opscode\\\\chef\\\\bin\\\\chef-client.bat -z -j {runlist}\"\n",
     )
@@ -117,4 +124,31 @@ async fn a_windows_bake_installs_the_agent_and_registers_its_task() {
         decode(&commands[2].1).contains("ec2launch"),
         "generalized with EC2Launch v2"
     );
+
+    // The release gate speaks PowerShell too: the agent's outcome, then the test.
+    assert_eq!(result["tests"], "passed");
+    let tested = account
+        .instances()
+        .await
+        .into_iter()
+        .find(|i| {
+            let tags = crate::support::tags(i.tags());
+            tags.contains_key("bakery:test-instance")
+                && tags.get("bakery:bake-id")
+                    == result["bake_id"].as_str().map(str::to_string).as_ref()
+        })
+        .expect("a test instance");
+    let gate = account
+        .commands_sent_to(tested.instance_id().unwrap())
+        .await;
+    assert_eq!(gate.len(), 2, "firstboot's outcome, then the test");
+    assert!(gate
+        .iter()
+        .all(|(document, _)| document == "AWS-RunPowerShellScript"));
+    let outcome = decode(&gate[0].1);
+    assert!(
+        outcome.contains(r"C:\ProgramData\bakery\firstboot\outcome.json"),
+        "{outcome}"
+    );
+    assert!(decode(&gate[1].1).contains("Get-ScheduledTask"));
 }

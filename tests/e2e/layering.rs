@@ -229,11 +229,13 @@ async fn a_new_role_copied_from_the_zookeeper_recipe_bakes_on_base_stable() {
 
     let team = tempfile::tempdir().unwrap();
     let kafka = team.path().join("kafka");
-    std::fs::create_dir_all(kafka.join("steps")).unwrap();
     let shipped = crate::support::repo_root().join("recipes/zookeeper");
-    for entry in std::fs::read_dir(shipped.join("steps")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), kafka.join("steps").join(entry.file_name())).unwrap();
+    for folder in ["steps", "tests"] {
+        std::fs::create_dir_all(kafka.join(folder)).unwrap();
+        for entry in std::fs::read_dir(shipped.join(folder)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), kafka.join(folder).join(entry.file_name())).unwrap();
+        }
     }
     let recipe = std::fs::read_to_string(shipped.join("recipe.toml"))
         .unwrap()

@@ -44,7 +44,8 @@ pub async fn check_tested(aws: &Aws, release: &Release) -> Result<()> {
          image that never passed them"
     ))
     .with_hint(format!(
-        "run them with `bakery test recipes/{} {}`, or promote anyway with --force",
+        "run them with `bakery test {} {}` (the role's recipe folder, or its name under \
+         recipes/), or promote anyway with --force",
         release.role, release.version
     )))
 }
