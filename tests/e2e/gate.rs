@@ -238,12 +238,13 @@ async fn a_failing_test_leaves_no_image_no_snapshot_no_claim_and_names_the_test(
         }]
     }));
     let recipe = gated("refused");
+    let inbox = aws.inbox("gate-alerts").await;
     let before = aws.footprint().await;
 
     let bake = aws
         .bakery()
         .bake_json(recipe.path(), "1.0.0")
-        .args(["--keep-on-failure"])
+        .args(["--keep-on-failure", "--sns-topic", &inbox.topic_arn])
         .run();
 
     bake.expect_code(1);
@@ -255,6 +256,13 @@ async fn a_failing_test_leaves_no_image_no_snapshot_no_claim_and_names_the_test(
         error.contains("Bad configuration option: PermitRootLogn"),
         "{error}"
     );
+    let alerts = inbox.messages().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].1["step"], "test/sshd-config");
+    assert!(alerts[0].1["output_tail"]
+        .as_str()
+        .unwrap()
+        .contains("PermitRootLogn"));
     assert!(
         aws.release_record("refused", "1.0.0").await.is_none(),
         "no claim, no record"
