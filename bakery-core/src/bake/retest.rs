@@ -142,10 +142,7 @@ async fn run(bake: &Bake<'_>, found: &mut Option<Found>) -> Result<(), Failure> 
     let gate = super::gate(bake, &release.release, &release.image, Placement::Own, None);
     let renew = || async {
         let mut record = lease.clone();
-        record.retest = Some(Retest {
-            run: bake.plan.bake_id.clone(),
-            lease_until: rfc3339(SystemTime::now() + LEASE),
-        });
+        record.retest = Some(Retest::here(&bake.plan.bake_id, SystemTime::now() + LEASE));
         if let Err(error) = claim::renew(bake.aws, &release.release, &record).await {
             bake.sink.emit(Event::Warning {
                 message: format!("could not renew the test run's lease (retrying): {error}"),
@@ -200,10 +197,7 @@ async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
         }
     };
     let mut leased = record.clone();
-    leased.retest = Some(Retest {
-        run: bake.plan.bake_id.clone(),
-        lease_until: rfc3339(SystemTime::now() + LEASE),
-    });
+    leased.retest = Some(Retest::here(&bake.plan.bake_id, SystemTime::now() + LEASE));
     claim::renew(bake.aws, release, &leased).await?;
     bake.info(
         Step::FindRelease,

@@ -123,14 +123,24 @@ pub fn judge_builder(
 }
 
 /// Why the `bakery test` run a release record names is gone, or None while it
-/// renews its lease (from any host: no process table is asked).
-pub fn judge_retest(retest: &Retest, now: &str) -> Option<String> {
-    rfc3339_before(&retest.lease_until, now).then(|| {
-        format!(
+/// renews its lease; its process table is asked only from its own (as for a bake).
+pub fn judge_retest(
+    retest: &Retest,
+    here: &Whereabouts,
+    now: &str,
+    runs: impl Fn(u64) -> bool,
+) -> Option<String> {
+    if rfc3339_before(&retest.lease_until, now) {
+        return Some(format!(
             "its lease expired at {}: `bakery test` stopped renewing it",
             retest.lease_until
-        )
-    })
+        ));
+    }
+    if here.shares_processes_with(&retest.whereabouts()) && !retest.pid.is_some_and(&runs) {
+        let pid = retest.pid.map_or("unknown".to_string(), |p| p.to_string());
+        return Some(format!("its `bakery test` process (pid {pid}) is gone"));
+    }
+    None
 }
 
 /// The bakes the claims speak of.
@@ -163,7 +173,7 @@ async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
         };
         bakes.protected.extend(record.images.values().cloned());
         if let Some(retest) = &record.retest {
-            if let Some(why) = judge_retest(retest, now) {
+            if let Some(why) = judge_retest(retest, &here, now, bakery_runs) {
                 bakes.dead.insert(retest.run.clone(), why);
             } else {
                 bakes.alive.insert(retest.run.clone());

@@ -82,11 +82,42 @@ pub struct TestRecord {
 }
 
 /// A `bakery test` in progress: `bakery cleanup` spares its test instance while the
-/// lease runs.
+/// lease runs and, from its own host, boot and pid namespace, while its process does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Retest {
     pub run: String,
     pub lease_until: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u64>,
+}
+
+impl Retest {
+    /// This process's run `run`, its lease running until `until`.
+    pub fn here(run: &str, until: SystemTime) -> Retest {
+        let here = Whereabouts::here();
+        Retest {
+            run: run.to_string(),
+            lease_until: rfc3339(until),
+            host: here.host,
+            boot_id: here.boot_id,
+            pid_namespace: here.pid_namespace,
+            pid: Some(u64::from(std::process::id())),
+        }
+    }
+
+    pub fn whereabouts(&self) -> Whereabouts {
+        Whereabouts {
+            host: self.host.clone(),
+            boot_id: self.boot_id.clone(),
+            pid_namespace: self.pid_namespace.clone(),
+        }
+    }
 }
 
 impl ReleaseRecord {

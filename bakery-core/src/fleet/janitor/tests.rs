@@ -155,18 +155,36 @@ fn a_kept_builder_is_spared_until_its_deadline() {
 }
 
 #[test]
-fn a_bakery_test_run_lives_while_it_renews_its_lease_on_the_record() {
-    let running = Retest {
+fn a_bakery_test_run_lives_while_it_renews_its_lease_and_its_process_runs() {
+    let here = place("ci-1", "pid:[1]");
+    let nothing_runs = |_| false;
+    let elsewhere = Retest {
         run: "t-1".into(),
         lease_until: "2026-11-22T12:04:00Z".into(),
+        host: Some("ci-2".into()),
+        boot_id: Some("boot-1".into()),
+        pid_namespace: Some("pid:[1]".into()),
+        pid: Some(77),
     };
-    assert_eq!(judge_retest(&running, NOW), None);
-    let gone = Retest {
-        lease_until: "2026-11-22T11:55:00Z".into(),
-        ..running
+    assert_eq!(judge_retest(&elsewhere, &here, NOW, nothing_runs), None);
+    let killed_here = Retest {
+        host: Some("ci-1".into()),
+        ..elsewhere.clone()
     };
     assert_eq!(
-        judge_retest(&gone, NOW).as_deref(),
+        judge_retest(&killed_here, &here, NOW, nothing_runs).as_deref(),
+        Some("its `bakery test` process (pid 77) is gone")
+    );
+    assert_eq!(
+        judge_retest(&killed_here, &here, NOW, |pid| pid == 77),
+        None
+    );
+    let gone = Retest {
+        lease_until: "2026-11-22T11:55:00Z".into(),
+        ..elsewhere
+    };
+    assert_eq!(
+        judge_retest(&gone, &here, NOW, nothing_runs).as_deref(),
         Some("its lease expired at 2026-11-22T11:55:00Z: `bakery test` stopped renewing it")
     );
     let bakes = Bakes {
