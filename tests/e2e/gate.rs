@@ -397,3 +397,46 @@ async fn a_failed_rerun_is_recorded_and_promote_refuses_it() {
     refused.expect_code(2);
     refused.expect_stderr("its tests failed at `test/agents`");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bakery_test_gives_the_tests_the_variables_the_release_was_baked_with() {
+    let aws = Account::in_second_emulator("us-gov-east-1").await;
+    aws.seed_builder_profile();
+    let recipe = gated("versioned")
+        .with_toml("[vars.APP_VERSION]\nrequired = true\n")
+        .test(
+            "app",
+            "#!/bin/sh\ntest \"$(cat /opt/app/VERSION)\" = \"$APP_VERSION\"\n",
+        );
+    aws.bake_ok(
+        recipe.path(),
+        &[
+            "--version",
+            "1.0.0",
+            "--skip-tests",
+            "--var",
+            "APP_VERSION=7.1.0",
+        ],
+    );
+
+    let tested = aws
+        .bakery()
+        .args(["test", "--output", "json"])
+        .arg_path(recipe.path())
+        .args(["1.0.0"])
+        .run();
+    tested.expect_code(0);
+    let run_id = tested.json()["run_id"].as_str().unwrap().to_string();
+    let instance = test_instances(&aws, &run_id).await;
+    let scripts: Vec<String> = aws
+        .commands_sent_to(instance[0].instance_id().unwrap())
+        .await
+        .into_iter()
+        .map(|(_, script)| script)
+        .collect();
+    let app = scripts
+        .iter()
+        .find(|s| s.contains("/opt/app/VERSION"))
+        .unwrap();
+    assert!(app.contains("export APP_VERSION='7.1.0'"), "{app}");
+}

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bakery_core::bake::report::BakeStatus;
-use bakery_core::bake::retest::{retest, RetestReport};
+use bakery_core::bake::retest::{self, retest, RetestReport};
 use bakery_core::config::recipe::RECIPE_FILE;
-use bakery_core::plan::{BakePlan, BakeRequest};
+use bakery_core::config::SettingsFlags;
+use bakery_core::plan::BakeRequest;
 use bakery_core::ErrorKind;
 use tokio_util::sync::CancellationToken;
 
-use super::bake::{Progress, SettingsArgs};
+use super::bake::Progress;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, Output};
@@ -32,8 +33,19 @@ pub struct Args {
     /// How progress looks with text output (auto: a spinner on a terminal, plain lines otherwise).
     #[arg(long, value_enum, default_value = "auto")]
     progress: Progress,
-    #[command(flatten)]
-    settings: SettingsArgs,
+    /// The test instance's instance profile, a name or an ARN (overrides the recipe).
+    #[arg(long)]
+    instance_profile: Option<String>,
+    /// The test instance's subnet (overrides the recipe).
+    #[arg(long)]
+    subnet: Option<String>,
+    /// The test instance's security group; repeat for several (overrides the recipe).
+    #[arg(long = "security-group", value_name = "SG")]
+    security_groups: Vec<String>,
+    /// A value for a variable the recipe declares in [vars] (repeat for more); the tests
+    /// get the variables as the steps do, by default the values the release was baked with.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
 }
 
 /// The recipe folder: as given, or `recipes/<role>` for a bare role name.
@@ -52,7 +64,13 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     let request = BakeRequest {
         recipe_dir: recipe_dir(&args.recipe),
         version: Some(args.version.clone()),
-        flags: args.settings.flags(),
+        flags: SettingsFlags {
+            instance_profile: args.instance_profile.clone(),
+            subnet: args.subnet.clone(),
+            security_groups: args.security_groups.clone(),
+            vars: args.vars.clone(),
+            ..SettingsFlags::default()
+        },
         keep_on_failure: args.keep_on_failure,
         environment: context.environment.clone(),
         ..BakeRequest::default()
@@ -61,7 +79,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         Ok(aws) => aws,
         Err(error) => return fail(output, &error),
     };
-    let plan = match BakePlan::for_retest(&request, &aws.region, SystemTime::now()) {
+    let plan = match retest::plan(&request, &aws, SystemTime::now()).await {
         Ok(plan) => plan,
         Err(error) => return fail(output, &error),
     };

@@ -19,12 +19,14 @@ use super::steps::gate::Placement;
 use crate::aws::ec2::ImageInfo;
 use crate::aws::state::ImageState;
 use crate::aws::Aws;
+use crate::config::Recipe;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, EventSink};
 use crate::model::gate::TAG_TESTS;
+use crate::model::release::parse_version;
 use crate::model::time::rfc3339;
 use crate::model::{GateState, Release, Resource, Step};
-use crate::plan::BakePlan;
+use crate::plan::{BakePlan, BakeRequest};
 use crate::release::claim::{self, RecordState, ReleaseRecord, Retest, TestRecord};
 
 /// What a `bakery test` run found and did.
@@ -58,6 +60,40 @@ struct Found {
     release: Release,
     record: ReleaseRecord,
     image: ImageInfo,
+}
+
+/// The plan of `bakery test`: the recipe's gate, its tests given the variables the
+/// release was baked with (its record's), unless `--var` says otherwise.
+pub async fn plan(request: &BakeRequest, aws: &Aws, now: SystemTime) -> crate::Result<BakePlan> {
+    // The record first: a required variable has its value there.
+    let recipe = Recipe::load(&request.recipe_dir)?;
+    let version = request.version.as_deref().map(parse_version).transpose()?;
+    let record = match version {
+        Some(version) => {
+            let release = Release {
+                role: recipe.name.clone(),
+                version,
+            };
+            claim::read(aws, &release).await?
+        }
+        None => None,
+    };
+    let given: Vec<&str> = request
+        .flags
+        .vars
+        .iter()
+        .filter_map(|pair| pair.split_once('=').map(|(name, _)| name))
+        .collect();
+    let baked_with = record
+        .iter()
+        .flat_map(|record| &record.vars)
+        .filter(|(name, _)| recipe.vars.contains_key(*name) && !given.contains(&name.as_str()));
+    let mut request = request.clone();
+    request
+        .flags
+        .vars
+        .extend(baked_with.map(|(name, value)| format!("{name}={value}")));
+    BakePlan::for_retest(&request, &aws.region, now)
 }
 
 /// Runs the plan's gate against its release (`BakePlan::for_retest`).
