@@ -54,7 +54,7 @@ impl Exit {
             return Exit::Unfinished;
         }
         match (report.status, report.error_kind) {
-            (BakeStatus::Succeeded, _) => Exit::Success,
+            (BakeStatus::Succeeded | BakeStatus::Unchanged, _) => Exit::Success,
             (BakeStatus::Interrupted, _) => Exit::Interrupted,
             (_, Some(ErrorKind::InvalidInput)) => Exit::InvalidInput,
             _ => Exit::Failed,

@@ -92,6 +92,10 @@ enum Command {
     /// Run a release's tests again (its recipe's [[tests]] on a test instance from its
     /// image) and record the outcome on the release.
     Test(test::Args),
+    /// Which roles are out of date and why: base moved, recipe or settings changed,
+    /// older than the policy, missing in a region, never released; with the releases
+    /// their fleets run. Exit 4 when any is.
+    Outdated(outdated::Args),
 }
 
 fn main() -> ExitCode {
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
             Command::Cleanup(args) => cleanup::run(&args, &context).await,
             Command::Audit(args) => audit::run(&args, &context).await,
             Command::Test(args) => test::run(&args, &context).await,
+            Command::Outdated(args) => outdated::run(&args, &context).await,
         }
     });
     exit.into()

@@ -10,6 +10,7 @@
 //! | `failures`, `signals` | failed, refused and interrupted bakes leave nothing behind |
 //! | `gate` | the release gate: tests on a test instance before a release; `--skip-tests`, `bakery test`, promote's refusal |
 //! | `releases` | versions and claims, races between bakes |
+//! | `changes` | the inputs fingerprint, `bake --if-changed` and its cascade, `outdated` |
 //! | `lifecycle` | channels, promote and roll back, `releases`, `prune` |
 //! | `regions` | a channel, a retirement and `latest` mean one thing in every region |
 //! | `layering` | roles on another role's release; `bake --all`, `--only`, `--except` |
@@ -38,6 +39,7 @@ mod recipe;
 mod alerts;
 mod audit;
 mod bake;
+mod changes;
 mod config;
 mod corpus;
 mod distribute;

@@ -86,6 +86,11 @@ pub struct Args {
     /// --force.
     #[arg(long)]
     skip_tests: bool,
+    /// Bake only when the inputs (recipe, settings, base image, firstboot agent) differ
+    /// from the role's newest release's; otherwise exit 0 with status `unchanged`, and
+    /// the manifest points at that release.
+    #[arg(long)]
+    if_changed: bool,
     /// Bake on another base than the recipe's: ami-…, /ssm/parameter/path,
     /// OWNER:NAME-PATTERN, or ROLE@CHANNEL / ROLE@VERSION.
     #[arg(long, value_name = "BASE")]
@@ -184,6 +189,7 @@ impl Args {
             dry_run: self.dry_run,
             base: self.base.clone(),
             skip_tests: self.skip_tests,
+            if_changed: self.if_changed,
         }
     }
 }
@@ -383,6 +389,15 @@ fn print_result(output: Output, report: &BakeReport) {
                 outln!("  {}  {}  {}", image.region, image.image_id, image.name);
             }
             outln!("  tests: {}", tests_line(report));
+        }
+        BakeStatus::Unchanged => {
+            outln!(
+                "{release} unchanged: its inputs are this bake's ({}); nothing baked",
+                report.inputs.as_deref().unwrap_or("-")
+            );
+            for image in &report.images {
+                outln!("  {}  {}  {}", image.region, image.image_id, image.name);
+            }
         }
         BakeStatus::Failed | BakeStatus::Interrupted => {
             let word = if report.status == BakeStatus::Failed {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod deprecate;
 pub mod distribute;
 pub mod firstboot;
+pub mod outdated;
 pub mod plan;
 pub mod promote;
 pub mod prune;

@@ -118,6 +118,13 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
             humantime::format_duration(step.timeout)
         );
     }
+    outln!(
+        "inputs:   recipe {}, settings {}, agent {}; with the base image once resolved \
+         (`bake --if-changed` compares them)",
+        plan.inputs.recipe_digest,
+        plan.inputs.settings,
+        plan.inputs.agent
+    );
     match &plan.test {
         Some(test) => {
             outln!(

@@ -101,7 +101,7 @@ fn exit_of(report: &RetestReport) -> Exit {
         return Exit::Leaked;
     }
     match (report.status, report.error_kind) {
-        (BakeStatus::Succeeded, _) => Exit::Success,
+        (BakeStatus::Succeeded | BakeStatus::Unchanged, _) => Exit::Success,
         (BakeStatus::Interrupted, _) => Exit::Interrupted,
         (_, Some(ErrorKind::InvalidInput)) => Exit::InvalidInput,
         _ => Exit::Failed,

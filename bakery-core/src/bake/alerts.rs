@@ -18,7 +18,10 @@ pub async fn send(bake: &Bake<'_>, report: &BakeReport, output_tail: Option<&str
     let Some(topic) = &plan.sns_topic else {
         return;
     };
-    if report.status == BakeStatus::Succeeded && !plan.notify_success {
+    // Nothing baked, nothing to tell.
+    if report.status == BakeStatus::Unchanged
+        || (report.status == BakeStatus::Succeeded && !plan.notify_success)
+    {
         return;
     }
     let (subject, body) = message(report, output_tail, plan.build_url.as_deref());
@@ -42,6 +45,7 @@ pub fn message(
         .map_or("-".to_string(), Step::to_string);
     let subject = match report.status {
         BakeStatus::Succeeded => format!("bakery: {} {} baked", report.role, report.version),
+        BakeStatus::Unchanged => format!("bakery: {} {} unchanged", report.role, report.version),
         BakeStatus::Failed => format!(
             "bakery: {} {} failed at {step}",
             report.role, report.version

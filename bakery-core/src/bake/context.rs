@@ -12,9 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::ledger::Ledger;
 use super::report::{BakeStatus, ImageRecord, StepRecord};
+use super::steps::changes::Unchanged;
 use crate::aws::Aws;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
+use crate::model::inputs::ReleaseInputs;
 use crate::model::{GateState, Release, Resource, Step};
 use crate::ops::removal::Remover;
 use crate::plan::BakePlan;
@@ -61,6 +63,10 @@ pub struct Facts {
     pub shared: Vec<ShareOutcome>,
     /// What the release gate said.
     pub tests: GateState,
+    /// What the release is made of, once the base is resolved.
+    pub inputs: Option<ReleaseInputs>,
+    /// `--if-changed`: the newest release, which has this bake's inputs.
+    pub unchanged: Option<Unchanged>,
 }
 
 /// Why the chain stopped: the step and its error.

@@ -71,7 +71,9 @@ impl ManifestFile {
     pub fn append(&self, reports: &[&BakeReport]) -> Result<usize> {
         let builds: Vec<Value> = reports
             .iter()
-            .filter(|r| r.status == BakeStatus::Succeeded && !r.dry_run)
+            // An unchanged role points at the release it already has.
+            .filter(|r| matches!(r.status, BakeStatus::Succeeded | BakeStatus::Unchanged))
+            .filter(|r| !r.dry_run)
             .map(|r| build(r, &self.custom_data))
             .collect();
         if builds.is_empty() {

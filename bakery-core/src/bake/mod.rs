@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use self::context::{Bake, Facts, Failure};
 use self::report::{BakeReport, BakeStatus, ImageRecord};
 use self::steps::gate::Placement;
-use self::steps::{base, builder, checks, command, gate, image, publish, release};
+use self::steps::{base, builder, changes, checks, command, gate, image, publish, release};
 use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
 use crate::error::ErrorKind;
@@ -60,6 +60,15 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
         .step(Step::CheckRelease, release::check(bake, facts))
         .await?;
     let (chosen_release, created_by) = (chosen.release.clone(), chosen.created_by.clone());
+    let unchanged = bake
+        .optional(Step::CheckChanged, changes::check(bake))
+        .await?
+        .flatten();
+    if let Some(unchanged) = unchanged {
+        facts.inputs = Some(unchanged.inputs.clone());
+        facts.unchanged = Some(unchanged);
+        return Ok(());
+    }
     let claim = match plan.dry_run {
         true => None,
         false => Some(
@@ -126,15 +135,18 @@ async fn build(
         bake.step(step.step.clone(), run).await?;
     }
     bake.step(Step::Stop, builder::stop(bake, &builder)).await?;
+    let inputs = plan.inputs.with_base(&base.image.id);
     let provenance = Provenance {
         bake_id: plan.bake_id.clone(),
         base_image: base.image.id.clone(),
         base_release: facts.base_release.clone(),
         recipe_digest: plan.recipe_digest.clone(),
+        inputs: Some(inputs.fingerprint.clone()),
         created_by: Some(created_by),
         source_commit: plan.source_commit.clone(),
         build_url: plan.build_url.clone(),
     };
+    facts.inputs = Some(inputs);
     let create = image::create(bake, &claim.release, &builder, &provenance);
     let image_id = bake.step(Step::CreateImage, create).await?;
     let (image, described) = bake
@@ -200,6 +212,7 @@ pub(crate) async fn gate(
 async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> BakeReport {
     let plan = bake.plan;
     let status = match &failure {
+        None if facts.unchanged.is_some() => BakeStatus::Unchanged,
         None => BakeStatus::Succeeded,
         Some(f) if f.error.kind() == ErrorKind::Interrupted => BakeStatus::Interrupted,
         Some(_) => BakeStatus::Failed,
@@ -242,9 +255,10 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         to_complete,
         dry_run: plan.dry_run,
         role: plan.role.to_string(),
-        version: match &facts.release {
-            Some(release) => release.version.to_string(),
-            None => plan.version.to_string(),
+        version: match (&facts.unchanged, &facts.release) {
+            (Some(unchanged), _) => unchanged.release.version.to_string(),
+            (None, Some(release)) => release.version.to_string(),
+            (None, None) => plan.version.to_string(),
         },
         bake_id: plan.bake_id.clone(),
         run_uuid: plan.run_uuid.clone(),
@@ -253,7 +267,11 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         builder_instance_id: facts.builder,
         base_image: facts.base_image,
         base_release: facts.base_release,
-        images: facts.released.into_iter().chain(facts.copies).collect(),
+        images: match facts.unchanged {
+            Some(unchanged) => unchanged.images,
+            None => facts.released.into_iter().chain(facts.copies).collect(),
+        },
+        inputs: facts.inputs.map(|inputs| inputs.fingerprint),
         tests: facts.tests,
         test_names: plan.test_names.clone(),
         regions: facts.regions,

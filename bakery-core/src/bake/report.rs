@@ -13,6 +13,8 @@ use crate::release::sharing::ShareOutcome;
 #[strum(serialize_all = "lowercase")]
 pub enum BakeStatus {
     Succeeded,
+    /// `--if-changed`: the role's newest release has the same inputs; nothing baked.
+    Unchanged,
     Failed,
     Interrupted,
 }
@@ -63,6 +65,9 @@ pub struct BakeReport {
     /// `role@version` of the base release, for layered roles.
     pub base_release: Option<String>,
     pub images: Vec<ImageRecord>,
+    /// The fingerprint of the release's inputs (`bakery:inputs`), once known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<String>,
     /// What the release gate said: `passed`, `failed`, `pending` (it did not end),
     /// `skipped` (`--skip-tests`) or `none` (the recipe has no tests).
     pub tests: GateState,
@@ -113,6 +118,7 @@ impl BakeReport {
             base_image: None,
             base_release: None,
             images: Vec::new(),
+            inputs: None,
             tests: GateState::None,
             test_names: Vec::new(),
             regions: Vec::new(),

@@ -67,13 +67,17 @@ pub async fn bake_all(
             match base_outcome {
                 Some(None) => still_waiting.push(plan),
                 Some(Some(WorldOutcome::Baked(report)))
-                    if report.status == BakeStatus::Succeeded =>
+                    if matches!(report.status, BakeStatus::Succeeded | BakeStatus::Unchanged) =>
                 {
                     if running.len() >= jobs {
                         still_waiting.push(plan);
                         continue;
                     }
-                    plan.base = base_made_by(report, &plan.base);
+                    // A base re-baked in this run is the layered role's base (the
+                    // cascade); an unchanged one leaves the role on its own selector.
+                    if report.status == BakeStatus::Succeeded {
+                        plan.base = base_made_by(report, &plan.base);
+                    }
                     start(&mut running, plan, aws, &sink_for, &cancel);
                 }
                 Some(Some(_)) => {

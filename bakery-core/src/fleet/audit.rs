@@ -11,6 +11,7 @@ use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
 use crate::error::Result;
 use crate::model::release::{TAG_BUILDER, TAG_ROLE, TAG_TEST_INSTANCE, TAG_VERSION};
+use crate::model::time::age_at;
 use crate::model::RoleName;
 use crate::release::catalog;
 use crate::release::channels::{self, Split};
@@ -107,10 +108,7 @@ pub fn assess(
                 .as_ref()
                 .and_then(|i| i.tags.get(TAG_VERSION).cloned());
             let created = image.as_ref().and_then(|i| i.creation_date.clone());
-            let age = created
-                .as_deref()
-                .and_then(|c| humantime::parse_rfc3339_weak(c).ok())
-                .and_then(|c| now.duration_since(c).ok());
+            let age = created.as_deref().and_then(|c| age_at(c, now));
             let channels: Vec<String> = role
                 .as_ref()
                 .and_then(|r| channels_of.get(r))

@@ -2,6 +2,7 @@
 //! versions, sharing and time. No I/O, and no import from any layer above.
 
 pub mod gate;
+pub mod inputs;
 pub mod names;
 pub mod network;
 pub mod release;

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::model::inputs::TAG_INPUTS;
 use crate::model::names::{Arch, RoleName};
 
 pub const TAG_ROLE: &str = "bakery:role";
@@ -133,6 +134,8 @@ pub struct Provenance {
     /// `role@version` when the base is another role's release.
     pub base_release: Option<String>,
     pub recipe_digest: String,
+    /// The fingerprint of every input (`model::inputs`).
+    pub inputs: Option<String>,
     pub created_by: Option<String>,
     pub source_commit: Option<String>,
     pub build_url: Option<String>,
@@ -157,6 +160,9 @@ pub fn image_tags(
         put(TAG_BASE_RELEASE, base_release);
     }
     put(TAG_RECIPE_DIGEST, &provenance.recipe_digest);
+    if let Some(inputs) = &provenance.inputs {
+        put(TAG_INPUTS, inputs);
+    }
     put(TAG_BAKE_ID, &provenance.bake_id);
     if let Some(who) = &provenance.created_by {
         put(TAG_CREATED_BY, who);

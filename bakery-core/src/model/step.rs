@@ -13,6 +13,8 @@ pub enum Step {
     Plan,
     /// Who is baking, and which version; refuses a release that exists.
     CheckRelease,
+    /// `--if-changed`: the inputs compared with the role's newest release.
+    CheckChanged,
     /// The SSM parameter that makes `role@version` this bake's.
     Claim,
     ResolveBase,
@@ -88,6 +90,7 @@ impl Step {
             self,
             Step::Plan
                 | Step::CheckRelease
+                | Step::CheckChanged
                 | Step::ResolveBase
                 | Step::CheckSecrets
                 | Step::CheckLaunch

@@ -10,6 +10,13 @@ pub fn rfc3339(time: SystemTime) -> String {
 }
 
 /// True when RFC 3339 time `a` is before `b`; false when either does not parse.
+/// How long before `now` an RFC 3339 time (EC2's creation dates) was; None when it
+/// does not parse or lies ahead.
+pub fn age_at(time: &str, now: SystemTime) -> Option<std::time::Duration> {
+    let then = humantime::parse_rfc3339_weak(time).ok()?;
+    now.duration_since(then).ok()
+}
+
 pub fn rfc3339_before(a: &str, b: &str) -> bool {
     match (
         humantime::parse_rfc3339_weak(a),

@@ -28,6 +28,11 @@ impl BakePlan {
                 }
                 calls
             }
+            Step::CheckChanged => vec![
+                "the base's reads (as resolve-base), ec2:DescribeImages (the role's releases: \
+                 bakery:inputs of the newest)"
+                    .to_string(),
+            ],
             Step::Claim => vec![format!(
                 "ssm:PutParameter {}<version> (claim, no overwrite; ssm:GetParameter when taken)",
                 claims_path(&self.role)

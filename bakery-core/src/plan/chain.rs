@@ -24,6 +24,9 @@ impl BakePlan {
         let has_secrets = !self.secret_parameters.is_empty();
         let copies = !self.copy_to.is_empty();
         let mut chain = vec![Step::CheckRelease];
+        if self.if_changed {
+            chain.push(Step::CheckChanged);
+        }
         if !self.dry_run {
             chain.push(Step::Claim);
         }

@@ -7,6 +7,7 @@ mod calls;
 mod chain;
 pub mod command;
 mod completion;
+pub mod inputs;
 mod request;
 pub mod world;
 
@@ -16,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+pub use crate::model::inputs::{Inputs, ReleaseInputs};
 pub use command::{BakeValues, CommandStep, StepCommand};
 pub use request::BakeRequest;
 
@@ -54,6 +56,10 @@ pub struct BakePlan {
     /// The release gate: the test instance and its Run Commands; None when the recipe
     /// has no tests or the bake skips them.
     pub test: Option<TestPlan>,
+    /// What the release is made of, but its base (known once the bake resolves it).
+    pub inputs: Inputs,
+    /// `--if-changed`: bake nothing when the role's newest release has the same inputs.
+    pub if_changed: bool,
     /// The names of the recipe's `[[tests]]`, run or skipped.
     pub test_names: Vec<String>,
     /// What the image's `bakery:tests` tag says when it is made: `pending` when the
@@ -282,6 +288,12 @@ impl BakePlan {
             test,
             gate,
             test_names: recipe.tests.iter().map(|t| t.name.clone()).collect(),
+            inputs: Inputs {
+                recipe_digest: String::new(),
+                settings: String::new(),
+                agent: String::new(),
+            },
+            if_changed: request.if_changed,
             builder_lifetime,
             deprecate_after: recipe.deprecate_after,
             source_commit: request.source_commit.clone(),
@@ -311,6 +323,7 @@ impl BakePlan {
             chain: Vec::new(),
             run_uuid: new_run_uuid(),
         };
+        plan.inputs = inputs::inputs_of(&plan);
         plan.chain = plan.steps_in_order();
         plan
     }

@@ -36,4 +36,6 @@ pub struct BakeRequest {
     pub base: Option<String>,
     /// `--skip-tests`: make the release without its recipe's tests (recorded).
     pub skip_tests: bool,
+    /// `--if-changed`: bake only when the inputs differ from the newest release's.
+    pub if_changed: bool,
 }

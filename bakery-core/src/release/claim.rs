@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::Aws;
 use crate::error::Result;
+use crate::model::inputs::ReleaseInputs;
 use crate::model::time::rfc3339;
 use crate::model::{GateState, Release};
 
@@ -60,6 +61,9 @@ pub struct ReleaseRecord {
     /// What the release gate said, last; absent on releases made before the gate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests: Option<TestRecord>,
+    /// What the release is made of (`bakery:inputs` is its fingerprint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<ReleaseInputs>,
     /// A `bakery test` running against the release: its run id and lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retest: Option<Retest>,
@@ -285,6 +289,7 @@ mod tests {
             images: BTreeMap::new(),
             vars: BTreeMap::from([("APP_VERSION".into(), "7.1.0".into())]),
             tests: None,
+            inputs: None,
             retest: None,
         }
     }

@@ -6,7 +6,7 @@ use crate::aws::ec2::ImageInfo;
 use crate::config::BaseImage;
 use crate::error::{Error, Result};
 use crate::model::{Platform, Release, Step};
-use crate::release::catalog;
+use crate::release::base;
 
 /// The base image, and the release it is when the recipe is layered on another role.
 pub struct Base {
@@ -18,51 +18,7 @@ pub async fn resolve(bake: &Bake<'_>) -> Result<Base> {
     let (aws, plan) = (bake.aws, bake.plan);
     let region = bake.region();
     let arch = plan.arch.as_str();
-    let mut release = None;
-    let image = match &plan.base {
-        BaseImage::Image(id) => aws.ec2.describe_image(id).await?.ok_or_else(|| {
-            Error::input(format!("base image {id} not found in {region}"))
-                .with_hint("check `base.image` in the recipe")
-        })?,
-        BaseImage::SsmParameter(path) => {
-            let id = aws.ssm.parameter(path).await?.ok_or_else(|| {
-                Error::input(format!(
-                    "SSM parameter {path} (the recipe's `base.ssm_parameter`) not found in {region}"
-                ))
-            })?;
-            aws.ec2.describe_image(&id).await?.ok_or_else(|| {
-                Error::input(format!(
-                    "SSM parameter {path} points to {id}, which does not exist in {region}"
-                ))
-            })?
-        }
-        BaseImage::Filter { owner, name } => aws
-            .ec2
-            .latest_image(owner, name, arch)
-            .await?
-            .ok_or_else(|| {
-                Error::input(format!(
-                    "no available {arch} image of owner {owner} named like `{name}` in {region}"
-                ))
-                .with_hint("check `base.owner` and `base.name` in the recipe")
-            })?,
-        BaseImage::Release { role, selector } => {
-            let (base_release, image) = catalog::resolve(aws, role, selector).await?;
-            release = Some(base_release);
-            image
-        }
-        BaseImage::DryRunRelease {
-            release: planned,
-            built_from,
-        } => {
-            release = Some(planned.clone());
-            aws.ec2.describe_image(built_from).await?.ok_or_else(|| {
-                Error::input(format!(
-                    "base image {built_from} (that {planned} would be built from) not found in {region}"
-                ))
-            })?
-        }
-    };
+    let (image, release) = base::resolve(aws, &plan.base, plan.arch).await?;
     if !image.is_available() {
         return Err(Error::input(format!(
             "base image {} is `{}` in {region}, not available",

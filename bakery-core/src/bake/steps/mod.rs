@@ -2,6 +2,7 @@
 
 pub mod base;
 pub mod builder;
+pub mod changes;
 pub mod checks;
 pub mod command;
 pub mod gate;

@@ -32,7 +32,7 @@ pub async fn record(
         tagged.extend(image.snapshot_ids.iter().cloned());
         bake.aws.ec2.tag(&tagged, &tag).await?;
     }
-    write_record(bake, claim, image, &[], facts.tests).await?;
+    write_record(bake, claim, image, &[], facts).await?;
     for snapshot in bake.ledger.snapshots_of(&image.image_id) {
         bake.ledger.forget(&snapshot);
     }
@@ -49,15 +49,16 @@ async fn write_record(
     claim: &Claim,
     image: &ImageRecord,
     copies: &[ImageRecord],
-    tests: GateState,
+    facts: &Facts,
 ) -> Result<()> {
     let images: BTreeMap<String, String> = std::iter::once(image)
         .chain(copies)
         .map(|i| (i.region.clone(), i.image_id.clone()))
         .collect();
     let mut record = claim.record.released(images);
+    record.inputs = facts.inputs.clone();
     record.tests = Some(TestRecord {
-        state: tests,
+        state: facts.tests,
         tests: bake.plan.test_names.clone(),
         at: rfc3339(SystemTime::now()),
         by: bake.plan.bake_id.clone(),
@@ -114,7 +115,7 @@ pub async fn distribute(
         }
     }
     facts.regions = outcomes.clone();
-    write_record(bake, claim, image, &facts.copies, facts.tests).await?;
+    write_record(bake, claim, image, &facts.copies, facts).await?;
     let failed: Vec<String> = outcomes
         .iter()
         .filter_map(|o| Some(format!("{}: {}", o.region, o.error.as_ref()?)))

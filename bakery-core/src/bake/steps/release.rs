@@ -93,6 +93,7 @@ pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result
             images: Default::default(),
             vars: plan.vars.clone(),
             tests: None,
+            inputs: None,
             retest: None,
         };
         let name = release.claim_parameter();

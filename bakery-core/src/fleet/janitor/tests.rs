@@ -31,6 +31,7 @@ fn claim(at: &Whereabouts, pid: u64, deadline: &str) -> ReleaseRecord {
         images: BTreeMap::new(),
         vars: BTreeMap::new(),
         tests: None,
+        inputs: None,
         retest: None,
     }
 }

@@ -1,0 +1,128 @@
+//! `bakery outdated [RECIPES]`: every role of a recipes folder (and, with `--aws`, every
+//! role with releases in AWS), its newest release and why it is out of date, with the
+//! releases its fleets run; exit 4 when anything is out of date, for a scheduled job.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use bakery_core::fleet::audit::DEFAULT_MAX_AGE;
+use bakery_core::fleet::outdated::{self, RoleState};
+use bakery_core::model::names::parse_duration;
+use bakery_core::model::Bump;
+use bakery_core::plan::world::{plan_all, Selection};
+use bakery_core::plan::BakeRequest;
+use bakery_core::Error;
+
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::output::{fail, outln, print_json, Output};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The folder of recipe folders (default: ./recipes when it exists).
+    recipes: Option<PathBuf>,
+    /// Also every role that has releases in AWS but no recipe in the folder.
+    #[arg(long)]
+    aws: bool,
+    /// The oldest a newest release may be (default: a quarter, 91d).
+    #[arg(long, value_name = "AGE")]
+    max_age: Option<String>,
+    /// Regions a release must be in (default: the environment's, else the current region).
+    #[arg(long, value_name = "REGIONS")]
+    regions: Vec<String>,
+}
+
+pub async fn run(args: &Args, context: &Context) -> Exit {
+    let output = context.output;
+    let regions = context.regions(&args.regions);
+    let found = async {
+        let max_age = match args.max_age.as_deref() {
+            Some(text) => {
+                parse_duration(text).map_err(|e| Error::input(format!("--max-age: {e}")))?
+            }
+            None => DEFAULT_MAX_AGE,
+        };
+        let folder = args
+            .recipes
+            .clone()
+            .or_else(|| Some(PathBuf::from("recipes")).filter(|p| p.is_dir()));
+        if folder.is_none() && !args.aws {
+            return Err(
+                Error::input("no recipes folder: give one (bakery outdated recipes/)")
+                    .with_hint("or --aws for the roles that have releases in AWS"),
+            );
+        }
+        let aws = context.reach(&regions).await?;
+        let request = BakeRequest {
+            bump: Some(Bump::Patch),
+            environment: context.environment.clone(),
+            ..BakeRequest::default()
+        };
+        let plans = match &folder {
+            Some(folder) => plan_all(
+                folder,
+                &request,
+                &Selection::All,
+                &aws.region,
+                SystemTime::now(),
+            )?,
+            None => Vec::new(),
+        };
+        let regional = aws.in_regions(&regions);
+        let aws_roles = match args.aws {
+            true => outdated::roles_in(&regional[0]).await?,
+            false => Vec::new(),
+        };
+        outdated::outdated(&regional, &plans, &aws_roles, max_age).await
+    };
+    let states = match found.await {
+        Ok(states) => states,
+        Err(error) => return fail(output, &error),
+    };
+    let stale = states.iter().filter(|s| s.is_outdated()).count();
+    if output == Output::Json {
+        print_json(&serde_json::json!({ "roles": states, "outdated": stale }));
+    } else {
+        print_states(&states);
+        outln!("{stale} of {} roles out of date", states.len());
+    }
+    if stale > 0 {
+        Exit::PolicyBroken
+    } else {
+        Exit::Success
+    }
+}
+
+fn print_states(states: &[RoleState]) {
+    outln!("{:<20} {:<16} {:<28} WHY", "ROLE", "NEWEST", "FLEETS RUN");
+    for state in states {
+        let mut running: Vec<String> = state
+            .fleets
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} x{}",
+                    f.version.as_deref().unwrap_or("?"),
+                    f.instances.len()
+                )
+            })
+            .collect();
+        running.dedup();
+        let why: Vec<String> = state.reasons.iter().map(|r| r.describe()).collect();
+        outln!(
+            "{:<20} {:<16} {:<28} {}",
+            state.role,
+            state.newest.as_deref().unwrap_or("-"),
+            if running.is_empty() {
+                "-".to_string()
+            } else {
+                running.join(", ")
+            },
+            if why.is_empty() {
+                "up to date".to_string()
+            } else {
+                why.join("; ")
+            }
+        );
+    }
+}

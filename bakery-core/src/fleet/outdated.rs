@@ -1,0 +1,215 @@
+//! `bakery outdated`: for every role, its newest release and why it is out of date —
+//! its base moved, its recipe or settings changed since, it is older than the policy,
+//! a region of the environment lacks it, or it was never released — with the releases
+//! its fleets run beside it. A bounded number of reads per role: the role's images,
+//! the newest release's record, the base's own reads, and one audit per region.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::audit::{self, Fleet};
+use crate::aws::Aws;
+use crate::error::Result;
+use crate::model::inputs::ReleaseInputs;
+use crate::model::time::age_at;
+use crate::model::{Release, RoleName};
+use crate::plan::BakePlan;
+use crate::release::catalog::{self, ReleaseState};
+use crate::release::{base, claim};
+
+/// Why a role's newest release is out of date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Reason {
+    NeverReleased,
+    /// The base (an SSM parameter, a channel, a name pattern) now points elsewhere.
+    BaseMoved {
+        was: String,
+        now: String,
+    },
+    /// The recipe folder, the merged settings or the firstboot agent differ.
+    Changed {
+        what: Vec<String>,
+    },
+    TooOld {
+        age_days: u64,
+        max_age_days: u64,
+    },
+    MissingIn {
+        regions: Vec<String>,
+    },
+    /// Made before bakery recorded inputs: nothing to compare with.
+    InputsUnknown,
+}
+
+impl Reason {
+    pub fn describe(&self) -> String {
+        match self {
+            Reason::NeverReleased => "never released".into(),
+            Reason::BaseMoved { was, now } => format!("its base moved: {was} then, {now} now"),
+            Reason::Changed { what } => format!("changed since: {}", what.join(", ")),
+            Reason::TooOld {
+                age_days,
+                max_age_days,
+            } => format!("{age_days} days old, over the policy's {max_age_days}"),
+            Reason::MissingIn { regions } => format!("missing in {}", regions.join(", ")),
+            Reason::InputsUnknown => "its inputs were not recorded: rebake to know".into(),
+        }
+    }
+}
+
+/// One role's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleState {
+    pub role: String,
+    /// Whether a recipe for it was read (else it was found in AWS only).
+    pub recipe: bool,
+    pub newest: Option<String>,
+    pub created: Option<String>,
+    pub reasons: Vec<Reason>,
+    /// The fleets that run one of the role's releases (`audit`), in every region.
+    pub fleets: Vec<Fleet>,
+}
+
+impl RoleState {
+    pub fn is_outdated(&self) -> bool {
+        !self.reasons.is_empty()
+    }
+}
+
+/// The roles of `plans` (their recipes) and `aws_roles` (found in AWS), in `regions`
+/// (the first is home: where the newest release and the base are looked up).
+pub async fn outdated(
+    regions: &[Aws],
+    plans: &[BakePlan],
+    aws_roles: &[RoleName],
+    max_age: Duration,
+) -> Result<Vec<RoleState>> {
+    let home = &regions[0];
+    let mut fleets: Vec<Fleet> = Vec::new();
+    for aws in regions {
+        fleets.extend(audit::audit(aws, max_age).await?);
+    }
+    let mut states = Vec::new();
+    for plan in plans {
+        states.push(role_state(home, regions, &plan.role, Some(plan), max_age, &fleets).await?);
+    }
+    for role in aws_roles {
+        if plans.iter().all(|p| &p.role != role) {
+            states.push(role_state(home, regions, role, None, max_age, &fleets).await?);
+        }
+    }
+    Ok(states)
+}
+
+async fn role_state(
+    home: &Aws,
+    regions: &[Aws],
+    role: &RoleName,
+    plan: Option<&BakePlan>,
+    max_age: Duration,
+    fleets: &[Fleet],
+) -> Result<RoleState> {
+    let fleets: Vec<Fleet> = fleets
+        .iter()
+        .filter(|f| f.role.as_deref() == Some(role.as_str()))
+        .cloned()
+        .collect();
+    let newest = catalog::list(home, role)
+        .await?
+        .into_iter()
+        .find(|r| matches!(r.state, ReleaseState::Available | ReleaseState::Deprecated));
+    let Some(newest) = newest else {
+        return Ok(RoleState {
+            role: role.to_string(),
+            recipe: plan.is_some(),
+            newest: None,
+            created: None,
+            reasons: vec![Reason::NeverReleased],
+            fleets,
+        });
+    };
+    let release = Release::parse(role.as_str(), &newest.version)?;
+    let record = claim::read(home, &release).await?;
+    let mut reasons = Vec::new();
+    if let Some(plan) = plan {
+        let (base_now, _) = base::resolve(home, &plan.base, plan.arch).await?;
+        let now = plan.inputs.with_base(&base_now.id);
+        match record.as_ref().and_then(|r| r.inputs.as_ref()) {
+            Some(before) => {
+                if before.base_image != now.base_image {
+                    reasons.push(Reason::BaseMoved {
+                        was: before.base_image.clone(),
+                        now: now.base_image.clone(),
+                    });
+                }
+                let what = changed_parts(before, &now);
+                if !what.is_empty() {
+                    reasons.push(Reason::Changed { what });
+                }
+            }
+            None => reasons.push(Reason::InputsUnknown),
+        }
+    }
+    if let Some(age) = newest
+        .created
+        .as_deref()
+        .and_then(|c| age_at(c, SystemTime::now()))
+    {
+        if age > max_age {
+            reasons.push(Reason::TooOld {
+                age_days: age.as_secs() / 86400,
+                max_age_days: max_age.as_secs() / 86400,
+            });
+        }
+    }
+    let images = record
+        .as_ref()
+        .map(|r| r.images.clone())
+        .unwrap_or_default();
+    let missing: Vec<String> = regions
+        .iter()
+        .map(|aws| aws.region.clone())
+        .filter(|region| !images.contains_key(region))
+        .collect();
+    if !missing.is_empty() {
+        reasons.push(Reason::MissingIn { regions: missing });
+    }
+    Ok(RoleState {
+        role: role.to_string(),
+        recipe: plan.is_some(),
+        newest: Some(newest.version.clone()),
+        created: newest.created.clone(),
+        reasons,
+        fleets,
+    })
+}
+
+/// The parts other than the base that differ.
+fn changed_parts(before: &ReleaseInputs, now: &ReleaseInputs) -> Vec<String> {
+    let (before, now) = (&before.inputs, &now.inputs);
+    [
+        (before.recipe_digest != now.recipe_digest, "recipe"),
+        (before.settings != now.settings, "settings"),
+        (before.agent != now.agent, "firstboot agent"),
+    ]
+    .into_iter()
+    .filter(|(differs, _)| *differs)
+    .map(|(_, part)| part.to_string())
+    .collect()
+}
+
+/// The roles with a release record in the region.
+pub async fn roles_in(aws: &Aws) -> Result<Vec<RoleName>> {
+    let mut roles: Vec<RoleName> = aws
+        .ssm
+        .parameters_under("/bakery/")
+        .await?
+        .into_iter()
+        .filter_map(|(name, _)| Release::of_claim_parameter(&name).map(|r| r.role))
+        .collect();
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
+}
