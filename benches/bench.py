@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -12,6 +13,10 @@ import boto3
 
 ROUNDS = int(sys.argv[1])
 BAKERY = sys.argv[2]
+# How many roles the cost of deciding is measured with (0: skip that part).
+DECIDE_ROLES = int(os.environ.get("BENCH_DECIDE_ROLES", "50"))
+# Only the cost of deciding (no Packer side-by-side).
+DECIDE_ONLY = os.environ.get("BENCH_DECIDE_ONLY") == "1"
 ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
 LOG = os.path.join(".local-aws", "bench", "moto.log")
 DELAYS = {
@@ -21,8 +26,8 @@ DELAYS = {
 }
 
 
-def configure(region):
-    body = json.dumps(dict(DELAYS, region=region)).encode()
+def configure(region, delays=None):
+    body = json.dumps(dict(delays if delays is not None else DELAYS, region=region)).encode()
     request = urllib.request.Request(f"{ENDPOINT}/bakery-emulator/config", data=body, method="POST")
     urllib.request.urlopen(request).read()
 
@@ -32,20 +37,55 @@ def requests_so_far():
         return sum(1 for line in log if '"POST / HTTP' in line or '"GET / HTTP' in line)
 
 
-def measure(argv, env):
+def measure(argv, env, allowed=(0,)):
     before = requests_so_far()
     started = time.monotonic()
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.monotonic() - started
-    stderr = child.stderr.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
+    # A file, not a pipe: a long event log would fill a pipe nobody reads while waiting.
+    with open(os.path.join(".local-aws", "bench", "stderr.log"), "w+b") as errors:
+        child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.monotonic() - started
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) not in allowed:
         sys.exit(f"bench: {' '.join(argv)} failed:\n{stderr[-2000:]}")
     time.sleep(0.2)  # the server's log lines for the last requests
     return seconds, usage.ru_maxrss / 1024, requests_so_far() - before
 
 
+def decide(roles):
+    """The cost of deciding: `bake --all --if-changed` when nothing changed, and
+    `outdated`, for `roles` roles that each have a release."""
+    region = "us-west-2"
+    configure(region, {key: 0 for key in DELAYS})
+    env = dict(os.environ, AWS_REGION=region)
+    folder = os.path.join(".local-aws", "bench", "roles")
+    shutil.rmtree(folder, ignore_errors=True)
+    for i in range(roles):
+        role = os.path.join(folder, f"role{i:02d}")
+        shutil.copytree("benches/recipe-noop", role)
+        with open(os.path.join(role, "recipe.toml"), encoding="utf-8") as f:
+            text = f.read().replace('name = "bench"', f'name = "role{i:02d}"')
+        with open(os.path.join(role, "recipe.toml"), "w", encoding="utf-8") as f:
+            f.write(text)
+    measure([BAKERY, "bake", "--all", folder, "--version", "1.0.0", "--jobs", "16",
+             "--progress", "plain"], env)
+    print(f"\nThe cost of deciding, {roles} roles with a release each (no change):\n")
+    print("| command | wall time | API requests | per role |")
+    print("|---|---|---|---|")
+    for name, argv in {
+        "bake --all --if-changed": [BAKERY, "bake", "--all", folder, "--bump", "patch",
+                                    "--if-changed", "--jobs", "16", "--progress", "plain"],
+        "outdated": [BAKERY, "outdated", folder],
+    }.items():
+        seconds, _, requests = measure(argv, env, allowed=(0, 4))
+        print(f"| {name} | {seconds:.1f} s | {requests} | {requests / roles:.1f} |", flush=True)
+
+
 def main():
+    if DECIDE_ONLY:
+        decide(DECIDE_ROLES)
+        return
     region = "us-east-2"
     configure(region)
     env = dict(os.environ, AWS_REGION=region)
@@ -74,6 +114,8 @@ def main():
             f"| {max(r[1] for r in runs):.0f} MB | {statistics.median(r[2] for r in runs):.0f} |",
             flush=True,
         )
+    if DECIDE_ROLES:
+        decide(DECIDE_ROLES)
 
 
 main()

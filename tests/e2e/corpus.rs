@@ -139,6 +139,18 @@ async fn bad_flags_are_refused_before_anything_is_made() {
             "invalid value 'huge'",
         ),
         Case::new(
+            "`outdated` with an age in words",
+            aws.bakery()
+                .args(["outdated", "--max-age", "soon"])
+                .arg_path(folder.path()),
+            "--max-age: invalid duration `soon`",
+        ),
+        Case::new(
+            "`outdated` of a folder that is not there",
+            aws.bakery().args(["outdated", "/nonexistent/recipes"]),
+            "recipes folder /nonexistent/recipes: cannot list it",
+        ),
+        Case::new(
             "a pre-release name with a space",
             with(&["--bump", "minor", "--pre", "rc 1"]),
             "--pre",

@@ -143,7 +143,7 @@ pub fn plan_all(
 fn recipe_folders(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Error::input(format!(
-            "--all {}: cannot list the folder: {e}",
+            "recipes folder {}: cannot list it: {e}",
             dir.display()
         ))
     })?;
@@ -154,7 +154,7 @@ fn recipe_folders(dir: &Path) -> Result<Vec<PathBuf>> {
     folders.sort();
     if folders.is_empty() {
         return Err(Error::input(format!(
-            "--all {}: no folder with a {RECIPE_FILE} in it",
+            "recipes folder {}: no folder with a {RECIPE_FILE} in it",
             dir.display()
         )));
     }
