@@ -89,6 +89,38 @@ async fn only_a_changed_script_env_or_base_makes_a_new_release() {
     assert_eq!(written["builds"][0]["artifact_id"], artifact.as_str());
     assert_eq!(written["builds"][0]["custom_data"]["status"], "unchanged");
 
+    // Unchanged, but asked for in another region too: copied there, not re-baked (into
+    // a region whose tests count no images).
+    let copied = aws
+        .bakery()
+        .args([
+            "bake",
+            "--output",
+            "json",
+            "--bump",
+            "patch",
+            "--if-changed",
+            "--copy-to",
+            "cn-northwest-1",
+        ])
+        .arg_path(recipe.path())
+        .run();
+    copied.expect_code(0);
+    let copied = copied.json();
+    assert_eq!(
+        (copied["status"].as_str(), copied["version"].as_str()),
+        (Some("unchanged"), Some("0.0.1"))
+    );
+    let regions: Vec<&str> = copied["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(regions, ["cn-northwest-1", "us-gov-east-1"]);
+    let record = aws.release_record("solo", "0.0.1").await.unwrap();
+    assert!(record["images"]["cn-northwest-1"].is_string(), "{record}");
+
     // A changed step script.
     let recipe = recipe.step("more", "#!/bin/sh\necho more\n");
     let changed = if_changed(&aws, &recipe);

@@ -13,7 +13,8 @@ pub enum Step {
     Plan,
     /// Who is baking, and which version; refuses a release that exists.
     CheckRelease,
-    /// `--if-changed`: the inputs compared with the role's newest release.
+    /// `--if-changed`: the inputs compared with the role's newest release (which is
+    /// copied where the bake would put it and it is missing: a signal waits for that).
     CheckChanged,
     /// The SSM parameter that makes `role@version` this bake's.
     Claim,
@@ -90,7 +91,6 @@ impl Step {
             self,
             Step::Plan
                 | Step::CheckRelease
-                | Step::CheckChanged
                 | Step::ResolveBase
                 | Step::CheckSecrets
                 | Step::CheckLaunch

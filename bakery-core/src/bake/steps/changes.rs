@@ -5,11 +5,12 @@
 use super::super::context::Bake;
 use super::super::report::ImageRecord;
 use super::base;
-use crate::error::Result;
+use crate::config::Destination;
+use crate::error::{Error, Result};
 use crate::model::inputs::{ReleaseInputs, TAG_INPUTS};
 use crate::model::{Release, Step};
 use crate::release::catalog::{self, ReleaseState};
-use crate::release::claim;
+use crate::release::{claim, distribute};
 
 /// The role's newest release, which has the inputs this bake would have.
 #[derive(Debug)]
@@ -48,9 +49,44 @@ pub async fn check(bake: &Bake<'_>) -> Result<Option<Unchanged>> {
     }
     let record = claim::read(aws, &release).await?;
     let mut images = Vec::new();
-    let regions = record
+    let mut regions = record
         .map(|r| r.images)
         .unwrap_or_else(|| [(aws.region.clone(), newest.image_id.clone())].into());
+    // Unchanged, but not yet everywhere the bake would put it: copied, not re-baked.
+    let missing: Vec<Destination> = plan
+        .copy_to
+        .iter()
+        .filter(|d| !regions.contains_key(&d.region))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|d| d.region.as_str()).collect();
+        bake.info(
+            Step::CheckChanged,
+            format!(
+                "{release} is unchanged but missing in {}: copying it there",
+                names.join(", ")
+            ),
+        );
+        let outcomes =
+            distribute::complete(aws, &release, &missing, plan.copy_jobs, bake.sink).await?;
+        if let Some(failed) = outcomes.iter().find(|o| o.error.is_some()) {
+            return Err(Error::distribution(format!(
+                "{release} could not be copied to {}: {}",
+                failed.region,
+                failed.error.as_deref().unwrap_or_default()
+            ))
+            .with_hint(format!(
+                "complete it with `bakery distribute {} {}`",
+                release.role, release.version
+            )));
+        }
+        for outcome in outcomes {
+            if let Some(image_id) = outcome.image_id {
+                regions.insert(outcome.region, image_id);
+            }
+        }
+    }
     for (region, image_id) in regions {
         // As a bake reports its images: with their snapshots (one read per region).
         let described = aws.in_region(&region).ec2.describe_image(&image_id).await?;
