@@ -223,6 +223,21 @@ async fn skipped_tests_are_recorded_promote_wants_force_and_bakery_test_clears_t
     );
     nothing_but_releases_left("skipper", &aws, &[&aws]).await;
     promote(false).expect_code(0);
+
+    // Another run holds the release (its lease on the record is live): refused.
+    let mut held = record.clone();
+    held["retest"] = json!({ "run": "t-other", "lease_until": "2099-01-01T00:00:00Z" });
+    aws.write_claim("skipper", "2.0.0", &held).await;
+    let second = aws
+        .bakery()
+        .args(["test", "--output", "json"])
+        .arg_path(recipe.path())
+        .args(["2.0.0"])
+        .run();
+    second.expect_code(2);
+    second.expect_stderr("is being tested by another `bakery test` (run t-other");
+    assert_eq!(second.json()["failed_step"], "find-release");
+    aws.write_claim("skipper", "2.0.0", &record).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

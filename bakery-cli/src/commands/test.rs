@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::bake::Progress;
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::{fail, outln, print_json, Output};
+use crate::output::{outln, print_error, print_json, Output};
 use crate::render::Renderer;
 
 #[derive(clap::Args)]
@@ -75,16 +75,26 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         environment: context.environment.clone(),
         ..BakeRequest::default()
     };
+    // Refused before the run: the error on stderr, and with JSON output a result too.
+    let refuse = |region: &str, error: &bakery_core::Error| {
+        let release = format!("{}@{}", args.recipe.display(), args.version);
+        let report = RetestReport::refused(release, region, error);
+        print_error(error);
+        if output == Output::Json {
+            print_json(&report);
+        }
+        exit_of(&report)
+    };
     let aws = match context.connect().await {
         Ok(aws) => aws,
-        Err(error) => return fail(output, &error),
+        Err(error) => return refuse("", &error),
     };
     let plan = match retest::plan(&request, &aws, SystemTime::now()).await {
         Ok(plan) => plan,
-        Err(error) => return fail(output, &error),
+        Err(error) => return refuse(&aws.region, &error),
     };
     if let Err(error) = aws.check_regions(&plan.settings.settings.regions).await {
-        return fail(output, &error);
+        return refuse(&aws.region, &error);
     }
     let renderer = Arc::new(Renderer::new(args.progress.style(output)));
     let cancel = CancellationToken::new();

@@ -24,7 +24,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Event, EventSink};
 use crate::model::gate::TAG_TESTS;
 use crate::model::release::parse_version;
-use crate::model::time::rfc3339;
+use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::{GateState, Release, Resource, Step};
 use crate::plan::{BakePlan, BakeRequest};
 use crate::release::claim::{self, RecordState, ReleaseRecord, Retest, TestRecord};
@@ -53,6 +53,29 @@ pub struct RetestReport {
     pub failed_step: Option<Step>,
     pub leaked: Vec<Resource>,
     pub kept: Vec<Resource>,
+}
+
+impl RetestReport {
+    /// The report of a run refused before it started (bad input, no gate).
+    pub fn refused(release: String, region: &str, error: &Error) -> RetestReport {
+        RetestReport {
+            status: BakeStatus::Failed,
+            release,
+            region: region.to_string(),
+            run_id: String::new(),
+            image_id: None,
+            tests: None,
+            test_names: Vec::new(),
+            steps: Vec::new(),
+            seconds: 0.0,
+            error: Some(error.to_string()),
+            hint: error.hint().map(str::to_string),
+            error_kind: Some(error.kind()),
+            failed_step: Some(Step::Plan),
+            leaked: Vec::new(),
+            kept: Vec::new(),
+        }
+    }
 }
 
 /// The release as `find-release` found it.
@@ -232,6 +255,20 @@ async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
             )))
         }
     };
+    // One run at a time: the record's lease is what spares a run's test instance.
+    if let Some(running) = record
+        .retest
+        .as_ref()
+        .filter(|r| !rfc3339_before(&r.lease_until, &rfc3339(SystemTime::now())))
+    {
+        return Err(Error::input(format!(
+            "{release} is being tested by another `bakery test` (run {}, lease until {})",
+            running.run, running.lease_until
+        ))
+        .with_hint(
+            "wait for it to finish; a run that died frees the release when its lease ends",
+        ));
+    }
     let mut leased = record.clone();
     leased.retest = Some(Retest::here(&bake.plan.bake_id, SystemTime::now() + LEASE));
     claim::renew(bake.aws, release, &leased).await?;
