@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use bakery_core::bake::report::{BakeReport, BakeStatus};
+use bakery_core::model::Resource;
 use bakery_core::{Error, ErrorKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,15 +46,20 @@ impl Exit {
         }
     }
 
-    /// A bake's exit: leaks win, then how it ended.
+    /// A bake's exit: leaks win, then a release left unfinished, then how it ended.
     pub fn of_report(report: &BakeReport) -> Exit {
-        if !report.leaked.is_empty() {
-            return Exit::Leaked;
-        }
-        if !report.unfinished.is_empty() {
+        if report.leaked.is_empty() && !report.unfinished.is_empty() {
             return Exit::Unfinished;
         }
-        match (report.status, report.error_kind) {
+        Exit::of_run(report.status, report.error_kind, &report.leaked)
+    }
+
+    /// A run's exit (a bake, `bakery test`): leaks win, then how it ended.
+    pub fn of_run(status: BakeStatus, error_kind: Option<ErrorKind>, leaked: &[Resource]) -> Exit {
+        if !leaked.is_empty() {
+            return Exit::Leaked;
+        }
+        match (status, error_kind) {
             (BakeStatus::Succeeded | BakeStatus::Unchanged, _) => Exit::Success,
             (BakeStatus::Interrupted, _) => Exit::Interrupted,
             (_, Some(ErrorKind::InvalidInput)) => Exit::InvalidInput,

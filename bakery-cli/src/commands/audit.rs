@@ -1,6 +1,8 @@
 //! `bakery audit [--max-age 90d]`: the fleets of the region by role and release;
 //! exit 4 when any breaks the policy, so a scheduled job can fail on it.
 
+use std::time::Duration;
+
 use bakery_core::fleet::audit::{self, DEFAULT_MAX_AGE};
 use bakery_core::model::names::parse_duration;
 use bakery_core::Error;
@@ -19,16 +21,19 @@ pub struct Args {
     regions: Vec<String>,
 }
 
+/// `--max-age`, or a quarter (also `outdated`'s).
+pub fn max_age(flag: Option<&str>) -> Result<Duration, Error> {
+    match flag {
+        Some(text) => parse_duration(text).map_err(|e| Error::input(format!("--max-age: {e}"))),
+        None => Ok(DEFAULT_MAX_AGE),
+    }
+}
+
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let output = context.output;
     let regions = context.regions(&args.regions);
     let audited = async {
-        let max_age = match args.max_age.as_deref() {
-            Some(text) => {
-                parse_duration(text).map_err(|e| Error::input(format!("--max-age: {e}")))?
-            }
-            None => DEFAULT_MAX_AGE,
-        };
+        let max_age = max_age(args.max_age.as_deref())?;
         let aws = context.reach(&regions).await?;
         let mut fleets = Vec::new();
         let mut searched = Vec::new();

@@ -122,32 +122,53 @@ pub struct SettingsArgs {
     /// Builder instance type (overrides the recipe).
     #[arg(long)]
     instance_type: Option<String>,
-    /// Builder instance profile, a name or an ARN (overrides the recipe).
+    #[command(flatten)]
+    instances: InstanceArgs,
+}
+
+/// Where the builder and the test instance run, and the recipe's variables: the flags
+/// `bake` and `test` share.
+#[derive(clap::Args)]
+pub struct InstanceArgs {
+    /// The builder's (and test instance's) instance profile, a name or an ARN
+    /// (overrides the recipe).
     #[arg(long)]
     instance_profile: Option<String>,
-    /// Builder subnet (overrides the recipe).
+    /// The builder's (and test instance's) subnet (overrides the recipe).
     #[arg(long)]
     subnet: Option<String>,
-    /// Builder security group; repeat for several (overrides the recipe).
+    /// The builder's (and test instance's) security group; repeat for several
+    /// (overrides the recipe).
     #[arg(long = "security-group", value_name = "SG")]
     security_groups: Vec<String>,
     /// A value for a variable the recipe declares in [vars] (repeat for more); wins
-    /// over the environment's vars and the recipe's default.
+    /// over the environment's vars and the recipe's default (`bakery test`: over the
+    /// value the release was baked with).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     vars: Vec<String>,
+}
+
+impl InstanceArgs {
+    /// These flags alone, as settings flags.
+    pub fn flags(&self) -> SettingsFlags {
+        SettingsFlags {
+            instance_profile: self.instance_profile.clone(),
+            subnet: self.subnet.clone(),
+            security_groups: self.security_groups.clone(),
+            vars: self.vars.clone(),
+            ..SettingsFlags::default()
+        }
+    }
 }
 
 impl SettingsArgs {
     pub fn flags(&self) -> SettingsFlags {
         SettingsFlags {
             instance_type: self.instance_type.clone(),
-            instance_profile: self.instance_profile.clone(),
-            subnet: self.subnet.clone(),
-            security_groups: self.security_groups.clone(),
             sns_topic: self.sns_topic.clone(),
             copy_to: self.copy_to.clone(),
             kms_keys: self.kms_keys.clone(),
-            vars: self.vars.clone(),
+            ..self.instances.flags()
         }
     }
 }

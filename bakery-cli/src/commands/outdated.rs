@@ -5,9 +5,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use bakery_core::fleet::audit::DEFAULT_MAX_AGE;
 use bakery_core::fleet::outdated::{self, RoleState};
-use bakery_core::model::names::parse_duration;
 use bakery_core::model::Bump;
 use bakery_core::plan::world::{plan_all, Selection};
 use bakery_core::plan::BakeRequest;
@@ -36,12 +34,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     let output = context.output;
     let regions = context.regions(&args.regions);
     let found = async {
-        let max_age = match args.max_age.as_deref() {
-            Some(text) => {
-                parse_duration(text).map_err(|e| Error::input(format!("--max-age: {e}")))?
-            }
-            None => DEFAULT_MAX_AGE,
-        };
+        let max_age = super::audit::max_age(args.max_age.as_deref())?;
         let folder = args
             .recipes
             .clone()

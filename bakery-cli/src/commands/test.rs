@@ -9,12 +9,10 @@ use std::time::SystemTime;
 use bakery_core::bake::report::BakeStatus;
 use bakery_core::bake::retest::{self, retest, RetestReport};
 use bakery_core::config::recipe::RECIPE_FILE;
-use bakery_core::config::SettingsFlags;
 use bakery_core::plan::BakeRequest;
-use bakery_core::ErrorKind;
 use tokio_util::sync::CancellationToken;
 
-use super::bake::Progress;
+use super::bake::{InstanceArgs, Progress};
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{outln, print_error, print_json, Output};
@@ -33,19 +31,8 @@ pub struct Args {
     /// How progress looks with text output (auto: a spinner on a terminal, plain lines otherwise).
     #[arg(long, value_enum, default_value = "auto")]
     progress: Progress,
-    /// The test instance's instance profile, a name or an ARN (overrides the recipe).
-    #[arg(long)]
-    instance_profile: Option<String>,
-    /// The test instance's subnet (overrides the recipe).
-    #[arg(long)]
-    subnet: Option<String>,
-    /// The test instance's security group; repeat for several (overrides the recipe).
-    #[arg(long = "security-group", value_name = "SG")]
-    security_groups: Vec<String>,
-    /// A value for a variable the recipe declares in [vars] (repeat for more); the tests
-    /// get the variables as the steps do, by default the values the release was baked with.
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    vars: Vec<String>,
+    #[command(flatten)]
+    instances: InstanceArgs,
 }
 
 /// The recipe folder: as given, or `recipes/<role>` for a bare role name.
@@ -64,13 +51,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     let request = BakeRequest {
         recipe_dir: recipe_dir(&args.recipe),
         version: Some(args.version.clone()),
-        flags: SettingsFlags {
-            instance_profile: args.instance_profile.clone(),
-            subnet: args.subnet.clone(),
-            security_groups: args.security_groups.clone(),
-            vars: args.vars.clone(),
-            ..SettingsFlags::default()
-        },
+        flags: args.instances.flags(),
         keep_on_failure: args.keep_on_failure,
         environment: context.environment.clone(),
         ..BakeRequest::default()
@@ -107,15 +88,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
 }
 
 fn exit_of(report: &RetestReport) -> Exit {
-    if !report.leaked.is_empty() {
-        return Exit::Leaked;
-    }
-    match (report.status, report.error_kind) {
-        (BakeStatus::Succeeded | BakeStatus::Unchanged, _) => Exit::Success,
-        (BakeStatus::Interrupted, _) => Exit::Interrupted,
-        (_, Some(ErrorKind::InvalidInput)) => Exit::InvalidInput,
-        _ => Exit::Failed,
-    }
+    Exit::of_run(report.status, report.error_kind, &report.leaked)
 }
 
 fn print_report(output: Output, report: &RetestReport) {

@@ -153,8 +153,7 @@ impl<'a> Bake<'a> {
         let seconds = round(started.elapsed().as_secs_f64());
         let status = match &result {
             Ok(_) => BakeStatus::Succeeded,
-            Err(Error::Interrupted) => BakeStatus::Interrupted,
-            Err(_) => BakeStatus::Failed,
+            Err(error) => BakeStatus::of_error(error),
         };
         self.steps.lock().expect("step records").push((
             position,

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::context::{Bake, Facts, Failure};
 use self::report::{BakeReport, BakeStatus, ImageRecord};
+use self::steps::changes::Checked;
 use self::steps::gate::Placement;
 use self::steps::{base, builder, changes, checks, command, gate, image, publish, release};
 use crate::aws::ec2::ImageInfo;
@@ -60,14 +61,19 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
         .step(Step::CheckRelease, release::check(bake, facts))
         .await?;
     let (chosen_release, created_by) = (chosen.release.clone(), chosen.created_by.clone());
-    let unchanged = bake
+    // `--if-changed` resolved the base already: the bake is made on the base it compared.
+    let mut compared_base = None;
+    match bake
         .optional(Step::CheckChanged, changes::check(bake))
         .await?
-        .flatten();
-    if let Some(unchanged) = unchanged {
-        facts.inputs = Some(unchanged.inputs.clone());
-        facts.unchanged = Some(unchanged);
-        return Ok(());
+    {
+        Some(Checked::Unchanged(unchanged)) => {
+            facts.inputs = Some(unchanged.inputs.clone());
+            facts.unchanged = Some(unchanged);
+            return Ok(());
+        }
+        Some(Checked::Changed(base)) => compared_base = Some(base),
+        None => {}
     }
     let claim = match plan.dry_run {
         true => None,
@@ -76,7 +82,13 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
                 .await?,
         ),
     };
-    let base = bake.step(Step::ResolveBase, base::resolve(bake)).await?;
+    let resolve = async {
+        match compared_base {
+            Some(base) => Ok(base),
+            None => base::resolve(bake, Step::ResolveBase).await,
+        }
+    };
+    let base = bake.step(Step::ResolveBase, resolve).await?;
     facts.base_image = Some(base.image.id.clone());
     facts.base_release = base.release.as_ref().map(ToString::to_string);
     bake.optional(Step::CheckSecrets, checks::secrets(bake))
@@ -214,8 +226,7 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
     let status = match &failure {
         None if facts.unchanged.is_some() => BakeStatus::Unchanged,
         None => BakeStatus::Succeeded,
-        Some(f) if f.error.kind() == ErrorKind::Interrupted => BakeStatus::Interrupted,
-        Some(_) => BakeStatus::Failed,
+        Some(f) => BakeStatus::of_error(&f.error),
     };
     let failure_tail = failure
         .as_ref()

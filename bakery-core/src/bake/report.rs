@@ -23,6 +23,14 @@ impl BakeStatus {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
+
+    /// How a step or a run that stopped with `error` ended.
+    pub fn of_error(error: &Error) -> BakeStatus {
+        match error.kind() {
+            ErrorKind::Interrupted => BakeStatus::Interrupted,
+            _ => BakeStatus::Failed,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -159,11 +159,9 @@ pub async fn retest(
         (Some(_), None) => Some(GateState::Passed),
         (None, _) => None,
     };
-    let status = match &failure {
-        None => BakeStatus::Succeeded,
-        Some(f) if f.error.kind() == ErrorKind::Interrupted => BakeStatus::Interrupted,
-        Some(_) => BakeStatus::Failed,
-    };
+    let status = failure
+        .as_ref()
+        .map_or(BakeStatus::Succeeded, |f| BakeStatus::of_error(&f.error));
     RetestReport {
         status,
         release: format!("{}@{}", plan.role, plan.version),

@@ -74,11 +74,20 @@ pub fn judge_claim(
             "its lease expired at {lease}: the bake stopped renewing it"
         ));
     }
-    if here.shares_processes_with(&record.whereabouts()) && !record.pid.is_some_and(&runs) {
-        let pid = record.pid.map_or("unknown".to_string(), |p| p.to_string());
-        return Some(format!("its bakery process (pid {pid}) is gone"));
-    }
-    None
+    process_gone(&record.whereabouts(), record.pid, here, runs)
+        .map(|pid| format!("its bakery process (pid {pid}) is gone"))
+}
+
+/// The pid of a process that ran in this very process table and runs no more; None
+/// when it runs, or when it ran elsewhere (another host, boot or pid namespace).
+fn process_gone(
+    at: &Whereabouts,
+    pid: Option<u64>,
+    here: &Whereabouts,
+    runs: impl Fn(u64) -> bool,
+) -> Option<String> {
+    (here.shares_processes_with(at) && !pid.is_some_and(runs))
+        .then(|| pid.map_or("unknown".to_string(), |p| p.to_string()))
 }
 
 /// What the janitor makes of a builder instance or security group.
@@ -136,11 +145,8 @@ pub fn judge_retest(
             retest.lease_until
         ));
     }
-    if here.shares_processes_with(&retest.whereabouts()) && !retest.pid.is_some_and(&runs) {
-        let pid = retest.pid.map_or("unknown".to_string(), |p| p.to_string());
-        return Some(format!("its `bakery test` process (pid {pid}) is gone"));
-    }
-    None
+    process_gone(&retest.whereabouts(), retest.pid, here, runs)
+        .map(|pid| format!("its `bakery test` process (pid {pid}) is gone"))
 }
 
 /// The bakes the claims speak of.

@@ -119,19 +119,6 @@ pub struct TestPlan {
     pub commands: Vec<CommandStep>,
 }
 
-impl TestPlan {
-    /// The recipe's tests, by name.
-    pub fn names(&self) -> Vec<String> {
-        self.commands
-            .iter()
-            .filter_map(|c| match &c.step {
-                Step::Test(name) => Some(name.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
 const GENERALIZE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// A builder lives at most a week, whatever its steps' timeouts.
 pub const MAX_BUILDER_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);

@@ -14,7 +14,8 @@ pub struct Base {
     pub release: Option<Release>,
 }
 
-pub async fn resolve(bake: &Bake<'_>) -> Result<Base> {
+/// The base, resolved and checked during `step` (`resolve-base`, or `check-changed`).
+pub async fn resolve(bake: &Bake<'_>, step: Step) -> Result<Base> {
     let (aws, plan) = (bake.aws, bake.plan);
     let region = bake.region();
     let arch = plan.arch.as_str();
@@ -48,7 +49,7 @@ pub async fn resolve(bake: &Bake<'_>) -> Result<Base> {
         _ => String::new(),
     };
     bake.info(
-        Step::ResolveBase,
+        step,
         format!("base image {} ({}){stands_in}", image.id, image.name),
     );
     Ok(Base { image, release })

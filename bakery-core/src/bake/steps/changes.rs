@@ -4,13 +4,21 @@
 
 use super::super::context::Bake;
 use super::super::report::ImageRecord;
-use super::base;
+use super::base::{self, Base};
 use crate::config::Destination;
 use crate::error::{Error, Result};
 use crate::model::inputs::{ReleaseInputs, TAG_INPUTS};
 use crate::model::{Release, Step};
 use crate::release::catalog::{self, ReleaseState};
 use crate::release::{claim, distribute};
+
+/// What `check-changed` found.
+pub enum Checked {
+    /// The newest release has this bake's inputs: nothing to bake.
+    Unchanged(Unchanged),
+    /// Something changed: the bake goes on, on the base it compared.
+    Changed(Base),
+}
 
 /// The role's newest release, which has the inputs this bake would have.
 #[derive(Debug)]
@@ -20,9 +28,9 @@ pub struct Unchanged {
     pub inputs: ReleaseInputs,
 }
 
-pub async fn check(bake: &Bake<'_>) -> Result<Option<Unchanged>> {
+pub async fn check(bake: &Bake<'_>) -> Result<Checked> {
     let (aws, plan) = (bake.aws, bake.plan);
-    let base = base::resolve(bake).await?;
+    let base = base::resolve(bake, Step::CheckChanged).await?;
     let inputs = plan.inputs.with_base(&base.image.id);
     let newest = catalog::list(aws, &plan.role)
         .await?
@@ -33,7 +41,7 @@ pub async fn check(bake: &Bake<'_>) -> Result<Option<Unchanged>> {
             Step::CheckChanged,
             format!("{} has no release yet: baking", plan.role),
         );
-        return Ok(None);
+        return Ok(Checked::Changed(base));
     };
     let release = Release::parse(plan.role.as_str(), &newest.version)?;
     let image = aws.ec2.describe_image(&newest.image_id).await?;
@@ -45,7 +53,7 @@ pub async fn check(bake: &Bake<'_>) -> Result<Option<Unchanged>> {
             Step::CheckChanged,
             format!("changed since {release}: {why}; baking"),
         );
-        return Ok(None);
+        return Ok(Checked::Changed(base));
     }
     let record = claim::read(aws, &release).await?;
     let mut images = Vec::new();
@@ -106,7 +114,7 @@ pub async fn check(bake: &Bake<'_>) -> Result<Option<Unchanged>> {
             inputs.fingerprint
         ),
     );
-    Ok(Some(Unchanged {
+    Ok(Checked::Unchanged(Unchanged {
         release,
         images,
         inputs,
@@ -123,7 +131,7 @@ pub fn differences(before: Option<&ReleaseInputs>, now: &ReleaseInputs) -> Strin
         changed.push("the recipe folder".to_string());
     }
     if before.inputs.settings != now.inputs.settings {
-        changed.push("the settings (builder, steps' env or variables, firstboot, tests)".into());
+        changed.push("the settings (builder, steps' scripts, env or variables, firstboot)".into());
     }
     if before.inputs.agent != now.inputs.agent {
         changed.push("the firstboot agent".to_string());
