@@ -2,114 +2,40 @@
 //! talks to AWS itself; bakery-core does. One module per command in `commands/`, each
 //! with its `Args` and its `run`; this file is the dispatch table.
 
+mod cli;
 mod commands;
 mod context;
 mod exit;
 mod output;
 mod render;
 mod signals;
+mod table;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bakery_core::aws::AwsSettings;
 use bakery_core::model::PermissionChange;
-use clap::{Parser, Subcommand};
 
+use crate::cli::Command;
 use crate::commands::*;
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::{print_error, Output};
-
-#[derive(Parser)]
-#[command(
-    name = "bakery",
-    version,
-    about = "Bake Amazon Machine Images like software releases"
-)]
-struct Cli {
-    /// AWS region (default: the environment's first region, else the standard AWS
-    /// chain, e.g. AWS_REGION).
-    #[arg(long, global = true)]
-    region: Option<String>,
-    /// AWS credentials profile (default: the standard AWS chain, e.g. AWS_PROFILE).
-    #[arg(long, global = true)]
-    profile: Option<String>,
-    /// The bakery.toml environment to use (its regions, network, keys, sharing, tags).
-    #[arg(long = "env", global = true, env = "BAKERY_ENV", value_name = "NAME")]
-    environment: Option<String>,
-    /// The bakery.toml to read (default: found from the working directory upward).
-    #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// How the result is written on stdout (and a bake's events on stderr).
-    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
-    output: Output,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Bake a release of a role: launch a builder, apply the recipe, create the AMI.
-    Bake(Box<bake::Args>),
-    /// Every decision of a bake, and the AWS calls it would make, without making any.
-    Plan(Box<bake::Args>),
-    /// Check recipes without AWS: schema (file, line, key), scripts, shellcheck.
-    Validate(validate::Args),
-    /// Settings as a bake would use them.
-    #[command(subcommand)]
-    Config(config::Command),
-    /// The firstboot agent a bake installs.
-    #[command(subcommand)]
-    Firstboot(firstboot::Command),
-    /// List a role's releases in the region: images, state, channels.
-    Releases(releases::Args),
-    /// Point a channel (/bakery/<role>/channels/<name>) at a release; a rollback is a
-    /// promote of an older version.
-    Promote(promote::Args),
-    /// Mark a release's images deprecated (now, or from --at).
-    Deprecate(deprecate::Args),
-    /// Retire old releases: deregister their images and delete their snapshots, never
-    /// one a channel points to or an instance uses. Shows the plan; acts with --yes.
-    Prune(prune::Args),
-    /// Copy an existing release to more regions (those that have it are left alone),
-    /// by default to every region of the environment.
-    Distribute(distribute::Args),
-    /// Let accounts, organizations or OUs launch an existing release: launch
-    /// permissions on its images, create-volume permissions on its snapshots, and a
-    /// check that they can use its KMS key (default: the environment's `share`).
-    Share(share::Args),
-    /// Take those permissions away again.
-    Unshare(share::Args),
-    /// Find what crashed bakes left behind (builders, half-made images, snapshots,
-    /// security groups, stale claims) in every region of the environment; remove it
-    /// with --yes.
-    Cleanup(cleanup::Args),
-    /// The running fleets by role and release in every region of the environment, with
-    /// the age of their image and whether a channel points at it; exit 4 when any
-    /// breaks the policy.
-    Audit(audit::Args),
-    /// Run a release's tests again (its recipe's [[tests]] on a test instance from its
-    /// image) and record the outcome on the release.
-    Test(test::Args),
-    /// Which roles are out of date and why: base moved, recipe or settings changed,
-    /// older than the policy, missing in a region, never released; with the releases
-    /// their fleets run. Exit 4 when any is.
-    Outdated(outdated::Args),
-}
+use crate::output::{print_error, set_verbosity, Verbosity};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // Debug logs only when asked for: RUST_LOG=bakery_core=debug,aws_smithy_runtime=debug
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    let cli = cli::parse();
+    cli.color.apply();
+    let verbosity = match (cli.quiet, cli.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, 0) => Verbosity::Normal,
+        (false, 1) => Verbosity::Verbose,
+        (false, _) => Verbosity::Traces,
+    };
+    set_verbosity(verbosity);
+    traces(verbosity);
     // Every command that reaches AWS takes its default region from the environment.
     let environment = match cli.command {
-        Command::Firstboot(_) => Ok(None),
+        Command::Firstboot(_) | Command::Completions(_) | Command::Man => Ok(None),
         _ => bakery_core::config::environment::select(
             cli.config.as_deref(),
             cli.environment.as_deref(),
@@ -159,7 +85,25 @@ fn main() -> ExitCode {
             Command::Audit(args) => audit::run(&args, &context).await,
             Command::Test(args) => test::run(&args, &context).await,
             Command::Outdated(args) => outdated::run(&args, &context).await,
+            Command::Completions(args) => cli::completions(&args),
+            Command::Man => cli::man(),
         }
     });
     exit.into()
+}
+
+/// Traces on stderr only when asked for: RUST_LOG (e.g.
+/// `bakery_core=debug,aws_smithy_runtime=debug`), else `-v` (bakery's) or `-vv` (the
+/// SDK's too).
+fn traces(verbosity: Verbosity) {
+    let filter = match (std::env::var("RUST_LOG"), verbosity) {
+        (Ok(filter), _) => filter,
+        (Err(_), Verbosity::Verbose) => "bakery_core=debug".to_string(),
+        (Err(_), Verbosity::Traces) => "bakery_core=debug,aws_smithy_runtime=debug".to_string(),
+        (Err(_), _) => return,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
 }

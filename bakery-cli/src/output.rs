@@ -1,6 +1,8 @@
 //! What every command does with its result: JSON or text on stdout, errors on stderr
 //! (what happened, then what to do about it), and the exit code of an error.
 
+use std::sync::OnceLock;
+
 use bakery_core::release::channels::Split;
 use bakery_core::Error;
 use clap::ValueEnum;
@@ -35,6 +37,49 @@ macro_rules! errln {
 
 pub(crate) use {errln, out, outln};
 
+/// How much goes to stderr: `-q` keeps failures and warnings only, `-v` adds each
+/// error's full form (the SDK's own) and bakery's debug traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+    /// `-vv`: the SDK's traces too.
+    Traces,
+}
+
+static VERBOSITY: OnceLock<Verbosity> = OnceLock::new();
+
+/// Set once, from the global flags, before any command runs.
+pub fn set_verbosity(verbosity: Verbosity) {
+    let _ = VERBOSITY.set(verbosity);
+}
+
+pub fn verbosity() -> Verbosity {
+    VERBOSITY.get().copied().unwrap_or(Verbosity::Normal)
+}
+
+/// `--color`: `auto` colours stderr when it is a terminal and neither `NO_COLOR` nor
+/// `TERM=dumb` is set; stdout (results, tables) is never coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    pub fn apply(self) {
+        match self {
+            // console's own rule: NO_COLOR, CLICOLOR(_FORCE), a terminal, TERM.
+            Color::Auto => {}
+            Color::Always => console::set_colors_enabled_stderr(true),
+            Color::Never => console::set_colors_enabled_stderr(false),
+        }
+        console::set_colors_enabled(false);
+    }
+}
+
 /// How the result (and a bake's events) are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -49,11 +94,19 @@ pub fn print_json(value: &impl Serialize) {
     );
 }
 
-/// An error on stderr: `error: <what happened>`, then `  hint: <what to do>`.
+/// An error on stderr: `error: <what happened>`, then `  hint: <what to do>`; with
+/// `-v`, the error's full form as well (the SDK's, for an AWS call).
 pub fn print_error(error: &Error) {
-    errln!("error: {}", error.problem());
+    errln!(
+        "{} {}",
+        console::style("error:").for_stderr().red().bold(),
+        error.problem()
+    );
     if let Some(hint) = error.hint() {
-        errln!("  hint: {hint}");
+        errln!("  {} {hint}", console::style("hint:").for_stderr().cyan());
+    }
+    if verbosity() >= Verbosity::Verbose {
+        errln!("  debug: {error:?}");
     }
 }
 

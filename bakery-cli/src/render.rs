@@ -1,36 +1,28 @@
-//! How a bake's events look on stderr: a spinner on a terminal, one plain timestamped
-//! line per event otherwise (Jenkins), or JSON lines with `--output json`.
+//! How a bake's events look on stderr: on a terminal, one live line per running step
+//! of every bake (indicatif's `MultiProgress`) with finished and failed steps printed
+//! above them; one plain timestamped line per event otherwise (Jenkins, a pipe,
+//! `TERM=dumb`); JSON lines with `--output json`.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bakery_core::events::{Event, EventSink, OutputStream};
-use bakery_core::model::Resource;
-use indicatif::{ProgressBar, ProgressStyle};
+use bakery_core::model::{Resource, Step};
+use console::style;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::output::Output;
+use crate::output::{verbosity, Output, Verbosity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
-    /// A spinner for the current step, finished steps printed above it.
+    /// A live line per running step, finished steps printed above them.
     Bar,
     /// One timestamped line per event.
     Plain,
     /// One JSON object per event.
     Json,
-}
-
-pub struct Renderer {
-    style: Style,
-    spinner: Option<ProgressBar>,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    /// Created and not yet removed: what may be left if the process exits now.
-    live: Vec<Resource>,
 }
 
 impl Style {
@@ -42,22 +34,49 @@ impl Style {
             Output::Text => Style::Plain,
         }
     }
+
+    /// Live lines only where they can be drawn: stderr is a terminal that moves its
+    /// cursor (not a pipe, not `TERM=dumb`). Anywhere else they would draw nothing at
+    /// all, so plain lines stand in.
+    pub fn bars_if_drawable() -> Style {
+        if ProgressDrawTarget::stderr().is_hidden() {
+            Style::Plain
+        } else {
+            Style::Bar
+        }
+    }
+}
+
+pub struct Renderer {
+    style: Style,
+    quiet: bool,
+    bars: Option<Bars>,
+    state: Mutex<State>,
+}
+
+/// The live lines: one per running step of each bake (several run at once with
+/// `bake --all`, and a bake's steps overlap: the builder terminates during the tests).
+struct Bars {
+    multi: MultiProgress,
+    running: Mutex<HashMap<(Option<String>, Step), ProgressBar>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Created and not yet removed: what may be left if the process exits now.
+    live: Vec<Resource>,
 }
 
 impl Renderer {
     pub fn new(style: Style) -> Renderer {
-        let spinner = (style == Style::Bar).then(|| {
-            let spinner = ProgressBar::new_spinner();
-            spinner.set_style(
-                ProgressStyle::with_template("{spinner:.cyan} {elapsed:>4} {msg}")
-                    .expect("valid template"),
-            );
-            spinner.enable_steady_tick(Duration::from_millis(120));
-            spinner
+        let bars = (style == Style::Bar).then(|| Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            running: Mutex::new(HashMap::new()),
         });
         Renderer {
             style,
-            spinner,
+            quiet: verbosity() == Verbosity::Quiet,
+            bars,
             state: Mutex::new(State::default()),
         }
     }
@@ -74,18 +93,23 @@ impl Renderer {
         });
     }
 
+    /// Clears the live lines (what is printed above them stays).
     pub fn finish(&self) {
-        if let Some(spinner) = &self.spinner {
-            spinner.finish_and_clear();
+        if let Some(bars) = &self.bars {
+            for (_, bar) in bars.running.lock().expect("bars").drain() {
+                bar.finish_and_clear();
+            }
+            let _ = bars.multi.clear();
         }
     }
 
     fn line(&self, text: &str) {
-        match &self.spinner {
-            Some(spinner) => spinner.println(text),
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.multi.println(text);
+            }
             None => {
-                let mut stderr = std::io::stderr().lock();
-                let _ = writeln!(stderr, "{text}");
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
             }
         }
     }
@@ -97,6 +121,94 @@ impl Renderer {
             Event::ResourceCreated { resource, .. } => state.live.push(resource.clone()),
             Event::ResourceRemoved { resource, .. } => state.live.retain(|r| r != resource),
             _ => {}
+        }
+    }
+
+    fn emit_as(&self, role: Option<&str>, event: Event) {
+        self.track(&event);
+        if self.quiet && !matters_when_quiet(&event) {
+            return;
+        }
+        let prefix = role.map(|r| format!("{r}: ")).unwrap_or_default();
+        match (&self.bars, self.style) {
+            (_, Style::Json) => {
+                let mut value = serde_json::to_value(&event).expect("events serialize");
+                value["at"] = serde_json::Value::String(timestamp());
+                if let Some(role) = role {
+                    value["role"] = serde_json::Value::String(role.to_string());
+                }
+                self.line(&value.to_string());
+            }
+            (Some(bars), _) => self.draw(bars, role, &prefix, &event),
+            (None, _) => {
+                if let Some(text) = describe(&event) {
+                    self.line(&format!("{} {prefix}{}", timestamp(), paint(&event, text)));
+                }
+            }
+        }
+    }
+
+    /// The live lines: a step's line appears when it starts, shows what it waits
+    /// for, and gives way to a ✔ or ✘ line above the others when it ends.
+    fn draw(&self, bars: &Bars, role: Option<&str>, prefix: &str, event: &Event) {
+        let key = |step: &Step| (role.map(str::to_string), step.clone());
+        match event {
+            Event::StepStarted { step } => {
+                let bar = bars.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner:.cyan} {elapsed:>4} {prefix}{msg}")
+                        .expect("valid template"),
+                );
+                bar.set_prefix(format!("{prefix}{step}"));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bars.running.lock().expect("bars").insert(key(step), bar);
+            }
+            Event::Waiting {
+                step,
+                resource,
+                state,
+                ..
+            } => {
+                if let Some(bar) = bars.running.lock().expect("bars").get(&key(step)) {
+                    bar.set_message(format!(": {resource} {state}"));
+                }
+            }
+            Event::StepFinished { step, seconds } => {
+                self.end_step(bars, &key(step));
+                self.line(&format!(
+                    "  {} {:<32} {seconds:>7.1}s",
+                    style("\u{2714}").for_stderr().green(),
+                    format!("{prefix}{step}")
+                ));
+            }
+            Event::StepFailed {
+                step,
+                seconds,
+                error,
+            } => {
+                self.end_step(bars, &key(step));
+                self.line(&format!(
+                    "  {} {}",
+                    style("\u{2718}").for_stderr().red().bold(),
+                    style(format!(
+                        "{prefix}{step} FAILED after {seconds:.1}s: {error}"
+                    ))
+                    .for_stderr()
+                    .red()
+                ));
+            }
+            _ => {
+                if let Some(text) = describe(event) {
+                    self.line(&format!("    {prefix}{}", paint(event, text)));
+                }
+            }
+        }
+    }
+
+    fn end_step(&self, bars: &Bars, key: &(Option<String>, Step)) {
+        if let Some(bar) = bars.running.lock().expect("bars").remove(key) {
+            bar.finish_and_clear();
+            bars.multi.remove(&bar);
         }
     }
 }
@@ -119,45 +231,28 @@ impl EventSink for RoleEvents {
     }
 }
 
-impl Renderer {
-    fn emit_as(&self, role: Option<&str>, event: Event) {
-        self.track(&event);
-        let prefix = role.map(|r| format!("{r}: ")).unwrap_or_default();
-        match self.style {
-            Style::Json => {
-                let mut value = serde_json::to_value(&event).expect("events serialize");
-                value["at"] = serde_json::Value::String(timestamp());
-                if let Some(role) = role {
-                    value["role"] = serde_json::Value::String(role.to_string());
-                }
-                self.line(&value.to_string());
-            }
-            Style::Plain => {
-                if let Some(text) = describe(&event) {
-                    self.line(&format!("{} {prefix}{text}", timestamp()));
-                }
-            }
-            Style::Bar => {
-                let spinner = self.spinner.as_ref().expect("bar style has a spinner");
-                match &event {
-                    Event::StepStarted { step } => spinner.set_message(format!("{prefix}{step}")),
-                    Event::Waiting {
-                        step,
-                        resource,
-                        state,
-                        ..
-                    } => spinner.set_message(format!("{prefix}{step}: {resource} {state}")),
-                    Event::StepFinished { step, seconds } => {
-                        spinner.println(format!("  \u{2714} {prefix}{step:<24} {seconds:>7.1}s"))
-                    }
-                    _ => {
-                        if let Some(text) = describe(&event) {
-                            spinner.println(format!("    {prefix}{text}"));
-                        }
-                    }
-                }
-            }
+/// With `-q`: what went wrong or stays behind, nothing of what went right.
+fn matters_when_quiet(event: &Event) -> bool {
+    match event {
+        Event::StepFailed { .. } | Event::Warning { .. } | Event::ResourceKept { .. } => true,
+        Event::CleanupFinished { leaked } => !leaked.is_empty(),
+        _ => false,
+    }
+}
+
+/// Failures in red, warnings and what stays behind in yellow (when colour is on:
+/// `--color`, `NO_COLOR`, a terminal).
+fn paint(event: &Event, text: String) -> String {
+    match event {
+        Event::StepFailed { .. } => style(text).for_stderr().red().bold().to_string(),
+        Event::CleanupFinished { leaked } if !leaked.is_empty() => {
+            style(text).for_stderr().red().bold().to_string()
         }
+        Event::Warning { .. } | Event::ResourceKept { .. } => {
+            style(text).for_stderr().yellow().to_string()
+        }
+        Event::Output { .. } => style(text).for_stderr().dim().to_string(),
+        _ => text,
     }
 }
 

@@ -76,7 +76,7 @@ pub enum Error {
     /// A wait ran past its deadline.
     #[error(
         "gave up waiting for {what} {resource} ({region}) after {}: last state `{last_state}`{}",
-        humantime::format_duration(*.after), hint_suffix(*.hint)
+        crate::model::time::human(*.after), hint_suffix(*.hint)
     )]
     Timeout {
         what: &'static str,
@@ -102,13 +102,18 @@ pub enum Error {
 /// An AWS call that failed: which call, where, on what; the service's code and
 /// message; and the SDK's own error as the source.
 #[derive(Debug, thiserror::Error)]
-#[error("{operation} failed in {region}{}: {message}", resource_suffix(.resource))]
+#[error(
+    "{operation} failed in {region}{}: {message}{}",
+    resource_suffix(.resource), request_suffix(.request_id)
+)]
 pub struct AwsError {
     pub operation: &'static str,
     pub region: String,
     pub resource: Option<String>,
     pub code: Option<String>,
     pub message: String,
+    /// AWS's id of the request, for AWS Support and CloudTrail.
+    pub request_id: Option<String>,
     /// Throttling, a 5xx answer or a lost connection: the same call may succeed later.
     pub transient: bool,
     #[source]
@@ -195,6 +200,7 @@ impl Error {
         match self {
             Error::Input { hint, .. } | Error::Distribution { hint, .. } => hint.as_deref(),
             Error::Timeout { hint, .. } => *hint,
+            Error::Aws(aws) => aws.code.as_deref().and_then(aws_hint),
             _ => None,
         }
     }
@@ -212,7 +218,7 @@ impl Error {
                 ..
             } => format!(
                 "gave up waiting for {what} {resource} ({region}) after {}: last state `{last_state}`",
-                humantime::format_duration(*after)
+                crate::model::time::human(*after)
             ),
             other => other.to_string(),
         }
@@ -253,6 +259,37 @@ fn resource_suffix(resource: &Option<String>) -> String {
         .as_ref()
         .map(|r| format!(" for {r}"))
         .unwrap_or_default()
+}
+
+fn request_suffix(request_id: &Option<String>) -> String {
+    request_id
+        .as_ref()
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
+}
+
+/// What to do about the AWS error codes a baker meets, by code.
+fn aws_hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure" => {
+            "the credentials lack this permission: docs/iam-policy.json lists every action              bakery calls (EC2's encoded message decodes with `aws sts              decode-authorization-message`)"
+        }
+        "InvalidClientTokenId" | "UnrecognizedClientException" | "ExpiredToken"
+        | "ExpiredTokenException" | "RequestExpired" | "SignatureDoesNotMatch" => {
+            "the credentials are not valid (any more): refresh them (aws sso login, a new              session) or choose others with --profile; check the machine's clock"
+        }
+        "OptInRequired" => "enable the region for the account (Account settings, Regions)",
+        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
+            "AWS throttled the calls after every retry: run fewer bakes at once (--jobs)              or again later"
+        }
+        "InstanceLimitExceeded" | "VcpuLimitExceeded" | "ResourceLimitExceeded" => {
+            "an account quota is reached: ask for more in Service Quotas, or choose a              smaller instance type"
+        }
+        "InsufficientInstanceCapacity" | "Unsupported" => {
+            "EC2 has no capacity for this instance type here now: try another instance              type or subnet (Availability Zone), or later"
+        }
+        _ => return None,
+    })
 }
 
 fn reason_suffix(reason: &Option<String>) -> String {

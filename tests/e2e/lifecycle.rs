@@ -32,7 +32,7 @@ async fn channels_follow_promotions_and_roll_back_and_releases_show_it_all() {
         .run();
     listed.expect_code(0);
     let listed = listed.json();
-    let versions: Vec<&str> = listed
+    let versions: Vec<&str> = listed["releases"]
         .as_array()
         .unwrap()
         .iter()

@@ -201,8 +201,7 @@ async fn release_commands_act_on_every_region_of_the_environment() {
 
     let listed = command(&["releases", "fleet", "--output", "json"]);
     listed.expect_code(0);
-    let regions: Vec<String> = listed
-        .json()
+    let regions: Vec<String> = listed.json()["releases"]
         .as_array()
         .unwrap()
         .iter()

@@ -151,7 +151,7 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
         ])
         .run();
     stranger.expect_code(1);
-    let outcome = &stranger.json()[0];
+    let outcome = &stranger.json()["regions"][0];
     assert_eq!(outcome["status"], "shared");
     let problems = outcome["key_problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");

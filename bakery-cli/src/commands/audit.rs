@@ -10,6 +10,7 @@ use bakery_core::Error;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, warn_split, Output};
+use crate::table;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -77,35 +78,33 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     } else if fleets.is_empty() {
         outln!("no running instances in {}", searched.join(", "));
     } else {
-        outln!(
-            "{:<15} {:<28} {:<22} {:>9} {:>6}  {:<16} PROBLEMS",
-            "REGION",
-            "RELEASE",
-            "IMAGE",
-            "AGE/DAYS",
-            "COUNT",
-            "CHANNELS"
-        );
+        let mut listing = table::new(&[
+            "REGION", "RELEASE", "IMAGE", "AGE/DAYS", "COUNT", "CHANNELS", "PROBLEMS",
+        ]);
         for (region, fleet) in &fleets {
             let release = match (&fleet.role, &fleet.version) {
                 (Some(role), Some(version)) => format!("{role}@{version}"),
                 _ => "(not bakery)".to_string(),
             };
-            outln!(
-                "{:<15} {:<28} {:<22} {:>9} {:>6}  {:<16} {}",
-                region,
+            listing.add_row(vec![
+                region.clone(),
                 release,
-                fleet.image_id,
+                fleet.image_id.clone(),
                 fleet.age_days.map_or("-".to_string(), |d| d.to_string()),
-                fleet.instances.len(),
+                fleet.instances.len().to_string(),
                 if fleet.channels.is_empty() {
                     "-".to_string()
                 } else {
                     fleet.channels.join(",")
                 },
-                fleet.violations.join("; ")
-            );
+                if fleet.violations.is_empty() {
+                    "-".to_string()
+                } else {
+                    fleet.violations.join("; ")
+                },
+            ]);
         }
+        table::print(listing);
     }
     if violations > 0 {
         Exit::PolicyBroken

@@ -1,6 +1,5 @@
 //! `bakery bake`: plan, connect, run the chain with signal handling, report.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -56,7 +55,9 @@ pub struct Args {
     /// With --bump: a pre-release NAME.N (`--bump minor --pre rc` after 1.4.2 gives 1.5.0-rc.1).
     #[arg(long, value_name = "NAME", requires = "bump")]
     pre: Option<String>,
-    /// How progress looks with text output (auto: a spinner on a terminal, plain lines otherwise).
+    /// How progress looks with text output: auto (or bar) draws a live line per running
+    /// step where stderr is a terminal that can (not a pipe, not TERM=dumb), plain lines
+    /// otherwise; plain always writes one timestamped line per event.
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     progress: Progress,
     /// Append a Packer-style manifest build (artifact_id = region:ami-id,…) to this
@@ -216,14 +217,14 @@ impl Args {
 }
 
 impl Progress {
-    /// How events look: JSON lines with JSON output, else a spinner on a terminal.
+    /// How events look: JSON lines with JSON output, else live lines where they can
+    /// be drawn (`bar` asks for them, `auto` takes them on a terminal) and plain lines
+    /// everywhere else.
     pub fn style(self, output: Output) -> Style {
         match (output, self) {
             (Output::Json, _) => Style::Json,
-            (_, Progress::Bar) => Style::Bar,
             (_, Progress::Plain) => Style::Plain,
-            (_, Progress::Auto) if std::io::stderr().is_terminal() => Style::Bar,
-            (_, Progress::Auto) => Style::Plain,
+            (_, Progress::Bar | Progress::Auto) => Style::bars_if_drawable(),
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, Output};
 use crate::render::{Renderer, Style};
+use crate::table;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -66,15 +67,21 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         }));
         return exit_of(&failed);
     }
-    for kept in &sweep.kept {
-        outln!("KEPT {:<43} {}", kept.resource.describe(), kept.reason);
+    if !sweep.kept.is_empty() {
+        let mut kept = table::new(&["KEPT", "WHY"]);
+        for item in &sweep.kept {
+            kept.add_row(vec![item.resource.describe(), item.reason.clone()]);
+        }
+        table::print(kept);
     }
     if leftovers.is_empty() {
         outln!("nothing left behind in {}", searched.join(", "));
     } else {
+        let mut found = table::new(&[if yes { "REMOVED" } else { "LEFT BEHIND" }, "WHY"]);
         for leftover in leftovers {
-            outln!("{:<48} {}", leftover.resource.describe(), leftover.reason);
+            found.add_row(vec![leftover.resource.describe(), leftover.reason.clone()]);
         }
+        table::print(found);
         if !yes {
             outln!(
                 "nothing removed yet: run again with --yes to remove {} resource(s)",

@@ -20,6 +20,7 @@ pub enum Command {
 /// A recipe and the flags that change its settings.
 #[derive(clap::Args)]
 pub struct ShowArgs {
+    /// The recipe folder, e.g. recipes/base.
     recipe: PathBuf,
     #[command(flatten)]
     settings: SettingsArgs,

@@ -11,7 +11,9 @@ use crate::output::{fail, outln, print_json, Output};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The role, e.g. base (its recipe folder's name).
     role: String,
+    /// The release's version, e.g. 2.4.0.
     version: String,
     /// YYYY-MM-DD, an RFC 3339 time, or `now`.
     #[arg(long, default_value = "now")]

@@ -6,15 +6,18 @@ use bakery_core::release::distribute::{self, RegionOutcome};
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::{fail, outln, print_json, Output};
+use crate::output::{fail, print_json, Output};
 use crate::render::{Renderer, Style};
+use crate::table;
 
 /// How many regions `bakery distribute` copies to at once.
 const COPY_JOBS: usize = 4;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The role, e.g. base (its recipe folder's name).
     role: String,
+    /// The release's version, e.g. 2.4.0.
     version: String,
     /// Regions to copy to (default: the environment's regions other than this one).
     #[arg(long = "copy-to", visible_alias = "regions", value_name = "REGIONS")]
@@ -41,7 +44,11 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     };
     renderer.finish();
     if output == Output::Json {
-        print_json(&outcomes);
+        print_json(&serde_json::json!({
+            "role": args.role,
+            "version": args.version,
+            "regions": outcomes,
+        }));
     } else {
         print_regions(&outcomes);
     }
@@ -54,16 +61,18 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
 
 /// One line per region: what distribution did there.
 pub fn print_regions(outcomes: &[RegionOutcome]) {
+    let mut listing = table::rows();
     for outcome in outcomes {
-        outln!(
-            "  {:<16} {:<8} {}",
-            outcome.region,
-            outcome.status.as_str(),
+        listing.add_row(vec![
+            outcome.region.clone(),
+            outcome.status.as_str().to_string(),
             outcome
                 .image_id
                 .as_deref()
                 .or(outcome.error.as_deref())
                 .unwrap_or("-")
-        );
+                .to_string(),
+        ]);
     }
+    table::print_indented(listing, 2);
 }

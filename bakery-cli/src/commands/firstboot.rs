@@ -14,6 +14,7 @@ pub enum Command {
     /// Print exactly what a bake of the recipe installs for the first boot: every
     /// file with its path, mode and content, and the config filled from the recipe.
     Render {
+        /// The recipe folder, e.g. recipes/base.
         recipe: PathBuf,
         /// The release the config names (a bake fills in the version it claims).
         #[arg(long, default_value = "0.0.0-render")]

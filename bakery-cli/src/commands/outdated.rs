@@ -14,6 +14,7 @@ use bakery_core::Error;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, Output};
+use crate::table;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -87,7 +88,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
 }
 
 fn print_states(states: &[RoleState]) {
-    outln!("{:<20} {:<16} {:<28} WHY", "ROLE", "NEWEST", "FLEETS RUN");
+    let mut listing = table::new(&["ROLE", "NEWEST", "FLEETS RUN", "WHY"]);
     for state in states {
         let mut running: Vec<String> = state
             .fleets
@@ -102,10 +103,9 @@ fn print_states(states: &[RoleState]) {
             .collect();
         running.dedup();
         let why: Vec<String> = state.reasons.iter().map(|r| r.describe()).collect();
-        outln!(
-            "{:<20} {:<16} {:<28} {}",
-            state.role,
-            state.newest.as_deref().unwrap_or("-"),
+        listing.add_row(vec![
+            state.role.clone(),
+            state.newest.clone().unwrap_or_else(|| "-".to_string()),
             if running.is_empty() {
                 "-".to_string()
             } else {
@@ -115,7 +115,8 @@ fn print_states(states: &[RoleState]) {
                 "up to date".to_string()
             } else {
                 why.join("; ")
-            }
-        );
+            },
+        ]);
     }
+    table::print(listing);
 }

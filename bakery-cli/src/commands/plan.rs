@@ -57,7 +57,7 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
     );
     outln!(
         "lifetime: {} (dead-man's switch)",
-        humantime::format_duration(plan.builder_lifetime)
+        bakery_core::model::time::human(plan.builder_lifetime)
     );
     if let Some(key) = &plan.builder.kms_key {
         outln!("image key: {key}");
@@ -115,7 +115,7 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         outln!(
             "  {:<28} timeout {}",
             step.step.to_string(),
-            humantime::format_duration(step.timeout)
+            bakery_core::model::time::human(step.timeout)
         );
     }
     outln!(
@@ -138,7 +138,7 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
                 outln!(
                     "  {:<28} timeout {}",
                     command.step.to_string(),
-                    humantime::format_duration(command.timeout)
+                    bakery_core::model::time::human(command.timeout)
                 );
             }
         }

@@ -17,8 +17,11 @@ use crate::render::{Renderer, Style};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The role, e.g. base (its recipe folder's name).
     role: String,
+    /// The release's version, e.g. 2.4.0 (an older one: a rollback).
     version: String,
+    /// The channel to point at it, e.g. stable (/bakery/<role>/channels/<name>).
     #[arg(long)]
     channel: String,
     /// Regions to promote in (default: the environment's, else the current region),

@@ -8,9 +8,11 @@ use bakery_core::Error;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, Output};
+use crate::table;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The role, e.g. base (its recipe folder's name).
     role: String,
     /// The newest releases that always stay.
     #[arg(long)]
@@ -49,23 +51,23 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         print_json(&serde_json::json!({ "role": role, "applied": yes, "releases": items }));
         return Exit::Success;
     }
+    let mut listing = table::new(&["ACTION", "VERSION", "REGION", "IMAGE", "WHY / SNAPSHOTS"]);
     for item in &items {
-        match item.action {
-            Action::Delete => outln!(
-                "{:<10} {:<16} {} and {}",
-                if yes { "deleted" } else { "would delete" },
-                item.version,
-                item.image_id,
-                item.snapshot_ids.join(", ")
-            ),
-            Action::Keep => outln!(
-                "{:<10} {:<16} {} ({})",
-                "keep",
-                item.version,
-                item.image_id,
-                item.reason
-            ),
-        }
+        let (action, detail) = match item.action {
+            Action::Delete if yes => ("deleted", item.snapshot_ids.join(", ")),
+            Action::Delete => ("would delete", item.snapshot_ids.join(", ")),
+            Action::Keep => ("keep", item.reason.clone()),
+        };
+        listing.add_row(vec![
+            action.to_string(),
+            item.version.clone(),
+            item.region.clone(),
+            item.image_id.clone(),
+            detail,
+        ]);
+    }
+    if !items.is_empty() {
+        table::print(listing);
     }
     let mut doomed: Vec<&str> = items
         .iter()

@@ -2,6 +2,7 @@
 //! with their channels; a channel that names different releases in different regions
 //! is reported.
 
+use bakery_core::model::time::utc_seconds;
 use bakery_core::model::RoleName;
 use bakery_core::release::{catalog, channels};
 use bakery_core::Error;
@@ -9,11 +10,14 @@ use bakery_core::Error;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, warn_split, Output};
+use crate::table;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The role, e.g. base (its recipe folder's name).
     role: String,
-    /// Regions to look in (default: the environment's, else the current region).
+    /// Regions to look in, comma-separated or repeated (default: the environment's,
+    /// else the current region).
     #[arg(long, value_name = "REGIONS")]
     regions: Vec<String>,
 }
@@ -35,40 +39,38 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         warn_split(&args.role, split);
     }
     if context.output == Output::Json {
-        print_json(&releases);
+        print_json(&serde_json::json!({
+            "role": args.role,
+            "releases": releases,
+            "channel_splits": splits,
+        }));
         return Exit::Success;
     }
     if releases.is_empty() {
         outln!("no releases of {}", args.role);
         return Exit::Success;
     }
-    outln!(
-        "{:<16} {:<14} {:<22} {:<12} {:<8} {:<22} {:<12} CHANNELS",
-        "VERSION",
-        "REGION",
-        "IMAGE",
-        "STATE",
-        "TESTS",
-        "CREATED",
-        "BASE"
-    );
+    let mut listing = table::new(&[
+        "VERSION", "ARCH", "REGION", "IMAGE", "STATE", "TESTS", "CREATED", "BASE", "CHANNELS",
+    ]);
     for r in releases {
-        outln!(
-            "{:<16} {:<14} {:<22} {:<12} {:<8} {:<22} {:<12} {}",
+        let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".to_string());
+        listing.add_row(vec![
             r.version,
+            or_dash(r.architecture),
             r.region,
             r.image_id,
             r.state.to_string(),
-            r.tests.map_or("-".to_string(), |t| t.to_string()),
-            r.created
-                .as_deref()
-                .unwrap_or("-")
-                .chars()
-                .take(19)
-                .collect::<String>(),
-            r.base_image.as_deref().unwrap_or("-"),
-            r.channels.join(",")
-        );
+            or_dash(r.tests.map(|t| t.to_string())),
+            or_dash(r.created.as_deref().map(utc_seconds)),
+            or_dash(r.base_release.or(r.base_image)),
+            if r.channels.is_empty() {
+                "-".to_string()
+            } else {
+                r.channels.join(",")
+            },
+        ]);
     }
+    table::print(listing);
     Exit::Success
 }

@@ -8,11 +8,14 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::{fail, outln, print_json, Output};
+use crate::output::{fail, print_json, Output};
+use crate::table;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The role, e.g. base.
     role: String,
+    /// The release's version, e.g. 2.4.0.
     version: String,
     /// An AWS account id (comma-separated or repeated).
     #[arg(long = "account", value_name = "ID")]
@@ -23,7 +26,8 @@ pub struct Args {
     /// An organizational unit ARN (arn:aws:organizations::…:ou/o-…/ou-…).
     #[arg(long = "ou", value_name = "ARN")]
     organizational_units: Vec<String>,
-    /// Regions to act in (default: the environment's, else the current region).
+    /// Regions to act in, comma-separated or repeated (default: the environment's, else
+    /// the current region).
     #[arg(long, value_name = "REGIONS")]
     regions: Vec<String>,
 }
@@ -59,7 +63,12 @@ pub async fn run(args: &Args, change: PermissionChange, context: &Context) -> Ex
         Err(error) => return fail(context.output, &error),
     };
     if context.output == Output::Json {
-        print_json(&outcomes);
+        print_json(&serde_json::json!({
+            "role": args.role,
+            "version": args.version,
+            "change": change,
+            "regions": outcomes,
+        }));
     } else {
         print_outcomes(&outcomes);
     }
@@ -71,18 +80,19 @@ pub async fn run(args: &Args, change: PermissionChange, context: &Context) -> Ex
 }
 
 fn print_outcomes(outcomes: &[ShareOutcome]) {
+    let mut listing = table::rows();
     for outcome in outcomes {
-        outln!(
-            "  {:<16} {:<9} {}",
-            outcome.region,
-            outcome.status.as_str(),
+        listing.add_row(vec![
+            outcome.region.clone(),
+            outcome.status.as_str().to_string(),
             outcome
                 .error
                 .clone()
-                .unwrap_or_else(|| outcome.image_ids.join(", "))
-        );
+                .unwrap_or_else(|| outcome.image_ids.join(", ")),
+        ]);
         for problem in &outcome.key_problems {
-            outln!("  {:<16} KMS       {problem}", "");
+            listing.add_row(vec![String::new(), "KMS".to_string(), problem.clone()]);
         }
     }
+    table::print_indented(listing, 2);
 }

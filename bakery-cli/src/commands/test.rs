@@ -28,7 +28,9 @@ pub struct Args {
     /// Keep the test instance when a test fails, for debugging.
     #[arg(long)]
     keep_on_failure: bool,
-    /// How progress looks with text output (auto: a spinner on a terminal, plain lines otherwise).
+    /// How progress looks with text output: auto (or bar) draws a live line per running
+    /// step where stderr is a terminal that can (not a pipe, not TERM=dumb), plain lines
+    /// otherwise; plain always writes one timestamped line per event.
     #[arg(long, value_enum, default_value = "auto")]
     progress: Progress,
     #[command(flatten)]

@@ -11,6 +11,7 @@ use crate::output::{outln, print_error, print_json, Output};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Recipe folders to check, e.g. recipes/base recipes/zookeeper.
     #[arg(required = true)]
     recipes: Vec<PathBuf>,
 }
@@ -57,7 +58,7 @@ pub fn run(args: &Args, context: &Context) -> Exit {
         }
     }
     if output == Output::Json {
-        print_json(&results);
+        print_json(&serde_json::json!({ "recipes": results }));
     }
     exit
 }

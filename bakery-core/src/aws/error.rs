@@ -2,6 +2,7 @@
 //! the call, the service's code and message, and whether a retry may help. Each call
 //! site says `.context(call)` instead of building the error itself.
 
+use aws_sdk_ec2::operation::RequestId;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -52,6 +53,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = error.code().map(str::to_string);
+    let request_id = error.request_id().map(str::to_string);
     let transient = match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
@@ -75,6 +77,7 @@ where
         resource: call.resource.map(str::to_string),
         code,
         message,
+        request_id,
         transient,
         source: Some(Box::new(error)),
     }

@@ -281,6 +281,7 @@ impl Ssm {
                     resource: Some(instance_id.to_string()),
                     code: None,
                     message: "the answer carried no command id".into(),
+                    request_id: None,
                     transient: false,
                     source: None,
                 }

@@ -23,7 +23,7 @@ fn kept_reason(bake: &Bake<'_>, resource: &Resource) -> String {
     format!(
         "--keep-on-failure: {what} stays for debugging and terminates itself \
          within {} (dead-man's switch); terminate it yourself when done",
-        humantime::format_duration(lifetime)
+        crate::model::time::human(lifetime)
     )
 }
 
@@ -92,7 +92,7 @@ pub async fn cleanup(
         bake.sink.emit(Event::Warning {
             message: format!(
                 "cleanup did not finish within {}",
-                humantime::format_duration(bake.deadlines.cleanup)
+                crate::model::time::human(bake.deadlines.cleanup)
             ),
         });
     }

@@ -129,7 +129,7 @@ pub fn assess(
                 violations.push(format!(
                     "image is {} old, the policy allows {}",
                     describe_age(age),
-                    humantime::format_duration(max_age)
+                    crate::model::time::human(max_age)
                 ));
             }
             Fleet {
@@ -152,10 +152,13 @@ pub fn assess(
 }
 
 fn describe_age(age: Duration) -> String {
-    match age.as_secs() / 86400 {
-        0 => humantime::format_duration(Duration::from_secs(age.as_secs())).to_string(),
-        days => format!("{days} days"),
-    }
+    let seconds = age.as_secs();
+    let whole_days = if seconds >= 86_400 {
+        seconds - seconds % 86_400
+    } else {
+        seconds
+    };
+    crate::model::time::human(Duration::from_secs(whole_days))
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ pub fn parse_duration_up_to(
     if duration > limit {
         return Err(format!(
             "`{text}` is longer than {}: {why}",
-            humantime::format_duration(limit)
+            crate::model::time::human(limit)
         ));
     }
     Ok(duration)

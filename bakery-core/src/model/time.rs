@@ -1,6 +1,6 @@
 //! Points in time as AWS and bakery write them: RFC 3339.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 
@@ -9,7 +9,29 @@ pub fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }
 
-/// True when RFC 3339 time `a` is before `b`; false when either does not parse.
+/// An RFC 3339 time from AWS (`2026-11-23T19:32:06.000Z`) to the second, in UTC
+/// (`2026-11-23T19:32:06Z`); as it came when it does not parse.
+pub fn utc_seconds(time: &str) -> String {
+    humantime::parse_rfc3339_weak(time)
+        .map(rfc3339)
+        .unwrap_or_else(|_| time.to_string())
+}
+
+/// A duration as people count it: `91 days`, `1 day 12h`, `2h 30m`, `45s`; never in
+/// months of 30.44 days, as `humantime` would (`2months 29days 17h…` for 91 days).
+pub fn human(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    let rest = humantime::format_duration(Duration::from_secs(rest - rest % 60)).to_string();
+    match days {
+        0 => humantime::format_duration(Duration::from_secs(seconds)).to_string(),
+        1 if rest == "0s" => "1 day".to_string(),
+        1 => format!("1 day {rest}"),
+        n if rest == "0s" => format!("{n} days"),
+        n => format!("{n} days {rest}"),
+    }
+}
+
 /// How long before `now` an RFC 3339 time (EC2's creation dates) was; None when it
 /// does not parse or lies ahead.
 pub fn age_at(time: &str, now: SystemTime) -> Option<std::time::Duration> {
@@ -17,6 +39,7 @@ pub fn age_at(time: &str, now: SystemTime) -> Option<std::time::Duration> {
     now.duration_since(then).ok()
 }
 
+/// True when RFC 3339 time `a` is before `b`; false when either does not parse.
 pub fn rfc3339_before(a: &str, b: &str) -> bool {
     match (
         humantime::parse_rfc3339_weak(a),
@@ -59,6 +82,20 @@ mod tests {
             "2026-01-01T00:00:00Z"
         ));
         assert!(!rfc3339_before("soon", "2026-01-01T00:00:00Z"));
+        assert_eq!(
+            utc_seconds("2026-11-23T19:32:06.000Z"),
+            "2026-11-23T19:32:06Z"
+        );
+    }
+
+    #[test]
+    fn durations_read_in_days_never_in_months() {
+        let day = 86_400;
+        assert_eq!(human(Duration::from_secs(91 * day)), "91 days");
+        assert_eq!(human(Duration::from_secs(day + 12 * 3600)), "1 day 12h");
+        assert_eq!(human(Duration::from_secs(7 * day + 90)), "7 days 1m");
+        assert_eq!(human(Duration::from_secs(2 * 3600 + 30 * 60)), "2h 30m");
+        assert_eq!(human(Duration::from_secs(45)), "45s");
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod tests {
             resource: None,
             code: Some("InvalidGroup.Duplicate".into()),
             message: "InvalidGroup.Duplicate: already exists".into(),
+            request_id: None,
             transient: false,
             source: None,
         }

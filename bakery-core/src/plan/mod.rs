@@ -208,8 +208,8 @@ impl BakePlan {
             return Err(Error::input(format!(
                 "the steps' timeouts add up to a builder lifetime of {}; bakery lets a builder \
                  live {} at most (its dead-man's switch and `bakery cleanup` rely on that)",
-                humantime::format_duration(self.builder_lifetime),
-                humantime::format_duration(MAX_BUILDER_LIFETIME)
+                crate::model::time::human(self.builder_lifetime),
+                crate::model::time::human(MAX_BUILDER_LIFETIME)
             ))
             .with_hint("shorten the steps' `timeout`s"));
         }

@@ -13,7 +13,9 @@ use crate::aws::Aws;
 use crate::config::BaseSelector;
 use crate::error::{Error, Result};
 use crate::model::gate::TAG_TESTS;
-use crate::model::release::{channels_path, claims_path, TAG_BASE_IMAGE, TAG_ROLE, TAG_VERSION};
+use crate::model::release::{
+    channels_path, claims_path, TAG_BASE_IMAGE, TAG_BASE_RELEASE, TAG_ROLE, TAG_VERSION,
+};
 use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::{GateState, Release, RoleName};
 
@@ -52,7 +54,11 @@ pub struct ReleaseSummary {
     pub image_id: String,
     pub name: String,
     pub created: Option<String>,
+    /// `x86_64`, `arm64`: EC2's architecture of the image.
+    pub architecture: Option<String>,
     pub base_image: Option<String>,
+    /// `role@version` of the base, for a role layered on another's release.
+    pub base_release: Option<String>,
     pub state: ReleaseState,
     /// What its release gate said (`bakery:tests`); none on images made before it.
     pub tests: Option<GateState>,
@@ -176,6 +182,8 @@ fn summary(
             .map(|(channel, _)| channel.clone())
             .collect(),
         base_image: image.tags.get(TAG_BASE_IMAGE).cloned(),
+        base_release: image.tags.get(TAG_BASE_RELEASE).cloned(),
+        architecture: image.architecture.clone(),
         tests: image
             .tags
             .get(TAG_TESTS)

@@ -198,6 +198,8 @@ mod tests {
             name: format!("bakery/base/{version}/x86_64"),
             created: Some(created.into()),
             base_image: None,
+            base_release: None,
+            architecture: Some("x86_64".into()),
             state: super::catalog::ReleaseState::Available,
             deprecation_time: None,
             channels: channels.iter().map(|c| c.to_string()).collect(),

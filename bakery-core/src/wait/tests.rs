@@ -130,6 +130,7 @@ async fn throttling_is_retried_and_other_errors_are_not() {
                         resource: None,
                         code: Some("RequestLimitExceeded".into()),
                         message: "Request limit exceeded.".into(),
+                        request_id: None,
                         transient: true,
                         source: None,
                     }

@@ -13,6 +13,7 @@ fn aws_error(code: &str) -> Error {
         resource: Some("snap-1".into()),
         code: Some(code.into()),
         message: format!("{code}: ..."),
+        request_id: None,
         transient: false,
         source: None,
     }
