@@ -11,6 +11,7 @@ mod recipe;
 mod check;
 mod config;
 mod firstboot;
+mod iam;
 
 /// What the topic files use, in one place.
 mod support {

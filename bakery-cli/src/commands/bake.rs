@@ -75,8 +75,9 @@ pub struct Args {
     no_latest: bool,
     #[command(flatten)]
     pub settings: SettingsArgs,
-    /// Also send a message to --sns-topic when the bake succeeds.
-    #[arg(long, requires = "sns_topic")]
+    /// Also send a message to the topic (--sns-topic, else the environment's) when the
+    /// bake succeeds.
+    #[arg(long)]
     notify_success: bool,
     /// Keep the builder instance (or the test instance, when a test failed) when the
     /// bake fails, for debugging.

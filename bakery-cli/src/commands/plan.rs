@@ -24,6 +24,7 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
     if context.output == Output::Json {
         let mut value = serde_json::to_value(&plan).expect("plans serialize");
         value["aws_calls"] = serde_json::json!(plan.aws_calls());
+        value["aws_calls_on_failure"] = serde_json::json!(plan.aws_calls_on_failure());
         print_json(&value);
         return Exit::Success;
     }
@@ -148,5 +149,10 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
     for call in plan.aws_calls() {
         outln!("  {call}");
     }
+    outln!("AWS calls when it fails or is interrupted:");
+    for call in plan.aws_calls_on_failure() {
+        outln!("  {call}");
+    }
+    outln!("(docs/iam-policy.json allows exactly these, and those of the other commands)");
     Exit::Success
 }

@@ -9,10 +9,37 @@ use crate::model::{Step, VersionRequest};
 impl BakePlan {
     /// The AWS calls the bake makes, in order.
     pub fn aws_calls(&self) -> Vec<String> {
-        self.chain
+        let mut calls: Vec<String> = self
+            .chain
             .iter()
             .flat_map(|step| self.calls_of(step))
-            .collect()
+            .collect();
+        if let (Some(topic), true) = (&self.sns_topic, self.notify_success) {
+            calls.push(format!("sns:Publish {topic} (--notify-success)"));
+        }
+        calls
+    }
+
+    /// The calls of a bake that fails or is interrupted: its cleanup, then the alert.
+    pub fn aws_calls_on_failure(&self) -> Vec<String> {
+        let mut calls = vec![
+            "ssm:CancelCommand (a command still running)".to_string(),
+            "ec2:TerminateInstances, ec2:DescribeInstances (builder and test instance, until \
+             terminated)"
+                .to_string(),
+            "ec2:DeregisterImage, ec2:DescribeSnapshots, ec2:DeleteSnapshot (the image and \
+             its copies, found by bakery:bake-id)"
+                .to_string(),
+            "ec2:DescribeSecurityGroups, ec2:DeleteSecurityGroup (the bake's group)".to_string(),
+            format!(
+                "ssm:DeleteParameter {}<version> (the claim)",
+                claims_path(&self.role)
+            ),
+        ];
+        if let Some(topic) = &self.sns_topic {
+            calls.push(format!("sns:Publish {topic} (the alert)"));
+        }
+        calls
     }
 
     fn calls_of(&self, step: &Step) -> Vec<String> {
@@ -21,6 +48,7 @@ impl BakePlan {
             Step::CheckRelease => {
                 let mut calls = vec![
                     "sts:GetCallerIdentity".to_string(),
+                    "ec2:DescribeRegions (the bake's regions are the account's)".to_string(),
                     format!("ec2:DescribeImages (is {}@{} new?)", self.role, self.version),
                 ];
                 if matches!(self.version, VersionRequest::Next { .. }) {
@@ -78,7 +106,11 @@ impl BakePlan {
             Step::Launch => {
                 let mut calls = vec![self.network_reads()];
                 if makes_group {
-                    calls.push("ec2:CreateSecurityGroup (no inbound rules)".to_string());
+                    calls.push(
+                        "ec2:CreateSecurityGroup (no inbound rules; ec2:DescribeSecurityGroups \
+                         when its answer was lost)"
+                            .to_string(),
+                    );
                 }
                 calls.push(self.run_instances());
                 calls
@@ -116,8 +148,9 @@ impl BakePlan {
             }
             Step::TestLaunch => vec![format!(
                 "ec2:RunInstances {} from the new image, IMDSv2-only, metadata tags on, \
-                 encrypted-root, the builder's security group, iam:PassRole",
-                self.test.as_ref().map_or("?", |t| t.instance_type.as_str())
+                 encrypted-root, the builder's security group, ec2:CreateTags (its tags){}",
+                self.test.as_ref().map_or("?", |t| t.instance_type.as_str()),
+                self.pass_role()
             )],
             Step::TestReady => vec![
                 "ec2:DescribeInstances, ssm:DescribeInstanceInformation (test instance running and online)"
@@ -164,8 +197,8 @@ impl BakePlan {
                 })
                 .collect(),
             Step::Share => vec![
-                "ec2:ModifyImageAttribute, ec2:ModifySnapshotAttribute, kms:DescribeKey, \
-                 kms:GetKeyPolicy (share, in every region of the release)"
+                "ec2:ModifyImageAttribute, ec2:ModifySnapshotAttribute, ec2:DescribeSnapshots, \
+                 kms:DescribeKey, kms:GetKeyPolicy (share, in every region of the release)"
                     .to_string(),
             ],
             Step::Promote => self
@@ -203,9 +236,20 @@ impl BakePlan {
             .map(|p| format!(" profile={p}"))
             .unwrap_or_default();
         format!(
-            "ec2:RunInstances {} IMDSv2-only hop-limit={} encrypted-root{profile} ({address}), iam:PassRole",
+            "ec2:RunInstances {} IMDSv2-only hop-limit={} encrypted-root{profile} ({address}), \
+             ec2:CreateTags (its tags){}",
             self.builder.instance_type(),
             self.builder.metadata_hop_limit(),
+            self.pass_role()
         )
+    }
+
+    /// Launching with an instance profile passes its role to EC2.
+    fn pass_role(&self) -> &'static str {
+        if self.builder.instance_profile.is_some() {
+            ", iam:PassRole"
+        } else {
+            ""
+        }
     }
 }

@@ -204,6 +204,14 @@ impl BakePlan {
     /// What AWS and the bake's own safety nets take: a builder that lives at most
     /// [`MAX_BUILDER_LIFETIME`], commands of at most [`MAX_COMMAND_BYTES`].
     fn check_limits(&self) -> Result<()> {
+        if self.notify_success && self.sns_topic.is_none() {
+            return Err(
+                Error::input("--notify-success needs a topic to send to, and none is set")
+                    .with_hint(
+                        "give --sns-topic ARN, BAKERY_SNS_TOPIC, or the environment's sns_topic",
+                    ),
+            );
+        }
         if self.builder_lifetime > MAX_BUILDER_LIFETIME {
             return Err(Error::input(format!(
                 "the steps' timeouts add up to a builder lifetime of {}; bakery lets a builder \

@@ -150,7 +150,8 @@ fn the_plan_lists_its_aws_calls_in_order() {
     assert!(position("ssm:PutParameter /bakery/base/releases/") < position("ec2:RunInstances"));
     assert!(calls.iter().any(|c| c
         == "ec2:RunInstances t4g.small IMDSv2-only hop-limit=1 encrypted-root \
-            profile=bakery-builder (public address only if the subnet needs one), iam:PassRole"));
+            profile=bakery-builder (public address only if the subnet needs one), \
+            ec2:CreateTags (its tags), iam:PassRole"));
     assert!(position("ec2:DescribeVpcs (default)") < position("ec2:RunInstances"));
     assert!(
         position("ssm:SendCommand AWS-RunShellScript (generalize)") < position("ec2:StopInstances")
