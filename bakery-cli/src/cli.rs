@@ -28,7 +28,7 @@ pub struct Cli {
     #[arg(long = "env", global = true, env = "BAKERY_ENV", value_name = "NAME")]
     pub environment: Option<String>,
     /// The bakery.toml to read (default: found from the working directory upward).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, env = "BAKERY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// How the result is written on stdout (and a bake's events on stderr).
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     traces(verbosity);
     // Every command that reaches AWS takes its default region from the environment.
     let environment = match cli.command {
-        Command::Firstboot(_) | Command::Completions(_) | Command::Man => Ok(None),
+        Command::Completions(_) | Command::Man => Ok(None),
         _ => bakery_core::config::environment::select(
             cli.config.as_deref(),
             cli.environment.as_deref(),

@@ -187,3 +187,38 @@ fn an_empty_endpoint_variable_is_refused_with_its_name_not_a_crash() {
     refused.expect_code(2);
     refused.expect_stderr("AWS_ENDPOINT_URL is set but empty");
 }
+
+#[test]
+fn completions_and_the_manual_page_come_from_the_binary() {
+    for (shell, marker) in [
+        ("bash", "_bakery()"),
+        ("zsh", "#compdef bakery"),
+        ("fish", "complete -c bakery"),
+    ] {
+        let script = Bakery::new("eu-west-1").args(["completions", shell]).run();
+        script.expect_code(0);
+        script.expect_stdout(marker);
+        // Every command completes.
+        script.expect_stdout("outdated");
+    }
+    let page = Bakery::new("eu-west-1").args(["man"]).run();
+    page.expect_code(0);
+    page.expect_stdout(".TH bakery 1");
+    page.expect_stdout("completions");
+    let unknown = Bakery::new("eu-west-1").args(["completions", "tcsh"]).run();
+    unknown.expect_code(2);
+    unknown.expect_stderr("possible values");
+}
+
+#[test]
+fn the_version_names_the_commit_it_was_built_from() {
+    let version = Bakery::new("eu-west-1").args(["--version"]).run();
+    version.expect_code(0);
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let commit = String::from_utf8_lossy(&commit.stdout).trim().to_string();
+    version.expect_stdout(&format!("(commit {commit})"));
+}

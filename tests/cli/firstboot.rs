@@ -70,3 +70,44 @@ fn the_windows_agent_is_tested_with_pester_where_pwsh_exists() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
 }
+
+/// The agent alerts the topic a bake would give it: the recipe's, else the
+/// environment's (or `--sns-topic`), as in `bakery bake`.
+#[test]
+fn firstboot_render_takes_the_environments_topic_as_a_bake_does() {
+    let recipe = TestRecipe::new("worker").with_toml(
+        "[firstboot]\nrunlist = \"s3://runlists/{role}.json\"\nrunner = \"run {runlist}\"\n",
+    );
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("bakery.toml"),
+        "[environments.ops]\nregions = [\"eu-west-1\"]\n\
+         sns_topic = \"arn:aws:sns:eu-west-1:123456789012:ops\"\n",
+    )
+    .unwrap();
+    let topic_of = |args: &[&str]| -> Value {
+        let rendered = Bakery::new("eu-west-1")
+            .current_dir(config.path())
+            .args(["firstboot", "render", "--output", "json"])
+            .args(args)
+            .arg_path(recipe.path())
+            .run();
+        rendered.expect_code(0);
+        let files = rendered.json()["files"].as_array().unwrap().clone();
+        let file = files
+            .iter()
+            .find(|f| f["path"] == "/etc/bakery/firstboot.json")
+            .unwrap();
+        let config: Value = serde_json::from_str(file["content"].as_str().unwrap()).unwrap();
+        config["sns_topic"].clone()
+    };
+    assert_eq!(
+        topic_of(&["--env", "ops"]),
+        "arn:aws:sns:eu-west-1:123456789012:ops"
+    );
+    assert_eq!(
+        topic_of(&["--sns-topic", "arn:aws:sns:eu-west-1:123456789012:mine"]),
+        "arn:aws:sns:eu-west-1:123456789012:mine"
+    );
+    assert_eq!(topic_of(&[]), Value::Null);
+}

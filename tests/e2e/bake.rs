@@ -346,6 +346,47 @@ async fn a_bake_piped_into_a_reader_that_went_away_still_finishes_and_cleans_up(
     assert_eq!(builders, ["terminated"], "its builder is gone");
 }
 
+/// Live lines need a terminal that can draw them: in a pipe (a CI log) even
+/// `--progress bar` gives plain lines rather than nothing, and `-q` keeps the result
+/// and drops the progress.
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_in_a_pipe_is_plain_lines_and_quiet_keeps_only_the_result() {
+    // The firstboot agent's region, shared: this test looks only at its own role.
+    let aws = Account::in_region("ap-southeast-7").await;
+    let recipe = TestRecipe::new("progress")
+        .with_base("image = \"ami-1e749f67\"")
+        .step("work", "#!/bin/sh\necho work\n");
+
+    let barred = aws
+        .bakery()
+        .bake(recipe.path(), "1.0.0")
+        .args(["--progress", "bar"])
+        .run();
+    barred.expect_code(0);
+    barred.expect_stderr("[launch] started");
+    barred.expect_stderr("[recipe/work] | work");
+
+    let quiet = aws.bakery().args(["-q"]).bake(recipe.path(), "1.0.1").run();
+    quiet.expect_code(0);
+    quiet.expect_stdout("progress@1.0.1 baked");
+    assert!(!quiet.stderr.contains("[launch]"), "{}", quiet.stderr);
+
+    let listed = aws.bakery().args(["releases", "progress"]).run();
+    listed.expect_code(0);
+    let header: Vec<&str> = listed
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["VERSION", "ARCH", "REGION", "IMAGE", "STATE", "TESTS", "CREATED", "BASE", "CHANNELS"]
+    );
+    listed.expect_stdout("x86_64");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn listing_commands_piped_into_a_reader_that_went_away_exit_quietly() {
     let aws = Account::in_second_emulator("ca-west-1").await;

@@ -28,6 +28,7 @@
 //! | `janitor`, `kill` | `bakery cleanup` after `kill -9` at every step |
 //! | `lost_answers` | every create survives a lost answer; cleanup never takes a release |
 //! | `audit` | fleets by release, policy violations |
+//! | `docs` | every command line of README.md and docs/*.md runs as written, in a fresh copy |
 //!
 //! Offline commands (validate, plan, config show, firstboot render) are in `tests/cli`.
 
@@ -43,6 +44,7 @@ mod changes;
 mod config;
 mod corpus;
 mod distribute;
+mod docs;
 mod failures;
 mod faults;
 mod firstboot;

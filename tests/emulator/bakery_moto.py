@@ -23,6 +23,8 @@ What it adds (see tests/emulator/README.md for the control API):
 - Faults: the next N calls of an action (or a share of every call of a service, or all
   of them) answer with a chosen error (throttling, 5xx), late, or after taking effect.
 - DescribeRegions: the account has opted in to the opt-in regions (unless told not).
+- SSM public parameters /aws/service/ami-windows-latest/…, with a current Windows
+  Server image in each region (moto publishes only the Amazon Linux ones).
 - Instance metadata (IMDSv2 only) for each emulated instance under
   /bakery-imds/<instance-id>/, with its region and tags, for the firstboot agent's tests.
 
@@ -41,6 +43,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import defaultdict
 from typing import Any
 
 import moto
@@ -54,11 +57,11 @@ if moto.__version__ != PINNED_MOTO:
 
 from moto.core.responses import ActionResult  # noqa: E402
 from moto.ec2.models import ec2_backends  # noqa: E402
-from moto.ec2.models.amis import Ami, AmiBackend  # noqa: E402
+from moto.ec2.models.amis import AMIS, Ami, AmiBackend  # noqa: E402
 from moto.ec2.models.instances import Instance  # noqa: E402
 from moto.ec2.responses.amis import AmisResponse  # noqa: E402
 from moto.ssm.exceptions import SSMException  # noqa: E402
-from moto.ssm.models import Command, SimpleSystemManagerBackend  # noqa: E402
+from moto.ssm.models import Command, Parameter, ParameterDict, SimpleSystemManagerBackend  # noqa: E402
 from moto.ssm.responses import SimpleSystemManagerResponse  # noqa: E402
 
 DEFAULTS: dict[str, Any] = {
@@ -519,6 +522,67 @@ def describe_instance_information(self: SimpleSystemManagerResponse) -> ActionRe
 
 
 SimpleSystemManagerResponse.describe_instance_information = describe_instance_information  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------- SSM public parameters: Windows
+
+# AWS publishes /aws/service/ami-windows-latest/<image name without its date> in every
+# region, pointing at the newest Amazon Windows image of that name (`aws:ec2:image`).
+# moto publishes only the Amazon Linux ones, and its Windows images stop at 2016: the
+# emulator registers a current Windows Server image in the region (a copy of moto's
+# Windows Server 2016 image under AWS's current name) and its parameter, on first use.
+WINDOWS_LATEST = "/aws/service/ami-windows-latest/"
+WINDOWS_IMAGES = {
+    "Windows_Server-2022-English-Full-Base": "Windows_Server-2022-English-Full-Base-2026.11.12",
+}
+_original_check_loading_status = ParameterDict._check_loading_status
+
+
+def _windows_image_id(region: str, name: str) -> str:
+    return "ami-" + uuid.uuid5(uuid.NAMESPACE_DNS, f"{region}/{name}").hex[:17]
+
+
+def _check_loading_status(self: ParameterDict, key: str) -> None:
+    _original_check_loading_status(self, key)
+    if not str(key or "").startswith(WINDOWS_LATEST[:-1]) or self.__dict__.get("_bakery_windows"):
+        return
+    self.__dict__["_bakery_windows"] = True
+    backend = ec2_backends[self.account_id][self.region_name]
+    template = next(a for a in AMIS if a["ami_id"] == "ami-b7e93bce")
+    published = datetime.datetime(2026, 11, 12, tzinfo=datetime.timezone.utc)
+    for short_name, name in WINDOWS_IMAGES.items():
+        ami_id = _windows_image_id(self.region_name, name)
+        if ami_id not in backend.amis:
+            backend.amis[ami_id] = Ami(
+                backend,
+                **{
+                    **template,
+                    "ami_id": ami_id,
+                    "name": name,
+                    "description": "Microsoft Windows Server 2022 Full Locale English AMI provided by Amazon",
+                    "owner_alias": "amazon",
+                    "creation_date": published,
+                },
+            )
+        versions = defaultdict.__getitem__(self, WINDOWS_LATEST + short_name)
+        if not versions:
+            versions.append(
+                Parameter(
+                    account_id=self.account_id,
+                    name=WINDOWS_LATEST + short_name,
+                    value=ami_id,
+                    parameter_type="String",
+                    description=None,
+                    allowed_pattern=None,
+                    keyid=None,
+                    last_modified_date=published,
+                    version=1,
+                    data_type="aws:ec2:image",
+                )
+            )
+
+
+ParameterDict._check_loading_status = _check_loading_status  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------- SSM Run Command

@@ -19,13 +19,27 @@ pub enum Command {
         /// The release the config names (a bake fills in the version it claims).
         #[arg(long, default_value = "0.0.0-render")]
         version: String,
+        /// The bake's alert topic, which the agent takes when the recipe names none
+        /// (default: the environment's `sns_topic`, as a bake's).
+        #[arg(long, env = "BAKERY_SNS_TOPIC", value_name = "ARN")]
+        sns_topic: Option<String>,
     },
 }
 
 pub fn run(command: &Command, context: &Context) -> Exit {
-    let Command::Render { recipe, version } = command;
+    let Command::Render {
+        recipe,
+        version,
+        sns_topic,
+    } = command;
     let output = context.output;
-    let installation = match render(recipe, version) {
+    let bake_topic = sns_topic.clone().or_else(|| {
+        context
+            .environment
+            .as_ref()
+            .and_then(|e| e.settings().sns_topic.clone())
+    });
+    let installation = match render(recipe, version, bake_topic.as_deref()) {
         Ok(installation) => installation,
         Err(error) => return fail(output, &error),
     };

@@ -36,17 +36,14 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         plan.platform,
         plan.arch.as_str()
     );
-    outln!(
-        "base:     {}",
-        serde_json::to_string(&plan.base).expect("serializes")
-    );
+    outln!("base:     {}", plan.base);
     let builder = &plan.builder;
     outln!(
-        "builder:  {} {} GiB {} profile={} subnet={} security groups={}",
+        "builder:  {} {} {} profile={} subnet={} security groups={}",
         builder.instance_type(),
         builder
             .volume_size
-            .map_or("base's".to_string(), |s| s.to_string()),
+            .map_or("the base image's size".to_string(), |s| format!("{s} GiB")),
         builder.volume_type(),
         builder.instance_profile.as_deref().unwrap_or("-"),
         builder.subnet.as_deref().unwrap_or("default VPC"),

@@ -22,7 +22,11 @@ fn ec2_error(status: u16, code: &str, message: &str) -> HttpResponse {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code>\
          <Message>{message}</Message></Error></Errors><RequestID>r-1</RequestID></Response>"
     );
-    HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+    let mut response =
+        HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
+    // The SDK reads the request id from the header AWS sends with every answer.
+    response.headers_mut().insert("x-amzn-requestid", "r-1");
+    response
 }
 
 /// SSM's error document (the JSON protocol).
@@ -108,7 +112,8 @@ async fn throttling_and_server_errors_are_transient_and_keep_the_services_words(
     assert_eq!(error.aws_code(), Some("RequestLimitExceeded"));
     assert_eq!(
         error.to_string(),
-        "DescribeImages failed in eu-west-1 for ami-1: RequestLimitExceeded: Request limit exceeded."
+        "DescribeImages failed in eu-west-1 for ami-1: RequestLimitExceeded: Request limit \
+         exceeded. (request id r-1)"
     );
     let ssm_throttled =
         mock!(aws_sdk_ssm::Client::get_parameter).then_http_response(answer(|| {
@@ -140,8 +145,11 @@ async fn a_refusal_is_not_transient_and_says_who_refused_what() {
     );
     assert_eq!(
         error.to_string(),
-        "StopInstances failed in eu-west-1 for i-1: UnauthorizedOperation: You are not authorized to perform this operation."
+        "StopInstances failed in eu-west-1 for i-1: UnauthorizedOperation: You are not \
+         authorized to perform this operation. (request id r-1)"
     );
+    // What to do about it: the policy that lists every action bakery calls.
+    assert!(error.hint().unwrap().contains("docs/iam-policy.json"));
 }
 
 #[tokio::test]

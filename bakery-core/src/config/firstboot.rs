@@ -26,6 +26,20 @@ pub struct FirstbootSettings {
     pub fetch_timeout: Duration,
 }
 
+impl FirstbootSettings {
+    /// What the agent is given: first-boot failures go to the recipe's topic, else the
+    /// bake's (the team's: `--sns-topic`, the environment's `sns_topic`).
+    pub fn with_bake_topic(&self, bake_topic: Option<&str>) -> FirstbootSettings {
+        FirstbootSettings {
+            sns_topic: self
+                .sns_topic
+                .clone()
+                .or_else(|| bake_topic.map(str::to_string)),
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for FirstbootSettings {
     fn default() -> Self {
         FirstbootSettings {

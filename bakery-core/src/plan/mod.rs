@@ -448,11 +448,7 @@ fn command_steps(
     let document = Document::for_platform(recipe.platform);
     let mut steps = recipe_commands(recipe, &recipe.steps, Step::Recipe, vars);
     if let Some(firstboot) = &recipe.firstboot {
-        // First-boot failures go to the recipe's topic, else the bake's (the team's).
-        let mut firstboot = firstboot.clone();
-        if firstboot.sns_topic.is_none() {
-            firstboot.sns_topic = bake_topic.map(str::to_string);
-        }
+        let firstboot = firstboot.with_bake_topic(bake_topic);
         steps.push(CommandStep {
             step: Step::Firstboot,
             document,

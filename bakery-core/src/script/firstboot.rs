@@ -335,7 +335,13 @@ impl FirstbootOutcome {
 
 /// What a bake of the recipe in `dir` installs for the first boot, naming the release
 /// `version`; `None` when the recipe opts out.
-pub fn render(dir: &std::path::Path, version: &str) -> crate::Result<Option<Installation>> {
+/// `bake_topic` is the bake's alert topic (`--sns-topic`, the environment's), which
+/// the agent takes when the recipe's `[firstboot]` names none, as in a bake.
+pub fn render(
+    dir: &std::path::Path,
+    version: &str,
+    bake_topic: Option<&str>,
+) -> crate::Result<Option<Installation>> {
     let version = semver::Version::parse(version).map_err(|e| {
         crate::Error::input(format!(
             "--version `{version}` is not a semantic version ({e}); e.g. 1.4.0"
@@ -343,7 +349,8 @@ pub fn render(dir: &std::path::Path, version: &str) -> crate::Result<Option<Inst
     })?;
     let recipe = crate::config::Recipe::load(dir)?;
     Ok(recipe.firstboot.as_ref().map(|settings| {
-        let config = FirstbootConfig::new(&recipe.name, &version.to_string(), settings);
+        let settings = settings.with_bake_topic(bake_topic);
+        let config = FirstbootConfig::new(&recipe.name, &version.to_string(), &settings);
         Installation::new(recipe.platform, &config)
     }))
 }

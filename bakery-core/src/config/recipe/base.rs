@@ -49,6 +49,35 @@ fn requirement_text<S: serde::Serializer>(
     s.serialize_str(&req.to_string())
 }
 
+/// How `plan` and errors say which base: `SSM parameter /aws/service/…`,
+/// `base@stable`, `base@^2.3 (its newest match)`.
+impl std::fmt::Display for BaseImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BaseImage::Image(id) => write!(f, "image {id}"),
+            BaseImage::SsmParameter(path) => write!(f, "SSM parameter {path}"),
+            BaseImage::Filter { owner, name } => {
+                write!(f, "the newest image of owner {owner} named {name}")
+            }
+            BaseImage::Release {
+                role,
+                selector: BaseSelector::Channel(channel),
+            } => write!(f, "{role}@{channel} (the release its channel names)"),
+            BaseImage::Release {
+                role,
+                selector: BaseSelector::Version(requirement),
+            } => write!(f, "{role}@{requirement} (its newest release that matches)"),
+            BaseImage::DryRunRelease {
+                release,
+                built_from,
+            } => write!(
+                f,
+                "{release} (not made by a dry run: checked on {built_from})"
+            ),
+        }
+    }
+}
+
 impl BaseImage {
     /// `--base`: `ami-…`, an SSM parameter path `/…`, `OWNER:NAME-PATTERN`, or another
     /// role's release `ROLE@CHANNEL` / `ROLE@VERSION-REQUIREMENT`.
