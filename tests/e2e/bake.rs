@@ -364,7 +364,7 @@ async fn progress_in_a_pipe_is_plain_lines_and_quiet_keeps_only_the_result() {
         .run();
     barred.expect_code(0);
     barred.expect_stderr("[launch] started");
-    barred.expect_stderr("[recipe/work] | work");
+    barred.expect_stderr("[recipe/work] done in");
 
     let quiet = aws.bakery().args(["-q"]).bake(recipe.path(), "1.0.1").run();
     quiet.expect_code(0);

@@ -39,6 +39,7 @@ async fn channels_follow_promotions_and_roll_back_and_releases_show_it_all() {
         .map(|r| r["version"].as_str().unwrap())
         .collect();
     assert_eq!(versions, ["1.2.0-rc.1", "1.1.0", "1.0.0"]);
+    let listed = &listed["releases"];
     assert_eq!(listed[1]["channels"], json!(["latest", "stable"]));
     assert_eq!(listed[1]["image_id"], image_of(&second).as_str());
     assert_eq!(listed[1]["state"], "available");

@@ -67,30 +67,41 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         }));
         return exit_of(&failed);
     }
-    if !sweep.kept.is_empty() {
-        let mut kept = table::new(&["KEPT", "WHY"]);
-        for item in &sweep.kept {
-            kept.add_row(vec![item.resource.describe(), item.reason.clone()]);
-        }
-        table::print(kept);
+    let mut listing = table::new(&["ACTION", "RESOURCE", "WHY"]);
+    for item in &sweep.kept {
+        listing.add_row(vec![
+            "kept".to_string(),
+            item.resource.describe(),
+            item.reason.clone(),
+        ]);
+    }
+    for leftover in leftovers {
+        let action = if !yes {
+            "would remove"
+        } else if failed.iter().any(|(f, _)| f.resource == leftover.resource) {
+            "COULD NOT REMOVE"
+        } else {
+            "removed"
+        };
+        listing.add_row(vec![
+            action.to_string(),
+            leftover.resource.describe(),
+            leftover.reason.clone(),
+        ]);
+    }
+    if !sweep.kept.is_empty() || !leftovers.is_empty() {
+        table::print(listing);
     }
     if leftovers.is_empty() {
         outln!("nothing left behind in {}", searched.join(", "));
-    } else {
-        let mut found = table::new(&[if yes { "REMOVED" } else { "LEFT BEHIND" }, "WHY"]);
-        for leftover in leftovers {
-            found.add_row(vec![leftover.resource.describe(), leftover.reason.clone()]);
-        }
-        table::print(found);
-        if !yes {
-            outln!(
-                "nothing removed yet: run again with --yes to remove {} resource(s)",
-                leftovers.len()
-            );
-        }
-        for (leftover, why) in &failed {
-            outln!("COULD NOT REMOVE {}: {why}", leftover.resource.describe());
-        }
+    } else if !yes {
+        outln!(
+            "nothing removed yet: run again with --yes to remove {} resource(s)",
+            leftovers.len()
+        );
+    }
+    for (leftover, why) in &failed {
+        outln!("could not remove {}: {why}", leftover.resource.describe());
     }
     exit_of(&failed)
 }
