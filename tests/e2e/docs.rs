@@ -63,6 +63,12 @@ fn commands(markdown: &str) -> Vec<DocCommand> {
     for (index, line) in markdown.lines().enumerate() {
         let number = index + 1;
         if let Some(info) = line.trim_start().strip_prefix("```") {
+            if let Some(unended) = pending.take() {
+                panic!(
+                    "line {}: a command that never ends: {}",
+                    unended.line, unended.text
+                );
+            }
             block = match block {
                 Some(_) => None,
                 None => Some(info.split_whitespace().next().unwrap_or("").to_string()),
@@ -149,22 +155,9 @@ fn groovy_line(
     None
 }
 
-/// The quote a shell would still be inside of at the end of `text`.
-fn open_quote(text: &str) -> Option<char> {
-    let mut open = None;
-    for c in text.chars() {
-        match open {
-            Some(quote) if c == quote => open = None,
-            Some(_) => {}
-            None if c == '\'' || c == '"' => open = Some(c),
-            None => {}
-        }
-    }
-    open
-}
-
-/// The command without its trailing `# comment`.
-fn bare(text: &str) -> &str {
+/// Where a shell would be at the end of `text`: still inside a quote (which one), and
+/// where a trailing `# comment` starts (a `#` after a space, outside quotes).
+fn shell_state(text: &str) -> (Option<char>, Option<usize>) {
     let mut open = None;
     let mut previous = ' ';
     for (index, c) in text.char_indices() {
@@ -172,12 +165,25 @@ fn bare(text: &str) -> &str {
             Some(quote) if c == quote => open = None,
             Some(_) => {}
             None if c == '\'' || c == '"' => open = Some(c),
-            None if c == '#' && previous == ' ' => return text[..index].trim(),
+            None if c == '#' && previous.is_whitespace() => return (None, Some(index)),
             None => {}
         }
         previous = c;
     }
-    text.trim()
+    (open, None)
+}
+
+/// The quote a shell would still be inside of at the end of `text`.
+fn open_quote(text: &str) -> Option<char> {
+    shell_state(text).0
+}
+
+/// The command without its trailing `# comment`.
+fn bare(text: &str) -> &str {
+    match shell_state(text).1 {
+        Some(comment) => text[..comment].trim(),
+        None => text.trim(),
+    }
 }
 
 fn quote(text: &str) -> String {
@@ -332,7 +338,7 @@ fn every_command_of_the_readme_and_the_docs_runs_as_written() {
     let _stop = StopsTheEmulator(copy.path());
     let mut ran = 0;
     for document in DOCUMENTS {
-        let text = std::fs::read_to_string(root.join(document)).unwrap();
+        let text = std::fs::read_to_string(copy.path().join(document)).unwrap();
         let to_run: Vec<DocCommand> = commands(&text)
             .into_iter()
             .filter(|c| bare(&c.text) != LAST && !SETUP.contains(&bare(&c.text)))
@@ -385,4 +391,12 @@ fn command_lines_are_read_from_every_kind_of_block() {
         bare("echo '# not a comment' # one"),
         "echo '# not a comment'"
     );
+    // A quote in a comment opens nothing.
+    let texts: Vec<String> = commands(
+        "```sh\nbakery unshare base 1.0.0   # the environment's grants\nbakery share base 1.0.0\n```\n",
+    )
+    .into_iter()
+    .map(|c| c.text)
+    .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
 }

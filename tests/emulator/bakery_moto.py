@@ -19,7 +19,8 @@ What it adds (see tests/emulator/README.md for the control API):
   (status, exit code, output) by matching the command text.
 - DescribeImageReferences: the instances and launch templates that use an image.
 - SendCommand's CloudWatchOutputConfig, kept and shown by ListCommands.
-- Snapshots of encrypted volumes, and of encrypted copies, carry their KMS key.
+- Snapshots of encrypted volumes, and of encrypted copies, carry their KMS key, as its
+  ARN whatever form the call named it in (as DescribeSnapshots answers on AWS).
 - Faults: the next N calls of an action (or a share of every call of a service, or all
   of them) answer with a chosen error (throttling, 5xx), late, or after taking effect.
 - DescribeRegions: the account has opted in to the opt-in regions (unless told not).
@@ -313,7 +314,7 @@ def _create_image(
     if root is not None and getattr(root, "volume_id", None):
         volume = self.get_volume(root.volume_id)
         ami.ebs_snapshot.encrypted = volume.encrypted
-        ami.ebs_snapshot.kms_key_id = volume.kms_key_id
+        ami.ebs_snapshot.kms_key_id = _key_arn(self.account_id, self.region_name, volume.kms_key_id)
     for tag in snapshot_tags:
         ami.ebs_snapshot.add_tag(tag["Key"], tag["Value"])
     _delay_image(ami)
@@ -341,7 +342,7 @@ def _copy_image(self: AmiBackend, *args: Any, **kwargs: Any) -> Ami:
     encrypted, kms_key_id = getattr(_COPYING, "encryption", None) or (False, None)
     if encrypted or kms_key_id:
         ami.ebs_snapshot.encrypted = True
-        ami.ebs_snapshot.kms_key_id = kms_key_id
+        ami.ebs_snapshot.kms_key_id = _key_arn(self.account_id, self.region_name, kms_key_id)
     _delay_image(ami)
     return ami
 
@@ -775,13 +776,28 @@ from moto.ec2.models.elastic_block_store import EBSBackend  # noqa: E402
 _original_create_snapshot = EBSBackend.create_snapshot
 
 
+def _key_arn(account_id: str, region: str, key: str | None) -> str | None:
+    """AWS stores the key a volume or snapshot is encrypted with as the key's ARN,
+    whatever form the call named it in (id, alias name, alias ARN): DescribeSnapshots
+    answers with the ARN. A key that does not resolve stays as given."""
+    if not key:
+        return key
+    from moto.kms.models import kms_backends
+
+    backend = kms_backends[account_id][region]
+    try:
+        return backend.describe_key(key).arn
+    except Exception:
+        return key
+
+
 def _create_snapshot(self: EBSBackend, volume_id: str, *args: Any, **kwargs: Any) -> Any:
     # AWS: a snapshot of an encrypted volume is encrypted with the volume's key
     # (moto keeps the flag but drops the key).
     snapshot = _original_create_snapshot(self, volume_id, *args, **kwargs)
     volume = self.get_volume(volume_id)
     snapshot.encrypted = volume.encrypted
-    snapshot.kms_key_id = volume.kms_key_id
+    snapshot.kms_key_id = _key_arn(self.account_id, self.region_name, volume.kms_key_id)
     return snapshot
 
 
