@@ -16,6 +16,8 @@ struct Case {
     bakery: Bakery,
     code: i32,
     says: String,
+    /// Refused before the release is claimed: not even a claim is made and removed.
+    before_the_claim: bool,
 }
 
 impl Case {
@@ -25,7 +27,13 @@ impl Case {
             bakery,
             code: 2,
             says: says.into(),
+            before_the_claim: false,
         }
+    }
+
+    fn before_the_claim(mut self) -> Case {
+        self.before_the_claim = true;
+        self
     }
 
     /// Refused later than the input checks, by what AWS answers (still cleaned up).
@@ -53,6 +61,9 @@ async fn every_case_is_refused_without_a_trace(aws: &Account, cases: Vec<Case>) 
         }
         if outcome.stderr.contains("panicked") || outcome.stderr.contains("ServiceError {") {
             problems.push("a panic or a debug dump".into());
+        }
+        if case.before_the_claim && outcome.stderr.contains("created release claim") {
+            problems.push("it claimed the release before refusing".into());
         }
         if before != after {
             problems.push(format!("it changed AWS: {before:?} -> {after:?}"));
@@ -769,7 +780,8 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
             "a builder that could not reach SSM",
             next(&no_profile_never),
             "could not reach SSM",
-        ),
+        )
+        .before_the_claim(),
         Case::new(
             "a version that exists",
             bake(&aws, recipe.path()),

@@ -75,11 +75,17 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
         Some(Checked::Changed(base)) => compared_base = Some(base),
         None => {}
     }
-    let claim = match plan.dry_run {
+    // The builder's network is decided before the claim: a subnet the builder could
+    // not use is refused before anything exists (a dry run checks it at check-launch).
+    let claimed = match plan.dry_run {
         true => None,
         false => Some(
-            bake.step(Step::Claim, release::claim(bake, chosen, facts))
-                .await?,
+            bake.step(Step::Claim, async {
+                let network = builder::network(bake).await?;
+                let claim = release::claim(bake, chosen, facts).await?;
+                Ok((claim, network))
+            })
+            .await?,
         ),
     };
     let resolve = async {
@@ -93,7 +99,7 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
     facts.base_release = base.release.as_ref().map(ToString::to_string);
     bake.optional(Step::CheckSecrets, checks::secrets(bake))
         .await?;
-    let Some(claim) = claim else {
+    let Some((claim, network)) = claimed else {
         // A dry run checks what the bake would create, and creates nothing.
         bake.step(
             Step::CheckLaunch,
@@ -104,7 +110,7 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
             .await?;
         return Ok(());
     };
-    let build = build(bake, &claim, &base, created_by, facts);
+    let build = build(bake, &claim, network, &base, created_by, facts);
     let image = lease::held_while(bake, &claim, build).await?;
     bake.step(
         Step::RecordRelease,
@@ -128,6 +134,7 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
 async fn build(
     bake: &Bake<'_>,
     claim: &release::Claim,
+    network: builder::Network,
     base: &base::Base,
     created_by: String,
     facts: &mut Facts,
@@ -136,7 +143,7 @@ async fn build(
     let builder = bake
         .step(
             Step::Launch,
-            builder::launch(bake, &claim.release, &base.image),
+            builder::launch(bake, &claim.release, &base.image, network),
         )
         .await?;
     facts.builder = Some(builder.instance_id.clone());

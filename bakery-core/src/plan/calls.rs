@@ -61,10 +61,13 @@ impl BakePlan {
                  bakery:inputs of the newest)"
                     .to_string(),
             ],
-            Step::Claim => vec![format!(
-                "ssm:PutParameter {}<version> (claim, no overwrite; ssm:GetParameter when taken)",
-                claims_path(&self.role)
-            )],
+            Step::Claim => vec![
+                format!("{} (the builder's network, decided first)", self.network_reads()),
+                format!(
+                    "ssm:PutParameter {}<version> (claim, no overwrite; ssm:GetParameter when taken)",
+                    claims_path(&self.role)
+                ),
+            ],
             Step::ResolveBase => vec![match &self.base {
                 BaseImage::Image(id) => format!("ec2:DescribeImages {id}"),
                 BaseImage::SsmParameter(path) => {
@@ -104,7 +107,7 @@ impl BakePlan {
                 .map(|copy| format!("ec2:CopyImage into {} (DryRun)", copy.region))
                 .collect(),
             Step::Launch => {
-                let mut calls = vec![self.network_reads()];
+                let mut calls = Vec::new();
                 if makes_group {
                     calls.push(
                         "ec2:CreateSecurityGroup (no inbound rules; ec2:DescribeSecurityGroups \

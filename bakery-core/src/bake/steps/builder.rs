@@ -186,11 +186,16 @@ fn root_volume_size(wanted: Option<i32>, base: &ImageInfo) -> Result<i32> {
     }
 }
 
-pub async fn launch(bake: &Bake<'_>, release: &Release, base: &ImageInfo) -> Result<Builder> {
+/// Launches the builder into the network decided before the claim ([`network`]).
+pub async fn launch(
+    bake: &Bake<'_>,
+    release: &Release,
+    base: &ImageInfo,
+    network: Network,
+) -> Result<Builder> {
     let plan = bake.plan;
     // The group, the instance and its volumes carry the same deadline.
     let (tags, deadline) = tags(bake, release);
-    let network = network(bake).await?;
     warn_without_profile(bake, Step::Launch);
     let mut security_groups = plan.builder.security_groups.clone();
     let mut made_group = None;
