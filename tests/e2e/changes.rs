@@ -36,6 +36,14 @@ fn if_changed(aws: &Account, recipe: &TestRecipe) -> Value {
     aws.bake_ok(recipe.path(), &["--bump", "patch", "--if-changed"])
 }
 
+/// `bakery bake --bump patch --if-changed EXTRA… RECIPE`.
+fn bake_if_changed(aws: &Account, recipe: &TestRecipe, extra: &[&str]) -> crate::bakery::Bakery {
+    aws.bakery()
+        .args(["bake", "--bump", "patch", "--if-changed"])
+        .args(extra)
+        .arg_path(recipe.path())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn only_a_changed_script_env_or_base_makes_a_new_release() {
     let aws = account().await;
@@ -58,20 +66,12 @@ async fn only_a_changed_script_env_or_base_makes_a_new_release() {
     // Nothing changed: nothing baked, and the manifest points at the release.
     let manifest = tempfile::tempdir().unwrap();
     let path = manifest.path().join("manifest.json");
-    let same = aws
-        .bakery()
-        .args([
-            "bake",
-            "--output",
-            "json",
-            "--bump",
-            "patch",
-            "--if-changed",
-            "--manifest",
-        ])
-        .arg_path(&path)
-        .arg_path(recipe.path())
-        .run();
+    let same = bake_if_changed(
+        &aws,
+        &recipe,
+        &["--output", "json", "--manifest", path.to_str().unwrap()],
+    )
+    .run();
     same.expect_code(0);
     let same = same.json();
     assert_eq!(same["status"], "unchanged");
@@ -91,20 +91,12 @@ async fn only_a_changed_script_env_or_base_makes_a_new_release() {
 
     // Unchanged, but asked for in another region too: copied there, not re-baked (into
     // a region whose tests count no images).
-    let copied = aws
-        .bakery()
-        .args([
-            "bake",
-            "--output",
-            "json",
-            "--bump",
-            "patch",
-            "--if-changed",
-            "--copy-to",
-            "cn-northwest-1",
-        ])
-        .arg_path(recipe.path())
-        .run();
+    let copied = bake_if_changed(
+        &aws,
+        &recipe,
+        &["--output", "json", "--copy-to", "cn-northwest-1"],
+    )
+    .run();
     copied.expect_code(0);
     let copied = copied.json();
     assert_eq!(
@@ -133,20 +125,12 @@ async fn only_a_changed_script_env_or_base_makes_a_new_release() {
     // A changed env value, from the environment's variables.
     let recipe = recipe.with_toml("[vars]\nLOG_LEVEL = \"info\"\n");
     assert_eq!(if_changed(&aws, &recipe)["version"], "0.0.3");
-    let warn = aws
-        .bakery()
-        .args([
-            "bake",
-            "--output",
-            "json",
-            "--bump",
-            "patch",
-            "--if-changed",
-            "--var",
-            "LOG_LEVEL=warn",
-        ])
-        .arg_path(recipe.path())
-        .run();
+    let warn = bake_if_changed(
+        &aws,
+        &recipe,
+        &["--output", "json", "--var", "LOG_LEVEL=warn"],
+    )
+    .run();
     warn.expect_code(0);
     assert_eq!(
         warn.json()["version"],
@@ -156,18 +140,7 @@ async fn only_a_changed_script_env_or_base_makes_a_new_release() {
 
     // AWS moved the base parameter.
     point(&aws, "/changes/solo/base", OTHER_AMI).await;
-    let moved = aws
-        .bakery()
-        .args([
-            "bake",
-            "--bump",
-            "patch",
-            "--if-changed",
-            "--var",
-            "LOG_LEVEL=warn",
-        ])
-        .arg_path(recipe.path())
-        .run();
+    let moved = bake_if_changed(&aws, &recipe, &["--var", "LOG_LEVEL=warn"]).run();
     moved.expect_code(0);
     moved.expect_stderr(&format!("the base image ({AMI} then, {OTHER_AMI} now)"));
     moved.expect_stdout("solo@0.0.5 baked");

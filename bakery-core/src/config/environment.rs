@@ -120,7 +120,7 @@ pub fn select(
                 cwd.display()
             ))
             .with_hint(format!(
-                "create one with [environments.{name}] or pass --config FILE"
+                "create one with [environments.{name}], or name one with --config FILE or BAKERY_CONFIG"
             ))),
             None => Ok(None),
         };
