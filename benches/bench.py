@@ -1,5 +1,8 @@
-"""Runs bakery and Packer against the bench emulator; see scripts/bench."""
+"""bakery against Packer 1.6.6's amazon-ebs builder on one emulator, under latency
+models; writes docs/benchmarks.md and docs/benchmarks.json. See scripts/bench."""
 
+import argparse
+import datetime
 import json
 import os
 import shutil
@@ -11,23 +14,54 @@ import urllib.request
 
 import boto3
 
-ROUNDS = int(sys.argv[1])
-BAKERY = sys.argv[2]
-# How many roles the cost of deciding is measured with (0: skip that part).
-DECIDE_ROLES = int(os.environ.get("BENCH_DECIDE_ROLES", "50"))
-# Only the cost of deciding (no Packer side-by-side).
-DECIDE_ONLY = os.environ.get("BENCH_DECIDE_ONLY") == "1"
 ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
-LOG = os.path.join(".local-aws", "bench", "moto.log")
-DELAYS = {
-    "instance_pending_seconds": 2, "instance_stopping_seconds": 2,
-    "instance_shutting_down_seconds": 2, "image_pending_seconds": 5,
-    "ssm_online_after_seconds": 0, "command_seconds": 0,
-}
+WORK = os.path.join(".local-aws", "bench")
+LOG = os.path.join(WORK, "moto.log")
+SOURCE_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+# Typical times on AWS for a t3 builder with an 8 GiB gp3 root volume (what a baker
+# sees in the console; AWS publishes no figures): pending → running 15 s, stopping 30 s,
+# an AMI's first snapshots 5 minutes, shutting-down 30 s. `aws/F` divides them by F.
+AWS_TYPICAL = {"pending": 15.0, "stopping": 30.0, "image": 300.0, "shutting_down": 30.0}
 
 
-def configure(region, delays=None):
-    body = json.dumps(dict(delays if delays is not None else DELAYS, region=region)).encode()
+class Model:
+    """How long the emulator takes for each transition of the minimal chain."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        if spec.startswith("aws/"):
+            factor = float(spec[4:])
+            self.seconds = {k: v / factor for k, v in AWS_TYPICAL.items()}
+            self.words = f"AWS's typical times divided by {spec[4:]}"
+        else:
+            # `I/M`: instances I seconds per transition, images M seconds pending.
+            instance, image = (float(x.rstrip("s")) for x in spec.split("/"))
+            self.seconds = {"pending": instance, "stopping": instance,
+                            "image": image, "shutting_down": instance}
+            self.words = f"instances {instance:g} s per transition, images {image:g} s"
+        s = self.seconds
+        self.words += (f" (pending {s['pending']:g} s, stopping {s['stopping']:g} s, "
+                       f"image {s['image']:g} s, shutting-down {s['shutting_down']:g} s)")
+
+    @property
+    def total(self):
+        """The transitions of one bake, one after another: the physical limit."""
+        return sum(self.seconds.values())
+
+    def delays(self):
+        s = self.seconds
+        return {
+            "instance_pending_seconds": s["pending"],
+            "instance_stopping_seconds": s["stopping"],
+            "instance_shutting_down_seconds": s["shutting_down"],
+            "image_pending_seconds": s["image"],
+            "ssm_online_after_seconds": 0, "command_seconds": 0,
+        }
+
+
+def configure(region, delays):
+    body = json.dumps(dict(delays, region=region)).encode()
     request = urllib.request.Request(f"{ENDPOINT}/bakery-emulator/config", data=body, method="POST")
     urllib.request.urlopen(request).read()
 
@@ -37,85 +71,320 @@ def requests_so_far():
         return sum(1 for line in log if '"POST / HTTP' in line or '"GET / HTTP' in line)
 
 
-def measure(argv, env, allowed=(0,)):
-    before = requests_so_far()
-    started = time.monotonic()
-    # A file, not a pipe: a long event log would fill a pipe nobody reads while waiting.
-    with open(os.path.join(".local-aws", "bench", "stderr.log"), "w+b") as errors:
-        child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.monotonic() - started
-        errors.seek(0)
-        stderr = errors.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) not in allowed:
-        sys.exit(f"bench: {' '.join(argv)} failed:\n{stderr[-2000:]}")
-    time.sleep(0.2)  # the server's log lines for the last requests
-    return seconds, usage.ru_maxrss / 1024, requests_so_far() - before
+class Run:
+    """Processes started together; measured until the last one ends."""
+
+    def __init__(self, commands, allowed=(0,)):
+        self.before = requests_so_far()
+        self.started = time.monotonic()
+        self.allowed = allowed
+        self.children = []
+        for n, (argv, env) in enumerate(commands):
+            # A file, not a pipe: a long event log would fill a pipe nobody reads.
+            errors = open(os.path.join(WORK, f"stderr-{n}.log"), "w+b")
+            child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+            self.children.append((argv, child, errors))
+
+    def wait(self):
+        rss = []
+        for argv, child, errors in self.children:
+            _, status, usage = os.wait4(child.pid, 0)
+            rss.append(usage.ru_maxrss / 1024)
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+            errors.close()
+            if os.waitstatus_to_exitcode(status) not in self.allowed:
+                sys.exit(f"bench: {' '.join(argv)} failed:\n{stderr[-3000:]}")
+        seconds = time.monotonic() - self.started
+        time.sleep(0.3)  # the server's log lines for the last requests
+        return {"seconds": seconds, "peak_rss_mb": max(rss), "rss_sum_mb": sum(rss),
+                "requests": requests_so_far() - self.before}
 
 
-def decide(roles):
-    """The cost of deciding: `bake --all --if-changed` when nothing changed, and
-    `outdated`, for `roles` roles that each have a release."""
-    region = "us-west-2"
-    configure(region, {key: 0 for key in DELAYS})
-    env = dict(os.environ, AWS_REGION=region)
-    folder = os.path.join(".local-aws", "bench", "roles")
-    shutil.rmtree(folder, ignore_errors=True)
-    for i in range(roles):
-        role = os.path.join(folder, f"role{i:02d}")
-        shutil.copytree("benches/recipe-noop", role)
-        with open(os.path.join(role, "recipe.toml"), encoding="utf-8") as f:
-            text = f.read().replace('name = "bench"', f'name = "role{i:02d}"')
-        with open(os.path.join(role, "recipe.toml"), "w", encoding="utf-8") as f:
-            f.write(text)
-    measure([BAKERY, "bake", "--all", folder, "--version", "1.0.0", "--jobs", "16",
-             "--progress", "plain"], env)
-    print(f"\nThe cost of deciding, {roles} roles with a release each (no change):\n")
-    print("| command | wall time | API requests | per role |")
-    print("|---|---|---|---|")
-    for name, argv in {
-        "bake --all --if-changed": [BAKERY, "bake", "--all", folder, "--bump", "patch",
-                                    "--if-changed", "--jobs", "16", "--progress", "plain"],
-        "outdated": [BAKERY, "outdated", folder],
-    }.items():
-        seconds, _, requests = measure(argv, env, allowed=(0, 4))
-        print(f"| {name} | {seconds:.1f} s | {requests} | {requests / roles:.1f} |", flush=True)
+def measure(commands, allowed=(0,)):
+    return Run(commands, allowed).wait()
+
+
+def role_folder(folder, name, base=None):
+    """A copy of benches/recipe-noop named `name`, layered on role `base` if given."""
+    shutil.copytree("benches/recipe-noop", os.path.join(folder, name))
+    path = os.path.join(folder, name, "recipe.toml")
+    with open(path, encoding="utf-8") as f:
+        text = f.read().replace('name = "bench"', f'name = "{name}"')
+    if base:
+        text = text.replace(f'base = {{ ssm_parameter = "{SOURCE_PARAMETER}" }}',
+                            f'base = {{ role = "{base}", channel = "latest" }}')
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return os.path.join(folder, name)
+
+
+class Bench:
+    def __init__(self, args, bakery):
+        self.args = args
+        self.bakery = bakery
+        self.serial = int(time.time()) % 100000  # versions and names unique per run
+
+    def version(self):
+        self.serial += 1
+        return f"1.{self.serial}.0"
+
+    def bakery_bake(self, env, path, *extra):
+        return ([self.bakery, "bake", path, "--version", self.version(), "--progress", "plain",
+                 *extra], env)
+
+    def packer(self, env, poll):
+        self.serial += 1
+        name = f"packer-{poll}-{self.serial}"
+        if poll != "default":
+            env = dict(env, AWS_POLL_DELAY_SECONDS=str(poll))
+        return (["packer", "build", "-var", f"source_ami={self.source_ami}", "-var",
+                 f"ami_name={name}", "benches/packer-amazon-ebs.json"], env)
+
+    def run_model(self, model, region):
+        configure(region, model.delays())
+        env = dict(os.environ, AWS_REGION=region)
+        ssm = boto3.client("ssm", endpoint_url=ENDPOINT, region_name=region)
+        self.source_ami = ssm.get_parameter(Name=SOURCE_PARAMETER)["Parameter"]["Value"]
+        result = {"model": model.spec, "words": model.words, "seconds": model.seconds,
+                  "total": model.total, "region": region}
+        say(f"{model.spec}: one bake, {self.args.rounds} pairs")
+        tools = {"bakery": lambda: self.bakery_bake(env, "benches/recipe-noop"),
+                 "packer_1s": lambda: self.packer(env, 1),
+                 "packer_default": lambda: self.packer(env, "default")}
+        runs = {name: [] for name in tools}
+        for _ in range(self.args.rounds):
+            # Alternating, so that a slow moment of the machine hits every tool.
+            for name, make in tools.items():
+                runs[name].append(measure([make()]))
+        one = {}
+        for name, rs in runs.items():
+            walls = [r["seconds"] for r in rs]
+            one[name] = {"runs": rs, "median": statistics.median(walls), "min": min(walls),
+                         "max": max(walls), "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+                         "requests": statistics.median(r["requests"] for r in rs)}
+        for packer in ("packer_1s", "packer_default"):
+            ratios = [b["seconds"] / p["seconds"] for b, p in zip(runs["bakery"], runs[packer])]
+            one["bakery"][f"ratio_{packer}"] = statistics.median(ratios)
+            one["bakery"][f"ratios_{packer}"] = ratios
+        one["bakery"]["overhead"] = one["bakery"]["median"] / model.total - 1
+        result["one"] = one
+        result["scale"] = self.scale(env, model)
+        result["world"] = self.world(env, model)
+        return result
+
+    def scale(self, env, model):
+        rows = []
+        for n in self.args.scale:
+            say(f"{model.spec}: {n} roles in one bakery, {n} Packer processes at once")
+            folder = os.path.join(WORK, f"scale-{n}")
+            shutil.rmtree(folder, ignore_errors=True)
+            for i in range(n):
+                role_folder(folder, f"s{n}r{i:02d}")
+            bakery = measure([(
+                [self.bakery, "bake", "--all", folder, "--version", self.version(), "--jobs",
+                 str(n), "--progress", "plain"], env)])
+            packer = measure([self.packer(env, 1) for _ in range(n)])
+            rows.append({"n": n, "bakery": bakery, "packer_1s": packer})
+        base = rows[0]["bakery"]["seconds"] if rows and rows[0]["n"] == 1 else None
+        for row in rows:
+            row["bakery"]["vs_one"] = row["bakery"]["seconds"] / base if base else None
+        return rows
+
+    def world(self, env, model):
+        if not self.args.world:
+            return None
+        n = self.args.world
+        say(f"{model.spec}: rebuild the world, a base and {n} layered roles")
+        folder = os.path.join(WORK, "world")
+        shutil.rmtree(folder, ignore_errors=True)
+        base = role_folder(folder, "world-base")
+        layered = [role_folder(folder, f"world-{i:02d}", base="world-base") for i in range(n)]
+        together = measure([(
+            [self.bakery, "bake", "--all", folder, "--version", self.version(), "--jobs",
+             str(n + 1), "--progress", "plain"], env)])
+        started = time.monotonic()
+        for path in [base, *layered]:
+            measure([self.bakery_bake(env, path)])
+        apart = time.monotonic() - started
+        return {"roles": n + 1, "all": together, "one_after_another": apart,
+                "ratio": together["seconds"] / apart}
+
+    def decide(self):
+        """The cost of deciding, with every transition instant: `bake --all
+        --if-changed` when nothing changed, and `outdated`."""
+        roles = self.args.decide
+        region = "us-west-2"
+        configure(region, Model("0/0").delays())
+        env = dict(os.environ, AWS_REGION=region)
+        say(f"the cost of deciding, {roles} roles")
+        folder = os.path.join(WORK, "decide")
+        shutil.rmtree(folder, ignore_errors=True)
+        for i in range(roles):
+            role_folder(folder, f"d{i:02d}")
+        measure([([self.bakery, "bake", "--all", folder, "--version", "1.0.0", "--jobs", "16",
+                   "--progress", "plain"], env)])
+        rows = {}
+        for name, argv in {
+            "bake --all --if-changed": [self.bakery, "bake", "--all", folder, "--bump", "patch",
+                                        "--if-changed", "--jobs", "16", "--progress", "plain"],
+            "outdated": [self.bakery, "outdated", folder],
+        }.items():
+            rows[name] = measure([(argv, env)], allowed=(0, 4))
+        return {"roles": roles, "commands": rows}
+
+
+def say(text):
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+GOALS = [
+    ("overhead above the model's total ≤ 10 %", lambda m: m["one"]["bakery"]["overhead"] <= 0.10),
+    ("wall time ≤ 0.9× Packer at a 1 s poll delay",
+     lambda m: m["one"]["bakery"]["ratio_packer_1s"] <= 0.9),
+    ("wall time ≤ 0.25× Packer at its default poll delay",
+     lambda m: m["one"]["bakery"]["ratio_packer_default"] <= 0.25),
+    ("API requests per bake ≤ Packer's at 1 s",
+     lambda m: m["one"]["bakery"]["requests"] <= m["one"]["packer_1s"]["requests"]),
+    ("requests per bake not growing with N",
+     lambda m: all(r["bakery"]["requests"] / r["n"] <= m["one"]["bakery"]["requests"] * 1.05
+                   for r in m["scale"]) if m["scale"] else None),
+    ("50 bakes in one invocation ≤ 1.3× one bake",
+     lambda m: next((r["bakery"]["vs_one"] <= 1.3 for r in m["scale"] if r["n"] == 50), None)),
+    ("peak RSS ≤ 100 MB in all",
+     lambda m: all(r["bakery"]["peak_rss_mb"] <= 100 for r in m["scale"])
+     and m["one"]["bakery"]["peak_rss_mb"] <= 100),
+    ("rebuild the world ≤ 0.25× one after another",
+     lambda m: m["world"]["ratio"] <= 0.25 if m["world"] else None),
+]
+
+
+def markdown(report):
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `scripts/bench` (this file and `benchmarks.json` beside it); speed is",
+        "measured here, never asserted in tests. bakery bakes `benches/recipe-noop` — no",
+        "steps, no generalize, no firstboot agent — and Packer 1.6.6's amazon-ebs builder",
+        "(Debian's `packer`, `communicator = \"none\"`, `benches/packer-amazon-ebs.json`)",
+        "does the same work against the same emulator: launch, wait running, stop, create",
+        "the image, wait available, terminate, a temporary security group. The emulator",
+        "holds each transition for the latency model's time. Wall time and peak RSS per",
+        "process (`wait4`); API requests from the emulator's log. One bake of each tool is",
+        "measured in turn, pair by pair; the ratio is bakery's time over Packer's in the",
+        "same pair (median of the pairs).",
+        "",
+        f"Run: {report['date']}, commit {report['commit']}, {report['cpus']} cores, "
+        f"{report['rounds']} pairs per model, bakery's release build.",
+        "",
+    ]
+    for m in report["models"]:
+        one = m["one"]
+        b = one["bakery"]
+        out += [
+            f"## Model `{m['model']}`: {m['words']}",
+            "",
+            f"The transitions of one bake add up to {m['total']:.1f} s.",
+            "",
+            "| tool | wall time, median (min-max) | above the model | bakery ÷ this "
+            "| API requests per bake | peak RSS |",
+            "|---|---|---|---|---|---|",
+        ]
+        names = {"bakery": "bakery", "packer_1s": "Packer, AWS_POLL_DELAY_SECONDS=1",
+                 "packer_default": "Packer, default poll delay"}
+        for key, name in names.items():
+            t = one[key]
+            ratio = "" if key == "bakery" else f"{b['ratio_' + key]:.2f}×"
+            out.append(
+                f"| {name} | {t['median']:.1f} s ({t['min']:.1f}-{t['max']:.1f}) "
+                f"| {100 * (t['median'] / m['total'] - 1):+.0f} % | {ratio} "
+                f"| {t['requests']:.0f} | {t['peak_rss_mb']:.0f} MB |")
+        if m["scale"]:
+            out += [
+                "",
+                "At scale: N roles in one `bakery bake --all --jobs N` against N Packer "
+                "processes (1 s poll delay) started at once.",
+                "",
+                "| N | bakery wall | ÷ one bake | requests per bake | peak RSS "
+                "| Packer wall | Packer requests per bake | Packer RSS, all processes |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            for r in m["scale"]:
+                bb, p = r["bakery"], r["packer_1s"]
+                vs = f"{bb['vs_one']:.2f}×" if bb["vs_one"] else ""
+                out.append(
+                    f"| {r['n']} | {bb['seconds']:.1f} s | {vs} | {bb['requests'] / r['n']:.1f} "
+                    f"| {bb['peak_rss_mb']:.0f} MB | {p['seconds']:.1f} s "
+                    f"| {p['requests'] / r['n']:.1f} | {p['rss_sum_mb']:.0f} MB |")
+        if m["world"]:
+            w = m["world"]
+            out += [
+                "",
+                f"Rebuild the world: a base and {w['roles'] - 1} roles layered on it, "
+                f"`bake --all` {w['all']['seconds']:.1f} s against {w['one_after_another']:.1f} s "
+                f"one after another: {w['ratio']:.2f}×.",
+            ]
+        out += ["", "| goal | held |", "|---|---|"]
+        for words, check in GOALS:
+            held = check(m)
+            out.append(f"| {words} | {'not measured' if held is None else 'yes' if held else 'NO'} |")
+        out.append("")
+    if report.get("decide"):
+        d = report["decide"]
+        out += [
+            f"## The cost of deciding, {d['roles']} roles with a release each, nothing changed",
+            "",
+            "| command | wall time | API requests | per role |",
+            "|---|---|---|---|",
+        ]
+        for name, r in d["commands"].items():
+            out.append(f"| `{name}` | {r['seconds']:.1f} s | {r['requests']} "
+                       f"| {r['requests'] / d['roles']:.1f} |")
+        out.append("")
+    if report.get("notes"):
+        out += ["## Notes", "", report["notes"].rstrip(), ""]
+    return "\n".join(out)
 
 
 def main():
-    if DECIDE_ONLY:
-        decide(DECIDE_ROLES)
-        return
-    region = "us-east-2"
-    configure(region)
-    env = dict(os.environ, AWS_REGION=region)
-    ssm = boto3.client("ssm", endpoint_url=ENDPOINT, region_name=region)
-    source_ami = ssm.get_parameter(
-        Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-    )["Parameter"]["Value"]
-    tools = {
-        "bakery": lambda n: (
-            [BAKERY, "bake", "benches/recipe-noop", "--version", f"1.0.{n}", "--progress", "plain"], env),
-        "packer (default poll delay)": lambda n: (
-            ["packer", "build", "-var", f"source_ami={source_ami}", "-var", f"ami_name=packer-default-{n}",
-             "benches/packer-amazon-ebs.json"], env),
-        "packer (AWS_POLL_DELAY_SECONDS=1)": lambda n: (
-            ["packer", "build", "-var", f"source_ami={source_ami}", "-var", f"ami_name=packer-poll1-{n}",
-             "benches/packer-amazon-ebs.json"], dict(env, AWS_POLL_DELAY_SECONDS="1")),
+    parser = argparse.ArgumentParser(prog="scripts/bench")
+    parser.add_argument("--rounds", type=int, default=3, help="pairs per model (default 3)")
+    parser.add_argument("--models", default="aws/10,3/8",
+                        help="latency models: aws/F (AWS's typical times divided by F) or "
+                             "I/M (instances I s per transition, images M s); default aws/10,3/8")
+    parser.add_argument("--scale", default="1,10,25,50",
+                        help="role counts for one bakery invocation (default 1,10,25,50; "
+                             "empty: skip)")
+    parser.add_argument("--world", type=int, default=10,
+                        help="roles layered on a base for rebuild-the-world (0: skip)")
+    parser.add_argument("--decide", type=int, default=50,
+                        help="roles for the cost of deciding (0: skip)")
+    parser.add_argument("--out", default="docs/benchmarks",
+                        help="where to write .md and .json (default docs/benchmarks)")
+    parser.add_argument("--notes", help="a file whose text ends the Markdown")
+    parser.add_argument("bakery")
+    args = parser.parse_args()
+    args.scale = [int(n) for n in args.scale.split(",") if n]
+    bench = Bench(args, args.bakery)
+    regions = ["us-east-2", "ca-central-1", "eu-north-1", "ap-south-1"]
+    report = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                 text=True).stdout.strip(),
+        "cpus": os.cpu_count(), "rounds": args.rounds,
+        "models": [bench.run_model(Model(spec), region)
+                   for spec, region in zip(args.models.split(","), regions)],
     }
-    print(f"{ROUNDS} bakes each; instances 2 s per transition, images 5 s pending\n")
-    print("| tool | wall time, median (min-max) | peak RSS | API requests per bake |")
-    print("|---|---|---|---|")
-    for name, make in tools.items():
-        runs = [measure(*make(n)) for n in range(ROUNDS)]
-        walls = [r[0] for r in runs]
-        print(
-            f"| {name} | {statistics.median(walls):.1f} s ({min(walls):.1f}-{max(walls):.1f}) "
-            f"| {max(r[1] for r in runs):.0f} MB | {statistics.median(r[2] for r in runs):.0f} |",
-            flush=True,
-        )
-    if DECIDE_ROLES:
-        decide(DECIDE_ROLES)
+    if args.decide:
+        report["decide"] = bench.decide()
+    if args.notes:
+        with open(args.notes, encoding="utf-8") as f:
+            report["notes"] = f.read()
+    with open(args.out + ".json", "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+    with open(args.out + ".md", "w", encoding="utf-8") as f:
+        f.write(markdown(report))
+    print(markdown(report))
 
 
 main()

@@ -1,6 +1,8 @@
 //! What every command gets from the global flags: the `bakery.toml` environment, how
 //! to reach AWS, and how to write its result.
 
+use std::path::PathBuf;
+
 use bakery_core::aws::{Aws, AwsSettings};
 use bakery_core::config::flags::split_list;
 use bakery_core::config::Environment;
@@ -42,4 +44,19 @@ impl Context {
             .map(|e| e.settings().regions.clone())
             .unwrap_or_default()
     }
+}
+
+/// Where the durations of AWS's transitions seen on this machine are kept, so that the
+/// next bake's waits look at the right moments: `BAKERY_TIMINGS` (a file, or `none`),
+/// else `$XDG_CACHE_HOME/bakery/timings.json`, else `~/.cache/bakery/timings.json`;
+/// nowhere without a home.
+pub fn timings_file() -> Option<PathBuf> {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(file) = set("BAKERY_TIMINGS") {
+        return (file != "none").then(|| PathBuf::from(file));
+    }
+    let cache = set("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(cache.join("bakery").join("timings.json"))
 }

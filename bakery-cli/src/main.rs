@@ -56,6 +56,7 @@ fn main() -> ExitCode {
                 .clone()
                 .or_else(|| environment.as_ref().and_then(|e| e.build_region())),
             profile: cli.profile.clone(),
+            timings: context::timings_file(),
         },
         environment,
         output: cli.output,

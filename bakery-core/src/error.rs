@@ -101,7 +101,7 @@ pub enum Error {
 
 /// An AWS call that failed: which call, where, on what; the service's code and
 /// message; and the SDK's own error as the source.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error(
     "{operation} failed in {region}{}: {message}{}",
     resource_suffix(.resource), request_suffix(.request_id)
@@ -117,7 +117,7 @@ pub struct AwsError {
     /// Throttling, a 5xx answer or a lost connection: the same call may succeed later.
     pub transient: bool,
     #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl From<AwsError> for Error {
@@ -139,6 +139,18 @@ pub enum ErrorKind {
 }
 
 impl Error {
+    /// The same failure, for another resource of a call made for several (a batched
+    /// Describe): an AWS error names `resource`; any other keeps its words.
+    pub fn duplicate(&self, resource: &str) -> Error {
+        match self {
+            Error::Aws(aws) => Error::Aws(Box::new(AwsError {
+                resource: Some(resource.to_string()),
+                ..(**aws).clone()
+            })),
+            other => Error::input(other.to_string()),
+        }
+    }
+
     /// Bad input; add what to do about it with [`Error::hint`].
     pub fn input(problem: impl Into<String>) -> Self {
         Error::Input {

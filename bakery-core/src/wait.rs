@@ -1,10 +1,16 @@
-//! L1, the one way bakery waits for AWS: a short first poll, backoff with jitter up to
-//! a cap, an overall deadline, explicit failure states, throttling tolerated, every new
-//! state reported as an event, and an interrupt honoured within the current sleep; and
-//! the deadlines of every wait.
+//! L1, the one way bakery waits for AWS: a poll schedule that notices a change soon
+//! after it happens (a bounded lateness, tight around the transition's expected time),
+//! an overall deadline, explicit failure states, throttling tolerated, every new state
+//! reported as an event, and an interrupt honoured within the current sleep; and the
+//! deadlines of every wait.
 //!
-//! The SDK's own waiters start at 15 s between polls; against a builder that is
-//! running after 8 s that is 7 s lost per wait, several times per bake.
+//! The SDK's own waiters start at 15 s between polls, and a backoff that grows to a cap
+//! notices a change up to the cap late, every wait. Here the lateness is a fraction of
+//! the time waited so far ([`Schedule::Watch`]), and a transition whose duration this
+//! machine has seen before ([`timings`]) is polled little before its expected end and
+//! tightly around it.
+
+pub mod timings;
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::model::Step;
+
+pub use self::timings::{Learning, Timings, Transition};
 
 /// How long each wait may take before bakery gives up.
 #[derive(Debug, Clone, Copy)]
@@ -42,53 +50,143 @@ impl Default for Deadlines {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// When to look again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// Watching a state change: the first look after `first_poll`, then each one at most
+    /// [`LATENESS`] of the time waited so far after the previous (never closer than
+    /// [`FLOOR`]). With an `expected` duration, few looks before it (from 5 s, doubling,
+    /// up to a third of it), one at [`QUIET`] of it, then [`LATENESS_NEAR`] until half
+    /// again past it.
+    Watch {
+        first_poll: Duration,
+        expected: Option<Duration>,
+    },
+    /// Repeating an action that AWS refuses for a moment (a delete while the resource
+    /// is still in use, a lookup right after a create): at once, then after a fifth of
+    /// the time so far (at least a second), with ±20 % jitter so that parallel bakes do
+    /// not retry in lock-step — these calls count against EC2's smaller budget of
+    /// mutating calls.
+    Retry,
+}
+
+/// Never two looks at one thing closer than this.
+pub const FLOOR: Duration = Duration::from_millis(250);
+/// A change is noticed at most this share of the time waited so far after it happened.
+pub const LATENESS: f64 = 0.15;
+/// Around the expected end of a transition.
+pub const LATENESS_NEAR: f64 = 0.05;
+/// The first close look, as a share of the expected duration.
+pub const QUIET: f64 = 0.95;
+/// Before the expected end of a long transition, looks from this time on, at least
+/// every [`SPARSE_CAP`], so that a failure shows early; a short one is not looked at
+/// before its end.
+const SPARSE_FIRST: Duration = Duration::from_secs(5);
+const SPARSE_CAP: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
 pub struct WaitPolicy {
-    pub first_poll: Duration,
+    pub schedule: Schedule,
     pub max_interval: Duration,
-    pub factor: f64,
     pub deadline: Duration,
+    /// Where the duration of what is waited for is learnt from and recorded to.
+    pub learning: Option<Learning>,
 }
 
 impl WaitPolicy {
-    pub const fn new(deadline: Duration) -> Self {
+    /// Watching a state, first look after a second.
+    pub fn new(deadline: Duration) -> Self {
         WaitPolicy {
-            first_poll: Duration::from_secs(1),
-            max_interval: Duration::from_secs(15),
-            // Slow growth: a 5 s wait is seen at ~5.4 s, not at 8 s; long waits reach
-            // the cap after a minute or so.
-            factor: 1.2,
+            schedule: Schedule::Watch {
+                first_poll: Duration::from_secs(1),
+                expected: None,
+            },
+            max_interval: Duration::from_secs(10),
             deadline,
+            learning: None,
         }
     }
 
-    pub const fn with_max_interval(mut self, max_interval: Duration) -> Self {
+    pub fn with_max_interval(mut self, max_interval: Duration) -> Self {
         self.max_interval = max_interval;
         self
     }
 
-    /// For loops that retry an action rather than watch a state: the first try at
-    /// once, then the usual backoff.
-    pub const fn retrying(mut self) -> Self {
-        self.first_poll = Duration::ZERO;
+    /// For loops that retry an action rather than watch a state.
+    pub fn retrying(mut self) -> Self {
+        self.schedule = Schedule::Retry;
+        self.max_interval = self.max_interval.max(Duration::from_secs(15));
         self
     }
 
-    /// The sleeps before each poll, before jitter: first_poll, then growing by
-    /// `factor` (from at least a second) up to `max_interval`.
-    pub fn intervals(&self) -> impl Iterator<Item = Duration> + '_ {
-        std::iter::successors(Some(self.first_poll), move |previous| {
-            Some(
-                previous
-                    .mul_f64(self.factor)
-                    .max(MIN_INTERVAL)
-                    .min(self.max_interval),
-            )
-        })
+    /// Watches with the first look at once (the state may have changed already).
+    pub fn looking_at_once(mut self) -> Self {
+        if let Schedule::Watch { first_poll, .. } = &mut self.schedule {
+            *first_poll = Duration::ZERO;
+        }
+        self
+    }
+
+    /// Expects what `learning` has seen before on this machine, and records this wait.
+    pub fn learning(mut self, learning: Learning) -> Self {
+        if let Schedule::Watch { expected, .. } = &mut self.schedule {
+            *expected = learning.expected();
+        }
+        self.learning = Some(learning);
+        self
+    }
+
+    /// When to look next, as time since the wait began, after the look at `last`
+    /// (None: no look yet). Jitter is added by the caller for [`Schedule::Retry`].
+    pub fn next_poll(&self, last: Option<Duration>) -> Duration {
+        match &self.schedule {
+            Schedule::Retry => match last {
+                None => Duration::ZERO,
+                Some(last) if last < MIN_RETRY => last + MIN_RETRY,
+                Some(last) => last + (last.mul_f64(0.2)).clamp(MIN_RETRY, self.max_interval),
+            },
+            Schedule::Watch {
+                first_poll,
+                expected,
+            } => {
+                let Some(expected) = expected else {
+                    return match last {
+                        None => *first_poll,
+                        Some(last) => last + self.interval(last, LATENESS),
+                    };
+                };
+                let quiet = expected.mul_f64(QUIET);
+                // Doubling looks up to a third of the expected time, then on to it.
+                let sparse = |next: Duration, last: Duration| match next <= quiet / 3 {
+                    true => next,
+                    false => quiet.min(last + SPARSE_CAP),
+                };
+                match last {
+                    None if first_poll.is_zero() => Duration::ZERO,
+                    None => sparse((*first_poll).max(SPARSE_FIRST), Duration::ZERO),
+                    Some(last) if last < quiet => {
+                        sparse((last * 2).clamp(last + FLOOR, last + SPARSE_CAP), last)
+                    }
+                    Some(last) if last < expected.mul_f64(1.5) => {
+                        last + self.interval(last, LATENESS_NEAR)
+                    }
+                    Some(last) => last + self.interval(last, LATENESS),
+                }
+            }
+        }
+    }
+
+    fn interval(&self, elapsed: Duration, lateness: f64) -> Duration {
+        elapsed
+            .mul_f64(lateness)
+            .clamp(FLOOR, self.max_interval.max(FLOOR))
     }
 }
 
-/// Spreads pollers out so that parallel bakes do not poll in lock-step: ±20 %.
+/// A retry waits at least a second.
+const MIN_RETRY: Duration = Duration::from_secs(1);
+
+/// Spreads retries out so that parallel bakes do not repeat in lock-step: ±20 %.
 pub fn with_jitter(interval: Duration) -> Duration {
     interval.mul_f64(0.8 + 0.4 * fastrand::f64())
 }
@@ -118,8 +216,6 @@ pub struct Target<'a> {
     pub hint: Option<&'static str>,
 }
 
-const MIN_INTERVAL: Duration = Duration::from_secs(1);
-
 /// A heartbeat event at least this often while the state does not change.
 const HEARTBEAT: Duration = Duration::from_secs(30);
 
@@ -141,16 +237,24 @@ where
     let mut last_state = String::from("not yet seen");
     let mut last_event = started;
     let mut transient_errors = 0u32;
-    for interval in policy.intervals() {
+    let mut last_poll: Option<Duration> = None;
+    // When the state was last seen unchanged: the change happened after it.
+    let mut last_pending = Duration::ZERO;
+    loop {
         let now = Instant::now();
         if now >= deadline {
             break;
         }
-        let sleep = with_jitter(interval).min(deadline - now);
+        let mut at = started + policy.next_poll(last_poll);
+        if policy.schedule == Schedule::Retry {
+            at = now + with_jitter(at.saturating_duration_since(now));
+        }
         tokio::select! {
-            _ = tokio::time::sleep(sleep) => {}
+            _ = tokio::time::sleep_until(at.min(deadline)) => {}
             _ = cancel.cancelled() => return Err(Error::Interrupted),
         }
+        let polled_at = started.elapsed();
+        last_poll = Some(polled_at);
         let seen = tokio::select! {
             seen = poll() => seen,
             _ = cancel.cancelled() => return Err(Error::Interrupted),
@@ -158,11 +262,16 @@ where
         tracing::debug!(
             what = target.what,
             resource = target.resource,
-            ?sleep,
+            ?polled_at,
             "polled"
         );
         let state = match seen {
-            Ok(Poll::Ready(value)) => return Ok(value),
+            Ok(Poll::Ready(value)) => {
+                if let Some(learning) = &policy.learning {
+                    learning.observe(last_pending, polled_at);
+                }
+                return Ok(value);
+            }
             Ok(Poll::Failed { state, reason }) => {
                 return Err(Error::BadState {
                     what: target.what,
@@ -187,6 +296,7 @@ where
             }
             Err(error) => return Err(error),
         };
+        last_pending = polled_at;
         let now = Instant::now();
         if state != last_state || now - last_event >= HEARTBEAT {
             sink.emit(Event::Waiting {

@@ -929,6 +929,10 @@ class BakeryEmulator:
 
     def __init__(self, moto_app: Any) -> None:
         self.moto_app = moto_app
+        # Calls per action and region since start or reset, for benchmarks (what AWS
+        # bills and throttles by): GET /bakery-emulator/calls.
+        self.calls: dict[str, int] = defaultdict(int)
+        self.calls_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -940,6 +944,10 @@ class BakeryEmulator:
         action = _action_of(environ, body)
         scope = SCOPE_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
         region, service = scope.groups() if scope else ("*", "*")
+        if action:
+            with self.calls_lock:
+                self.calls[f"{region} {action}"] += 1
+            sys.stderr.write(f"CALL {time.time():.3f} {action} {body[:300]!r}\n")
         if action and region != "*" and not SETTINGS.get(region, "opted_in"):
             # AWS: a region the account has not opted in to refuses every call.
             return _fault_response(start_response, environ, {
@@ -970,8 +978,13 @@ class BakeryEmulator:
                 return _json_response(start_response, "200 OK", SETTINGS.update(body))
             if what == "config" and method == "GET":
                 return _json_response(start_response, "200 OK", SETTINGS.snapshot("*"))
+            if what == "calls" and method == "GET":
+                with self.calls_lock:
+                    return _json_response(start_response, "200 OK", dict(self.calls))
             if what == "reset" and method == "POST":
                 SETTINGS.reset()
+                with self.calls_lock:
+                    self.calls.clear()
                 return _json_response(start_response, "200 OK", {"reset": True})
         except (ValueError, KeyError, TypeError) as error:
             return _json_response(start_response, "400 Bad Request", {"error": str(error)})

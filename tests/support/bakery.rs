@@ -91,6 +91,11 @@ impl Bakery {
             .env_remove("AWS_PROFILE")
             .env_remove("GIT_COMMIT")
             .env_remove("BUILD_URL")
+            // The suite's own timings, not those of the person running it.
+            .env(
+                "BAKERY_TIMINGS",
+                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("timings.json"),
+            )
             .current_dir(repo_root());
         Bakery { command }
     }

@@ -79,7 +79,7 @@ where
         message,
         request_id,
         transient,
-        source: Some(Box::new(error)),
+        source: Some(std::sync::Arc::new(error)),
     }
     .into()
 }

@@ -1,6 +1,7 @@
 //! L1, the only code that calls the AWS SDK. Everything above it sees bakery's own
 //! types and [`Error`]s that carry the operation, region and resource ([`error`]).
 
+pub mod batch;
 pub mod ec2;
 pub mod error;
 pub mod kms;
@@ -8,10 +9,14 @@ pub mod sns;
 pub mod ssm;
 pub mod state;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::model::names::check_region;
+use crate::wait::{Learning, Timings, Transition};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -22,6 +27,9 @@ use aws_config::{BehaviorVersion, Region};
 pub struct AwsSettings {
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// Where the durations of AWS's transitions seen on this machine are kept
+    /// ([`crate::wait::timings`]); None: learnt for this process only.
+    pub timings: Option<PathBuf>,
 }
 
 /// Clients for one region.
@@ -34,6 +42,35 @@ pub struct Aws {
     pub kms: kms::Kms,
     sts: aws_sdk_sts::Client,
     config: aws_config::SdkConfig,
+    shared: Arc<Shared>,
+}
+
+/// What every region's clients of one process share.
+struct Shared {
+    timings: Arc<Timings>,
+    /// The endpoint the timings are learnt against: `aws`, or `AWS_ENDPOINT_URL`'s.
+    endpoint: String,
+    /// One set of clients per region, so that the waits of every bake in a region
+    /// batch their looks together ([`batch`]).
+    regions: Mutex<HashMap<String, Clients>>,
+}
+
+/// The timings are a cache: kept for the next process when this one's last client goes.
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Err(error) = self.timings.save() {
+            tracing::debug!(%error, "timings not kept");
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Clients {
+    ec2: ec2::Ec2,
+    ssm: ssm::Ssm,
+    sns: sns::Sns,
+    kms: kms::Kms,
+    sts: aws_sdk_sts::Client,
 }
 
 impl Aws {
@@ -83,7 +120,20 @@ impl Aws {
                 "region (from --region, the environment, AWS_REGION or the profile): {message}"
             ))
         })?;
-        Ok(Aws::from_config(config, region))
+        let shared = Arc::new(Shared {
+            timings: Arc::new(Timings::load(settings.timings.clone())),
+            endpoint: config.endpoint_url().unwrap_or("aws").to_string(),
+            regions: Mutex::default(),
+        });
+        let clients = Clients::new(&config, &region);
+        Ok(Aws::of(clients, config, region, shared))
+    }
+
+    /// What to expect of `transition` in this region, and where to record it.
+    pub fn learning(&self, transition: Transition) -> Learning {
+        self.shared
+            .timings
+            .learning(&self.shared.endpoint, &self.region, transition)
     }
 
     /// Refuses, before anything is made, a region this account cannot use: one that
@@ -143,7 +193,8 @@ impl Aws {
         regions.iter().map(|r| self.in_region(r)).collect()
     }
 
-    /// The same credentials and settings, in another region (this one: a clone).
+    /// The same credentials and settings, in another region (this one: a clone); the
+    /// same clients for a region every time.
     pub fn in_region(&self, region: &str) -> Aws {
         if region == self.region {
             return self.clone();
@@ -153,10 +204,38 @@ impl Aws {
             .to_builder()
             .region(Region::new(region.to_string()))
             .build();
-        Aws::from_config(config, region.to_string())
+        let clients = self
+            .shared
+            .regions
+            .lock()
+            .expect("not poisoned")
+            .entry(region.to_string())
+            .or_insert_with(|| Clients::new(&config, region))
+            .clone();
+        Aws::of(clients, config, region.to_string(), self.shared.clone())
     }
 
-    fn from_config(config: aws_config::SdkConfig, region: String) -> Aws {
+    fn of(
+        clients: Clients,
+        config: aws_config::SdkConfig,
+        region: String,
+        shared: Arc<Shared>,
+    ) -> Aws {
+        Aws {
+            region,
+            ec2: clients.ec2,
+            ssm: clients.ssm,
+            sns: clients.sns,
+            kms: clients.kms,
+            sts: clients.sts,
+            config,
+            shared,
+        }
+    }
+}
+
+impl Clients {
+    fn new(config: &aws_config::SdkConfig, region: &str) -> Clients {
         // The SDK's default retry quota is one bucket per service for the whole
         // process: 500 tokens, 5 per throttled retry and 14 per 5xx retry, 1 back per
         // success. A brownout of a few minutes (a third of the calls throttled) empties
@@ -167,23 +246,23 @@ impl Aws {
         macro_rules! client {
             ($sdk:ident, $name:literal) => {
                 $sdk::Client::from_conf(
-                    $sdk::config::Builder::from(&config)
+                    $sdk::config::Builder::from(config)
                         .retry_partition(unlimited_retries($name))
                         .build(),
                 )
             };
         }
-        Aws {
-            ec2: ec2::Ec2::new(client!(aws_sdk_ec2, "bakery-ec2"), &region),
-            ssm: ssm::Ssm::new(client!(aws_sdk_ssm, "bakery-ssm"), &region),
-            sns: sns::Sns::new(client!(aws_sdk_sns, "bakery-sns"), &region),
-            kms: kms::Kms::new(client!(aws_sdk_kms, "bakery-kms"), &region),
+        Clients {
+            ec2: ec2::Ec2::new(client!(aws_sdk_ec2, "bakery-ec2"), region),
+            ssm: ssm::Ssm::new(client!(aws_sdk_ssm, "bakery-ssm"), region),
+            sns: sns::Sns::new(client!(aws_sdk_sns, "bakery-sns"), region),
+            kms: kms::Kms::new(client!(aws_sdk_kms, "bakery-kms"), region),
             sts: client!(aws_sdk_sts, "bakery-sts"),
-            config,
-            region,
         }
     }
+}
 
+impl Aws {
     /// The ARN of whoever runs the bake. It is also the first call of a bake, so a
     /// missing credential or an unreachable endpoint shows up before anything exists.
     pub async fn caller_arn(&self) -> Result<String> {

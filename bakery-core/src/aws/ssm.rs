@@ -1,8 +1,12 @@
 //! SSM: parameters, managed-instance status, Run Command.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use aws_sdk_ssm::types::{InstanceInformationStringFilter, ParameterType};
 use aws_sdk_ssm::Client;
 
+use super::batch::Batch;
 use super::error::{Call, Context, OrAbsent};
 use super::state::CommandStatus;
 use crate::error::{AwsError, Result};
@@ -12,6 +16,44 @@ use crate::model::Document;
 pub struct Ssm {
     client: Client,
     region: String,
+    /// The looks of every wait for an SSM agent in this region, one call at a time.
+    watched_agents: Arc<Batch<String>>,
+}
+
+/// DescribeInstanceInformation answers at most 50 instances a page.
+const AGENTS_PER_CALL: usize = 50;
+
+/// The ping status of each instance of `ids` whose agent has registered.
+async fn ping_statuses(
+    client: Client,
+    region: String,
+    ids: Vec<String>,
+) -> Result<HashMap<String, String>> {
+    let call = Call::new("DescribeInstanceInformation", &region);
+    let call = match ids.as_slice() {
+        [one] => call.on(one),
+        _ => call,
+    };
+    let filter = InstanceInformationStringFilter::builder()
+        .key("InstanceIds")
+        .set_values(Some(ids.clone()))
+        .build()
+        .expect("key and values are set");
+    let out = client
+        .describe_instance_information()
+        .filters(filter)
+        .max_results(AGENTS_PER_CALL as i32)
+        .send()
+        .await
+        .context(call)?;
+    Ok(out
+        .instance_information_list()
+        .iter()
+        .filter_map(|i| {
+            let status = i.ping_status()?.as_str().to_string();
+            Some((i.instance_id()?.to_string(), status))
+        })
+        .collect())
 }
 
 /// One command's run on one instance, as GetCommandInvocation reports it.
@@ -62,10 +104,20 @@ pub struct OutputDestination {
 
 impl Ssm {
     pub fn new(client: Client, region: &str) -> Self {
+        let (for_agents, agents_region) = (client.clone(), region.to_string());
         Ssm {
+            watched_agents: Batch::new(AGENTS_PER_CALL, move |ids| {
+                ping_statuses(for_agents.clone(), agents_region.clone(), ids)
+            }),
             client,
             region: region.to_string(),
         }
+    }
+
+    /// The instance's SSM agent status (`Online`, `ConnectionLost`...), None while it
+    /// has not registered; from the process's next batched look in this region.
+    pub async fn watched_ping_status(&self, instance_id: &str) -> Result<Option<String>> {
+        self.watched_agents.get(instance_id).await
     }
 
     /// The call `operation` in this client's region, for its error.
@@ -203,29 +255,6 @@ impl Ssm {
             .await
             .context(self.call("PutParameter").on(name))?;
         Ok(previous)
-    }
-
-    /// The instance's SSM ping status (`Online`, `ConnectionLost`, ...), or None while
-    /// its agent has not registered.
-    pub async fn ping_status(&self, instance_id: &str) -> Result<Option<String>> {
-        let filter = InstanceInformationStringFilter::builder()
-            .key("InstanceIds")
-            .values(instance_id)
-            .build()
-            .expect("key and values are set");
-        let out = self
-            .client
-            .describe_instance_information()
-            .filters(filter)
-            .send()
-            .await
-            .context(self.call("DescribeInstanceInformation").on(instance_id))?;
-        Ok(out
-            .instance_information_list()
-            .iter()
-            .find(|i| i.instance_id() == Some(instance_id))
-            .and_then(|i| i.ping_status())
-            .map(|s| s.as_str().to_string()))
     }
 
     /// Sends a script to one instance; returns the command id. SendCommand has no

@@ -77,16 +77,19 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
     }
     // The builder's network is decided before the claim: a subnet the builder could
     // not use is refused before anything exists (a dry run checks it at check-launch).
-    let claimed = match plan.dry_run {
-        true => None,
-        false => Some(
-            bake.step(Step::Claim, async {
-                let network = builder::network(bake).await?;
-                let claim = release::claim(bake, chosen, facts).await?;
-                Ok((claim, network))
-            })
-            .await?,
-        ),
+    // The base is looked up meanwhile: neither needs the other.
+    let claim = async {
+        match plan.dry_run {
+            true => Ok(None),
+            false => bake
+                .step(Step::Claim, async {
+                    let network = builder::network(bake).await?;
+                    let claim = release::claim(bake, chosen, facts).await?;
+                    Ok((claim, network))
+                })
+                .await
+                .map(Some),
+        }
     };
     let resolve = async {
         match compared_base {
@@ -94,7 +97,8 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
             None => base::resolve(bake, Step::ResolveBase).await,
         }
     };
-    let base = bake.step(Step::ResolveBase, resolve).await?;
+    let (claimed, base) = tokio::join!(claim, bake.step(Step::ResolveBase, resolve));
+    let (claimed, base) = (claimed?, base?);
     facts.base_image = Some(base.image.id.clone());
     facts.base_release = base.release.as_ref().map(ToString::to_string);
     bake.optional(Step::CheckSecrets, checks::secrets(bake))
@@ -110,35 +114,44 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
             .await?;
         return Ok(());
     };
-    let build = build(bake, &claim, network, &base, created_by, facts);
-    let image = lease::held_while(bake, &claim, build).await?;
-    bake.step(
-        Step::RecordRelease,
-        publish::record(bake, &claim, &image, facts),
-    )
-    .await?;
-    bake.optional(
-        Step::Distribute,
-        publish::distribute(bake, &claim, &image, facts),
-    )
-    .await?;
-    bake.optional(Step::Share, publish::share(bake, &claim, facts))
-        .await?;
-    bake.optional(Step::Promote, publish::promote(bake, &claim, facts))
-        .await?;
+    let make = make(bake, &claim, network, &base, created_by, facts);
+    let made = lease::held_while(bake, &claim, make).await?;
+    // An available image no longer needs its builder: its snapshots are resources of
+    // their own, which the builder's termination (and its root volume's deletion) does
+    // not touch (EC2 User Guide, "Create an Amazon EBS-backed AMI" and "How instance
+    // termination works"). So the builder goes while the image is tested, recorded,
+    // copied — CopyImage takes a source once it is `available` (API reference,
+    // CopyImage) — and promoted; the bake ends once it is gone. The test instance
+    // shares the builder's group, which then goes with the test instance.
+    let gated = plan.test.is_some();
+    let terminate = bake.step(
+        Step::Terminate,
+        builder::terminate(bake, &made.builder, gated),
+    );
+    let publish = after_the_image(bake, &claim, &made, facts);
+    let (terminated, published) = tokio::join!(terminate, publish);
+    published?;
+    terminated?;
     Ok(())
 }
 
-/// The builder's life, while the bake holds the lease on its claim: launch, the
-/// commands, stop, the image, terminate. Returns the image.
-async fn build(
+/// What the builder made: the image (as recorded and as described), and the builder.
+struct Made {
+    image: ImageRecord,
+    described: ImageInfo,
+    builder: builder::Builder,
+}
+
+/// The builder's life up to its image, while the bake holds the lease on its claim:
+/// launch, the commands, stop, the image.
+async fn make(
     bake: &Bake<'_>,
     claim: &release::Claim,
     network: builder::Network,
     base: &base::Base,
     created_by: String,
     facts: &mut Facts,
-) -> Result<ImageRecord, Failure> {
+) -> Result<Made, Failure> {
     let plan = bake.plan;
     let builder = bake
         .step(
@@ -171,17 +184,28 @@ async fn build(
     let (image, described) = bake
         .step(Step::WaitImage, image::wait(bake, &image_id))
         .await?;
-    // The builder goes while the gate tests the image: the test instance shares its
-    // group, which goes with the test instance.
-    let gated = plan.test.is_some();
-    let terminate = bake.step(Step::Terminate, builder::terminate(bake, &builder, gated));
+    Ok(Made {
+        image,
+        described,
+        builder,
+    })
+}
+
+/// After the image: the gate (still under the claim's lease), then the release's
+/// record, its copies, sharing and channels.
+async fn after_the_image(
+    bake: &Bake<'_>,
+    claim: &release::Claim,
+    made: &Made,
+    facts: &mut Facts,
+) -> Result<(), Failure> {
     let placement = Placement::Builder {
-        network: &builder.network,
-        security_groups: builder.security_groups(bake),
+        network: &made.builder.network,
+        security_groups: made.builder.security_groups(bake),
     };
-    let group = builder.security_group.as_deref();
-    let gate = gate(bake, &claim.release, &described, placement, group);
-    let (terminated, tested) = tokio::join!(terminate, gate);
+    let group = made.builder.security_group.as_deref();
+    let gate = gate(bake, &claim.release, &made.described, placement, group);
+    let tested = lease::held_while(bake, claim, gate).await;
     facts.tests = match &tested {
         Ok(state) => *state,
         Err(f) if f.step.judges_the_image() && f.error.kind() == ErrorKind::Failed => {
@@ -190,8 +214,22 @@ async fn build(
         Err(_) => facts.tests,
     };
     tested?;
-    terminated?;
-    Ok(image)
+    let image = &made.image;
+    bake.step(
+        Step::RecordRelease,
+        publish::record(bake, claim, image, facts),
+    )
+    .await?;
+    bake.optional(
+        Step::Distribute,
+        publish::distribute(bake, claim, image, facts),
+    )
+    .await?;
+    bake.optional(Step::Share, publish::share(bake, claim, facts))
+        .await?;
+    bake.optional(Step::Promote, publish::promote(bake, claim, facts))
+        .await?;
+    Ok(())
 }
 
 /// The release gate, when the plan has one: a test instance from the new image boots

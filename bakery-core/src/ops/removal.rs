@@ -14,7 +14,7 @@ use crate::aws::Aws;
 use crate::error::Result;
 use crate::events::EventSink;
 use crate::model::{Resource, Step};
-use crate::wait::{self, Deadlines, Poll, Target, WaitPolicy};
+use crate::wait::{self, Deadlines, Poll, Target, Transition, WaitPolicy};
 
 pub struct Remover<'a> {
     pub aws: &'a Aws,
@@ -43,8 +43,9 @@ impl Remover<'_> {
                     InstanceState::Stopped,
                     InstanceState::ShuttingDown,
                 ];
-                let deadline = self.deadlines.instance_terminated;
-                self.wait_for_instance(step, id, InstanceState::Terminated, &passing, deadline)
+                let policy = WaitPolicy::new(self.deadlines.instance_terminated)
+                    .learning(self.aws.learning(Transition::InstanceTerminated));
+                self.wait_for_instance(step, id, InstanceState::Terminated, &passing, policy)
                     .await
             }
             Resource::Image { id, .. } => ec2.deregister_image(id).await.or_gone(),
@@ -68,13 +69,19 @@ impl Remover<'_> {
 
     /// Waits until the image is available, failing fast on `failed`, `invalid`,
     /// `deregistered` and the other states it cannot come back from.
-    pub async fn wait_for_image(&self, step: &Step, image_id: &str) -> Result<ImageInfo> {
+    /// `made` says how it was made: a created and a copied image take different times.
+    pub async fn wait_for_image(
+        &self,
+        step: &Step,
+        image_id: &str,
+        made: Transition,
+    ) -> Result<ImageInfo> {
         let ec2 = &self.aws.ec2;
         let target = self.target(step, "image", image_id);
-        let policy = WaitPolicy::new(self.deadlines.image_available)
-            .with_max_interval(Duration::from_secs(30));
+        let policy =
+            WaitPolicy::new(self.deadlines.image_available).learning(self.aws.learning(made));
         wait::until(target, &policy, self.sink, self.cancel, || async {
-            Ok(image_poll(ec2.describe_image(image_id).await?))
+            Ok(image_poll(ec2.watched_image(image_id).await?))
         })
         .await
     }
@@ -87,20 +94,14 @@ impl Remover<'_> {
         instance_id: &str,
         wanted: InstanceState,
         passing: &[InstanceState],
-        deadline: Duration,
+        policy: WaitPolicy,
     ) -> Result<()> {
         let ec2 = &self.aws.ec2;
         let target = self.target(step, "instance", instance_id);
-        wait::until(
-            target,
-            &WaitPolicy::new(deadline),
-            self.sink,
-            self.cancel,
-            || async {
-                let seen = ec2.instance(instance_id).await?;
-                Ok(instance_poll(seen, &wanted, passing))
-            },
-        )
+        wait::until(target, &policy, self.sink, self.cancel, || async {
+            let seen = ec2.watched_instance(instance_id).await?;
+            Ok(instance_poll(seen, &wanted, passing))
+        })
         .await
     }
 

@@ -202,18 +202,16 @@ pub async fn promote(
 }
 
 /// The highest final release of the role that is available in the region.
-async fn highest_final(aws: &Aws, role: &RoleName) -> Result<Option<Release>> {
+/// The highest final release of the role that is available in the region, as listed.
+async fn highest_final(aws: &Aws, role: &RoleName) -> Result<Option<catalog::ReleaseSummary>> {
     let releases = catalog::list(aws, role).await?;
     Ok(releases
         .into_iter()
         .filter(|r| r.state == ReleaseState::Available)
-        .filter_map(|r| r.version.parse::<semver::Version>().ok())
-        .filter(|v| v.pre.is_empty())
-        .max()
-        .map(|version| Release {
-            role: role.clone(),
-            version,
-        }))
+        .filter_map(|r| Some((r.version.parse::<semver::Version>().ok()?, r)))
+        .filter(|(v, _)| v.pre.is_empty())
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, summary)| summary))
 }
 
 /// Points `latest` at the highest final release in every region of `release`, never
@@ -232,22 +230,19 @@ pub async fn move_latest(aws: &Aws, release: &Release, regions: &[String]) -> Re
     {
         let regional = aws.in_region(&region);
         for _ in 0..SETTLE {
+            // One listing says both which release is highest and where `latest` points.
             let Some(highest) = highest_final(&regional, &release.role).await? else {
                 break;
             };
-            let image = release_images(&regional, &highest).await?;
-            let Some(image) = image.iter().find(|i| i.is_available()) else {
-                break;
-            };
-            if regional.ssm.parameter(&parameter).await?.as_deref() == Some(image.id.as_str()) {
+            if highest.channels.iter().any(|c| c == "latest") {
                 if index == 0 {
-                    names_release = highest == *release;
+                    names_release = highest.version == release.version.to_string();
                 }
                 break;
             }
             regional
                 .ssm
-                .put_image_parameter(&parameter, &image.id, &description)
+                .put_image_parameter(&parameter, &highest.image_id, &description)
                 .await?;
         }
     }

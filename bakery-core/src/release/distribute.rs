@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::model::{Release, Resource, Step};
 use crate::ops::removal::Remover;
-use crate::wait::Deadlines;
+use crate::wait::{Deadlines, Transition};
 
 /// What distribution did in one region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
@@ -205,7 +205,7 @@ async fn copy_to(
             cancel,
             deadlines: &Deadlines::default(),
         }
-        .wait_for_image(&Step::Distribute, &image_id)
+        .wait_for_image(&Step::Distribute, &image_id, Transition::ImageCopied)
         .await?;
         if !image.snapshot_ids.is_empty() {
             aws.ec2.tag(&image.snapshot_ids, &source.tags).await?;

@@ -9,9 +9,12 @@ mod regions;
 mod snapshots;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
+
+use super::batch::Batch;
 
 pub use images::ImageInfo;
 pub use instances::{BuilderLaunch, InstanceInfo};
@@ -23,14 +26,44 @@ use super::error::Call;
 pub struct Ec2 {
     client: Client,
     region: String,
+    /// The looks of every wait in this region, one DescribeInstances at a time.
+    watched_instances: Arc<Batch<InstanceInfo>>,
+    /// The same for DescribeImages.
+    watched_images: Arc<Batch<ImageInfo>>,
 }
+
+/// Ids per batched Describe call: EC2 takes up to 1,000 instance ids in one request;
+/// 100 keeps each answer small.
+const IDS_PER_CALL: usize = 100;
 
 impl Ec2 {
     pub fn new(client: Client, region: &str) -> Self {
+        let (for_instances, for_images) = (client.clone(), client.clone());
+        let (instance_region, image_region) = (region.to_string(), region.to_string());
         Ec2 {
+            watched_instances: Batch::new(IDS_PER_CALL, move |ids| {
+                instances::by_id(for_instances.clone(), instance_region.clone(), ids)
+            }),
+            watched_images: Batch::new(IDS_PER_CALL, move |ids| {
+                images::by_id(for_images.clone(), image_region.clone(), ids)
+            }),
             client,
             region: region.to_string(),
         }
+    }
+
+    /// The instance as the process's next batched DescribeInstances in this region sees
+    /// it (what the waits look with); None when EC2 does not know it.
+    pub async fn watched_instance(
+        &self,
+        instance_id: &str,
+    ) -> crate::error::Result<Option<InstanceInfo>> {
+        self.watched_instances.get(instance_id).await
+    }
+
+    /// The image as the next batched DescribeImages in this region sees it.
+    pub async fn watched_image(&self, image_id: &str) -> crate::error::Result<Option<ImageInfo>> {
+        self.watched_images.get(image_id).await
     }
 
     /// The call `operation` in this client's region, for its error.

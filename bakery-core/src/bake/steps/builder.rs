@@ -14,7 +14,7 @@ use crate::model::time::rfc3339;
 use crate::model::{PublicAddress, Release, Resource, SsmPath, Step};
 use crate::ops::idempotent::created_or_found;
 use crate::script::user_data::builder_user_data;
-use crate::wait::{self, Poll, WaitPolicy};
+use crate::wait::{self, Poll, Transition, WaitPolicy};
 
 /// A launched builder, and the security group made for it (none when the recipe
 /// names its own groups).
@@ -280,13 +280,15 @@ pub async fn wait_ready(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
 
 /// An instance of the bake (builder or test instance) is running and its SSM agent online.
 pub async fn wait_online(bake: &Bake<'_>, step: &Step, instance_id: &str) -> Result<()> {
+    let policy = WaitPolicy::new(bake.deadlines.instance_running)
+        .learning(bake.aws.learning(Transition::InstanceRunning));
     bake.remover(&bake.cancel)
         .wait_for_instance(
             step,
             instance_id,
             InstanceState::Running,
             &[InstanceState::Pending],
-            bake.deadlines.instance_running,
+            policy,
         )
         .await?;
     let ssm = &bake.aws.ssm;
@@ -296,9 +298,11 @@ pub async fn wait_online(bake: &Bake<'_>, step: &Step, instance_id: &str) -> Res
          (AmazonSSMManagedInstanceCore) and that its subnet reaches the SSM endpoints",
     );
     // An agent may have registered while the instance was reported pending: look at once.
-    let policy = WaitPolicy::new(bake.deadlines.ssm_online).retrying();
+    let policy = WaitPolicy::new(bake.deadlines.ssm_online)
+        .learning(bake.aws.learning(Transition::AgentOnline))
+        .looking_at_once();
     wait::until(target, &policy, bake.sink, &bake.cancel, || async {
-        Ok(match ssm.ping_status(instance_id).await? {
+        Ok(match ssm.watched_ping_status(instance_id).await? {
             Some(status) if status == "Online" => Poll::Ready(()),
             Some(status) => Poll::Pending(format!("SSM {status}")),
             None => Poll::Pending("SSM agent not registered".into()),
@@ -314,13 +318,15 @@ pub async fn stop(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
         InstanceState::Running,
         InstanceState::Stopping,
     ];
+    let policy = WaitPolicy::new(bake.deadlines.instance_stopped)
+        .learning(bake.aws.learning(Transition::InstanceStopped));
     bake.remover(&bake.cancel)
         .wait_for_instance(
             &Step::Stop,
             &builder.instance_id,
             InstanceState::Stopped,
             &passing,
-            bake.deadlines.instance_stopped,
+            policy,
         )
         .await
 }

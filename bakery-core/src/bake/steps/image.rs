@@ -14,6 +14,7 @@ use crate::model::release::{image_tags, TAG_BAKE_ID};
 use crate::model::time::rfc3339;
 use crate::model::{Provenance, Release, Resource, Step};
 use crate::ops::idempotent::created_or_found;
+use crate::wait::Transition;
 
 pub async fn create(
     bake: &Bake<'_>,
@@ -63,7 +64,7 @@ pub async fn create(
 pub async fn wait(bake: &Bake<'_>, image_id: &str) -> Result<(ImageRecord, ImageInfo)> {
     let image = bake
         .remover(&bake.cancel)
-        .wait_for_image(&Step::WaitImage, image_id)
+        .wait_for_image(&Step::WaitImage, image_id, Transition::ImageAvailable)
         .await?;
     for snapshot in &image.snapshot_ids {
         bake.created(
