@@ -56,11 +56,11 @@ fn main() -> ExitCode {
                 .clone()
                 .or_else(|| environment.as_ref().and_then(|e| e.build_region())),
             profile: cli.profile.clone(),
-            timings: context::timings_file(),
         },
         environment,
         output: cli.output,
     };
+    bakery_core::wait::timings::keep_in(context::timings_file());
     // `bake --all` runs bakes on worker threads; a bake's chain of awaits (the SDK's
     // included) needs more than tokio's 2 MiB there, as much as on the main thread.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -90,6 +90,10 @@ fn main() -> ExitCode {
             Command::Man => cli::man(),
         }
     });
+    // A cache: what this run saw helps the next one; losing it costs nothing.
+    if let Err(error) = bakery_core::wait::timings::save() {
+        tracing::debug!(%error, "timings not kept");
+    }
     exit.into()
 }
 

@@ -64,3 +64,4 @@ mod sharing;
 mod signals;
 mod support;
 mod variables;
+mod waits;

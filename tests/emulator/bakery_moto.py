@@ -947,7 +947,6 @@ class BakeryEmulator:
         if action:
             with self.calls_lock:
                 self.calls[f"{region} {action}"] += 1
-            sys.stderr.write(f"CALL {time.time():.3f} {action} {body[:300]!r}\n")
         if action and region != "*" and not SETTINGS.get(region, "opted_in"):
             # AWS: a region the account has not opted in to refuses every call.
             return _fault_response(start_response, environ, {

@@ -10,13 +10,11 @@ pub mod ssm;
 pub mod state;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::model::names::check_region;
-use crate::wait::{Learning, Timings, Transition};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -27,9 +25,6 @@ use aws_config::{BehaviorVersion, Region};
 pub struct AwsSettings {
     pub region: Option<String>,
     pub profile: Option<String>,
-    /// Where the durations of AWS's transitions seen on this machine are kept
-    /// ([`crate::wait::timings`]); None: learnt for this process only.
-    pub timings: Option<PathBuf>,
 }
 
 /// Clients for one region.
@@ -47,21 +42,11 @@ pub struct Aws {
 
 /// What every region's clients of one process share.
 struct Shared {
-    timings: Arc<Timings>,
-    /// The endpoint the timings are learnt against: `aws`, or `AWS_ENDPOINT_URL`'s.
+    /// `aws`, or the endpoint set instead (`AWS_ENDPOINT_URL`).
     endpoint: String,
     /// One set of clients per region, so that the waits of every bake in a region
     /// batch their looks together ([`batch`]).
     regions: Mutex<HashMap<String, Clients>>,
-}
-
-/// The timings are a cache: kept for the next process when this one's last client goes.
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Err(error) = self.timings.save() {
-            tracing::debug!(%error, "timings not kept");
-        }
-    }
 }
 
 #[derive(Clone)]
@@ -121,7 +106,6 @@ impl Aws {
             ))
         })?;
         let shared = Arc::new(Shared {
-            timings: Arc::new(Timings::load(settings.timings.clone())),
             endpoint: config.endpoint_url().unwrap_or("aws").to_string(),
             regions: Mutex::default(),
         });
@@ -129,11 +113,9 @@ impl Aws {
         Ok(Aws::of(clients, config, region, shared))
     }
 
-    /// What to expect of `transition` in this region, and where to record it.
-    pub fn learning(&self, transition: Transition) -> Learning {
-        self.shared
-            .timings
-            .learning(&self.shared.endpoint, &self.region, transition)
+    /// Which AWS this reaches: `aws`, or the endpoint set instead (`AWS_ENDPOINT_URL`).
+    pub fn endpoint(&self) -> &str {
+        &self.shared.endpoint
     }
 
     /// Refuses, before anything is made, a region this account cannot use: one that

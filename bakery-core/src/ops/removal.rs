@@ -14,7 +14,7 @@ use crate::aws::Aws;
 use crate::error::Result;
 use crate::events::EventSink;
 use crate::model::{Resource, Step};
-use crate::wait::{self, Deadlines, Poll, Target, Transition, WaitPolicy};
+use crate::wait::{self, timings, Deadlines, Learning, Poll, Target, Transition, WaitPolicy};
 
 pub struct Remover<'a> {
     pub aws: &'a Aws,
@@ -44,7 +44,7 @@ impl Remover<'_> {
                     InstanceState::ShuttingDown,
                 ];
                 let policy = WaitPolicy::new(self.deadlines.instance_terminated)
-                    .learning(self.aws.learning(Transition::InstanceTerminated));
+                    .learning(self.learning(Transition::InstanceTerminated));
                 self.wait_for_instance(step, id, InstanceState::Terminated, &passing, policy)
                     .await
             }
@@ -78,8 +78,7 @@ impl Remover<'_> {
     ) -> Result<ImageInfo> {
         let ec2 = &self.aws.ec2;
         let target = self.target(step, "image", image_id);
-        let policy =
-            WaitPolicy::new(self.deadlines.image_available).learning(self.aws.learning(made));
+        let policy = WaitPolicy::new(self.deadlines.image_available).learning(self.learning(made));
         wait::until(target, &policy, self.sink, self.cancel, || async {
             Ok(image_poll(ec2.watched_image(image_id).await?))
         })
@@ -123,6 +122,11 @@ impl Remover<'_> {
             deletion_poll(delete().await, busy_codes)
         })
         .await
+    }
+
+    /// What this machine saw `transition` take in this region before.
+    pub fn learning(&self, transition: Transition) -> Learning {
+        timings::learning(self.aws.endpoint(), &self.aws.region, transition)
     }
 
     fn target<'t>(&'t self, step: &'t Step, what: &'static str, id: &'t str) -> Target<'t> {

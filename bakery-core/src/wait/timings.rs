@@ -2,12 +2,14 @@
 //! wait polls around ([`super::Schedule::Watch`]). One estimate per endpoint, region
 //! and [`Transition`], each a moving average of where the change was seen to happen
 //! (between the last look that still saw the old state and the first that saw the new
-//! one). Kept in a small JSON file that the CLI names (`~/.cache/bakery/timings.json`);
-//! it is a cache: a missing or unreadable file means no expectations, never an error.
+//! one). One set per process ([`of_process`]), kept in a small JSON file that the
+//! caller names ([`keep_in`]; the CLI's is `~/.cache/bakery/timings.json`) and writes
+//! back when done ([`save`]); it is a cache: a missing or unreadable file means no
+//! expectations, never an error.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,30 @@ pub enum Transition {
     ImageCopied,
     /// `shutting-down` → `terminated`, from TerminateInstances.
     InstanceTerminated,
+}
+
+static PROCESS: OnceLock<Arc<Timings>> = OnceLock::new();
+
+/// Reads the process's timings from `file` (None: learnt for this process only). Called
+/// once, before the first wait; a later call changes nothing.
+pub fn keep_in(file: Option<PathBuf>) {
+    let _ = PROCESS.set(Arc::new(Timings::load(file)));
+}
+
+/// The process's timings.
+pub fn of_process() -> &'static Arc<Timings> {
+    PROCESS.get_or_init(|| Arc::new(Timings::default()))
+}
+
+/// What to expect of `transition` through `endpoint` (`aws`, or an endpoint URL) in
+/// `region`, from the process's timings.
+pub fn learning(endpoint: &str, region: &str, transition: Transition) -> Learning {
+    of_process().learning(endpoint, region, transition)
+}
+
+/// Writes what the process observed back into its file.
+pub fn save() -> Result<()> {
+    of_process().save()
 }
 
 /// One estimate: the average of the recent observations, newest weighing half.

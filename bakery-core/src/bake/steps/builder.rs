@@ -280,9 +280,10 @@ pub async fn wait_ready(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
 
 /// An instance of the bake (builder or test instance) is running and its SSM agent online.
 pub async fn wait_online(bake: &Bake<'_>, step: &Step, instance_id: &str) -> Result<()> {
+    let remover = bake.remover(&bake.cancel);
     let policy = WaitPolicy::new(bake.deadlines.instance_running)
-        .learning(bake.aws.learning(Transition::InstanceRunning));
-    bake.remover(&bake.cancel)
+        .learning(remover.learning(Transition::InstanceRunning));
+    remover
         .wait_for_instance(
             step,
             instance_id,
@@ -299,7 +300,7 @@ pub async fn wait_online(bake: &Bake<'_>, step: &Step, instance_id: &str) -> Res
     );
     // An agent may have registered while the instance was reported pending: look at once.
     let policy = WaitPolicy::new(bake.deadlines.ssm_online)
-        .learning(bake.aws.learning(Transition::AgentOnline))
+        .learning(remover.learning(Transition::AgentOnline))
         .looking_at_once();
     wait::until(target, &policy, bake.sink, &bake.cancel, || async {
         Ok(match ssm.watched_ping_status(instance_id).await? {
@@ -318,9 +319,10 @@ pub async fn stop(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
         InstanceState::Running,
         InstanceState::Stopping,
     ];
+    let remover = bake.remover(&bake.cancel);
     let policy = WaitPolicy::new(bake.deadlines.instance_stopped)
-        .learning(bake.aws.learning(Transition::InstanceStopped));
-    bake.remover(&bake.cancel)
+        .learning(remover.learning(Transition::InstanceStopped));
+    remover
         .wait_for_instance(
             &Step::Stop,
             &builder.instance_id,

@@ -1,0 +1,65 @@
+//! Waits look when a change can have happened: a bake keeps how long the transitions it
+//! waited for took, and the next bake on the machine looks at their expected end
+//! instead of from the first second.
+
+use serde_json::{json, Value};
+
+use crate::support::Account;
+
+/// When (seconds into the wait) each look of `step` saw a state other than the one
+/// waited for.
+fn looks_before_the_change(bake: &crate::bakery::Outcome, step: &str) -> Vec<f64> {
+    bake.events()
+        .iter()
+        .filter(|e| e["event"] == "waiting" && e["step"] == step)
+        .filter_map(|e| e["elapsed_seconds"].as_f64())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_next_bake_looks_when_the_last_one_saw_the_change() {
+    let aws = Account::in_second_emulator("il-central-1").await;
+    aws.emulate(json!({
+        "instance_pending_seconds": 3, "instance_stopping_seconds": 1,
+        "instance_shutting_down_seconds": 1, "image_pending_seconds": 1
+    }));
+    let folder = tempfile::tempdir().unwrap();
+    let timings = folder.path().join("timings.json");
+    let bake = |version: &str| {
+        aws.bakery()
+            .args(["bake", "benches/recipe-noop", "--version", version])
+            .args(["--output", "json"])
+            .env("BAKERY_TIMINGS", timings.to_str().unwrap())
+            .run()
+    };
+
+    let first = bake("1.0.0");
+    first.expect_code(0);
+    // Nothing known yet: the first look after a second saw the builder pending.
+    let looks = looks_before_the_change(&first, "wait-ready");
+    assert!(looks.iter().any(|t| *t < 2.0), "{looks:?}");
+
+    // What it saw is kept, per endpoint, region and transition.
+    let kept: Value = serde_json::from_str(&std::fs::read_to_string(&timings).unwrap()).unwrap();
+    let running = &kept[format!("{} il-central-1 instance-running", aws.endpoint)];
+    let seconds = running["seconds"].as_f64().unwrap();
+    assert!((2.5..4.5).contains(&seconds), "{kept:#}");
+    assert!(kept[format!("{} il-central-1 image-available", aws.endpoint)].is_object());
+
+    // The next bake does not look before the builder can be running.
+    let second = bake("1.0.1");
+    second.expect_code(0);
+    let looks = looks_before_the_change(&second, "wait-ready");
+    assert!(looks.iter().all(|t| *t >= 2.5), "{looks:?}");
+
+    // `none` keeps nothing and knows nothing.
+    let third = aws
+        .bakery()
+        .args(["bake", "benches/recipe-noop", "--version", "1.0.2"])
+        .args(["--output", "json"])
+        .env("BAKERY_TIMINGS", "none")
+        .run();
+    third.expect_code(0);
+    let looks = looks_before_the_change(&third, "wait-ready");
+    assert!(looks.iter().any(|t| *t < 2.0), "{looks:?}");
+}
