@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::ResourceType;
+use aws_sdk_ec2::types::{ResourceType, RouteTableAssociation};
 
 use super::{filter, tag_filter, tag_map, tag_specification, Ec2};
 use crate::aws::error::{dry_run_outcome, Context, OrAbsent};
@@ -89,28 +89,22 @@ impl Ec2 {
         {
             return Ok(SsmPath::VpcEndpoints);
         }
-        let mut tables = self
+        // One call for the VPC's tables: the subnet's own, else the VPC's main one.
+        let tables = self
             .client
             .describe_route_tables()
-            .filters(filter("association.subnet-id", subnet))
+            .filters(filter("vpc-id", vpc_id))
             .send()
             .await
-            .context(self.call("DescribeRouteTables").on(subnet))?
+            .context(self.call("DescribeRouteTables").on(vpc_id))?
             .route_tables()
             .to_vec();
-        if tables.is_empty() {
-            tables = self
-                .client
-                .describe_route_tables()
-                .filters(filter("vpc-id", vpc_id))
-                .filters(filter("association.main", "true"))
-                .send()
-                .await
-                .context(self.call("DescribeRouteTables").on(vpc_id))?
-                .route_tables()
-                .to_vec();
-        }
-        let default_route = tables.iter().flat_map(|t| t.routes()).find(|r| {
+        let associated = |with: &dyn Fn(&RouteTableAssociation) -> bool| {
+            tables.iter().find(|t| t.associations().iter().any(with))
+        };
+        let table = associated(&|a| a.subnet_id() == Some(subnet))
+            .or_else(|| associated(&|a| a.main() == Some(true)));
+        let default_route = table.into_iter().flat_map(|t| t.routes()).find(|r| {
             r.destination_cidr_block() == Some("0.0.0.0/0")
                 && r.state().is_none_or(|s| s.as_str() == "active")
         });
