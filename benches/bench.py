@@ -12,9 +12,7 @@ import sys
 import time
 import urllib.request
 
-import boto3
-
-ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
+ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "")
 WORK = os.path.join(".local-aws", "bench")
 LOG = os.path.join(WORK, "moto.log")
 SOURCE_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -66,6 +64,17 @@ def configure(region, delays):
     urllib.request.urlopen(request).read()
 
 
+def calls_so_far():
+    """Calls by action, as the emulator counted them (GET /bakery-emulator/calls)."""
+    with urllib.request.urlopen(f"{ENDPOINT}/bakery-emulator/calls") as answer:
+        counted = json.load(answer)
+    by_action = {}
+    for key, count in counted.items():
+        action = key.split(" ", 1)[1]
+        by_action[action] = by_action.get(action, 0) + count
+    return by_action
+
+
 def requests_so_far():
     with open(LOG, encoding="utf-8", errors="replace") as log:
         return sum(1 for line in log if '"POST / HTTP' in line or '"GET / HTTP' in line)
@@ -76,6 +85,7 @@ class Run:
 
     def __init__(self, commands, allowed=(0,)):
         self.before = requests_so_far()
+        self.calls_before = calls_so_far()
         self.started = time.monotonic()
         self.allowed = allowed
         self.children = []
@@ -97,8 +107,11 @@ class Run:
                 sys.exit(f"bench: {' '.join(argv)} failed:\n{stderr[-3000:]}")
         seconds = time.monotonic() - self.started
         time.sleep(0.3)  # the server's log lines for the last requests
+        calls = {action: count - self.calls_before.get(action, 0)
+                 for action, count in calls_so_far().items()}
         return {"seconds": seconds, "peak_rss_mb": max(rss), "rss_sum_mb": sum(rss),
-                "requests": requests_so_far() - self.before}
+                "requests": requests_so_far() - self.before,
+                "calls": {a: c for a, c in sorted(calls.items()) if c}}
 
 
 def measure(commands, allowed=(0,)):
@@ -144,6 +157,8 @@ class Bench:
     def run_model(self, model, region):
         configure(region, model.delays())
         env = dict(os.environ, AWS_REGION=region)
+        import boto3  # the emulator's virtualenv has it; --render needs none of this
+
         ssm = boto3.client("ssm", endpoint_url=ENDPOINT, region_name=region)
         self.source_ami = ssm.get_parameter(Name=SOURCE_PARAMETER)["Parameter"]["Value"]
         result = {"model": model.spec, "words": model.words, "seconds": model.seconds,
@@ -312,6 +327,10 @@ def markdown(report):
                 f"| {name} | {t['median']:.1f} s ({t['min']:.1f}-{t['max']:.1f}) "
                 f"| {100 * (t['median'] / m['total'] - 1):+.0f} % | {ratio} | {best} "
                 f"| {t['requests']:.0f} | {t['peak_rss_mb']:.0f} MB |")
+        for key, name in (("bakery", "bakery"), ("packer_1s", "Packer at 1 s")):
+            calls = one[key]["runs"][-1].get("calls", {})
+            listed = ", ".join(f"{a} {c}" for a, c in sorted(calls.items(), key=lambda x: -x[1]))
+            out += ["", f"{name}'s calls in the last round: {listed}."]
         if m["scale"]:
             out += [
                 "",
@@ -376,8 +395,19 @@ def main():
     parser.add_argument("--out", default="docs/benchmarks",
                         help="where to write .md and .json (default docs/benchmarks)")
     parser.add_argument("--notes", help="a file whose text ends the Markdown")
+    parser.add_argument("--render", metavar="JSON",
+                        help="only write the Markdown again from a run's JSON (and --notes)")
     parser.add_argument("bakery")
     args = parser.parse_args()
+    if args.render:
+        with open(args.render, encoding="utf-8") as f:
+            report = json.load(f)
+        if args.notes:
+            with open(args.notes, encoding="utf-8") as f:
+                report["notes"] = f.read()
+        with open(args.out + ".md", "w", encoding="utf-8") as f:
+            f.write(markdown(report))
+        return
     args.scale = [int(n) for n in args.scale.split(",") if n]
     # The durations bakery learns, kept for the whole run (a fresh file each run).
     timings = os.path.join(WORK, "timings.json")

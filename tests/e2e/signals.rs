@@ -155,14 +155,23 @@ async fn sigint_and_sigterm_at_every_step_end_cleanly_and_say_what_is_released()
         let at = format!("SIG{signal} at `{step}`");
         bake.expect_stderr(&format!("SIG{signal} received"));
         let released = home.release_record("signalled", &version).await;
+        // The builder terminates beside record-release: a signal as it starts may come
+        // before the release is recorded or after; the outcome says which, truly.
+        let beside_the_record = step == "terminate";
         match bake.code {
             130 => {
-                assert!(i <= recorded, "{at}: exit 130 after the release");
+                assert!(
+                    i <= recorded || beside_the_record,
+                    "{at}: exit 130 after the release"
+                );
                 bake.expect_stdout("INTERRUPTED at step");
                 assert!(released.is_none(), "{at}: interrupted, yet {released:?}");
             }
             5 => {
-                assert!(i >= recorded, "{at}: exit 5 before the release");
+                assert!(
+                    i >= recorded || beside_the_record,
+                    "{at}: exit 5 before the release"
+                );
                 bake.expect_stdout(&format!("signalled@{version} IS RELEASED"));
                 bake.expect_stdout("To finish:\n  bakery ");
                 assert_eq!(released.unwrap()["state"], "released", "{at}");

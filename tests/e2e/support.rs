@@ -29,6 +29,8 @@ pub enum Emulator {
     /// `tests-2`: a second moto with every region fresh, for tests once the first
     /// one's regions are all taken.
     Second,
+    /// `tests-3`: a third, once the second one's are taken too.
+    Third,
 }
 
 impl Emulator {
@@ -36,6 +38,7 @@ impl Emulator {
         match self {
             Emulator::First => "tests",
             Emulator::Second => "tests-2",
+            Emulator::Third => "tests-3",
         }
     }
 
@@ -44,9 +47,11 @@ impl Emulator {
     pub fn endpoint(self) -> &'static str {
         static FIRST: OnceLock<String> = OnceLock::new();
         static SECOND: OnceLock<String> = OnceLock::new();
+        static THIRD: OnceLock<String> = OnceLock::new();
         let cell = match self {
             Emulator::First => &FIRST,
             Emulator::Second => &SECOND,
+            Emulator::Third => &THIRD,
         };
         cell.get_or_init(|| {
             let env = local_aws(self.name(), "start");
@@ -97,6 +102,11 @@ impl Account {
     /// A region of the second emulator: for tests once the first one's are all taken.
     pub async fn in_second_emulator(region: &str) -> Account {
         Account::of(Emulator::Second, region).await
+    }
+
+    /// A region of the third emulator.
+    pub async fn in_third_emulator(region: &str) -> Account {
+        Account::of(Emulator::Third, region).await
     }
 
     async fn of(emulator: Emulator, region: &str) -> Account {

@@ -18,9 +18,9 @@ fn looks_before_the_change(bake: &crate::bakery::Outcome, step: &str) -> Vec<f64
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_next_bake_looks_when_the_last_one_saw_the_change() {
-    let aws = Account::in_second_emulator("il-central-1").await;
+    let aws = Account::in_third_emulator("eu-west-1").await;
     aws.emulate(json!({
-        "instance_pending_seconds": 3, "instance_stopping_seconds": 1,
+        "instance_pending_seconds": 6, "instance_stopping_seconds": 1,
         "instance_shutting_down_seconds": 1, "image_pending_seconds": 1
     }));
     let folder = tempfile::tempdir().unwrap();
@@ -35,22 +35,23 @@ async fn the_next_bake_looks_when_the_last_one_saw_the_change() {
 
     let first = bake("1.0.0");
     first.expect_code(0);
-    // Nothing known yet: the first look after a second saw the builder pending.
+    // Nothing known yet: the first look, after a second, saw the builder pending (a
+    // busy machine answers late, never early: 4 s leave room for that).
     let looks = looks_before_the_change(&first, "wait-ready");
-    assert!(looks.iter().any(|t| *t < 2.0), "{looks:?}");
+    assert!(looks.iter().any(|t| *t < 4.0), "{looks:?}");
 
     // What it saw is kept, per endpoint, region and transition.
     let kept: Value = serde_json::from_str(&std::fs::read_to_string(&timings).unwrap()).unwrap();
-    let running = &kept[format!("{} il-central-1 instance-running", aws.endpoint)];
+    let running = &kept[format!("{} eu-west-1 instance-running", aws.endpoint)];
     let seconds = running["seconds"].as_f64().unwrap();
-    assert!((2.5..4.5).contains(&seconds), "{kept:#}");
-    assert!(kept[format!("{} il-central-1 image-available", aws.endpoint)].is_object());
+    assert!((5.0..10.0).contains(&seconds), "{kept:#}");
+    assert!(kept[format!("{} eu-west-1 image-available", aws.endpoint)].is_object());
 
     // The next bake does not look before the builder can be running.
     let second = bake("1.0.1");
     second.expect_code(0);
     let looks = looks_before_the_change(&second, "wait-ready");
-    assert!(looks.iter().all(|t| *t >= 2.5), "{looks:?}");
+    assert!(looks.iter().all(|t| *t >= 4.5), "{looks:?}");
 
     // `none` keeps nothing and knows nothing.
     let third = aws
@@ -61,5 +62,5 @@ async fn the_next_bake_looks_when_the_last_one_saw_the_change() {
         .run();
     third.expect_code(0);
     let looks = looks_before_the_change(&third, "wait-ready");
-    assert!(looks.iter().any(|t| *t < 2.0), "{looks:?}");
+    assert!(looks.iter().any(|t| *t < 4.0), "{looks:?}");
 }
