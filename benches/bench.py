@@ -298,7 +298,7 @@ def markdown(report):
         "without them (`BAKERY_TIMINGS=none`).",
         "",
         f"Run: {report['date']}, commit {report['commit']}, {report['cpus']} cores, "
-        f"{report['rounds']} pairs per model, bakery's release build.",
+        f"{report['rounds']} rounds per model, bakery's release build.",
         "",
     ]
     for m in report["models"]:
