@@ -26,14 +26,19 @@ pub const SPACING: Duration = Duration::from_millis(200);
 /// How long a call waits for others to join it.
 const GATHER: Duration = Duration::from_millis(3);
 
+/// What one call answers for a list of ids: each one found, by id (an id it does not
+/// return is absent); None when the service refused the whole list for an id it does
+/// not know (EC2 does, for one instance or image just made or long gone).
+pub type Answer<V> = Result<Option<HashMap<String, V>>>;
+
 type Found<V> = std::result::Result<HashMap<String, V>, Arc<Error>>;
 /// A call being gathered: its ids, and where its answer will be.
 type Open<V> = (BTreeSet<String>, watch::Receiver<Option<Arc<Found<V>>>>);
-type Fetch<V> = dyn Fn(Vec<String>) -> Pin<Box<dyn Future<Output = Result<HashMap<String, V>>> + Send>>
-    + Send
-    + Sync;
+type Fetch<V> =
+    dyn Fn(Vec<String>) -> Pin<Box<dyn Future<Output = Answer<V>> + Send>> + Send + Sync;
 
-/// Gathers lookups by id into calls of at most `chunk` ids.
+/// Gathers lookups by id into calls of at most `chunk` ids; a list the service refuses
+/// is asked again one id at a time, so that the others are still answered.
 pub struct Batch<V> {
     fetch: Box<Fetch<V>>,
     chunk: usize,
@@ -47,12 +52,11 @@ struct State<V> {
 }
 
 impl<V: Clone + Send + Sync + 'static> Batch<V> {
-    /// `fetch` answers for a list of ids: each one found, by id; an id it does not
-    /// return is absent.
+    /// `fetch` makes one call for a list of ids.
     pub fn new<F, Fut>(chunk: usize, fetch: F) -> Arc<Self>
     where
         F: Fn(Vec<String>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<HashMap<String, V>>> + Send + 'static,
+        Fut: Future<Output = Answer<V>> + Send + 'static,
     {
         Arc::new(Batch {
             fetch: Box::new(move |ids| Box::pin(fetch(ids))),
@@ -104,18 +108,24 @@ impl<V: Clone + Send + Sync + 'static> Batch<V> {
             let (ids, _) = state.open.take().expect("this call's batch is open");
             ids.into_iter().collect()
         };
+        let found = self.fetch_all(&ids).await.map_err(Arc::new);
+        let _ = sender.send(Some(Arc::new(found)));
+    }
+
+    async fn fetch_all(&self, ids: &[String]) -> Result<HashMap<String, V>> {
         let mut found = HashMap::new();
-        let mut outcome = Ok(());
         for chunk in ids.chunks(self.chunk) {
-            match (self.fetch)(chunk.to_vec()).await {
-                Ok(part) => found.extend(part),
-                Err(error) => {
-                    outcome = Err(Arc::new(error));
-                    break;
+            match (self.fetch)(chunk.to_vec()).await? {
+                Some(part) => found.extend(part),
+                None if chunk.len() > 1 => {
+                    for id in chunk {
+                        found.extend((self.fetch)(vec![id.clone()]).await?.unwrap_or_default());
+                    }
                 }
+                None => {}
             }
         }
-        let _ = sender.send(Some(Arc::new(outcome.map(|()| found))));
+        Ok(found)
     }
 }
 
@@ -133,11 +143,12 @@ mod tests {
         let batch = Batch::new(2, move |ids: Vec<String>| {
             seen.lock().unwrap().push(ids.clone());
             async move {
-                Ok(ids
-                    .into_iter()
-                    .filter(|id| id != "i-gone")
-                    .map(|id| (id.clone(), format!("state of {id}")))
-                    .collect())
+                Ok(Some(
+                    ids.into_iter()
+                        .filter(|id| id != "i-gone")
+                        .map(|id| (id.clone(), format!("state of {id}")))
+                        .collect(),
+                ))
             }
         });
         (batch, calls)
@@ -152,6 +163,33 @@ mod tests {
         assert_eq!(gone.unwrap(), None);
         // Three ids in calls of at most two.
         assert_eq!(*calls.lock().unwrap(), [vec!["i-a", "i-b"], vec!["i-gone"]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_list_refused_for_an_unknown_id_is_asked_one_id_at_a_time() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let seen = calls.clone();
+        // As EC2 answers DescribeInstances: the whole list refused for one unknown id.
+        let batch: Arc<Batch<String>> = Batch::new(10, move |ids: Vec<String>| {
+            seen.lock().unwrap().push(ids.clone());
+            async move {
+                Ok(match ids.iter().any(|id| id == "i-new") {
+                    true => None,
+                    false => Some(
+                        ids.iter()
+                            .map(|id| (id.clone(), "running".into()))
+                            .collect(),
+                    ),
+                })
+            }
+        });
+        let (a, new) = tokio::join!(batch.get("i-a"), batch.get("i-new"));
+        assert_eq!(a.unwrap().as_deref(), Some("running"));
+        assert_eq!(new.unwrap(), None);
+        assert_eq!(
+            *calls.lock().unwrap(),
+            [vec!["i-a", "i-new"], vec!["i-a"], vec!["i-new"]]
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -30,6 +30,14 @@ impl<'a> Call<'a> {
         self.resource = Some(resource);
         self
     }
+
+    /// For a call about a list of ids: names the resource when the list has one.
+    pub fn on_the_one(self, ids: &'a [String]) -> Self {
+        match ids {
+            [one] => self.on(one),
+            _ => self,
+        }
+    }
 }
 
 /// Error codes AWS uses for "slow down".

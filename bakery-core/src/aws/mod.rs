@@ -105,11 +105,11 @@ impl Aws {
                 "region (from --region, the environment, AWS_REGION or the profile): {message}"
             ))
         })?;
+        let clients = Clients::new(&config, &region);
         let shared = Arc::new(Shared {
             endpoint: config.endpoint_url().unwrap_or("aws").to_string(),
-            regions: Mutex::default(),
+            regions: Mutex::new(HashMap::from([(region.clone(), clients.clone())])),
         });
-        let clients = Clients::new(&config, &region);
         Ok(Aws::of(clients, config, region, shared))
     }
 

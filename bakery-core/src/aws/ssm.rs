@@ -1,12 +1,11 @@
 //! SSM: parameters, managed-instance status, Run Command.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_ssm::types::{InstanceInformationStringFilter, ParameterType};
 use aws_sdk_ssm::Client;
 
-use super::batch::Batch;
+use super::batch::{Answer, Batch};
 use super::error::{Call, Context, OrAbsent};
 use super::state::CommandStatus;
 use crate::error::{AwsError, Result};
@@ -23,17 +22,10 @@ pub struct Ssm {
 /// DescribeInstanceInformation answers at most 50 instances a page.
 const AGENTS_PER_CALL: usize = 50;
 
-/// The ping status of each instance of `ids` whose agent has registered.
-async fn ping_statuses(
-    client: Client,
-    region: String,
-    ids: Vec<String>,
-) -> Result<HashMap<String, String>> {
-    let call = Call::new("DescribeInstanceInformation", &region);
-    let call = match ids.as_slice() {
-        [one] => call.on(one),
-        _ => call,
-    };
+/// The ping status of each instance of `ids` whose agent has registered (a filter:
+/// an unknown id is simply not answered).
+async fn ping_statuses(client: Client, region: String, ids: Vec<String>) -> Answer<String> {
+    let call = Call::new("DescribeInstanceInformation", &region).on_the_one(&ids);
     let filter = InstanceInformationStringFilter::builder()
         .key("InstanceIds")
         .set_values(Some(ids.clone()))
@@ -46,14 +38,15 @@ async fn ping_statuses(
         .send()
         .await
         .context(call)?;
-    Ok(out
-        .instance_information_list()
-        .iter()
-        .filter_map(|i| {
-            let status = i.ping_status()?.as_str().to_string();
-            Some((i.instance_id()?.to_string(), status))
-        })
-        .collect())
+    Ok(Some(
+        out.instance_information_list()
+            .iter()
+            .filter_map(|i| {
+                let status = i.ping_status()?.as_str().to_string();
+                Some((i.instance_id()?.to_string(), status))
+            })
+            .collect(),
+    ))
 }
 
 /// One command's run on one instance, as GetCommandInvocation reports it.

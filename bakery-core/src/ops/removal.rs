@@ -43,9 +43,8 @@ impl Remover<'_> {
                     InstanceState::Stopped,
                     InstanceState::ShuttingDown,
                 ];
-                let policy = WaitPolicy::new(self.deadlines.instance_terminated)
-                    .learning(self.learning(Transition::InstanceTerminated));
-                self.wait_for_instance(step, id, InstanceState::Terminated, &passing, policy)
+                let deadline = self.deadlines.instance_terminated;
+                self.wait_for_instance(step, id, InstanceState::Terminated, &passing, deadline)
                     .await
             }
             Resource::Image { id, .. } => ec2.deregister_image(id).await.or_gone(),
@@ -93,10 +92,14 @@ impl Remover<'_> {
         instance_id: &str,
         wanted: InstanceState,
         passing: &[InstanceState],
-        policy: WaitPolicy,
+        deadline: Duration,
     ) -> Result<()> {
         let ec2 = &self.aws.ec2;
         let target = self.target(step, "instance", instance_id);
+        let mut policy = WaitPolicy::new(deadline);
+        if let Some(transition) = transition_to(&wanted) {
+            policy = policy.learning(self.learning(transition));
+        }
         wait::until(target, &policy, self.sink, self.cancel, || async {
             let seen = ec2.watched_instance(instance_id).await?;
             Ok(instance_poll(seen, &wanted, passing))
@@ -137,6 +140,16 @@ impl Remover<'_> {
             region: &self.aws.region,
             hint: None,
         }
+    }
+}
+
+/// The transition an instance makes to reach `wanted`, whose duration the wait learns.
+fn transition_to(wanted: &InstanceState) -> Option<Transition> {
+    match wanted {
+        InstanceState::Running => Some(Transition::InstanceRunning),
+        InstanceState::Stopped => Some(Transition::InstanceStopped),
+        InstanceState::Terminated => Some(Transition::InstanceTerminated),
+        _ => None,
     }
 }
 

@@ -1,60 +1,40 @@
 //! Images: finding, registering, copying, tagging, deprecating and deregistering them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use aws_sdk_ec2::types::{Image, ResourceType};
 
 use super::{filter, tag_filter, tag_map, tag_specification, tags_of, Ec2};
+use crate::aws::batch::Answer;
 use crate::aws::error::{dry_run_outcome, Call, Context, OrAbsent};
 use crate::aws::state::ImageState;
 use crate::error::Result;
 
-/// Each image of `ids` that EC2 knows, in one DescribeImages; when EC2 refuses the list
-/// for an id it does not know (or a malformed one), one call per id instead.
+/// Each image of `ids` that EC2 knows, in one DescribeImages (None when EC2 refuses
+/// the list for an id it does not know, or a malformed one: [`crate::aws::batch`] asks
+/// again).
 pub(super) async fn by_id(
     client: aws_sdk_ec2::Client,
     region: String,
     ids: Vec<String>,
-) -> Result<HashMap<String, ImageInfo>> {
-    let describe = |ids: Vec<String>| {
-        let (client, region) = (&client, &region);
-        async move {
-            let call = Call::new("DescribeImages", region);
-            let call = match ids.as_slice() {
-                [one] => call.on(one),
-                _ => call,
-            };
-            let found = client
-                .describe_images()
-                .set_image_ids(Some(ids.clone()))
-                .send()
-                .await
-                .context(call);
-            match found {
-                Err(error) if error.aws_code() == Some("InvalidAMIID.Malformed") => Ok(None),
-                found => found.or_absent().map(|out| {
-                    out.map(|out| {
-                        out.images()
-                            .iter()
-                            .map(|i| (i.image_id().unwrap_or_default().to_string(), image_info(i)))
-                            .collect::<HashMap<_, _>>()
-                    })
-                }),
-            }
-        }
-    };
-    let several = ids.len() > 1;
-    match describe(ids.clone()).await? {
-        Some(found) => Ok(found),
-        None if several => {
-            let mut found = HashMap::new();
-            for id in ids {
-                found.extend(describe(vec![id]).await?.unwrap_or_default());
-            }
-            Ok(found)
-        }
-        None => Ok(HashMap::new()),
+) -> Answer<ImageInfo> {
+    let found = client
+        .describe_images()
+        .set_image_ids(Some(ids.clone()))
+        .send()
+        .await
+        .context(Call::new("DescribeImages", &region).on_the_one(&ids));
+    match found {
+        Err(error) if error.aws_code() == Some("InvalidAMIID.Malformed") => Ok(None),
+        found => found
+            .map(|out| {
+                out.images()
+                    .iter()
+                    .map(|i| (i.image_id().unwrap_or_default().to_string(), image_info(i)))
+                    .collect()
+            })
+            .or_absent(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Instances: launching a builder (and checking the launch with DryRun), reading
 //! states, finding instances by tag or image, stopping and terminating.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
 use aws_sdk_ec2::types::{
@@ -13,58 +13,37 @@ use aws_sdk_ec2::types::{
 use base64::Engine;
 
 use super::{filter, tag_filter, tag_map, tag_specification, Ec2};
+use crate::aws::batch::Answer;
 use crate::aws::error::{dry_run_outcome, Call, Context, OrAbsent};
 use crate::aws::state::InstanceState;
 use crate::error::Result;
 
-/// Each instance of `ids` that EC2 knows, in one DescribeInstances; when EC2 refuses
-/// the list because it does not know one of them (just launched, or long gone), one
-/// call per id instead, so that the others are still answered.
+/// Each instance of `ids` that EC2 knows, in one DescribeInstances (None when EC2
+/// refuses the list for an id it does not know: [`crate::aws::batch`] asks again).
 pub(super) async fn by_id(
     client: aws_sdk_ec2::Client,
     region: String,
     ids: Vec<String>,
-) -> Result<HashMap<String, InstanceInfo>> {
-    let describe = |ids: Vec<String>| {
-        let (client, region) = (&client, &region);
-        async move {
-            let call = Call::new("DescribeInstances", region);
-            let call = match ids.as_slice() {
-                [one] => call.on(one),
-                _ => call,
-            };
-            client
-                .describe_instances()
-                .set_instance_ids(Some(ids.clone()))
-                .send()
-                .await
-                .context(call)
-                .map(|out| {
-                    out.reservations()
-                        .iter()
-                        .flat_map(|r| r.instances())
-                        .map(|i| {
-                            (
-                                i.instance_id().unwrap_or_default().to_string(),
-                                instance_info(i),
-                            )
-                        })
-                        .collect::<HashMap<_, _>>()
+) -> Answer<InstanceInfo> {
+    client
+        .describe_instances()
+        .set_instance_ids(Some(ids.clone()))
+        .send()
+        .await
+        .context(Call::new("DescribeInstances", &region).on_the_one(&ids))
+        .map(|out| {
+            out.reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .map(|i| {
+                    (
+                        i.instance_id().unwrap_or_default().to_string(),
+                        instance_info(i),
+                    )
                 })
-        }
-    };
-    let several = ids.len() > 1;
-    match describe(ids.clone()).await.or_absent()? {
-        Some(found) => Ok(found),
-        None if several => {
-            let mut found = HashMap::new();
-            for id in ids {
-                found.extend(describe(vec![id]).await.or_absent()?.unwrap_or_default());
-            }
-            Ok(found)
-        }
-        None => Ok(HashMap::new()),
-    }
+                .collect()
+        })
+        .or_absent()
 }
 
 /// Everything RunInstances needs for a builder.

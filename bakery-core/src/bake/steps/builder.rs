@@ -281,15 +281,13 @@ pub async fn wait_ready(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
 /// An instance of the bake (builder or test instance) is running and its SSM agent online.
 pub async fn wait_online(bake: &Bake<'_>, step: &Step, instance_id: &str) -> Result<()> {
     let remover = bake.remover(&bake.cancel);
-    let policy = WaitPolicy::new(bake.deadlines.instance_running)
-        .learning(remover.learning(Transition::InstanceRunning));
     remover
         .wait_for_instance(
             step,
             instance_id,
             InstanceState::Running,
             &[InstanceState::Pending],
-            policy,
+            bake.deadlines.instance_running,
         )
         .await?;
     let ssm = &bake.aws.ssm;
@@ -319,16 +317,13 @@ pub async fn stop(bake: &Bake<'_>, builder: &Builder) -> Result<()> {
         InstanceState::Running,
         InstanceState::Stopping,
     ];
-    let remover = bake.remover(&bake.cancel);
-    let policy = WaitPolicy::new(bake.deadlines.instance_stopped)
-        .learning(remover.learning(Transition::InstanceStopped));
-    remover
+    bake.remover(&bake.cancel)
         .wait_for_instance(
             &Step::Stop,
             &builder.instance_id,
             InstanceState::Stopped,
             &passing,
-            policy,
+            bake.deadlines.instance_stopped,
         )
         .await
 }
