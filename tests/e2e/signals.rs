@@ -1,6 +1,7 @@
 //! A bake interrupted by SIGINT or SIGTERM removes what it made and exits 130 — or,
 //! once its release is recorded, exits 5 and says how to finish it; a signal cuts a
-//! hung call short; a second signal exits at once and lists what may be left.
+//! hung call short, or, in a step that creates, lets the request on the wire finish
+//! and sends no other; a second signal exits at once and lists what may be left.
 
 use serde_json::json;
 
@@ -112,6 +113,53 @@ async fn a_signal_during_a_hung_call_is_acted_on_at_once() {
         signalled.elapsed()
     );
     assert_eq!(aws.footprint().await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_during_a_step_that_creates_sends_no_other_request_and_no_retry() {
+    // The builder's group is answered 3 s late: the signal comes while it is on the wire.
+    let late = Account::in_third_emulator("us-west-2").await;
+    late.emulate(json!({
+        "clear_faults": true,
+        "faults": [{ "action": "CreateSecurityGroup", "delay_seconds": 3 }]
+    }));
+    // RunInstances is answered 503 after 2 s, every time: EC2 in a brownout.
+    let busy = Account::in_third_emulator("eu-central-1").await;
+    busy.emulate(json!({ "clear_faults": true, "faults": [{
+        "action": "RunInstances", "status": 503, "code": "Unavailable",
+        "message": "The service is unavailable.", "delay_seconds": 2, "times": null
+    }] }));
+    let recipe = TestRecipe::new("creating");
+
+    for aws in [&late, &busy] {
+        let before = aws.footprint().await;
+        let mut bake = aws.bakery().bake(recipe.path(), "1.0.0").spawn();
+        bake.wait_for_line("[launch] started");
+        let signalled = std::time::Instant::now();
+        bake.signal("TERM");
+        let bake = bake.finish();
+
+        bake.expect_code(130);
+        bake.expect_stdout("INTERRUPTED at step `launch`");
+        // The request on the wire finished; no other was sent, and none retried.
+        assert!(
+            aws.calls("RunInstances") <= 1,
+            "{}: RunInstances sent after the signal",
+            aws.region
+        );
+        assert!(
+            signalled.elapsed() < std::time::Duration::from_secs(15),
+            "{}: the step went on for {:?} after the signal",
+            aws.region,
+            signalled.elapsed()
+        );
+        assert_eq!(aws.footprint().await, before, "{}", aws.region);
+    }
+    assert_eq!(
+        late.calls("RunInstances"),
+        0,
+        "the builder was never launched"
+    );
 }
 
 /// Regions of their own in the second emulator.

@@ -160,12 +160,26 @@ impl Account {
     /// Sets this region's emulator behaviour (tests/emulator/README.md).
     pub fn emulate(&self, mut settings: Value) {
         settings["region"] = Value::String(self.region.clone());
-        let body = settings.to_string();
+        self.control("POST", "config", &settings.to_string());
+    }
+
+    /// How many `action` calls this region's emulator has answered so far.
+    pub fn calls(&self, action: &str) -> u64 {
+        let answer = self.control("GET", "calls", "");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let calls: Value = serde_json::from_str(body).expect("the emulator's calls, as JSON");
+        calls[format!("{} {action}", self.region)]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// One request to the emulator's control endpoint; its whole answer.
+    fn control(&self, method: &str, what: &str, body: &str) -> String {
         let address = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(address).expect("emulator reachable");
         write!(
             stream,
-            "POST /bakery-emulator/config HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+            "{method} /bakery-emulator/{what} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
@@ -174,8 +188,9 @@ impl Account {
         stream.read_to_string(&mut answer).unwrap();
         assert!(
             answer.starts_with("HTTP/1.1 200"),
-            "emulator refused {body}: {answer}"
+            "emulator refused {method} {what} {body}: {answer}"
         );
+        answer
     }
 
     pub fn bakery(&self) -> Bakery {

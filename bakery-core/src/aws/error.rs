@@ -7,6 +7,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::signal;
 use crate::error::{AwsError, Error, Result};
 
 /// One AWS call, for its error: `DescribeImages` in `eu-west-1` for `ami-1`.
@@ -60,6 +61,9 @@ pub fn sdk_error<E>(call: Call<'_>, error: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if signal::was_not_sent(&error) {
+        return Error::Interrupted;
+    }
     let code = error.code().map(str::to_string);
     let request_id = error.request_id().map(str::to_string);
     let transient = match &error {

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod ec2;
 pub mod error;
 pub mod kms;
+pub mod signal;
 pub mod sns;
 pub mod ssm;
 pub mod state;
@@ -224,12 +225,14 @@ impl Clients {
         // it within a few bakes, and from then on no call is retried — `bake --all`
         // would fail every bake at once. bakery bounds its calls otherwise (attempts,
         // backoff, a deadline per call), so its clients retry without that quota.
-        // One partition per service, as the SDK's own are.
+        // One partition per service, as the SDK's own are. After a signal, a step
+        // that creates sends no other request ([`signal`]).
         macro_rules! client {
             ($sdk:ident, $name:literal) => {
                 $sdk::Client::from_conf(
                     $sdk::config::Builder::from(config)
                         .retry_partition(unlimited_retries($name))
+                        .interceptor(signal::StopNewRequests)
                         .build(),
                 )
             };

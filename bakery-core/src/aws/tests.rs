@@ -203,3 +203,85 @@ async fn a_claim_that_exists_is_a_lost_race_and_a_missing_parameter_is_absent() 
         "SSM has not made the invocation yet"
     );
 }
+
+/// EC2's answer to CreateTags.
+fn tagged() -> HttpResponse {
+    HttpResponse::new(
+        StatusCode::try_from(200).unwrap(),
+        SdkBody::from("<CreateTagsResponse><requestId>r-2</requestId><return>true</return></CreateTagsResponse>"),
+    )
+}
+
+/// A client as bakery builds it: retries, and the check before each request is sent.
+fn ec2_retrying(rules: &[&Rule]) -> Ec2 {
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("a", "b", None, None, "tests"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(rules))
+        .interceptor(super::signal::StopNewRequests)
+        .retry_config(
+            aws_sdk_ec2::config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(std::time::Duration::from_millis(1)),
+        )
+        .build();
+    Ec2::new(aws_sdk_ec2::Client::from_conf(config), REGION)
+}
+
+fn tags() -> std::collections::BTreeMap<String, String> {
+    [("bakery:role".to_string(), "base".to_string())].into()
+}
+
+#[tokio::test]
+async fn after_a_signal_a_step_that_creates_sends_nothing_more() {
+    use super::signal::{always_sent, no_new_requests_after};
+    use tokio_util::sync::CancellationToken;
+    let ok = mock!(aws_sdk_ec2::Client::create_tags).then_http_response(tagged);
+    let ec2 = ec2_retrying(&[&ok]);
+    let step = CancellationToken::new();
+    let ids = ["ami-1".to_string()];
+
+    no_new_requests_after(step.clone(), ec2.tag(&ids, &tags()))
+        .await
+        .expect("sent while the step runs");
+    step.cancel();
+    let refused = no_new_requests_after(step.clone(), ec2.tag(&ids, &tags())).await;
+    assert!(matches!(refused, Err(Error::Interrupted)), "{refused:?}");
+    // What removes a half-made thing is sent all the same, and so is every request of
+    // a step that was not stopped.
+    no_new_requests_after(step.clone(), always_sent(ec2.tag(&ids, &tags())))
+        .await
+        .expect("a removal's requests are sent");
+    ec2.tag(&ids, &tags()).await.expect("outside a step");
+}
+
+#[tokio::test]
+async fn a_signal_during_a_call_ends_it_instead_of_its_next_retry() {
+    use super::signal::no_new_requests_after;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
+    let step = CancellationToken::new();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    // The first attempt is answered 503 (the SDK would retry it); the signal comes
+    // while it is on the wire.
+    let busy = mock!(aws_sdk_ec2::Client::create_tags).then_http_response({
+        let (step, attempts) = (step.clone(), attempts.clone());
+        move || {
+            step.cancel();
+            match attempts.fetch_add(1, Ordering::SeqCst) {
+                0 => ec2_error(503, "Unavailable", "The service is unavailable."),
+                _ => tagged(),
+            }
+        }
+    });
+    let ec2 = ec2_retrying(&[&busy]);
+    let ids = ["ami-1".to_string()];
+
+    let outcome = no_new_requests_after(step.clone(), ec2.tag(&ids, &tags())).await;
+
+    assert!(matches!(outcome, Err(Error::Interrupted)), "{outcome:?}");
+    assert_eq!(attempts.load(Ordering::SeqCst), 1, "no retry was sent");
+}

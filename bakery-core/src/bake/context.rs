@@ -148,7 +148,7 @@ impl<'a> Bake<'a> {
                 _ = self.cancel.cancelled() => Err(Error::Interrupted),
             }
         } else {
-            work.await
+            crate::aws::signal::no_new_requests_after(self.cancel.clone(), work).await
         };
         let seconds = round(started.elapsed().as_secs_f64());
         let status = match &result {

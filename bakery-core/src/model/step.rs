@@ -85,7 +85,8 @@ impl Step {
     /// True for the steps a signal may cut short in the middle of an AWS call: they
     /// read, wait, or act on a builder that cleanup terminates anyway. The others
     /// create or record something whose answer the cleanup needs (a claim, a builder,
-    /// an image, a release, a copy), so they finish their call, bounded by its deadline.
+    /// an image, a release, a copy): the request on the wire finishes (bounded by the
+    /// attempt's deadline), and no other request or retry of the step is sent.
     pub fn may_be_cut(&self) -> bool {
         matches!(
             self,

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::catalog::{self, release_images};
 use super::claim;
 use crate::aws::ec2::ImageInfo;
-use crate::aws::Aws;
+use crate::aws::{signal, Aws};
 use crate::config::recipe::DEFAULT_DEPRECATE_AFTER;
 use crate::config::Destination;
 use crate::error::{Error, Result};
@@ -224,6 +224,10 @@ async fn copy_to(
 
 /// A half-made copy goes, with its snapshots, whatever interrupted the distribution.
 async fn remove_copy(aws: &Aws, image_id: &str, sink: &dyn EventSink) {
+    signal::always_sent(remove_copy_now(aws, image_id, sink)).await
+}
+
+async fn remove_copy_now(aws: &Aws, image_id: &str, sink: &dyn EventSink) {
     let never = CancellationToken::new();
     let deadlines = Deadlines::default();
     let remover = Remover {
