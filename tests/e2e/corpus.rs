@@ -769,7 +769,7 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
         Case::new(
             "no release of the base matches",
             next(&missing_release),
-            "no available release of base matches ^9",
+            "no available x86_64 release of base matches ^9",
         ),
         Case::new(
             "a secret that is not there",

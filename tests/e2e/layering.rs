@@ -43,6 +43,81 @@ async fn a_layered_role_bakes_on_the_channel_or_the_newest_matching_release_of_i
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn channels_name_each_architecture_and_a_release_promoted_before_that_still_resolves() {
+    let aws = Account::in_third_emulator("ap-northeast-3").await;
+    let base = TestRecipe::new("base");
+    let first = aws.bake_ok(base.path(), &["--version", "1.0.0", "--promote", "stable"]);
+    let first = first["images"][0]["image_id"].as_str().unwrap().to_string();
+    // Launch templates resolve `/bakery/base/channels/<name>/<arch>`, or the plain name.
+    for channel in ["stable", "stable/x86_64", "latest", "latest/x86_64"] {
+        assert_eq!(
+            aws.channel("base", channel).await.as_deref(),
+            Some(first.as_str()),
+            "{channel}"
+        );
+    }
+
+    // A role whose channels were moved before they had architectures: plain names only.
+    for channel in ["stable/x86_64", "latest/x86_64"] {
+        aws.ssm
+            .delete_parameter()
+            .name(format!("/bakery/base/channels/{channel}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let zookeeper = TestRecipe::new("zookeeper").with_base("role = \"base\", channel = \"stable\"");
+    let layered = aws.bake_ok(zookeeper.path(), &["--version", "1.0.0"]);
+    assert_eq!(
+        layered["base_image"],
+        first.as_str(),
+        "the plain name still resolves"
+    );
+
+    // An arm64 role on that x86_64-only base is refused before anything is left.
+    let before = aws.footprint().await;
+    let on_arm = TestRecipe::new("zookeeper-arm")
+        .with_base("role = \"base\", channel = \"stable\"")
+        .with_arch("arm64");
+    let refused = aws.bakery().bake_json(on_arm.path(), "1.0.0").run();
+    refused.expect_code(2);
+    let error = refused.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains(&format!(
+            "the base base@stable is {first} in ap-northeast-3, an x86_64 image; the recipe is arm64"
+        )),
+        "{error}"
+    );
+    assert_eq!(aws.footprint().await, before);
+
+    // The next bake moves `latest` under both names; a rollback writes both for `stable`.
+    let second = aws.bake_ok(base.path(), &["--version", "1.1.0", "--promote", "stable"]);
+    let second = second["images"][0]["image_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        aws.channel("base", "latest/x86_64").await,
+        Some(second.clone())
+    );
+    let rollback = aws
+        .bakery()
+        .args(["promote", "base", "1.0.0", "--channel", "stable"])
+        .run();
+    rollback.expect_code(0);
+    rollback.expect_stdout(&format!(
+        "base@1.0.0: channel stable -> {first} in ap-northeast-3 (was {second}); stable/x86_64 too"
+    ));
+    for channel in ["stable", "stable/x86_64"] {
+        assert_eq!(
+            aws.channel("base", channel).await,
+            Some(first.clone()),
+            "{channel}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bake_all_rebuilds_the_world_bases_first_and_independent_roles_together() {
     let aws = Account::in_region("ap-southeast-3").await;
     aws.emulate(json!({ "instance_pending_seconds": 1, "image_pending_seconds": 1 }));

@@ -209,6 +209,13 @@ impl Account {
         outcome.json()
     }
 
+    /// The image a channel key (`stable`, `stable/arm64`) of the role names here.
+    pub async fn channel(&self, role: &str, key: &str) -> Option<String> {
+        let name = format!("/bakery/{role}/channels/{key}");
+        let out = self.ssm.get_parameter().name(name).send().await.ok()?;
+        out.parameter()?.value().map(str::to_string)
+    }
+
     /// The release record (or claim) `/bakery/<role>/releases/<version>`, as JSON.
     pub async fn release_record(&self, role: &str, version: &str) -> Option<Value> {
         let name = format!("/bakery/{role}/releases/{version}");

@@ -73,6 +73,18 @@ impl TestRecipe {
         self
     }
 
+    /// Sets the recipe's `arch` (`x86_64`, `arm64`).
+    pub fn with_arch(self, arch: &str) -> TestRecipe {
+        let path = self.path().join("recipe.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replace("arch = \"x86_64\"", &format!("arch = \"{arch}\"")),
+        )
+        .unwrap();
+        self
+    }
+
     /// Appends raw TOML to recipe.toml.
     pub fn with_toml(self, toml: &str) -> TestRecipe {
         let mut text = std::fs::read_to_string(self.path().join("recipe.toml")).unwrap();

@@ -101,8 +101,20 @@ fn print_promotion(p: &Promotion) {
             .as_deref()
             .map(|id| format!(" (was {id})"))
             .unwrap_or_default();
+        let keys: Vec<String> = moved
+            .architectures
+            .iter()
+            .map(|(arch, image)| match *image == moved.image_id {
+                true => format!("{}/{arch} too", p.channel),
+                false => format!("{}/{arch} -> {image}", p.channel),
+            })
+            .collect();
+        let keys = match keys.is_empty() {
+            true => String::new(),
+            false => format!("; {}", keys.join(", ")),
+        };
         outln!(
-            "{}: channel {} -> {} in {}{before}",
+            "{}: channel {} -> {} in {}{before}{keys}",
             p.release,
             p.channel,
             moved.image_id,

@@ -142,7 +142,7 @@ async fn check_bases_outside(
             if in_run.contains(role.as_str()) {
                 continue;
             }
-            catalog::resolve(aws, role, selector)
+            catalog::resolve(aws, role, selector, plan.arch)
                 .await
                 .map_err(|error| match error {
                     Error::Input { problem, hint } => Error::Input {

@@ -112,12 +112,7 @@ pub fn assess(
             let channels: Vec<String> = role
                 .as_ref()
                 .and_then(|r| channels_of.get(r))
-                .map(|c| {
-                    c.iter()
-                        .filter(|(_, id)| **id == image_id)
-                        .map(|(name, _)| name.clone())
-                        .collect()
-                })
+                .map(|c| catalog::channels_naming(c, &image_id))
                 .unwrap_or_default();
             let mut violations = Vec::new();
             match (&image, &role) {

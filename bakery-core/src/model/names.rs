@@ -109,8 +109,16 @@ pub enum Arch {
 }
 
 impl Arch {
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
+
     pub fn as_str(self) -> &'static str {
         self.into()
+    }
+
+    /// EC2's name of an architecture (`x86_64`, `arm64`); None for the others
+    /// (`i386`, `x86_64_mac`...), which bakery does not bake.
+    pub fn of_ec2(name: &str) -> Option<Arch> {
+        Arch::ALL.into_iter().find(|arch| arch.as_str() == name)
     }
 }
 

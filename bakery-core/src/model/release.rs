@@ -79,10 +79,40 @@ impl Release {
         format!("bakery/{}/{}/*", self.role, self.version)
     }
 
-    /// The SSM parameter of one of the role's channels.
+    /// The SSM parameter of one of the role's channels, or of one of its keys
+    /// ([`channel_keys`]): `stable`, `stable/arm64`.
     pub fn channel_parameter(role: &RoleName, channel: &str) -> String {
         format!("{}{channel}", channels_path(role))
     }
+}
+
+/// An image id, and its architecture when it is one bakery bakes.
+pub type ArchImage = (String, Option<Arch>);
+
+/// What a channel writes in a region, given the release's images there (id and
+/// architecture): `<channel>/<arch>` for each architecture, and `<channel>` itself for
+/// the x86_64 image, or the only one — where the channel pointed before channels had
+/// architectures, so launch templates that name it keep resolving the same image.
+/// Keys relative to [`channels_path`], each with its image.
+pub fn channel_keys(channel: &str, images: &[ArchImage]) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = images
+        .iter()
+        .filter_map(|(id, arch)| Some((format!("{channel}/{}", (*arch)?), id.clone())))
+        .collect();
+    let plain = images
+        .iter()
+        .find(|(_, arch)| *arch == Some(Arch::X86_64))
+        .or(images.first());
+    if let Some((id, _)) = plain {
+        keys.insert(0, (channel.to_string(), id.clone()));
+    }
+    keys
+}
+
+/// The channel a key under [`channels_path`] belongs to: `stable` for `stable` and
+/// `stable/arm64`.
+pub fn channel_of_key(key: &str) -> &str {
+    key.split_once('/').map_or(key, |(channel, _)| channel)
 }
 
 impl fmt::Display for Release {
@@ -96,7 +126,8 @@ pub fn claims_path(role: &RoleName) -> String {
     format!("/bakery/{role}/releases/")
 }
 
-/// Where a role's channels live: `/bakery/<role>/channels/<name>`, data type
+/// Where a role's channels live: `/bakery/<role>/channels/<name>` and
+/// `/bakery/<role>/channels/<name>/<arch>` ([`channel_keys`]), data type
 /// `aws:ec2:image`, so launch templates can use `resolve:ssm:`.
 pub fn channels_path(role: &RoleName) -> String {
     format!("/bakery/{role}/channels/")
@@ -224,6 +255,46 @@ fn truncate_tag_value(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn image(id: &str, arch: Option<Arch>) -> ArchImage {
+        (id.to_string(), arch)
+    }
+
+    #[test]
+    fn a_channel_has_a_key_per_architecture_and_its_plain_name_for_x86_64_or_the_only_one() {
+        let both = [
+            image("ami-arm", Some(Arch::Arm64)),
+            image("ami-x86", Some(Arch::X86_64)),
+        ];
+        assert_eq!(
+            channel_keys("stable", &both),
+            [
+                ("stable".to_string(), "ami-x86".to_string()),
+                ("stable/arm64".to_string(), "ami-arm".to_string()),
+                ("stable/x86_64".to_string(), "ami-x86".to_string()),
+            ]
+        );
+        let arm_only = [image("ami-arm", Some(Arch::Arm64))];
+        assert_eq!(
+            channel_keys("latest", &arm_only),
+            [
+                ("latest".to_string(), "ami-arm".to_string()),
+                ("latest/arm64".to_string(), "ami-arm".to_string()),
+            ]
+        );
+        assert_eq!(
+            channel_keys("stable", &[image("ami-mac", None)]),
+            [("stable".to_string(), "ami-mac".to_string())],
+            "an architecture bakery does not bake keeps the plain name only"
+        );
+        assert!(channel_keys("stable", &[]).is_empty());
+        assert_eq!(channel_of_key("stable/arm64"), "stable");
+        assert_eq!(channel_of_key("stable"), "stable");
+        assert_eq!(
+            Release::channel_parameter(&RoleName::parse("base").unwrap(), "stable/arm64"),
+            "/bakery/base/channels/stable/arm64"
+        );
+    }
 
     fn release(version: &str) -> Release {
         Release {

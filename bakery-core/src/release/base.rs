@@ -17,7 +17,6 @@ pub async fn resolve(
     arch: Arch,
 ) -> Result<(ImageInfo, Option<Release>)> {
     let region = &aws.region;
-    let arch = arch.as_str();
     let mut release = None;
     let image = match base {
         BaseImage::Image(id) => aws.ec2.describe_image(id).await?.ok_or_else(|| {
@@ -38,7 +37,7 @@ pub async fn resolve(
         }
         BaseImage::Filter { owner, name } => aws
             .ec2
-            .latest_image(owner, name, arch)
+            .latest_image(owner, name, arch.as_str())
             .await?
             .ok_or_else(|| {
                 Error::input(format!(
@@ -47,7 +46,7 @@ pub async fn resolve(
                 .with_hint("check `base.owner` and `base.name` in the recipe")
             })?,
         BaseImage::Release { role, selector } => {
-            let (base_release, image) = catalog::resolve(aws, role, selector).await?;
+            let (base_release, image) = catalog::resolve(aws, role, selector, arch).await?;
             release = Some(base_release);
             image
         }

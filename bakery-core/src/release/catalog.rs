@@ -14,10 +14,11 @@ use crate::config::BaseSelector;
 use crate::error::{Error, Result};
 use crate::model::gate::TAG_TESTS;
 use crate::model::release::{
-    channels_path, claims_path, TAG_BASE_IMAGE, TAG_BASE_RELEASE, TAG_ROLE, TAG_VERSION,
+    channel_of_key, channels_path, claims_path, TAG_BASE_IMAGE, TAG_BASE_RELEASE, TAG_ROLE,
+    TAG_VERSION,
 };
 use crate::model::time::{rfc3339, rfc3339_before};
-use crate::model::{GateState, Release, RoleName};
+use crate::model::{Arch, GateState, Release, RoleName};
 
 /// Where a release stands in a region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +112,8 @@ pub async fn taken_versions(aws: &Aws, role: &RoleName) -> Result<Vec<semver::Ve
         .collect())
 }
 
-/// Channel name -> image id, for the role in the region.
+/// Channel key (`stable`, `stable/arm64`: [`channel_keys`]) -> image id, for the role
+/// in the region.
 pub async fn channels(aws: &Aws, role: &RoleName) -> Result<BTreeMap<String, String>> {
     let path = channels_path(role);
     Ok(aws
@@ -123,8 +125,27 @@ pub async fn channels(aws: &Aws, role: &RoleName) -> Result<BTreeMap<String, Str
         .collect())
 }
 
+/// The channels that name `image_id` through any of their keys, each once.
+pub fn channels_naming(channels: &BTreeMap<String, String>, image_id: &str) -> Vec<String> {
+    let mut names: Vec<String> = channels
+        .iter()
+        .filter(|(_, target)| *target == image_id)
+        .map(|(key, _)| channel_of_key(key).to_string())
+        .collect();
+    names.dedup();
+    names
+}
+
 /// Every release of the role in the region, newest version first.
 pub async fn list(aws: &Aws, role: &RoleName) -> Result<Vec<ReleaseSummary>> {
+    Ok(list_with_channels(aws, role).await?.0)
+}
+
+/// [`list`], and the role's channel keys in the region, from the same reads.
+pub async fn list_with_channels(
+    aws: &Aws,
+    role: &RoleName,
+) -> Result<(Vec<ReleaseSummary>, BTreeMap<String, String>)> {
     let images = aws
         .ec2
         .own_images(Some((TAG_ROLE, role.as_str())), None)
@@ -139,7 +160,8 @@ pub async fn list(aws: &Aws, role: &RoleName) -> Result<Vec<ReleaseSummary>> {
         })
         .collect();
     releases.sort_by(|a, b| b.0.cmp(&a.0));
-    Ok(releases.into_iter().map(|(_, summary)| summary).collect())
+    let releases = releases.into_iter().map(|(_, summary)| summary).collect();
+    Ok((releases, channels))
 }
 
 /// Every release of the role in each region, newest version first, then by region.
@@ -176,11 +198,7 @@ fn summary(
     ReleaseSummary {
         version: image.tags.get(TAG_VERSION).cloned().unwrap_or_default(),
         region: region.to_string(),
-        channels: channels
-            .iter()
-            .filter(|(_, target)| **target == image.id)
-            .map(|(channel, _)| channel.clone())
-            .collect(),
+        channels: channels_naming(channels, &image.id),
         base_image: image.tags.get(TAG_BASE_IMAGE).cloned(),
         base_release: image.tags.get(TAG_BASE_RELEASE).cloned(),
         architecture: image.architecture.clone(),
@@ -227,33 +245,40 @@ pub async fn deprecate(
     Ok(deprecated)
 }
 
-/// The base of a layered role: the release a channel points to, or the newest
-/// available release matching a version requirement.
+/// The base of a layered role, in the recipe's architecture: the release a channel
+/// points to, or the newest available release matching a version requirement.
 pub async fn resolve(
     aws: &Aws,
     role: &RoleName,
     selector: &BaseSelector,
+    arch: Arch,
 ) -> Result<(Release, ImageInfo)> {
     let region = &aws.region;
     let image_id = match selector {
         BaseSelector::Channel(channel) => {
-            let parameter = Release::channel_parameter(role, channel);
-            aws.ssm.parameter(&parameter).await?.ok_or_else(|| {
-                Error::input(format!(
-                    "the base {role}@{channel}: channel {channel} of {role} does not exist in {region}"
-                ))
-                .with_hint(format!("bakery promote {role} <version> --channel {channel}"))
-            })?
+            // Channels moved before they had architectures have their plain name only.
+            let keyed = Release::channel_parameter(role, &format!("{channel}/{arch}"));
+            let plain = Release::channel_parameter(role, channel);
+            match aws.ssm.parameter(&keyed).await? {
+                Some(image_id) => image_id,
+                None => aws.ssm.parameter(&plain).await?.ok_or_else(|| {
+                    Error::input(format!(
+                        "the base {role}@{channel}: channel {channel} of {role} does not exist in {region}"
+                    ))
+                    .with_hint(format!("bakery promote {role} <version> --channel {channel}"))
+                })?,
+            }
         }
         BaseSelector::Version(requirement) => {
             let newest = list(aws, role).await?.into_iter().find(|r| {
                 r.state == ReleaseState::Available
+                    && r.architecture.as_deref() == Some(arch.as_str())
                     && r.version.parse().is_ok_and(|v| requirement.matches(&v))
             });
             newest
                 .ok_or_else(|| {
                     Error::input(format!(
-                        "the base {role}@{requirement}: no available release of {role} matches {requirement} in {region}"
+                        "the base {role}@{requirement}: no available {arch} release of {role} matches {requirement} in {region}"
                     ))
                     .with_hint(format!("see `bakery releases {role}`"))
                 })?
@@ -265,6 +290,23 @@ pub async fn resolve(
             "the base {role} points to {image_id}, which does not exist in {region}"
         ))
     })?;
+    if let Some(other) = image
+        .architecture
+        .as_deref()
+        .filter(|a| *a != arch.as_str())
+    {
+        let selector = match selector {
+            BaseSelector::Channel(channel) => channel.clone(),
+            BaseSelector::Version(requirement) => requirement.to_string(),
+        };
+        return Err(Error::input(format!(
+            "the base {role}@{selector} is {image_id} in {region}, an {other} image; the recipe \
+             is {arch}: the base release has no {arch} image there"
+        ))
+        .with_hint(format!(
+            "bake {role} for {arch} too (its recipe's `arch`), or set this recipe's `arch` to {other}"
+        )));
+    }
     let version = image
         .tags
         .get(TAG_VERSION)

@@ -11,10 +11,12 @@ use serde::Serialize;
 
 use super::catalog::{self, release_images, ReleaseState};
 use super::claim;
+use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
 use crate::error::{Error, Result};
 use crate::model::names::check_channel;
-use crate::model::{GateState, Release, RoleName};
+use crate::model::release::{channel_keys, ArchImage};
+use crate::model::{Arch, GateState, Release, RoleName};
 
 /// A channel points only at a release that passed its recipe's tests (or whose
 /// recipe has none): anything else needs the caller's `--force`.
@@ -64,9 +66,12 @@ pub enum Gap {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChannelMove {
     pub region: String,
+    /// The image the channel's plain name points at (x86_64, or the only one).
     pub image_id: String,
     /// The image the channel pointed at before, if any.
     pub previous: Option<String>,
+    /// Architecture -> image: the channel's `<name>/<arch>` parameters.
+    pub architectures: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,8 +106,8 @@ async fn regions_of(aws: &Aws, release: &Release, regions: &[String]) -> Result<
 
 /// Where a promote would write, and the regions it would leave on another release.
 struct Targets {
-    /// Region and the release's image there.
-    targets: Vec<(String, String)>,
+    /// Region and the release's available images there, with their architectures.
+    targets: Vec<(String, Vec<ArchImage>)>,
     gaps: Vec<String>,
 }
 
@@ -118,11 +123,19 @@ async fn targets(
     };
     for region in regions_of(aws, release, regions).await? {
         let regional = aws.in_region(&region);
-        let images = release_images(&regional, release).await?;
-        match images.iter().find(|i| i.is_available()) {
-            Some(image) => found.targets.push((region, image.id.clone())),
-            None if regional.ssm.parameter(parameter).await?.is_some() => found.gaps.push(region),
-            None => {}
+        let images: Vec<ArchImage> = release_images(&regional, release)
+            .await?
+            .into_iter()
+            .filter(ImageInfo::is_available)
+            .map(|i| {
+                let arch = i.architecture.as_deref().and_then(Arch::of_ec2);
+                (i.id, arch)
+            })
+            .collect();
+        if !images.is_empty() {
+            found.targets.push((region, images));
+        } else if regional.ssm.parameter(parameter).await?.is_some() {
+            found.gaps.push(region);
         }
     }
     Ok(found)
@@ -172,16 +185,33 @@ pub async fn promote(
     }
     let description = format!("bakery: channel {channel} of {}", release.role);
     let mut moved = Vec::new();
-    for (region, image_id) in targets {
-        let previous = aws
-            .in_region(&region)
-            .ssm
+    for (region, images) in targets {
+        let ssm = &aws.in_region(&region).ssm;
+        let mut keys = channel_keys(channel, &images).into_iter();
+        let (_, image_id) = keys.next().expect("a region with images has the plain key");
+        // The plain name last: a launch template resolving it finds every
+        // architecture's key already moved.
+        let mut architectures = BTreeMap::new();
+        for (key, image) in keys {
+            ssm.put_image_parameter(
+                &Release::channel_parameter(&release.role, &key),
+                &image,
+                &description,
+            )
+            .await?;
+            architectures.insert(
+                key.rsplit('/').next().unwrap_or_default().to_string(),
+                image,
+            );
+        }
+        let previous = ssm
             .put_image_parameter(&parameter, &image_id, &description)
             .await?;
         moved.push(ChannelMove {
             region,
             image_id,
             previous,
+            architectures,
         });
     }
     let first = moved[0].clone();
@@ -201,17 +231,36 @@ pub async fn promote(
     })
 }
 
-/// The highest final release of the role that is available in the region.
-/// The highest final release of the role that is available in the region, as listed.
-async fn highest_final(aws: &Aws, role: &RoleName) -> Result<Option<catalog::ReleaseSummary>> {
-    let releases = catalog::list(aws, role).await?;
-    Ok(releases
+/// The highest final release of the role available in the region, and what `latest`
+/// should be for it there: its keys ([`channel_keys`]) not yet written, each with its
+/// image. One listing says both.
+async fn highest_final(
+    aws: &Aws,
+    role: &RoleName,
+) -> Result<Option<(String, Vec<(String, String)>)>> {
+    let (releases, channels) = catalog::list_with_channels(aws, role).await?;
+    let available: Vec<(semver::Version, catalog::ReleaseSummary)> = releases
         .into_iter()
         .filter(|r| r.state == ReleaseState::Available)
         .filter_map(|r| Some((r.version.parse::<semver::Version>().ok()?, r)))
         .filter(|(v, _)| v.pre.is_empty())
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, summary)| summary))
+        .collect();
+    let Some(highest) = available.iter().map(|(v, _)| v).max().cloned() else {
+        return Ok(None);
+    };
+    let images: Vec<ArchImage> = available
+        .into_iter()
+        .filter(|(v, _)| *v == highest)
+        .map(|(_, r)| {
+            let arch = r.architecture.as_deref().and_then(Arch::of_ec2);
+            (r.image_id, arch)
+        })
+        .collect();
+    let unwritten = channel_keys("latest", &images)
+        .into_iter()
+        .filter(|(key, image)| channels.get(key) != Some(image))
+        .collect();
+    Ok(Some((highest.to_string(), unwritten)))
 }
 
 /// Points `latest` at the highest final release in every region of `release`, never
@@ -220,7 +269,6 @@ async fn highest_final(aws: &Aws, role: &RoleName) -> Result<Option<catalog::Rel
 /// whether `latest` now names `release` (in the first region).
 pub async fn move_latest(aws: &Aws, release: &Release, regions: &[String]) -> Result<bool> {
     const SETTLE: usize = 3;
-    let parameter = Release::channel_parameter(&release.role, "latest");
     let description = format!("bakery: channel latest of {}", release.role);
     let mut names_release = false;
     for (index, region) in regions_of(aws, release, regions)
@@ -230,20 +278,23 @@ pub async fn move_latest(aws: &Aws, release: &Release, regions: &[String]) -> Re
     {
         let regional = aws.in_region(&region);
         for _ in 0..SETTLE {
-            // One listing says both which release is highest and where `latest` points.
-            let Some(highest) = highest_final(&regional, &release.role).await? else {
+            let Some((highest, unwritten)) = highest_final(&regional, &release.role).await? else {
                 break;
             };
-            if highest.channels.iter().any(|c| c == "latest") {
+            if unwritten.is_empty() {
                 if index == 0 {
-                    names_release = highest.version == release.version.to_string();
+                    names_release = highest == release.version.to_string();
                 }
                 break;
             }
-            regional
-                .ssm
-                .put_image_parameter(&parameter, &highest.image_id, &description)
-                .await?;
+            // The plain name last, as a promote does.
+            for (key, image) in unwritten.iter().rev() {
+                let parameter = Release::channel_parameter(&release.role, key);
+                regional
+                    .ssm
+                    .put_image_parameter(&parameter, image, &description)
+                    .await?;
+            }
         }
     }
     Ok(names_release)
