@@ -125,11 +125,20 @@ impl Renderer {
     }
 
     fn emit_as(&self, role: Option<&str>, event: Event) {
+        // A build of one architecture, when the bake makes several: its lines say so.
+        let (arch, event) = match event {
+            Event::Architecture { arch, inner } => (Some(arch), *inner),
+            event => (None, event),
+        };
         self.track(&event);
         if self.quiet && !matters_when_quiet(&event) {
             return;
         }
-        let prefix = role.map(|r| format!("{r}: ")).unwrap_or_default();
+        let label = match (role, arch) {
+            (Some(role), Some(arch)) => Some(format!("{role} {arch}")),
+            (role, arch) => role.map(str::to_string).or(arch.map(|a| a.to_string())),
+        };
+        let prefix = label.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
         match (&self.bars, self.style) {
             (_, Style::Json) => {
                 let mut value = serde_json::to_value(&event).expect("events serialize");
@@ -137,9 +146,12 @@ impl Renderer {
                 if let Some(role) = role {
                     value["role"] = serde_json::Value::String(role.to_string());
                 }
+                if let Some(arch) = arch {
+                    value["arch"] = serde_json::Value::String(arch.to_string());
+                }
                 self.line(&value.to_string());
             }
-            (Some(bars), _) => self.draw(bars, role, &prefix, &event),
+            (Some(bars), _) => self.draw(bars, label.as_deref(), &prefix, &event),
             (None, _) => {
                 if let Some(text) = describe(&event) {
                     self.line(&format!("{} {prefix}{}", timestamp(), paint(&event, text)));
@@ -307,6 +319,8 @@ fn describe(event: &Event) -> Option<String> {
         Event::CleanupFinished { leaked } if leaked.is_empty() => {
             "[cleanup] nothing left behind".to_string()
         }
+        // Unwrapped before it is described.
+        Event::Architecture { .. } => return None,
         Event::CleanupFinished { leaked } => format!(
             "[cleanup] INCOMPLETE, left behind: {}",
             leaked

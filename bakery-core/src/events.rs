@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Resource, Step};
+use crate::model::{Arch, Resource, Step};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -68,6 +68,11 @@ pub enum Event {
     CleanupFinished {
         leaked: Vec<Resource>,
     },
+    /// An event of one architecture's build, when the bake makes several.
+    Architecture {
+        arch: Arch,
+        inner: Box<Event>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,6 +85,21 @@ pub enum OutputStream {
 /// Receives the events of a bake, in order, from the bake's task.
 pub trait EventSink: Send + Sync {
     fn emit(&self, event: Event);
+}
+
+/// The events of one architecture's build, marked as its own.
+pub struct ArchEvents<'a> {
+    pub arch: Arch,
+    pub sink: &'a dyn EventSink,
+}
+
+impl EventSink for ArchEvents<'_> {
+    fn emit(&self, event: Event) {
+        self.sink.emit(Event::Architecture {
+            arch: self.arch,
+            inner: Box::new(event),
+        });
+    }
 }
 
 impl<F: Fn(Event) + Send + Sync> EventSink for F {

@@ -7,6 +7,7 @@
 //! | file | what it proves |
 //! |---|---|
 //! | `bake` | the chain makes a tagged release; the builder's hardening; retries |
+//! | `architectures` | x86_64 and arm64 in one release: channels, layering, all or nothing, the lifecycle |
 //! | `failures`, `signals` | failed, refused and interrupted bakes leave nothing behind |
 //! | `gate` | the release gate: tests on a test instance before a release; `--skip-tests`, `bakery test`, promote's refusal |
 //! | `releases` | versions and claims, races between bakes |
@@ -38,6 +39,7 @@ mod bakery;
 mod recipe;
 
 mod alerts;
+mod architectures;
 mod audit;
 mod bake;
 mod changes;

@@ -85,6 +85,14 @@ impl TestRecipe {
         self
     }
 
+    /// Bakes the role for both architectures, on Amazon Linux 2023 of each.
+    pub fn with_both_architectures(self) -> TestRecipe {
+        let path = self.path().join("recipe.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, both_architectures(&text)).unwrap();
+        self
+    }
+
     /// Appends raw TOML to recipe.toml.
     pub fn with_toml(self, toml: &str) -> TestRecipe {
         let mut text = std::fs::read_to_string(self.path().join("recipe.toml")).unwrap();
@@ -101,6 +109,17 @@ impl TestRecipe {
 /// The recipe's `base` of a role on the emulator's Amazon Linux 2023.
 pub const AL2023: &str =
     "ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\"";
+
+/// Amazon Linux 2023 of the architecture a build bakes.
+pub const AL2023_ANY_ARCH: &str =
+    "ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}\"";
+
+/// recipe.toml's text, baked for x86_64 and arm64 on Amazon Linux 2023 of each.
+pub fn both_architectures(recipe: &str) -> String {
+    recipe
+        .replace("arch = \"x86_64\"", "arch = [\"x86_64\", \"arm64\"]")
+        .replace(AL2023, AL2023_ANY_ARCH)
+}
 
 /// A folder of recipe folders (`bake --all`), each `(role, base)` with one trivial
 /// step, e.g. `("zookeeper", "role = \"base\", channel = \"stable\"")`.

@@ -429,11 +429,15 @@ fn print_result(output: Output, report: &BakeReport) {
                 "INTERRUPTED"
             };
             outln!(
-                "{release} {word} at step `{}` (bake {})",
+                "{release} {word} at step `{}`{} (bake {})",
                 report
                     .failed_step
                     .as_ref()
                     .map_or("?".to_string(), ToString::to_string),
+                report
+                    .failed_arch
+                    .map(|arch| format!(" of its {arch} build"))
+                    .unwrap_or_default(),
                 report.bake_id
             );
             if let Some(error) = &report.error {

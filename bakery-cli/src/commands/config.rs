@@ -34,7 +34,15 @@ pub async fn run(command: &Command, context: &Context) -> Exit {
         // Only the region is read from the AWS configuration: no call is made.
         let aws = context.connect().await?;
         let recipe = Recipe::load(&args.recipe)?;
-        layering::for_bake(&recipe, environment, &args.settings.flags(), &aws.region)
+        // A recipe of several architectures: the first one's builder.
+        let arch = recipe.architectures[0];
+        layering::for_bake(
+            &recipe,
+            environment,
+            &args.settings.flags(),
+            &aws.region,
+            arch,
+        )
     };
     let merged = match merged.await {
         Ok(merged) => merged,

@@ -28,19 +28,33 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         print_json(&value);
         return Exit::Success;
     }
+    let architectures: Vec<&str> = plan.architectures().map(|p| p.arch.as_str()).collect();
     outln!(
         "bake {}@{} in {} ({} {})",
         plan.role,
         plan.version,
         plan.region,
         plan.platform,
-        plan.arch.as_str()
+        architectures.join(" and ")
     );
-    outln!("base:     {}", plan.base);
+    for build in plan.architectures() {
+        let arch = build.arch.as_str();
+        match architectures.len() {
+            1 => outln!("base:     {}", build.base),
+            _ => outln!("base:     {arch}: {}", build.base),
+        }
+    }
     let builder = &plan.builder;
+    let instance_types: Vec<String> = plan
+        .architectures()
+        .map(|build| match architectures.len() {
+            1 => build.builder.instance_type().to_string(),
+            _ => format!("{}={}", build.arch, build.builder.instance_type()),
+        })
+        .collect();
     outln!(
         "builder:  {} {} {} profile={} subnet={} security groups={}",
-        builder.instance_type(),
+        instance_types.join(" "),
         builder
             .volume_size
             .map_or("the base image's size".to_string(), |s| format!("{s} GiB")),

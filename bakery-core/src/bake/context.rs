@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use tokio::time::Instant;
@@ -17,28 +17,40 @@ use crate::aws::Aws;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::model::inputs::ReleaseInputs;
-use crate::model::{GateState, Release, Resource, Step};
+use crate::model::{Arch, GateState, Release, Resource, Step};
 use crate::ops::removal::Remover;
 use crate::plan::BakePlan;
 use crate::release::distribute::RegionOutcome;
 use crate::release::sharing::ShareOutcome;
 use crate::wait::{Deadlines, Target};
 
+/// A bake, or one architecture's build within it: the builds of a bake share its
+/// ledger, its step records and its test instances, and each walks its own part of
+/// the chain: the bake the steps of the release, each build those of its
+/// architecture ([`Step::is_per_architecture`]).
 pub struct Bake<'a> {
     pub plan: &'a BakePlan,
     pub aws: &'a Aws,
     pub sink: &'a dyn EventSink,
     pub cancel: CancellationToken,
     pub deadlines: Deadlines,
-    pub ledger: Ledger,
+    pub ledger: Arc<Ledger>,
     pub started_at: SystemTime,
+    /// The architecture this build makes, when the bake makes several.
+    pub arch: Option<Arch>,
     started: Instant,
-    /// The steps run so far, for the report, with their place in the chain.
-    steps: Mutex<Vec<(usize, StepRecord)>>,
-    /// Where in the plan's chain the bake is: each step must be the next one.
+    /// The steps this context runs, in order.
+    chain: Vec<Step>,
+    /// The steps run so far by the bake and its builds, for the report, in the order
+    /// they started.
+    steps: Arc<Mutex<Vec<(usize, StepRecord)>>>,
+    started_steps: Arc<AtomicUsize>,
+    /// Where in its chain this context is: each step must be the next one.
     position: AtomicUsize,
-    /// The release gate's test instance, once launched.
-    test_instance: Mutex<Option<String>>,
+    /// The release gate's test instances, once launched.
+    test_instances: Arc<Mutex<Vec<String>>>,
+    /// Each build's builder, once launched.
+    builders: Arc<Mutex<Vec<(Arch, String)>>>,
 }
 
 /// What the bake has learned and made so far: what its report tells, whether it
@@ -47,12 +59,14 @@ pub struct Bake<'a> {
 pub struct Facts {
     /// Known once the first step has chosen the version.
     pub release: Option<Release>,
-    pub builder: Option<String>,
+    /// The first architecture's base image.
     pub base_image: Option<String>,
+    /// Each architecture's base image.
+    pub base_images: std::collections::BTreeMap<Arch, String>,
     /// `role@version` of the base, when the recipe is layered on another role.
     pub base_release: Option<String>,
-    /// The image, once it is the release's (no longer the bake's to remove).
-    pub released: Option<ImageRecord>,
+    /// The images, once they are the release's (no longer the bake's to remove).
+    pub released: Vec<ImageRecord>,
     /// Copies in other regions, once available.
     pub copies: Vec<ImageRecord>,
     /// What distribution did in each region.
@@ -69,9 +83,11 @@ pub struct Facts {
     pub unchanged: Option<Unchanged>,
 }
 
-/// Why the chain stopped: the step and its error.
+/// Why the chain stopped: the step, the architecture whose build it was (when the
+/// bake makes several), and its error.
 pub struct Failure {
     pub step: Step,
+    pub arch: Option<Arch>,
     pub error: Error,
 }
 
@@ -88,22 +104,87 @@ impl<'a> Bake<'a> {
             sink,
             cancel,
             deadlines: Deadlines::default(),
-            ledger: Ledger::default(),
+            ledger: Arc::default(),
             started_at: SystemTime::now(),
+            arch: None,
             started: Instant::now(),
-            steps: Mutex::new(Vec::new()),
+            chain: plan.chain.clone(),
+            steps: Arc::default(),
+            started_steps: Arc::default(),
             position: AtomicUsize::new(0),
-            test_instance: Mutex::new(None),
+            test_instances: Arc::default(),
+            builders: Arc::default(),
         }
     }
 
-    /// Records the test instance (cleanup says what it keeps and why).
+    /// The bake of a release whose builds run the steps of each architecture: this
+    /// context runs the others.
+    pub fn leaving_builds_their_steps(mut self) -> Self {
+        self.chain.retain(|step| !step.is_per_architecture());
+        self
+    }
+
+    /// The build of one architecture of this bake (`plan` is that architecture's), with
+    /// its events marked as its own when the bake makes several; `cancel` stops it.
+    pub fn build(
+        &self,
+        plan: &'a BakePlan,
+        sink: &'a dyn EventSink,
+        cancel: CancellationToken,
+    ) -> Bake<'a> {
+        let several = !self.plan.other_architectures.is_empty();
+        Bake {
+            plan,
+            aws: self.aws,
+            sink,
+            cancel,
+            deadlines: self.deadlines,
+            ledger: self.ledger.clone(),
+            started_at: self.started_at,
+            arch: several.then_some(plan.arch),
+            started: self.started,
+            chain: plan
+                .chain
+                .iter()
+                .filter(|step| step.is_per_architecture())
+                .cloned()
+                .collect(),
+            steps: self.steps.clone(),
+            started_steps: self.started_steps.clone(),
+            position: AtomicUsize::new(0),
+            test_instances: self.test_instances.clone(),
+            builders: self.builders.clone(),
+        }
+    }
+
+    /// Records this build's builder, for the report.
+    pub fn launched_builder(&self, instance_id: &str) {
+        let mut builders = self.builders.lock().expect("builders");
+        builders.push((self.plan.arch, instance_id.to_string()));
+    }
+
+    /// The builders launched, in the order of the plan's architectures.
+    pub fn builders(&self) -> Vec<(Arch, String)> {
+        let mut builders = self.builders.lock().expect("builders").clone();
+        let order: Vec<Arch> = self.plan.architectures().map(|p| p.arch).collect();
+        builders.sort_by_key(|(arch, _)| order.iter().position(|a| a == arch));
+        builders
+    }
+
+    /// Records a test instance (cleanup says what it keeps and why).
     pub fn launched_test_instance(&self, instance_id: &str) {
-        *self.test_instance.lock().expect("test instance") = Some(instance_id.to_string());
+        self.test_instances
+            .lock()
+            .expect("test instances")
+            .push(instance_id.to_string());
     }
 
     pub fn is_test_instance(&self, instance_id: &str) -> bool {
-        self.test_instance.lock().expect("test instance").as_deref() == Some(instance_id)
+        self.test_instances
+            .lock()
+            .expect("test instances")
+            .iter()
+            .any(|id| id == instance_id)
     }
 
     pub fn region(&self) -> &str {
@@ -114,7 +195,7 @@ impl<'a> Bake<'a> {
         round(self.started.elapsed().as_secs_f64())
     }
 
-    /// The steps run so far, in the chain's order (steps that overlap end in any order).
+    /// The steps run so far, in the order they started.
     pub fn step_records(&self) -> Vec<StepRecord> {
         let mut steps = self.steps.lock().expect("step records").clone();
         steps.sort_by_key(|(position, _)| *position);
@@ -130,16 +211,14 @@ impl<'a> Bake<'a> {
     ) -> Result<T, Failure> {
         let position = self.position.fetch_add(1, Ordering::Relaxed);
         debug_assert_eq!(
-            self.plan.chain.get(position),
+            self.chain.get(position),
             Some(&step),
             "the bake runs the plan's chain, in order"
         );
         if self.cancel.is_cancelled() {
-            return Err(Failure {
-                step,
-                error: Error::Interrupted,
-            });
+            return Err(self.failure(step, Error::Interrupted));
         }
+        let order = self.started_steps.fetch_add(1, Ordering::Relaxed);
         self.sink.emit(Event::StepStarted { step: step.clone() });
         let started = Instant::now();
         let result = if step.may_be_cut() {
@@ -156,9 +235,10 @@ impl<'a> Bake<'a> {
             Err(error) => BakeStatus::of_error(error),
         };
         self.steps.lock().expect("step records").push((
-            position,
+            order,
             StepRecord {
                 name: step.clone(),
+                arch: self.arch,
                 seconds,
                 status,
             },
@@ -174,8 +254,16 @@ impl<'a> Bake<'a> {
                     seconds,
                     error: error.to_string(),
                 });
-                Err(Failure { step, error })
+                Err(self.failure(step, error))
             }
+        }
+    }
+
+    fn failure(&self, step: Step, error: Error) -> Failure {
+        Failure {
+            step,
+            arch: self.arch,
+            error,
         }
     }
 
@@ -186,7 +274,7 @@ impl<'a> Bake<'a> {
         step: Step,
         work: impl Future<Output = Result<T>>,
     ) -> Result<Option<T>, Failure> {
-        if !self.plan.runs(&step) {
+        if !self.chain.contains(&step) {
             return Ok(None);
         }
         self.step(step, work).await.map(Some)

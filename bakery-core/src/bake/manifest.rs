@@ -14,9 +14,10 @@ use serde_json::{json, Value};
 use super::report::{BakeReport, BakeStatus};
 use crate::config::flags::parse_pairs;
 use crate::error::{Error, Result};
+use crate::model::Arch;
 
 /// Keys of `custom_data` that bakery fills itself.
-const OWN_CUSTOM_DATA: [&str; 3] = ["role", "version", "status"];
+const OWN_CUSTOM_DATA: [&str; 4] = ["role", "version", "arch", "status"];
 
 /// A manifest file that can be written: its folder exists and takes files, and a
 /// file already there is a manifest.
@@ -66,15 +67,15 @@ impl ManifestFile {
         &self.path
     }
 
-    /// Appends one build per succeeded bake that made a release (a dry run makes
-    /// none); returns how many. Writes nothing when there are none.
+    /// Appends one build per architecture of each succeeded bake that made a release
+    /// (a dry run makes none); returns how many. Writes nothing when there are none.
     pub fn append(&self, reports: &[&BakeReport]) -> Result<usize> {
         let builds: Vec<Value> = reports
             .iter()
             // An unchanged role points at the release it already has.
             .filter(|r| matches!(r.status, BakeStatus::Succeeded | BakeStatus::Unchanged))
             .filter(|r| !r.dry_run)
-            .map(|r| build(r, &self.custom_data))
+            .flat_map(|r| builds_of(r, &self.custom_data))
             .collect();
         if builds.is_empty() {
             return Ok(0);
@@ -136,13 +137,29 @@ impl ManifestFile {
     }
 }
 
-/// A bake's build: `build_time` is when it finished (seconds since the epoch),
-/// `packer_run_uuid` the run's UUID, `custom_data` the role, version and status with
-/// `custom` added.
-fn build(report: &BakeReport, custom: &BTreeMap<String, String>) -> Value {
+/// A bake's builds, one per architecture, as Packer writes one per source: each
+/// `artifact_id` lists that architecture's images, `region:ami-id,...`.
+fn builds_of(report: &BakeReport, custom: &BTreeMap<String, String>) -> Vec<Value> {
+    let mut architectures: Vec<Arch> = Vec::new();
+    for image in &report.images {
+        if !architectures.contains(&image.arch) {
+            architectures.push(image.arch);
+        }
+    }
+    architectures
+        .into_iter()
+        .map(|arch| build(report, arch, custom))
+        .collect()
+}
+
+/// One architecture's build: `build_time` is when the bake finished (seconds since
+/// the epoch), `packer_run_uuid` the run's UUID, `custom_data` the role, version,
+/// architecture and status with `custom` added.
+fn build(report: &BakeReport, arch: Arch, custom: &BTreeMap<String, String>) -> Value {
     let artifact_id = report
         .images
         .iter()
+        .filter(|i| i.arch == arch)
         .map(|i| format!("{}:{}", i.region, i.image_id))
         .collect::<Vec<_>>()
         .join(",");
@@ -153,6 +170,7 @@ fn build(report: &BakeReport, custom: &BTreeMap<String, String>) -> Value {
     let mut custom_data = json!({
         "role": report.role,
         "version": report.version,
+        "arch": arch,
         "status": report.status,
     });
     for (key, value) in custom {
@@ -204,6 +222,7 @@ mod tests {
             .enumerate()
             .map(|(i, region)| ImageRecord {
                 region: region.to_string(),
+                arch: Arch::X86_64,
                 image_id: format!("ami-{}", i + 1),
                 name: "n".into(),
                 snapshot_ids: vec![],

@@ -15,6 +15,8 @@ pub mod retest;
 pub mod steps;
 pub mod world;
 
+use std::future::Future;
+
 use tokio_util::sync::CancellationToken;
 
 use self::context::{Bake, Facts, Failure};
@@ -25,7 +27,8 @@ use self::steps::{base, builder, changes, checks, command, gate, image, publish,
 use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
 use crate::error::ErrorKind;
-use crate::events::{Event, EventSink};
+use crate::events::{ArchEvents, Event, EventSink};
+use crate::model::inputs::ReleaseInputs;
 use crate::model::time::rfc3339;
 use crate::model::{GateState, Provenance, Release, Step};
 use crate::plan::BakePlan;
@@ -38,33 +41,84 @@ pub async fn bake(
     sink: &dyn EventSink,
     cancel: CancellationToken,
 ) -> BakeReport {
-    let bake = Bake::new(plan, aws, sink, cancel);
+    let bake = Bake::new(plan, aws, sink, cancel).leaving_builds_their_steps();
     sink.emit(Event::BakeStarted {
         bake_id: plan.bake_id.clone(),
         release: format!("{}@{}", plan.role, plan.version),
         region: bake.region().to_string(),
         recipe: plan.recipe_dir.display().to_string(),
     });
+    // One build per architecture, its events marked when there are several. A build
+    // that fails stops the others: the release holds every architecture or none.
+    let siblings = bake.cancel.child_token();
+    let several = !plan.other_architectures.is_empty();
+    let marked: Vec<ArchEvents> = plan
+        .architectures()
+        .map(|plan| ArchEvents {
+            arch: plan.arch,
+            sink,
+        })
+        .collect();
+    let builds: Vec<Bake> = plan
+        .architectures()
+        .zip(&marked)
+        .map(|(plan, marked)| {
+            let sink: &dyn EventSink = if several { marked } else { sink };
+            bake.build(plan, sink, siblings.clone())
+        })
+        .collect();
     let mut facts = Facts {
         tests: plan.gate,
         ..Facts::default()
     };
-    let outcome = chain(&bake, &mut facts).await;
+    let outcome = chain(&bake, &builds, &siblings, &mut facts).await;
     finish(&bake, facts, outcome.err()).await
 }
 
-/// The chain, in the order of the plan's [`BakePlan::chain`]. A dry run is the same
-/// list with checks in place of the steps that create.
-async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
+/// Runs every build's `work` at once; once one fails, the others are stopped (their
+/// steps see `siblings` cancelled) and the failure that stopped them is the answer.
+async fn all_or_none<T>(
+    siblings: &CancellationToken,
+    works: impl IntoIterator<Item = impl Future<Output = Result<T, Failure>>>,
+) -> Result<Vec<T>, Failure> {
+    let works = works.into_iter().map(|work| async {
+        let result = work.await;
+        if result.is_err() {
+            siblings.cancel();
+        }
+        result
+    });
+    let (done, failed): (Vec<_>, Vec<_>) = futures_util::future::join_all(works)
+        .await
+        .into_iter()
+        .partition(Result::is_ok);
+    let mut failures: Vec<Failure> = failed.into_iter().filter_map(Result::err).collect();
+    // The build that failed on its own, rather than one its failure stopped.
+    failures.sort_by_key(|f| f.error.kind() == ErrorKind::Interrupted);
+    match failures.into_iter().next() {
+        Some(failure) => Err(failure),
+        None => Ok(done.into_iter().filter_map(Result::ok).collect()),
+    }
+}
+
+/// The chain, in the order of the plan's [`BakePlan::chain`]: the release's steps
+/// here, each architecture's in its build ([`Step::is_per_architecture`]). A dry run
+/// is the same list with checks in place of the steps that create.
+async fn chain(
+    bake: &Bake<'_>,
+    builds: &[Bake<'_>],
+    siblings: &CancellationToken,
+    facts: &mut Facts,
+) -> Result<(), Failure> {
     let plan = bake.plan;
     let chosen = bake
         .step(Step::CheckRelease, release::check(bake, facts))
         .await?;
     let (chosen_release, created_by) = (chosen.release.clone(), chosen.created_by.clone());
     // `--if-changed` resolved the base already: the bake is made on the base it compared.
-    let mut compared_base = None;
+    let mut compared_base = Vec::new();
     match bake
-        .optional(Step::CheckChanged, changes::check(bake))
+        .optional(Step::CheckChanged, changes::check(bake, builds))
         .await?
     {
         Some(Checked::Unchanged(unchanged)) => {
@@ -72,12 +126,12 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
             facts.unchanged = Some(unchanged);
             return Ok(());
         }
-        Some(Checked::Changed(base)) => compared_base = Some(base),
+        Some(Checked::Changed(bases)) => compared_base = bases,
         None => {}
     }
     // The builder's network is decided before the claim: a subnet the builder could
     // not use is refused before anything exists (a dry run checks it at check-launch).
-    // The base is looked up meanwhile: neither needs the other.
+    // The bases are looked up meanwhile: neither needs the other.
     let claim = async {
         match plan.dry_run {
             true => Ok(None),
@@ -91,31 +145,50 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
                 .map(Some),
         }
     };
-    let resolve = async {
-        match compared_base {
-            Some(base) => Ok(base),
-            None => base::resolve(bake, Step::ResolveBase).await,
-        }
-    };
-    let (claimed, base) = tokio::join!(claim, bake.step(Step::ResolveBase, resolve));
-    let (claimed, base) = (claimed?, base?);
-    facts.base_image = Some(base.image.id.clone());
-    facts.base_release = base.release.as_ref().map(ToString::to_string);
+    let mut compared_base = compared_base.into_iter();
+    let resolve = builds.iter().map(|build| {
+        let compared = compared_base.next();
+        let resolve = async move {
+            match compared {
+                Some(base) => Ok(base),
+                None => base::resolve(build, Step::ResolveBase).await,
+            }
+        };
+        build.step(Step::ResolveBase, resolve)
+    });
+    let (claimed, bases) = tokio::join!(claim, all_or_none(siblings, resolve));
+    let (claimed, bases) = (claimed?, bases?);
+    facts.base_image = Some(bases[0].image.id.clone());
+    facts.base_images = builds
+        .iter()
+        .zip(&bases)
+        .map(|(build, base)| (build.plan.arch, base.image.id.clone()))
+        .collect();
+    facts.base_release = bases[0].release.as_ref().map(ToString::to_string);
     bake.optional(Step::CheckSecrets, checks::secrets(bake))
         .await?;
     let Some((claim, network)) = claimed else {
         // A dry run checks what the bake would create, and creates nothing.
-        bake.step(
-            Step::CheckLaunch,
-            checks::launch(bake, &chosen_release, &base.image),
+        let launches = builds.iter().zip(&bases).map(|(build, base)| {
+            build.step(
+                Step::CheckLaunch,
+                checks::launch(build, &chosen_release, &base.image),
+            )
+        });
+        all_or_none(siblings, launches).await?;
+        bake.optional(
+            Step::CheckDistribute,
+            checks::distribute(bake, &bases[0].image),
         )
         .await?;
-        bake.optional(Step::CheckDistribute, checks::distribute(bake, &base.image))
-            .await?;
         return Ok(());
     };
-    let make = make(bake, &claim, network, &base, created_by, facts);
-    let made = lease::held_while(bake, &claim, make).await?;
+    let makes = builds
+        .iter()
+        .zip(&bases)
+        .map(|(build, base)| make(build, &claim, network.clone(), base, created_by.clone()));
+    let made = lease::held_while(bake, &claim, all_or_none(siblings, makes)).await?;
+    facts.inputs = Some(made[0].inputs.clone());
     // An available image no longer needs its builder: its snapshots are resources of
     // their own, which the builder's termination (and its root volume's deletion) does
     // not touch (EC2 User Guide, "Create an Amazon EBS-backed AMI" and "How instance
@@ -124,22 +197,29 @@ async fn chain(bake: &Bake<'_>, facts: &mut Facts) -> Result<(), Failure> {
     // CopyImage) — and promoted; the bake ends once it is gone. The test instance
     // shares the builder's group, which then goes with the test instance.
     let gated = plan.test.is_some();
-    let terminate = bake.step(
-        Step::Terminate,
-        builder::terminate(bake, &made.builder, gated),
-    );
-    let publish = after_the_image(bake, &claim, &made, facts);
+    let terminate = builds.iter().zip(&made).map(|(build, made)| {
+        build.step(
+            Step::Terminate,
+            builder::terminate(build, &made.builder, gated),
+        )
+    });
+    let terminate = futures_util::future::join_all(terminate);
+    let publish = after_the_images(bake, builds, siblings, &claim, &made, facts);
     let (terminated, published) = tokio::join!(terminate, publish);
     published?;
-    terminated?;
+    terminated
+        .into_iter()
+        .collect::<Result<Vec<()>, Failure>>()?;
     Ok(())
 }
 
-/// What the builder made: the image (as recorded and as described), and the builder.
+/// What one build made: the image (as recorded and as described), the builder, and
+/// what the image is made of.
 struct Made {
     image: ImageRecord,
     described: ImageInfo,
     builder: builder::Builder,
+    inputs: ReleaseInputs,
 }
 
 /// The builder's life up to its image, while the bake holds the lease on its claim:
@@ -150,7 +230,6 @@ async fn make(
     network: builder::Network,
     base: &base::Base,
     created_by: String,
-    facts: &mut Facts,
 ) -> Result<Made, Failure> {
     let plan = bake.plan;
     let builder = bake
@@ -159,7 +238,7 @@ async fn make(
             builder::launch(bake, &claim.release, &base.image, network),
         )
         .await?;
-    facts.builder = Some(builder.instance_id.clone());
+    bake.launched_builder(&builder.instance_id);
     bake.step(Step::WaitReady, builder::wait_ready(bake, &builder))
         .await?;
     for step in &plan.steps {
@@ -171,14 +250,13 @@ async fn make(
     let provenance = Provenance {
         bake_id: plan.bake_id.clone(),
         base_image: base.image.id.clone(),
-        base_release: facts.base_release.clone(),
+        base_release: base.release.as_ref().map(ToString::to_string),
         recipe_digest: plan.recipe_digest.clone(),
         inputs: Some(inputs.fingerprint.clone()),
         created_by: Some(created_by),
         source_commit: plan.source_commit.clone(),
         build_url: plan.build_url.clone(),
     };
-    facts.inputs = Some(inputs);
     let create = image::create(bake, &claim.release, &builder, &provenance);
     let image_id = bake.step(Step::CreateImage, create).await?;
     let (image, described) = bake
@@ -188,41 +266,46 @@ async fn make(
         image,
         described,
         builder,
+        inputs,
     })
 }
 
-/// After the image: the gate (still under the claim's lease), then the release's
+/// After the images: each build's gate (under the claim's lease), then the release's
 /// record, its copies, sharing and channels.
-async fn after_the_image(
+async fn after_the_images(
     bake: &Bake<'_>,
+    builds: &[Bake<'_>],
+    siblings: &CancellationToken,
     claim: &release::Claim,
-    made: &Made,
+    made: &[Made],
     facts: &mut Facts,
 ) -> Result<(), Failure> {
-    let placement = Placement::Builder {
-        network: &made.builder.network,
-        security_groups: made.builder.security_groups(bake),
-    };
-    let group = made.builder.security_group.as_deref();
-    let gate = gate(bake, &claim.release, &made.described, placement, group);
-    let tested = lease::held_while(bake, claim, gate).await;
+    let gates = builds.iter().zip(made).map(|(build, made)| {
+        let placement = Placement::Builder {
+            network: &made.builder.network,
+            security_groups: made.builder.security_groups(build),
+        };
+        let group = made.builder.security_group.as_deref();
+        gate(build, &claim.release, &made.described, placement, group)
+    });
+    let tested = lease::held_while(bake, claim, all_or_none(siblings, gates)).await;
     facts.tests = match &tested {
-        Ok(state) => *state,
+        Ok(states) => states[0],
         Err(f) if f.step.judges_the_image() && f.error.kind() == ErrorKind::Failed => {
             GateState::Failed
         }
         Err(_) => facts.tests,
     };
     tested?;
-    let image = &made.image;
+    let images: Vec<ImageRecord> = made.iter().map(|m| m.image.clone()).collect();
     bake.step(
         Step::RecordRelease,
-        publish::record(bake, claim, image, facts),
+        publish::record(bake, claim, &images, facts),
     )
     .await?;
     bake.optional(
         Step::Distribute,
-        publish::distribute(bake, claim, image, facts),
+        publish::distribute(bake, claim, &images, facts),
     )
     .await?;
     bake.optional(Step::Share, publish::share(bake, claim, facts))
@@ -285,7 +368,12 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
                 .as_ref()
                 .is_some_and(|f| f.error.kind() == ErrorKind::Failed);
         let reason = match &failure {
-            Some(f) => format!("{} at step `{}`", status.as_str(), f.step),
+            Some(f) => format!(
+                "{} at step `{}`{}",
+                status.as_str(),
+                f.step,
+                of_arch(f.arch)
+            ),
             None => "finishing".to_string(),
         };
         (kept, leaked) =
@@ -320,8 +408,10 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         run_uuid: plan.run_uuid.clone(),
         vars: plan.vars.clone(),
         region: bake.region().to_string(),
-        builder_instance_id: facts.builder,
+        builder_instance_id: bake.builders().first().map(|(_, id)| id.clone()),
+        builders: bake.builders().into_iter().collect(),
         base_image: facts.base_image,
+        base_images: facts.base_images,
         base_release: facts.base_release,
         images: match facts.unchanged {
             Some(unchanged) => unchanged.images,
@@ -339,6 +429,7 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
             .as_ref()
             .and_then(|f| f.error.hint().map(str::to_string)),
         error_kind: failure.as_ref().map(|f| f.error.kind()),
+        failed_arch: failure.as_ref().and_then(|f| f.arch),
         failed_step: failure.map(|f| f.step),
         channels: facts.promoted,
         shared: facts.shared,
@@ -347,4 +438,9 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
     };
     alerts::send(bake, &report, failure_tail.as_deref()).await;
     report
+}
+
+/// ` (arm64)`: which architecture's build a step was, when the bake makes several.
+pub fn of_arch(arch: Option<crate::model::Arch>) -> String {
+    arch.map(|arch| format!(" ({arch})")).unwrap_or_default()
 }

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorKind};
 use crate::model::time::rfc3339;
-use crate::model::{GateState, Resource, Step};
+use crate::model::{Arch, GateState, Resource, Step};
 use crate::release::distribute::RegionOutcome;
 use crate::release::sharing::ShareOutcome;
 
@@ -36,6 +36,7 @@ impl BakeStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImageRecord {
     pub region: String,
+    pub arch: Arch,
     pub image_id: String,
     pub name: String,
     pub snapshot_ids: Vec<String>,
@@ -44,6 +45,9 @@ pub struct ImageRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepRecord {
     pub name: Step,
+    /// The architecture whose build ran it, when the bake makes several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
     pub seconds: f64,
     pub status: BakeStatus,
 }
@@ -68,8 +72,13 @@ pub struct BakeReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub to_complete: Vec<String>,
     pub region: String,
+    /// The first architecture's builder (see `builders` for each).
     pub builder_instance_id: Option<String>,
+    /// Each architecture's builder, once launched.
+    pub builders: std::collections::BTreeMap<Arch, String>,
     pub base_image: Option<String>,
+    /// Each architecture's base image, once resolved.
+    pub base_images: std::collections::BTreeMap<Arch, String>,
     /// `role@version` of the base release, for layered roles.
     pub base_release: Option<String>,
     pub images: Vec<ImageRecord>,
@@ -95,6 +104,9 @@ pub struct BakeReport {
     pub hint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
+    /// The architecture whose build failed, when the bake makes several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_arch: Option<Arch>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<Step>,
     /// Channels now pointing at the new release.
@@ -123,7 +135,9 @@ impl BakeReport {
             to_complete: Vec::new(),
             region: String::new(),
             builder_instance_id: None,
+            builders: Default::default(),
             base_image: None,
+            base_images: Default::default(),
             base_release: None,
             images: Vec::new(),
             inputs: None,
@@ -136,6 +150,7 @@ impl BakeReport {
             error: Some(error.to_string()),
             hint: error.hint().map(str::to_string),
             error_kind: Some(error.kind()),
+            failed_arch: None,
             failed_step: Some(Step::Plan),
             channels: Vec::new(),
             leaked: Vec::new(),

@@ -191,6 +191,7 @@ async fn run(bake: &Bake<'_>, found: &mut Option<Found>) -> Result<(), Failure> 
         .map(|version| bake.plan.release(version))
         .map_err(|error| Failure {
             step: Step::FindRelease,
+            arch: None,
             error,
         })?;
     let release = bake.step(Step::FindRelease, find(bake, &release)).await?;

@@ -13,7 +13,7 @@ use crate::aws::Aws;
 use crate::config::{BaseImage, BaseSelector};
 use crate::error::{Error, Result};
 use crate::events::EventSink;
-use crate::model::Release;
+use crate::model::{Arch, Release};
 use crate::plan::world::base_role;
 use crate::plan::BakePlan;
 use crate::release::catalog;
@@ -76,7 +76,10 @@ pub async fn bake_all(
                     // A base re-baked in this run is the layered role's base (the
                     // cascade); an unchanged one leaves the role on its own selector.
                     if report.status == BakeStatus::Succeeded {
-                        plan.base = base_made_by(report, &plan.base);
+                        plan.base = base_made_by(report, &plan.base, plan.arch);
+                        for other in &mut plan.other_architectures {
+                            other.base = base_made_by(report, &other.base, other.arch);
+                        }
                     }
                     start(&mut running, plan, aws, &sink_for, &cancel);
                 }
@@ -110,10 +113,11 @@ pub async fn bake_all(
 }
 
 /// The base of a role layered on `base`, which this run just baked: exactly that
-/// release, or after a dry run the image it would have been built from.
-fn base_made_by(base: &BakeReport, layered_on: &BaseImage) -> BaseImage {
+/// release, or after a dry run the image its `arch` build would have been built from.
+fn base_made_by(base: &BakeReport, layered_on: &BaseImage, arch: Arch) -> BaseImage {
     let version: semver::Version = base.version.parse().expect("a baked version");
-    match (base.dry_run, &base.base_image, layered_on) {
+    let built_from = base.base_images.get(&arch).or(base.base_image.as_ref());
+    match (base.dry_run, built_from, layered_on) {
         (true, Some(built_from), BaseImage::Release { role, .. }) => BaseImage::DryRunRelease {
             release: Release {
                 role: role.clone(),
@@ -142,18 +146,20 @@ async fn check_bases_outside(
             if in_run.contains(role.as_str()) {
                 continue;
             }
-            catalog::resolve(aws, role, selector, plan.arch)
-                .await
-                .map_err(|error| match error {
-                    Error::Input { problem, hint } => Error::Input {
-                        problem: format!(
-                            "--all: role {}: {problem}; {role} has no recipe in this run",
-                            plan.role
-                        ),
-                        hint,
-                    },
-                    other => other,
-                })?;
+            for arch in plan.architectures().map(|p| p.arch) {
+                catalog::resolve(aws, role, selector, arch)
+                    .await
+                    .map_err(|error| match error {
+                        Error::Input { problem, hint } => Error::Input {
+                            problem: format!(
+                                "--all: role {}: {problem}; {role} has no recipe in this run",
+                                plan.role
+                            ),
+                            hint,
+                        },
+                        other => other,
+                    })?;
+            }
         }
     }
     Ok(())

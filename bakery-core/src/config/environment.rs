@@ -10,7 +10,7 @@ use toml::{Spanned, Table, Value};
 use super::located::{line_of, Problems};
 use super::settings::{merge, Layer, Settings, Source, StepOutput};
 use crate::error::{Error, Result};
-use crate::model::{PublicAddress, Sharing};
+use crate::model::{Arch, PublicAddress, Sharing};
 
 pub const CONFIG_FILE: &str = "bakery.toml";
 
@@ -40,6 +40,8 @@ struct RawEnvironment {
     regions: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     instance_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_types: Option<BTreeMap<Arch, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subnet: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,8 +73,8 @@ impl RawEnvironment {
         let own = Value::try_from(self).expect("environments serialize");
         for (key, value) in own.as_table().expect("a table") {
             match key.as_str() {
-                "instance_type" | "subnet" | "security_groups" | "instance_profile"
-                | "public_address" => {
+                "instance_type" | "instance_types" | "subnet" | "security_groups"
+                | "instance_profile" | "public_address" => {
                     builder.insert(key.clone(), value.clone());
                 }
                 _ => {

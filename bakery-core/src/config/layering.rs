@@ -19,20 +19,19 @@ pub fn default_instance_type(arch: Arch) -> &'static str {
     }
 }
 
-/// Merges the bake's settings and checks them once the regions are final.
+/// Merges the settings of the bake of one of the recipe's architectures, and checks
+/// them once the regions are final.
 pub fn for_bake(
     recipe: &Recipe,
     environment: Option<&Environment>,
     flags: &SettingsFlags,
     region: &str,
+    arch: Arch,
 ) -> Result<Merged> {
     let mut layers = vec![Layer::of(
         Source::Default,
         vec![
-            (
-                "builder.instance_type",
-                default_instance_type(recipe.arch).into(),
-            ),
+            ("builder.instance_type", default_instance_type(arch).into()),
             ("builder.volume_type", "gp3".into()),
             ("builder.install_ssm_agent", false.into()),
             ("builder.metadata_hop_limit", 1.into()),
@@ -56,7 +55,40 @@ pub fn for_bake(
         merged.sources.insert("regions".into(), flag("--region"));
     }
     merged.check_kms_regions()?;
+    instance_type_of(&mut merged, arch, recipe.architectures.len())?;
     Ok(merged)
+}
+
+/// The builder's type for `arch`: `[builder.instance_types]`'s, or `instance_type` —
+/// which serves a recipe of one architecture only, since no instance type runs both.
+fn instance_type_of(merged: &mut Merged, arch: Arch, architectures: usize) -> Result<()> {
+    let builder = &mut merged.settings.builder;
+    if let Some(instance_type) = builder.instance_types.get(&arch) {
+        builder.instance_type = Some(instance_type.clone());
+        let key = format!("builder.instance_types.{arch}");
+        if let Some(source) = merged.sources.get(&key).cloned() {
+            merged
+                .sources
+                .insert("builder.instance_type".into(), source);
+        }
+        return Ok(());
+    }
+    let source = merged.sources.get("builder.instance_type");
+    if architectures > 1 && source.is_some_and(|s| *s != Source::Default) {
+        let instance_type = builder.instance_type.as_deref().unwrap_or_default();
+        return Err(Error::input(format!(
+            "builder.instance_type = {instance_type}, from {}, would be the builder of every \
+             architecture, and the recipe is baked for several: an instance type runs one",
+            source.expect("checked")
+        ))
+        .with_hint(format!(
+            "name one per architecture in `[builder.instance_types]` (e.g. x86_64 = \"t3.large\", \
+             arm64 = \"t4g.large\"), or leave it out for {} and {}",
+            default_instance_type(Arch::X86_64),
+            default_instance_type(Arch::Arm64)
+        )));
+    }
+    Ok(())
 }
 
 fn recipe_layer(recipe: &Recipe) -> Layer {

@@ -59,7 +59,9 @@ pub struct Recipe {
     pub name: RoleName,
     pub description: Option<String>,
     pub platform: Platform,
-    pub arch: Arch,
+    /// Every architecture the role is baked for, in the recipe's order: one release
+    /// holds an image of each.
+    pub architectures: Vec<Arch>,
     pub base: BaseImage,
     /// The recipe's layer of the builder settings.
     pub builder: BuilderSettings,
@@ -127,13 +129,31 @@ impl Recipe {
         let name_span = raw.name.span();
         let name = problems.check(name_span, RoleName::parse(raw.name.get_ref()));
         let base_span = raw.base.span();
-        let base = problems.check(base_span, base_image(raw.base.into_inner(), name.as_ref()));
+        let arch_span = raw.arch.span();
+        let architectures = problems
+            .check(
+                arch_span.clone(),
+                architectures(raw.arch.get_ref(), raw.platform),
+            )
+            .unwrap_or_default();
+        let base = problems
+            .check(
+                base_span.clone(),
+                base_image(raw.base.into_inner(), name.as_ref()),
+            )
+            .and_then(|base| {
+                let checked = base.check_architectures(&architectures);
+                problems.check(base_span, checked.map(|()| base))
+            });
         let builder = builder_settings(raw.builder, &mut problems);
         let vars = read_vars(raw.vars, &mut problems);
         let steps = read_steps(dir, "steps", raw.steps, &vars, &mut problems);
         let gated = raw.test.is_some() || !raw.tests.is_empty();
         let tests = read_steps(dir, "tests", raw.tests, &vars, &mut problems);
-        let test = gated.then(|| test_settings(raw.test.unwrap_or_default(), &mut problems));
+        let test = gated.then(|| {
+            let raw = raw.test.unwrap_or_default();
+            test_settings(raw, architectures.len(), &mut problems)
+        });
         let mut tags = BTreeMap::new();
         for (key, value) in raw.tags {
             let checked = checks::check_tag(key.get_ref(), &value)
@@ -155,7 +175,7 @@ impl Recipe {
             name: name.expect("checked"),
             description: raw.description,
             platform: raw.platform,
-            arch: raw.arch,
+            architectures,
             base: base.expect("checked"),
             builder,
             steps,
@@ -168,6 +188,39 @@ impl Recipe {
             vars,
         })
     }
+}
+
+/// `arch`: one architecture, or a list of them without repeats.
+fn architectures(
+    value: &toml::Value,
+    platform: Platform,
+) -> std::result::Result<Vec<Arch>, String> {
+    const FORMS: &str = "give `x86_64`, `arm64`, or both: [\"x86_64\", \"arm64\"]";
+    let names: Vec<&toml::Value> = match value {
+        toml::Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    let mut architectures = Vec::new();
+    for name in names {
+        let arch = name.as_str().and_then(Arch::of_ec2).ok_or_else(|| {
+            format!("key `arch`: {name} is not an architecture bakery bakes; {FORMS}")
+        })?;
+        if architectures.contains(&arch) {
+            return Err(format!("key `arch`: {arch} is listed twice"));
+        }
+        architectures.push(arch);
+    }
+    if architectures.is_empty() {
+        return Err(format!("key `arch`: the list is empty; {FORMS}"));
+    }
+    if platform == Platform::Windows && architectures.contains(&Arch::Arm64) {
+        return Err(
+            "key `arch`: EC2 has no Windows images for arm64 (AWS publishes Windows Server for \
+             x86_64 only)"
+                .into(),
+        );
+    }
+    Ok(architectures)
 }
 
 /// A duration written as text, checked at its place against its limit.
@@ -219,6 +272,15 @@ fn builder_settings(raw: raw::RawBuilder, problems: &mut Problems) -> BuilderSet
             Some(value.into_inner())
         };
     BuilderSettings {
+        instance_types: raw
+            .instance_types
+            .into_iter()
+            .filter_map(|(arch, instance_type)| {
+                let key = format!("instance_types.{arch}");
+                let checked = checked(&key, Some(instance_type), &checks::check_instance_type);
+                Some((arch, checked?))
+            })
+            .collect(),
         instance_type: checked(
             "instance_type",
             raw.instance_type,
@@ -390,9 +452,21 @@ fn read_steps(
     steps
 }
 
-fn test_settings(raw: RawTestSettings, problems: &mut Problems) -> TestSettings {
+fn test_settings(
+    raw: RawTestSettings,
+    architectures: usize,
+    problems: &mut Problems,
+) -> TestSettings {
     let instance_type = raw.instance_type.and_then(|value| {
         let checked = checks::check_instance_type(value.get_ref())
+            .and_then(|()| match architectures {
+                1 => Ok(()),
+                _ => Err(
+                    "one type cannot run every architecture of the recipe; leave it \
+                          out and each test instance is its builder's type"
+                        .to_string(),
+                ),
+            })
             .map_err(|m| format!("key `test.instance_type`: {m}"));
         problems.check(value.span(), checked)?;
         Some(value.into_inner())

@@ -12,7 +12,7 @@ use toml::{Table, Value};
 
 use super::checks;
 use crate::error::{Error, Result};
-use crate::model::{PublicAddress, Sharing};
+use crate::model::{Arch, PublicAddress, Sharing};
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,6 +68,10 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct BuilderSettings {
     pub instance_type: Option<String>,
+    /// `[builder.instance_types]`: the type for each architecture of a recipe baked for
+    /// several, where one `instance_type` cannot serve (t3 runs x86_64, t4g arm64).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub instance_types: BTreeMap<Arch, String>,
     /// GiB; the base image's root volume size when unset.
     pub volume_size: Option<i32>,
     pub volume_type: Option<String>,
@@ -233,6 +237,12 @@ impl Merged {
         if let Some(instance_type) = &builder.instance_type {
             note(
                 "builder.instance_type",
+                checks::check_instance_type(instance_type),
+            );
+        }
+        for (arch, instance_type) in &builder.instance_types {
+            note(
+                &format!("builder.instance_types.{arch}"),
                 checks::check_instance_type(instance_type),
             );
         }

@@ -177,7 +177,9 @@ async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
         let Some(record) = ReleaseRecord::parse(&value) else {
             continue;
         };
-        bakes.protected.extend(record.images.values().cloned());
+        bakes
+            .protected
+            .extend(record.image_ids().into_iter().cloned());
         if let Some(retest) = &record.retest {
             if let Some(why) = judge_retest(retest, &here, now, bakery_runs) {
                 bakes.dead.insert(retest.run.clone(), why);

@@ -97,7 +97,18 @@ impl Document {
 
 /// An architecture, as EC2 names it (`DescribeImages`' `architecture`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, strum::Display, strum::IntoStaticStr,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    strum::Display,
+    strum::IntoStaticStr,
 )]
 pub enum Arch {
     #[serde(rename = "x86_64")]

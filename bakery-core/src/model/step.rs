@@ -82,6 +82,30 @@ impl Step {
         matches!(self, Step::TestReady | Step::TestFirstboot | Step::Test(_))
     }
 
+    /// True for the steps each architecture's build runs for itself: from its base to
+    /// its test instance's end. The others are the release's, run once.
+    pub fn is_per_architecture(&self) -> bool {
+        matches!(
+            self,
+            Step::ResolveBase
+                | Step::CheckLaunch
+                | Step::Launch
+                | Step::WaitReady
+                | Step::Recipe(_)
+                | Step::Firstboot
+                | Step::Generalize
+                | Step::Stop
+                | Step::CreateImage
+                | Step::WaitImage
+                | Step::Terminate
+                | Step::TestLaunch
+                | Step::TestReady
+                | Step::TestFirstboot
+                | Step::Test(_)
+                | Step::TestTerminate
+        )
+    }
+
     /// True for the steps a signal may cut short in the middle of an AWS call: they
     /// read, wait, or act on a builder that cleanup terminates anyway. The others
     /// create or record something whose answer the cleanup needs (a claim, a builder,

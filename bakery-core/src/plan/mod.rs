@@ -43,7 +43,11 @@ pub struct BakePlan {
     pub version: VersionRequest,
     pub region: String,
     pub platform: Platform,
+    /// The architecture this plan's builder bakes.
     pub arch: Arch,
+    /// The same bake for each of the recipe's other architectures: their own builder,
+    /// base, commands, test and inputs, the rest alike. Empty for one architecture.
+    pub other_architectures: Vec<BakePlan>,
     pub base: BaseImage,
     pub description: Option<String>,
     pub recipe_dir: PathBuf,
@@ -154,13 +158,11 @@ impl BakePlan {
         }
         if let Some(base) = &request.base {
             recipe.base = BaseImage::parse_flag(base, &recipe.name)?;
+            recipe
+                .base
+                .check_architectures(&recipe.architectures)
+                .map_err(|m| Error::input(format!("--base {base}: {m}")))?;
         }
-        let settings = layering::for_bake(
-            &recipe,
-            request.environment.as_ref(),
-            &request.flags,
-            region,
-        )?;
         for (flag, value) in [
             ("--source-commit (or GIT_COMMIT)", &request.source_commit),
             ("--build-url (or BUILD_URL)", &request.build_url),
@@ -171,10 +173,34 @@ impl BakePlan {
             }
         }
         let digest = recipe_digest(&recipe.dir)?;
-        let plan =
-            BakePlan::from_recipe(recipe, version, digest, request, settings, new_bake_id(now));
-        plan.check_limits()?;
+        let bake_id = new_bake_id(now);
+        let mut plans = Vec::new();
+        for &arch in &recipe.architectures {
+            let environment = request.environment.as_ref();
+            let settings = layering::for_bake(&recipe, environment, &request.flags, region, arch)?;
+            let plan = BakePlan::from_recipe(
+                recipe.clone(),
+                arch,
+                version.clone(),
+                digest.clone(),
+                request,
+                settings,
+                bake_id.clone(),
+            );
+            plan.check_limits()?;
+            plans.push(plan);
+        }
+        let mut plan = plans.remove(0);
+        for other in &mut plans {
+            other.run_uuid = plan.run_uuid.clone();
+        }
+        plan.other_architectures = plans;
         Ok(plan)
+    }
+
+    /// Every architecture's plan: this one, then the others.
+    pub fn architectures(&self) -> impl Iterator<Item = &BakePlan> {
+        std::iter::once(self).chain(&self.other_architectures)
     }
 
     /// `bakery test <recipe> <version>`: the recipe's release gate, run again against
@@ -245,6 +271,7 @@ impl BakePlan {
 
     pub fn from_recipe(
         recipe: Recipe,
+        arch: Arch,
         version: VersionRequest,
         recipe_digest: String,
         request: &BakeRequest,
@@ -273,8 +300,9 @@ impl BakePlan {
             bake_id,
             region: region.to_string(),
             platform: recipe.platform,
-            arch: recipe.arch,
-            base: recipe.base.clone(),
+            arch,
+            other_architectures: Vec::new(),
+            base: recipe.base.for_arch(arch),
             recipe_dir: recipe.dir.clone(),
             recipe_digest,
             recipe_tags: settings.tags.clone(),
@@ -356,9 +384,10 @@ impl BakePlan {
         self.builder_lifetime + self.test.as_ref().map_or(Duration::ZERO, |t| t.lifetime)
     }
 
-    /// RunInstances' client token: a retried launch returns the same instance.
+    /// RunInstances' client token: a retried launch returns the same instance (each
+    /// architecture's builder its own).
     pub fn client_token(&self) -> String {
-        format!("bakery-{}", self.bake_id)
+        format!("bakery-{}-{}", self.bake_id, self.arch)
     }
 
     /// The Run Command of a command step (on the builder or the test instance).

@@ -22,8 +22,10 @@ fn plan(recipe: Recipe, flags: SettingsFlags, sns_topic: Option<&str>) -> BakePl
         ..Default::default()
     };
     let settings = settings_of(&recipe, &request).unwrap();
+    let arch = recipe.architectures[0];
     BakePlan::from_recipe(
         recipe,
+        arch,
         VersionRequest::Exact("1.2.0".parse().unwrap()),
         "sha256:0".into(),
         &request,
@@ -38,6 +40,7 @@ fn settings_of(recipe: &Recipe, request: &BakeRequest) -> Result<Merged> {
         request.environment.as_ref(),
         &request.flags,
         "eu-west-1",
+        recipe.architectures[0],
     )
 }
 
@@ -214,6 +217,7 @@ fn a_pre_release_moves_no_channel_unless_one_is_asked_for() {
         let settings = settings_of(&recipe(), &request).unwrap();
         BakePlan::from_recipe(
             recipe(),
+            Arch::Arm64,
             candidate.clone(),
             "sha256:0".into(),
             &request,
@@ -245,8 +249,10 @@ fn a_dry_run_checks_in_place_of_creates_and_lists_the_dry_run_calls() {
         ..Default::default()
     };
     let settings = settings_of(&recipe, &request).unwrap();
+    let arch = recipe.architectures[0];
     let p = BakePlan::from_recipe(
         recipe,
+        arch,
         VersionRequest::Exact("1.0.0".parse().unwrap()),
         "sha256:0".into(),
         &request,
@@ -350,4 +356,32 @@ fn every_step_gets_the_bakes_values_and_the_recipes_variables_as_values() {
     let (code, out) = crate::script::run_sh(&p.steps[0].command_for(&p.values(&release)));
     assert_eq!(code, 0);
     assert_eq!(out, "base 2.0.1 arm64 eu-west-1 b-1 it's $(not code)\n");
+}
+
+#[test]
+fn each_architecture_has_its_builder_type_and_one_type_for_both_is_refused() {
+    let both = |extra: &str| {
+        let text = format!(
+            "name = \"base\"\nplatform = \"linux\"\narch = [\"x86_64\", \"arm64\"]\n\
+             base = {{ ssm_parameter = \"/p/{{arch}}\" }}\n{extra}"
+        );
+        Recipe::parse(Path::new("/nonexistent"), Path::new("recipe.toml"), &text).unwrap()
+    };
+    let request = BakeRequest::default();
+    let type_of = |recipe: &Recipe, arch: Arch| {
+        let settings = layering::for_bake(recipe, None, &request.flags, "eu-west-1", arch)?;
+        Ok::<_, Error>(settings.settings.builder.instance_type().to_string())
+    };
+    let defaults = both("");
+    assert_eq!(type_of(&defaults, Arch::X86_64).unwrap(), "t3.small");
+    assert_eq!(type_of(&defaults, Arch::Arm64).unwrap(), "t4g.small");
+    let named = both("[builder]\ninstance_types = { arm64 = \"c7g.large\" }\n");
+    assert_eq!(type_of(&named, Arch::Arm64).unwrap(), "c7g.large");
+    assert_eq!(type_of(&named, Arch::X86_64).unwrap(), "t3.small");
+    let one = both("[builder]\ninstance_type = \"m5.large\"\n");
+    let refused = type_of(&one, Arch::Arm64).unwrap_err().to_string();
+    assert!(
+        refused.contains("builder.instance_type = m5.large, from recipe (/nonexistent/recipe.toml), would be the builder of every architecture"),
+        "{refused}"
+    );
 }

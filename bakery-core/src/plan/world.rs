@@ -214,6 +214,7 @@ mod tests {
 
     use super::*;
     use crate::config::{layering, Recipe};
+    use crate::model::Arch;
     use crate::model::VersionRequest;
 
     fn plan(role: &str, base: &str) -> BakePlan {
@@ -223,9 +224,11 @@ mod tests {
         let recipe = Recipe::parse(Path::new("/x"), Path::new("recipe.toml"), &text).unwrap();
         let version = VersionRequest::Exact("1.0.0".parse().unwrap());
         let request = BakeRequest::default();
-        let settings = layering::for_bake(&recipe, None, &request.flags, "eu-west-1").unwrap();
+        let settings =
+            layering::for_bake(&recipe, None, &request.flags, "eu-west-1", Arch::X86_64).unwrap();
         BakePlan::from_recipe(
             recipe,
+            Arch::X86_64,
             version,
             "sha256:0".into(),
             &request,

@@ -97,7 +97,7 @@ async fn regions_of(aws: &Aws, release: &Release, regions: &[String]) -> Result<
     let mut all = vec![aws.region.clone()];
     all.extend(regions.iter().cloned());
     if let Some(record) = claim::read(aws, release).await? {
-        all.extend(record.images.into_keys());
+        all.extend(record.regions().into_iter().cloned());
     }
     let mut seen = std::collections::BTreeSet::new();
     all.retain(|r| seen.insert(r.clone()));

@@ -12,7 +12,7 @@ use crate::aws::Aws;
 use crate::error::Result;
 use crate::model::inputs::ReleaseInputs;
 use crate::model::time::rfc3339;
-use crate::model::{GateState, Release};
+use crate::model::{Arch, GateState, Release};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
@@ -52,9 +52,14 @@ pub struct ReleaseRecord {
     /// A running bake renews this; once it has passed, the bake is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<String>,
-    /// Region -> image id, once released.
+    /// Region -> image id, once released: the x86_64 images, or those of the release's
+    /// only architecture.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub images: BTreeMap<String, String>,
+    /// Architecture -> region -> image id, for every architecture of the release;
+    /// absent from releases recorded before releases had several (`images` is all).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub architectures: BTreeMap<Arch, BTreeMap<String, String>>,
     /// The values of the recipe's variables the release was baked with.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vars: BTreeMap<String, String>,
@@ -138,8 +143,15 @@ impl ReleaseRecord {
         serde_json::to_string(self).expect("records serialize")
     }
 
-    /// The same bake's record of its finished release, with its images by region.
-    pub fn released(&self, images: BTreeMap<String, String>) -> ReleaseRecord {
+    /// The same bake's record of its finished release, with its images by
+    /// architecture and region.
+    pub fn released(
+        &self,
+        architectures: BTreeMap<Arch, BTreeMap<String, String>>,
+    ) -> ReleaseRecord {
+        let plain = architectures
+            .get(&Arch::X86_64)
+            .or(architectures.values().next());
         ReleaseRecord {
             state: RecordState::Released,
             host: None,
@@ -148,9 +160,26 @@ impl ReleaseRecord {
             pid: None,
             deadline: None,
             lease_until: None,
-            images,
+            images: plain.cloned().unwrap_or_default(),
+            architectures,
             ..self.clone()
         }
+    }
+
+    /// Every image of the release the record names, of every architecture.
+    pub fn image_ids(&self) -> std::collections::BTreeSet<&String> {
+        self.images
+            .values()
+            .chain(self.architectures.values().flat_map(BTreeMap::values))
+            .collect()
+    }
+
+    /// The regions the release is recorded in.
+    pub fn regions(&self) -> std::collections::BTreeSet<&String> {
+        self.images
+            .keys()
+            .chain(self.architectures.values().flat_map(BTreeMap::keys))
+            .collect()
     }
 
     /// The same claim, its lease running until `until`.
@@ -260,7 +289,7 @@ pub async fn renew(aws: &Aws, release: &Release, record: &ReleaseRecord) -> Resu
 /// wherever the release does.
 pub async fn write_everywhere(aws: &Aws, release: &Release, record: &ReleaseRecord) -> Result<()> {
     let name = release.claim_parameter();
-    for region in record.images.keys() {
+    for region in record.regions() {
         aws.in_region(region)
             .ssm
             .overwrite_parameter(&name, &record.to_json())
@@ -287,6 +316,7 @@ mod tests {
             deadline: Some("2026-11-22T04:24:38Z".into()),
             lease_until: Some("2026-11-22T02:29:38Z".into()),
             images: BTreeMap::new(),
+            architectures: BTreeMap::new(),
             vars: BTreeMap::from([("APP_VERSION".into(), "7.1.0".into())]),
             tests: None,
             inputs: None,
@@ -301,13 +331,19 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&claim.to_json()).unwrap();
         assert_eq!(json["state"], "baking");
         assert_eq!(json["pid"], 4242);
-        let released = claim.released(BTreeMap::from([(
-            "eu-west-1".to_string(),
-            "ami-1".to_string(),
-        )]));
+        let in_region = |id: &str| BTreeMap::from([("eu-west-1".to_string(), id.to_string())]);
+        let released = claim.released(BTreeMap::from([
+            (Arch::Arm64, in_region("ami-2")),
+            (Arch::X86_64, in_region("ami-1")),
+        ]));
         let json: serde_json::Value = serde_json::from_str(&released.to_json()).unwrap();
         assert_eq!(json["state"], "released");
-        assert_eq!(json["images"]["eu-west-1"], "ami-1");
+        assert_eq!(
+            json["images"]["eu-west-1"], "ami-1",
+            "`images` is the x86_64 one, as readers of earlier records expect"
+        );
+        assert_eq!(json["architectures"]["arm64"]["eu-west-1"], "ami-2");
+        assert_eq!(released.image_ids().len(), 2);
         assert!(json.get("pid").is_none(), "a release is not a running bake");
         assert!(json.get("lease_until").is_none());
         assert_eq!(

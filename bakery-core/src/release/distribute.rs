@@ -18,7 +18,7 @@ use crate::config::recipe::DEFAULT_DEPRECATE_AFTER;
 use crate::config::Destination;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
-use crate::model::{Release, Resource, Step};
+use crate::model::{Arch, Release, Resource, Step};
 use crate::ops::removal::Remover;
 use crate::wait::{Deadlines, Transition};
 
@@ -43,6 +43,9 @@ impl CopyStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegionOutcome {
     pub region: String,
+    /// The architecture of the image copied (`x86_64`, `arm64`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
     pub status: CopyStatus,
     pub image_id: Option<String>,
     pub snapshot_ids: Vec<String>,
@@ -64,7 +67,7 @@ pub async fn distribute(
         .map(|destination| {
             Box::pin(async move {
                 let copied = copy_to(aws, source, destination, deprecate_at, sink, cancel).await;
-                RegionOutcome::of(&destination.region, copied)
+                RegionOutcome::of(&destination.region, source.architecture.clone(), copied)
             })
         })
         .collect();
@@ -75,13 +78,18 @@ pub async fn distribute(
 }
 
 impl RegionOutcome {
-    fn of(region: &str, copied: Result<(CopyStatus, ImageInfo)>) -> RegionOutcome {
+    fn of(
+        region: &str,
+        arch: Option<String>,
+        copied: Result<(CopyStatus, ImageInfo)>,
+    ) -> RegionOutcome {
         let (status, image, error) = match copied {
             Ok((status, image)) => (status, Some(image), None),
             Err(error) => (CopyStatus::Failed, None, Some(error.to_string())),
         };
         RegionOutcome {
             region: region.to_string(),
+            arch,
             status,
             image_id: image.as_ref().map(|i| i.id.clone()),
             snapshot_ids: image.map(|i| i.snapshot_ids).unwrap_or_default(),
@@ -263,8 +271,9 @@ async fn remove_copy_now(aws: &Aws, image_id: &str, sink: &dyn EventSink) {
     }
 }
 
-/// `bakery distribute`: copies an existing release from this region to the
-/// destinations that do not have it yet, and adds the copies to the release's record.
+/// `bakery distribute`: copies an existing release — each of its architectures —
+/// from this region to the destinations that do not have it yet, and adds the copies
+/// to the release's record.
 pub async fn complete(
     aws: &Aws,
     release: &Release,
@@ -272,59 +281,71 @@ pub async fn complete(
     jobs: usize,
     sink: &dyn EventSink,
 ) -> Result<Vec<RegionOutcome>> {
-    let images = release_images(aws, release).await?;
-    let source = images
+    let sources: Vec<ImageInfo> = release_images(aws, release)
+        .await?
         .into_iter()
-        .find(ImageInfo::is_available)
-        .ok_or_else(|| {
-            Error::input(format!(
-                "{release} has no available image in {}",
-                aws.region
-            ))
-            .with_hint("distribute from the region it was baked in (--region)")
-        })?;
-    let deprecate_at = source
-        .deprecation_time
-        .as_deref()
-        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
-        .unwrap_or_else(|| SystemTime::now() + DEFAULT_DEPRECATE_AFTER);
-    let outcomes = distribute(
-        aws,
-        &source,
-        destinations,
-        deprecate_at,
-        jobs,
-        sink,
-        &CancellationToken::new(),
-    )
-    .await;
-    // The channels that name the release here name it in the regions it now reaches.
-    let description = format!("bakery: channel of {}", release.role);
-    for (channel, image_id) in catalog::channels(aws, &release.role).await? {
-        if image_id != source.id {
-            continue;
-        }
-        let parameter = Release::channel_parameter(&release.role, &channel);
-        for outcome in &outcomes {
-            if let Some(copy) = &outcome.image_id {
-                aws.in_region(&outcome.region)
-                    .ssm
-                    .put_image_parameter(&parameter, copy, &description)
-                    .await?;
+        .filter(ImageInfo::is_available)
+        .collect();
+    if sources.is_empty() {
+        return Err(Error::input(format!(
+            "{release} has no available image in {}",
+            aws.region
+        ))
+        .with_hint("distribute from the region it was baked in (--region)"));
+    }
+    let channels = catalog::channels(aws, &release.role).await?;
+    let mut record = claim::read(aws, release).await?;
+    let mut all = Vec::new();
+    for source in &sources {
+        let deprecate_at = source
+            .deprecation_time
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+            .unwrap_or_else(|| SystemTime::now() + DEFAULT_DEPRECATE_AFTER);
+        let never = CancellationToken::new();
+        let outcomes =
+            distribute(aws, source, destinations, deprecate_at, jobs, sink, &never).await;
+        // The channels that name the image here name its copies in the regions it
+        // now reaches.
+        let description = format!("bakery: channel of {}", release.role);
+        for (channel, image_id) in &channels {
+            if *image_id != source.id {
+                continue;
+            }
+            let parameter = Release::channel_parameter(&release.role, channel);
+            for outcome in &outcomes {
+                if let Some(copy) = &outcome.image_id {
+                    aws.in_region(&outcome.region)
+                        .ssm
+                        .put_image_parameter(&parameter, copy, &description)
+                        .await?;
+                }
             }
         }
-    }
-    if let Some(mut record) = claim::read(aws, release).await? {
-        for outcome in &outcomes {
-            if let Some(image_id) = &outcome.image_id {
-                record
-                    .images
-                    .insert(outcome.region.clone(), image_id.clone());
+        if let Some(record) = &mut record {
+            let arch = source.architecture.as_deref().and_then(Arch::of_ec2);
+            for outcome in &outcomes {
+                let Some(image_id) = &outcome.image_id else {
+                    continue;
+                };
+                let region = outcome.region.clone();
+                if record.images.values().any(|id| *id == source.id) {
+                    record.images.insert(region.clone(), image_id.clone());
+                }
+                // Records made before releases had several architectures have
+                // `images` only.
+                if let Some(arch) = arch.filter(|_| !record.architectures.is_empty()) {
+                    let regions = record.architectures.entry(arch).or_default();
+                    regions.insert(region, image_id.clone());
+                }
             }
         }
-        claim::write_everywhere(aws, release, &record).await?;
+        all.extend(outcomes);
     }
-    Ok(outcomes)
+    if let Some(record) = &record {
+        claim::write_everywhere(aws, release, record).await?;
+    }
+    Ok(all)
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@ fn tags(bake: &Bake<'_>, release: &Release) -> (BTreeMap<String, String>, System
 }
 
 /// Where the builder runs and how it reaches SSM.
+#[derive(Clone)]
 pub struct Network {
     pub vpc: String,
     pub subnet: String,
@@ -252,7 +253,7 @@ async fn create_security_group(
     tags: &BTreeMap<String, String>,
 ) -> Result<String> {
     let vpc = vpc.to_string();
-    let name = format!("bakery-builder-{}", bake.plan.bake_id);
+    let name = format!("bakery-builder-{}-{}", bake.plan.bake_id, bake.plan.arch);
     let description = format!("bakery builder of {release}: no inbound rules");
     let ec2 = &bake.aws.ec2;
     let created = ec2

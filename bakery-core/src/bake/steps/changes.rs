@@ -8,7 +8,9 @@ use super::base::{self, Base};
 use crate::config::Destination;
 use crate::error::{Error, Result};
 use crate::model::inputs::{ReleaseInputs, TAG_INPUTS};
-use crate::model::{Release, Step};
+use std::collections::BTreeMap;
+
+use crate::model::{Arch, Release, Step};
 use crate::release::catalog::{self, ReleaseState};
 use crate::release::{claim, distribute};
 
@@ -16,8 +18,8 @@ use crate::release::{claim, distribute};
 pub enum Checked {
     /// The newest release has this bake's inputs: nothing to bake.
     Unchanged(Unchanged),
-    /// Something changed: the bake goes on, on the base it compared.
-    Changed(Base),
+    /// Something changed: the bake goes on, each build on the base it compared.
+    Changed(Vec<Base>),
 }
 
 /// The role's newest release, which has the inputs this bake would have.
@@ -28,43 +30,74 @@ pub struct Unchanged {
     pub inputs: ReleaseInputs,
 }
 
-pub async fn check(bake: &Bake<'_>) -> Result<Checked> {
+/// Compares each build's inputs with the newest release's image of its architecture:
+/// one that differs, or is missing, means the whole release is baked again.
+pub async fn check(bake: &Bake<'_>, builds: &[Bake<'_>]) -> Result<Checked> {
     let (aws, plan) = (bake.aws, bake.plan);
-    let base = base::resolve(bake, Step::CheckChanged).await?;
-    let inputs = plan.inputs.with_base(&base.image.id);
-    let newest = catalog::list(aws, &plan.role)
+    let mut bases = Vec::new();
+    let mut inputs = Vec::new();
+    for build in builds {
+        let base = base::resolve(build, Step::CheckChanged).await?;
+        inputs.push(build.plan.inputs.with_base(&base.image.id));
+        bases.push(base);
+    }
+    let releases: Vec<catalog::ReleaseSummary> = catalog::list(aws, &plan.role)
         .await?
         .into_iter()
-        .find(|r| matches!(r.state, ReleaseState::Available | ReleaseState::Deprecated));
-    let Some(newest) = newest else {
+        .filter(|r| matches!(r.state, ReleaseState::Available | ReleaseState::Deprecated))
+        .collect();
+    let Some(newest) = releases.first() else {
         bake.info(
             Step::CheckChanged,
             format!("{} has no release yet: baking", plan.role),
         );
-        return Ok(Checked::Changed(base));
+        return Ok(Checked::Changed(bases));
     };
     let release = Release::parse(plan.role.as_str(), &newest.version)?;
-    let image = aws.ec2.describe_image(&newest.image_id).await?;
-    let recorded = image.as_ref().and_then(|i| i.tags.get(TAG_INPUTS));
-    if recorded != Some(&inputs.fingerprint) {
-        let record = claim::read(aws, &release).await?;
-        let why = differences(record.and_then(|r| r.inputs).as_ref(), &inputs);
-        bake.info(
-            Step::CheckChanged,
-            format!("changed since {release}: {why}; baking"),
-        );
-        return Ok(Checked::Changed(base));
+    for (build, inputs) in builds.iter().zip(&inputs) {
+        let arch = build.plan.arch;
+        let image = releases.iter().find(|r| {
+            r.version == newest.version && r.architecture.as_deref() == Some(arch.as_str())
+        });
+        let Some(image) = image else {
+            bake.info(
+                Step::CheckChanged,
+                format!("{release} has no {arch} image: baking"),
+            );
+            return Ok(Checked::Changed(bases));
+        };
+        let described = aws.ec2.describe_image(&image.image_id).await?;
+        let recorded = described.as_ref().and_then(|i| i.tags.get(TAG_INPUTS));
+        if recorded != Some(&inputs.fingerprint) {
+            let record = claim::read(aws, &release).await?;
+            let why = differences(record.and_then(|r| r.inputs).as_ref(), inputs);
+            let of = crate::bake::of_arch(build.arch);
+            bake.info(
+                Step::CheckChanged,
+                format!("changed since {release}{of}: {why}; baking"),
+            );
+            return Ok(Checked::Changed(bases));
+        }
     }
     let record = claim::read(aws, &release).await?;
-    let mut images = Vec::new();
-    let mut regions = record
-        .map(|r| r.images)
-        .unwrap_or_else(|| [(aws.region.clone(), newest.image_id.clone())].into());
+    // Each architecture's regions (a record made before architectures: `images`).
+    let mut recorded: Vec<(Arch, BTreeMap<String, String>)> = match &record {
+        Some(r) if !r.architectures.is_empty() => r.architectures.clone().into_iter().collect(),
+        Some(r) => vec![(plan.arch, r.images.clone())],
+        None => vec![(
+            plan.arch,
+            [(aws.region.clone(), newest.image_id.clone())].into(),
+        )],
+    };
     // Unchanged, but not yet everywhere the bake would put it: copied, not re-baked.
     let missing: Vec<Destination> = plan
         .copy_to
         .iter()
-        .filter(|d| !regions.contains_key(&d.region))
+        .filter(|d| {
+            recorded
+                .iter()
+                .any(|(_, regions)| !regions.contains_key(&d.region))
+        })
         .cloned()
         .collect();
     if !missing.is_empty() {
@@ -90,23 +123,30 @@ pub async fn check(bake: &Bake<'_>) -> Result<Checked> {
             )));
         }
         for outcome in outcomes {
-            if let Some(image_id) = outcome.image_id {
+            let arch = outcome.arch.as_deref().and_then(Arch::of_ec2);
+            let regions = recorded.iter_mut().find(|(a, _)| Some(*a) == arch);
+            if let (Some((_, regions)), Some(image_id)) = (regions, outcome.image_id) {
                 regions.insert(outcome.region, image_id);
             }
         }
     }
-    for (region, image_id) in regions {
-        // As a bake reports its images: with their snapshots (one read per region).
-        let described = aws.in_region(&region).ec2.describe_image(&image_id).await?;
-        images.push(ImageRecord {
-            region,
-            name: described
-                .as_ref()
-                .map_or_else(|| release.image_name(plan.arch), |i| i.name.clone()),
-            snapshot_ids: described.map(|i| i.snapshot_ids).unwrap_or_default(),
-            image_id,
-        });
+    let mut images = Vec::new();
+    for (arch, regions) in recorded {
+        for (region, image_id) in regions {
+            // As a bake reports its images: with their snapshots (one read per region).
+            let described = aws.in_region(&region).ec2.describe_image(&image_id).await?;
+            images.push(ImageRecord {
+                region,
+                arch,
+                name: described
+                    .as_ref()
+                    .map_or_else(|| release.image_name(arch), |i| i.name.clone()),
+                snapshot_ids: described.map(|i| i.snapshot_ids).unwrap_or_default(),
+                image_id,
+            });
+        }
     }
+    let inputs = inputs.swap_remove(0);
     bake.info(
         Step::CheckChanged,
         format!(

@@ -90,6 +90,7 @@ pub async fn wait(bake: &Bake<'_>, image_id: &str) -> Result<(ImageRecord, Image
     );
     let record = ImageRecord {
         region: bake.region().to_string(),
+        arch: bake.plan.arch,
         image_id: image_id.to_string(),
         name: image.name.clone(),
         snapshot_ids: image.snapshot_ids.clone(),

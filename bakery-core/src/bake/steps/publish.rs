@@ -10,52 +10,60 @@ use super::release::Claim;
 use crate::error::{Error, Result};
 use crate::model::gate::TAG_TESTS;
 use crate::model::time::rfc3339;
-use crate::model::{GateState, PermissionChange, Resource, Step};
+use crate::model::{Arch, GateState, PermissionChange, Resource, Step};
 use crate::release::channels::{self, Gap};
 use crate::release::claim::TestRecord;
 use crate::release::{claim, distribute, sharing};
 
-/// The claim becomes the record of the release: its image ids per region, in every
-/// region the release exists in. The image and its snapshots are the release's now,
-/// no longer the bake's to remove.
+/// The claim becomes the record of the release: its image ids per architecture and
+/// region, in every region the release exists in. The images and their snapshots are
+/// the release's now, no longer the bake's to remove.
 pub async fn record(
     bake: &Bake<'_>,
     claim: &Claim,
-    image: &ImageRecord,
+    images: &[ImageRecord],
     facts: &mut Facts,
 ) -> Result<()> {
     if facts.tests == GateState::Passed {
         // Copies carry the image's tags: they say passed too.
         let names = &bake.plan.test_names;
         let tag = BTreeMap::from([(TAG_TESTS.to_string(), GateState::Passed.tag_value(names))]);
-        let mut tagged = vec![image.image_id.clone()];
-        tagged.extend(image.snapshot_ids.iter().cloned());
+        let tagged: Vec<String> = images
+            .iter()
+            .flat_map(|image| std::iter::once(&image.image_id).chain(&image.snapshot_ids))
+            .cloned()
+            .collect();
         bake.aws.ec2.tag(&tagged, &tag).await?;
     }
-    write_record(bake, claim, image, &[], facts).await?;
-    for snapshot in bake.ledger.snapshots_of(&image.image_id) {
-        bake.ledger.forget(&snapshot);
+    write_record(bake, claim, images, facts).await?;
+    for image in images {
+        for snapshot in bake.ledger.snapshots_of(&image.image_id) {
+            bake.ledger.forget(&snapshot);
+        }
+        bake.ledger.forget(&Resource::Image {
+            id: image.image_id.clone(),
+            region: image.region.clone(),
+        });
     }
-    bake.ledger.forget(&Resource::Image {
-        id: image.image_id.clone(),
-        region: image.region.clone(),
-    });
-    facts.released = Some(image.clone());
+    facts.released = images.to_vec();
     Ok(())
 }
 
+/// Writes the release's record with `images` (every architecture's, in every region).
 async fn write_record(
     bake: &Bake<'_>,
     claim: &Claim,
-    image: &ImageRecord,
-    copies: &[ImageRecord],
+    images: &[ImageRecord],
     facts: &Facts,
 ) -> Result<()> {
-    let images: BTreeMap<String, String> = std::iter::once(image)
-        .chain(copies)
-        .map(|i| (i.region.clone(), i.image_id.clone()))
-        .collect();
-    let mut record = claim.record.released(images);
+    let mut architectures: BTreeMap<Arch, BTreeMap<String, String>> = BTreeMap::new();
+    for image in images {
+        architectures
+            .entry(image.arch)
+            .or_default()
+            .insert(image.region.clone(), image.image_id.clone());
+    }
+    let mut record = claim.record.released(architectures);
     record.inputs = facts.inputs.clone();
     record.tests = Some(TestRecord {
         state: facts.tests,
@@ -72,65 +80,73 @@ async fn write_record(
     Ok(())
 }
 
-/// Copies the release to the other regions, records every copy, and fails (after
-/// recording what succeeded) when a region failed.
+/// Copies each image of the release to the other regions (the architectures at
+/// once), records every copy, and fails (after recording what succeeded) when a
+/// region failed.
 pub async fn distribute(
     bake: &Bake<'_>,
     claim: &Claim,
-    image: &ImageRecord,
+    images: &[ImageRecord],
     facts: &mut Facts,
 ) -> Result<()> {
     let plan = bake.plan;
-    let source = bake
-        .aws
-        .ec2
-        .describe_image(&image.image_id)
-        .await?
-        .ok_or_else(|| Error::BadState {
-            what: "image",
-            resource: image.image_id.clone(),
-            region: image.region.clone(),
-            state: "gone".into(),
-            reason: None,
-        })?;
     let deprecate_at = SystemTime::now() + plan.deprecate_after;
-    let outcomes = distribute::distribute(
-        bake.aws,
-        &source,
-        &plan.copy_to,
-        deprecate_at,
-        plan.copy_jobs,
-        bake.sink,
-        &bake.cancel,
-    )
-    .await;
-    for outcome in &outcomes {
-        if let Some(image_id) = &outcome.image_id {
-            facts.copies.push(ImageRecord {
-                region: outcome.region.clone(),
-                image_id: image_id.clone(),
-                name: source.name.clone(),
-                snapshot_ids: outcome.snapshot_ids.clone(),
-            });
+    let copies = images.iter().map(|image| async move {
+        let source = bake
+            .aws
+            .ec2
+            .describe_image(&image.image_id)
+            .await?
+            .ok_or_else(|| Error::BadState {
+                what: "image",
+                resource: image.image_id.clone(),
+                region: image.region.clone(),
+                state: "gone".into(),
+                reason: None,
+            })?;
+        let outcomes = distribute::distribute(
+            bake.aws,
+            &source,
+            &plan.copy_to,
+            deprecate_at,
+            plan.copy_jobs,
+            bake.sink,
+            &bake.cancel,
+        )
+        .await;
+        Ok::<_, Error>((image.arch, source.name, outcomes))
+    });
+    let several = images.len() > 1;
+    let mut failed = Vec::new();
+    for copied in futures_util::future::join_all(copies).await {
+        let (arch, name, outcomes) = copied?;
+        for outcome in &outcomes {
+            match (&outcome.image_id, &outcome.error) {
+                (Some(image_id), _) => facts.copies.push(ImageRecord {
+                    region: outcome.region.clone(),
+                    arch,
+                    image_id: image_id.clone(),
+                    name: name.clone(),
+                    snapshot_ids: outcome.snapshot_ids.clone(),
+                }),
+                (None, Some(error)) if several => {
+                    failed.push(format!("{} ({arch}): {error}", outcome.region))
+                }
+                (None, Some(error)) => failed.push(format!("{}: {error}", outcome.region)),
+                (None, None) => {}
+            }
         }
+        facts.regions.extend(outcomes);
     }
-    facts.regions = outcomes.clone();
-    write_record(bake, claim, image, &facts.copies, facts).await?;
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter_map(|o| Some(format!("{}: {}", o.region, o.error.as_ref()?)))
-        .collect();
+    let everywhere: Vec<ImageRecord> = images.iter().chain(&facts.copies).cloned().collect();
+    write_record(bake, claim, &everywhere, facts).await?;
     if failed.is_empty() {
         return Ok(());
     }
-    let done: Vec<&str> = std::iter::once(bake.region())
-        .chain(
-            outcomes
-                .iter()
-                .filter(|o| o.error.is_none())
-                .map(|o| o.region.as_str()),
-        )
+    let mut done: Vec<&str> = std::iter::once(bake.region())
+        .chain(facts.copies.iter().map(|c| c.region.as_str()))
         .collect();
+    done.dedup();
     let release = &claim.release;
     Err(Error::distribution(format!(
         "{release} is released in {} but not everywhere:\n  {}",

@@ -91,6 +91,7 @@ pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result
             deadline: Some(rfc3339(bake.started_at + plan.bake_lifetime())),
             lease_until: Some(rfc3339(std::time::SystemTime::now() + LEASE)),
             images: Default::default(),
+            architectures: Default::default(),
             vars: plan.vars.clone(),
             tests: None,
             inputs: None,

@@ -6,7 +6,10 @@ use serde::Serialize;
 use super::raw::RawBase;
 use crate::error::{Error, Result};
 use crate::model::names::is_name;
-use crate::model::{Release, RoleName};
+use crate::model::{Arch, Release, RoleName};
+
+/// Where the architecture goes in a base's SSM parameter or name pattern.
+pub const ARCH_PLACEHOLDER: &str = "{arch}";
 
 /// Where the builder's image comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -115,6 +118,45 @@ impl BaseImage {
             ));
         };
         base_image(raw, Some(own_role)).map_err(refused)
+    }
+
+    /// The base of one architecture: `{arch}` in an SSM parameter or a name pattern
+    /// becomes `x86_64` or `arm64`, as AWS's public parameters name them.
+    pub fn for_arch(&self, arch: Arch) -> BaseImage {
+        let put = |text: &str| text.replace(ARCH_PLACEHOLDER, arch.as_str());
+        match self {
+            BaseImage::SsmParameter(path) => BaseImage::SsmParameter(put(path)),
+            BaseImage::Filter { owner, name } => BaseImage::Filter {
+                owner: owner.clone(),
+                name: put(name),
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// A base for several architectures must be able to name an image of each.
+    pub fn check_architectures(&self, architectures: &[Arch]) -> std::result::Result<(), String> {
+        if architectures.len() < 2 {
+            return Ok(());
+        }
+        let several = architectures
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(" and ");
+        match self {
+            BaseImage::Image(id) => Err(format!(
+                "key `base.image`: {id} is one image of one architecture, and the recipe is \
+                 baked for {several}: use `ssm_parameter` or `name` with `{ARCH_PLACEHOLDER}` \
+                 where the architecture goes"
+            )),
+            BaseImage::SsmParameter(path) if !path.contains(ARCH_PLACEHOLDER) => Err(format!(
+                "key `base.ssm_parameter`: {path} names one image for {several}: put \
+                 `{ARCH_PLACEHOLDER}` where the architecture goes, e.g. \
+                 /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{ARCH_PLACEHOLDER}"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The role this base is a release of, when it is layered on another role.

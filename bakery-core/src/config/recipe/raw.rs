@@ -16,7 +16,8 @@ pub struct RawRecipe {
     pub name: Spanned<String>,
     pub description: Option<String>,
     pub platform: Platform,
-    pub arch: Arch,
+    /// `"x86_64"`, or a list: `["x86_64", "arm64"]`; checked by the reader.
+    pub arch: Spanned<toml::Value>,
     pub base: Spanned<RawBase>,
     #[serde(default)]
     pub builder: RawBuilder,
@@ -55,6 +56,8 @@ pub struct RawBase {
 #[serde(deny_unknown_fields)]
 pub struct RawBuilder {
     pub instance_type: Option<Spanned<String>>,
+    #[serde(default)]
+    pub instance_types: BTreeMap<Arch, Spanned<String>>,
     pub volume_size: Option<Spanned<i64>>,
     pub volume_type: Option<VolumeType>,
     pub subnet: Option<Spanned<String>>,

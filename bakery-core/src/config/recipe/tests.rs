@@ -53,7 +53,7 @@ team = \"platform\"
     );
     let recipe = recipe.unwrap();
     assert_eq!(recipe.name.as_str(), "base");
-    assert_eq!(recipe.arch, Arch::X86_64);
+    assert_eq!(recipe.architectures, [Arch::X86_64]);
     assert_eq!(recipe.builder.volume_size, Some(16));
     assert_eq!(recipe.steps[0].timeout, Duration::from_secs(1200));
     assert_eq!(recipe.steps[0].script_text, "#!/bin/sh\necho a\n");
@@ -439,4 +439,66 @@ fn test_mistakes_are_refused_at_their_key() {
         let message = error_of(&format!("{MINIMAL}{section}"));
         assert!(message.contains(says), "{section}: {message}");
     }
+}
+
+const BOTH: &str = r#"
+name = "base"
+platform = "linux"
+arch = ["x86_64", "arm64"]
+base = { ssm_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}" }
+"#;
+
+#[test]
+fn a_recipe_bakes_one_architecture_or_several_each_on_its_own_base() {
+    let (_dir, recipe) = recipe_dir(BOTH, &[]);
+    let recipe = recipe.unwrap();
+    assert_eq!(recipe.architectures, [Arch::X86_64, Arch::Arm64]);
+    assert_eq!(
+        recipe.base.for_arch(Arch::Arm64).to_string(),
+        "SSM parameter /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    );
+    let pattern = BaseImage::Filter {
+        owner: "136693071363".into(),
+        name: "debian-12-{arch}-*".into(),
+    };
+    assert_eq!(
+        pattern.for_arch(Arch::X86_64).to_string(),
+        "the newest image of owner 136693071363 named debian-12-x86_64-*"
+    );
+}
+
+#[test]
+fn architectures_are_refused_when_repeated_empty_unknown_or_without_images() {
+    let with = |arch: &str| BOTH.replace(r#"["x86_64", "arm64"]"#, arch);
+    assert!(error_of(&with(r#"["arm64", "arm64"]"#)).contains("key `arch`: arm64 is listed twice"));
+    assert!(error_of(&with("[]")).contains("key `arch`: the list is empty"));
+    assert!(
+        error_of(&with(r#""aarch64""#)).contains("\"aarch64\" is not an architecture bakery bakes")
+    );
+    let windows = with(r#"["x86_64", "arm64"]"#).replace("\"linux\"", "\"windows\"");
+    assert!(error_of(&windows).contains("EC2 has no Windows images for arm64"));
+    // One image, or one parameter, cannot be the base of two architectures.
+    let fixed = BOTH.replace(
+        "ssm_parameter = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}\"",
+        "image = \"ami-12345678\"",
+    );
+    assert!(error_of(&fixed)
+        .contains("key `base.image`: ami-12345678 is one image of one architecture"));
+    let one_parameter = BOTH.replace("{arch}", "x86_64");
+    let refused = error_of(&one_parameter);
+    assert!(
+        refused.contains("names one image for x86_64 and arm64: put `{arch}`"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("recipe.toml:5:"),
+        "at the base's line: {refused}"
+    );
+}
+
+#[test]
+fn a_test_instance_type_is_refused_for_several_architectures() {
+    let recipe = format!("{BOTH}\n[test]\ninstance_type = \"t3.medium\"\n");
+    assert!(error_of(&recipe)
+        .contains("key `test.instance_type`: one type cannot run every architecture"));
 }

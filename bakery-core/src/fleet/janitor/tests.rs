@@ -29,6 +29,7 @@ fn claim(at: &Whereabouts, pid: u64, deadline: &str) -> ReleaseRecord {
         deadline: Some(deadline.into()),
         lease_until: Some("2026-11-22T12:04:00Z".into()),
         images: BTreeMap::new(),
+        architectures: BTreeMap::new(),
         vars: BTreeMap::new(),
         tests: None,
         inputs: None,

@@ -1,0 +1,357 @@
+//! One release, two architectures: `arch = ["x86_64", "arm64"]` bakes both at once
+//! under one claim, records both, moves a channel key per architecture, and keeps all
+//! of them or none.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::recipe::both_architectures;
+use crate::support::{recipe_folder, tags, Account, TestRecipe, AL2023};
+
+/// `(region, arch)` -> image id, from a bake's result.
+fn images_of(result: &Value) -> Vec<(String, String, String)> {
+    result["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let text = |key: &str| i[key].as_str().unwrap().to_string();
+            (text("region"), text("arch"), text("image_id"))
+        })
+        .collect()
+}
+
+/// Whether the JSON events on `stderr` have `event` at `step` of the `arch` build.
+fn said(stderr: &str, event: &str, step: &str, arch: &str) -> bool {
+    stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .any(|e| e["event"] == event && e["step"] == step && e["arch"] == arch)
+}
+
+fn image_in<'a>(images: &'a [(String, String, String)], region: &str, arch: &str) -> &'a str {
+    images
+        .iter()
+        .find(|(r, a, _)| r == region && a == arch)
+        .map(|(_, _, id)| id.as_str())
+        .unwrap_or_else(|| panic!("no {arch} image in {region}: {images:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_architectures_are_one_release_in_every_region_each_launchable_through_its_channel() {
+    let home = Account::in_third_emulator("ca-central-1").await;
+    let away = Account::in_third_emulator("sa-east-1").await;
+    let base = TestRecipe::new("base")
+        .step("hello", "#!/bin/sh\necho \"hello from $BAKERY_ARCH\"\n")
+        .with_both_architectures();
+    let folder = tempfile::tempdir().unwrap();
+    let manifest = folder.path().join("manifest.json");
+
+    let bake = home
+        .bakery()
+        .bake_json(base.path(), "1.0.0")
+        .args([
+            "--copy-to",
+            "sa-east-1",
+            "--promote",
+            "stable",
+            "--manifest",
+        ])
+        .arg_path(&manifest)
+        .run();
+
+    bake.expect_code(0);
+    // Both builders ran, each event saying whose it is.
+    for arch in ["x86_64", "arm64"] {
+        for step in ["launch", "recipe/hello", "wait-image", "terminate"] {
+            assert!(
+                said(&bake.stderr, "step_finished", step, arch),
+                "{arch} {step}:\n{}",
+                bake.stderr
+            );
+        }
+    }
+    let result = bake.json();
+    let images = images_of(&result);
+    assert_eq!(images.len(), 4, "{images:?}");
+    for (aws, region) in [(&home, "ca-central-1"), (&away, "sa-east-1")] {
+        for arch in ["x86_64", "arm64"] {
+            let image = aws.image(image_in(&images, region, arch)).await;
+            assert_eq!(image.architecture().unwrap().as_str(), arch);
+            assert_eq!(image.name().unwrap(), format!("bakery/base/1.0.0/{arch}"));
+            assert_eq!(tags(image.tags())["bakery:version"], "1.0.0");
+            // What a launch template's `resolve:ssm:` gets for each architecture.
+            let key = format!("stable/{arch}");
+            assert_eq!(
+                aws.channel("base", &key).await.as_deref(),
+                Some(image.image_id().unwrap()),
+                "{region} {key}"
+            );
+        }
+        assert_eq!(
+            aws.channel("base", "stable").await.as_deref(),
+            Some(image_in(&images, region, "x86_64")),
+            "the plain name stays on x86_64"
+        );
+        assert_eq!(
+            aws.channel("base", "latest/arm64").await.as_deref(),
+            Some(image_in(&images, region, "arm64"))
+        );
+    }
+    // One claim, one record naming every image.
+    let record = home.release_record("base", "1.0.0").await.unwrap();
+    assert_eq!(record["state"], "released");
+    for (region, arch, image) in &images {
+        assert_eq!(record["architectures"][arch][region], image.as_str());
+    }
+    assert_eq!(
+        record["images"]["sa-east-1"],
+        image_in(&images, "sa-east-1", "x86_64")
+    );
+    // Each architecture's builder, of its own instance type, from its own base.
+    let types: BTreeSet<(String, String)> = home
+        .instances()
+        .await
+        .iter()
+        .map(|i| {
+            let arch = i.architecture().unwrap().as_str().to_string();
+            (arch, i.instance_type().unwrap().as_str().to_string())
+        })
+        .collect();
+    assert_eq!(
+        types,
+        BTreeSet::from([
+            ("arm64".to_string(), "t4g.small".to_string()),
+            ("x86_64".to_string(), "t3.small".to_string())
+        ])
+    );
+    assert!(
+        home.live_instances().await.is_empty(),
+        "both builders are gone"
+    );
+    // Jenkins reads a build per architecture, as Packer writes one per source.
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let builds = written["builds"].as_array().unwrap();
+    assert_eq!(builds.len(), 2);
+    for build in builds {
+        let arch = build["custom_data"]["arch"].as_str().unwrap();
+        assert_eq!(
+            build["artifact_id"],
+            format!(
+                "ca-central-1:{},sa-east-1:{}",
+                image_in(&images, "ca-central-1", arch),
+                image_in(&images, "sa-east-1", arch)
+            )
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_in_one_architecture_leaves_nothing_of_the_other() {
+    let aws = Account::in_third_emulator("ap-southeast-2").await;
+    // The arm64 builder's step fails after a while: the x86_64 one has made its image.
+    aws.emulate(json!({ "command_outcomes": [{
+        "match": "export BAKERY_ARCH='arm64'", "status": "Failed", "exit_code": 3,
+        "stderr": "no arm64 build of the package\n", "seconds": 8
+    }] }));
+    let recipe = TestRecipe::new("split")
+        .step("package", "#!/bin/sh\nmake install\n")
+        .with_both_architectures();
+    let before = aws.footprint().await;
+
+    let bake = aws.bakery().bake(recipe.path(), "1.0.0").run();
+
+    bake.expect_code(1);
+    // As a person reads it: whose line each is, and which build failed.
+    bake.expect_stderr("x86_64: [create-image] created image");
+    bake.expect_stderr("arm64: [recipe/package] FAILED");
+    bake.expect_stderr("[cleanup] bake failed at step `recipe/package` (arm64)");
+    bake.expect_stdout("split@1.0.0 FAILED at step `recipe/package` of its arm64 build");
+    bake.expect_stdout("no arm64 build of the package");
+    assert_eq!(
+        aws.footprint().await,
+        before,
+        "nothing of either architecture"
+    );
+    assert!(aws.release_record("split", "1.0.0").await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn layered_roles_take_their_own_architecture_of_a_two_architecture_base() {
+    let aws = Account::in_third_emulator("ap-south-1").await;
+    // `bake --all` of mixed roles: the base of both, an arm64-only role and an
+    // x86_64-only one layered on it.
+    let recipes = recipe_folder(&[
+        ("base", AL2023),
+        ("zk-arm", "role = \"base\", channel = \"stable\""),
+        ("zk-x86", "role = \"base\", channel = \"stable\""),
+    ]);
+    let edit = |role: &str, change: &dyn Fn(&str) -> String| {
+        let path = recipes.path().join(role).join("recipe.toml");
+        std::fs::write(&path, change(&std::fs::read_to_string(&path).unwrap())).unwrap();
+    };
+    edit("base", &both_architectures);
+    edit("zk-arm", &|text| {
+        text.replace("arch = \"x86_64\"", "arch = \"arm64\"")
+    });
+
+    let all = aws
+        .bakery()
+        .args([
+            "bake",
+            "--all",
+            "--output",
+            "json",
+            "--version",
+            "1.0.0",
+            "--promote",
+            "stable",
+        ])
+        .arg_path(recipes.path())
+        .run();
+
+    all.expect_code(0);
+    let result = all.json();
+    let bakes = result["bakes"].as_array().unwrap();
+    let of = |role: &str| bakes.iter().find(|b| b["role"] == role).unwrap().clone();
+    let base = images_of(&of("base"));
+    assert_eq!(
+        of("zk-arm")["base_image"],
+        image_in(&base, "ap-south-1", "arm64")
+    );
+    assert_eq!(
+        of("zk-x86")["base_image"],
+        image_in(&base, "ap-south-1", "x86_64")
+    );
+
+    // Outside `--all`, the channel's key of the recipe's architecture.
+    let alone = TestRecipe::new("zk-arm-2")
+        .with_base("role = \"base\", channel = \"stable\"")
+        .with_arch("arm64");
+    let layered = aws.bake_ok(alone.path(), &["--version", "1.0.0"]);
+    assert_eq!(
+        layered["base_image"],
+        image_in(&base, "ap-south-1", "arm64")
+    );
+    assert_eq!(layered["base_release"], "base@1.0.0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promote_distribute_deprecate_and_prune_take_every_architecture() {
+    let home = Account::in_third_emulator("eu-west-3").await;
+    let away = Account::in_third_emulator("eu-south-1").await;
+    let recipe = TestRecipe::new("base").with_both_architectures();
+    let baked = home.bake_ok(
+        recipe.path(),
+        &["--version", "1.0.0", "--promote", "stable"],
+    );
+    let first = images_of(&baked);
+    let second = images_of(&home.bake_ok(
+        recipe.path(),
+        &["--version", "1.1.0", "--promote", "stable"],
+    ));
+
+    // Distribute copies each architecture and records the copies.
+    let copied = home
+        .bakery()
+        .args([
+            "distribute",
+            "base",
+            "1.0.0",
+            "--copy-to",
+            "eu-south-1",
+            "--output",
+            "json",
+        ])
+        .run();
+    copied.expect_code(0);
+    let record = home.release_record("base", "1.0.0").await.unwrap();
+    for arch in ["x86_64", "arm64"] {
+        let copy = record["architectures"][arch]["eu-south-1"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            away.image(copy).await.architecture().unwrap().as_str(),
+            arch
+        );
+    }
+
+    // A rollback moves both architectures' keys back.
+    let rollback = home
+        .bakery()
+        .args([
+            "promote",
+            "base",
+            "1.0.0",
+            "--channel",
+            "stable",
+            "--allow-gap",
+        ])
+        .run();
+    rollback.expect_code(0);
+    for arch in ["x86_64", "arm64"] {
+        assert_eq!(
+            home.channel("base", &format!("stable/{arch}"))
+                .await
+                .as_deref(),
+            Some(image_in(&first, "eu-west-3", arch))
+        );
+    }
+
+    // Deprecation marks both; a release no channel names is pruned whole.
+    home.bakery()
+        .args([
+            "deprecate",
+            "base",
+            "1.0.0",
+            "--regions",
+            "eu-west-3,eu-south-1",
+        ])
+        .run()
+        .expect_code(0);
+    for arch in ["x86_64", "arm64"] {
+        let image = home.image(image_in(&first, "eu-west-3", arch)).await;
+        assert!(image.deprecation_time().is_some(), "{arch}");
+    }
+    home.bakery()
+        .args(["distribute", "base", "1.1.0", "--copy-to", "eu-south-1"])
+        .run()
+        .expect_code(0);
+    home.bakery()
+        .args(["promote", "base", "1.1.0", "--channel", "stable"])
+        .run()
+        .expect_code(0);
+    let pruned = home
+        .bakery()
+        .args([
+            "prune",
+            "base",
+            "--keep",
+            "1",
+            "--yes",
+            "--regions",
+            "eu-west-3,eu-south-1",
+        ])
+        .run();
+    pruned.expect_code(0);
+    for aws in [&home, &away] {
+        let left: BTreeSet<String> = aws.own_image_names().await.into_iter().collect();
+        assert_eq!(
+            left,
+            BTreeSet::from([
+                "bakery/base/1.1.0/arm64".into(),
+                "bakery/base/1.1.0/x86_64".into()
+            ]),
+            "{}: 1.0.0 went, both architectures, copies too",
+            aws.region
+        );
+    }
+    let bake_id = baked["bake_id"].as_str().unwrap();
+    assert!(
+        home.snapshots_of_bake(bake_id).await.is_empty(),
+        "the snapshots of both architectures went with their images"
+    );
+    assert_eq!(second.len(), 2);
+}
