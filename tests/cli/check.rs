@@ -128,8 +128,6 @@ fn plan_decides_everything_without_calling_aws() {
             "minor",
             "--pre",
             "rc",
-            "--instance-type",
-            "m7i.large",
             "--output",
             "json",
         ])
@@ -139,7 +137,29 @@ fn plan_decides_everything_without_calling_aws() {
     let plan = plan.json();
     assert_eq!(plan["region"], "eu-west-1");
     assert_eq!(plan["version"]["next"]["bump"], "minor");
-    assert_eq!(plan["builder"]["instance_type"], "m7i.large");
+    // The shipped base bakes both architectures, each on its own builder.
+    assert_eq!(plan["arch"], "x86_64");
+    assert_eq!(plan["builder"]["instance_type"], "t3.small");
+    let arm = &plan["other_architectures"][0];
+    assert_eq!(arm["arch"], "arm64");
+    assert_eq!(arm["builder"]["instance_type"], "t4g.small");
+    assert_eq!(
+        arm["base"]["ssm_parameter"],
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    );
+    // One instance type cannot be both builders.
+    let one_type = Bakery::new("eu-west-1")
+        .args([
+            "plan",
+            "recipes/base",
+            "--version",
+            "1.0.0",
+            "--instance-type",
+            "m7i.large",
+        ])
+        .run();
+    one_type.expect_code(2);
+    one_type.expect_stderr("builder.instance_type = m7i.large, from flag --instance-type, would be the builder of every architecture");
     let steps = step_names(&plan);
     assert_eq!(
         steps,
@@ -153,10 +173,13 @@ fn plan_decides_everything_without_calling_aws() {
     );
     let calls = plan["aws_calls"].as_array().unwrap();
     assert_eq!(calls[0], "sts:GetCallerIdentity");
-    assert!(calls.iter().any(|c| c
-        .as_str()
-        .unwrap()
-        .starts_with("ec2:RunInstances m7i.large IMDSv2-only")));
+    for (instance_type, arch) in [("t3.small", "x86_64"), ("t4g.small", "arm64")] {
+        assert!(calls.iter().any(|c| {
+            let c = c.as_str().unwrap();
+            c.starts_with(&format!("ec2:RunInstances {instance_type} IMDSv2-only"))
+                && c.ends_with(&format!("[{arch}]"))
+        }));
+    }
 }
 
 #[test]

@@ -355,3 +355,85 @@ async fn promote_distribute_deprecate_and_prune_take_every_architecture() {
     );
     assert_eq!(second.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gate_tests_each_architecture_and_bakery_test_tests_both_again() {
+    let aws = Account::in_third_emulator("us-east-2").await;
+    let recipe = TestRecipe::new("gated")
+        .test("smoke", "#!/bin/sh\ntrue\n")
+        .with_both_architectures();
+
+    let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
+
+    bake.expect_code(0);
+    for arch in ["x86_64", "arm64"] {
+        for step in ["test-launch", "test/smoke", "test-terminate"] {
+            assert!(
+                said(&bake.stderr, "step_finished", step, arch),
+                "{arch} {step}"
+            );
+        }
+    }
+    let result = bake.json();
+    assert_eq!(result["tests"], "passed");
+    for (_, arch, image) in images_of(&result) {
+        assert_eq!(
+            tags(aws.image(&image).await.tags())["bakery:tests"],
+            "passed (smoke)",
+            "{arch}"
+        );
+    }
+
+    // A release made with --skip-tests, tested again: both images, one verdict.
+    let skipped = images_of(&aws.bake_ok(recipe.path(), &["--version", "1.1.0", "--skip-tests"]));
+    let tested = aws
+        .bakery()
+        .args(["test", "--output", "json"])
+        .arg_path(recipe.path())
+        .args(["1.1.0"])
+        .run();
+    tested.expect_code(0);
+    for arch in ["x86_64", "arm64"] {
+        assert!(
+            said(&tested.stderr, "step_finished", "test/smoke", arch),
+            "{arch}"
+        );
+    }
+    assert_eq!(tested.json()["tests"], "passed");
+    for (_, arch, image) in skipped {
+        assert_eq!(
+            tags(aws.image(&image).await.tags())["bakery:tests"],
+            "passed (smoke)",
+            "{arch}"
+        );
+    }
+    assert!(
+        aws.live_instances().await.is_empty(),
+        "both test instances are gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_while_both_images_are_pending_removes_both_and_each_its_own_snapshots() {
+    let aws = Account::in_third_emulator("ap-northeast-2").await;
+    aws.emulate(json!({ "image_pending_seconds": 600 }));
+    let recipe = TestRecipe::new("pending").with_both_architectures();
+    let before = aws.footprint().await;
+
+    let mut bake = aws.bakery().bake(recipe.path(), "1.0.0").spawn();
+    bake.wait_for_line("arm64: [wait-image] started");
+    bake.wait_for_line("x86_64: [wait-image]");
+    let signalled = std::time::Instant::now();
+    bake.signal("INT");
+    let bake = bake.finish();
+
+    bake.expect_code(130);
+    bake.expect_stderr("[cleanup] nothing left behind");
+    // Each image takes its own snapshots: none waits for one another image still uses.
+    assert!(
+        signalled.elapsed() < std::time::Duration::from_secs(30),
+        "cleanup took {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(aws.footprint().await, before);
+}

@@ -161,12 +161,18 @@ pub async fn remove(
     bake.removed(step.clone(), resource);
     if let Resource::Image { id, region } = resource {
         let mut snapshots = bake.ledger.snapshots_of(id);
+        // The bake's snapshots, but not those another image of it was made with (a
+        // bake of several architectures makes an image for each).
         let tagged = bake
             .aws
             .ec2
-            .snapshots_tagged(TAG_BAKE_ID, &bake.plan.bake_id)
+            .snapshots_tagged_for(TAG_BAKE_ID, &bake.plan.bake_id)
             .await;
-        for snapshot in tagged.unwrap_or_default() {
+        let tagged = tagged
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(snapshot, of)| of.is_none_or(|of| of == *id).then_some(snapshot));
+        for snapshot in tagged {
             let snapshot = Resource::Snapshot {
                 id: snapshot,
                 region: region.clone(),

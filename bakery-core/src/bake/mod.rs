@@ -77,7 +77,7 @@ pub async fn bake(
 
 /// Runs every build's `work` at once; once one fails, the others are stopped (their
 /// steps see `siblings` cancelled) and the failure that stopped them is the answer.
-async fn all_or_none<T>(
+pub(crate) async fn all_or_none<T>(
     siblings: &CancellationToken,
     works: impl IntoIterator<Item = impl Future<Output = Result<T, Failure>>>,
 ) -> Result<Vec<T>, Failure> {

@@ -21,7 +21,7 @@ use crate::aws::state::ImageState;
 use crate::aws::Aws;
 use crate::config::Recipe;
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, EventSink};
+use crate::events::{ArchEvents, Event, EventSink};
 use crate::model::gate::TAG_TESTS;
 use crate::model::release::parse_version;
 use crate::model::time::{rfc3339, rfc3339_before};
@@ -78,11 +78,12 @@ impl RetestReport {
     }
 }
 
-/// The release as `find-release` found it.
+/// The release as `find-release` found it: its image of each architecture of the
+/// plan, in the plan's order.
 struct Found {
     release: Release,
     record: ReleaseRecord,
-    image: ImageInfo,
+    images: Vec<ImageInfo>,
 }
 
 /// The plan of `bakery test`: the recipe's gate, its tests given the variables the
@@ -126,9 +127,28 @@ pub async fn retest(
     sink: &dyn EventSink,
     cancel: CancellationToken,
 ) -> RetestReport {
-    let bake = Bake::new(plan, aws, sink, cancel);
+    let bake = Bake::new(plan, aws, sink, cancel).leaving_builds_their_steps();
+    // A release of several architectures is tested on each, at once, as a bake makes
+    // them: a failure in one stops the other.
+    let siblings = bake.cancel.child_token();
+    let several = !plan.other_architectures.is_empty();
+    let marked: Vec<ArchEvents> = plan
+        .architectures()
+        .map(|plan| ArchEvents {
+            arch: plan.arch,
+            sink,
+        })
+        .collect();
+    let builds: Vec<Bake> = plan
+        .architectures()
+        .zip(&marked)
+        .map(|(plan, marked)| {
+            let sink: &dyn EventSink = if several { marked } else { sink };
+            bake.build(plan, sink, siblings.clone())
+        })
+        .collect();
     let mut found = None;
-    let outcome = run(&bake, &mut found).await;
+    let outcome = run(&bake, &builds, &siblings, &mut found).await;
     let failure = outcome.err();
     let (mut kept, mut leaked) = (Vec::new(), Vec::new());
     if !bake.ledger.is_empty() {
@@ -167,7 +187,7 @@ pub async fn retest(
         release: format!("{}@{}", plan.role, plan.version),
         region: aws.region.clone(),
         run_id: plan.bake_id.clone(),
-        image_id: found.as_ref().map(|f| f.image.id.clone()),
+        image_id: found.as_ref().map(|f| f.images[0].id.clone()),
         tests,
         test_names: plan.test_names.clone(),
         steps: bake.step_records(),
@@ -183,7 +203,12 @@ pub async fn retest(
     }
 }
 
-async fn run(bake: &Bake<'_>, found: &mut Option<Found>) -> Result<(), Failure> {
+async fn run(
+    bake: &Bake<'_>,
+    builds: &[Bake<'_>],
+    siblings: &CancellationToken,
+    found: &mut Option<Found>,
+) -> Result<(), Failure> {
     let release = bake
         .plan
         .version
@@ -197,7 +222,11 @@ async fn run(bake: &Bake<'_>, found: &mut Option<Found>) -> Result<(), Failure> 
     let release = bake.step(Step::FindRelease, find(bake, &release)).await?;
     let release = found.insert(release);
     let lease = release.record.clone();
-    let gate = super::gate(bake, &release.release, &release.image, Placement::Own, None);
+    let gates = builds
+        .iter()
+        .zip(&release.images)
+        .map(|(build, image)| super::gate(build, &release.release, image, Placement::Own, None));
+    let gate = super::all_or_none(siblings, gates);
     let renew = || async {
         let mut record = lease.clone();
         record.retest = Some(Retest::here(&bake.plan.bake_id, SystemTime::now() + LEASE));
@@ -232,28 +261,48 @@ async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
             )
         }
     };
-    let Some(image_id) = record.images.get(region) else {
-        return Err(Error::input(format!(
-            "{release} has no image in {region} (it is in {})",
-            record.images.keys().cloned().collect::<Vec<_>>().join(", ")
-        ))
-        .with_hint("run `bakery test` with --region set to one of those"));
-    };
-    let image = bake.aws.ec2.describe_image(image_id).await?;
-    let image = match image {
-        Some(image) if image.state == ImageState::Available => image,
-        Some(image) => {
+    let mut images = Vec::new();
+    for arch in bake.plan.architectures().map(|plan| plan.arch) {
+        // A record made before releases had several architectures has `images` only.
+        let of_arch = match record.architectures.is_empty() {
+            true => &record.images,
+            false => record.architectures.get(&arch).unwrap_or(&record.images),
+        };
+        let Some(image_id) = of_arch.get(region) else {
+            let regions: Vec<&String> = record.regions().into_iter().collect();
             return Err(Error::input(format!(
-                "image {image_id} of {release} in {region} is {}",
-                image.state
-            )))
-        }
-        None => {
-            return Err(Error::input(format!(
-                "image {image_id} of {release} is gone from {region}"
-            )))
-        }
-    };
+                "{release} has no image in {region} (it is in {})",
+                regions
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .with_hint("run `bakery test` with --region set to one of those"));
+        };
+        let image = bake.aws.ec2.describe_image(image_id).await?;
+        let image = match image {
+            Some(image) if image.architecture.as_deref() != Some(arch.as_str()) => {
+                return Err(Error::input(format!(
+                    "{release} has no {arch} image in {region}: it was baked before its \
+                     recipe had {arch}"
+                )))
+            }
+            Some(image) if image.state == ImageState::Available => image,
+            Some(image) => {
+                return Err(Error::input(format!(
+                    "image {image_id} of {release} in {region} is {}",
+                    image.state
+                )))
+            }
+            None => {
+                return Err(Error::input(format!(
+                    "image {image_id} of {release} is gone from {region}"
+                )))
+            }
+        };
+        images.push(image);
+    }
     // One run at a time: the record's lease is what spares a run's test instance.
     if let Some(running) = record
         .retest
@@ -271,18 +320,20 @@ async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
     let mut leased = record.clone();
     leased.retest = Some(Retest::here(&bake.plan.bake_id, SystemTime::now() + LEASE));
     claim::renew(bake.aws, release, &leased).await?;
+    let ids: Vec<&str> = images.iter().map(|image| image.id.as_str()).collect();
     bake.info(
         Step::FindRelease,
         format!(
-            "{release}: image {} in {region}; its tests were {}",
-            image.id,
+            "{release}: {} {} in {region}; its tests were {}",
+            if ids.len() == 1 { "image" } else { "images" },
+            ids.join(", "),
             record.gate()
         ),
     );
     Ok(Found {
         release: release.clone(),
         record,
-        image,
+        images,
     })
 }
 
@@ -299,12 +350,20 @@ async fn record(
     if let Some(state) = state {
         let names = &bake.plan.test_names;
         let tag = BTreeMap::from([(TAG_TESTS.to_string(), state.tag_value(names))]);
-        for (region, image_id) in &record.images {
-            bake.aws
-                .in_region(region)
-                .ec2
-                .tag(std::slice::from_ref(image_id), &tag)
-                .await?;
+        let everywhere = record
+            .architectures
+            .values()
+            .chain(std::iter::once(&record.images))
+            .flatten();
+        let mut by_region: BTreeMap<&String, Vec<String>> = BTreeMap::new();
+        for (region, image_id) in everywhere {
+            let ids = by_region.entry(region).or_default();
+            if !ids.contains(image_id) {
+                ids.push(image_id.clone());
+            }
+        }
+        for (region, image_ids) in by_region {
+            bake.aws.in_region(region).ec2.tag(&image_ids, &tag).await?;
         }
         record.tests = Some(TestRecord {
             state,

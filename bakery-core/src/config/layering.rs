@@ -59,34 +59,39 @@ pub fn for_bake(
     Ok(merged)
 }
 
-/// The builder's type for `arch`: `[builder.instance_types]`'s, or `instance_type` —
-/// which serves a recipe of one architecture only, since no instance type runs both.
+/// The builder's type for `arch`. With several architectures, the type
+/// `[builder.instance_types]` names for it, else its default; an `instance_type` set
+/// anywhere is refused, since no instance type runs both. With one, `instance_type`
+/// or the table's entry, whichever comes from the later layer (a flag over the recipe).
 fn instance_type_of(merged: &mut Merged, arch: Arch, architectures: usize) -> Result<()> {
+    let key = format!("builder.instance_types.{arch}");
+    let own = merged.sources.get(&key).cloned();
+    let source = merged.sources.get("builder.instance_type").cloned();
     let builder = &mut merged.settings.builder;
-    if let Some(instance_type) = builder.instance_types.get(&arch) {
-        builder.instance_type = Some(instance_type.clone());
-        let key = format!("builder.instance_types.{arch}");
-        if let Some(source) = merged.sources.get(&key).cloned() {
-            merged
-                .sources
-                .insert("builder.instance_type".into(), source);
+    if architectures > 1 {
+        if let Some(source) = source.as_ref().filter(|s| **s != Source::Default) {
+            let instance_type = builder.instance_type.as_deref().unwrap_or_default();
+            return Err(Error::input(format!(
+                "builder.instance_type = {instance_type}, from {source}, would be the builder \
+                 of every architecture, and the recipe is baked for several: an instance type \
+                 runs one"
+            ))
+            .with_hint(format!(
+                "name one per architecture in `[builder.instance_types]` (e.g. x86_64 = \
+                 \"t3.large\", arm64 = \"t4g.large\"), or leave it out for {} and {}",
+                default_instance_type(Arch::X86_64),
+                default_instance_type(Arch::Arm64)
+            )));
         }
-        return Ok(());
     }
-    let source = merged.sources.get("builder.instance_type");
-    if architectures > 1 && source.is_some_and(|s| *s != Source::Default) {
-        let instance_type = builder.instance_type.as_deref().unwrap_or_default();
-        return Err(Error::input(format!(
-            "builder.instance_type = {instance_type}, from {}, would be the builder of every \
-             architecture, and the recipe is baked for several: an instance type runs one",
-            source.expect("checked")
-        ))
-        .with_hint(format!(
-            "name one per architecture in `[builder.instance_types]` (e.g. x86_64 = \"t3.large\", \
-             arm64 = \"t4g.large\"), or leave it out for {} and {}",
-            default_instance_type(Arch::X86_64),
-            default_instance_type(Arch::Arm64)
-        )));
+    let own_wins = match (&own, &source) {
+        (Some(own), Some(source)) => architectures > 1 || own.layer() >= source.layer(),
+        (own, _) => own.is_some(),
+    };
+    if let (true, Some(instance_type)) = (own_wins, builder.instance_types.get(&arch)) {
+        builder.instance_type = Some(instance_type.clone());
+        let own = own.expect("a value has its source");
+        merged.sources.insert("builder.instance_type".into(), own);
     }
     Ok(())
 }

@@ -32,6 +32,18 @@ pub enum Source {
     },
 }
 
+impl Source {
+    /// Where the layer stands in the merge: a later one wins.
+    pub fn layer(&self) -> u8 {
+        match self {
+            Source::Default => 0,
+            Source::Environment { .. } => 1,
+            Source::Recipe { .. } => 2,
+            Source::Flag { .. } => 3,
+        }
+    }
+}
+
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

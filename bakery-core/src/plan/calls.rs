@@ -7,13 +7,25 @@ use crate::model::release::{channels_path, claims_path};
 use crate::model::{Step, VersionRequest};
 
 impl BakePlan {
-    /// The AWS calls the bake makes, in order.
+    /// The AWS calls the bake makes, in order; an architecture's own, once per
+    /// architecture when there are several (`… [arm64]`).
     pub fn aws_calls(&self) -> Vec<String> {
-        let mut calls: Vec<String> = self
-            .chain
-            .iter()
-            .flat_map(|step| self.calls_of(step))
-            .collect();
+        let several = !self.other_architectures.is_empty();
+        let mut calls: Vec<String> = Vec::new();
+        for step in &self.chain {
+            if several && step.is_per_architecture() {
+                for plan in self.architectures() {
+                    let arch = plan.arch;
+                    calls.extend(
+                        plan.calls_of(step)
+                            .into_iter()
+                            .map(|c| format!("{c} [{arch}]")),
+                    );
+                }
+            } else {
+                calls.extend(self.calls_of(step));
+            }
+        }
         if let (Some(topic), true) = (&self.sns_topic, self.notify_success) {
             calls.push(format!("sns:Publish {topic} (--notify-success)"));
         }

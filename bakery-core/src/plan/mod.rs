@@ -224,6 +224,9 @@ impl BakePlan {
             .with_hint("add a [[tests]] entry (name, script) to the recipe"));
         }
         plan.chain = plan.retest_steps();
+        for other in &mut plan.other_architectures {
+            other.chain = other.retest_steps();
+        }
         Ok(plan)
     }
 

@@ -28,6 +28,23 @@ impl Ec2 {
 
     /// Snapshots of this account that carry `key=value`.
     pub async fn snapshots_tagged(&self, key: &str, value: &str) -> Result<Vec<String>> {
+        Ok(self
+            .snapshots_tagged_for(key, value)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// Snapshots of this account that carry `key=value`, each with the image it was
+    /// made for when its description says (EC2 describes the snapshots it makes for
+    /// an image "Created by CreateImage(i-…) for ami-…", and copies "Copied for
+    /// DestinationAmi ami-… from SourceAmi ami-…").
+    pub async fn snapshots_tagged_for(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(String, Option<String>)>> {
         let out = self
             .client
             .describe_snapshots()
@@ -39,7 +56,10 @@ impl Ec2 {
         Ok(out
             .snapshots()
             .iter()
-            .filter_map(|s| s.snapshot_id().map(str::to_string))
+            .filter_map(|s| {
+                let image = s.description().and_then(image_made_for);
+                Some((s.snapshot_id()?.to_string(), image))
+            })
             .collect())
     }
 
@@ -51,5 +71,37 @@ impl Ec2 {
             .await
             .context(self.call("DeleteSnapshot").on(snapshot_id))?;
         Ok(())
+    }
+}
+
+/// The image a snapshot's description says it was made for: the one after ` for `
+/// (CreateImage) or `DestinationAmi ` (CopyImage).
+fn image_made_for(description: &str) -> Option<String> {
+    let rest = description
+        .split_once("DestinationAmi ")
+        .or_else(|| description.split_once(") for "))?
+        .1;
+    let id: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    id.starts_with("ami-").then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_made_for;
+
+    #[test]
+    fn a_snapshot_description_names_the_image_it_was_made_for() {
+        assert_eq!(
+            image_made_for("Created by CreateImage(i-0abc) for ami-0123456789abcdef0").as_deref(),
+            Some("ami-0123456789abcdef0")
+        );
+        assert_eq!(
+            image_made_for("Copied for DestinationAmi ami-0aa from SourceAmi ami-0bb for SourceSnapshot snap-1. Task created on 1,700,000,000.").as_deref(),
+            Some("ami-0aa")
+        );
+        assert_eq!(image_made_for("nightly backup"), None);
     }
 }
