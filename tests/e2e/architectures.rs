@@ -98,6 +98,40 @@ async fn both_architectures_are_one_release_in_every_region_each_launchable_thro
             aws.channel("base", "latest/arm64").await.as_deref(),
             Some(image_in(&images, region, "arm64"))
         );
+        // Launched as a launch template would: through the channel's key.
+        for (arch, instance_type) in [("x86_64", "t3.micro"), ("arm64", "t4g.micro")] {
+            let launched = aws
+                .ec2
+                .run_instances()
+                .image_id(format!("resolve:ssm:/bakery/base/channels/stable/{arch}"))
+                .instance_type(instance_type.into())
+                .min_count(1)
+                .max_count(1)
+                .send()
+                .await
+                .unwrap();
+            let instance = &launched.instances()[0];
+            assert_eq!(instance.image_id(), Some(image_in(&images, region, arch)));
+            aws.ec2
+                .terminate_instances()
+                .instance_ids(instance.instance_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        let mismatched = aws
+            .ec2
+            .run_instances()
+            .image_id("resolve:ssm:/bakery/base/channels/stable/arm64")
+            .instance_type("t3.micro".into())
+            .min_count(1)
+            .max_count(1)
+            .send()
+            .await;
+        assert!(
+            mismatched.is_err(),
+            "an x86_64 type cannot run the arm64 image"
+        );
     }
     // One claim, one record naming every image.
     let record = home.release_record("base", "1.0.0").await.unwrap();
@@ -114,6 +148,7 @@ async fn both_architectures_are_one_release_in_every_region_each_launchable_thro
         .instances()
         .await
         .iter()
+        .filter(|i| tags(i.tags()).get("bakery:builder").map(String::as_str) == Some("true"))
         .map(|i| {
             let arch = i.architecture().unwrap().as_str().to_string();
             (arch, i.instance_type().unwrap().as_str().to_string())

@@ -354,12 +354,53 @@ AmisResponse.copy_image = _copy_image_response  # type: ignore[method-assign]
 # AWS: a repeated RunInstances or CopyImage with the same client token returns the first
 # call's result instead of acting again. moto acts every time.
 
+from moto.ec2.models.instance_types import INSTANCE_TYPES  # noqa: E402
 from moto.ec2.responses.instances import InstanceResponse  # noqa: E402
+from moto.ssm.models import ssm_backends  # noqa: E402
 
 _original_run_instances_response = InstanceResponse.run_instances
 
 
+class InvalidParameterValue(EC2ClientError):
+    def __init__(self, message: str):
+        super().__init__("InvalidParameterValue", message)
+
+
+def _resolve_image(self: InstanceResponse) -> None:
+    """AWS: `ImageId` may be `resolve:ssm:<parameter>[:<version>]`, the AMI the
+    parameter holds (EC2 User Guide, "Use a Systems Manager parameter instead of an AMI
+    ID"); an instance type runs only the architectures it supports (RunInstances refuses
+    an arm64 AMI on t3, an x86_64 one on t4g)."""
+    image_id = self._get_param("ImageId") or ""
+    if image_id.startswith("resolve:ssm:"):
+        reference = image_id[len("resolve:ssm:"):]
+        parameter = ssm_backends[self.current_account][self.region].get_parameter(reference)
+        if parameter is None:
+            raise InvalidParameterValue(
+                f"Invalid value '{image_id}' for imageId. The SSM parameter "
+                f"{reference} is not found."
+            )
+        image_id = parameter.value
+        self.querystring["ImageId"] = [image_id]
+        if self.automated_parameter_parsing:
+            self.params["ImageId"] = image_id
+    ami = self.ec2_backend.amis.get(image_id)
+    instance_type = self._get_param("InstanceType") or "m1.small"
+    supported = (
+        INSTANCE_TYPES.get(instance_type, {}).get("ProcessorInfo", {}).get("SupportedArchitectures")
+    )
+    if ami is not None and supported and ami.architecture not in supported:
+        raise InvalidParameterValue(
+            f"The architecture '{supported[0]}' of the specified instance type does not match "
+            f"the architecture '{ami.architecture}' of the specified AMI. Specify an instance "
+            "type and an AMI that have matching architectures, and try again. You can use "
+            "'describe-instance-types' or 'describe-images' to discover the architecture of "
+            "the instance type or AMI."
+        )
+
+
 def _run_instances_response(self: InstanceResponse) -> Any:
+    _resolve_image(self)
     token = self._get_param("ClientToken")
     if token and not self._get_bool_param("DryRun", False):
         for reservation in self.ec2_backend.all_reservations():
