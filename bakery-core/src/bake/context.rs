@@ -15,7 +15,7 @@ use super::report::{BakeStatus, ImageRecord, StepRecord};
 use super::steps::changes::Unchanged;
 use crate::aws::Aws;
 use crate::error::{Error, Result};
-use crate::events::{Event, EventSink};
+use crate::events::{ArchEvents, Event, EventSink};
 use crate::model::inputs::ReleaseInputs;
 use crate::model::{Arch, GateState, Release, Resource, Step};
 use crate::ops::removal::Remover;
@@ -122,6 +122,24 @@ impl<'a> Bake<'a> {
     pub fn leaving_builds_their_steps(mut self) -> Self {
         self.chain.retain(|step| !step.is_per_architecture());
         self
+    }
+
+    /// One build per architecture of the plan, each with its mark from [`marks`] (its
+    /// events marked when there are several); `siblings` stops them all.
+    pub fn builds(
+        &self,
+        marks: &'a [ArchEvents<'a>],
+        siblings: &CancellationToken,
+    ) -> Vec<Bake<'a>> {
+        let several = marks.len() > 1;
+        self.plan
+            .architectures()
+            .zip(marks)
+            .map(|(plan, mark)| {
+                let sink: &dyn EventSink = if several { mark } else { mark.sink };
+                self.build(plan, sink, siblings.clone())
+            })
+            .collect()
     }
 
     /// The build of one architecture of this bake (`plan` is that architecture's), with
@@ -325,4 +343,14 @@ impl<'a> Bake<'a> {
 
 fn round(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
+}
+
+/// What marks each build's events with its architecture.
+pub fn marks<'a>(plan: &'a BakePlan, sink: &'a dyn EventSink) -> Vec<ArchEvents<'a>> {
+    plan.architectures()
+        .map(|plan| ArchEvents {
+            arch: plan.arch,
+            sink,
+        })
+        .collect()
 }

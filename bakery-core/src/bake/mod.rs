@@ -27,7 +27,7 @@ use self::steps::{base, builder, changes, checks, command, gate, image, publish,
 use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
 use crate::error::ErrorKind;
-use crate::events::{ArchEvents, Event, EventSink};
+use crate::events::{Event, EventSink};
 use crate::model::inputs::ReleaseInputs;
 use crate::model::time::rfc3339;
 use crate::model::{GateState, Provenance, Release, Step};
@@ -51,22 +51,8 @@ pub async fn bake(
     // One build per architecture, its events marked when there are several. A build
     // that fails stops the others: the release holds every architecture or none.
     let siblings = bake.cancel.child_token();
-    let several = !plan.other_architectures.is_empty();
-    let marked: Vec<ArchEvents> = plan
-        .architectures()
-        .map(|plan| ArchEvents {
-            arch: plan.arch,
-            sink,
-        })
-        .collect();
-    let builds: Vec<Bake> = plan
-        .architectures()
-        .zip(&marked)
-        .map(|(plan, marked)| {
-            let sink: &dyn EventSink = if several { marked } else { sink };
-            bake.build(plan, sink, siblings.clone())
-        })
-        .collect();
+    let marks = context::marks(plan, sink);
+    let builds = bake.builds(&marks, &siblings);
     let mut facts = Facts {
         tests: plan.gate,
         ..Facts::default()

@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::cleanup;
-use super::context::{Bake, Failure};
+use super::context::{self, Bake, Failure};
 use super::lease::{renewing, LEASE, RENEWAL};
 use super::report::{BakeStatus, StepRecord};
 use super::steps::gate::Placement;
@@ -21,7 +21,7 @@ use crate::aws::state::ImageState;
 use crate::aws::Aws;
 use crate::config::Recipe;
 use crate::error::{Error, ErrorKind};
-use crate::events::{ArchEvents, Event, EventSink};
+use crate::events::{Event, EventSink};
 use crate::model::gate::TAG_TESTS;
 use crate::model::release::parse_version;
 use crate::model::time::{rfc3339, rfc3339_before};
@@ -131,22 +131,8 @@ pub async fn retest(
     // A release of several architectures is tested on each, at once, as a bake makes
     // them: a failure in one stops the other.
     let siblings = bake.cancel.child_token();
-    let several = !plan.other_architectures.is_empty();
-    let marked: Vec<ArchEvents> = plan
-        .architectures()
-        .map(|plan| ArchEvents {
-            arch: plan.arch,
-            sink,
-        })
-        .collect();
-    let builds: Vec<Bake> = plan
-        .architectures()
-        .zip(&marked)
-        .map(|(plan, marked)| {
-            let sink: &dyn EventSink = if several { marked } else { sink };
-            bake.build(plan, sink, siblings.clone())
-        })
-        .collect();
+    let marks = context::marks(plan, sink);
+    let builds = bake.builds(&marks, &siblings);
     let mut found = None;
     let outcome = run(&bake, &builds, &siblings, &mut found).await;
     let failure = outcome.err();
