@@ -472,3 +472,46 @@ async fn a_signal_while_both_images_are_pending_removes_both_and_each_its_own_sn
     );
     assert_eq!(aws.footprint().await, before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outdated_sees_the_base_of_each_architecture_move() {
+    let aws = Account::in_third_emulator("eu-north-1").await;
+    let recipes = recipe_folder(&[
+        ("base", AL2023),
+        ("zookeeper", "role = \"base\", channel = \"stable\""),
+    ]);
+    for role in ["base", "zookeeper"] {
+        let path = recipes.path().join(role).join("recipe.toml");
+        std::fs::write(
+            &path,
+            both_architectures(&std::fs::read_to_string(&path).unwrap()),
+        )
+        .unwrap();
+    }
+    let base = recipes.path().join("base");
+    let first = images_of(&aws.bake_ok(&base, &["--version", "1.0.0", "--promote", "stable"]));
+    let second = images_of(&aws.bake_ok(&base, &["--version", "1.1.0"]));
+    aws.bake_ok(&recipes.path().join("zookeeper"), &["--version", "1.0.0"]);
+    let outdated = || {
+        aws.bakery()
+            .args(["outdated"])
+            .arg_path(recipes.path())
+            .run()
+    };
+    outdated().expect_code(0);
+
+    // Only the arm64 key moves: the x86_64 build's inputs are as they were.
+    aws.point_channel_by_hand(
+        "base",
+        "stable/arm64",
+        image_in(&second, "eu-north-1", "arm64"),
+    )
+    .await;
+    let moved = outdated();
+    moved.expect_code(4);
+    moved.expect_stdout(&format!(
+        "its base moved: {} (arm64) then, {} (arm64) now",
+        image_in(&first, "eu-north-1", "arm64"),
+        image_in(&second, "eu-north-1", "arm64")
+    ));
+}

@@ -116,10 +116,12 @@ async fn role_state(
         .filter(|f| f.role.as_deref() == Some(role.as_str()))
         .cloned()
         .collect();
-    let newest = catalog::list(home, role)
+    let listed: Vec<catalog::ReleaseSummary> = catalog::list(home, role)
         .await?
         .into_iter()
-        .find(|r| matches!(r.state, ReleaseState::Available | ReleaseState::Deprecated));
+        .filter(|r| matches!(r.state, ReleaseState::Available | ReleaseState::Deprecated))
+        .collect();
+    let newest = listed.first().cloned();
     let Some(newest) = newest else {
         return Ok(RoleState {
             role: role.to_string(),
@@ -150,6 +152,25 @@ async fn role_state(
                 }
             }
             None => reasons.push(Reason::InputsUnknown),
+        }
+        // The record's inputs are the first architecture's; each other one's base is
+        // on its image (`bakery:base-image`).
+        for other in &plan.other_architectures {
+            let arch = other.arch.as_str();
+            let (base_now, _) = base::resolve(home, &other.base, other.arch).await?;
+            let image = listed
+                .iter()
+                .find(|r| r.version == newest.version && r.architecture.as_deref() == Some(arch));
+            match image.map(|image| image.base_image.clone()) {
+                None => reasons.push(Reason::Changed {
+                    what: vec![format!("{arch} (the release has no {arch} image)")],
+                }),
+                Some(Some(was)) if was != base_now.id => reasons.push(Reason::BaseMoved {
+                    was: format!("{was} ({arch})"),
+                    now: format!("{} ({arch})", base_now.id),
+                }),
+                Some(_) => {}
+            }
         }
     }
     if let Some(age) = newest
