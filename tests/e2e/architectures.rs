@@ -274,7 +274,7 @@ async fn layered_roles_take_their_own_architecture_of_a_two_architecture_base() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn promote_distribute_deprecate_and_prune_take_every_architecture() {
+async fn promote_distribute_share_deprecate_and_prune_take_every_architecture() {
     let home = Account::in_third_emulator("eu-west-3").await;
     let away = Account::in_third_emulator("eu-south-1").await;
     let recipe = TestRecipe::new("base").with_both_architectures();
@@ -311,6 +311,30 @@ async fn promote_distribute_deprecate_and_prune_take_every_architecture() {
             away.image(copy).await.architecture().unwrap().as_str(),
             arch
         );
+    }
+
+    // Sharing grants every architecture's image (the account would still need the
+    // snapshots' key, which `share` says: exit 1).
+    let shared = home
+        .bakery()
+        .args(["share", "base", "1.0.0", "--account", "111122223333"])
+        .run();
+    shared.expect_stdout("cannot use key");
+    for arch in ["x86_64", "arm64"] {
+        let shared = home
+            .ec2
+            .describe_image_attribute()
+            .image_id(image_in(&first, "eu-west-3", arch))
+            .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+            .send()
+            .await
+            .unwrap();
+        let accounts: Vec<&str> = shared
+            .launch_permissions()
+            .iter()
+            .filter_map(|p| p.user_id())
+            .collect();
+        assert_eq!(accounts, ["111122223333"], "{arch}");
     }
 
     // A rollback moves both architectures' keys back.
