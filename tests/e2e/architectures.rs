@@ -538,4 +538,24 @@ async fn outdated_sees_the_base_of_each_architecture_move() {
         image_in(&first, "eu-north-1", "arm64"),
         image_in(&second, "eu-north-1", "arm64")
     ));
+
+    // A release whose arm64 copy never reached a region is missing there.
+    let mut record = aws.release_record("base", "1.1.0").await.unwrap();
+    record["architectures"]["x86_64"]["eu-west-2"] = json!("ami-12345678");
+    record["images"]["eu-west-2"] = json!("ami-12345678");
+    aws.write_claim("base", "1.1.0", &record).await;
+    let partly = aws
+        .bakery()
+        .args(["outdated", "--regions", "eu-north-1,eu-west-2"])
+        .arg_path(recipes.path())
+        .run();
+    partly.expect_code(4);
+    assert!(
+        partly
+            .stdout
+            .lines()
+            .any(|line| line.starts_with("base ") && line.contains("missing in eu-west-2")),
+        "{}",
+        partly.stdout
+    );
 }

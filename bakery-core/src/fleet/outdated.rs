@@ -4,6 +4,7 @@
 //! its fleets run beside it. A bounded number of reads per role: the role's images,
 //! the newest release's record, the base's own reads, and one audit per region.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -185,14 +186,16 @@ async fn role_state(
             });
         }
     }
-    let images = record
-        .as_ref()
-        .map(|r| r.images.clone())
-        .unwrap_or_default();
+    // Each architecture's regions: a region missing one of them misses the release.
+    let recorded: Vec<BTreeMap<String, String>> = match &record {
+        Some(r) if !r.architectures.is_empty() => r.architectures.values().cloned().collect(),
+        Some(r) => vec![r.images.clone()],
+        None => vec![BTreeMap::new()],
+    };
     let missing: Vec<String> = regions
         .iter()
         .map(|aws| aws.region.clone())
-        .filter(|region| !images.contains_key(region))
+        .filter(|region| recorded.iter().any(|images| !images.contains_key(region)))
         .collect();
     if !missing.is_empty() {
         reasons.push(Reason::MissingIn { regions: missing });
