@@ -59,20 +59,29 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     }
 }
 
-/// One line per region: what distribution did there.
+/// One line per region (and architecture, when a release has several): what
+/// distribution did there.
 pub fn print_regions(outcomes: &[RegionOutcome]) {
+    let mut architectures: Vec<Option<&str>> = outcomes.iter().map(|o| o.arch.as_deref()).collect();
+    architectures.sort();
+    architectures.dedup();
+    let several = architectures.len() > 1;
     let mut listing = table::rows();
     for outcome in outcomes {
-        listing.add_row(vec![
-            outcome.region.clone(),
-            outcome.status.as_str().to_string(),
+        let mut row = vec![outcome.region.clone()];
+        if several {
+            row.push(outcome.arch.clone().unwrap_or_default());
+        }
+        row.push(outcome.status.as_str().to_string());
+        row.push(
             outcome
                 .image_id
                 .as_deref()
                 .or(outcome.error.as_deref())
                 .unwrap_or("-")
                 .to_string(),
-        ]);
+        );
+        listing.add_row(row);
     }
     table::print_indented(listing, 2);
 }

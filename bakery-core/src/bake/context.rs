@@ -144,7 +144,7 @@ impl<'a> Bake<'a> {
 
     /// The build of one architecture of this bake (`plan` is that architecture's), with
     /// its events marked as its own when the bake makes several; `cancel` stops it.
-    pub fn build(
+    fn build(
         &self,
         plan: &'a BakePlan,
         sink: &'a dyn EventSink,
