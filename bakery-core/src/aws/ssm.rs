@@ -236,6 +236,18 @@ impl Ssm {
         description: &str,
     ) -> Result<Option<String>> {
         let previous = self.parameter(name).await?;
+        self.point_image_parameter(name, image_id, description)
+            .await?;
+        Ok(previous)
+    }
+
+    /// [`Ssm::put_image_parameter`] without reading the value it replaces.
+    pub async fn point_image_parameter(
+        &self,
+        name: &str,
+        image_id: &str,
+        description: &str,
+    ) -> Result<()> {
         self.client
             .put_parameter()
             .name(name)
@@ -247,7 +259,7 @@ impl Ssm {
             .send()
             .await
             .context(self.call("PutParameter").on(name))?;
-        Ok(previous)
+        Ok(())
     }
 
     /// Sends a script to one instance; returns the command id. SendCommand has no

@@ -47,13 +47,18 @@ fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
     )
 }
 
-fn ec2(rules: &[&Rule]) -> Ec2 {
-    let config = aws_sdk_ec2::Config::builder()
+/// An EC2 client answered by `rules`.
+fn ec2_config(rules: &[&Rule]) -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new("a", "b", None, None, "tests"))
         .http_client(create_mock_http_client())
         .interceptor(interceptor(rules))
+}
+
+fn ec2(rules: &[&Rule]) -> Ec2 {
+    let config = ec2_config(rules)
         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
         .build();
     Ec2::new(aws_sdk_ec2::Client::from_conf(config), REGION)
@@ -214,12 +219,7 @@ fn tagged() -> HttpResponse {
 
 /// A client as bakery builds it: retries, and the check before each request is sent.
 fn ec2_retrying(rules: &[&Rule]) -> Ec2 {
-    let config = aws_sdk_ec2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("a", "b", None, None, "tests"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor(rules))
+    let config = ec2_config(rules)
         .interceptor(super::signal::StopNewRequests)
         .retry_config(
             aws_sdk_ec2::config::retry::RetryConfig::standard()

@@ -59,8 +59,6 @@ pub struct Bake<'a> {
 pub struct Facts {
     /// Known once the first step has chosen the version.
     pub release: Option<Release>,
-    /// The first architecture's base image.
-    pub base_image: Option<String>,
     /// Each architecture's base image.
     pub base_images: std::collections::BTreeMap<Arch, String>,
     /// `role@version` of the base, when the recipe is layered on another role.

@@ -144,7 +144,6 @@ async fn chain(
     });
     let (claimed, bases) = tokio::join!(claim, all_or_none(siblings, resolve));
     let (claimed, bases) = (claimed?, bases?);
-    facts.base_image = Some(bases[0].image.id.clone());
     facts.base_images = builds
         .iter()
         .zip(&bases)
@@ -379,6 +378,7 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         Some(release) => plan.completion(release, &unfinished),
         None => Vec::new(),
     };
+    let builders = bake.builders();
     let report = BakeReport {
         status,
         unfinished,
@@ -394,9 +394,9 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         run_uuid: plan.run_uuid.clone(),
         vars: plan.vars.clone(),
         region: bake.region().to_string(),
-        builder_instance_id: bake.builders().first().map(|(_, id)| id.clone()),
-        builders: bake.builders().into_iter().collect(),
-        base_image: facts.base_image,
+        builder_instance_id: builders.first().map(|(_, id)| id.clone()),
+        builders: builders.into_iter().collect(),
+        base_image: facts.base_images.get(&plan.arch).cloned(),
         base_images: facts.base_images,
         base_release: facts.base_release,
         images: match facts.unchanged {

@@ -255,14 +255,10 @@ async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
             false => record.architectures.get(&arch).unwrap_or(&record.images),
         };
         let Some(image_id) = of_arch.get(region) else {
-            let regions: Vec<&String> = record.regions().into_iter().collect();
+            let regions: Vec<&str> = record.regions().into_iter().map(String::as_str).collect();
             return Err(Error::input(format!(
                 "{release} has no image in {region} (it is in {})",
-                regions
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                regions.join(", ")
             ))
             .with_hint("run `bakery test` with --region set to one of those"));
         };

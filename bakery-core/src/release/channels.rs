@@ -191,19 +191,15 @@ pub async fn promote(
         let (_, image_id) = keys.next().expect("a region with images has the plain key");
         // The plain name last: a launch template resolving it finds every
         // architecture's key already moved.
-        let mut architectures = BTreeMap::new();
         for (key, image) in keys {
-            ssm.put_image_parameter(
-                &Release::channel_parameter(&release.role, &key),
-                &image,
-                &description,
-            )
-            .await?;
-            architectures.insert(
-                key.rsplit('/').next().unwrap_or_default().to_string(),
-                image,
-            );
+            let key = Release::channel_parameter(&release.role, &key);
+            ssm.point_image_parameter(&key, &image, &description)
+                .await?;
         }
+        let architectures = images
+            .iter()
+            .filter_map(|(id, arch)| Some((arch.as_ref()?.to_string(), id.clone())))
+            .collect();
         let previous = ssm
             .put_image_parameter(&parameter, &image_id, &description)
             .await?;
@@ -292,7 +288,7 @@ pub async fn move_latest(aws: &Aws, release: &Release, regions: &[String]) -> Re
                 let parameter = Release::channel_parameter(&release.role, key);
                 regional
                     .ssm
-                    .put_image_parameter(&parameter, image, &description)
+                    .point_image_parameter(&parameter, image, &description)
                     .await?;
             }
         }

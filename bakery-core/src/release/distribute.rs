@@ -317,7 +317,7 @@ pub async fn complete(
                 if let Some(copy) = &outcome.image_id {
                     aws.in_region(&outcome.region)
                         .ssm
-                        .put_image_parameter(&parameter, copy, &description)
+                        .point_image_parameter(&parameter, copy, &description)
                         .await?;
                 }
             }
