@@ -2,7 +2,7 @@
 //! under one claim, records both, moves a channel key per architecture, and keeps all
 //! of them or none.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
@@ -18,6 +18,21 @@ fn images_of(result: &Value) -> Vec<(String, String, String)> {
         .map(|i| {
             let text = |key: &str| i[key].as_str().unwrap().to_string();
             (text("region"), text("arch"), text("image_id"))
+        })
+        .collect()
+}
+
+/// Each image booted once, on the gate's default type for its architecture.
+fn each_booted_once(images: &[(String, String, String)]) -> BTreeMap<String, Vec<String>> {
+    images
+        .iter()
+        .map(|(_, arch, image)| {
+            let instance_type = if arch == "arm64" {
+                "t4g.small"
+            } else {
+                "t3.small"
+            };
+            (image.clone(), vec![instance_type.to_string()])
         })
         .collect()
 }
@@ -435,7 +450,13 @@ async fn the_gate_tests_each_architecture_and_bakery_test_tests_both_again() {
     }
     let result = bake.json();
     assert_eq!(result["tests"], "passed");
-    for (_, arch, image) in images_of(&result) {
+    let images = images_of(&result);
+    assert_eq!(
+        aws.test_boots(result["bake_id"].as_str().unwrap()).await,
+        each_booted_once(&images),
+        "EC2 holds one test instance per image, of the image's architecture"
+    );
+    for (_, arch, image) in images {
         assert_eq!(
             tags(aws.image(&image).await.tags())["bakery:tests"],
             "passed (smoke)",
@@ -459,6 +480,12 @@ async fn the_gate_tests_each_architecture_and_bakery_test_tests_both_again() {
         );
     }
     assert_eq!(tested.json()["tests"], "passed");
+    assert_eq!(
+        aws.test_boots(tested.json()["run_id"].as_str().unwrap())
+            .await,
+        each_booted_once(&skipped),
+        "bakery test booted each image on an instance of its own"
+    );
     for (_, arch, image) in skipped {
         assert_eq!(
             tags(aws.image(&image).await.tags())["bakery:tests"],

@@ -22,17 +22,8 @@ fn gated(role: &str) -> TestRecipe {
         )
 }
 
-/// The instances the bake launched with `bakery:test-instance`, terminated or not.
 async fn test_instances(aws: &Account, bake_id: &str) -> Vec<aws_sdk_ec2::types::Instance> {
-    aws.instances()
-        .await
-        .into_iter()
-        .filter(|i| {
-            let tags = tags(i.tags());
-            tags.get("bakery:test-instance").map(String::as_str) == Some("true")
-                && tags.get("bakery:bake-id").map(String::as_str) == Some(bake_id)
-        })
-        .collect()
+    aws.test_instances(bake_id).await
 }
 
 fn step_names(result: &Value) -> Vec<String> {

@@ -70,11 +70,22 @@ async fn channels_follow_promotions_and_roll_back_and_releases_show_it_all() {
         .unwrap();
     assert_eq!(history.parameters().len(), 2);
 
-    let deprecated = aws
+    let past = aws
         .bakery()
         .args(["deprecate", "shop", "1.0.0", "--at", "2020-01-01"])
         .run();
+    assert_eq!(past.code, 2, "AWS deprecates from a later time only");
+    past.expect_stderr("`2020-01-01` is in the past");
+    let deprecated = aws
+        .bakery()
+        .args(["deprecate", "shop", "1.0.0", "--at", "2030-01-01"])
+        .run();
     deprecated.expect_code(0);
+    assert_eq!(
+        aws.image(&image_of(&first)).await.deprecation_time(),
+        Some("2030-01-01T00:00:00.000Z")
+    );
+    aws.deprecation_passed(&image_of(&first));
     let table = aws.bakery().args(["releases", "shop"]).run();
     assert!(table.stdout.starts_with("VERSION"), "{}", table.stdout);
     let line = table

@@ -163,6 +163,13 @@ impl Account {
         self.control("POST", "config", &settings.to_string());
     }
 
+    /// Lets the deprecation time of `image_id` pass (a fixture: AWS takes only future
+    /// deprecation times, so on AWS this state comes by waiting).
+    pub fn deprecation_passed(&self, image_id: &str) {
+        let body = serde_json::json!({ "region": self.region, "image_id": image_id });
+        self.control("POST", "deprecation-passed", &body.to_string());
+    }
+
     /// How many `action` calls this region's emulator has answered so far.
     pub fn calls(&self, action: &str) -> u64 {
         let answer = self.control("GET", "calls", "");
@@ -333,6 +340,33 @@ impl Account {
             .iter()
             .flat_map(|r| r.instances().to_vec())
             .collect()
+    }
+
+    /// The instances a bake (or `bakery test` run) launched with
+    /// `bakery:test-instance`, terminated or not.
+    pub async fn test_instances(&self, run_id: &str) -> Vec<aws_sdk_ec2::types::Instance> {
+        self.instances()
+            .await
+            .into_iter()
+            .filter(|i| {
+                let tags = tags(i.tags());
+                tags.get("bakery:test-instance").map(String::as_str) == Some("true")
+                    && tags.get("bakery:bake-id").map(String::as_str) == Some(run_id)
+            })
+            .collect()
+    }
+
+    /// What EC2 holds of a run's release gate: for each image, the instance types of
+    /// the test instances booted from it.
+    pub async fn test_boots(&self, run_id: &str) -> BTreeMap<String, Vec<String>> {
+        let mut boots: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for instance in self.test_instances(run_id).await {
+            boots
+                .entry(instance.image_id().unwrap().to_string())
+                .or_default()
+                .push(instance.instance_type().unwrap().as_str().to_string());
+        }
+        boots
     }
 
     pub async fn instance_state(&self, instance_id: &str) -> String {

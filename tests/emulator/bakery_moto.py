@@ -80,6 +80,11 @@ DEFAULTS: dict[str, Any] = {
     # The emulated account has opted in to the region (AWS: DescribeRegions says
     # "opted-in"; "not-opted-in" regions refuse every call with OptInRequired).
     "opted_in": True,
+    # Client tokens of RunInstances and CopyImage as EC2 honours them (False: as moto
+    # does, for the conformance tests' proof that they test something).
+    "client_tokens": True,
+    # EnableImageDeprecation refuses a past date and one more than 10 years ahead.
+    "deprecation_dates_checked": True,
 }
 
 
@@ -351,8 +356,11 @@ AmisResponse.copy_image = _copy_image_response  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------- idempotency (ClientToken)
-# AWS: a repeated RunInstances or CopyImage with the same client token returns the first
-# call's result instead of acting again. moto acts every time.
+# AWS (Amazon EC2 Developer Guide, "Ensuring idempotency in Amazon EC2 API requests"):
+# RunInstances and CopyImage take a client token. A request repeated with the same token
+# and the same parameters succeeds without acting again and returns the first request's
+# result; the same token with any other parameter changed (the region and Availability
+# Zone aside) fails with IdempotentParameterMismatch. moto acts on every call.
 
 from moto.ec2.models.instance_types import INSTANCE_TYPES  # noqa: E402
 from moto.ec2.responses.instances import InstanceResponse  # noqa: E402
@@ -360,10 +368,63 @@ from moto.ssm.models import ssm_backends  # noqa: E402
 
 _original_run_instances_response = InstanceResponse.run_instances
 
+# What makes two requests "the same" is every parameter but these.
+_NOT_PARAMETERS = {"Action", "Version", "ClientToken", "DryRun"}
+
 
 class InvalidParameterValue(EC2ClientError):
     def __init__(self, message: str):
         super().__init__("InvalidParameterValue", message)
+
+
+class IdempotentParameterMismatch(EC2ClientError):
+    def __init__(self) -> None:
+        super().__init__(
+            "IdempotentParameterMismatch",
+            "Arguments on this idempotent request are inconsistent with arguments used in "
+            "previous request(s).",
+        )
+
+
+class ClientTokens:
+    """The first result of each (account, region, action, token), with the parameters
+    it was asked with."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.first: dict[tuple[str, str, str, str], tuple[tuple[Any, ...], str]] = {}
+
+    def clear(self) -> None:
+        with self.lock:
+            self.first.clear()
+
+    def once(self, response: Any, action: str, act: Any, result_id: Any, replay: Any) -> Any:
+        """`act()` unless the token was seen: then the first result (`replay(id)`; None
+        when moto no longer has it) for the same parameters, IdempotentParameterMismatch
+        for others."""
+        token = response._get_param("ClientToken")
+        if not token or response._get_bool_param("DryRun", False):
+            return act()
+        if not SETTINGS.get(response.region, "client_tokens"):
+            return act()
+        key = (response.current_account, response.region, action, token)
+        parameters = tuple(sorted(
+            (name, tuple(values)) for name, values in response.querystring.items()
+            if name not in _NOT_PARAMETERS
+        ))
+        with self.lock:
+            earlier = self.first.get(key)
+            if earlier is not None and earlier[0] != parameters:
+                raise IdempotentParameterMismatch()
+            replayed = replay(earlier[1]) if earlier is not None else None
+            if replayed is not None:
+                return replayed
+            result = act()
+            self.first[key] = (parameters, result_id(result))
+            return result
+
+
+CLIENT_TOKENS = ClientTokens()
 
 
 def _resolve_image(self: InstanceResponse) -> None:
@@ -399,32 +460,42 @@ def _resolve_image(self: InstanceResponse) -> None:
         )
 
 
+def _reservation(backend: Any, reservation_id: str) -> Any:
+    return next((r for r in backend.all_reservations() if r.id == reservation_id), None)
+
+
+def _replayed(reservation: Any) -> Any:
+    return ActionResult(reservation) if reservation is not None else None
+
+
 def _run_instances_response(self: InstanceResponse) -> Any:
-    _resolve_image(self)
-    token = self._get_param("ClientToken")
-    if token and not self._get_bool_param("DryRun", False):
-        for reservation in self.ec2_backend.all_reservations():
-            if any(i.client_token == token for i in reservation.instances):
-                return ActionResult(reservation)
-    return _original_run_instances_response(self)
+    def act() -> Any:
+        _resolve_image(self)
+        return _original_run_instances_response(self)
+
+    # The token is checked against the parameters as sent (a `resolve:ssm:` image id
+    # stays a parameter, not the image it resolved to).
+    return CLIENT_TOKENS.once(
+        self,
+        "RunInstances",
+        act,
+        lambda result: result.result.id,
+        lambda reservation_id: _replayed(_reservation(self.ec2_backend, reservation_id)),
+    )
 
 
 InstanceResponse.run_instances = _run_instances_response  # type: ignore[method-assign]
 
-_COPY_TOKENS: dict[tuple[str, str], str] = {}
-
 
 def _copy_image_idempotent(self: AmisResponse) -> Any:
-    token = self._get_param("ClientToken")
-    key = (self.region, token or "")
-    if token and not self._get_bool_param("DryRun", False):
-        earlier = _COPY_TOKENS.get(key)
-        if earlier and earlier in self.ec2_backend.amis:
-            return ActionResult({"ImageId": earlier})
-    result = _copy_image_response(self)
-    if token and isinstance(result, ActionResult) and isinstance(result.result, dict):
-        _COPY_TOKENS[key] = result.result["ImageId"]
-    return result
+    return CLIENT_TOKENS.once(
+        self,
+        "CopyImage",
+        lambda: _copy_image_response(self),
+        lambda result: result.result["ImageId"],
+        # Replayed even once the copy is gone: the token names that request for good.
+        lambda image_id: ActionResult({"ImageId": image_id}),
+    )
 
 
 AmisResponse.copy_image = _copy_image_idempotent  # type: ignore[method-assign]
@@ -451,12 +522,39 @@ def _deprecation_time(value: Any) -> str:
 
 
 def enable_image_deprecation(self: AmisResponse) -> ActionResult:
+    # AWS (EC2 API Reference, EnableImageDeprecation, DeprecateAt): "You can't specify a
+    # date in the past", and at most 10 years ahead. The reference names no error code
+    # for it; InvalidParameterValue is EC2's code for a parameter value it refuses.
     image_id = self._get_param("ImageId")
     deprecate_at = self._get_param("DeprecateAt")
     self.error_on_dryrun()
     ami = self.ec2_backend.describe_images(ami_ids=[image_id])[0]
-    ami.deprecation_time = _deprecation_time(deprecate_at)
+    when = _deprecation_time(deprecate_at)
+    if SETTINGS.get(self.region, "deprecation_dates_checked"):
+        at = datetime.datetime.fromisoformat(when.replace("Z", "+00:00"))
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if at < now:
+            raise InvalidParameterValue(
+                f"Value ({deprecate_at}) for parameter DeprecateAt is invalid. "
+                "The deprecation time can't be in the past."
+            )
+        if at > now + datetime.timedelta(days=3653):
+            raise InvalidParameterValue(
+                f"Value ({deprecate_at}) for parameter DeprecateAt is invalid. "
+                "The deprecation time can't be more than 10 years in the future."
+            )
+    ami.deprecation_time = when
     return ActionResult({"Return": True})
+
+
+def _deprecation_passed(body: dict[str, Any]) -> dict[str, Any]:
+    """A fixture, not an AWS call: the image's deprecation time is `at` (in the past),
+    the state an image reaches on AWS once its deprecation time comes."""
+    region, image_id = body["region"], body["image_id"]
+    account = body.get("account", "123456789012")
+    ami = ec2_backends[account][region].describe_images(ami_ids=[image_id])[0]
+    ami.deprecation_time = _deprecation_time(body.get("at", "2020-01-01T00:00:00Z"))
+    return {"image_id": image_id, "deprecation_time": ami.deprecation_time}
 
 
 def disable_image_deprecation(self: AmisResponse) -> ActionResult:
@@ -977,6 +1075,9 @@ class BakeryEmulator:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
+        if path == "/moto-api/reset":
+            # moto forgets every resource: the tokens that named them go too.
+            CLIENT_TOKENS.clear()
         if path.startswith(CONTROL_PREFIX):
             return self.control(path[len(CONTROL_PREFIX):], environ, start_response)
         if path.startswith(IMDS_PREFIX):
@@ -1018,6 +1119,9 @@ class BakeryEmulator:
                 return _json_response(start_response, "200 OK", SETTINGS.update(body))
             if what == "config" and method == "GET":
                 return _json_response(start_response, "200 OK", SETTINGS.snapshot("*"))
+            if what == "deprecation-passed" and method == "POST":
+                body = json.loads(_read_body(environ) or b"{}")
+                return _json_response(start_response, "200 OK", _deprecation_passed(body))
             if what == "calls" and method == "GET":
                 with self.calls_lock:
                     return _json_response(start_response, "200 OK", dict(self.calls))

@@ -94,7 +94,8 @@ pub struct Args {
     #[arg(long)]
     if_changed: bool,
     /// Bake on another base than the recipe's: ami-…, /ssm/parameter/path,
-    /// OWNER:NAME-PATTERN, or ROLE@CHANNEL / ROLE@VERSION.
+    /// OWNER:NAME-PATTERN, or ROLE@CHANNEL / ROLE@VERSION (pinned) / ROLE@RANGE
+    /// (^2.3, ~2.3).
     #[arg(long, value_name = "BASE")]
     base: Option<String>,
     /// Check the bake without making it: the reads it starts with, then the launch

@@ -1,6 +1,8 @@
 //! `bakery deprecate <role> <version> [--at DATE]`: mark a release's images deprecated.
 
-use bakery_core::model::time::{parse_when, rfc3339};
+use std::time::SystemTime;
+
+use bakery_core::model::time::{deprecation_time, rfc3339};
 use bakery_core::model::Release;
 use bakery_core::release::catalog;
 use bakery_core::Error;
@@ -15,7 +17,8 @@ pub struct Args {
     role: String,
     /// The release's version, e.g. 2.4.0.
     version: String,
-    /// YYYY-MM-DD, an RFC 3339 time, or `now`.
+    /// YYYY-MM-DD or an RFC 3339 time, later than now and within 10 years (as AWS
+    /// takes it), or `now` (the next whole minute).
     #[arg(long, default_value = "now")]
     at: String,
     /// Regions to act in (default: the environment's, else the current region).
@@ -26,7 +29,7 @@ pub struct Args {
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let deprecated = async {
         let release = Release::parse(&args.role, &args.version)?;
-        let when = parse_when(&args.at)?;
+        let when = deprecation_time(&args.at, SystemTime::now())?;
         let regions = context.regions(&args.regions);
         let aws = context.reach(&regions).await?;
         let regions = aws.in_regions(&regions);

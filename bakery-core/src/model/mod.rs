@@ -10,6 +10,7 @@ pub mod resource;
 pub mod sharing;
 pub mod step;
 pub mod time;
+pub mod token;
 pub mod version;
 
 pub use gate::GateState;
@@ -19,4 +20,5 @@ pub use release::{Provenance, Release};
 pub use resource::Resource;
 pub use sharing::{PermissionChange, Sharing};
 pub use step::Step;
+pub use token::{ClientToken, Launch};
 pub use version::{Bump, VersionRequest};

@@ -1,6 +1,6 @@
 //! Points in time as AWS and bakery write them: RFC 3339.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 
@@ -50,6 +50,34 @@ pub fn rfc3339_before(a: &str, b: &str) -> bool {
     }
 }
 
+/// How far ahead EnableImageDeprecation takes a date: 10 years (EC2 API Reference,
+/// EnableImageDeprecation, `DeprecateAt`).
+const DEPRECATION_HORIZON: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// When a release's images are deprecated, as EnableImageDeprecation takes it: a date
+/// after `now` (AWS refuses one in the past and rounds to the minute) and within 10
+/// years; `now` is the next whole minute.
+pub fn deprecation_time(text: &str, now: SystemTime) -> Result<SystemTime> {
+    let minute = 60;
+    if text == "now" {
+        let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        return Ok(UNIX_EPOCH + Duration::from_secs((seconds / minute + 1) * minute));
+    }
+    let at = parse_when(text)?;
+    if at <= now + Duration::from_secs(minute) {
+        return Err(Error::input(format!(
+            "--at `{text}` is in the past: AWS deprecates an image from a later time only"
+        ))
+        .with_hint("give a later date, or `now`"));
+    }
+    if at > now + DEPRECATION_HORIZON {
+        return Err(Error::input(format!(
+            "--at `{text}` is more than 10 years ahead, later than AWS takes"
+        )));
+    }
+    Ok(at)
+}
+
 /// `2027-03-01`, `2027-03-01T12:00:00Z`, or `now`.
 pub fn parse_when(text: &str) -> Result<SystemTime> {
     if text == "now" {
@@ -96,6 +124,33 @@ mod tests {
         assert_eq!(human(Duration::from_secs(7 * day + 90)), "7 days 1m");
         assert_eq!(human(Duration::from_secs(2 * 3600 + 30 * 60)), "2h 30m");
         assert_eq!(human(Duration::from_secs(45)), "45s");
+    }
+
+    #[test]
+    fn a_deprecation_time_is_later_than_now_and_within_ten_years() {
+        let now = parse_when("2026-12-07T11:13:51Z").unwrap();
+        let at = |text| deprecation_time(text, now).map(rfc3339);
+        assert_eq!(
+            at("now").unwrap(),
+            "2026-12-07T11:14:00Z",
+            "the next whole minute"
+        );
+        assert_eq!(at("2027-03-01").unwrap(), "2027-03-01T00:00:00Z");
+        let past = at("2020-01-01").unwrap_err();
+        assert!(
+            past.to_string().contains("`2020-01-01` is in the past"),
+            "{past}"
+        );
+        assert_eq!(past.kind(), crate::error::ErrorKind::InvalidInput);
+        assert!(
+            at("2026-12-07T11:14:00Z").is_err(),
+            "within the minute AWS rounds to"
+        );
+        assert!(at("2036-12-01").is_ok());
+        assert!(at("2037-01-01")
+            .unwrap_err()
+            .to_string()
+            .contains("10 years"));
     }
 
     #[test]

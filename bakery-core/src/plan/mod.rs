@@ -30,7 +30,8 @@ use crate::config::{layering, BaseImage, BuilderSettings, Destination, Merged, R
 use crate::error::{Error, Result};
 use crate::model::names::{check_channel, seconds};
 use crate::model::{
-    Arch, Document, GateState, Platform, Release, RoleName, Sharing, Step, VersionRequest,
+    Arch, ClientToken, Document, GateState, Launch, Platform, Release, RoleName, Sharing, Step,
+    VersionRequest,
 };
 use crate::script::firstboot;
 use crate::script::user_data::generalize_script;
@@ -387,10 +388,16 @@ impl BakePlan {
         self.builder_lifetime + self.test.as_ref().map_or(Duration::ZERO, |t| t.lifetime)
     }
 
-    /// RunInstances' client token: a retried launch returns the same instance (each
-    /// architecture's builder its own).
-    pub fn client_token(&self) -> String {
-        format!("bakery-{}-{}", self.bake_id, self.arch)
+    /// RunInstances' client token for this build's builder or test instance: a retried
+    /// launch returns the same instance, and no other launch shares it.
+    pub fn client_token(&self, launch: Launch) -> ClientToken {
+        ClientToken::launch(&self.bake_id, self.arch, launch)
+    }
+
+    /// The name of the security group this build's test instance gets when it has none
+    /// to share (`bakery test`).
+    pub fn test_group_name(&self) -> String {
+        format!("bakery-test-{}-{}", self.bake_id, self.arch)
     }
 
     /// The Run Command of a command step (on the builder or the test instance).
@@ -517,16 +524,7 @@ pub fn new_run_uuid() -> String {
         .to_string()
 }
 
-/// A bake id that sorts by time and is unique enough to tag and find resources by:
-/// `20261122t022438-3f9a1c`.
-pub fn new_bake_id(now: SystemTime) -> String {
-    let stamp = humantime::format_rfc3339_seconds(now)
-        .to_string()
-        .replace(['-', ':'], "")
-        .trim_end_matches('Z')
-        .to_ascii_lowercase();
-    format!("{stamp}-{:06x}", fastrand::u32(..0x0100_0000))
-}
+pub use crate::model::token::new_run_id as new_bake_id;
 
 #[cfg(test)]
 mod tests;

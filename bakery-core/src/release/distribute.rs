@@ -18,7 +18,8 @@ use crate::config::recipe::DEFAULT_DEPRECATE_AFTER;
 use crate::config::Destination;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
-use crate::model::{Arch, Release, Resource, Step};
+use crate::model::token::new_run_id;
+use crate::model::{Arch, ClientToken, Release, Resource, Step};
 use crate::ops::removal::Remover;
 use crate::wait::{Deadlines, Transition};
 
@@ -52,9 +53,12 @@ pub struct RegionOutcome {
     pub error: Option<String>,
 }
 
-/// Copies `source` (in `aws`'s region) to each destination, `jobs` at a time.
+/// Copies `source` (in `aws`'s region) to each destination, `jobs` at a time, as
+/// `run`'s requests (a bake's, or a `bakery distribute`'s).
+#[allow(clippy::too_many_arguments)]
 pub async fn distribute(
     aws: &Aws,
+    run: &str,
     source: &ImageInfo,
     destinations: &[Destination],
     deprecate_at: SystemTime,
@@ -66,7 +70,8 @@ pub async fn distribute(
         .iter()
         .map(|destination| {
             Box::pin(async move {
-                let copied = copy_to(aws, source, destination, deprecate_at, sink, cancel).await;
+                let copied =
+                    copy_to(aws, run, source, destination, deprecate_at, sink, cancel).await;
                 RegionOutcome::of(&destination.region, source.architecture.clone(), copied)
             })
         })
@@ -130,6 +135,7 @@ pub fn region_work(source: &ImageInfo, present: Vec<ImageInfo>) -> RegionWork {
 /// copy that region has.
 async fn copy_to(
     source_aws: &Aws,
+    run: &str,
     source: &ImageInfo,
     destination: &Destination,
     deprecate_at: SystemTime,
@@ -170,7 +176,7 @@ async fn copy_to(
         return Ok((CopyStatus::Present, *existing));
     }
     let description = format!("{} (copy from {})", source.name, source_aws.region);
-    let token = format!("bakery-copy-{}", source.id);
+    let token = ClientToken::copy(run, &source.id, region, destination.kms_key.as_deref());
     let copy = aws
         .ec2
         .copy_image(
@@ -281,6 +287,7 @@ pub async fn complete(
     jobs: usize,
     sink: &dyn EventSink,
 ) -> Result<Vec<RegionOutcome>> {
+    let run = new_run_id(SystemTime::now());
     let sources: Vec<ImageInfo> = release_images(aws, release)
         .await?
         .into_iter()
@@ -303,8 +310,17 @@ pub async fn complete(
             .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
             .unwrap_or_else(|| SystemTime::now() + DEFAULT_DEPRECATE_AFTER);
         let never = CancellationToken::new();
-        let outcomes =
-            distribute(aws, source, destinations, deprecate_at, jobs, sink, &never).await;
+        let outcomes = distribute(
+            aws,
+            &run,
+            source,
+            destinations,
+            deprecate_at,
+            jobs,
+            sink,
+            &never,
+        )
+        .await;
         // The channels that name the image here name its copies in the regions it
         // now reaches.
         let description = format!("bakery: channel of {}", release.role);

@@ -10,6 +10,7 @@ use crate::aws::batch::Answer;
 use crate::aws::error::{dry_run_outcome, Call, Context, OrAbsent};
 use crate::aws::state::ImageState;
 use crate::error::Result;
+use crate::model::ClientToken;
 
 /// Each image of `ids` that EC2 knows, in one DescribeImages (None when EC2 refuses
 /// the list for an id it does not know, or a malformed one: [`crate::aws::batch`] asks
@@ -231,12 +232,12 @@ impl Ec2 {
         name: &str,
         description: &str,
         kms_key: Option<&str>,
-        client_token: &str,
+        client_token: &ClientToken,
     ) -> Result<String> {
         let out = self
             .copy_image_request(source_region, source_image_id, name, kms_key)
             .description(description)
-            .client_token(client_token)
+            .client_token(client_token.as_str())
             .send()
             .await
             .context(self.call("CopyImage").on(source_image_id))?;

@@ -17,6 +17,7 @@ use crate::aws::batch::Answer;
 use crate::aws::error::{dry_run_outcome, Call, Context, OrAbsent};
 use crate::aws::state::InstanceState;
 use crate::error::Result;
+use crate::model::ClientToken;
 
 /// Each instance of `ids` that EC2 knows, in one DescribeInstances (None when EC2
 /// refuses the list for an id it does not know: [`crate::aws::batch`] asks again).
@@ -65,7 +66,7 @@ pub struct BuilderLaunch {
     pub instance_profile: Option<String>,
     pub user_data: String,
     /// Makes a retried RunInstances return the same instance instead of a second one.
-    pub client_token: String,
+    pub client_token: ClientToken,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -123,7 +124,7 @@ impl Ec2 {
             .instance_type(InstanceType::from(launch.instance_type.as_str()))
             .min_count(1)
             .max_count(1)
-            .client_token(&launch.client_token)
+            .client_token(launch.client_token.as_str())
             .metadata_options(
                 InstanceMetadataOptionsRequest::builder()
                     .http_tokens(HttpTokensState::Required)

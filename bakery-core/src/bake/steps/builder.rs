@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::model::release::builder_tags;
 use crate::model::time::rfc3339;
-use crate::model::{PublicAddress, Release, Resource, SsmPath, Step};
+use crate::model::{Launch, PublicAddress, Release, Resource, SsmPath, Step};
 use crate::ops::idempotent::created_or_found;
 use crate::script::user_data::builder_user_data;
 use crate::wait::{self, Poll, Transition, WaitPolicy};
@@ -163,7 +163,7 @@ pub fn launch_request(
             plan.builder_lifetime,
             builder.installs_ssm_agent(),
         ),
-        client_token: plan.client_token(),
+        client_token: plan.client_token(Launch::Builder),
         tags,
     })
 }

@@ -13,7 +13,7 @@ use crate::aws::ec2::{BuilderLaunch, ImageInfo};
 use crate::error::{Error, FirstbootFailure, Result};
 use crate::model::release::test_instance_tags;
 use crate::model::time::rfc3339;
-use crate::model::{Release, Resource, Step};
+use crate::model::{Launch, Release, Resource, Step};
 use crate::ops::idempotent::created_or_found;
 use crate::plan::{CommandStep, TestPlan};
 use crate::script::firstboot::FirstbootOutcome;
@@ -74,7 +74,7 @@ pub fn request(
         test.lifetime,
         bake.plan.builder.installs_ssm_agent(),
     );
-    request.client_token = format!("bakery-test-{}", bake.plan.bake_id);
+    request.client_token = bake.plan.client_token(Launch::TestInstance);
     Ok((request, deadline))
 }
 
@@ -141,7 +141,7 @@ async fn own_group(bake: &Bake<'_>, release: &Release, vpc: &str) -> Result<Stri
         None,
         &BTreeMap::new(),
     );
-    let name = format!("bakery-test-{}", bake.plan.bake_id);
+    let name = bake.plan.test_group_name();
     let description = format!("bakery test instance of {release}: no inbound rules");
     let ec2 = &bake.aws.ec2;
     let created = ec2

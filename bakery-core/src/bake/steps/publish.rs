@@ -106,6 +106,7 @@ pub async fn distribute(
             })?;
         let outcomes = distribute::distribute(
             bake.aws,
+            &plan.bake_id,
             &source,
             &plan.copy_to,
             deprecate_at,

@@ -52,6 +52,48 @@ fn requirement_text<S: serde::Serializer>(
     s.serialize_str(&req.to_string())
 }
 
+/// A base's version: a whole version (`1.4.1`, `2.0.0-rc.1`) pins that release; a
+/// range is written as one (`^1.4`, `~1.4`, `>=1.2, <2`). A bare partial version
+/// (`1.4`), which semver would read as `^1.4`, is refused: it reads like a pin.
+pub fn version_requirement(text: &str) -> std::result::Result<semver::VersionReq, String> {
+    let text = text.trim();
+    if let Ok(version) = semver::Version::parse(text) {
+        return Ok(semver::VersionReq {
+            comparators: vec![semver::Comparator {
+                op: semver::Op::Exact,
+                major: version.major,
+                minor: Some(version.minor),
+                patch: Some(version.patch),
+                pre: version.pre,
+            }],
+        });
+    }
+    let written_as_range = text.starts_with(['=', '^', '~', '>', '<', '*']) || text.contains(',');
+    let hint =
+        "e.g. `2.4.0` (that release), `^2.3` (its newest 2.x from 2.3), `~2.3` (its newest 2.3.x)";
+    if !written_as_range {
+        return Err(format!(
+            "`{text}` is not a version requirement: neither a whole version nor a range; {hint}"
+        ));
+    }
+    semver::VersionReq::parse(text)
+        .map_err(|e| format!("`{text}` is not a version requirement ({e}); {hint}"))
+}
+
+/// The version a requirement pins, when it names exactly one (`=1.4.1`).
+pub fn pinned(requirement: &semver::VersionReq) -> Option<semver::Version> {
+    match requirement.comparators.as_slice() {
+        [c] if c.op == semver::Op::Exact => Some(semver::Version {
+            major: c.major,
+            minor: c.minor?,
+            patch: c.patch?,
+            pre: c.pre.clone(),
+            build: semver::BuildMetadata::EMPTY,
+        }),
+        _ => None,
+    }
+}
+
 /// How `plan` and errors say which base: `SSM parameter /aws/service/…`,
 /// `base@stable`, `base@^2.3 (its newest match)`.
 impl std::fmt::Display for BaseImage {
@@ -69,7 +111,10 @@ impl std::fmt::Display for BaseImage {
             BaseImage::Release {
                 role,
                 selector: BaseSelector::Version(requirement),
-            } => write!(f, "{role}@{requirement} (its newest release that matches)"),
+            } => match pinned(requirement) {
+                Some(version) => write!(f, "{role}@{version} (that release, pinned)"),
+                None => write!(f, "{role}@{requirement} (its newest release that matches)"),
+            },
             BaseImage::DryRunRelease {
                 release,
                 built_from,
@@ -219,9 +264,10 @@ pub(super) fn base_image(
                 (Some(channel), _) => {
                     return Err(format!("key `base.channel`: invalid channel `{channel}`"))
                 }
-                (_, Some(version)) => BaseSelector::Version(semver::VersionReq::parse(&version).map_err(|e| {
-                    format!("key `base.version`: `{version}` is not a version requirement ({e}); e.g. `^2.3`, `=2.4.0`")
-                })?),
+                (_, Some(version)) => BaseSelector::Version(
+                    version_requirement(&version)
+                        .map_err(|e| format!("key `base.version`: {e}"))?,
+                ),
                 _ => unreachable!("one of the two is set"),
             };
             Ok(BaseImage::Release { role, selector })

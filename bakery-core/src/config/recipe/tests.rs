@@ -130,6 +130,52 @@ fn a_base_can_be_another_roles_release() {
 }
 
 #[test]
+fn a_whole_version_pins_its_release_and_a_range_is_written_as_one() {
+    let role = RoleName::parse("zookeeper").unwrap();
+    let requirement = |text: &str| match BaseImage::parse_flag(text, &role) {
+        Ok(BaseImage::Release {
+            selector: BaseSelector::Version(requirement),
+            ..
+        }) => Ok(requirement),
+        other => Err(format!("{other:?}")),
+    };
+    let pin = requirement("base@1.4.1").unwrap();
+    assert!(pin.matches(&"1.4.1".parse().unwrap()));
+    assert!(
+        !pin.matches(&"1.5.0".parse().unwrap()),
+        "1.4.1 is not ^1.4.1"
+    );
+    assert!(requirement("base@2.0.0-rc.1")
+        .unwrap()
+        .matches(&"2.0.0-rc.1".parse().unwrap()));
+    assert!(requirement("base@^1.4")
+        .unwrap()
+        .matches(&"1.5.0".parse().unwrap()));
+    assert!(!requirement("base@~1.4")
+        .unwrap()
+        .matches(&"1.5.0".parse().unwrap()));
+    let partial = BaseImage::parse_flag("base@1.4", &role)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        partial.contains("--base `base@1.4`") && partial.contains("`^2.3`"),
+        "{partial}"
+    );
+    assert_eq!(
+        BaseImage::parse_flag("base@1.4.1", &role)
+            .unwrap()
+            .to_string(),
+        "base@1.4.1 (that release, pinned)"
+    );
+    assert_eq!(
+        BaseImage::parse_flag("base@^1.4", &role)
+            .unwrap()
+            .to_string(),
+        "base@^1.4 (its newest release that matches)"
+    );
+}
+
+#[test]
 fn the_base_flag_takes_every_form_of_base() {
     let role = RoleName::parse("zookeeper").unwrap();
     let parse = |text: &str| BaseImage::parse_flag(text, &role);

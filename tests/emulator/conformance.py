@@ -1,0 +1,237 @@
+"""Conformance tests of the emulator alone (no bakery): each reads as the AWS
+documentation it follows, and names the row of tests/emulator/README.md's faithfulness
+table it checks.
+
+Run by scripts/test against the suite's emulator (AWS_ENDPOINT_URL), before bakery's own
+tests, with the emulator's Python, twice:
+
+    .local-aws/venv/bin/python tests/emulator/conformance.py
+    .local-aws/venv/bin/python tests/emulator/conformance.py --switched-off
+
+The second run switches each class's behaviour off (the emulator then does what moto
+alone does) and fails unless every test fails: a test that passes either way tests
+nothing.
+
+Each test class takes regions of its own and sets their settings, so it does not see
+bakery's tests or another class's resources.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import unittest
+import urllib.request
+import uuid
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
+# No retries: a refused request must be seen as AWS answered it.
+NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
+# --switched-off: each class's behaviour off.
+SWITCHED_OFF = False
+# Tokens and names of this run, so that runs against one emulator do not meet.
+RUN = uuid.uuid4().hex[:8]
+
+
+def unique(name: str) -> str:
+    return f"{name}-{RUN}"
+
+
+def client(service: str, region: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=NO_RETRIES,
+    )
+
+
+def emulate(settings: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{ENDPOINT}/bakery-emulator/config",
+        data=json.dumps(settings).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+class Conformance(unittest.TestCase):
+    """A behaviour of the faithfulness table (`behaviour`, the emulator's setting that
+    switches it), in regions of its own."""
+
+    behaviour = ""
+    regions: tuple[str, ...] = ()
+
+    def setUp(self) -> None:
+        for region in self.regions:
+            emulate({"region": region, "clear_faults": True, self.behaviour: not SWITCHED_OFF})
+
+
+@functools.cache
+def an_image(region: str) -> str:
+    """An x86_64 image of moto's catalogue."""
+    images = client("ec2", region).describe_images(
+        Owners=["amazon"], Filters=[{"Name": "architecture", "Values": ["x86_64"]}]
+    )["Images"]
+    return sorted(i["ImageId"] for i in images)[0]
+
+
+def error_code(call: Any, **kwargs: Any) -> str:
+    try:
+        call(**kwargs)
+    except ClientError as error:
+        return error.response["Error"]["Code"]
+    raise AssertionError(f"{call.__name__} succeeded")
+
+
+def instances_with_token(ec2: Any, token: str) -> list[dict[str, Any]]:
+    reservations = ec2.describe_instances()["Reservations"]
+    return [
+        i for r in reservations for i in r["Instances"] if i.get("ClientToken") == token
+    ]
+
+
+class RunInstancesClientToken(Conformance):
+    """EC2 Developer Guide, "Ensuring idempotency in Amazon EC2 API requests"."""
+
+    behaviour = "client_tokens"
+    regions = ("sa-east-1", "ap-south-1")
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.ec2 = client("ec2", "sa-east-1")
+        self.image = an_image("sa-east-1")
+
+    def run_instance(self, token: str, instance_type: str = "t3.micro", region: str = "sa-east-1") -> Any:
+        return client("ec2", region).run_instances(
+            ImageId=an_image(region), InstanceType=instance_type, MinCount=1, MaxCount=1,
+            ClientToken=token,
+        )
+
+    def test_a_repeated_request_with_the_same_token_and_parameters_returns_the_first_instance(self) -> None:
+        first = self.run_instance(unique("conformance-same"))
+        again = self.run_instance(unique("conformance-same"))
+
+        self.assertEqual(first["ReservationId"], again["ReservationId"])
+        self.assertEqual(
+            [i["InstanceId"] for i in first["Instances"]],
+            [i["InstanceId"] for i in again["Instances"]],
+        )
+        self.assertEqual(len(instances_with_token(self.ec2, unique("conformance-same"))), 1)
+
+    def test_the_same_token_with_other_parameters_is_refused_with_idempotent_parameter_mismatch(self) -> None:
+        self.run_instance(unique("conformance-other"), "t3.micro")
+
+        code = error_code(
+            self.ec2.run_instances, ImageId=self.image, InstanceType="t3.small",
+            MinCount=1, MaxCount=1, ClientToken=unique("conformance-other"),
+        )
+
+        self.assertEqual(code, "IdempotentParameterMismatch")
+        launched = instances_with_token(self.ec2, unique("conformance-other"))
+        self.assertEqual([i["InstanceType"] for i in launched], ["t3.micro"], "nothing more launched")
+
+    def test_the_token_still_names_its_instance_once_it_is_terminated(self) -> None:
+        first = self.run_instance(unique("conformance-terminated"))["Instances"][0]["InstanceId"]
+        self.ec2.terminate_instances(InstanceIds=[first])
+
+        again = self.run_instance(unique("conformance-terminated"))["Instances"][0]["InstanceId"]
+
+        self.assertEqual(again, first)
+
+    def test_the_same_token_in_another_region_is_another_request(self) -> None:
+        here = self.run_instance(unique("conformance-regions"))["Instances"][0]["InstanceId"]
+        elsewhere = self.run_instance(unique("conformance-regions"), region="ap-south-1")
+        again = self.run_instance(unique("conformance-regions"), region="ap-south-1")
+
+        self.assertNotEqual(here, elsewhere["Instances"][0]["InstanceId"])
+        self.assertEqual(elsewhere["ReservationId"], again["ReservationId"])
+
+
+class CopyImageClientToken(Conformance):
+    """EC2 Developer Guide, "Ensuring idempotency in Amazon EC2 API requests" (CopyImage
+    is among the actions that take a client token)."""
+
+    behaviour = "client_tokens"
+    source_region = "sa-east-1"
+    region = "ap-south-1"
+    regions = (source_region, region)
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.ec2 = client("ec2", self.region)
+        self.source = an_image(self.source_region)
+
+    def copy(self, token: str, name: str) -> str:
+        return self.ec2.copy_image(
+            SourceImageId=self.source, SourceRegion=self.source_region, Name=name,
+            ClientToken=token,
+        )["ImageId"]
+
+    def test_a_repeated_copy_with_the_same_token_and_parameters_returns_the_first_image(self) -> None:
+        first = self.copy(unique("conformance-copy-same"), unique("conformance/same"))
+        again = self.copy(unique("conformance-copy-same"), unique("conformance/same"))
+
+        self.assertEqual(first, again)
+        named = self.ec2.describe_images(
+            Filters=[{"Name": "name", "Values": [unique("conformance/same")]}]
+        )["Images"]
+        self.assertEqual([i["ImageId"] for i in named], [first], "one copy made")
+
+    def test_the_same_token_with_other_parameters_is_refused_with_idempotent_parameter_mismatch(self) -> None:
+        self.copy(unique("conformance-copy-other"), unique("conformance/first"))
+
+        code = error_code(
+            self.ec2.copy_image, SourceImageId=self.source, SourceRegion=self.source_region,
+            Name=unique("conformance/second"), ClientToken=unique("conformance-copy-other"),
+        )
+
+        self.assertEqual(code, "IdempotentParameterMismatch")
+        named = self.ec2.describe_images(
+            Filters=[{"Name": "name", "Values": [unique("conformance/second")]}]
+        )["Images"]
+        self.assertEqual(named, [], "no second copy")
+
+    def test_the_token_still_names_its_copy_once_the_copy_is_deregistered(self) -> None:
+        first = self.copy(unique("conformance-copy-gone"), unique("conformance/gone"))
+        self.ec2.deregister_image(ImageId=first)
+
+        self.assertEqual(self.copy(unique("conformance-copy-gone"), unique("conformance/gone")), first)
+
+
+def prove_each_test_fails_switched_off() -> int:
+    """Every test must fail with its behaviour off; one that passes tests nothing."""
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    names = [test.id() for test in _tests(suite)]
+    result = unittest.TestResult()
+    suite.run(result)
+    failed = {test.id() for test, _ in result.failures + result.errors}
+    passing = [name for name in names if name not in failed]
+    for name in passing:
+        print(f"passes with its behaviour switched off: {name}", file=sys.stderr)
+    print(f"switched off: {result.testsRun - len(passing)} of {result.testsRun} tests fail, as they must")
+    return 1 if passing or not result.testsRun else 0
+
+
+def _tests(suite: unittest.TestSuite) -> list[unittest.TestCase]:
+    tests: list[unittest.TestCase] = []
+    for item in suite:
+        tests.extend(_tests(item) if isinstance(item, unittest.TestSuite) else [item])
+    return tests
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--switched-off"]:
+        SWITCHED_OFF = True
+        sys.exit(prove_each_test_fails_switched_off())
+    unittest.main(verbosity=1)
