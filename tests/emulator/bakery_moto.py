@@ -85,6 +85,8 @@ DEFAULTS: dict[str, Any] = {
     "client_tokens": True,
     # EnableImageDeprecation refuses a past date and one more than 10 years ahead.
     "deprecation_dates_checked": True,
+    # CopyImage puts its TagSpecifications on the copy and its snapshot.
+    "copy_image_tags": True,
 }
 
 
@@ -333,10 +335,16 @@ _original_copy_image_response = AmisResponse.copy_image
 def _copy_image_response(self: AmisResponse) -> Any:
     # moto drops CopyImage's Encrypted and KmsKeyId; kept for the copy's snapshot.
     _COPYING.encryption = (self._get_bool_param("Encrypted", False), self._get_param("KmsKeyId"))
+    # AWS (EC2 API Reference, CopyImage, TagSpecifications): tags for the new image
+    # (`image`) and its snapshots (`snapshot`) at creation; moto ignores them.
+    _COPYING.tags = (
+        self._parse_tag_specification() if SETTINGS.get(self.region, "copy_image_tags") else {}
+    )
     try:
         return _original_copy_image_response(self)
     finally:
         _COPYING.encryption = None
+        _COPYING.tags = {}
 
 
 def _copy_image(self: AmiBackend, *args: Any, **kwargs: Any) -> Ami:
@@ -348,6 +356,16 @@ def _copy_image(self: AmiBackend, *args: Any, **kwargs: Any) -> Ami:
     if encrypted or kms_key_id:
         ami.ebs_snapshot.encrypted = True
         ami.ebs_snapshot.kms_key_id = _key_arn(self.account_id, self.region_name, kms_key_id)
+    tags = getattr(_COPYING, "tags", None) or {}
+    unknown = sorted(set(tags) - {"image", "snapshot"})
+    if unknown:
+        raise InvalidParameterValue(
+            f"'{unknown[0]}' is not a valid taggable resource type for this operation."
+        )
+    for key, value in tags.get("image", {}).items():
+        self.create_tags([ami.id], {key: value})
+    for key, value in tags.get("snapshot", {}).items():
+        ami.ebs_snapshot.add_tag(key, value)
     _delay_image(ami)
     return ami
 

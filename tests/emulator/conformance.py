@@ -18,6 +18,7 @@ bakery's tests or another class's resources.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import os
@@ -207,6 +208,68 @@ class CopyImageClientToken(Conformance):
         self.ec2.deregister_image(ImageId=first)
 
         self.assertEqual(self.copy(unique("conformance-copy-gone"), unique("conformance/gone")), first)
+
+
+class CopyImageTagSpecifications(Conformance):
+    """EC2 API Reference, CopyImage, `TagSpecifications`: the tags go on the new image
+    (`image`) and its snapshots (`snapshot`) as they are created."""
+
+    behaviour = "copy_image_tags"
+    regions = ("sa-east-1", "ap-south-1")
+
+    def test_a_copy_is_created_with_its_tags_and_its_snapshots_with_theirs(self) -> None:
+        ec2 = client("ec2", "ap-south-1")
+
+        copy = ec2.copy_image(
+            SourceImageId=an_image("sa-east-1"), SourceRegion="sa-east-1",
+            Name=unique("conformance/tagged"),
+            TagSpecifications=[
+                {"ResourceType": "image", "Tags": [{"Key": "bakery:role", "Value": "base"}]},
+                {"ResourceType": "snapshot", "Tags": [{"Key": "bakery:version", "Value": "1.0.0"}]},
+            ],
+        )["ImageId"]
+
+        image = ec2.describe_images(ImageIds=[copy])["Images"][0]
+        self.assertEqual(image.get("Tags"), [{"Key": "bakery:role", "Value": "base"}])
+        snapshot = image["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+        tags = ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0].get("Tags")
+        self.assertEqual(tags, [{"Key": "bakery:version", "Value": "1.0.0"}])
+
+
+class EnableImageDeprecationDates(Conformance):
+    """EC2 API Reference, EnableImageDeprecation, `DeprecateAt`: "You can't specify a date
+    in the past", at most 10 years ahead; the seconds are rounded to the nearest minute."""
+
+    behaviour = "deprecation_dates_checked"
+    regions = ("sa-east-1",)
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.ec2 = client("ec2", "sa-east-1")
+        instance = self.ec2.run_instances(
+            ImageId=an_image("sa-east-1"), InstanceType="t3.micro", MinCount=1, MaxCount=1
+        )["Instances"][0]["InstanceId"]
+        self.image = self.ec2.create_image(InstanceId=instance, Name=unique(f"conformance/{self._testMethodName}"))["ImageId"]
+
+    def deprecation_time(self) -> str | None:
+        return self.ec2.describe_images(ImageIds=[self.image])["Images"][0].get("DeprecationTime")
+
+    def test_a_date_in_the_past_is_refused(self) -> None:
+        code = error_code(
+            self.ec2.enable_image_deprecation, ImageId=self.image,
+            DeprecateAt=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc),
+        )
+
+        self.assertEqual(code, "InvalidParameterValue")
+        self.assertIsNone(self.deprecation_time())
+
+    def test_a_date_more_than_ten_years_ahead_is_refused(self) -> None:
+        later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=3660)
+
+        code = error_code(self.ec2.enable_image_deprecation, ImageId=self.image, DeprecateAt=later)
+
+        self.assertEqual(code, "InvalidParameterValue")
+        self.assertIsNone(self.deprecation_time())
 
 
 def prove_each_test_fails_switched_off() -> int:

@@ -200,8 +200,8 @@ impl BakePlan {
                 .iter()
                 .map(|copy| {
                     format!(
-                        "ec2:CopyImage into {}{} (encrypted), ec2:DescribeImages (until available), \
-                         ec2:CreateTags (image and snapshots), ec2:EnableImageDeprecation, \
+                        "ec2:CopyImage into {}{} (encrypted; the image and its snapshots tagged \
+                         as created), ec2:DescribeImages (until available), ec2:EnableImageDeprecation, \
                          ssm:PutParameter (release record there)",
                         copy.region,
                         copy.kms_key

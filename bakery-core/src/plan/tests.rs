@@ -385,3 +385,49 @@ fn each_architecture_has_its_builder_type_and_one_type_for_both_is_refused() {
         "{refused}"
     );
 }
+
+#[test]
+fn no_two_builds_of_a_bake_nor_a_bake_and_its_bakery_test_share_a_client_token() {
+    let text = "name = \"base\"\nplatform = \"linux\"\narch = [\"x86_64\", \"arm64\"]\n\
+                base = { ssm_parameter = \"/p/{arch}\" }\n";
+    let recipe = Recipe::parse(Path::new("/nonexistent"), Path::new("recipe.toml"), text).unwrap();
+    let request = BakeRequest::default();
+    let build = |run: &str, arch: Arch| {
+        let settings =
+            layering::for_bake(&recipe, None, &request.flags, "eu-west-1", arch).unwrap();
+        BakePlan::from_recipe(
+            recipe.clone(),
+            arch,
+            VersionRequest::Exact("1.2.0".parse().unwrap()),
+            "sha256:0".into(),
+            &request,
+            settings,
+            run.into(),
+        )
+    };
+    let bake = "20261207t111351-abcdef";
+    let retest = "20261207t120000-123456";
+    let mut tokens = Vec::new();
+    for run in [bake, retest] {
+        for arch in Arch::ALL {
+            let plan = build(run, arch);
+            tokens.push(plan.client_token(Launch::Builder));
+            tokens.push(plan.client_token(Launch::TestInstance));
+            let image = format!("ami-{arch}");
+            for region in ["us-east-1", "eu-west-2"] {
+                tokens.push(ClientToken::copy(&plan.bake_id, &image, region, None));
+            }
+        }
+    }
+    let distinct: std::collections::BTreeSet<_> = tokens.iter().collect();
+    assert_eq!(distinct.len(), tokens.len(), "{tokens:?}");
+    let groups: std::collections::BTreeSet<_> = [bake, retest]
+        .iter()
+        .flat_map(|run| Arch::ALL.map(|arch| build(run, arch).test_group_name()))
+        .collect();
+    assert_eq!(
+        groups.len(),
+        4,
+        "a test instance's own group is its build's"
+    );
+}

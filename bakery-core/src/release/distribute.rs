@@ -1,6 +1,6 @@
 //! Distribution: copies of a release's image in other regions, with the same name,
-//! tags (on the image and its snapshots, set explicitly: CopyImage does not copy
-//! them), deprecation time, and per-region KMS key. Regions run concurrently up to a
+//! tags (on the image and its snapshots as CopyImage creates them: it copies none),
+//! deprecation time, and per-region KMS key. Regions run concurrently up to a
 //! bound; every region's outcome is reported; a region that already has the release
 //! (same name) is left alone, so a re-run completes a partial distribution.
 
@@ -185,6 +185,7 @@ async fn copy_to(
             &source.name,
             &description,
             destination.kms_key.as_deref(),
+            &source.tags,
             &token,
         )
         .await;
@@ -210,9 +211,6 @@ async fn copy_to(
         },
     });
     let copied = async {
-        aws.ec2
-            .tag(std::slice::from_ref(&image_id), &source.tags)
-            .await?;
         let image = Remover {
             aws,
             sink,
@@ -221,9 +219,6 @@ async fn copy_to(
         }
         .wait_for_image(&Step::Distribute, &image_id, Transition::ImageCopied)
         .await?;
-        if !image.snapshot_ids.is_empty() {
-            aws.ec2.tag(&image.snapshot_ids, &source.tags).await?;
-        }
         aws.ec2.enable_deprecation(&image_id, deprecate_at).await?;
         Ok::<_, Error>(image)
     };

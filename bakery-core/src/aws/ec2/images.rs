@@ -224,7 +224,10 @@ impl Ec2 {
     }
 
     /// Copies an image from another region into this one, encrypted (with `kms_key`
-    /// when given). Tags are not copied: the caller tags the copy.
+    /// when given), the copy and its snapshots tagged with `tags` as they are created
+    /// (CopyImage copies no tags; an account whose policy wants tags on create refuses
+    /// an untagged copy).
+    #[allow(clippy::too_many_arguments)]
     pub async fn copy_image(
         &self,
         source_region: &str,
@@ -232,11 +235,14 @@ impl Ec2 {
         name: &str,
         description: &str,
         kms_key: Option<&str>,
+        tags: &BTreeMap<String, String>,
         client_token: &ClientToken,
     ) -> Result<String> {
         let out = self
             .copy_image_request(source_region, source_image_id, name, kms_key)
             .description(description)
+            .tag_specifications(tag_specification(ResourceType::Image, tags))
+            .tag_specifications(tag_specification(ResourceType::Snapshot, tags))
             .client_token(client_token.as_str())
             .send()
             .await
