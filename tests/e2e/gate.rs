@@ -153,9 +153,25 @@ async fn skipped_tests_are_recorded_promote_wants_force_and_bakery_test_clears_t
     let aws = Account::in_second_emulator("us-gov-east-1").await;
     aws.seed_builder_profile();
     let recipe = gated("skipper");
+    let tested_first = aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
+    let first_image = tested_first["images"][0]["image_id"].as_str().unwrap();
 
     let result = aws.bake_ok(recipe.path(), &["--version", "2.0.0", "--skip-tests"]);
     assert_eq!(result["tests"], "skipped");
+    assert_eq!(
+        aws.channel("skipper", "latest").await.as_deref(),
+        Some(first_image),
+        "latest stays on the release that passed its tests"
+    );
+    let before = aws.footprint().await;
+    let untested = aws
+        .bakery()
+        .bake(recipe.path(), "3.0.0")
+        .args(["--skip-tests", "--promote", "stable"])
+        .run();
+    untested.expect_code(2);
+    untested.expect_stderr("--promote stable with --skip-tests");
+    assert_eq!(aws.footprint().await, before, "nothing created");
     assert!(!step_names(&result).iter().any(|s| s.starts_with("test")));
     let image_id = result["images"][0]["image_id"]
         .as_str()
@@ -205,6 +221,11 @@ async fn skipped_tests_are_recorded_promote_wants_force_and_bakery_test_clears_t
     assert_eq!(
         tags(aws.image(&image_id).await.tags())["bakery:tests"],
         "passed (sshd-config, agents)"
+    );
+    assert_eq!(
+        aws.channel("skipper", "latest").await,
+        Some(image_id.clone()),
+        "passed now: latest moves to it"
     );
     assert_eq!(
         test_instances(&aws, report["run_id"].as_str().unwrap())
@@ -402,6 +423,22 @@ async fn a_failed_rerun_is_recorded_and_promote_refuses_it() {
         .run();
     refused.expect_code(2);
     refused.expect_stderr("its tests failed at `test/agents`");
+
+    // A role layered on a range does not land on it; pinned, it does.
+    let layered = |version: &str| {
+        let recipe = TestRecipe::new("onrerun")
+            .with_base(&format!("role = \"rerun\", version = \"{version}\""));
+        aws.bakery()
+            .bake_json(recipe.path(), "1.0.0")
+            .args(["--dry-run"])
+            .run()
+    };
+    let ranged = layered("^1");
+    ranged.expect_code(2);
+    ranged.expect_stderr("no available x86_64 release of rerun matches ^1 and passed its tests");
+    let pinned = layered("1.0.0");
+    pinned.expect_code(0);
+    assert_eq!(pinned.json()["base_release"], "rerun@1.0.0");
 }
 
 #[tokio::test(flavor = "multi_thread")]

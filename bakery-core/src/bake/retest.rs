@@ -27,6 +27,7 @@ use crate::model::release::parse_version;
 use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::{GateState, Release, Resource, Step};
 use crate::plan::{BakePlan, BakeRequest};
+use crate::release::channels;
 use crate::release::claim::{self, RecordState, ReleaseRecord, Retest, TestRecord};
 
 /// What a `bakery test` run found and did.
@@ -355,5 +356,15 @@ async fn record(
             failed,
         });
     }
-    claim::write_everywhere(bake.aws, &found.release, &record).await
+    claim::write_everywhere(bake.aws, &found.release, &record).await?;
+    // A release that passes now may be `latest`, which skipped it while it had not.
+    if state == Some(GateState::Passed)
+        && channels::move_latest(bake.aws, &found.release, &[]).await?
+    {
+        bake.info(
+            Step::RecordTests,
+            format!("channel latest -> {}", found.release),
+        );
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use toml::Spanned;
 
 use self::base::base_image;
-pub use self::base::{BaseImage, BaseSelector};
+pub use self::base::{pinned, version_requirement, BaseImage, BaseSelector};
 use self::raw::{RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep, RawTestSettings, RawVar};
 use super::checks;
 use super::confined;

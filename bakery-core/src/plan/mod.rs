@@ -156,6 +156,17 @@ impl BakePlan {
         )?;
         if let Some(channel) = &request.promote {
             check_channel(channel)?;
+            if request.skip_tests && !recipe.tests.is_empty() {
+                return Err(Error::input(format!(
+                    "--promote {channel} with --skip-tests: a channel moves only to a release \
+                     that passed its recipe's tests"
+                ))
+                .with_hint(format!(
+                    "bake without --promote, run `bakery test {} <version>`, then `bakery \
+                     promote` (or `bakery promote --force` to send fleets an untested image)",
+                    recipe.name
+                )));
+            }
         }
         if let Some(base) = &request.base {
             recipe.base = BaseImage::parse_flag(base, &recipe.name)?;

@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 use crate::aws::ec2::ImageInfo;
 use crate::aws::state::ImageState;
 use crate::aws::Aws;
+use crate::config::recipe::pinned;
 use crate::config::BaseSelector;
 use crate::error::{Error, Result};
 use crate::model::gate::TAG_TESTS;
@@ -270,17 +271,24 @@ pub async fn resolve(
             }
         }
         BaseSelector::Version(requirement) => {
+            // A range takes only releases that passed their tests (or have none); a
+            // pinned version is the user's word for that release.
+            let pinned = pinned(requirement).is_some();
             let newest = list(aws, role).await?.into_iter().find(|r| {
                 r.state == ReleaseState::Available
                     && r.architecture.as_deref() == Some(arch.as_str())
                     && r.version.parse().is_ok_and(|v| requirement.matches(&v))
+                    && (pinned || r.tests.is_none_or(GateState::may_be_promoted))
             });
             newest
                 .ok_or_else(|| {
+                    let tested = if pinned { "" } else { " and passed its tests" };
                     Error::input(format!(
-                        "the base {role}@{requirement}: no available {arch} release of {role} matches {requirement} in {region}"
+                        "the base {role}@{requirement}: no available {arch} release of {role} matches {requirement}{tested} in {region}"
                     ))
-                    .with_hint(format!("see `bakery releases {role}`"))
+                    .with_hint(format!(
+                        "see `bakery releases {role}` (its TESTS column); a whole version pins a release whatever its tests"
+                    ))
                 })?
                 .image_id
         }

@@ -238,6 +238,9 @@ async fn highest_final(
     let available: Vec<(semver::Version, catalog::ReleaseSummary)> = releases
         .into_iter()
         .filter(|r| r.state == ReleaseState::Available)
+        // The gate holds for latest too: a release whose tests failed, were skipped or
+        // have not ended is no channel's (images made before the gate have no state).
+        .filter(|r| r.tests.is_none_or(GateState::may_be_promoted))
         .filter_map(|r| Some((r.version.parse::<semver::Version>().ok()?, r)))
         .filter(|(v, _)| v.pre.is_empty())
         .collect();
@@ -259,8 +262,9 @@ async fn highest_final(
     Ok(Some((highest.to_string(), unwritten)))
 }
 
-/// Points `latest` at the highest final release in every region of `release`, never
-/// at a lower one: a hotfix of an older line leaves it alone. Written, then read
+/// Points `latest` at the highest final release that passed its tests (or has none) in
+/// every region of `release`, never at a lower one: a hotfix of an older line leaves
+/// it alone, and so does a release made with `--skip-tests`. Written, then read
 /// again, so that two bakes finishing together end on the higher release. Returns
 /// whether `latest` now names `release` (in the first region).
 pub async fn move_latest(aws: &Aws, release: &Release, regions: &[String]) -> Result<bool> {

@@ -219,6 +219,15 @@ pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Resul
             if channels::move_latest(bake.aws, release, &regions).await? {
                 bake.info(Step::Promote, format!("channel latest -> {release}"));
                 facts.promoted.push(channel);
+            } else if !facts.tests.may_be_promoted() {
+                bake.info(
+                    Step::Promote,
+                    format!(
+                        "channel latest stays: {release}'s tests are {}; `bakery test` moves \
+                         it once they pass",
+                        facts.tests
+                    ),
+                );
             } else {
                 bake.info(
                     Step::Promote,
