@@ -286,3 +286,126 @@ async fn latest_is_the_highest_final_release_and_a_hotfix_never_moves_it_back() 
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_and_its_channels_are_one_thing_whatever_the_environment() {
+    let (home, away) = (
+        Account::in_third_emulator("us-west-1").await,
+        Account::in_third_emulator("eu-west-2").await,
+    );
+    let top = checkout(&home.region, &away.region);
+    let recipe = TestRecipe::new("one");
+    let run = |args: &[&str]| home.bakery().current_dir(top.path()).args(args).run();
+    // Production (`two`) has stable in both regions; staging (`home`) bakes 1.1.0.
+    let first = bake(
+        &home,
+        top.path(),
+        &recipe,
+        &["--version", "1.0.0", "--env", "two", "--promote", "stable"],
+    );
+    let first_bake = first["bake_id"].as_str().unwrap();
+    let staged = home
+        .bakery()
+        .current_dir(top.path())
+        .bake(recipe.path(), "1.1.0")
+        .args(["--env", "home"])
+        .run();
+    staged.expect_code(0);
+    staged.expect_stderr(&format!(
+        "channel latest stays on an older release in {}, which one@1.1.0 is not in",
+        away.region
+    ));
+    let stable_on = |version: &'static str| {
+        let (home, away) = (&home, &away);
+        async move {
+            for aws in [home, away] {
+                assert_eq!(
+                    channel(aws, "one", "stable").await,
+                    Some(image_of(aws, "one", version).await),
+                    "stable in {}",
+                    aws.region
+                );
+            }
+        }
+    };
+
+    // From staging, the promote sees production's region too, and will not split it.
+    let refused = run(&[
+        "promote",
+        "one",
+        "1.1.0",
+        "--channel",
+        "stable",
+        "--env",
+        "home",
+    ]);
+    refused.expect_code(2);
+    refused.expect_stderr(&format!("one@1.1.0 is missing in {}", away.region));
+    stable_on("1.0.0").await;
+
+    // Once 1.1.0 is in both, a promote narrowed to one region is refused too.
+    run(&["distribute", "one", "1.1.0", "--env", "two"]).expect_code(0);
+    let narrowed = run(&[
+        "promote",
+        "one",
+        "1.1.0",
+        "--channel",
+        "stable",
+        "--regions",
+        &home.region,
+    ]);
+    narrowed.expect_code(2);
+    narrowed.expect_stderr(&format!("left out by --regions of, {}", away.region));
+    stable_on("1.0.0").await;
+
+    // Staging's promote moves it everywhere.
+    run(&[
+        "promote",
+        "one",
+        "1.1.0",
+        "--channel",
+        "stable",
+        "--env",
+        "home",
+    ])
+    .expect_code(0);
+    stable_on("1.1.0").await;
+
+    // Staging's prune retires 1.0.0 in both regions, image, snapshot and record.
+    run(&["prune", "one", "--keep", "1", "--env", "home", "--yes"]).expect_code(0);
+    for aws in [&home, &away] {
+        let names = aws.own_image_names().await;
+        assert_eq!(names, ["bakery/one/1.1.0/x86_64"], "{}", aws.region);
+        assert!(
+            aws.release_record("one", "1.0.0").await.is_none(),
+            "{}",
+            aws.region
+        );
+        assert!(
+            aws.snapshots_of_bake(first_bake).await.is_empty(),
+            "{}: 1.0.0's snapshots went with it",
+            aws.region
+        );
+    }
+
+    // And deprecates 1.1.0 in both.
+    run(&[
+        "deprecate",
+        "one",
+        "1.1.0",
+        "--at",
+        "2030-01-01",
+        "--env",
+        "home",
+    ])
+    .expect_code(0);
+    for aws in [&home, &away] {
+        let image = aws.image(&image_of(aws, "one", "1.1.0").await).await;
+        assert_eq!(
+            image.deprecation_time(),
+            Some("2030-01-01T00:00:00.000Z"),
+            "{}",
+            aws.region
+        );
+    }
+}

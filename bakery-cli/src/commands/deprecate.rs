@@ -21,7 +21,8 @@ pub struct Args {
     /// takes it), or `now` (the next whole minute).
     #[arg(long, default_value = "now")]
     at: String,
-    /// Regions to act in (default: the environment's, else the current region).
+    /// Where to start looking (default: the environment's regions, else the current
+    /// one); the release is deprecated in every region it is recorded in.
     #[arg(long, value_name = "REGIONS")]
     regions: Vec<String>,
 }
@@ -32,7 +33,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         let when = deprecation_time(&args.at, SystemTime::now())?;
         let regions = context.regions(&args.regions);
         let aws = context.reach(&regions).await?;
-        let regions = aws.in_regions(&regions);
+        let regions = catalog::everywhere(&aws, &release.role, &regions).await?;
         let images = catalog::deprecate(&regions, &release, when).await?;
         Ok::<_, Error>((release, when, images))
     };

@@ -6,6 +6,7 @@
 use bakery_core::config::Destination;
 use bakery_core::model::names::check_channel;
 use bakery_core::model::Release;
+use bakery_core::release::catalog::Scope;
 use bakery_core::release::channels::{self, Gap, Promotion};
 use bakery_core::release::distribute;
 use bakery_core::Error;
@@ -24,8 +25,9 @@ pub struct Args {
     /// The channel to point at it, e.g. stable (/bakery/<role>/channels/<name>).
     #[arg(long)]
     channel: String,
-    /// Regions to promote in (default: the environment's, else the current region),
-    /// besides every region the release's record lists.
+    /// Only these regions (default: every region the role's releases are recorded in,
+    /// found from the environment's regions, else the current one); refused where the
+    /// channel would then name two releases.
     #[arg(long, value_name = "REGIONS")]
     regions: Vec<String>,
     /// Copy the release first into the regions where the channel exists and the
@@ -54,11 +56,15 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         check_channel(&args.channel)?;
         let regions = context.regions(&args.regions);
         let aws = context.reach(&regions).await?;
+        let scope = match args.regions.is_empty() {
+            true => Scope::Everywhere(regions),
+            false => Scope::Only(regions),
+        };
         if !args.force {
             channels::check_tested(&aws, &release).await?;
         }
         if args.distribute {
-            let missing = channels::gaps(&aws, &release, &args.channel, &regions).await?;
+            let missing = channels::gaps(&aws, &release, &args.channel, &scope).await?;
             if !missing.is_empty() {
                 let environment = context.environment.as_ref();
                 let destinations = Destination::for_release(&missing, &args.kms_keys, environment)?;
@@ -79,7 +85,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         } else {
             Gap::Refuse
         };
-        channels::promote(&aws, &release, &args.channel, &regions, gap).await
+        channels::promote(&aws, &release, &args.channel, &scope, gap).await
     };
     let promotion = match promoted.await {
         Ok(promotion) => promotion,

@@ -2,6 +2,7 @@
 //! retire, and retires it only with --yes.
 
 use bakery_core::model::RoleName;
+use bakery_core::release::catalog;
 use bakery_core::release::prune::{self, Action, PrunePolicy};
 use bakery_core::Error;
 
@@ -23,8 +24,9 @@ pub struct Args {
     /// Delete for real.
     #[arg(long)]
     yes: bool,
-    /// Regions to prune in, together (default: the environment's, else the current
-    /// region): a release goes everywhere or nowhere.
+    /// Where to start looking (default: the environment's regions, else the current
+    /// one); every region the role's releases are recorded in is pruned together: a
+    /// release goes everywhere or nowhere.
     #[arg(long, value_name = "REGIONS")]
     regions: Vec<String>,
 }
@@ -36,7 +38,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         let policy = PrunePolicy::parse(args.keep, args.older_than.as_deref())?;
         let regions = context.regions(&args.regions);
         let aws = context.reach(&regions).await?;
-        let regions = aws.in_regions(&regions);
+        let regions = catalog::everywhere(&aws, &role, &regions).await?;
         let items = prune::plan(&regions, &role, policy).await?;
         if yes {
             prune::apply(&aws, &role, &items).await?;

@@ -16,8 +16,9 @@ use crate::table;
 pub struct Args {
     /// The role, e.g. base (its recipe folder's name).
     role: String,
-    /// Regions to look in, comma-separated or repeated (default: the environment's,
-    /// else the current region).
+    /// Where to start looking, comma-separated or repeated (default: the environment's
+    /// regions, else the current one); every region the role's releases are recorded
+    /// in is listed too.
     #[arg(long, value_name = "REGIONS")]
     regions: Vec<String>,
 }
@@ -27,7 +28,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         let role = RoleName::parse(&args.role).map_err(Error::input)?;
         let regions = context.regions(&args.regions);
         let aws = context.reach(&regions).await?;
-        let regions = aws.in_regions(&regions);
+        let regions = catalog::everywhere(&aws, &role, &regions).await?;
         catalog::list_everywhere(&regions, &role).await
     };
     let releases = match listed.await {

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
+use super::claim::ReleaseRecord;
 use crate::aws::ec2::ImageInfo;
 use crate::aws::state::ImageState;
 use crate::aws::Aws;
@@ -92,6 +93,70 @@ pub async fn release_images(aws: &Aws, release: &Release) -> Result<Vec<ImageInf
         }
     }
     Ok(images)
+}
+
+/// Where a command that changes a release acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every region the role's releases are recorded in ([`role_regions`]), reached
+    /// from these (the environment's; this region when empty).
+    Everywhere(Vec<String>),
+    /// Only these (`--regions`), said explicitly.
+    Only(Vec<String>),
+}
+
+impl Scope {
+    /// The regions the command acts in.
+    pub async fn regions(&self, aws: &Aws, role: &RoleName) -> Result<Vec<String>> {
+        match self {
+            Scope::Everywhere(start) => role_regions(aws, role, start).await,
+            Scope::Only(regions) => Ok(regions.clone()),
+        }
+    }
+
+    /// Every region the role's releases are recorded in, whatever the scope: where a
+    /// narrowed command must still look, so as not to split a channel.
+    pub async fn all_regions(&self, aws: &Aws, role: &RoleName) -> Result<Vec<String>> {
+        let (Scope::Everywhere(start) | Scope::Only(start)) = self;
+        role_regions(aws, role, start).await
+    }
+}
+
+/// Every region the role's releases are recorded in, reached from `start` (this region
+/// when empty), `start` first. A release's record names every region it exists in and
+/// is written in each, and a channel names releases of its region: so the closure over
+/// the records finds a release, and the channels that name it, wherever they are,
+/// whatever environment the command was given. One listing per region found.
+pub async fn role_regions(aws: &Aws, role: &RoleName, start: &[String]) -> Result<Vec<String>> {
+    let mut regions: Vec<String> = match start.is_empty() {
+        true => vec![aws.region.clone()],
+        false => start.to_vec(),
+    };
+    let mut next = 0;
+    while let Some(region) = regions.get(next).cloned() {
+        let records = aws
+            .in_region(&region)
+            .ssm
+            .parameters_under(&claims_path(role))
+            .await?;
+        for (_, text) in records {
+            let Some(record) = ReleaseRecord::parse(&text) else {
+                continue;
+            };
+            for found in record.regions() {
+                if !regions.contains(found) {
+                    regions.push(found.clone());
+                }
+            }
+        }
+        next += 1;
+    }
+    Ok(regions)
+}
+
+/// The clients of every region the role's releases are recorded in, from `start`.
+pub async fn everywhere(aws: &Aws, role: &RoleName, start: &[String]) -> Result<Vec<Aws>> {
+    Ok(aws.in_regions(&role_regions(aws, role, start).await?))
 }
 
 /// Versions of the role that exist (by the AMIs' version tags) or are claimed.

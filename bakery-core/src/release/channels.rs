@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::catalog::{self, release_images, ReleaseState};
+use super::catalog::{self, release_images, ReleaseState, Scope};
 use super::claim;
 use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
@@ -91,9 +91,23 @@ pub struct Promotion {
     pub gaps: Vec<String>,
 }
 
-/// The regions a promote looks at: `regions` (this one when empty), then those the
-/// release's record lists.
-async fn regions_of(aws: &Aws, release: &Release, regions: &[String]) -> Result<Vec<String>> {
+/// The regions a move of one of the role's channels looks at: every region the
+/// role's releases are recorded in (and the release's own record's), from `scope`.
+async fn regions_of(aws: &Aws, release: &Release, scope: &Scope) -> Result<Vec<String>> {
+    let mut all = scope.all_regions(aws, &release.role).await?;
+    if let Some(record) = claim::read(aws, release).await? {
+        for region in record.regions() {
+            if !all.contains(region) {
+                all.push(region.clone());
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// The regions of the release: `regions` (this one when empty), then those its record
+/// lists.
+async fn release_regions(aws: &Aws, release: &Release, regions: &[String]) -> Result<Vec<String>> {
     let mut all = vec![aws.region.clone()];
     all.extend(regions.iter().cloned());
     if let Some(record) = claim::read(aws, release).await? {
@@ -111,34 +125,44 @@ struct Targets {
     gaps: Vec<String>,
 }
 
-async fn targets(
-    aws: &Aws,
-    release: &Release,
-    parameter: &str,
-    regions: &[String],
-) -> Result<Targets> {
+/// The release's images where the scope writes; the regions where the channel exists
+/// and would stay on another release: those that lack the release, and those a
+/// narrowed scope leaves out.
+async fn targets(aws: &Aws, release: &Release, parameter: &str, scope: &Scope) -> Result<Targets> {
     let mut found = Targets {
         targets: Vec::new(),
         gaps: Vec::new(),
     };
-    for region in regions_of(aws, release, regions).await? {
+    for region in regions_of(aws, release, scope).await? {
         let regional = aws.in_region(&region);
-        let images: Vec<ArchImage> = release_images(&regional, release)
-            .await?
-            .into_iter()
-            .filter(ImageInfo::is_available)
-            .map(|i| {
-                let arch = i.architecture.as_deref().and_then(Arch::of_ec2);
-                (i.id, arch)
-            })
-            .collect();
-        if !images.is_empty() {
+        let written = match scope {
+            Scope::Only(regions) => regions.contains(&region),
+            Scope::Everywhere(_) => true,
+        };
+        let images = available_images(&regional, release).await?;
+        if written && !images.is_empty() {
             found.targets.push((region, images));
-        } else if regional.ssm.parameter(parameter).await?.is_some() {
+            continue;
+        }
+        // Left as it is: a gap unless the channel names this release there already.
+        let named = regional.ssm.parameter(parameter).await?;
+        if named.is_some_and(|image| !images.iter().any(|(id, _)| *id == image)) {
             found.gaps.push(region);
         }
     }
     Ok(found)
+}
+
+async fn available_images(aws: &Aws, release: &Release) -> Result<Vec<ArchImage>> {
+    Ok(release_images(aws, release)
+        .await?
+        .into_iter()
+        .filter(ImageInfo::is_available)
+        .map(|i| {
+            let arch = i.architecture.as_deref().and_then(Arch::of_ec2);
+            (i.id, arch)
+        })
+        .collect())
 }
 
 /// The regions where `channel` exists and the release does not: where a promote
@@ -147,24 +171,24 @@ pub async fn gaps(
     aws: &Aws,
     release: &Release,
     channel: &str,
-    regions: &[String],
+    scope: &Scope,
 ) -> Result<Vec<String>> {
     let parameter = Release::channel_parameter(&release.role, channel);
-    Ok(targets(aws, release, &parameter, regions).await?.gaps)
+    Ok(targets(aws, release, &parameter, scope).await?.gaps)
 }
 
-/// Points `channel` at the release in every region of `regions` and of its record
-/// that has it.
+/// Points `channel` at the release in every region of the scope that has it; refuses
+/// (`Gap::Refuse`) to leave the channel on another release anywhere the role is.
 pub async fn promote(
     aws: &Aws,
     release: &Release,
     channel: &str,
-    regions: &[String],
+    scope: &Scope,
     gap: Gap,
 ) -> Result<Promotion> {
     check_channel(channel)?;
     let parameter = Release::channel_parameter(&release.role, channel);
-    let Targets { targets, gaps } = targets(aws, release, &parameter, regions).await?;
+    let Targets { targets, gaps } = targets(aws, release, &parameter, scope).await?;
     if targets.is_empty() {
         return Err(Error::input(format!(
             "{release} has no available image in {}: nothing to promote",
@@ -173,9 +197,13 @@ pub async fn promote(
         .with_hint(format!("see `bakery releases {}`", release.role)));
     }
     if !gaps.is_empty() && gap == Gap::Refuse {
+        let left = match scope {
+            Scope::Only(_) => "is missing in, or left out by --regions of,",
+            Scope::Everywhere(_) => "is missing in",
+        };
         return Err(Error::input(format!(
-            "{release} is missing in {}, where channel {channel} exists: the channel would \
-             name two releases",
+            "{release} {left} {}, where channel {channel} exists: the channel would name two \
+             releases",
             gaps.join(", ")
         ))
         .with_hint(
@@ -271,7 +299,7 @@ pub async fn move_latest(aws: &Aws, release: &Release, regions: &[String]) -> Re
     const SETTLE: usize = 3;
     let description = format!("bakery: channel latest of {}", release.role);
     let mut names_release = false;
-    for (index, region) in regions_of(aws, release, regions)
+    for (index, region) in release_regions(aws, release, regions)
         .await?
         .into_iter()
         .enumerate()

@@ -8,9 +8,11 @@ use super::super::context::{Bake, Facts};
 use super::super::report::ImageRecord;
 use super::release::Claim;
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::model::gate::TAG_TESTS;
 use crate::model::time::rfc3339;
-use crate::model::{Arch, GateState, PermissionChange, Resource, Step};
+use crate::model::{Arch, GateState, PermissionChange, Release, Resource, Step};
+use crate::release::catalog::Scope;
 use crate::release::channels::{self, Gap};
 use crate::release::claim::TestRecord;
 use crate::release::{claim, distribute, sharing};
@@ -214,10 +216,12 @@ pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Resul
     let regions: Vec<String> = std::iter::once(bake.region().to_string())
         .chain(bake.plan.copy_to.iter().map(|d| d.region.clone()))
         .collect();
+    let scope = Scope::Everywhere(regions.clone());
     for channel in bake.plan.channels_to_move() {
         if channel == "latest" {
             if channels::move_latest(bake.aws, release, &regions).await? {
                 bake.info(Step::Promote, format!("channel latest -> {release}"));
+                warn_left_behind(bake, release, &scope).await?;
                 facts.promoted.push(channel);
             } else if !facts.tests.may_be_promoted() {
                 bake.info(
@@ -236,8 +240,7 @@ pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Resul
             }
             continue;
         }
-        let promotion =
-            channels::promote(bake.aws, release, &channel, &regions, Gap::Refuse).await?;
+        let promotion = channels::promote(bake.aws, release, &channel, &scope, Gap::Refuse).await?;
         bake.info(
             Step::Promote,
             format!(
@@ -253,6 +256,25 @@ pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Resul
             ),
         );
         facts.promoted.push(channel);
+    }
+    Ok(())
+}
+
+/// `latest` names another release in the role's regions this release is not in (a
+/// staging bake, production's regions): said, with the command that ends the split.
+async fn warn_left_behind(bake: &Bake<'_>, release: &Release, scope: &Scope) -> Result<()> {
+    let behind = channels::gaps(bake.aws, release, "latest", scope).await?;
+    if !behind.is_empty() {
+        bake.sink.emit(Event::Warning {
+            message: format!(
+                "channel latest stays on an older release in {}, which {release} is not in: \
+                 `bakery distribute {} {} --regions {}` ends the split",
+                behind.join(", "),
+                release.role,
+                release.version,
+                behind.join(",")
+            ),
+        });
     }
     Ok(())
 }
