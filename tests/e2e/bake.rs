@@ -284,7 +284,10 @@ async fn the_builder_carries_its_dead_mans_switch_and_encrypted_tagged_volume() 
     aws.emulate(
         json!({ "command_outcomes": [{"match": "exit 9", "status": "Failed", "exit_code": 9}] }),
     );
-    let recipe = TestRecipe::new("inspect").step("fail", "#!/bin/sh\nexit 9\n");
+    // An io1 root volume, with the IOPS EC2 requires of it.
+    let recipe = TestRecipe::new("inspect")
+        .with_toml("volume_type = \"io1\"\nvolume_iops = 3000\n")
+        .step("fail", "#!/bin/sh\nexit 9\n");
 
     let bake = aws
         .bakery()
@@ -323,6 +326,8 @@ async fn the_builder_carries_its_dead_mans_switch_and_encrypted_tagged_volume() 
         .unwrap();
     let volume = &volumes.volumes()[0];
     assert_eq!(volume.encrypted(), Some(true));
+    assert_eq!(volume.volume_type().map(|t| t.as_str()), Some("io1"));
+    assert_eq!(volume.iops(), Some(3000));
     assert_eq!(tags(volume.tags())["bakery:builder"], "true");
     aws.ec2
         .terminate_instances()

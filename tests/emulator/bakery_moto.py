@@ -87,6 +87,9 @@ DEFAULTS: dict[str, Any] = {
     "deprecation_dates_checked": True,
     # CopyImage puts its TagSpecifications on the copy and its snapshot.
     "copy_image_tags": True,
+    # RunInstances refuses io1/io2 volumes without Iops, and Iops or Throughput where
+    # the volume type takes none.
+    "volume_parameters_checked": True,
 }
 
 
@@ -482,6 +485,68 @@ def _reservation(backend: Any, reservation_id: str) -> Any:
     return next((r for r in backend.all_reservations() if r.id == reservation_id), None)
 
 
+# EBS volumes (EC2 API Reference, EbsBlockDevice): `Iops` is required for io1 and io2
+# and not supported for gp2, st1, sc1 or standard; `Throughput` is valid only for gp3.
+# The reference names no error code; EC2 answers these with InvalidParameterCombination.
+_IOPS = {"gp3": (3000, 16000), "io1": (100, 64000), "io2": (100, 256000)}
+
+
+class InvalidParameterCombination(EC2ClientError):
+    def __init__(self, message: str):
+        super().__init__("InvalidParameterCombination", message)
+
+
+def _check_volumes(self: InstanceResponse) -> None:
+    if not SETTINGS.get(self.region, "volume_parameters_checked"):
+        return
+    for mapping in self._get_param("BlockDeviceMappings", []):
+        ebs = mapping.get("Ebs") or {}
+        kind, iops, throughput = ebs.get("VolumeType") or "gp2", ebs.get("Iops"), ebs.get("Throughput")
+        if kind in ("io1", "io2") and iops is None:
+            raise InvalidParameterCombination(f"The parameter iops must be specified for {kind} volumes.")
+        if iops is not None and kind not in _IOPS:
+            raise InvalidParameterCombination(f"The parameter iops is not supported for {kind} volumes.")
+        if iops is not None and not _IOPS[kind][0] <= int(iops) <= _IOPS[kind][1]:
+            low, high = _IOPS[kind]
+            raise InvalidParameterValue(
+                f"Volume of type '{kind}' must have IOPS between {low} and {high}."
+            )
+        if throughput is not None and kind != "gp3":
+            raise InvalidParameterCombination(
+                f"The parameter throughput is not supported for {kind} volumes."
+            )
+
+
+_LAUNCHING = threading.local()
+
+
+def _volume_performance(self: InstanceResponse) -> dict[str, tuple[int | None, int | None]]:
+    performance = {}
+    for mapping in self._get_param("BlockDeviceMappings", []):
+        ebs = mapping.get("Ebs") or {}
+        number = lambda key: int(ebs[key]) if ebs.get(key) is not None else None  # noqa: E731
+        performance[mapping.get("DeviceName")] = (number("Iops"), number("Throughput"))
+    return performance
+
+
+def _add_block_device(
+    self: Instance, size: int, device_path: str, snapshot_id: str | None, encrypted: bool,
+    delete_on_termination: bool, kms_key_id: str | None, volume_type: str | None = None,
+) -> None:
+    # moto drops a mapping's Iops and Throughput (and so refuses every io1 volume); AWS
+    # makes the volume with them.
+    performance = getattr(_LAUNCHING, "performance", None) or {}
+    iops, throughput = performance.get(device_path, (None, None))
+    volume = self.ec2_backend.create_volume(
+        size=size, zone_name=self._placement.zone, snapshot_id=snapshot_id, encrypted=encrypted,
+        kms_key_id=kms_key_id, volume_type=volume_type, iops=iops, throughput=throughput,
+    )
+    self.ec2_backend.attach_volume(volume.id, self.id, device_path, delete_on_termination)
+
+
+Instance.add_block_device = _add_block_device  # type: ignore[method-assign]
+
+
 def _replayed(reservation: Any) -> Any:
     return ActionResult(reservation) if reservation is not None else None
 
@@ -489,7 +554,12 @@ def _replayed(reservation: Any) -> Any:
 def _run_instances_response(self: InstanceResponse) -> Any:
     def act() -> Any:
         _resolve_image(self)
-        return _original_run_instances_response(self)
+        _check_volumes(self)
+        _LAUNCHING.performance = _volume_performance(self)
+        try:
+            return _original_run_instances_response(self)
+        finally:
+            _LAUNCHING.performance = None
 
     # The token is checked against the parameters as sent (a `resolve:ssm:` image id
     # stays a parameter, not the image it resolved to).

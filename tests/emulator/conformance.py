@@ -236,6 +236,38 @@ class CopyImageTagSpecifications(Conformance):
         self.assertEqual(tags, [{"Key": "bakery:version", "Value": "1.0.0"}])
 
 
+class EbsVolumeParameters(Conformance):
+    """EC2 API Reference, EbsBlockDevice: `Iops` "is required for io1 and io2 volumes"
+    and not supported for gp2; `Throughput` "is valid only for gp3 volumes"."""
+
+    behaviour = "volume_parameters_checked"
+    regions = ("sa-east-1",)
+
+    def launch(self, token: str, **ebs: Any) -> str:
+        try:
+            client("ec2", "sa-east-1").run_instances(
+                ImageId=an_image("sa-east-1"), InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                ClientToken=unique(token),
+                BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8, **ebs}}],
+            )
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+        return "launched"
+
+    def test_an_io1_volume_without_iops_is_refused(self) -> None:
+        self.assertEqual(self.launch("io1-bare", VolumeType="io1"), "InvalidParameterCombination")
+        self.assertEqual(self.launch("io1-iops", VolumeType="io1", Iops=1000), "launched")
+
+    def test_iops_on_gp2_and_throughput_on_io2_are_refused(self) -> None:
+        self.assertEqual(
+            self.launch("gp2-iops", VolumeType="gp2", Iops=3000), "InvalidParameterCombination"
+        )
+        self.assertEqual(
+            self.launch("io2-throughput", VolumeType="io2", Iops=1000, Throughput=500),
+            "InvalidParameterCombination",
+        )
+
+
 class EnableImageDeprecationDates(Conformance):
     """EC2 API Reference, EnableImageDeprecation, `DeprecateAt`: "You can't specify a date
     in the past", at most 10 years ahead; the seconds are rounded to the nearest minute."""

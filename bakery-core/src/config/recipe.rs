@@ -15,7 +15,9 @@ use toml::Spanned;
 
 use self::base::base_image;
 pub use self::base::{pinned, version_requirement, BaseImage, BaseSelector};
-use self::raw::{RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep, RawTestSettings, RawVar};
+use self::raw::{
+    RawFirstboot, RawFirstbootSettings, RawRecipe, RawStep, RawTestSettings, RawVar, VolumeType,
+};
 use super::checks;
 use super::confined;
 use super::firstboot::FirstbootSettings;
@@ -237,6 +239,50 @@ fn duration(
     )
 }
 
+/// The root volume's IOPS and throughput, as its type takes them (gp3 by default),
+/// each refused at its line.
+fn volume_performance(
+    volume_type: Option<&Spanned<VolumeType>>,
+    iops: Option<Spanned<i64>>,
+    throughput: Option<Spanned<i64>>,
+    problems: &mut Problems,
+) -> (Option<i32>, Option<i32>) {
+    let kind = volume_type.map_or(VolumeType::Gp3, |t| *t.get_ref());
+    let name = kind.as_str();
+    if let (Some((range, true)), None, Some(at)) = (kind.iops(), &iops, volume_type) {
+        let missing = Err::<(), _>(format!(
+            "key `builder.volume_type`: {name} needs `volume_iops` ({} to {}), as EC2 \
+             requires for {name} volumes",
+            range.start(),
+            range.end()
+        ));
+        problems.check(at.span(), missing);
+    }
+    let in_range =
+        |key: &str, value: Spanned<i64>, range: Option<std::ops::RangeInclusive<i64>>| {
+            let n = *value.get_ref();
+            let checked = match range {
+                Some(range) if range.contains(&n) => Ok(n as i32),
+                Some(range) => Err(format!(
+                    "key `builder.{key}`: {n} is out of range for {name}: give {} to {}",
+                    range.start(),
+                    range.end()
+                )),
+                None => Err(format!(
+                    "key `builder.{key}`: {name} volumes take no {key} (io1, io2 and gp3 take \
+                 IOPS; gp3 alone throughput)"
+                )),
+            };
+            (value.span(), checked)
+        };
+    let iops = iops.map(|v| in_range("volume_iops", v, kind.iops().map(|(r, _)| r)));
+    let throughput = throughput.map(|v| in_range("volume_throughput", v, kind.throughput()));
+    (
+        iops.and_then(|(span, checked)| problems.check(span, checked)),
+        throughput.and_then(|(span, checked)| problems.check(span, checked)),
+    )
+}
+
 fn builder_settings(raw: raw::RawBuilder, problems: &mut Problems) -> BuilderSettings {
     let volume_size = raw.volume_size.and_then(|size| {
         let gib = *size.get_ref();
@@ -261,6 +307,12 @@ fn builder_settings(raw: raw::RawBuilder, problems: &mut Problems) -> BuilderSet
         };
         problems.check(limit.span(), checked)
     });
+    let (volume_iops, volume_throughput) = volume_performance(
+        raw.volume_type.as_ref(),
+        raw.volume_iops,
+        raw.volume_throughput,
+        problems,
+    );
     // Each value checked at its place; the merge checks them again with the others.
     let mut checked =
         |key: &str,
@@ -287,7 +339,9 @@ fn builder_settings(raw: raw::RawBuilder, problems: &mut Problems) -> BuilderSet
             &checks::check_instance_type,
         ),
         volume_size,
-        volume_type: raw.volume_type.map(|t| t.as_str().to_string()),
+        volume_iops,
+        volume_throughput,
+        volume_type: raw.volume_type.map(|t| t.get_ref().as_str().to_string()),
         subnet: checked("subnet", raw.subnet, &|id| {
             checks::check_ec2_id("subnet", id)
         }),

@@ -87,6 +87,10 @@ pub struct BuilderSettings {
     /// GiB; the base image's root volume size when unset.
     pub volume_size: Option<i32>,
     pub volume_type: Option<String>,
+    /// Provisioned IOPS of the root volume (io1 and io2 need them; gp3 may have them).
+    pub volume_iops: Option<i32>,
+    /// gp3's throughput, MiB/s.
+    pub volume_throughput: Option<i32>,
     pub subnet: Option<String>,
     /// Empty: bakery creates a security group with no inbound rules for the bake.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -55,6 +55,8 @@ pub struct BuilderLaunch {
     pub root_device_name: String,
     pub volume_size_gib: i32,
     pub volume_type: String,
+    pub volume_iops: Option<i32>,
+    pub volume_throughput: Option<i32>,
     pub kms_key: Option<String>,
     pub subnet: String,
     /// Empty: the VPC's default group (a dry run's check, before bakery's exists).
@@ -107,6 +109,8 @@ impl Ec2 {
             .delete_on_termination(true)
             .volume_type(VolumeType::from(launch.volume_type.as_str()))
             .volume_size(launch.volume_size_gib)
+            .set_iops(launch.volume_iops)
+            .set_throughput(launch.volume_throughput)
             .set_kms_key_id(launch.kms_key.clone())
             .build();
         let profile = launch.instance_profile.as_ref().map(|p| {

@@ -150,6 +150,8 @@ pub fn launch_request(
             .unwrap_or_else(|| "/dev/xvda".into()),
         volume_size_gib: root_volume_size(builder.volume_size, base)?,
         volume_type: builder.volume_type().to_string(),
+        volume_iops: builder.volume_iops,
+        volume_throughput: builder.volume_throughput,
         kms_key: builder.kms_key.clone(),
         subnet: network.subnet.clone(),
         security_groups,

@@ -59,7 +59,11 @@ pub struct RawBuilder {
     #[serde(default)]
     pub instance_types: BTreeMap<Arch, Spanned<String>>,
     pub volume_size: Option<Spanned<i64>>,
-    pub volume_type: Option<VolumeType>,
+    pub volume_type: Option<Spanned<VolumeType>>,
+    /// io1/io2 (required), gp3: provisioned IOPS.
+    pub volume_iops: Option<Spanned<i64>>,
+    /// gp3 only: MiB/s.
+    pub volume_throughput: Option<Spanned<i64>>,
     pub subnet: Option<Spanned<String>>,
     #[serde(default)]
     pub security_groups: Vec<Spanned<String>>,
@@ -88,6 +92,27 @@ impl VolumeType {
             VolumeType::Gp3 => "gp3",
             VolumeType::Io1 => "io1",
             VolumeType::Io2 => "io2",
+        }
+    }
+
+    /// The IOPS a volume of this type takes, and whether it must be given (EC2 API
+    /// Reference, EbsBlockDevice, `Iops`: required for io1 and io2; gp3 3,000 to 16,000;
+    /// io1 100 to 64,000; io2 100 to 256,000; not supported for gp2).
+    pub fn iops(self) -> Option<(std::ops::RangeInclusive<i64>, bool)> {
+        match self {
+            VolumeType::Gp2 => None,
+            VolumeType::Gp3 => Some((3_000..=16_000, false)),
+            VolumeType::Io1 => Some((100..=64_000, true)),
+            VolumeType::Io2 => Some((100..=256_000, true)),
+        }
+    }
+
+    /// The throughput (MiB/s) a volume of this type takes: gp3 only, 125 to 1,000 (EC2
+    /// API Reference, EbsBlockDevice, `Throughput`).
+    pub fn throughput(self) -> Option<std::ops::RangeInclusive<i64>> {
+        match self {
+            VolumeType::Gp3 => Some(125..=1_000),
+            _ => None,
         }
     }
 }

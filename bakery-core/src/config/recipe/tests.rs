@@ -37,6 +37,8 @@ fn a_complete_recipe_is_read_with_its_scripts() {
 instance_type = \"t3.small\"
 volume_size = 16
 volume_type = \"gp3\"
+volume_iops = 6000
+volume_throughput = 250
 instance_profile = \"bakery-builder\"
 
 [[steps]]
@@ -55,6 +57,10 @@ team = \"platform\"
     assert_eq!(recipe.name.as_str(), "base");
     assert_eq!(recipe.architectures, [Arch::X86_64]);
     assert_eq!(recipe.builder.volume_size, Some(16));
+    assert_eq!(
+        (recipe.builder.volume_iops, recipe.builder.volume_throughput),
+        (Some(6000), Some(250))
+    );
     assert_eq!(recipe.steps[0].timeout, Duration::from_secs(1200));
     assert_eq!(recipe.steps[0].script_text, "#!/bin/sh\necho a\n");
     assert_eq!(recipe.steps[0].env["GREETING"], "hello world");
@@ -343,6 +349,10 @@ refused_at! {
     refuses_an_image_that_is_not_an_ami: MINIMAL.replace("base = {", "base = { image = \"debian\" } #") => "recipe.toml:5:", "is not a valid ami- id";
     refuses_a_parameter_that_is_not_a_path: MINIMAL.replace("\"/aws/service", "\"aws/service") => "recipe.toml:5:", "starts with `/`";
     refuses_a_volume_size_out_of_range: format!("{MINIMAL}[builder]\nvolume_size = 0\n") => "recipe.toml:7:15", "give GiB from 1 to 16384";
+    refuses_io1_without_iops: format!("{MINIMAL}[builder]\nvolume_type = \"io1\"\n") => "recipe.toml:7:15", "io1 needs `volume_iops` (100 to 64000)";
+    refuses_iops_on_gp2: format!("{MINIMAL}[builder]\nvolume_type = \"gp2\"\nvolume_iops = 3000\n") => "recipe.toml:8:15", "gp2 volumes take no volume_iops";
+    refuses_gp3_iops_out_of_range: format!("{MINIMAL}[builder]\nvolume_iops = 100\n") => "recipe.toml:7:15", "100 is out of range for gp3: give 3000 to 16000";
+    refuses_throughput_on_io2: format!("{MINIMAL}[builder]\nvolume_type = \"io2\"\nvolume_iops = 1000\nvolume_throughput = 500\n") => "recipe.toml:9:21", "io2 volumes take no volume_throughput";
     refuses_an_unknown_volume_type: format!("{MINIMAL}[builder]\nvolume_type = \"st1\"\n") => "recipe.toml:7:15", "`gp3`";
     refuses_an_unknown_builder_key: format!("{MINIMAL}[builder]\nami = \"x\"\n") => "recipe.toml:7:1", "unknown field `ami`";
     refuses_an_invalid_step_name: format!("{MINIMAL}[[steps]]\nname = \"Install Java\"\nscript = \"steps/a.sh\"\n") => "recipe.toml:7:8", "invalid step name";
