@@ -199,3 +199,31 @@ async fn release_commands_refuse_bad_input_with_exit_2() {
     }
     assert!(aws.own_images().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disabled_release_is_listed_and_its_version_stays_taken() {
+    let aws = Account::in_third_emulator("ap-east-1").await;
+    let recipe = TestRecipe::new("dim");
+    let baked = aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
+    let image = baked["images"][0]["image_id"].as_str().unwrap();
+    aws.ec2
+        .disable_image()
+        .image_id(image)
+        .send()
+        .await
+        .unwrap();
+
+    let listed = aws
+        .bakery()
+        .args(["releases", "dim", "--output", "json"])
+        .run();
+    listed.expect_code(0);
+    let releases = listed.json()["releases"].clone();
+    assert_eq!(releases[0]["image_id"], image);
+    assert_eq!(releases[0]["state"], "disabled");
+
+    let next = aws.bake_ok(recipe.path(), &["--bump", "patch"]);
+    assert_eq!(next["version"], "1.0.1", "1.0.0 exists, disabled");
+    let refused = aws.bakery().bake(recipe.path(), "1.0.0").run();
+    refused.expect_code(2);
+}

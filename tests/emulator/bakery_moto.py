@@ -90,6 +90,8 @@ DEFAULTS: dict[str, Any] = {
     # RunInstances refuses io1/io2 volumes without Iops, and Iops or Throughput where
     # the volume type takes none.
     "volume_parameters_checked": True,
+    # DescribeImages leaves disabled images out unless IncludeDisabled.
+    "disabled_images_hidden": True,
 }
 
 
@@ -672,6 +674,21 @@ def describe_image_references(self: AmisResponse) -> ActionResult:
 
 
 AmisResponse.describe_image_references = describe_image_references  # type: ignore[attr-defined]
+
+_original_describe_images = AmisResponse.describe_images
+
+
+def _describe_images(self: AmisResponse) -> ActionResult:
+    # AWS (EC2 API Reference, DescribeImages, IncludeDisabled): "Default: No disabled
+    # AMIs are included in the response." moto lists them.
+    result = _original_describe_images(self)
+    hidden = SETTINGS.get(self.region, "disabled_images_hidden")
+    if hidden and not self._get_bool_param("IncludeDisabled", False):
+        result.result["Images"] = [i for i in result.result["Images"] if i.state != "disabled"]
+    return result
+
+
+AmisResponse.describe_images = _describe_images  # type: ignore[method-assign]
 AmisResponse.enable_image_deprecation = enable_image_deprecation  # type: ignore[attr-defined]
 AmisResponse.disable_image_deprecation = disable_image_deprecation  # type: ignore[attr-defined]
 

@@ -268,6 +268,28 @@ class EbsVolumeParameters(Conformance):
         )
 
 
+class DescribeImagesIncludeDisabled(Conformance):
+    """EC2 API Reference, DescribeImages, `IncludeDisabled`: "Default: No disabled AMIs
+    are included in the response"."""
+
+    behaviour = "disabled_images_hidden"
+    regions = ("sa-east-1",)
+
+    def test_a_disabled_image_is_listed_only_when_asked_for(self) -> None:
+        ec2 = client("ec2", "sa-east-1")
+        instance = ec2.run_instances(
+            ImageId=an_image("sa-east-1"), InstanceType="t3.micro", MinCount=1, MaxCount=1
+        )["Instances"][0]["InstanceId"]
+        name = unique("conformance/disabled")
+        image = ec2.create_image(InstanceId=instance, Name=name)["ImageId"]
+        ec2.disable_image(ImageId=image)
+        by_name = [{"Name": "name", "Values": [name]}]
+
+        self.assertEqual(ec2.describe_images(Owners=["self"], Filters=by_name)["Images"], [])
+        listed = ec2.describe_images(Owners=["self"], Filters=by_name, IncludeDisabled=True)
+        self.assertEqual([(i["ImageId"], i["State"]) for i in listed["Images"]], [(image, "disabled")])
+
+
 class EnableImageDeprecationDates(Conformance):
     """EC2 API Reference, EnableImageDeprecation, `DeprecateAt`: "You can't specify a date
     in the past", at most 10 years ahead; the seconds are rounded to the nearest minute."""

@@ -399,10 +399,13 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         base_image: facts.base_images.get(&plan.arch).cloned(),
         base_images: facts.base_images,
         base_release: facts.base_release,
-        images: match facts.unchanged {
-            Some(unchanged) => unchanged.images,
-            None => facts.released.into_iter().chain(facts.copies).collect(),
-        },
+        images: build_region_first(
+            bake.region(),
+            match facts.unchanged {
+                Some(unchanged) => unchanged.images,
+                None => facts.released.into_iter().chain(facts.copies).collect(),
+            },
+        ),
         inputs: facts.inputs.map(|inputs| inputs.fingerprint),
         tests: facts.tests,
         test_names: plan.test_names.clone(),
@@ -429,4 +432,47 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
 /// ` (arm64)`: which architecture's build a step was, when the bake makes several.
 pub fn of_arch(arch: Option<crate::model::Arch>) -> String {
     arch.map(|arch| format!(" ({arch})")).unwrap_or_default()
+}
+
+/// The images with the build region's first, the others in the order they came: a
+/// result's or manifest's first image is one that exists where the bake ran.
+fn build_region_first(region: &str, mut images: Vec<ImageRecord>) -> Vec<ImageRecord> {
+    images.sort_by_key(|image| image.region != region);
+    images
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Arch;
+
+    #[test]
+    fn the_build_region_s_images_come_first() {
+        let image = |region: &str, arch| ImageRecord {
+            region: region.into(),
+            arch,
+            image_id: format!("ami-{region}-{arch}"),
+            name: "n".into(),
+            snapshot_ids: vec![],
+        };
+        let listed = build_region_first(
+            "us-east-1",
+            vec![
+                image("eu-west-1", Arch::X86_64),
+                image("us-east-1", Arch::X86_64),
+                image("eu-west-1", Arch::Arm64),
+                image("us-east-1", Arch::Arm64),
+            ],
+        );
+        let order: Vec<String> = listed.iter().map(|i| i.image_id.clone()).collect();
+        assert_eq!(
+            order,
+            [
+                "ami-us-east-1-x86_64",
+                "ami-us-east-1-arm64",
+                "ami-eu-west-1-x86_64",
+                "ami-eu-west-1-arm64"
+            ]
+        );
+    }
 }

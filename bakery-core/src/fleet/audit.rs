@@ -12,9 +12,10 @@ use crate::aws::Aws;
 use crate::error::Result;
 use crate::model::release::{TAG_BUILDER, TAG_ROLE, TAG_TEST_INSTANCE, TAG_VERSION};
 use crate::model::time::age_at;
+use crate::model::Release;
 use crate::model::RoleName;
-use crate::release::catalog;
 use crate::release::channels::{self, Split};
+use crate::release::{catalog, claim};
 
 /// A quarter: the default for `--max-age`.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(91 * 24 * 3600);
@@ -28,6 +29,11 @@ pub struct Fleet {
     pub image_id: String,
     pub image_name: Option<String>,
     pub image_created: Option<String>,
+    /// When the release was baked (its record's start): a copy made later in this
+    /// region is as old as its release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<String>,
+    /// The release's age (the image's own, for an image bakery did not bake).
     pub age_days: Option<u64>,
     /// Channels of the role that point at this image.
     pub channels: Vec<String>,
@@ -51,9 +57,13 @@ pub async fn audit(aws: &Aws, max_age: Duration) -> Result<Vec<Fleet>> {
             .push(instance.id);
     }
     let mut images = BTreeMap::new();
+    let mut released = BTreeMap::new();
     let mut channels_of: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for image_id in by_image.keys() {
         let image = aws.ec2.describe_image(image_id).await?;
+        if let Some(at) = release_time(aws, image.as_ref()).await? {
+            released.insert(image_id.clone(), at);
+        }
         if let Some(role) = image.as_ref().and_then(|i| i.tags.get(TAG_ROLE)) {
             if !channels_of.contains_key(role) {
                 let channels = match RoleName::parse(role) {
@@ -65,13 +75,33 @@ pub async fn audit(aws: &Aws, max_age: Duration) -> Result<Vec<Fleet>> {
         }
         images.insert(image_id.clone(), image);
     }
-    Ok(assess(
-        by_image,
-        &images,
-        &channels_of,
-        max_age,
-        SystemTime::now(),
-    ))
+    let known = Known {
+        images,
+        released,
+        channels_of,
+    };
+    Ok(assess(by_image, &known, max_age, SystemTime::now()))
+}
+
+/// What AWS said of the images fleets run: each image (None: gone), when its release
+/// was baked, and the channels of each role.
+#[derive(Debug, Default)]
+pub struct Known {
+    pub images: BTreeMap<String, Option<ImageInfo>>,
+    pub released: BTreeMap<String, String>,
+    pub channels_of: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// When the release of a bakery image was baked, from its record in the region.
+async fn release_time(aws: &Aws, image: Option<&ImageInfo>) -> Result<Option<String>> {
+    let tag = |key| image.and_then(|i| i.tags.get(key));
+    let (Some(role), Some(version)) = (tag(TAG_ROLE), tag(TAG_VERSION)) else {
+        return Ok(None);
+    };
+    let Ok(release) = Release::parse(role, version) else {
+        return Ok(None);
+    };
+    Ok(claim::read(aws, &release).await?.map(|r| r.started_at))
 }
 
 /// The channels of `roles` that name different releases in different `regions`.
@@ -94,11 +124,15 @@ pub async fn channel_splits(regions: &[Aws], roles: &[String]) -> Result<Vec<(St
 /// The fleets with their violations, given what AWS said.
 pub fn assess(
     by_image: BTreeMap<String, Vec<String>>,
-    images: &BTreeMap<String, Option<ImageInfo>>,
-    channels_of: &BTreeMap<String, BTreeMap<String, String>>,
+    known: &Known,
     max_age: Duration,
     now: SystemTime,
 ) -> Vec<Fleet> {
+    let Known {
+        images,
+        released,
+        channels_of,
+    } = known;
     let mut fleets: Vec<Fleet> = by_image
         .into_iter()
         .map(|(image_id, instances)| {
@@ -108,7 +142,11 @@ pub fn assess(
                 .as_ref()
                 .and_then(|i| i.tags.get(TAG_VERSION).cloned());
             let created = image.as_ref().and_then(|i| i.creation_date.clone());
-            let age = created.as_deref().and_then(|c| age_at(c, now));
+            let released_at = released.get(&image_id).cloned();
+            let age = released_at
+                .as_deref()
+                .or(created.as_deref())
+                .and_then(|c| age_at(c, now));
             let channels: Vec<String> = role
                 .as_ref()
                 .and_then(|r| channels_of.get(r))
@@ -132,6 +170,7 @@ pub fn assess(
                 version,
                 image_name: image.as_ref().map(|i| i.name.clone()),
                 image_created: created,
+                released_at,
                 age_days: age.map(|a| a.as_secs() / 86400),
                 channels,
                 instances,
@@ -219,11 +258,16 @@ mod tests {
             ),
             ("ami-gone".to_string(), None),
         ]);
-        let channels = BTreeMap::from([(
+        let channels_of = BTreeMap::from([(
             "base".to_string(),
             BTreeMap::from([("stable".to_string(), "ami-new".to_string())]),
         )]);
-        let fleets = assess(by_image, &images, &channels, DEFAULT_MAX_AGE, now);
+        let known = Known {
+            images,
+            released: BTreeMap::new(),
+            channels_of,
+        };
+        let fleets = assess(by_image, &known, DEFAULT_MAX_AGE, now);
         let by_id: BTreeMap<&str, &Fleet> =
             fleets.iter().map(|f| (f.image_id.as_str(), f)).collect();
         assert!(by_id["ami-new"].violations.is_empty());
@@ -239,6 +283,36 @@ mod tests {
         assert!(
             fleets.last().unwrap().violations.is_empty(),
             "violations come first"
+        );
+    }
+
+    #[test]
+    fn a_late_copy_is_as_old_as_its_release() {
+        let now = humantime::parse_rfc3339("2026-11-22T00:00:00Z").unwrap();
+        let copy = image(
+            "ami-copy",
+            "2026-11-20T00:00:00.000Z",
+            Some(("base", "2.0.0")),
+        );
+        let known = Known {
+            images: BTreeMap::from([("ami-copy".to_string(), Some(copy))]),
+            released: BTreeMap::from([(
+                "ami-copy".to_string(),
+                "2026-05-01T00:00:00Z".to_string(),
+            )]),
+            channels_of: BTreeMap::new(),
+        };
+        let by_image = BTreeMap::from([("ami-copy".to_string(), vec!["i-1".to_string()])]);
+        let fleets = assess(by_image, &known, DEFAULT_MAX_AGE, now);
+        assert_eq!(
+            fleets[0].age_days,
+            Some(205),
+            "from the release, not the copy"
+        );
+        assert!(
+            fleets[0].violations[0].contains("old, the policy allows"),
+            "{:?}",
+            fleets[0]
         );
     }
 }

@@ -140,7 +140,12 @@ impl Ec2 {
         tag: Option<(&str, &str)>,
         name: Option<&str>,
     ) -> Result<Vec<ImageInfo>> {
-        let mut request = self.client.describe_images().owners("self");
+        // Disabled images are the account's too (a release someone disabled): listed.
+        let mut request = self
+            .client
+            .describe_images()
+            .owners("self")
+            .include_disabled(true);
         if let Some((key, value)) = tag {
             request = request.filters(tag_filter(key, value));
         }
