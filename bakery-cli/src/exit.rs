@@ -46,9 +46,10 @@ impl Exit {
         }
     }
 
-    /// A bake's exit: leaks win, then a release left unfinished, then how it ended.
+    /// A bake's exit: a release made but left unfinished (its leaks among what is left
+    /// to finish), then leaks, then how it ended.
     pub fn of_report(report: &BakeReport) -> Exit {
-        if report.leaked.is_empty() && !report.unfinished.is_empty() {
+        if !report.unfinished.is_empty() {
             return Exit::Unfinished;
         }
         Exit::of_run(report.status, report.error_kind, &report.leaked)
@@ -125,6 +126,11 @@ mod tests {
             ..ended(BakeStatus::Interrupted)
         };
         assert_eq!(Exit::of_report(&released_then_stopped).code(), 5);
+        let released_then_leaked = BakeReport {
+            unfinished: vec![bakery_core::model::Step::Cleanup],
+            ..leaky
+        };
+        assert_eq!(Exit::of_report(&released_then_leaked).code(), 5);
     }
 
     #[test]

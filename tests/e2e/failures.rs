@@ -220,3 +220,72 @@ async fn bad_input_exits_2_says_where_and_creates_nothing() {
     assert!(aws.instances().await.is_empty());
     assert!(aws.extra_security_groups().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_after_the_record_never_removes_the_release() {
+    let aws = Account::in_third_emulator("me-south-1").await;
+    // The builder cannot be terminated: the failure comes after the release is recorded.
+    aws.emulate(json!({
+        "faults": [{"action": "TerminateInstances", "times": null, "status": 403,
+                    "code": "UnauthorizedOperation",
+                    "message": "You are not authorized to perform this operation."}]
+    }));
+    let recipe = TestRecipe::new("kept");
+
+    let bake = aws
+        .bakery()
+        .bake_json(recipe.path(), "7.0.0")
+        .args(["--promote", "stable"])
+        .run();
+
+    aws.emulate(json!({ "clear_faults": true }));
+    let result = bake.json();
+    bake.expect_stderr("UnauthorizedOperation");
+    assert_eq!(bake.code, 5, "released, not finished: {}", bake.stderr);
+    let image = result["images"][0]["image_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        aws.image(&image).await.state().map(|s| s.as_str()),
+        Some("available"),
+        "the release's image stays"
+    );
+    let record = aws.release_record("kept", "7.0.0").await.unwrap();
+    assert_eq!(record["state"], "released");
+    for channel in ["latest", "stable"] {
+        assert_eq!(
+            aws.channel("kept", channel).await,
+            Some(image.clone()),
+            "{channel}"
+        );
+    }
+    assert!(
+        result["to_complete"].as_array().unwrap().iter().any(|c| c
+            .as_str()
+            .unwrap()
+            .starts_with("bakery cleanup --regions me-south-1 --yes")),
+        "{result}"
+    );
+    let builder = result["builder_instance_id"].as_str().unwrap();
+    assert!(
+        result["leaked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == builder),
+        "the builder is named: {result}"
+    );
+
+    // The janitor removes the builder and leaves the release be.
+    aws.bakery().args(["cleanup", "--yes"]).run().expect_code(0);
+    assert!(aws.live_instances().await.is_empty(), "the builder is gone");
+    assert_eq!(
+        aws.image(&image).await.state().map(|s| s.as_str()),
+        Some("available")
+    );
+    assert_eq!(
+        aws.release_record("kept", "7.0.0").await.unwrap()["state"],
+        "released"
+    );
+}

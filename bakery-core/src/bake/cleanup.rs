@@ -110,17 +110,24 @@ pub async fn cleanup(
 
 /// Resources of this bake whose create call was carried out but not recorded (an
 /// interrupt in between, or an answer lost) are found by the bake-id tag every
-/// resource carries, and the claim by the bake id it records.
+/// resource carries, and the claim by the bake id it records. Once the record says
+/// released, its images are the release's: never the bake's to remove, whatever failed
+/// after (a builder that would not terminate, a copy, a channel).
 async fn find_unrecorded(bake: &Bake<'_>, release: Option<&Release>) {
     let region = bake.region().to_string();
     let id = &bake.plan.bake_id;
+    let mut released = std::collections::BTreeSet::new();
     if let Some(release) = release {
         let ours = claim::read(bake.aws, release).await.ok().flatten();
-        if ours.is_some_and(|r| r.bake_id == *id && r.state == RecordState::Baking) {
-            bake.ledger.record(Resource::Claim {
-                id: release.claim_parameter(),
-                region: region.clone(),
-            });
+        match ours.filter(|r| r.bake_id == *id) {
+            Some(record) if record.state == RecordState::Baking => {
+                bake.ledger.record(Resource::Claim {
+                    id: release.claim_parameter(),
+                    region: region.clone(),
+                });
+            }
+            Some(record) => released.extend(record.image_ids().into_iter().cloned()),
+            None => {}
         }
     }
     if let Ok(groups) = bake.aws.ec2.security_groups_tagged(TAG_BAKE_ID, id).await {
@@ -140,7 +147,7 @@ async fn find_unrecorded(bake: &Bake<'_>, release: Option<&Release>) {
         }
     }
     if let Ok(images) = bake.aws.ec2.own_images(Some((TAG_BAKE_ID, id)), None).await {
-        for image in images {
+        for image in images.into_iter().filter(|i| !released.contains(&i.id)) {
             bake.ledger.record(Resource::Image {
                 id: image.id,
                 region: region.clone(),

@@ -5,18 +5,38 @@ use std::sync::Mutex;
 
 use crate::model::Resource;
 
-/// Resources a bake holds, in the order they were created.
+/// Resources a bake holds, in the order they were created, and those it handed over
+/// to the release (never again its own to remove).
 #[derive(Debug, Default)]
 pub struct Ledger {
     entries: Mutex<Vec<Resource>>,
+    handed_over: Mutex<Vec<Resource>>,
 }
 
 impl Ledger {
     pub fn record(&self, resource: Resource) {
+        if self
+            .handed_over
+            .lock()
+            .expect("ledger lock")
+            .contains(&resource)
+        {
+            return;
+        }
         let mut entries = self.entries.lock().expect("ledger lock");
         if !entries.contains(&resource) {
             entries.push(resource);
         }
+    }
+
+    /// The resource is the release's now: forgotten, and never recorded again (a sweep
+    /// by the bake's tag finds it too).
+    pub fn hand_over(&self, resource: &Resource) {
+        self.handed_over
+            .lock()
+            .expect("ledger lock")
+            .push(resource.clone());
+        self.forget(resource);
     }
 
     /// The resource is gone, or is no longer the bake's to remove (a released image).
@@ -66,6 +86,15 @@ mod tests {
             id: id.into(),
             region: "eu-west-1".into(),
         }
+    }
+
+    #[test]
+    fn a_resource_handed_over_is_never_recorded_again() {
+        let ledger = Ledger::default();
+        ledger.record(instance("i-1"));
+        ledger.hand_over(&instance("i-1"));
+        ledger.record(instance("i-1"));
+        assert!(ledger.is_empty());
     }
 
     #[test]

@@ -370,10 +370,15 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         .filter(|s| s.status == BakeStatus::Succeeded)
         .map(|s| s.name.clone())
         .collect();
-    let unfinished = match (&failure, &facts.release) {
+    let mut unfinished = match (&failure, &facts.release) {
         (Some(_), Some(_)) => plan.unfinished(&succeeded),
         _ => Vec::new(),
     };
+    // A release is made; what its bake could not remove is left to finish, not a
+    // reason to unmake it.
+    if succeeded.contains(&Step::RecordRelease) && !leaked.is_empty() {
+        unfinished.push(Step::Cleanup);
+    }
     let to_complete = match &facts.release {
         Some(release) => plan.completion(release, &unfinished),
         None => Vec::new(),

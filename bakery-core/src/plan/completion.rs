@@ -41,6 +41,9 @@ impl BakePlan {
                     }
                     commands.push(command);
                 }
+                Step::Cleanup => {
+                    commands.push(format!("bakery cleanup --regions {regions} --yes"));
+                }
                 Step::Share => {
                     let mut command = format!("bakery share {role} {version}");
                     for (flag, values) in [

@@ -40,9 +40,9 @@ pub async fn record(
     write_record(bake, claim, images, facts).await?;
     for image in images {
         for snapshot in bake.ledger.snapshots_of(&image.image_id) {
-            bake.ledger.forget(&snapshot);
+            bake.ledger.hand_over(&snapshot);
         }
-        bake.ledger.forget(&Resource::Image {
+        bake.ledger.hand_over(&Resource::Image {
             id: image.image_id.clone(),
             region: image.region.clone(),
         });
