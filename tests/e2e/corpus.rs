@@ -135,6 +135,25 @@ async fn bad_flags_are_refused_before_anything_is_made() {
             "invalid --version ``",
         ),
         Case::new(
+            "a pre-release that makes the image name too long",
+            with(&["--version", &format!("1.0.0-{}", "r".repeat(120))]),
+            "characters; AWS takes at most 128",
+        ),
+        Case::new(
+            "a pre-release name that makes the bumped image name too long",
+            with(&["--bump", "minor", "--pre", &"p".repeat(100)]),
+            "characters; AWS takes at most 128",
+        ),
+        Case::new(
+            "a dry run of a name too long",
+            with(&[
+                "--version",
+                &format!("1.0.0-{}", "r".repeat(120)),
+                "--dry-run",
+            ]),
+            "characters; AWS takes at most 128",
+        ),
+        Case::new(
             "a word for a version",
             with(&["--version", "latest"]),
             "invalid --version `latest`",

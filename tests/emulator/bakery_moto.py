@@ -92,6 +92,8 @@ DEFAULTS: dict[str, Any] = {
     "volume_parameters_checked": True,
     # DescribeImages leaves disabled images out unless IncludeDisabled.
     "disabled_images_hidden": True,
+    # Parameter Store's value sizes: 4 KB standard, 8 KB advanced.
+    "parameter_value_limits": True,
 }
 
 
@@ -674,6 +676,39 @@ def describe_image_references(self: AmisResponse) -> ActionResult:
 
 
 AmisResponse.describe_image_references = describe_image_references  # type: ignore[attr-defined]
+
+# ---------------------------------------------------------------- parameter tiers
+# AWS (Systems Manager User Guide, "Managing parameter tiers"): a standard parameter's
+# value is at most 4 KB, an advanced one's 8 KB; Intelligent-Tiering makes a parameter
+# advanced when its value needs it. moto takes any size.
+
+_original_put_parameter = SimpleSystemManagerBackend.put_parameter
+
+
+def _put_parameter(self: SimpleSystemManagerBackend, name: str, description: str, value: str,
+                   *args: Any, tier: str | None = None, **kwargs: Any) -> Any:
+    if SETTINGS.get(self.region_name, "parameter_value_limits") and value:
+        size = len(value.encode())
+        previous = self._parameters.get(name)
+        tier = tier or (previous[-1].tier if previous else None) or "Standard"
+        if tier == "Intelligent-Tiering":
+            tier = "Advanced" if size > 4096 else "Standard"
+        if tier == "Standard" and size > 4096:
+            raise SSMError(
+                "ValidationException",
+                "Standard tier parameters support a maximum parameter value of 4096 "
+                "characters. To create a larger parameter value, upgrade the parameter to "
+                "use the advanced-parameter tier.",
+            )
+        if size > 8192:
+            raise SSMError(
+                "ValidationException",
+                "Advanced tier parameters support a maximum parameter value of 8192 characters.",
+            )
+    return _original_put_parameter(self, name, description, value, *args, tier=tier, **kwargs)
+
+
+SimpleSystemManagerBackend.put_parameter = _put_parameter  # type: ignore[method-assign]
 
 _original_describe_images = AmisResponse.describe_images
 

@@ -290,6 +290,31 @@ class DescribeImagesIncludeDisabled(Conformance):
         self.assertEqual([(i["ImageId"], i["State"]) for i in listed["Images"]], [(image, "disabled")])
 
 
+class ParameterTiers(Conformance):
+    """Systems Manager User Guide, "Managing parameter tiers": a standard parameter's
+    value is at most 4 KB, an advanced one's 8 KB; Intelligent-Tiering chooses."""
+
+    behaviour = "parameter_value_limits"
+    regions = ("sa-east-1",)
+
+    def put(self, name: str, size: int, **tier: Any) -> str:
+        try:
+            client("ssm", "sa-east-1").put_parameter(
+                Name=unique(f"/conformance/{name}"), Value="x" * size, Type="String", **tier
+            )
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+        return "stored"
+
+    def test_a_standard_value_over_4_kb_is_refused(self) -> None:
+        self.assertEqual(self.put("standard-4k", 4096), "stored")
+        self.assertEqual(self.put("standard-5k", 5000), "ValidationException")
+
+    def test_intelligent_tiering_stores_up_to_8_kb_and_no_more(self) -> None:
+        self.assertEqual(self.put("smart-5k", 5000, Tier="Intelligent-Tiering"), "stored")
+        self.assertEqual(self.put("smart-9k", 9000, Tier="Intelligent-Tiering"), "ValidationException")
+
+
 class EnableImageDeprecationDates(Conformance):
     """EC2 API Reference, EnableImageDeprecation, `DeprecateAt`: "You can't specify a date
     in the past", at most 10 years ahead; the seconds are rounded to the nearest minute."""

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use aws_sdk_ssm::types::{InstanceInformationStringFilter, ParameterType};
+use aws_sdk_ssm::types::{InstanceInformationStringFilter, ParameterTier, ParameterType};
 use aws_sdk_ssm::Client;
 
 use super::batch::{Answer, Batch};
@@ -95,6 +95,14 @@ pub struct OutputDestination {
     pub cloudwatch_log_group: Option<String>,
 }
 
+/// The tier of a release's claim and record: Intelligent-Tiering keeps one of up to
+/// 4 KB standard (free) and makes a larger one advanced, up to 8 KB (Systems Manager
+/// User Guide, "Managing parameter tiers").
+const RECORD_TIER: ParameterTier = ParameterTier::IntelligentTiering;
+
+/// The largest value a record may have: an advanced parameter's 8 KB.
+pub const MAX_RECORD_BYTES: usize = 8 * 1024;
+
 impl Ssm {
     pub fn new(client: Client, region: &str) -> Self {
         let (for_agents, agents_region) = (client.clone(), region.to_string());
@@ -170,6 +178,7 @@ impl Ssm {
             .value(value)
             .description(description)
             .r#type(ParameterType::String)
+            .tier(RECORD_TIER)
             .overwrite(false)
             .send()
             .await
@@ -188,6 +197,7 @@ impl Ssm {
             .name(name)
             .value(value)
             .r#type(ParameterType::String)
+            .tier(RECORD_TIER)
             .overwrite(true)
             .send()
             .await

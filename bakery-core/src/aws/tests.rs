@@ -209,6 +209,31 @@ async fn a_claim_that_exists_is_a_lost_race_and_a_missing_parameter_is_absent() 
     );
 }
 
+#[tokio::test]
+async fn a_record_is_written_intelligent_tiered_so_it_may_grow_past_4_kb() {
+    let tiered = || {
+        mock!(aws_sdk_ssm::Client::put_parameter)
+            .match_requests(|r| {
+                r.tier() == Some(&aws_sdk_ssm::types::ParameterTier::IntelligentTiering)
+            })
+            .then_output(|| {
+                aws_sdk_ssm::operation::put_parameter::PutParameterOutput::builder()
+                    .version(1)
+                    .build()
+            })
+    };
+    let (claim, record) = (tiered(), tiered());
+    let ssm = ssm(&[&claim, &record]);
+    let name = "/bakery/base/releases/1.0.0";
+    assert!(ssm
+        .create_parameter(name, &"x".repeat(5000), "claim")
+        .await
+        .unwrap());
+    ssm.overwrite_parameter(name, &"x".repeat(5000))
+        .await
+        .unwrap();
+}
+
 /// EC2's answer to CreateTags.
 fn tagged() -> HttpResponse {
     HttpResponse::new(

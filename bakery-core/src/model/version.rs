@@ -59,6 +59,19 @@ impl VersionRequest {
         }
     }
 
+    /// The longest version this request can resolve to (six-digit numbers), so that
+    /// names made from it are checked against AWS's limits before anything exists.
+    pub fn longest(&self) -> Version {
+        let text = match self {
+            VersionRequest::Exact(version) => return version.clone(),
+            VersionRequest::Next { pre: Some(pre), .. } => {
+                format!("999999.999999.999999-{pre}.999999")
+            }
+            VersionRequest::Next { pre: None, .. } => "999999.999999.999999".to_string(),
+        };
+        Version::parse(&text).expect("a checked pre-release name")
+    }
+
     /// True when the release will be a pre-release (`1.5.0-rc.1`), which never moves
     /// the `latest` channel.
     pub fn is_prerelease(&self) -> bool {

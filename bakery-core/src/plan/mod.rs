@@ -129,6 +129,10 @@ const GENERALIZE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub const MAX_BUILDER_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The most text one Run Command carries (the script, its wrapper and its values).
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+
+/// The longest AMI name CreateImage and CopyImage take (EC2 API Reference, CreateImage,
+/// `Name`: 3 to 128 characters).
+pub const MAX_IMAGE_NAME: usize = 128;
 /// Time for launch, boot, SSM registration and stop, on top of the steps' own timeouts.
 const BUILDER_OVERHEAD: Duration = Duration::from_secs(30 * 60);
 /// Time for a test instance's launch, boot and termination, on top of the stage's.
@@ -261,6 +265,15 @@ impl BakePlan {
                 crate::model::time::human(MAX_BUILDER_LIFETIME)
             ))
             .with_hint("shorten the steps' `timeout`s"));
+        }
+        let name = self.release(self.version.longest()).image_name(self.arch);
+        if name.len() > MAX_IMAGE_NAME {
+            return Err(Error::input(format!(
+                "the image name `{name}` would be {} characters; AWS takes at most {MAX_IMAGE_NAME} \
+                 (CreateImage, Name)",
+                name.len()
+            ))
+            .with_hint("a shorter version (its pre-release name) or role name"));
         }
         // The longest version text a release can have, for the longest command.
         let longest = semver::Version::parse("999999.999999.999999-rc.999999").expect("valid");

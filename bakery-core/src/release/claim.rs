@@ -143,6 +143,35 @@ impl ReleaseRecord {
         serde_json::to_string(self).expect("records serialize")
     }
 
+    /// The largest this claim's record can grow to: released with an image of each
+    /// architecture in each region, the gate's outcome naming `tests` (the last as the
+    /// one that failed), its inputs, and a `bakery test` run's lease on it.
+    pub fn fullest(
+        &self,
+        architectures: &[Arch],
+        regions: &[String],
+        tests: &[String],
+        inputs: ReleaseInputs,
+    ) -> ReleaseRecord {
+        const IMAGE: &str = "ami-0123456789abcdef0";
+        let images = regions.iter().map(|r| (r.clone(), IMAGE.to_string()));
+        let images: BTreeMap<String, String> = images.collect();
+        let by_arch = architectures.iter().map(|a| (*a, images.clone())).collect();
+        let now = SystemTime::now();
+        ReleaseRecord {
+            inputs: Some(inputs),
+            tests: Some(TestRecord {
+                state: GateState::Passed,
+                tests: tests.to_vec(),
+                at: rfc3339(now),
+                by: self.bake_id.clone(),
+                failed: tests.last().cloned(),
+            }),
+            retest: Some(Retest::here(&self.bake_id, now)),
+            ..self.released(by_arch)
+        }
+    }
+
     /// The same bake's record of its finished release, with its images by
     /// architecture and region.
     pub fn released(
@@ -322,6 +351,29 @@ mod tests {
             inputs: None,
             retest: None,
         }
+    }
+
+    #[test]
+    fn the_fullest_record_of_every_region_two_architectures_and_the_most_variables_fits() {
+        let mut claim = claim_record();
+        claim.vars = BTreeMap::from([("BIG".into(), "x".repeat(2040))]);
+        let regions: Vec<String> = (0..34).map(|n| format!("xx-region-{n}")).collect();
+        let tests: Vec<String> = (0..10)
+            .map(|n| format!("a-test-named-at-length-{n}"))
+            .collect();
+        let inputs = ReleaseInputs {
+            fingerprint: format!("sha256:{}", "f".repeat(64)),
+            inputs: crate::model::inputs::Inputs {
+                recipe_digest: format!("sha256:{}", "r".repeat(64)),
+                settings: format!("sha256:{}", "s".repeat(64)),
+                agent: format!("sha256:{}", "a".repeat(64)),
+            },
+            base_image: "ami-0123456789abcdef0".into(),
+        };
+        let fullest = claim.fullest(&Arch::ALL, &regions, &tests, inputs);
+        let bytes = fullest.to_json().len();
+        assert!(bytes > 4096, "past a standard parameter: {bytes}");
+        assert!(bytes <= crate::aws::ssm::MAX_RECORD_BYTES, "{bytes}");
     }
 
     #[test]

@@ -91,9 +91,31 @@ pub fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
-/// PowerShell single quotes: everything is literal; a `'` is doubled.
+/// The characters PowerShell reads as a single quote: `'` and U+2018 to U+201B
+/// (about_Quoting_Rules; its tokenizer's `IsSingleQuote`).
+pub const POWERSHELL_SINGLE_QUOTES: [char; 5] =
+    ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
+
+/// PowerShell single quotes: everything is literal; each of PowerShell's single-quote
+/// characters is doubled, as its own `EscapeSingleQuotedStringContent` does.
 pub fn powershell_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('\'');
+    for c in value.chars() {
+        if POWERSHELL_SINGLE_QUOTES.contains(&c) {
+            quoted.push(c);
+        }
+        quoted.push(c);
+    }
+    quoted.push('\'');
+    quoted
+}
+
+/// A value as a PowerShell expression that no character of it can break: its UTF-8
+/// bytes in base64, decoded on the instance.
+pub fn powershell_value(value: &str) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+    format!("[Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('{encoded}'))")
 }
 
 fn powershell_step(script: &str, inputs: StepInputs) -> String {
@@ -109,7 +131,7 @@ fn powershell_step(script: &str, inputs: StepInputs) -> String {
         "[IO.File]::WriteAllText($bakeryScript, [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('{encoded}')))\n"
     ));
     for (name, value) in inputs.env {
-        text.push_str(&format!("$env:{name} = {}\n", powershell_quote(value)));
+        text.push_str(&format!("$env:{name} = {}\n", powershell_value(value)));
     }
     for (name, parameter) in inputs.secrets {
         text.push_str(&format!(
@@ -242,10 +264,18 @@ mod tests {
     }
 
     #[test]
-    fn powershell_steps_carry_the_script_encoded_and_values_quoted() {
-        let env = BTreeMap::from([("NAME".to_string(), "it's $(evil)".to_string())]);
+    fn powershell_steps_carry_the_script_and_the_values_encoded() {
+        let env = BTreeMap::from([("NAME".to_string(), "it\u{2019}s $(evil)".to_string())]);
         let text = step_command(Platform::Windows, "Write-Output '@\n'@", with_env(&env));
-        assert!(text.contains("$env:NAME = 'it''s $(evil)'"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "$env:NAME = {}",
+                powershell_value("it\u{2019}s $(evil)")
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("evil"), "the value is base64-encoded");
+        assert_eq!(powershell_quote("x\u{2019}; y"), "'x\u{2019}\u{2019}; y'");
         assert!(
             !text.contains("Write-Output"),
             "the script is base64-encoded"

@@ -2,9 +2,10 @@
 //! the bake's own (`claim`).
 
 use super::super::context::{Bake, Facts};
+use crate::aws::ssm::MAX_RECORD_BYTES;
 use crate::error::{Error, Result};
 use crate::model::time::rfc3339;
-use crate::model::{Release, Resource, Step, VersionRequest};
+use crate::model::{Arch, Release, Resource, Step, VersionRequest};
 use crate::release::catalog;
 use crate::release::claim::{self, Claimed, RecordState, ReleaseRecord, Whereabouts};
 
@@ -73,6 +74,30 @@ async fn choose(bake: &Bake<'_>, facts: &mut Facts) -> Result<Release> {
 /// Claims `role@version` with an SSM parameter created with overwrite disabled.
 /// When another bake holds it: a given version is refused; a bumped one moves on to
 /// the next version.
+/// The record a release can grow to fits in Parameter Store (an advanced parameter's
+/// 8 KB), said before the claim rather than after every copy exists.
+fn check_record_size(bake: &Bake<'_>, record: &ReleaseRecord) -> Result<()> {
+    let plan = bake.plan;
+    let architectures: Vec<Arch> = plan.architectures().map(|build| build.arch).collect();
+    let regions: Vec<String> = std::iter::once(plan.region.clone())
+        .chain(plan.copy_to.iter().map(|d| d.region.clone()))
+        .collect();
+    let inputs = plan.inputs.with_base("ami-0123456789abcdef0");
+    let fullest = record.fullest(&architectures, &regions, &plan.test_names, inputs);
+    let bytes = fullest.to_json().len();
+    if bytes <= MAX_RECORD_BYTES {
+        return Ok(());
+    }
+    let vars: usize = plan.vars.iter().map(|(k, v)| k.len() + v.len()).sum();
+    Err(Error::input(format!(
+        "the release's record would be up to {bytes} bytes ({} regions, {} architectures, \
+         {vars} bytes of variables); Parameter Store keeps at most {MAX_RECORD_BYTES}",
+        regions.len(),
+        architectures.len()
+    ))
+    .with_hint("copy to fewer regions per release, or shorten the variables' values"))
+}
+
 pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result<Claim> {
     let plan = bake.plan;
     let mut release = chosen.release;
@@ -97,6 +122,7 @@ pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result
             inputs: None,
             retest: None,
         };
+        check_record_size(bake, &record)?;
         let name = release.claim_parameter();
         let holder = match claim::claim(bake.aws, &release, &record).await? {
             Claimed::Ours => {
