@@ -4,6 +4,7 @@
 //! parameters — is the same after as before.
 
 use std::path::Path;
+use std::process::Command;
 
 use serde_json::json;
 
@@ -885,4 +886,53 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
     );
     let count = every_case_is_refused_without_a_trace(&aws, cases).await;
     assert!(count >= 10, "{count}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recipe_folder_with_a_fifo_or_a_huge_file_is_read_safely() {
+    let aws = Account::in_third_emulator("ap-south-2").await;
+    let folder = recipe_text(&format!("{GOOD}{STEP}"));
+    let before = aws.footprint().await;
+
+    // A FIFO: refused by name at once (reading it would wait for a writer forever).
+    let fifo = folder.path().join("notes.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for command in [
+        &["validate"][..],
+        &["plan", "--version", "1.0.0"],
+        &["bake", "--version", "1.0.0"],
+    ] {
+        let outcome = aws
+            .bakery()
+            .args(command)
+            .arg_path(folder.path())
+            .through(&["timeout", "60"])
+            .run();
+        assert_eq!(outcome.code, 2, "{command:?}: {}", outcome.stderr);
+        outcome.expect_stderr("`notes.fifo` is a FIFO (named pipe)");
+    }
+    std::fs::remove_file(&fifo).unwrap();
+    assert_eq!(aws.footprint().await, before, "nothing created");
+
+    // A 2 GiB file (sparse): digested in pieces, within 64 MB of memory.
+    let big = std::fs::File::create(folder.path().join("artifact.bin")).unwrap();
+    big.set_len(2 << 30).unwrap();
+    let planned = aws
+        .bakery()
+        .args(["plan", "--version", "1.0.0"])
+        .arg_path(folder.path())
+        .through(&["/usr/bin/time", "-f", "max-rss-kb=%M", "timeout", "120"])
+        .run();
+    planned.expect_code(0);
+    let rss: u64 = planned
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("max-rss-kb="))
+        .and_then(|kb| kb.trim().parse().ok())
+        .expect("GNU time's report");
+    assert!(rss < 64 * 1024, "{rss} kB for a 2 GiB file");
 }

@@ -12,14 +12,61 @@ pub fn leads_outside(root: &Path, path: &Path) -> Option<PathBuf> {
     (!target.starts_with(&root)).then_some(target)
 }
 
+/// The most a text file of a recipe (recipe.toml, a script) may hold: read whole, and
+/// a script travels in one Run Command of 64 KiB anyway.
+pub const MAX_TEXT_BYTES: u64 = 1024 * 1024;
+
 /// The text of the file `relative` in the recipe folder `root`, refused when a link
-/// takes it outside the folder.
+/// takes it outside the folder, when it is no regular file, or larger than
+/// [`MAX_TEXT_BYTES`].
 pub fn read_inside(root: &Path, relative: &Path) -> Result<String, String> {
     let path = root.join(relative);
     if let Some(target) = leads_outside(root, &path) {
         return Err(outside(relative, &target));
     }
-    std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+    read_text(&path, relative)
+}
+
+/// A regular file's text, `shown` as its name: never a FIFO (reading one waits for a
+/// writer forever), a device or a socket, and at most [`MAX_TEXT_BYTES`].
+pub fn read_text(path: &Path, shown: &Path) -> Result<String, String> {
+    let size = regular_file_size(path, shown)?;
+    if size > MAX_TEXT_BYTES {
+        return Err(format!(
+            "`{}` has {size} bytes; a recipe's text files take at most {MAX_TEXT_BYTES}",
+            shown.display()
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", shown.display()))
+}
+
+/// The size of a regular file (through links); what else it is, refused by name.
+pub fn regular_file_size(path: &Path, shown: &Path) -> Result<u64, String> {
+    let metadata =
+        std::fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", shown.display()))?;
+    if metadata.is_file() {
+        return Ok(metadata.len());
+    }
+    Err(format!(
+        "`{}` is {}: a recipe folder holds only regular files and folders",
+        shown.display(),
+        kind(&metadata.file_type())
+    ))
+}
+
+fn kind(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "a folder"
+    } else if file_type.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else {
+        "no regular file"
+    }
 }
 
 /// The refusal of a link out of the folder, naming the link and its target.

@@ -127,8 +127,7 @@ pub fn select(
             None => Ok(None),
         };
     };
-    let source = std::fs::read_to_string(&file)
-        .map_err(|e| Error::input(format!("cannot read {}: {e}", file.display())))?;
+    let source = super::confined::read_text(&file, &file).map_err(Error::input)?;
     parse(&file, &source, name)
 }
 

@@ -116,9 +116,8 @@ impl Recipe {
         if let Some(target) = confined::leads_outside(dir, &file) {
             return Err(Error::input(confined::outside(&file, &target)));
         }
-        let source = std::fs::read_to_string(&file).map_err(|e| {
-            Error::input(format!("cannot read {}: {e}", file.display()))
-                .with_hint(format!("a recipe folder holds a {RECIPE_FILE}"))
+        let source = confined::read_text(&file, &file).map_err(|m| {
+            Error::input(m).with_hint(format!("a recipe folder holds a {RECIPE_FILE}"))
         })?;
         Recipe::parse(dir, &file, &source)
     }
