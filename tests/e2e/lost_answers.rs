@@ -127,3 +127,29 @@ async fn many_bumped_bakes_at_once_each_take_the_next_free_version() {
         ["0.0.1", "0.0.2", "0.0.3", "0.0.4", "0.0.5", "0.0.6", "0.0.7", "0.0.8"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claim_whose_answers_are_all_lost_is_removed_and_a_retry_takes_the_version() {
+    let aws = Account::in_third_emulator("ap-southeast-3").await;
+    let recipe = TestRecipe::new("unheard");
+    // Every PutParameter is carried out and its answer lost: the claim is made, and
+    // the bake never hears of it.
+    aws.emulate(
+        json!({ "faults": [{ "action": "PutParameter", "times": null, "after": true,
+        "status": 503, "code": "ServiceUnavailable", "message": "Service Unavailable" }] }),
+    );
+
+    let failed = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
+
+    aws.emulate(json!({ "clear_faults": true }));
+    failed.expect_code(1);
+    assert_eq!(failed.json()["leaked"], json!([]), "{}", failed.stderr);
+    assert!(
+        aws.release_record("unheard", "1.0.0").await.is_none(),
+        "the claim it made is gone"
+    );
+    assert!(aws.live_instances().await.is_empty());
+
+    let retry = aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
+    assert_eq!(retry["version"], "1.0.0", "the version is free again");
+}

@@ -333,7 +333,8 @@ pub(crate) async fn gate(
     Ok(GateState::Passed)
 }
 
-/// After the chain: cleanup when anything is left in the ledger, the report, the alert.
+/// After the chain: cleanup when anything is left in the ledger (or may be, after a
+/// failure), the report, the alert.
 async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> BakeReport {
     let plan = bake.plan;
     let status = match &failure {
@@ -346,7 +347,10 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         .and_then(|f| f.error.output_tail())
         .map(str::to_string);
     let (mut kept, mut leaked) = (Vec::new(), Vec::new());
-    if !bake.ledger.is_empty() {
+    // A failure once a release was chosen may have made what no answer said (a claim
+    // whose answers were all lost): the cleanup's sweep looks for it.
+    let swept = failure.is_some() && facts.release.is_some() && !plan.dry_run;
+    if !bake.ledger.is_empty() || swept {
         let keep_builder = status == BakeStatus::Failed
             && plan.keep_on_failure
             && failure
