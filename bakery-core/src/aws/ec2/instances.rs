@@ -248,6 +248,23 @@ impl Ec2 {
         Ok(instances.into_iter().map(|i| i.id).collect())
     }
 
+    /// Whether EC2 knows the instance type (DescribeInstanceTypes answers
+    /// `InvalidInstanceType` for one it does not).
+    pub async fn instance_type_exists(&self, instance_type: &str) -> Result<bool> {
+        let result = self
+            .client
+            .describe_instance_types()
+            .instance_types(aws_sdk_ec2::types::InstanceType::from(instance_type))
+            .send()
+            .await
+            .context(self.call("DescribeInstanceTypes").on(instance_type));
+        match result {
+            Ok(out) => Ok(!out.instance_types().is_empty()),
+            Err(error) if error.aws_code() == Some("InvalidInstanceType") => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     pub async fn stop_instance(&self, instance_id: &str) -> Result<()> {
         self.client
             .stop_instances()

@@ -76,6 +76,13 @@ fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
+fn filter_values(name: &str, values: &[String]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.to_vec()))
+        .build()
+}
+
 fn tag_filter(key: &str, value: &str) -> Filter {
     filter(&format!("tag:{key}"), value)
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{ResourceType, RouteTableAssociation};
 
-use super::{filter, tag_filter, tag_map, tag_specification, Ec2};
+use super::{filter, filter_values, tag_filter, tag_map, tag_specification, Ec2};
 use crate::aws::error::{dry_run_outcome, Context, OrAbsent};
 use crate::error::Result;
 use crate::model::SsmPath;
@@ -179,6 +179,23 @@ impl Ec2 {
             .first()
             .and_then(|g| g.group_id())
             .map(str::to_string))
+    }
+
+    /// Of `ids`, the groups that exist, each with its VPC. One call, filtered by id, so
+    /// that a missing group is an absence rather than an error.
+    pub async fn security_group_vpcs(&self, ids: &[String]) -> Result<BTreeMap<String, String>> {
+        let out = self
+            .client
+            .describe_security_groups()
+            .filters(filter_values("group-id", ids))
+            .send()
+            .await
+            .context(self.call("DescribeSecurityGroups").on(&ids.join(",")))?;
+        Ok(out
+            .security_groups()
+            .iter()
+            .filter_map(|g| Some((g.group_id()?.to_string(), g.vpc_id()?.to_string())))
+            .collect())
     }
 
     /// Security groups that carry `key=value`, with their tags.

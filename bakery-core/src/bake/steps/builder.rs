@@ -84,6 +84,7 @@ pub async fn network(bake: &Bake<'_>) -> Result<Network> {
             (vpc, subnet)
         }
     };
+    check_named(bake, &vpc).await?;
     let path = ec2.ssm_path(&vpc, &subnet).await?;
     let unreachable = |why: String| {
         Error::input(format!(
@@ -114,6 +115,51 @@ pub async fn network(bake: &Bake<'_>) -> Result<Network> {
         path,
         public_address,
     })
+}
+
+/// The security groups and instance types the recipe names exist, the groups in the
+/// builder's VPC: refused before the claim, not at launch.
+async fn check_named(bake: &Bake<'_>, vpc: &str) -> Result<()> {
+    let ec2 = &bake.aws.ec2;
+    let region = bake.region();
+    let named = &bake.plan.builder.security_groups;
+    if !named.is_empty() {
+        let found = ec2.security_group_vpcs(named).await?;
+        for group in named {
+            match found.get(group) {
+                None => {
+                    return Err(Error::input(format!(
+                        "builder.security_groups: {group} does not exist in {region}"
+                    )))
+                }
+                Some(other) if other != vpc => {
+                    return Err(Error::input(format!(
+                        "builder.security_groups: {group} is in {other}, and the builder's \
+                         subnet in {vpc}"
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    // Each architecture's builder and test instance.
+    let mut types = Vec::new();
+    for build in bake.plan.architectures() {
+        types.push(("builder.instance_type", build.builder.instance_type()));
+        if let Some(test) = &build.test {
+            types.push(("[test] instance_type", test.instance_type.as_str()));
+        }
+    }
+    types.dedup_by_key(|(_, instance_type)| *instance_type);
+    for (key, instance_type) in types {
+        if !ec2.instance_type_exists(instance_type).await? {
+            return Err(Error::input(format!(
+                "{key}: EC2 has no instance type {instance_type} (asked in {region})"
+            ))
+            .with_hint("see `aws ec2 describe-instance-types`, e.g. t3.small, m7i.large"));
+        }
+    }
+    Ok(())
 }
 
 impl Network {
