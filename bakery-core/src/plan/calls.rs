@@ -236,7 +236,14 @@ impl BakePlan {
             Some(subnet) => format!("ec2:DescribeSubnets {subnet}"),
             None => "ec2:DescribeVpcs (default), ec2:DescribeSubnets (default for its zone)".into(),
         };
-        format!("{subnet}, ec2:DescribeVpcEndpoints, ec2:DescribeRouteTables (the way to SSM)")
+        let groups = match self.builder.security_groups.is_empty() {
+            true => String::new(),
+            false => ", ec2:DescribeSecurityGroups (the recipe's groups exist there)".into(),
+        };
+        format!(
+            "{subnet}, ec2:DescribeVpcEndpoints, ec2:DescribeRouteTables (the way to SSM){groups}, \
+             ec2:DescribeInstanceTypes (the builder's and test instance's types exist)"
+        )
     }
 
     fn run_instances(&self) -> String {
