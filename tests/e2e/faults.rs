@@ -67,3 +67,61 @@ async fn a_fault_that_stays_fails_the_bake_and_cleans_up() {
     nothing_but_releases_left("stuck", &aws, &[&aws]).await;
     assert!(aws.release_record("stuck", "1.0.0").await.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eventual_consistency_in_two_regions_and_two_architectures_still_gives_each_release() {
+    let (home, away) = (
+        Account::in_third_emulator("eu-central-2").await,
+        Account::in_third_emulator("il-central-1").await,
+    );
+    // For 3 s after each create, a Describe naming the new instance, image or group
+    // answers that it does not exist, and listings leave it out (as EC2 may).
+    for aws in [&home, &away] {
+        aws.emulate(json!({
+            "eventual_consistency_seconds": 3,
+            "instance_pending_seconds": 1, "image_pending_seconds": 2
+        }));
+    }
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        format!(
+            "[environments.two]\nregions = [\"{}\", \"{}\"]\n",
+            home.region, away.region
+        ),
+    )
+    .unwrap();
+    let folder = recipe_folder(&[("core", AL2023), ("edge", AL2023)]);
+    let core = folder.path().join("core/recipe.toml");
+    let text = std::fs::read_to_string(&core).unwrap();
+    std::fs::write(&core, crate::recipe::both_architectures(&text)).unwrap();
+
+    let outcome = home
+        .bakery()
+        .current_dir(top.path())
+        .bake_all_json(folder.path(), "1.0.0")
+        .args(["--env", "two"])
+        .run();
+
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    for aws in [&home, &away] {
+        let names = aws.own_image_names().await;
+        let expected = [
+            "bakery/core/1.0.0/arm64",
+            "bakery/core/1.0.0/x86_64",
+            "bakery/edge/1.0.0/x86_64",
+        ];
+        let mut names = names.clone();
+        names.sort();
+        assert_eq!(
+            names, expected,
+            "{}: one image per release and architecture",
+            aws.region
+        );
+    }
+    for role in ["core", "edge"] {
+        let record = home.release_record(role, "1.0.0").await.unwrap();
+        assert_eq!(record["state"], "released", "{role}");
+        nothing_but_releases_left(role, &home, &[&home, &away]).await;
+    }
+}

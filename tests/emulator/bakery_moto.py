@@ -94,6 +94,9 @@ DEFAULTS: dict[str, Any] = {
     "disabled_images_hidden": True,
     # Parameter Store's value sizes: 4 KB standard, 8 KB advanced.
     "parameter_value_limits": True,
+    # Seconds a created instance, image or security group stays invisible to Describe
+    # (0: visible at once, as moto does).
+    "eventual_consistency_seconds": 0.0,
 }
 
 
@@ -332,6 +335,7 @@ def _create_image(
     for tag in snapshot_tags:
         ami.ebs_snapshot.add_tag(tag["Key"], tag["Value"])
     _delay_image(ami)
+    _born(self.region_name, ami.id)
     return ami
 
 
@@ -374,6 +378,7 @@ def _copy_image(self: AmiBackend, *args: Any, **kwargs: Any) -> Ami:
     for key, value in tags.get("snapshot", {}).items():
         ami.ebs_snapshot.add_tag(key, value)
     _delay_image(ami)
+    _born(self.region_name, ami.id)
     return ami
 
 
@@ -561,9 +566,12 @@ def _run_instances_response(self: InstanceResponse) -> Any:
         _check_volumes(self)
         _LAUNCHING.performance = _volume_performance(self)
         try:
-            return _original_run_instances_response(self)
+            result = _original_run_instances_response(self)
         finally:
             _LAUNCHING.performance = None
+        for instance in result.result.instances:
+            _born(self.region, instance.id)
+        return result
 
     # The token is checked against the parameters as sent (a `resolve:ssm:` image id
     # stays a parameter, not the image it resolved to).
@@ -677,6 +685,80 @@ def describe_image_references(self: AmisResponse) -> ActionResult:
 
 AmisResponse.describe_image_references = describe_image_references  # type: ignore[attr-defined]
 
+# ---------------------------------------------------------------- eventual consistency
+# AWS (EC2 Developer Guide, "Eventual consistency in the Amazon EC2 API"): a resource
+# just created may not be visible at once. For a while, a Describe that names it
+# answers as for a resource that does not exist (InvalidInstanceID.NotFound,
+# InvalidGroup.NotFound, InvalidAMIID.NotFound), and a listing leaves it out. moto
+# shows everything at once. `eventual_consistency_seconds` (0: off) sets the while.
+
+from moto.ec2.responses.security_groups import SecurityGroups as SecurityGroupsResponse  # noqa: E402
+
+_BORN: dict[str, tuple[str, float]] = {}
+_BORN_LOCK = threading.Lock()
+
+
+def _born(region: str, resource_id: str) -> None:
+    with _BORN_LOCK:
+        _BORN[resource_id] = (region, time.time())
+
+
+def _unseen(region: str, resource_id: str) -> bool:
+    window = float(SETTINGS.get(region, "eventual_consistency_seconds"))
+    if window <= 0:
+        return False
+    with _BORN_LOCK:
+        born = _BORN.get(resource_id)
+    return born is not None and born[0] == region and time.time() - born[1] < window
+
+
+def _refuse_unseen(region: str, ids: list[str], code: str, message: str) -> None:
+    for resource_id in ids:
+        if _unseen(region, resource_id):
+            raise EC2ClientError(code, message.format(resource_id))
+
+
+_original_describe_instances = InstanceResponse.describe_instances
+
+
+def _describe_instances(self: InstanceResponse) -> Any:
+    ids = self._get_param("InstanceIds", [])
+    _refuse_unseen(self.region, ids, "InvalidInstanceID.NotFound",
+                   "The instance ID '{}' does not exist")
+    result = _original_describe_instances(self)
+    result.result["Reservations"] = [
+        r for r in result.result["Reservations"]
+        if not all(_unseen(self.region, i.id) for i in r.instances)
+    ]
+    return result
+
+
+InstanceResponse.describe_instances = _describe_instances  # type: ignore[method-assign]
+
+_original_create_security_group = SecurityGroupsResponse.create_security_group
+_original_describe_security_groups = SecurityGroupsResponse.describe_security_groups
+
+
+def _create_security_group(self: Any) -> Any:
+    result = _original_create_security_group(self)
+    _born(self.region, result.result["GroupId"])
+    return result
+
+
+def _describe_security_groups(self: Any) -> Any:
+    _refuse_unseen(self.region, self._get_param("GroupIds", []), "InvalidGroup.NotFound",
+                   "The security group '{}' does not exist")
+    result = _original_describe_security_groups(self)
+    result.result["SecurityGroups"] = [
+        g for g in result.result["SecurityGroups"] if not _unseen(self.region, g.id)
+    ]
+    return result
+
+
+SecurityGroupsResponse.create_security_group = _create_security_group  # type: ignore[method-assign]
+SecurityGroupsResponse.describe_security_groups = _describe_security_groups  # type: ignore[method-assign]
+
+
 # ---------------------------------------------------------------- parameter tiers
 # AWS (Systems Manager User Guide, "Managing parameter tiers"): a standard parameter's
 # value is at most 4 KB, an advanced one's 8 KB; Intelligent-Tiering makes a parameter
@@ -716,7 +798,10 @@ _original_describe_images = AmisResponse.describe_images
 def _describe_images(self: AmisResponse) -> ActionResult:
     # AWS (EC2 API Reference, DescribeImages, IncludeDisabled): "Default: No disabled
     # AMIs are included in the response." moto lists them.
+    _refuse_unseen(self.region, self._get_param("ImageIds", []), "InvalidAMIID.NotFound",
+                   "The image id '[{}]' does not exist")
     result = _original_describe_images(self)
+    result.result["Images"] = [i for i in result.result["Images"] if not _unseen(self.region, i.id)]
     hidden = SETTINGS.get(self.region, "disabled_images_hidden")
     if hidden and not self._get_bool_param("IncludeDisabled", False):
         result.result["Images"] = [i for i in result.result["Images"] if i.state != "disabled"]

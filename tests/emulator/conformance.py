@@ -23,6 +23,7 @@ import functools
 import json
 import os
 import sys
+import time
 import unittest
 import urllib.request
 import uuid
@@ -313,6 +314,36 @@ class ParameterTiers(Conformance):
     def test_intelligent_tiering_stores_up_to_8_kb_and_no_more(self) -> None:
         self.assertEqual(self.put("smart-5k", 5000, Tier="Intelligent-Tiering"), "stored")
         self.assertEqual(self.put("smart-9k", 9000, Tier="Intelligent-Tiering"), "ValidationException")
+
+
+class EventualConsistency(Conformance):
+    """EC2 Developer Guide, "Eventual consistency in the Amazon EC2 API": right after a
+    create, a Describe naming the new resource may answer that it does not exist."""
+
+    behaviour = "eventual_consistency_seconds"
+    regions = ("ca-west-1",)
+
+    def setUp(self) -> None:
+        for region in self.regions:
+            emulate({"region": region, "clear_faults": True,
+                     "eventual_consistency_seconds": 0 if SWITCHED_OFF else 2})
+
+    def test_a_new_instance_group_and_image_are_not_found_at_first_then_are(self) -> None:
+        ec2 = client("ec2", "ca-west-1")
+        group = ec2.create_security_group(GroupName=unique("conformance-ec"), Description="x")["GroupId"]
+        instance = ec2.run_instances(
+            ImageId=an_image("ca-west-1"), InstanceType="t3.micro", MinCount=1, MaxCount=1
+        )["Instances"][0]["InstanceId"]
+
+        self.assertEqual(error_code(ec2.describe_security_groups, GroupIds=[group]), "InvalidGroup.NotFound")
+        self.assertEqual(error_code(ec2.describe_instances, InstanceIds=[instance]), "InvalidInstanceID.NotFound")
+        listed = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+        self.assertNotIn(instance, listed)
+        time.sleep(2.2)
+        ec2.describe_security_groups(GroupIds=[group])
+        ec2.describe_instances(InstanceIds=[instance])
+        image = ec2.create_image(InstanceId=instance, Name=unique("conformance/ec"))["ImageId"]
+        self.assertEqual(error_code(ec2.describe_images, ImageIds=[image]), "InvalidAMIID.NotFound")
 
 
 class EnableImageDeprecationDates(Conformance):
