@@ -425,3 +425,44 @@ async fn listing_commands_piped_into_a_reader_that_went_away_exit_quietly() {
         assert_eq!(listed.code, 0, "{args:?}: not 101, a panic");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_that_requires_tags_on_create_gets_them_on_everything_bakery_makes() {
+    let (home, away) = (
+        Account::in_third_emulator("ap-southeast-4").await,
+        Account::in_third_emulator("af-south-1").await,
+    );
+    // The organisation's policy: no instance, image, copy or group without `team`.
+    for aws in [&home, &away] {
+        aws.emulate(json!({ "required_tags": ["team"] }));
+    }
+    let recipe = TestRecipe::new("tagged")
+        .with_toml("[tags]\nteam = \"platform\"\n")
+        .test("smoke", "#!/bin/sh\ntrue\n");
+
+    let bake = home
+        .bakery()
+        .bake_json(recipe.path(), "1.0.0")
+        .args(["--copy-to", &away.region])
+        .run();
+
+    for aws in [&home, &away] {
+        aws.emulate(json!({ "required_tags": [] }));
+    }
+    bake.expect_code(0);
+    let result = bake.json();
+    for instance in home.instances().await {
+        assert_eq!(
+            tags(instance.tags()).get("team").map(String::as_str),
+            Some("platform"),
+            "{:?}",
+            instance.instance_id()
+        );
+    }
+    for aws in [&home, &away] {
+        for image in aws.own_images().await {
+            assert_eq!(tags(image.tags())["team"], "platform", "{}", aws.region);
+        }
+    }
+    assert_eq!(result["images"].as_array().unwrap().len(), 2, "{result}");
+}

@@ -97,6 +97,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a created instance, image or security group stays invisible to Describe
     # (0: visible at once, as moto does).
     "eventual_consistency_seconds": 0.0,
+    # Tag keys every RunInstances, CreateImage, CopyImage and CreateSecurityGroup must
+    # give at creation ([]: none, as an account without such a policy).
+    "required_tags": [],
 }
 
 
@@ -208,6 +211,9 @@ def _delay_instance(
 ) -> None:
     seconds = float(SETTINGS.get(instance.region_name, key))
     state = instance.__dict__["_bakery_state"]
+    # A new change replaces one under way: an instance terminated while `pending`
+    # never becomes `running` (moto sets the state in place, past the setter).
+    instance.__dict__.pop("_bakery_transition", None)
     if seconds > 0:
         state.name, state.code = transient
         instance.__dict__["_bakery_transition"] = Transition(final, seconds)
@@ -685,6 +691,44 @@ def describe_image_references(self: AmisResponse) -> ActionResult:
 
 AmisResponse.describe_image_references = describe_image_references  # type: ignore[attr-defined]
 
+# ---------------------------------------------------------------- tags required on create
+# An account whose organisation requires tags at creation (an SCP or IAM policy with
+# `aws:RequestTag/<key>` conditions on ec2:RunInstances, CreateImage, CopyImage and
+# CreateSecurityGroup; IAM User Guide, "Controlling access during AWS requests"; EC2
+# User Guide, "Grant permission to tag Amazon EC2 resources during creation") refuses a
+# create whose TagSpecifications lack one of the keys, with UnauthorizedOperation.
+# `required_tags` (a list of keys; empty: off) is that policy.
+
+_TAGGED_TYPE = {
+    "RunInstances": "instance",
+    "CreateImage": "image",
+    "CopyImage": "image",
+    "CreateSecurityGroup": "security-group",
+}
+
+
+def _require_tags(response: Any, action: str) -> None:
+    required = SETTINGS.get(response.region, "required_tags") or []
+    if not required:
+        return
+    given = response._parse_tag_specification().get(_TAGGED_TYPE[action], {})
+    missing = [key for key in required if key not in given]
+    if missing:
+        raise EC2ClientError(
+            "UnauthorizedOperation",
+            f"You are not authorized to perform this operation. User is not authorized to "
+            f"perform: ec2:{action} because no tag {missing[0]} was given at creation "
+            "(the account's tag policy).",
+        )
+
+
+def _requiring_tags(action: str, original: Any) -> Any:
+    def call(self: Any) -> Any:
+        _require_tags(self, action)
+        return original(self)
+    return call
+
+
 # ---------------------------------------------------------------- eventual consistency
 # AWS (EC2 Developer Guide, "Eventual consistency in the Amazon EC2 API"): a resource
 # just created may not be visible at once. For a while, a Describe that names it
@@ -755,7 +799,18 @@ def _describe_security_groups(self: Any) -> Any:
     return result
 
 
-SecurityGroupsResponse.create_security_group = _create_security_group  # type: ignore[method-assign]
+SecurityGroupsResponse.create_security_group = _requiring_tags(  # type: ignore[method-assign]
+    "CreateSecurityGroup", _create_security_group
+)
+InstanceResponse.run_instances = _requiring_tags(  # type: ignore[method-assign]
+    "RunInstances", InstanceResponse.run_instances
+)
+AmisResponse.copy_image = _requiring_tags(  # type: ignore[method-assign]
+    "CopyImage", AmisResponse.copy_image
+)
+AmisResponse.create_image = _requiring_tags(  # type: ignore[method-assign]
+    "CreateImage", AmisResponse.create_image
+)
 SecurityGroupsResponse.describe_security_groups = _describe_security_groups  # type: ignore[method-assign]
 
 

@@ -328,6 +328,9 @@ class EventualConsistency(Conformance):
             emulate({"region": region, "clear_faults": True,
                      "eventual_consistency_seconds": 0 if SWITCHED_OFF else 2})
 
+    def tearDown(self) -> None:
+        emulate({"region": "ca-west-1", "eventual_consistency_seconds": 0})
+
     def test_a_new_instance_group_and_image_are_not_found_at_first_then_are(self) -> None:
         ec2 = client("ec2", "ca-west-1")
         group = ec2.create_security_group(GroupName=unique("conformance-ec"), Description="x")["GroupId"]
@@ -344,6 +347,72 @@ class EventualConsistency(Conformance):
         ec2.describe_instances(InstanceIds=[instance])
         image = ec2.create_image(InstanceId=instance, Name=unique("conformance/ec"))["ImageId"]
         self.assertEqual(error_code(ec2.describe_images, ImageIds=[image]), "InvalidAMIID.NotFound")
+
+
+class TagsRequiredOnCreate(Conformance):
+    """An account policy requiring `aws:RequestTag/team` on creates (IAM User Guide,
+    "Controlling access during AWS requests"): a create without the tag is refused with
+    UnauthorizedOperation, one with it goes through."""
+
+    behaviour = "required_tags"
+    regions = ("ca-west-1",)
+
+    def setUp(self) -> None:
+        for region in self.regions:
+            emulate({"region": region, "clear_faults": True,
+                     "required_tags": [] if SWITCHED_OFF else ["team"]})
+
+    def tearDown(self) -> None:
+        emulate({"region": "ca-west-1", "required_tags": []})
+
+    def test_a_create_without_the_required_tag_is_refused(self) -> None:
+        ec2 = client("ec2", "ca-west-1")
+        team = [{"Key": "team", "Value": "platform"}]
+        self.assertEqual(
+            error_code(ec2.create_security_group, GroupName=unique("untagged"), Description="x"),
+            "UnauthorizedOperation",
+        )
+        ec2.create_security_group(
+            GroupName=unique("tagged"), Description="x",
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": team}],
+        )
+        run = dict(ImageId=an_image("ca-west-1"), InstanceType="t3.micro", MinCount=1, MaxCount=1)
+        self.assertEqual(error_code(ec2.run_instances, **run), "UnauthorizedOperation")
+        ec2.run_instances(**run, TagSpecifications=[{"ResourceType": "instance", "Tags": team}])
+
+
+class InstanceStateTransitions(Conformance):
+    """EC2 User Guide, "Amazon EC2 instance state changes": a launched instance is
+    `pending`, then `running`; one terminated goes to `shutting-down` and `terminated`,
+    whatever state it was in, and never comes back."""
+
+    behaviour = "instance_pending_seconds"
+    regions = ("ca-west-1",)
+
+    def setUp(self) -> None:
+        for region in self.regions:
+            emulate({"region": region, "clear_faults": True,
+                     "instance_pending_seconds": 0 if SWITCHED_OFF else 1,
+                     "instance_shutting_down_seconds": 0})
+
+    def tearDown(self) -> None:
+        emulate({"region": "ca-west-1", "instance_pending_seconds": 0})
+
+    def state(self, ec2: Any, instance: str) -> str:
+        reservations = ec2.describe_instances(InstanceIds=[instance])["Reservations"]
+        return reservations[0]["Instances"][0]["State"]["Name"]
+
+    def test_an_instance_terminated_while_pending_stays_terminated(self) -> None:
+        ec2 = client("ec2", "ca-west-1")
+        instance = ec2.run_instances(
+            ImageId=an_image("ca-west-1"), InstanceType="t3.micro", MinCount=1, MaxCount=1
+        )["Instances"][0]["InstanceId"]
+        self.assertEqual(self.state(ec2, instance), "pending")
+
+        ec2.terminate_instances(InstanceIds=[instance])
+        time.sleep(1.3)
+
+        self.assertEqual(self.state(ec2, instance), "terminated")
 
 
 class EnableImageDeprecationDates(Conformance):

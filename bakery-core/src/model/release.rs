@@ -213,15 +213,20 @@ pub fn builder_tags(
     release: &Release,
     bake_id: &str,
     deadline_rfc3339: &str,
+    recipe_tags: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    BTreeMap::from([
+    // The recipe's and environment's tags too (an account's tag policy may require one
+    // on every instance it launches); bakery's win.
+    let mut tags = recipe_tags.clone();
+    tags.extend([
         ("Name".to_string(), format!("bakery builder {release}")),
         (TAG_ROLE.to_string(), release.role.to_string()),
         (TAG_VERSION.to_string(), release.version.to_string()),
         (TAG_BAKE_ID.to_string(), bake_id.to_string()),
         (TAG_BUILDER.to_string(), "true".to_string()),
         (TAG_DEADLINE.to_string(), deadline_rfc3339.to_string()),
-    ])
+    ]);
+    tags
 }
 
 /// The tags of a release gate's test instance and its volume: the recipe's `[test]

@@ -39,7 +39,12 @@ impl Builder {
 /// The builder's tags, with the deadline after which the janitor may remove it.
 fn tags(bake: &Bake<'_>, release: &Release) -> (BTreeMap<String, String>, SystemTime) {
     let deadline = SystemTime::now() + bake.plan.builder_lifetime;
-    let tags = builder_tags(release, &bake.plan.bake_id, &rfc3339(deadline));
+    let tags = builder_tags(
+        release,
+        &bake.plan.bake_id,
+        &rfc3339(deadline),
+        &bake.plan.recipe_tags,
+    );
     (tags, deadline)
 }
 

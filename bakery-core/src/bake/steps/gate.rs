@@ -62,7 +62,7 @@ pub fn request(
         &bake.plan.bake_id,
         &rfc3339(deadline),
         test.runlist.override_tag(),
-        &test.tags,
+        &with_recipe_tags(bake, &test.tags),
     );
     let mut request = builder::launch_request(bake, image, network, security_groups, tags)?;
     request.instance_type = test.instance_type.clone();
@@ -139,7 +139,7 @@ async fn own_group(bake: &Bake<'_>, release: &Release, vpc: &str) -> Result<Stri
         &bake.plan.bake_id,
         &rfc3339(deadline),
         None,
-        &BTreeMap::new(),
+        &with_recipe_tags(bake, &BTreeMap::new()),
     );
     let name = bake.plan.test_group_name();
     let description = format!("bakery test instance of {release}: no inbound rules");
@@ -159,6 +159,14 @@ async fn own_group(bake: &Bake<'_>, release: &Release, vpc: &str) -> Result<Stri
         },
     );
     Ok(id)
+}
+
+/// The recipe's and environment's tags, then the gate's own (`[test] tags`) over them:
+/// what an account's tag policy may require of every instance and group.
+fn with_recipe_tags(bake: &Bake<'_>, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut tags = bake.plan.recipe_tags.clone();
+    tags.extend(own.clone());
+    tags
 }
 
 pub async fn wait_ready(bake: &Bake<'_>, instance: &TestInstance) -> Result<()> {
