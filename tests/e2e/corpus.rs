@@ -880,7 +880,7 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
                 .args(["test"])
                 .arg_path(gated.path())
                 .args(["latest"]),
-            "invalid --version `latest`",
+            "invalid version `latest`",
         ),
         Case::new(
             "`bakery test` of a role that has no recipe here",

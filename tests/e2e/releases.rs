@@ -176,11 +176,11 @@ async fn release_commands_refuse_bad_input_with_exit_2() {
         ),
         (
             &["promote", "base", "1.0", "--channel", "stable"],
-            "invalid --version `1.0`",
+            "invalid version `1.0`",
         ),
         (
             &["deprecate", "base", "1.0.0", "--at", "next tuesday"],
-            "invalid date `next tuesday`",
+            "--at: invalid date `next tuesday`",
         ),
         (
             &["prune", "base", "--keep", "3", "--older-than", "old"],

@@ -23,7 +23,7 @@ use crate::config::Recipe;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, EventSink};
 use crate::model::gate::TAG_TESTS;
-use crate::model::release::parse_version;
+use crate::model::release::parse_version_argument;
 use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::{GateState, Release, Resource, Step};
 use crate::plan::{BakePlan, BakeRequest};
@@ -92,7 +92,11 @@ struct Found {
 pub async fn plan(request: &BakeRequest, aws: &Aws, now: SystemTime) -> crate::Result<BakePlan> {
     // The record first: a required variable has its value there.
     let recipe = Recipe::load(&request.recipe_dir)?;
-    let version = request.version.as_deref().map(parse_version).transpose()?;
+    let version = request
+        .version
+        .as_deref()
+        .map(parse_version_argument)
+        .transpose()?;
     let record = match version {
         Some(version) => {
             let release = Release {

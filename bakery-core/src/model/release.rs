@@ -50,7 +50,7 @@ impl Release {
     pub fn parse(role: &str, version: &str) -> Result<Release> {
         Ok(Release {
             role: RoleName::parse(role).map_err(Error::input)?,
-            version: parse_version(version)?,
+            version: parse_version_argument(version)?,
         })
     }
     /// The AMI name: unique per region and account, so a second bake of the same
@@ -136,20 +136,29 @@ pub fn channels_path(role: &RoleName) -> String {
 /// Parses a release version: semver `X.Y.Z` with an optional pre-release (`-rc.1`).
 /// Build metadata (`+...`) is refused: `+` is not allowed in AMI names.
 pub fn parse_version(text: &str) -> Result<semver::Version> {
+    parse_version_named(text, "--version")
+}
+
+/// [`parse_version`] of a command's VERSION argument (`promote base 2.4.0`), named so.
+pub fn parse_version_argument(text: &str) -> Result<semver::Version> {
+    parse_version_named(text, "version")
+}
+
+fn parse_version_named(text: &str, what: &str) -> Result<semver::Version> {
     let hint = "give a semantic version X.Y.Z or X.Y.Z-pre, e.g. 2.4.0 or 2.5.0-rc.1";
     if let Some(bare) = text.strip_prefix(['v', 'V']) {
         // A tag name, not a version: the AMI name and tags would say something else.
         return Err(Error::input(format!(
-            "invalid --version `{text}`: a version has no `{}` prefix",
+            "invalid {what} `{text}`: a version has no `{}` prefix",
             &text[..1]
         ))
         .with_hint(format!("write {bare}")));
     }
     let version = semver::Version::parse(text)
-        .map_err(|e| Error::input(format!("invalid --version `{text}`: {e}")).with_hint(hint))?;
+        .map_err(|e| Error::input(format!("invalid {what} `{text}`: {e}")).with_hint(hint))?;
     if !version.build.is_empty() {
         return Err(Error::input(format!(
-            "invalid --version `{text}`: build metadata (`+{}`) cannot be part of an AMI name",
+            "invalid {what} `{text}`: build metadata (`+{}`) cannot be part of an AMI name",
             version.build
         ))
         .with_hint(hint));
@@ -324,6 +333,11 @@ mod tests {
         assert!(error.contains("X.Y.Z"), "{error}");
         let error = parse_version("1.4.0+build.7").unwrap_err().to_string();
         assert!(error.contains("build metadata"), "{error}");
+        let argument = Release::parse("base", "1.4").unwrap_err().to_string();
+        assert!(
+            argument.contains("invalid version `1.4`"),
+            "a command's VERSION argument is no --version flag: {argument}"
+        );
     }
 
     #[test]

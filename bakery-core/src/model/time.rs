@@ -63,7 +63,9 @@ pub fn deprecation_time(text: &str, now: SystemTime) -> Result<SystemTime> {
         let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         return Ok(UNIX_EPOCH + Duration::from_secs((seconds / minute + 1) * minute));
     }
-    let at = parse_when(text)?;
+    let at = parse_when(text).map_err(|e| {
+        Error::input(format!("--at: {e}")).with_hint("e.g. --at 2027-03-01, or now")
+    })?;
     if at <= now + Duration::from_secs(minute) {
         return Err(Error::input(format!(
             "--at `{text}` is in the past: AWS deprecates an image from a later time only"
