@@ -125,3 +125,37 @@ async fn eventual_consistency_in_two_regions_and_two_architectures_still_gives_e
         nothing_but_releases_left(role, &home, &[&home, &away]).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twelve_bakes_at_once_under_ec2_s_request_meter_each_make_their_release() {
+    let aws = Account::in_third_emulator("ca-west-1").await;
+    // EC2's token buckets as an account has them: RunInstances 5 then 2 a second,
+    // Describe* 100 then 20, other mutating calls 50 then 5; past them, throttled.
+    aws.emulate(json!({
+        "request_meter": true,
+        "instance_pending_seconds": 1, "image_pending_seconds": 2
+    }));
+    let roles: Vec<String> = (1..=12).map(|n| format!("r{n:02}")).collect();
+    let recipes: Vec<(&str, &str)> = roles
+        .iter()
+        .map(|role| (role.as_str(), "image = \"ami-1e749f67\""))
+        .collect();
+    let folder = recipe_folder(&recipes);
+
+    let outcome = aws
+        .bakery()
+        .bake_all_json(folder.path(), "1.0.0")
+        .args(["--jobs", "12"])
+        .run();
+
+    aws.emulate(json!({ "request_meter": false }));
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    let names = aws.own_image_names().await;
+    for role in &roles {
+        let images = names
+            .iter()
+            .filter(|n| n.starts_with(&format!("bakery/{role}/")));
+        assert_eq!(images.count(), 1, "{role}: {names:?}");
+        nothing_but_releases_left(role, &aws, &[&aws]).await;
+    }
+}

@@ -100,6 +100,8 @@ DEFAULTS: dict[str, Any] = {
     # Tag keys every RunInstances, CreateImage, CopyImage and CreateSecurityGroup must
     # give at creation ([]: none, as an account without such a policy).
     "required_tags": [],
+    # EC2's token buckets per action, as AWS meters an account's requests.
+    "request_meter": True,
 }
 
 
@@ -1226,6 +1228,58 @@ EBSBackend.create_snapshot = _create_snapshot  # type: ignore[method-assign]
 # ---------------------------------------------------------------- WSGI: control API and faults
 
 CONTROL_PREFIX = "/bakery-emulator/"
+# ---------------------------------------------------------------- request meter
+# AWS (EC2 Developer Guide, "Request throttling for the Amazon EC2 API"): each API action
+# has a token bucket per account and region; a request takes a token, a bucket refills
+# at a fixed rate up to its size, and a request that finds it empty is refused with
+# RequestLimitExceeded. The defaults, (size, refill per second): non-mutating actions
+# (Describe*, Get*, List*) 100 / 20; mutating ones 50 / 5; and the page's own buckets for
+# the actions below. `request_meter` switches the meter on for a region.
+
+_OWN_BUCKETS = {
+    "RunInstances": (5, 2.0),
+    "StartInstances": (5, 2.0),
+    "TerminateInstances": (100, 5.0),
+    "CopyImage": (100, 1.0),
+    "DeregisterImage": (100, 5.0),
+    "ModifyImageAttribute": (100, 5.0),
+    "CreateTags": (100, 10.0),
+    "DeleteTags": (100, 10.0),
+    "CreateSnapshot": (100, 5.0),
+    "DeleteSnapshot": (100, 5.0),
+}
+
+
+def _bucket_of(action: str) -> tuple[int, float]:
+    if action in _OWN_BUCKETS:
+        return _OWN_BUCKETS[action]
+    if action.startswith(("Describe", "Get", "List", "Search")):
+        return (100, 20.0)
+    return (50, 5.0)
+
+
+class RequestMeter:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.buckets: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def take(self, region: str, action: str) -> bool:
+        size, rate = _bucket_of(action)
+        now = time.monotonic()
+        with self.lock:
+            tokens, then = self.buckets.get((region, action), (float(size), now))
+            tokens = min(float(size), tokens + (now - then) * rate)
+            allowed = tokens >= 1.0
+            self.buckets[(region, action)] = (tokens - 1.0 if allowed else tokens, now)
+            return allowed
+
+    def clear(self) -> None:
+        with self.lock:
+            self.buckets.clear()
+
+
+METER = RequestMeter()
+
 SCOPE_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
 
 
@@ -1375,6 +1429,11 @@ class BakeryEmulator:
                 "status": 401, "code": "OptInRequired",
                 "message": "You are not subscribed to this service. Please go to "
                            "http://aws.amazon.com to subscribe."})
+        metered = action and service == "ec2" and SETTINGS.get(region, "request_meter")
+        if metered and not METER.take(region, action):
+            return _fault_response(start_response, environ, {
+                "status": 503, "code": "RequestLimitExceeded",
+                "message": "Request limit exceeded."})
         if action and SETTINGS.faults:
             fault = SETTINGS.take_fault(action, service, region)
             if fault and fault.get("delay_seconds"):
@@ -1407,6 +1466,7 @@ class BakeryEmulator:
                     return _json_response(start_response, "200 OK", dict(self.calls))
             if what == "reset" and method == "POST":
                 SETTINGS.reset()
+                METER.clear()
                 with self.calls_lock:
                     self.calls.clear()
                 return _json_response(start_response, "200 OK", {"reset": True})

@@ -415,6 +415,34 @@ class InstanceStateTransitions(Conformance):
         self.assertEqual(self.state(ec2, instance), "terminated")
 
 
+class RequestThrottling(Conformance):
+    """EC2 Developer Guide, "Request throttling for the Amazon EC2 API": RunInstances has
+    a bucket of 5 tokens refilled at 2 a second; a request that finds it empty is
+    refused with RequestLimitExceeded."""
+
+    behaviour = "request_meter"
+    regions = ("mx-central-1",)
+
+    def tearDown(self) -> None:
+        emulate({"region": "mx-central-1", "request_meter": False})
+
+    def test_a_burst_past_the_bucket_is_refused_and_the_bucket_refills(self) -> None:
+        ec2 = client("ec2", "mx-central-1")
+        run = dict(ImageId="ami-1e749f67", InstanceType="t3.micro", MinCount=1, MaxCount=1)
+        answers = []
+        for _ in range(8):
+            try:
+                ec2.run_instances(**run)
+                answers.append("launched")
+            except ClientError as error:
+                answers.append(error.response["Error"]["Code"])
+
+        self.assertEqual(answers[:5], ["launched"] * 5, answers)
+        self.assertIn("RequestLimitExceeded", answers[5:], answers)
+        time.sleep(1.1)
+        ec2.run_instances(**run)
+
+
 class EnableImageDeprecationDates(Conformance):
     """EC2 API Reference, EnableImageDeprecation, `DeprecateAt`: "You can't specify a date
     in the past", at most 10 years ahead; the seconds are rounded to the nearest minute."""
