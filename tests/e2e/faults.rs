@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::recipe::{recipe_folder, AL2023};
-use crate::support::{nothing_but_releases_left, Account, TestRecipe};
+use crate::support::{checkout, nothing_but_releases_left, Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_third_of_ec2_and_ssm_calls_failing_still_gives_one_image_per_release() {
@@ -82,15 +82,7 @@ async fn eventual_consistency_in_two_regions_and_two_architectures_still_gives_e
             "instance_pending_seconds": 1, "image_pending_seconds": 2
         }));
     }
-    let top = tempfile::tempdir().unwrap();
-    std::fs::write(
-        top.path().join("bakery.toml"),
-        format!(
-            "[environments.two]\nregions = [\"{}\", \"{}\"]\n",
-            home.region, away.region
-        ),
-    )
-    .unwrap();
+    let top = checkout(&home.region, &away.region);
     let folder = recipe_folder(&[("core", AL2023), ("edge", AL2023)]);
     let core = folder.path().join("core/recipe.toml");
     let text = std::fs::read_to_string(&core).unwrap();

@@ -6,21 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{Account, TestRecipe};
-
-/// A team's checkout whose environments are `two` (both regions) and `home` (the first).
-fn checkout(home: &str, away: &str) -> tempfile::TempDir {
-    let top = tempfile::tempdir().unwrap();
-    std::fs::write(
-        top.path().join("bakery.toml"),
-        format!(
-            "[environments.two]\nregions = [\"{home}\", \"{away}\"]\n\
-             [environments.home]\nregions = [\"{home}\"]\n"
-        ),
-    )
-    .unwrap();
-    top
-}
+use crate::support::{checkout, Account, TestRecipe};
 
 fn bake(aws: &Account, top: &Path, recipe: &TestRecipe, args: &[&str]) -> Value {
     let outcome = aws

@@ -16,6 +16,20 @@ use serde_json::Value;
 pub use crate::bakery::{repo_root, Bakery};
 pub use crate::recipe::{recipe_folder, step_names, TestRecipe, AL2023};
 
+/// A team's checkout whose environments are `two` (both regions) and `home` (the first).
+pub fn checkout(home: &str, away: &str) -> tempfile::TempDir {
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        format!(
+            "[environments.two]\nregions = [\"{home}\", \"{away}\"]\n\
+             [environments.home]\nregions = [\"{home}\"]\n"
+        ),
+    )
+    .unwrap();
+    top
+}
+
 /// `bakery` with its AWS calls going to the test suite's emulator, in `region`.
 pub fn bakery_in(region: &str) -> Bakery {
     Bakery::new(region).env("AWS_ENDPOINT_URL", endpoint())
