@@ -128,3 +128,62 @@ async fn bake_all_gives_a_var_to_the_roles_that_declare_it() {
     );
     assert_eq!(vars_of("base"), serde_json::json!({}));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_without_its_required_value_is_its_own_problem_not_every_role_s() {
+    let aws = Account::in_third_emulator("ap-southeast-5").await;
+    let folder = recipe_folder(&[
+        ("plain", "image = \"ami-1e749f67\""),
+        ("needy", "image = \"ami-1e749f67\""),
+    ]);
+    let needy = folder.path().join("needy/recipe.toml");
+    let text = std::fs::read_to_string(&needy).unwrap();
+    std::fs::write(&needy, format!("{text}[vars.RELEASE]\nrequired = true\n")).unwrap();
+
+    let baked = aws.bakery().bake_all_json(folder.path(), "1.0.0").run();
+
+    baked.expect_code(0);
+    let bakes = baked.json()["bakes"].clone();
+    let of = |role: &str| {
+        bakes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["role"] == role)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of("plain")["status"], "succeeded");
+    assert_eq!(of("needy")["status"], "skipped");
+    assert_eq!(of("needy")["needs"], serde_json::json!(["RELEASE"]));
+    let names = aws.own_image_names().await;
+    assert_eq!(names, ["bakery/plain/1.0.0/x86_64"], "only plain was baked");
+
+    let outdated = |extra: &[&str]| {
+        aws.bakery()
+            .args(["outdated", "--output", "json"])
+            .arg_path(folder.path())
+            .args(extra)
+            .run()
+    };
+    let unknown = outdated(&[]);
+    unknown.expect_code(0);
+    let roles = unknown.json()["roles"].clone();
+    let needy_state = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "needy")
+        .unwrap();
+    assert_eq!(needy_state["reasons"][0]["reason"], "needs-values");
+    let given = outdated(&["--var", "RELEASE=7"]);
+    given.expect_code(4);
+    let roles = given.json()["roles"].clone();
+    let needy_state = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "needy")
+        .unwrap();
+    assert_eq!(needy_state["reasons"][0]["reason"], "never-released");
+}

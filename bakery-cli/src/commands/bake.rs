@@ -291,11 +291,12 @@ async fn run_all(
         _ => Selection::All,
     };
     let now = SystemTime::now();
-    let plans = match plan_all(&args.recipe, request, &selection, &aws.region, now) {
-        Ok(plans) => plans,
+    let planned = match plan_all(&args.recipe, request, &selection, &aws.region, now) {
+        Ok(planned) => planned,
         Err(error) => return refuse(args, output, &error),
     };
-    let regions: Vec<String> = plans
+    let regions: Vec<String> = planned
+        .plans
         .iter()
         .flat_map(|plan| plan.settings.settings.regions.clone())
         .collect();
@@ -311,7 +312,7 @@ async fn run_all(
             renderer: renderer.clone(),
         })
     };
-    let outcomes = world::bake_all(plans, aws, sink_for, cancel, usize::from(args.jobs)).await;
+    let outcomes = world::bake_all(planned, aws, sink_for, cancel, usize::from(args.jobs)).await;
     signals.abort();
     renderer.finish();
     let outcomes = match outcomes {
@@ -330,6 +331,9 @@ async fn run_all(
     let exit = outcomes.iter().fold(Exit::Success, |worst, outcome| {
         worst.worst(match outcome {
             WorldOutcome::Baked(report) => Exit::of_report(report),
+            // Skipped for want of a value: that role cannot be baked unattended, which
+            // is no failure of this run; skipped because its base failed: a failure.
+            WorldOutcome::Skipped { needs, .. } if !needs.is_empty() => Exit::Success,
             WorldOutcome::Skipped { .. } => Exit::Failed,
         })
     });

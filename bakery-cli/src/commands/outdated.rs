@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use bakery_core::fleet::outdated::{self, RoleState};
 use bakery_core::model::Bump;
-use bakery_core::plan::world::{plan_all, Selection};
+use bakery_core::plan::world::{plan_all, Planned, Selection};
 use bakery_core::plan::BakeRequest;
 use bakery_core::Error;
 
@@ -29,6 +29,10 @@ pub struct Args {
     /// Regions a release must be in (default: the environment's, else the current region).
     #[arg(long, value_name = "REGIONS")]
     regions: Vec<String>,
+    /// A value for a variable a recipe declares in [vars] (repeat for more), as `bake
+    /// --all --var` would give it.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
 }
 
 pub async fn run(args: &Args, context: &Context) -> Exit {
@@ -47,12 +51,13 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             );
         }
         let aws = context.reach(&regions).await?;
-        let request = BakeRequest {
+        let mut request = BakeRequest {
             bump: Some(Bump::Patch),
             environment: context.environment.clone(),
             ..BakeRequest::default()
         };
-        let plans = match &folder {
+        request.flags.vars = args.vars.clone();
+        let planned = match &folder {
             Some(folder) => plan_all(
                 folder,
                 &request,
@@ -60,14 +65,17 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
                 &aws.region,
                 SystemTime::now(),
             )?,
-            None => Vec::new(),
+            None => Planned {
+                plans: Vec::new(),
+                skipped: Vec::new(),
+            },
         };
         let regional = aws.in_regions(&regions);
         let aws_roles = match args.aws {
             true => outdated::roles_in(&regional[0]).await?,
             false => Vec::new(),
         };
-        outdated::outdated(&regional, &plans, &aws_roles, max_age).await
+        outdated::outdated(&regional, &planned, &aws_roles, max_age).await
     };
     let states = match found.await {
         Ok(states) => states,

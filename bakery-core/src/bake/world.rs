@@ -14,7 +14,7 @@ use crate::config::{BaseImage, BaseSelector};
 use crate::error::{Error, Result};
 use crate::events::EventSink;
 use crate::model::{Arch, Release};
-use crate::plan::world::base_role;
+use crate::plan::world::{base_role, Planned};
 use crate::plan::BakePlan;
 use crate::release::catalog;
 
@@ -34,6 +34,10 @@ pub enum WorldOutcome {
         role: String,
         status: Skipped,
         reason: String,
+        /// The required variables it had no value for (a skip that is no failure: the
+        /// role cannot be baked unattended); empty when its base was not baked.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        needs: Vec<String>,
     },
 }
 
@@ -44,17 +48,30 @@ pub enum WorldOutcome {
 /// outside the run takes its base from AWS as a single bake does: every such base is
 /// resolved before anything starts, and a missing one refuses the whole run.
 pub async fn bake_all(
-    plans: Vec<BakePlan>,
+    planned: Planned,
     aws: &Aws,
     sink_for: impl Fn(&str) -> Arc<dyn EventSink>,
     cancel: CancellationToken,
     jobs: usize,
 ) -> Result<Vec<WorldOutcome>> {
+    let Planned { plans, skipped } = planned;
     let in_run: BTreeSet<String> = plans.iter().map(|p| p.role.to_string()).collect();
     check_bases_outside(&plans, &in_run, aws).await?;
     let mut waiting: Vec<BakePlan> = plans;
     let mut finished: BTreeMap<String, WorldOutcome> = BTreeMap::new();
     let mut order: Vec<String> = waiting.iter().map(|p| p.role.to_string()).collect();
+    for skip in skipped {
+        order.push(skip.role.clone());
+        finished.insert(
+            skip.role.clone(),
+            WorldOutcome::Skipped {
+                role: skip.role,
+                status: Skipped::Skipped,
+                reason: skip.reason,
+                needs: skip.needs,
+            },
+        );
+    }
     let mut running = JoinSet::new();
     loop {
         // Start what can start: no base in the run, or one baked in this run.
@@ -91,6 +108,7 @@ pub async fn bake_all(
                             role: plan.role.to_string(),
                             status: Skipped::Skipped,
                             reason: format!("its base {base} was not baked"),
+                            needs: Vec::new(),
                         },
                     );
                 }

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::model::inputs::ReleaseInputs;
 use crate::model::time::age_at;
 use crate::model::{Release, RoleName};
+use crate::plan::world::Planned;
 use crate::plan::BakePlan;
 use crate::release::catalog::{self, ReleaseState};
 use crate::release::{base, claim};
@@ -42,6 +43,11 @@ pub enum Reason {
     },
     /// Made before bakery recorded inputs: nothing to compare with.
     InputsUnknown,
+    /// Its recipe needs values nothing gives (required variables): it cannot be
+    /// planned, so nothing can be said of it; not a reason it is out of date.
+    NeedsValues {
+        variables: Vec<String>,
+    },
 }
 
 impl Reason {
@@ -56,6 +62,11 @@ impl Reason {
             } => format!("{age_days} days old, over the policy's {max_age_days}"),
             Reason::MissingIn { regions } => format!("missing in {}", regions.join(", ")),
             Reason::InputsUnknown => "its inputs were not recorded: rebake to know".into(),
+            Reason::NeedsValues { variables } => format!(
+                "cannot tell: variable {} is required and has no value (--var {}=VALUE)",
+                variables.join(", "),
+                variables[0]
+            ),
         }
     }
 }
@@ -75,7 +86,9 @@ pub struct RoleState {
 
 impl RoleState {
     pub fn is_outdated(&self) -> bool {
-        !self.reasons.is_empty()
+        self.reasons
+            .iter()
+            .any(|r| !matches!(r, Reason::NeedsValues { .. }))
     }
 }
 
@@ -83,10 +96,11 @@ impl RoleState {
 /// (the first is home: where the newest release and the base are looked up).
 pub async fn outdated(
     regions: &[Aws],
-    plans: &[BakePlan],
+    planned: &Planned,
     aws_roles: &[RoleName],
     max_age: Duration,
 ) -> Result<Vec<RoleState>> {
+    let plans = &planned.plans;
     let home = &regions[0];
     let mut fleets: Vec<Fleet> = Vec::new();
     for aws in regions {
@@ -95,6 +109,22 @@ pub async fn outdated(
     let mut states = Vec::new();
     for plan in plans {
         states.push(role_state(home, regions, &plan.role, Some(plan), max_age, &fleets).await?);
+    }
+    for skipped in &planned.skipped {
+        let reason = match skipped.needs.is_empty() {
+            true => continue, // layered on one that needs values: said there
+            false => Reason::NeedsValues {
+                variables: skipped.needs.clone(),
+            },
+        };
+        states.push(RoleState {
+            role: skipped.role.clone(),
+            recipe: true,
+            newest: None,
+            created: None,
+            reasons: vec![reason],
+            fleets: Vec::new(),
+        });
     }
     for role in aws_roles {
         if plans.iter().all(|p| &p.role != role) {

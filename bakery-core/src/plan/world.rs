@@ -42,17 +42,35 @@ impl Selection {
     }
 }
 
+/// A `bake --all`'s plans, and the roles it leaves out with the reason.
+#[derive(Debug)]
+pub struct Planned {
+    pub plans: Vec<BakePlan>,
+    pub skipped: Vec<SkippedRole>,
+}
+
+/// A role of the folder that cannot be baked as things are, and why: its own problem,
+/// never every role's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRole {
+    pub role: String,
+    pub reason: String,
+    /// The required variables it has no value for.
+    pub needs: Vec<String>,
+}
+
 /// One plan per selected recipe folder below `dir`, in an order where every base in
 /// the run comes before the roles layered on it; all of them one run (one run UUID).
 /// A recipe that is not selected is not planned, so a broken one can be left out by
-/// its folder's name.
+/// its folder's name. A role with a required variable that nothing gives a value is
+/// skipped with the reason, as is every role layered on it.
 pub fn plan_all(
     dir: &Path,
     request: &BakeRequest,
     selection: &Selection,
     region: &str,
     now: SystemTime,
-) -> Result<Vec<BakePlan>> {
+) -> Result<Planned> {
     let mut recipes = Vec::new();
     let mut roles_seen = BTreeSet::new();
     for folder in recipe_folders(dir)? {
@@ -113,6 +131,7 @@ pub fn plan_all(
             undeclared.join(",")
         )));
     }
+    let skipped = without_values(&mut recipes, request, &flag_vars);
     let mut plans = Vec::new();
     for recipe in recipes {
         let mut request = BakeRequest {
@@ -133,10 +152,70 @@ pub fn plan_all(
     }
     let order = bake_order(&plans)?;
     let mut by_index: Vec<Option<BakePlan>> = plans.into_iter().map(Some).collect();
-    Ok(order
+    let plans = order
         .into_iter()
         .map(|i| by_index[i].take().expect("each once"))
-        .collect())
+        .collect();
+    Ok(Planned { plans, skipped })
+}
+
+/// Takes out of `recipes` each one with a required variable that neither the
+/// environment nor a `--var` gives a value, and then each one layered on a role taken
+/// out; says why for each.
+fn without_values(
+    recipes: &mut Vec<Recipe>,
+    request: &BakeRequest,
+    flag_vars: &BTreeMap<String, String>,
+) -> Vec<SkippedRole> {
+    let environment = request.environment.as_ref().map(|e| &e.settings().vars);
+    let given = |name: &String| {
+        flag_vars.contains_key(name) || environment.is_some_and(|vars| vars.contains_key(name))
+    };
+    let mut skipped: Vec<SkippedRole> = Vec::new();
+    recipes.retain(|recipe| {
+        let needs: Vec<String> = recipe
+            .vars
+            .iter()
+            .filter(|(name, variable)| variable.required && !given(name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if needs.is_empty() {
+            return true;
+        }
+        skipped.push(SkippedRole {
+            role: recipe.name.to_string(),
+            reason: format!(
+                "variable {} is required and has no value: give --var {}=VALUE or set it in \
+                 the environment's vars",
+                needs.join(", "),
+                needs[0]
+            ),
+            needs,
+        });
+        false
+    });
+    // Then the roles layered on them, until none is left to take out.
+    loop {
+        let before = skipped.len();
+        recipes.retain(|recipe| {
+            let base = match &recipe.base {
+                crate::config::BaseImage::Release { role, .. } => role.to_string(),
+                _ => return true,
+            };
+            if !skipped.iter().any(|s| s.role == base) {
+                return true;
+            }
+            skipped.push(SkippedRole {
+                role: recipe.name.to_string(),
+                reason: format!("its base {base} is skipped"),
+                needs: Vec::new(),
+            });
+            false
+        });
+        if skipped.len() == before {
+            return skipped;
+        }
+    }
 }
 
 /// The folders below `dir` that hold a recipe, sorted.
@@ -283,6 +362,46 @@ mod tests {
     }
 
     #[test]
+    fn a_role_without_a_required_value_is_skipped_with_the_roles_on_it_and_only_them() {
+        let base = "name = \"base\"\nplatform = \"linux\"\narch = \"x86_64\"\n\
+                    base = { image = \"ami-11111111\" }\n";
+        let zookeeper = "name = \"zookeeper\"\nplatform = \"linux\"\narch = \"x86_64\"\n\
+                         base = { image = \"ami-11111111\" }\n\
+                         [vars.ZK]\nrequired = true\n";
+        let app = "name = \"app\"\nplatform = \"linux\"\narch = \"x86_64\"\n\
+                   base = { role = \"zookeeper\", channel = \"stable\" }\n";
+        let recipes = folder(&[("base", base), ("zookeeper", zookeeper), ("app", app)]);
+        let mut request = BakeRequest {
+            version: Some("1.0.0".into()),
+            ..BakeRequest::default()
+        };
+        let planned = |request: &BakeRequest| {
+            plan_all(
+                recipes.path(),
+                request,
+                &Selection::All,
+                "eu-west-1",
+                SystemTime::now(),
+            )
+            .unwrap()
+        };
+
+        let without = planned(&request);
+        let roles: Vec<&str> = without.plans.iter().map(|p| p.role.as_str()).collect();
+        assert_eq!(roles, ["base"]);
+        assert_eq!(without.skipped[0].role, "zookeeper");
+        assert_eq!(without.skipped[0].needs, ["ZK"]);
+        assert!(without.skipped[0].reason.contains("--var ZK=VALUE"));
+        assert_eq!(without.skipped[1].role, "app");
+        assert_eq!(without.skipped[1].reason, "its base zookeeper is skipped");
+
+        request.flags.vars = vec!["ZK=3.9.4".into()];
+        let with = planned(&request);
+        assert_eq!(with.plans.len(), 3);
+        assert!(with.skipped.is_empty());
+    }
+
+    #[test]
     fn only_and_except_pick_roles_and_a_left_out_recipe_is_not_read() {
         let role = |name: &str| {
             format!("name = \"{name}\"\nplatform = \"linux\"\narch = \"x86_64\"\nbase = {{ image = \"ami-11111111\" }}\n")
@@ -309,10 +428,10 @@ mod tests {
 
         let error = plan(Selection::All).unwrap_err().to_string();
         assert!(error.contains("wip"), "{error}");
-        let except = plan(Selection::Except(names(&["wip"]))).unwrap();
+        let except = plan(Selection::Except(names(&["wip"]))).unwrap().plans;
         assert_eq!(except.len(), 2);
         assert_eq!(except[0].run_uuid, except[1].run_uuid, "one run");
-        let only = plan(Selection::Only(names(&["zookeeper"]))).unwrap();
+        let only = plan(Selection::Only(names(&["zookeeper"]))).unwrap().plans;
         assert_eq!(only[0].role.as_str(), "zookeeper");
 
         let unknown = plan(Selection::Only(names(&["zookeper"]))).unwrap_err();
