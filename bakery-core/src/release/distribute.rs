@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::catalog::{self, release_images};
 use super::claim;
-use crate::aws::ec2::ImageInfo;
+use crate::aws::ec2::{CopyOf, ImageInfo};
 use crate::aws::{signal, Aws};
 use crate::config::recipe::DEFAULT_DEPRECATE_AFTER;
 use crate::config::Destination;
@@ -53,16 +53,22 @@ pub struct RegionOutcome {
     pub error: Option<String>,
 }
 
-/// Copies `source` (in `aws`'s region) to each destination, `jobs` at a time, as
-/// `run`'s requests (a bake's, or a `bakery distribute`'s).
-#[allow(clippy::too_many_arguments)]
+/// How a distribution runs: whose requests its copies are (a bake's, or a `bakery
+/// distribute`'s: their client tokens), when the copies are deprecated, and how many
+/// regions are copied to at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Distribution<'a> {
+    pub run: &'a str,
+    pub deprecate_at: SystemTime,
+    pub jobs: usize,
+}
+
+/// Copies `source` (in `aws`'s region) to each destination, `jobs` at a time.
 pub async fn distribute(
     aws: &Aws,
-    run: &str,
     source: &ImageInfo,
     destinations: &[Destination],
-    deprecate_at: SystemTime,
-    jobs: usize,
+    how: Distribution<'_>,
     sink: &dyn EventSink,
     cancel: &CancellationToken,
 ) -> Vec<RegionOutcome> {
@@ -70,14 +76,13 @@ pub async fn distribute(
         .iter()
         .map(|destination| {
             Box::pin(async move {
-                let copied =
-                    copy_to(aws, run, source, destination, deprecate_at, sink, cancel).await;
+                let copied = copy_to(aws, how, source, destination, sink, cancel).await;
                 RegionOutcome::of(&destination.region, source.architecture.clone(), copied)
             })
         })
         .collect();
     stream::iter(tasks)
-        .buffer_unordered(jobs.max(1))
+        .buffer_unordered(how.jobs.max(1))
         .collect()
         .await
 }
@@ -135,13 +140,13 @@ pub fn region_work(source: &ImageInfo, present: Vec<ImageInfo>) -> RegionWork {
 /// copy that region has.
 async fn copy_to(
     source_aws: &Aws,
-    run: &str,
+    how: Distribution<'_>,
     source: &ImageInfo,
     destination: &Destination,
-    deprecate_at: SystemTime,
     sink: &dyn EventSink,
     cancel: &CancellationToken,
 ) -> Result<(CopyStatus, ImageInfo)> {
+    let deprecate_at = how.deprecate_at;
     let region = &destination.region;
     let target = source_aws.in_region(region);
     let aws = &target;
@@ -176,19 +181,16 @@ async fn copy_to(
         return Ok((CopyStatus::Present, *existing));
     }
     let description = format!("{} (copy from {})", source.name, source_aws.region);
-    let token = ClientToken::copy(run, &source.id, region, destination.kms_key.as_deref());
-    let copy = aws
-        .ec2
-        .copy_image(
-            &source_aws.region,
-            &source.id,
-            &source.name,
-            &description,
-            destination.kms_key.as_deref(),
-            &source.tags,
-            &token,
-        )
-        .await;
+    let token = ClientToken::copy(how.run, &source.id, region, destination.kms_key.as_deref());
+    let copy = CopyOf {
+        source_region: &source_aws.region,
+        source_image_id: &source.id,
+        name: &source.name,
+        description: &description,
+        kms_key: destination.kms_key.as_deref(),
+        tags: &source.tags,
+    };
+    let copy = aws.ec2.copy_image(&copy, &token).await;
     let image_id = match copy {
         Ok(image_id) => image_id,
         Err(error) => {
@@ -305,17 +307,12 @@ pub async fn complete(
             .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
             .unwrap_or_else(|| SystemTime::now() + DEFAULT_DEPRECATE_AFTER);
         let never = CancellationToken::new();
-        let outcomes = distribute(
-            aws,
-            &run,
-            source,
-            destinations,
+        let how = Distribution {
+            run: &run,
             deprecate_at,
             jobs,
-            sink,
-            &never,
-        )
-        .await;
+        };
+        let outcomes = distribute(aws, source, destinations, how, sink, &never).await;
         // The channels that name the image here name its copies in the regions it
         // now reaches.
         let description = format!("bakery: channel of {}", release.role);

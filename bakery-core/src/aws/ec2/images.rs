@@ -94,6 +94,18 @@ fn image_info(image: &Image) -> ImageInfo {
     }
 }
 
+/// What a CopyImage makes: the source, the copy's name and description, the key it is
+/// encrypted with (the region's default when none), and the tags it is created with.
+#[derive(Debug, Clone, Copy)]
+pub struct CopyOf<'a> {
+    pub source_region: &'a str,
+    pub source_image_id: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub kms_key: Option<&'a str>,
+    pub tags: &'a BTreeMap<String, String>,
+}
+
 impl Ec2 {
     /// The image, or None when the region has no such image (or the id is malformed).
     pub async fn describe_image(&self, image_id: &str) -> Result<Option<ImageInfo>> {
@@ -228,30 +240,28 @@ impl Ec2 {
             .set_kms_key_id(kms_key.map(str::to_string))
     }
 
-    /// Copies an image from another region into this one, encrypted (with `kms_key`
-    /// when given), the copy and its snapshots tagged with `tags` as they are created
-    /// (CopyImage copies no tags; an account whose policy wants tags on create refuses
-    /// an untagged copy).
-    #[allow(clippy::too_many_arguments)]
+    /// Copies an image from another region into this one, encrypted (with its key when
+    /// given), the copy and its snapshots tagged as they are created (CopyImage copies
+    /// no tags; an account whose policy wants tags on create refuses an untagged copy).
     pub async fn copy_image(
         &self,
-        source_region: &str,
-        source_image_id: &str,
-        name: &str,
-        description: &str,
-        kms_key: Option<&str>,
-        tags: &BTreeMap<String, String>,
+        copy: &CopyOf<'_>,
         client_token: &ClientToken,
     ) -> Result<String> {
         let out = self
-            .copy_image_request(source_region, source_image_id, name, kms_key)
-            .description(description)
-            .tag_specifications(tag_specification(ResourceType::Image, tags))
-            .tag_specifications(tag_specification(ResourceType::Snapshot, tags))
+            .copy_image_request(
+                copy.source_region,
+                copy.source_image_id,
+                copy.name,
+                copy.kms_key,
+            )
+            .description(copy.description)
+            .tag_specifications(tag_specification(ResourceType::Image, copy.tags))
+            .tag_specifications(tag_specification(ResourceType::Snapshot, copy.tags))
             .client_token(client_token.as_str())
             .send()
             .await
-            .context(self.call("CopyImage").on(source_image_id))?;
+            .context(self.call("CopyImage").on(copy.source_image_id))?;
         Ok(out.image_id().unwrap_or_default().to_string())
     }
 

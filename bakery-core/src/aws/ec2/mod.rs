@@ -16,7 +16,7 @@ use aws_sdk_ec2::Client;
 
 use super::batch::Batch;
 
-pub use images::ImageInfo;
+pub use images::{CopyOf, ImageInfo};
 pub use instances::{BuilderLaunch, InstanceInfo};
 pub use regions::AccountRegion;
 

@@ -106,13 +106,16 @@ pub async fn distribute(
                 state: "gone".into(),
                 reason: None,
             })?;
+        let how = distribute::Distribution {
+            run: &plan.bake_id,
+            deprecate_at,
+            jobs: plan.copy_jobs,
+        };
         let outcomes = distribute::distribute(
             bake.aws,
-            &plan.bake_id,
             &source,
             &plan.copy_to,
-            deprecate_at,
-            plan.copy_jobs,
+            how,
             bake.sink,
             &bake.cancel,
         )
