@@ -177,6 +177,31 @@ pub async fn gaps(
     Ok(targets(aws, release, &parameter, scope).await?.gaps)
 }
 
+/// The role's regions beyond `moved` where `channel` exists and the release does not:
+/// where it stays on another release. Only those regions are read (besides the
+/// records' listing that finds them).
+pub async fn stays_elsewhere(
+    aws: &Aws,
+    release: &Release,
+    channel: &str,
+    moved: &[String],
+) -> Result<Vec<String>> {
+    let parameter = Release::channel_parameter(&release.role, channel);
+    let mut behind = Vec::new();
+    for region in catalog::role_regions(aws, &release.role, moved).await? {
+        if moved.contains(&region) {
+            continue;
+        }
+        let regional = aws.in_region(&region);
+        if regional.ssm.parameter(&parameter).await?.is_some()
+            && available_images(&regional, release).await?.is_empty()
+        {
+            behind.push(region);
+        }
+    }
+    Ok(behind)
+}
+
 /// Points `channel` at the release in every region of the scope that has it; refuses
 /// (`Gap::Refuse`) to leave the channel on another release anywhere the role is.
 pub async fn promote(

@@ -224,7 +224,7 @@ pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Resul
         if channel == "latest" {
             if channels::move_latest(bake.aws, release, &regions).await? {
                 bake.info(Step::Promote, format!("channel latest -> {release}"));
-                warn_left_behind(bake, release, &scope).await?;
+                warn_left_behind(bake, release, &regions).await?;
                 facts.promoted.push(channel);
             } else if !facts.tests.may_be_promoted() {
                 bake.info(
@@ -265,8 +265,8 @@ pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Resul
 
 /// `latest` names another release in the role's regions this release is not in (a
 /// staging bake, production's regions): said, with the command that ends the split.
-async fn warn_left_behind(bake: &Bake<'_>, release: &Release, scope: &Scope) -> Result<()> {
-    let behind = channels::gaps(bake.aws, release, "latest", scope).await?;
+async fn warn_left_behind(bake: &Bake<'_>, release: &Release, moved: &[String]) -> Result<()> {
+    let behind = channels::stays_elsewhere(bake.aws, release, "latest", moved).await?;
     if !behind.is_empty() {
         bake.sink.emit(Event::Warning {
             message: format!(
