@@ -318,8 +318,9 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Sweep
             "half-made by bake {bake_id}, which died: {}",
             bakes.dead[&bake_id]
         );
-        // By the bake's tag, and by the release's name: a copy is tagged only once
-        // CopyImage has answered, so a kill in between leaves it untagged.
+        // By the bake's tag, and by the release's name: copies made before CopyImage
+        // took its tags at creation were tagged only once it had answered, so a kill in
+        // between left them untagged.
         let mut images = aws
             .ec2
             .own_images(Some((TAG_BAKE_ID, &bake_id)), None)
