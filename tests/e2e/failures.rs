@@ -289,3 +289,30 @@ async fn a_failure_after_the_record_never_removes_the_release() {
         "released"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_step_with_more_output_than_ssm_returns_says_its_end_is_missing() {
+    let aws = Account::in_third_emulator("ap-southeast-1").await;
+    // 40,000 characters: SSM returns the first 24,000, so the failure's own last lines
+    // never reach bakery.
+    let output: String = (0..4000).map(|n| format!("compiling {n:05}\n")).collect();
+    aws.emulate(json!({ "command_outcomes": [{
+        "match": "make world", "status": "Failed", "exit_code": 2,
+        "stdout": format!("{output}error: the last line\n")
+    }] }));
+    let recipe = TestRecipe::new("chatty").step("build", "#!/bin/sh\nmake world\n");
+
+    let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
+
+    bake.expect_code(1);
+    let error = bake.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        !error.contains("error: the last line"),
+        "SSM cut it: {error}"
+    );
+    assert!(
+        error.contains("the step's last lines are not here"),
+        "{error}"
+    );
+    assert!(aws.live_instances().await.is_empty());
+}

@@ -102,6 +102,8 @@ DEFAULTS: dict[str, Any] = {
     "required_tags": [],
     # EC2's token buckets per action, as AWS meters an account's requests.
     "request_meter": True,
+    # GetCommandInvocation keeps the first 24,000 characters of stdout, 8,000 of stderr.
+    "ssm_output_limits": True,
 }
 
 
@@ -1044,6 +1046,7 @@ def _send_command(self: SimpleSystemManagerBackend, **kwargs: Any) -> Command:
     command.bakery_outcome = outcome  # type: ignore[attr-defined]
     command.bakery_started = time.monotonic()  # type: ignore[attr-defined]
     command.bakery_seconds = seconds  # type: ignore[attr-defined]
+    command.bakery_region = self.region_name  # type: ignore[attr-defined]
     if seconds > 0:
         command.status = "InProgress"
     elif outcome["status"] != "Success":
@@ -1103,12 +1106,17 @@ def _get_invocation(self: Command, instance_id: str, plugin_name: str | None) ->
         return invocation
     status = outcome["status"]
     self.status = status
+    # AWS (SSM API Reference, GetCommandInvocation): StandardOutputContent holds "the
+    # first 24,000 characters written by the plugin to stdout", StandardErrorContent
+    # the first 8,000 of stderr; the rest only in S3 or CloudWatch Logs.
+    if SETTINGS.get(self.bakery_region, "ssm_output_limits"):  # type: ignore[attr-defined]
+        stdout, stderr = stdout[:24000], stderr[:8000]
     invocation.update(
         Status=status,
         StatusDetails={"TimedOut": "ExecutionTimedOut"}.get(status, status),
         ResponseCode=int(outcome.get("exit_code", 0 if status == "Success" else 1)),
-        StandardOutputContent=stdout[-24000:],
-        StandardErrorContent=stderr[-8000:],
+        StandardOutputContent=stdout,
+        StandardErrorContent=stderr,
     )
     return invocation
 

@@ -445,6 +445,39 @@ class RequestThrottling(Conformance):
         ec2.run_instances(**run)
 
 
+class CommandOutputLimits(Conformance):
+    """SSM API Reference, GetCommandInvocation: StandardOutputContent is "the first
+    24,000 characters written by the plugin to stdout" (StandardErrorContent: 8,000)."""
+
+    behaviour = "ssm_output_limits"
+    regions = ("ca-west-1",)
+    long_output = "".join(f"line {n:05d}\n" for n in range(4000))  # 44,000 characters
+
+    def setUp(self) -> None:
+        self.configure("ca-west-1", {
+            "ssm_output_limits": not SWITCHED_OFF,
+            "command_outcomes": [{"match": "print a lot", "status": "Success", "exit_code": 0,
+                                  "stdout": self.long_output, "stderr": "e" * 9000}],
+        })
+
+    def test_an_invocation_keeps_the_first_characters_of_each_stream(self) -> None:
+        ec2, ssm = client("ec2", "ca-west-1"), client("ssm", "ca-west-1")
+        instance = ec2.run_instances(
+            ImageId=an_image("ca-west-1"), InstanceType="t3.micro", MinCount=1, MaxCount=1,
+            IamInstanceProfile={"Name": "bakery-builder"},
+            NetworkInterfaces=[{"DeviceIndex": 0, "AssociatePublicIpAddress": True}],
+        )["Instances"][0]["InstanceId"]
+        command = ssm.send_command(
+            InstanceIds=[instance], DocumentName="AWS-RunShellScript",
+            Parameters={"commands": ["print a lot"]},
+        )["Command"]["CommandId"]
+
+        invocation = ssm.get_command_invocation(CommandId=command, InstanceId=instance)
+
+        self.assertEqual(invocation["StandardOutputContent"], self.long_output[:24000])
+        self.assertEqual(len(invocation["StandardErrorContent"]), 8000)
+
+
 class EnableImageDeprecationDates(Conformance):
     """EC2 API Reference, EnableImageDeprecation, `DeprecateAt`: "You can't specify a date
     in the past", at most 10 years ahead; the seconds are rounded to the nearest minute."""

@@ -100,6 +100,12 @@ pub struct OutputDestination {
 /// User Guide, "Managing parameter tiers").
 const RECORD_TIER: ParameterTier = ParameterTier::IntelligentTiering;
 
+/// What GetCommandInvocation returns of a command's output: the first 24,000
+/// characters of standard output and 8,000 of standard error (SSM API Reference,
+/// GetCommandInvocation); the rest only in S3 or CloudWatch Logs.
+pub const INVOCATION_STDOUT_CHARS: usize = 24_000;
+pub const INVOCATION_STDERR_CHARS: usize = 8_000;
+
 /// The largest value a record may have: an advanced parameter's 8 KB.
 pub const MAX_RECORD_BYTES: usize = 8 * 1024;
 

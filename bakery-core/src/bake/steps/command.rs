@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::super::context::Bake;
-use crate::aws::ssm::{Invocation, OutputDestination, ScriptCommand};
+use crate::aws::ssm::{
+    Invocation, OutputDestination, ScriptCommand, INVOCATION_STDERR_CHARS, INVOCATION_STDOUT_CHARS,
+};
 use crate::aws::state::CommandStatus;
 use crate::error::{Error, Result, StepFailure};
 use crate::events::{Event, OutputStream};
@@ -212,20 +214,39 @@ fn kept_output_text(output: &OutputDestination, command_id: &str, instance_id: &
     format!("whole output kept in {}", places.join(" and "))
 }
 
+/// The last lines of the output SSM returned; when SSM cut it (it returns only the
+/// first characters of each stream), a line that says the end is missing.
 fn output_tail(invocation: &Invocation) -> String {
     let mut lines: Vec<&str> = invocation.stdout.lines().collect();
     lines.extend(invocation.stderr.lines());
     let start = lines.len().saturating_sub(OUTPUT_TAIL_LINES);
-    lines[start..]
-        .iter()
-        .map(|l| format!("  | {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut tail: Vec<String> = lines[start..].iter().map(|l| format!("  | {l}")).collect();
+    let cut = invocation.stdout.chars().count() >= INVOCATION_STDOUT_CHARS
+        || invocation.stderr.chars().count() >= INVOCATION_STDERR_CHARS;
+    if cut {
+        tail.push(format!(
+            "  (SSM returns only the first {INVOCATION_STDOUT_CHARS} characters of output and \
+             {INVOCATION_STDERR_CHARS} of errors: the step's last lines are not here; \
+             `step_output` in bakery.toml keeps all of it in S3 or CloudWatch Logs)"
+        ));
+    }
+    tail.join("\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_ssm_cut_says_its_end_is_missing() {
+        let invocation = Invocation {
+            status: CommandStatus::Failed,
+            exit_code: 1,
+            stdout: "x".repeat(INVOCATION_STDOUT_CHARS),
+            stderr: String::new(),
+        };
+        assert!(output_tail(&invocation).contains("the step's last lines are not here"));
+    }
 
     #[test]
     fn the_output_tail_keeps_the_last_lines_of_both_streams() {
