@@ -42,6 +42,7 @@ import random
 import re
 import sys
 import threading
+import types
 import time
 import uuid
 from collections import defaultdict
@@ -104,6 +105,8 @@ DEFAULTS: dict[str, Any] = {
     "request_meter": True,
     # GetCommandInvocation keeps the first 24,000 characters of stdout, 8,000 of stderr.
     "ssm_output_limits": True,
+    # A parameter of data type aws:ec2:image is written only when its AMI exists.
+    "image_parameters_checked": True,
 }
 
 
@@ -826,8 +829,23 @@ SecurityGroupsResponse.describe_security_groups = _describe_security_groups  # t
 _original_put_parameter = SimpleSystemManagerBackend.put_parameter
 
 
+def _image_visible(backend: SimpleSystemManagerBackend, image_id: str) -> bool:
+    if not SETTINGS.get(backend.region_name, "image_parameters_checked"):
+        return True
+    amis = ec2_backends[backend.account_id][backend.region_name].amis
+    return image_id in amis and not _unseen(backend.region_name, image_id)
+
+
 def _put_parameter(self: SimpleSystemManagerBackend, name: str, description: str, value: str,
                    *args: Any, tier: str | None = None, **kwargs: Any) -> Any:
+    data_type = args[5] if len(args) > 5 else kwargs.get("data_type")
+    if data_type == "aws:ec2:image" and not _image_visible(self, value):
+        # AWS (Systems Manager User Guide, "Native parameter support for Amazon Machine
+        # Image IDs"): the AMI is validated after PutParameter returns; one that is not
+        # there leaves the parameter as it was (not created, not updated).
+        previous = self._parameters.get(name)
+        version = previous[-1].version + 1 if previous else 1
+        return types.SimpleNamespace(version=version, tier=tier or "Standard")
     if SETTINGS.get(self.region_name, "parameter_value_limits") and value:
         size = len(value.encode())
         previous = self._parameters.get(name)

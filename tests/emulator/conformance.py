@@ -18,6 +18,7 @@ bakery's tests or another class's resources.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import functools
 import json
@@ -431,16 +432,22 @@ class RequestThrottling(Conformance):
     def test_a_burst_past_the_bucket_is_refused_and_the_bucket_refills(self) -> None:
         ec2 = client("ec2", "mx-central-1")
         run = dict(ImageId="ami-1e749f67", InstanceType="t3.micro", MinCount=1, MaxCount=1)
-        answers = []
-        for _ in range(8):
+        def launch(_: int) -> str:
             try:
                 ec2.run_instances(**run)
-                answers.append("launched")
+                return "launched"
             except ClientError as error:
-                answers.append(error.response["Error"]["Code"])
+                return str(error.response["Error"]["Code"])
 
-        self.assertEqual(answers[:5], ["launched"] * 5, answers)
-        self.assertIn("RequestLimitExceeded", answers[5:], answers)
+        # Twelve at once: the bucket's five, and what it refills meanwhile, go through.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(launch, range(12)))
+
+        self.assertGreaterEqual(answers.count("launched"), 5, answers)
+        self.assertLessEqual(answers.count("launched"), 8, answers)
+        self.assertEqual(
+            answers.count("launched") + answers.count("RequestLimitExceeded"), 12, answers
+        )
         time.sleep(1.1)
         ec2.run_instances(**run)
 
@@ -476,6 +483,27 @@ class CommandOutputLimits(Conformance):
 
         self.assertEqual(invocation["StandardOutputContent"], self.long_output[:24000])
         self.assertEqual(len(invocation["StandardErrorContent"]), 8000)
+
+
+class ImageParameters(Conformance):
+    """Systems Manager User Guide, "Native parameter support for Amazon Machine Image
+    IDs": a parameter of data type aws:ec2:image is validated after PutParameter
+    returns, and one naming no AMI of the account's region is not created."""
+
+    behaviour = "image_parameters_checked"
+    regions = ("ca-west-1",)
+
+    def test_a_parameter_naming_no_image_is_not_created_and_one_naming_an_image_is(self) -> None:
+        ssm = client("ssm", "ca-west-1")
+        missing = unique("/conformance/image/missing")
+        ssm.put_parameter(Name=missing, Value="ami-0123456789abcdef0", Type="String",
+                          DataType="aws:ec2:image")
+        self.assertEqual(error_code(ssm.get_parameter, Name=missing), "ParameterNotFound")
+
+        present = unique("/conformance/image/present")
+        image = an_image("ca-west-1")
+        ssm.put_parameter(Name=present, Value=image, Type="String", DataType="aws:ec2:image")
+        self.assertEqual(ssm.get_parameter(Name=present)["Parameter"]["Value"], image)
 
 
 class EnableImageDeprecationDates(Conformance):
