@@ -316,3 +316,37 @@ async fn a_failing_step_with_more_output_than_ssm_returns_says_its_end_is_missin
     );
     assert!(aws.live_instances().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terminate_refused_with_another_resource_s_not_found_is_reported_not_waited_on() {
+    let aws = Account::in_third_emulator("ap-south-1").await;
+    // The step fails; the cleanup's TerminateInstances is refused naming a network
+    // interface (not the instance) as not found: the instance is not gone.
+    aws.emulate(json!({
+        "command_outcomes": [{"match": "exit 4", "status": "Failed", "exit_code": 4}],
+        "faults": [{"action": "TerminateInstances", "times": null, "status": 400,
+                    "code": "InvalidNetworkInterfaceID.NotFound",
+                    "message": "The networkInterface ID 'eni-0abc' does not exist"}]
+    }));
+    let recipe = TestRecipe::new("stubborn").step("fail", "#!/bin/sh\nexit 4\n");
+
+    let bake = aws
+        .bakery()
+        .bake_json(recipe.path(), "1.0.0")
+        .through(&["timeout", "120"])
+        .run();
+
+    aws.emulate(json!({ "clear_faults": true }));
+    bake.expect_code(3);
+    bake.expect_stderr("InvalidNetworkInterfaceID.NotFound");
+    let builder = bake.json()["builder_instance_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    aws.ec2
+        .terminate_instances()
+        .instance_ids(&builder)
+        .send()
+        .await
+        .unwrap();
+}

@@ -131,6 +131,9 @@ pub trait OrAbsent<T> {
     fn or_absent(self) -> Result<Option<T>>;
     /// Success when AWS says the resource was already gone (deletes).
     fn or_gone(self) -> Result<()>;
+    /// Success only when AWS answers one of `codes`: the resource's own "not found",
+    /// where another one (an interface's, a volume's) is a failure to report.
+    fn or_gone_as(self, codes: &[&str]) -> Result<()>;
 }
 
 impl<T> OrAbsent<T> for Result<T> {
@@ -144,6 +147,14 @@ impl<T> OrAbsent<T> for Result<T> {
 
     fn or_gone(self) -> Result<()> {
         self.or_absent().map(|_| ())
+    }
+
+    fn or_gone_as(self, codes: &[&str]) -> Result<()> {
+        match self {
+            Ok(_) => Ok(()),
+            Err(error) if error.aws_code().is_some_and(|code| codes.contains(&code)) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 }
 

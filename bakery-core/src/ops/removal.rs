@@ -35,7 +35,11 @@ impl Remover<'_> {
         let ec2 = &self.aws.ec2;
         match resource {
             Resource::Instance { id, .. } => {
-                ec2.terminate_instance(id).await.or_gone()?;
+                // Only the instance's own NotFound means it is gone: after another one
+                // (an interface's) it would never be seen terminated.
+                ec2.terminate_instance(id)
+                    .await
+                    .or_gone_as(&["InvalidInstanceID.NotFound"])?;
                 let passing = [
                     InstanceState::Pending,
                     InstanceState::Running,
