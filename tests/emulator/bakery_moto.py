@@ -107,6 +107,8 @@ DEFAULTS: dict[str, Any] = {
     "ssm_output_limits": True,
     # A parameter of data type aws:ec2:image is written only when its AMI exists.
     "image_parameters_checked": True,
+    # TerminateInstances on an instance already shutting down or terminated succeeds.
+    "terminate_idempotent": True,
 }
 
 
@@ -253,6 +255,14 @@ def _instance_stop(self: Instance) -> Any:
 
 
 def _instance_terminate(self: Instance) -> Any:
+    # AWS (EC2 Developer Guide, "Ensuring idempotency in Amazon EC2 API requests"):
+    # TerminateInstances is idempotent by default; terminating an instance that is
+    # already going or gone succeeds. moto fails the second time on the interface it
+    # already deleted (InvalidNetworkInterfaceID.NotFound).
+    state = self.__dict__["_bakery_state"]
+    going = state.name in ("shutting-down", "terminated")
+    if going and SETTINGS.get(self.region_name, "terminate_idempotent"):
+        return state
     previous = _original_terminate(self)
     self.__dict__.pop("_bakery_running_since", None)
     _delay_instance(

@@ -506,6 +506,29 @@ class ImageParameters(Conformance):
         self.assertEqual(ssm.get_parameter(Name=present)["Parameter"]["Value"], image)
 
 
+class TerminateIdempotent(Conformance):
+    """EC2 Developer Guide, "Ensuring idempotency in Amazon EC2 API requests":
+    TerminateInstances is idempotent by default."""
+
+    behaviour = "terminate_idempotent"
+    regions = ("ca-west-1",)
+
+    def test_terminating_a_terminated_instance_succeeds(self) -> None:
+        ec2 = client("ec2", "ca-west-1")
+        # With an interface of its own, as a builder has (moto deletes it on the first
+        # terminate and fails the second on it).
+        instance = ec2.run_instances(
+            ImageId=an_image("ca-west-1"), InstanceType="t3.micro", MinCount=1, MaxCount=1,
+            NetworkInterfaces=[{"DeviceIndex": 0, "AssociatePublicIpAddress": True,
+                                "DeleteOnTermination": True}],
+        )["Instances"][0]["InstanceId"]
+        ec2.terminate_instances(InstanceIds=[instance])
+
+        again = ec2.terminate_instances(InstanceIds=[instance])["TerminatingInstances"][0]
+
+        self.assertIn(again["CurrentState"]["Name"], ("shutting-down", "terminated"))
+
+
 class EnableImageDeprecationDates(Conformance):
     """EC2 API Reference, EnableImageDeprecation, `DeprecateAt`: "You can't specify a date
     in the past", at most 10 years ahead; the seconds are rounded to the nearest minute."""
