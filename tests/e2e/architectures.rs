@@ -127,12 +127,7 @@ async fn both_architectures_are_one_release_in_every_region_each_launchable_thro
                 .unwrap();
             let instance = &launched.instances()[0];
             assert_eq!(instance.image_id(), Some(image_in(&images, region, arch)));
-            aws.ec2
-                .terminate_instances()
-                .instance_ids(instance.instance_id().unwrap())
-                .send()
-                .await
-                .unwrap();
+            aws.terminate(instance.instance_id().unwrap()).await;
         }
         let mismatched = aws
             .ec2

@@ -329,12 +329,7 @@ async fn the_builder_carries_its_dead_mans_switch_and_encrypted_tagged_volume() 
     assert_eq!(volume.volume_type().map(|t| t.as_str()), Some("io1"));
     assert_eq!(volume.iops(), Some(3000));
     assert_eq!(tags(volume.tags())["bakery:builder"], "true");
-    aws.ec2
-        .terminate_instances()
-        .instance_ids(&builder)
-        .send()
-        .await
-        .unwrap();
+    aws.terminate(&builder).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -100,12 +100,7 @@ async fn keep_on_failure_keeps_the_builder_and_says_so() {
     bake.expect_stdout("KEPT on purpose: instance");
     let live = aws.live_instances().await;
     assert_eq!(live.len(), 1, "the builder is still there");
-    aws.ec2
-        .terminate_instances()
-        .instance_ids(&live[0])
-        .send()
-        .await
-        .unwrap();
+    aws.terminate(&live[0]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -343,10 +338,5 @@ async fn a_terminate_refused_with_another_resource_s_not_found_is_reported_not_w
         .as_str()
         .unwrap()
         .to_string();
-    aws.ec2
-        .terminate_instances()
-        .instance_ids(&builder)
-        .send()
-        .await
-        .unwrap();
+    aws.terminate(&builder).await;
 }

@@ -309,12 +309,7 @@ async fn a_failing_test_leaves_no_image_no_snapshot_no_claim_and_names_the_test(
     assert_eq!(after, expected, "no image, no snapshot, no parameter");
 
     // `bakery cleanup` spares it until its deadline; terminating it by hand ends it.
-    aws.ec2
-        .terminate_instances()
-        .instance_ids(test_instance[0].instance_id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    aws.terminate(test_instance[0].instance_id().unwrap()).await;
 }
 
 /// One region for the three ways a test stage ends early (each sets the emulator).

@@ -184,10 +184,5 @@ async fn a_builder_kept_on_failure_is_spared_by_cleanup_until_its_deadline() {
         kept,
         "still there for debugging"
     );
-    aws.ec2
-        .terminate_instances()
-        .instance_ids(&kept[0])
-        .send()
-        .await
-        .unwrap();
+    aws.terminate(&kept[0]).await;
 }

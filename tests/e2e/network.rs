@@ -83,12 +83,7 @@ async fn kept_builder(aws: &Account, recipe: &TestRecipe, subnet: &str) -> (Inst
     let found = aws.ec2.describe_instances().instance_ids(&id).send();
     let found = found.await.unwrap();
     let builder = found.reservations()[0].instances()[0].clone();
-    aws.ec2
-        .terminate_instances()
-        .instance_ids(&id)
-        .send()
-        .await
-        .unwrap();
+    aws.terminate(&id).await;
     (builder, bake.stderr)
 }
 

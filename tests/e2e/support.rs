@@ -383,6 +383,16 @@ impl Account {
         boots
     }
 
+    /// Terminates an instance by hand (one a test kept, or launched itself).
+    pub async fn terminate(&self, instance_id: &str) {
+        self.ec2
+            .terminate_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .unwrap();
+    }
+
     pub async fn instance_state(&self, instance_id: &str) -> String {
         let out = self
             .ec2

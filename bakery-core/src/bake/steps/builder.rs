@@ -147,16 +147,20 @@ async fn check_named(bake: &Bake<'_>, vpc: &str) -> Result<()> {
             }
         }
     }
-    // Each architecture's builder and test instance.
-    let mut types = Vec::new();
+    // Each architecture's builder and test instance, each type asked once.
+    let mut types = std::collections::BTreeMap::new();
     for build in bake.plan.architectures() {
-        types.push(("builder.instance_type", build.builder.instance_type()));
-        if let Some(test) = &build.test {
-            types.push(("[test] instance_type", test.instance_type.as_str()));
+        let test = build.test.as_ref().map(|t| t.instance_type.as_str());
+        for (key, instance_type) in [
+            ("[test] instance_type", test),
+            ("builder.instance_type", Some(build.builder.instance_type())),
+        ] {
+            if let Some(instance_type) = instance_type {
+                types.insert(instance_type, key);
+            }
         }
     }
-    types.dedup_by_key(|(_, instance_type)| *instance_type);
-    for (key, instance_type) in types {
+    for (instance_type, key) in types {
         if !ec2.instance_type_exists(instance_type).await? {
             return Err(Error::input(format!(
                 "{key}: EC2 has no instance type {instance_type} (asked in {region})"
