@@ -119,10 +119,16 @@ pub fn decide(
     for (index, version) in versions.iter().enumerate() {
         let everywhere: Vec<&ReleaseSummary> =
             releases.iter().filter(|r| r.version == *version).collect();
-        let channels: Vec<String> = everywhere
+        // Each channel once per region, however many architectures' images it names.
+        let mut channels: Vec<String> = Vec::new();
+        for named in everywhere
             .iter()
             .flat_map(|r| r.channels.iter().map(|c| format!("{c} ({})", r.region)))
-            .collect();
+        {
+            if !channels.contains(&named) {
+                channels.push(named);
+            }
+        }
         let users: Vec<String> = everywhere
             .iter()
             .flat_map(|r| in_use.get(&r.image_id).cloned().unwrap_or_default())
@@ -245,6 +251,28 @@ mod tests {
         );
         assert_eq!(items[2].reason, "channel stable points to it");
         assert_eq!(items[3].reason, "used by i-123");
+    }
+
+    #[test]
+    fn a_channel_is_named_once_per_region_whatever_the_architectures() {
+        let mut releases = Vec::new();
+        for region in ["us-east-1", "eu-west-1"] {
+            for arch in ["x86_64", "arm64"] {
+                let mut image = release("1.0.0", "2026-07-01T00:00:00Z", &["stable"]);
+                image.region = region.into();
+                image.architecture = Some(arch.into());
+                releases.push(image);
+            }
+        }
+        let policy = PrunePolicy {
+            keep: 0,
+            older_than: None,
+        };
+        let items = decide(&releases, &BTreeMap::new(), policy, SystemTime::now());
+        assert_eq!(
+            items[0].reason,
+            "channel stable (us-east-1), stable (eu-west-1) points to it"
+        );
     }
 
     #[test]
