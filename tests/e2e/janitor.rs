@@ -1,8 +1,12 @@
 //! `bakery cleanup` after `kill -9`: nothing may be left behind, and a bake that still
 //! runs is left alone.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use serde_json::json;
 
+use crate::bakery::Bakery;
 use crate::support::{Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -117,38 +121,185 @@ async fn cleanup_removes_what_killed_bakes_left_and_spares_a_running_bake() {
     again.expect_stdout("nothing left behind in af-south-1");
 }
 
+/// Another pid namespace with its own /proc (a Jenkins agent's container), one
+/// without (`unshare` alone: /proc is the host's, its pids are not this namespace's),
+/// and the host itself.
+const PID_NAMESPACES: [&[&str]; 3] = [
+    &["unshare", "--pid", "--fork", "--mount-proc"],
+    &["unshare", "--pid", "--fork"],
+    &["env"],
+];
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_cleanup_in_another_pid_namespace_spares_a_running_bake() {
+async fn a_cleanup_from_any_pid_namespace_or_binary_name_judges_a_bake_by_its_lock() {
     let aws = Account::in_second_emulator("ap-northeast-1").await;
     aws.emulate(json!({
         "command_outcomes": [{"match": "sleep-for-the-test", "status": "Success", "seconds": 600}]
     }));
     let recipe = TestRecipe::new("busy").step("long", "#!/bin/sh\necho sleep-for-the-test\n");
-    let mut running = aws.bakery().bake(recipe.path(), "1.0.0").spawn();
+    // Installed under another name: nothing in its command line says "bakery".
+    let mut running = aws
+        .bakery()
+        .renamed("imagebaker")
+        .bake(recipe.path(), "1.0.0")
+        .spawn();
     running.wait_for_line("[recipe/long] started");
 
-    // A Jenkins agent's container: the same host name, a pid namespace of its own,
-    // where the bake's process cannot be seen.
-    let cleanup = aws
-        .bakery()
-        .args(["cleanup", "--yes"])
-        .through(&["unshare", "--pid", "--fork", "--mount-proc"])
-        .run();
-
-    cleanup.expect_code(0);
-    cleanup.expect_stdout("nothing left behind");
+    for namespace in PID_NAMESPACES {
+        let cleanup = aws
+            .bakery()
+            .renamed("janitor")
+            .args(["cleanup", "--yes"])
+            .through(namespace)
+            .run();
+        cleanup.expect_code(0);
+        cleanup.expect_stdout("nothing left behind");
+    }
     assert_eq!(
         aws.live_instances().await.len(),
         1,
         "the running bake's builder stays"
     );
-    assert!(
-        aws.release_record("busy", "1.0.0").await.is_some(),
-        "and its claim"
-    );
-    running.signal("INT");
-    assert_eq!(running.finish().code, 130);
+    assert_eq!(aws.extra_security_groups().await.len(), 1, "and its group");
+    let claim = aws.release_record("busy", "1.0.0").await.expect("and its claim");
+    let lock = claim["lock"]["path"].as_str().expect("the claim names its lock");
+    assert!(std::path::Path::new(lock).exists());
+
+    // Killed, it is known gone at once, from a namespace that cannot see its pid.
+    running.signal("KILL");
+    assert_eq!(running.finish().code, -1);
+    let cleanup = aws
+        .bakery()
+        .args(["cleanup", "--yes"])
+        .through(PID_NAMESPACES[1])
+        .run();
+    cleanup.expect_code(0);
+    cleanup.expect_stdout("is free: its process has ended");
+    assert!(aws.live_instances().await.is_empty(), "{}", cleanup.stdout);
+    assert!(aws.extra_security_groups().await.is_empty());
+    assert!(aws.release_record("busy", "1.0.0").await.is_none());
+    assert!(!std::path::Path::new(lock).exists(), "the lock file went with its claim");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_in_a_loop_beside_starting_bakes_takes_nothing_of_theirs() {
+    let aws = Account::in_third_emulator("eu-south-2").await;
+    aws.emulate(json!({"instance_pending_seconds": 1, "command_seconds": 1}));
+    let recipe = TestRecipe::new("crowd").step("quick", "#!/bin/sh\ntrue\n");
+    let stop = Arc::new(AtomicBool::new(false));
+    let janitor = {
+        let (region, endpoint, stop) = (aws.region.clone(), aws.endpoint, stop.clone());
+        std::thread::spawn(move || {
+            let mut runs = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let namespace = PID_NAMESPACES[runs.len() % PID_NAMESPACES.len()];
+                let cleanup = Bakery::new(&region)
+                    .env("AWS_ENDPOINT_URL", endpoint)
+                    .args(["cleanup", "--yes", "--output", "json"])
+                    .through(namespace)
+                    .run();
+                runs.push(cleanup);
+            }
+            runs
+        })
+    };
+    // Eight bumped bakes start at once: as bakery, under another name, in a pid
+    // namespace of their own.
+    let bakes: Vec<_> = (0..8)
+        .map(|n| {
+            let bake = aws.bakery();
+            let bake = match n % 3 {
+                0 => bake.renamed("imagebaker"),
+                1 => bake.through(&["unshare", "--pid", "--fork"]),
+                _ => bake,
+            };
+            bake.args(["bake", "--bump", "patch", "--output", "json"])
+                .arg_path(recipe.path())
+                .spawn()
+        })
+        .collect();
+    let outcomes: Vec<_> = bakes.into_iter().map(|bake| bake.finish()).collect();
+    stop.store(true, Ordering::SeqCst);
+    let runs = janitor.join().unwrap();
+
+    assert!(runs.len() >= 2, "the cleanups ran while the bakes did");
+    for run in &runs {
+        run.expect_code(0);
+        assert_eq!(run.json()["leftovers"], json!([]), "{}", run.stdout);
+    }
+    let mut versions = std::collections::BTreeSet::new();
+    for outcome in &outcomes {
+        outcome.expect_code(0);
+        let result = outcome.json();
+        let version = result["version"].as_str().unwrap().to_string();
+        let record = aws.release_record("crowd", &version).await.unwrap();
+        assert_eq!(record["state"], "released");
+        let image = record["images"][&aws.region].as_str().unwrap();
+        assert_eq!(aws.image(image).await.state().unwrap().as_str(), "available");
+        versions.insert(version);
+    }
+    assert_eq!(versions.len(), 8, "eight releases");
     assert!(aws.live_instances().await.is_empty());
+    assert!(aws.extra_security_groups().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cleanup_asks_again_before_each_removal_and_spares_a_release_made_meanwhile() {
+    let aws = Account::in_third_emulator("me-central-1").await;
+    aws.emulate(json!({
+        "command_outcomes": [{"match": "sleep-for-the-test", "status": "Success", "seconds": 600}]
+    }));
+    let recipe = TestRecipe::new("comeback").step("long", "#!/bin/sh\necho sleep-for-the-test\n");
+    let mut bake = aws.bakery().bake(recipe.path(), "1.0.0").spawn();
+    bake.wait_for_line("[recipe/long] started");
+    bake.signal("KILL");
+    assert_eq!(bake.finish().code, -1);
+    // The builder's termination answers late; meanwhile the release is recorded, as a
+    // bake taken for dead but alive would do.
+    aws.emulate(json!({"faults": [
+        {"action": "TerminateInstances", "times": 1, "delay_seconds": 5}
+    ]}));
+    let before = aws.calls("TerminateInstances");
+    let cleanup = aws
+        .bakery()
+        .args(["cleanup", "--yes", "--output", "json"])
+        .spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while aws.calls("TerminateInstances") == before {
+        assert!(std::time::Instant::now() < deadline, "cleanup never terminated");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut record = aws.release_record("comeback", "1.0.0").await.unwrap();
+    record["state"] = json!("released");
+    aws.write_claim("comeback", "1.0.0", &record).await;
+
+    let cleanup = cleanup.finish();
+    cleanup.expect_code(0);
+    let report = cleanup.json();
+    let spared: Vec<&str> = report["spared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["resource"]["type"].as_str().unwrap_or_default())
+        .collect();
+    assert!(!spared.is_empty(), "{report:#}");
+    assert!(
+        report["spared"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("finished its release since the listing"),
+        "{report:#}"
+    );
+    let kept = aws.release_record("comeback", "1.0.0").await;
+    assert_eq!(kept.unwrap()["state"], "released", "the record stays");
+    assert!(aws.live_instances().await.is_empty(), "the builder went first");
+
+    // The next cleanup judges afresh: the group of a bake that holds no claim goes,
+    // the release stays.
+    let again = aws.bakery().args(["cleanup", "--yes"]).run();
+    again.expect_code(0);
+    assert!(aws.extra_security_groups().await.is_empty(), "{}", again.stdout);
+    assert!(aws.release_record("comeback", "1.0.0").await.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -137,11 +137,30 @@ impl Bakery {
     /// the same arguments, environment and folder.
     pub fn through(self, wrapper: &[&str]) -> Bakery {
         let (program, rest) = wrapper.split_first().expect("a wrapper program");
+        let mut args: Vec<std::ffi::OsString> = rest.iter().map(Into::into).collect();
+        args.push(self.command.get_program().to_owned());
+        self.run_as(program.as_ref(), args)
+    }
+
+    /// Runs the same binary under another name (a hard link, as a package or a
+    /// container image may install it): the same arguments, environment and folder.
+    pub fn renamed(self, name: &str) -> Bakery {
+        // Per test process: a link made before the binary was rebuilt is the old one.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("renamed")
+            .join(std::process::id().to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join(name);
+        if !link.exists() {
+            let _ = std::fs::hard_link(self.command.get_program(), &link);
+        }
+        self.run_as(link.as_os_str(), Vec::new())
+    }
+
+    /// `program`, given `first` and then this command's arguments, in its environment.
+    fn run_as(self, program: &std::ffi::OsStr, first: Vec<std::ffi::OsString>) -> Bakery {
         let mut command = Command::new(program);
-        command
-            .args(rest)
-            .arg(self.command.get_program())
-            .args(self.command.get_args());
+        command.args(first).args(self.command.get_args());
         for (key, value) in self.command.get_envs() {
             match value {
                 Some(value) => command.env(key, value),

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use bakery_core::fleet::janitor::{self, Leftover};
-use bakery_core::model::Resource;
+use bakery_core::fleet::janitor::{self, Leftover, Removal, Spared};
 
 use crate::context::Context;
 use crate::exit::Exit;
@@ -37,35 +36,22 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         Err(error) => return fail(output, &error),
     };
     let leftovers = &sweep.leftovers;
-    let mut failed: Vec<(Leftover, String)> = Vec::new();
-    if yes {
-        // Claims last, everywhere: while anything of a bake is left, its claim is what
-        // lets the next cleanup find it.
-        for claims in [false, true] {
-            for aws in &regional {
-                let here: Vec<Leftover> = leftovers
-                    .iter()
-                    .filter(|l| l.resource.region() == aws.region)
-                    .filter(|l| matches!(l.resource, Resource::Claim { .. }) == claims)
-                    .filter(|l| !failed.iter().any(|(f, _)| f.bake_id == l.bake_id))
-                    .cloned()
-                    .collect();
-                if !here.is_empty() {
-                    failed.extend(janitor::remove(aws, &here, renderer.as_ref()).await);
-                }
-            }
-        }
-    }
+    let removal = match yes {
+        true => janitor::remove(&regional, leftovers, renderer.as_ref()).await,
+        false => Removal::default(),
+    };
     if output == Output::Json {
-        let failures: Vec<_> = failed
+        let failures: Vec<_> = removal
+            .failed
             .iter()
-            .map(|(l, why)| serde_json::json!({ "resource": l.resource, "error": why }))
+            .map(|f| serde_json::json!({ "resource": f.leftover.resource, "error": f.why }))
             .collect();
         print_json(&serde_json::json!({
             "region": aws.region, "regions": searched, "leftovers": leftovers,
-            "kept": sweep.kept, "removed": yes, "failed": failures
+            "kept": sweep.kept, "removed": yes, "spared": removal.spared,
+            "failed": failures
         }));
-        return exit_of(&failed);
+        return exit_of(&removal);
     }
     let mut listing = table::new(&["ACTION", "RESOURCE", "WHY"]);
     for item in &sweep.kept {
@@ -75,19 +61,22 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             item.reason.clone(),
         ]);
     }
+    let not_removed = |list: &[Spared], leftover: &Leftover| {
+        list.iter()
+            .find(|s| s.leftover.resource == leftover.resource)
+            .map(|s| s.why.clone())
+    };
     for leftover in leftovers {
-        let action = if !yes {
-            "would remove"
-        } else if failed.iter().any(|(f, _)| f.resource == leftover.resource) {
-            "COULD NOT REMOVE"
+        let (action, why) = if !yes {
+            ("would remove", leftover.reason.clone())
+        } else if let Some(why) = not_removed(&removal.failed, leftover) {
+            ("COULD NOT REMOVE", why)
+        } else if let Some(why) = not_removed(&removal.spared, leftover) {
+            ("spared", why)
         } else {
-            "removed"
+            ("removed", leftover.reason.clone())
         };
-        listing.add_row(vec![
-            action.to_string(),
-            leftover.resource.describe(),
-            leftover.reason.clone(),
-        ]);
+        listing.add_row(vec![action.to_string(), leftover.resource.describe(), why]);
     }
     if !sweep.kept.is_empty() || !leftovers.is_empty() {
         table::print(listing);
@@ -100,14 +89,11 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             leftovers.len()
         );
     }
-    for (leftover, why) in &failed {
-        outln!("could not remove {}: {why}", leftover.resource.describe());
-    }
-    exit_of(&failed)
+    exit_of(&removal)
 }
 
-fn exit_of(failed: &[(Leftover, String)]) -> Exit {
-    if failed.is_empty() {
+fn exit_of(removal: &Removal) -> Exit {
+    if removal.failed.is_empty() {
         Exit::Success
     } else {
         Exit::Leaked

@@ -21,6 +21,7 @@ use crate::model::{Arch, GateState, Release, Resource, Step};
 use crate::ops::removal::Remover;
 use crate::plan::BakePlan;
 use crate::release::distribute::RegionOutcome;
+use crate::release::lock::{LockNote, RunLock};
 use crate::release::sharing::ShareOutcome;
 use crate::wait::{Deadlines, Target};
 
@@ -51,6 +52,8 @@ pub struct Bake<'a> {
     test_instances: Arc<Mutex<Vec<String>>>,
     /// Each build's builder, once launched.
     builders: Arc<Mutex<Vec<(Arch, String)>>>,
+    /// Held while the bake runs: `bakery cleanup` sees it free once the bake is gone.
+    lock: Arc<Option<RunLock>>,
 }
 
 /// What the bake has learned and made so far: what its report tells, whether it
@@ -112,6 +115,7 @@ impl<'a> Bake<'a> {
             position: AtomicUsize::new(0),
             test_instances: Arc::default(),
             builders: Arc::default(),
+            lock: Arc::new(RunLock::take(&plan.bake_id)),
         }
     }
 
@@ -170,7 +174,13 @@ impl<'a> Bake<'a> {
             position: AtomicUsize::new(0),
             test_instances: self.test_instances.clone(),
             builders: self.builders.clone(),
+            lock: self.lock.clone(),
         }
+    }
+
+    /// What the claim says of the lock this bake holds.
+    pub fn lock(&self) -> Option<&LockNote> {
+        self.lock.as_ref().as_ref().map(RunLock::note)
     }
 
     /// Records this build's builder, for the report.

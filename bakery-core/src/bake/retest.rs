@@ -220,7 +220,7 @@ async fn run(
     let gate = super::all_or_none(siblings, gates);
     let renew = || async {
         let mut record = lease.clone();
-        record.retest = Some(Retest::here(&bake.plan.bake_id, SystemTime::now() + LEASE));
+        record.retest = Some(Retest::leased(&bake.plan.bake_id, SystemTime::now() + LEASE, bake.lock()));
         if let Err(error) = claim::renew(bake.aws, &release.release, &record).await {
             bake.sink.emit(Event::Warning {
                 message: format!("could not renew the test run's lease (retrying): {error}"),
@@ -305,7 +305,7 @@ async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
         ));
     }
     let mut leased = record.clone();
-    leased.retest = Some(Retest::here(&bake.plan.bake_id, SystemTime::now() + LEASE));
+    leased.retest = Some(Retest::leased(&bake.plan.bake_id, SystemTime::now() + LEASE, bake.lock()));
     claim::renew(bake.aws, release, &leased).await?;
     let ids: Vec<&str> = images.iter().map(|image| image.id.as_str()).collect();
     bake.info(

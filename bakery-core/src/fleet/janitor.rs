@@ -1,12 +1,16 @@
 //! `bakery cleanup`: what crashed bakes left behind (a `kill -9`, a lost host), found
 //! by bakery's tags and claims, and removed on request.
 //!
-//! A bake is alive while its claim says `baking`, its lease has not expired and its
-//! deadline has not passed; a cleanup that shares the bake's process table (same host,
-//! boot and pid namespace) also sees a bake gone when its process is. Everything of a
-//! bake that is not alive and never became a release is a leftover. Images are only taken
-//! when their bake's claim shows it died, so a release whose claim was deleted by hand
-//! is never mistaken for one. The judgements are pure functions ([`judge_claim`],
+//! A bake is alive while its claim says `baking`, its lease has not expired, its
+//! deadline has not passed and the lock it holds ([`crate::release::lock`]) is not
+//! free. No process table is asked: a pid means nothing in another pid namespace, and
+//! a process's name says nothing about what it runs. Resources are listed before the
+//! claims are read, so a bake that claims after the listing owns nothing listed; and
+//! each removal is preceded by a fresh read of its owner's claim ([`remove`]), so a
+//! verdict is never acted on after its bake came back or finished. Everything of a
+//! bake that is not alive and never became a release is a leftover. Images are only
+//! taken when their bake's claim shows it died, so a release whose claim was deleted by
+//! hand is never mistaken for one. The judgements are pure functions ([`judge_claim`],
 //! [`judge_builder`]); the rest reads AWS and applies them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +26,9 @@ use crate::model::release::{TAG_BAKE_ID, TAG_BUILDER, TAG_DEADLINE, TAG_KEPT, TA
 use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::{Release, Resource, Step};
 use crate::ops::removal::Remover;
-use crate::release::claim::{RecordState, ReleaseRecord, Retest, Whereabouts};
+use crate::aws::ec2::ImageInfo;
+use crate::release::claim::{RecordState, ReleaseRecord, Retest};
+use crate::release::lock::{self, LockNote, LockProbe};
 use crate::wait::Deadlines;
 
 #[derive(Debug, Clone, Serialize)]
@@ -30,6 +36,22 @@ pub struct Leftover {
     pub resource: Resource,
     pub bake_id: String,
     pub reason: String,
+    /// Whom to ask again, right before the removal, whether it is still gone.
+    #[serde(skip)]
+    pub owner: Owner,
+}
+
+/// Who a leftover belongs to, as far as a removal must check again.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Owner {
+    /// Nothing can make it alive again: past its deadline, or its bake held no claim
+    /// when the claims were read (after the resources were listed).
+    #[default]
+    Nobody,
+    /// The bake that holds the claim `parameter` in `region`.
+    Claim { region: String, parameter: String },
+    /// The `bakery test` run the record `parameter` in `region` names.
+    Retest { region: String, parameter: String },
 }
 
 /// What a cleanup found: what to remove, and what to spare and say so.
@@ -40,24 +62,16 @@ pub struct Sweep {
     pub kept: Vec<Leftover>,
 }
 
-/// True when a bakery process with this pid runs on this machine.
-fn bakery_runs(pid: u64) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("bakery"))
-}
-
-/// Why the bake that holds `record` is dead, or None while it may still be baking.
-/// `here` is where this cleanup runs; `runs` says whether a bakery process with a
-/// pid runs here, and is asked only when the bake ran in this very process table.
+/// Why the bake that holds `record` is gone, or None while it may still run: a
+/// baking bake until its deadline, lease or lock says otherwise; the bake of a release
+/// only while its last lease runs or its lock is held (it terminates its builders
+/// beside the record). `probe` says what the lock the record names says.
 pub fn judge_claim(
     record: &ReleaseRecord,
-    here: &Whereabouts,
     now: &str,
-    runs: impl Fn(u64) -> bool,
+    probe: impl Fn(&LockNote) -> LockProbe,
 ) -> Option<String> {
-    if record.state != RecordState::Baking {
-        return None;
-    }
+    let released = record.state == RecordState::Released;
     if let Some(deadline) = record
         .deadline
         .as_deref()
@@ -65,29 +79,26 @@ pub fn judge_claim(
     {
         return Some(format!("its deadline {deadline} has passed"));
     }
-    if let Some(lease) = record
-        .lease_until
-        .as_deref()
-        .filter(|l| rfc3339_before(l, now))
-    {
-        return Some(format!(
-            "its lease expired at {lease}: the bake stopped renewing it"
-        ));
+    if released && record.lock.as_ref().is_some_and(|note| probe(note) == LockProbe::Held) {
+        return None;
     }
-    process_gone(&record.whereabouts(), record.pid, here, runs)
-        .map(|pid| format!("its bakery process (pid {pid}) is gone"))
+    match record.lease_until.as_deref() {
+        Some(lease) if rfc3339_before(lease, now) => {
+            return Some(format!(
+                "its lease expired at {lease}: the bake stopped renewing it"
+            ))
+        }
+        None if released => return Some("its release is recorded and its bake ended".into()),
+        _ => {}
+    }
+    lock_free(record.lock.as_ref(), probe)
+        .map(|path| format!("its lock {path} is free: its process has ended"))
 }
 
-/// The pid of a process that ran in this very process table and runs no more; None
-/// when it runs, or when it ran elsewhere (another host, boot or pid namespace).
-fn process_gone(
-    at: &Whereabouts,
-    pid: Option<u64>,
-    here: &Whereabouts,
-    runs: impl Fn(u64) -> bool,
-) -> Option<String> {
-    (here.shares_processes_with(at) && !pid.is_some_and(runs))
-        .then(|| pid.map_or("unknown".to_string(), |p| p.to_string()))
+/// The path of the lock `note` names when nobody holds it any more.
+fn lock_free(note: Option<&LockNote>, probe: impl Fn(&LockNote) -> LockProbe) -> Option<String> {
+    note.filter(|note| probe(note) == LockProbe::Free)
+        .map(|note| note.path.clone())
 }
 
 /// What the janitor makes of a builder instance or security group.
@@ -132,12 +143,11 @@ pub fn judge_builder(
 }
 
 /// Why the `bakery test` run a release record names is gone, or None while it
-/// renews its lease; its process table is asked only from its own (as for a bake).
+/// renews its lease and holds its lock.
 pub fn judge_retest(
     retest: &Retest,
-    here: &Whereabouts,
     now: &str,
-    runs: impl Fn(u64) -> bool,
+    probe: impl Fn(&LockNote) -> LockProbe,
 ) -> Option<String> {
     if rfc3339_before(&retest.lease_until, now) {
         return Some(format!(
@@ -145,8 +155,8 @@ pub fn judge_retest(
             retest.lease_until
         ));
     }
-    process_gone(&retest.whereabouts(), retest.pid, here, runs)
-        .map(|pid| format!("its `bakery test` process (pid {pid}) is gone"))
+    lock_free(retest.lock.as_ref(), probe)
+        .map(|path| format!("its lock {path} is free: `bakery test` has ended"))
 }
 
 /// The bakes the claims speak of.
@@ -156,6 +166,8 @@ pub struct Bakes {
     pub alive: BTreeSet<String>,
     /// Bakes that are gone, with why.
     pub dead: BTreeMap<String, String>,
+    /// Whose claim or record each bake (or `bakery test` run) is asked again in.
+    pub owners: BTreeMap<String, Owner>,
     /// Claims of dead bakes: (region, parameter name, bake id).
     pub dead_claims: Vec<(String, String, String)>,
     /// Images a release record or a channel names: never leftovers, whatever the
@@ -163,8 +175,21 @@ pub struct Bakes {
     pub protected: BTreeSet<String>,
 }
 
+impl Bakes {
+    fn owner(&self, bake_id: &str) -> Owner {
+        self.owners.get(bake_id).cloned().unwrap_or_default()
+    }
+
+    fn extend(&mut self, other: Bakes) {
+        self.alive.extend(other.alive);
+        self.dead.extend(other.dead);
+        self.owners.extend(other.owners);
+        self.dead_claims.extend(other.dead_claims);
+        self.protected.extend(other.protected);
+    }
+}
+
 async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
-    let here = Whereabouts::here();
     let mut bakes = Bakes::default();
     for (name, value) in aws.ssm.parameters_under("/bakery/").await? {
         if name.contains("/channels/") {
@@ -180,173 +205,186 @@ async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
         bakes
             .protected
             .extend(record.image_ids().into_iter().cloned());
+        let (region, parameter) = (aws.region.clone(), name.clone());
         if let Some(retest) = &record.retest {
-            if let Some(why) = judge_retest(retest, &here, now, bakery_runs) {
-                bakes.dead.insert(retest.run.clone(), why);
-            } else {
-                bakes.alive.insert(retest.run.clone());
+            let owner = Owner::Retest { region, parameter };
+            bakes.owners.insert(retest.run.clone(), owner);
+            match judge_retest(retest, now, lock::probe) {
+                Some(why) => bakes.dead.insert(retest.run.clone(), why),
+                None => bakes.alive.insert(retest.run.clone()).then_some(String::new()),
+            };
+        }
+        let owner = Owner::Claim {
+            region: aws.region.clone(),
+            parameter: name.clone(),
+        };
+        match (record.state, judge_claim(&record, now, lock::probe)) {
+            (_, None) => {
+                bakes.owners.insert(record.bake_id.clone(), owner);
+                bakes.alive.insert(record.bake_id);
             }
-        }
-        if record.state != RecordState::Baking {
-            continue;
-        }
-        match judge_claim(&record, &here, now, bakery_runs) {
-            Some(reason) => {
+            (RecordState::Baking, Some(reason)) => {
+                bakes.owners.insert(record.bake_id.clone(), owner);
                 bakes.dead.insert(record.bake_id.clone(), reason);
                 bakes
                     .dead_claims
                     .push((aws.region.clone(), name, record.bake_id));
             }
-            None => {
-                bakes.alive.insert(record.bake_id);
-            }
+            // A release whose bake has ended: what is left of that bake is nobody's.
+            (RecordState::Released, Some(_)) => {}
         }
     }
     Ok(bakes)
 }
 
-/// What dead bakes left in `regions`. A bake's claim lives in its build region, its
-/// copies elsewhere: the claims of every region are read first, so that a copy left
-/// by a bake killed while distributing is found in the copy's region.
+/// A builder or test instance, or its security group, as listed.
+struct Tagged {
+    resource: Resource,
+    tags: BTreeMap<String, String>,
+    /// `builder instance`, `test security group`, …
+    kind: String,
+}
+
+/// Every builder and test instance and security group of `aws`'s region.
+async fn tagged(aws: &Aws) -> Result<Vec<Tagged>> {
+    let region = &aws.region;
+    let mut found = Vec::new();
+    for (tag, what) in [(TAG_BUILDER, "builder"), (TAG_TEST_INSTANCE, "test")] {
+        for instance in aws.ec2.instances_tagged(tag, "true").await? {
+            found.push(Tagged {
+                resource: Resource::Instance {
+                    id: instance.id,
+                    region: region.clone(),
+                },
+                tags: instance.tags,
+                kind: format!("{what} instance"),
+            });
+        }
+        for (id, tags) in aws.ec2.security_groups_tagged(tag, "true").await? {
+            found.push(Tagged {
+                resource: Resource::SecurityGroup {
+                    id,
+                    region: region.clone(),
+                },
+                tags,
+                kind: format!("{what} security group"),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// What dead bakes left in `regions`. The instances and groups are listed first, the
+/// claims of every region read after: a bake claims before it launches, so whatever
+/// the listing holds has its claim in what is read. A bake's claim lives in its build
+/// region, its copies elsewhere: a copy left by a bake killed while distributing is
+/// found in the copy's region.
 pub async fn find(regions: &[Aws]) -> Result<Sweep> {
+    let mut listed = Vec::new();
+    for aws in regions {
+        listed.extend(tagged(aws).await?);
+    }
     let now = rfc3339(SystemTime::now());
     let mut bakes = Bakes::default();
     for aws in regions {
-        let found = self::bakes(aws, &now).await?;
-        bakes.alive.extend(found.alive);
-        bakes.dead.extend(found.dead);
-        bakes.dead_claims.extend(found.dead_claims);
-        bakes.protected.extend(found.protected);
+        bakes.extend(self::bakes(aws, &now).await?);
     }
-    let mut sweep = Sweep::default();
+    let mut sweep = judge_listed(listed, &mut bakes, &now);
     for aws in regions {
-        let found = find_in_region(aws, &mut bakes, &now).await?;
-        sweep.leftovers.extend(found.leftovers);
-        sweep.kept.extend(found.kept);
+        sweep.leftovers.extend(half_made(aws, &bakes).await?);
     }
-    let leftovers = &mut sweep.leftovers;
     for (region, name, bake_id) in &bakes.dead_claims {
         let reason = format!(
             "claim of bake {bake_id}, which died: {}",
             bakes.dead[bake_id]
         );
-        leftovers.push(Leftover {
+        sweep.leftovers.push(Leftover {
             resource: Resource::Claim {
                 id: name.clone(),
                 region: region.clone(),
             },
             bake_id: bake_id.clone(),
             reason,
+            owner: bakes.owner(bake_id),
         });
     }
-    leftovers.sort_by_key(|l| l.resource.removal_order());
+    sweep.leftovers.sort_by_key(|l| l.resource.removal_order());
     Ok(sweep)
 }
 
-async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Sweep> {
-    let region = aws.region.clone();
+/// The builders, test instances and groups of bakes that are not alive, or past
+/// their deadline.
+fn judge_listed(listed: Vec<Tagged>, bakes: &mut Bakes, now: &str) -> Sweep {
     let mut sweep = Sweep::default();
-    let leftovers = &mut sweep.leftovers;
-
-    // Builders and test instances (and their security groups) of bakes that are not
-    // alive, or past their deadline.
-    let mut found = Vec::new();
-    for (tag, what) in [(TAG_BUILDER, "builder"), (TAG_TEST_INSTANCE, "test")] {
-        let instances = aws.ec2.instances_tagged(tag, "true").await?;
-        let groups = aws.ec2.security_groups_tagged(tag, "true").await?;
-        found.extend(instances.into_iter().map(|i| (i.id, i.tags, what, true)));
-        found.extend(groups.into_iter().map(|(id, tags)| (id, tags, what, false)));
-    }
-    for (id, tags, what, is_instance) in found {
-        let kind = if is_instance {
-            format!("{what} instance")
-        } else {
-            format!("{what} security group")
-        };
+    for Tagged {
+        resource,
+        tags,
+        kind,
+    } in listed
+    {
         let bake_id = tags.get(TAG_BAKE_ID).cloned().unwrap_or_default();
         let deadline = tags
             .get(TAG_DEADLINE)
             .map(String::as_str)
             .unwrap_or_default();
         let kept = tags.get(TAG_KEPT).is_some_and(|v| v == "true");
-        let Some(verdict) = judge_builder(&kind, &bake_id, deadline, kept, now, bakes) else {
-            continue;
+        let owner = match rfc3339_before(deadline, now) {
+            true => Owner::Nobody,
+            false => bakes.owner(&bake_id),
         };
-        let region = region.clone();
-        let resource = if is_instance {
-            Resource::Instance { id, region }
-        } else {
-            Resource::SecurityGroup { id, region }
-        };
-        match verdict {
-            Verdict::Kept(reason) => sweep.kept.push(Leftover {
+        match judge_builder(&kind, &bake_id, deadline, kept, now, bakes) {
+            None => {}
+            Some(Verdict::Kept(reason)) => sweep.kept.push(Leftover {
                 resource,
                 bake_id,
                 reason,
+                owner,
             }),
-            Verdict::Leftover(reason) => {
+            Some(Verdict::Leftover(reason)) => {
                 bakes
                     .dead
                     .entry(bake_id.clone())
                     .or_insert_with(|| reason.clone());
-                leftovers.push(Leftover {
+                sweep.leftovers.push(Leftover {
                     resource,
                     bake_id,
                     reason,
+                    owner,
                 });
             }
         }
     }
-    // Images and snapshots of bakes that died before their image became a release.
-    let dead: Vec<String> = bakes
-        .dead
-        .keys()
-        .filter(|id| !bakes.alive.contains(*id))
-        .cloned()
-        .collect();
+    sweep
+}
+
+/// The images and snapshots of bakes that died before their image became a release.
+async fn half_made(aws: &Aws, bakes: &Bakes) -> Result<Vec<Leftover>> {
+    let region = aws.region.clone();
+    let mut leftovers = Vec::new();
     let mut spared: Option<BTreeSet<String>> = None;
-    for bake_id in dead {
-        let Some(release) = bakes
-            .dead_claims
-            .iter()
-            .find(|(_, _, b)| *b == bake_id)
-            .and_then(|(_, name, _)| Release::of_claim_parameter(name))
-        else {
+    for (_, name, bake_id) in &bakes.dead_claims {
+        let Some(release) = Release::of_claim_parameter(name) else {
             continue;
         };
         let reason = format!(
             "half-made by bake {bake_id}, which died: {}",
-            bakes.dead[&bake_id]
+            bakes.dead[bake_id]
         );
-        // By the bake's tag, and by the release's name: copies made before CopyImage
-        // took its tags at creation were tagged only once it had answered, so a kill in
-        // between left them untagged.
-        let mut images = aws
-            .ec2
-            .own_images(Some((TAG_BAKE_ID, &bake_id)), None)
-            .await?;
-        for image in aws
-            .ec2
-            .own_images(None, Some(&release.image_name_pattern()))
-            .await?
-        {
-            let other_bake = image.tags.get(TAG_BAKE_ID).is_some_and(|b| *b != bake_id);
-            if !other_bake && !images.iter().any(|i| i.id == image.id) {
-                images.push(image);
-            }
-        }
+        let leftover = |resource| Leftover {
+            resource,
+            bake_id: bake_id.clone(),
+            reason: reason.clone(),
+            owner: bakes.owner(bake_id),
+        };
+        let mut images = images_of(aws, bake_id, &release).await?;
         images.retain(|image| !bakes.protected.contains(&image.id));
         let mut snapshots: BTreeSet<String> = BTreeSet::new();
         for image in images {
             snapshots.extend(image.snapshot_ids.iter().cloned());
-            leftovers.push(Leftover {
-                resource: Resource::Image {
-                    id: image.id,
-                    region: region.clone(),
-                },
-                bake_id: bake_id.clone(),
-                reason: reason.clone(),
-            });
+            leftovers.push(leftover(Resource::Image {
+                id: image.id,
+                region: region.clone(),
+            }));
         }
         // A bake's snapshots, but not those of an image that is a release.
         if spared.is_none() {
@@ -355,24 +393,41 @@ async fn find_in_region(aws: &Aws, bakes: &mut Bakes, now: &str) -> Result<Sweep
         let spared = spared.as_ref().expect("just read");
         snapshots.extend(
             aws.ec2
-                .snapshots_tagged(TAG_BAKE_ID, &bake_id)
+                .snapshots_tagged(TAG_BAKE_ID, bake_id)
                 .await?
                 .into_iter()
                 .filter(|s| !spared.contains(s)),
         );
         for snapshot in snapshots {
-            leftovers.push(Leftover {
-                resource: Resource::Snapshot {
-                    id: snapshot,
-                    region: region.clone(),
-                    image: String::new(),
-                },
-                bake_id: bake_id.clone(),
-                reason: reason.clone(),
-            });
+            leftovers.push(leftover(Resource::Snapshot {
+                id: snapshot,
+                region: region.clone(),
+                image: String::new(),
+            }));
         }
     }
-    Ok(sweep)
+    Ok(leftovers)
+}
+
+/// The images of bake `bake_id`: by its tag, and by the release's name — copies made
+/// before CopyImage took its tags at creation were tagged only once it had answered,
+/// so a kill in between left them untagged.
+async fn images_of(aws: &Aws, bake_id: &str, release: &Release) -> Result<Vec<ImageInfo>> {
+    let mut images = aws
+        .ec2
+        .own_images(Some((TAG_BAKE_ID, bake_id)), None)
+        .await?;
+    let named = aws
+        .ec2
+        .own_images(None, Some(&release.image_name_pattern()))
+        .await?;
+    for image in named {
+        let other_bake = image.tags.get(TAG_BAKE_ID).is_some_and(|b| b != bake_id);
+        if !other_bake && !images.iter().any(|i| i.id == image.id) {
+            images.push(image);
+        }
+    }
+    Ok(images)
 }
 
 /// The snapshots behind the protected images of the region (one read of the
@@ -388,31 +443,130 @@ async fn protected_snapshots(aws: &Aws, protected: &BTreeSet<String>) -> Result<
         .collect())
 }
 
-/// Removes the leftovers in order; returns those that could not be removed, with why.
-pub async fn remove(
-    aws: &Aws,
-    leftovers: &[Leftover],
-    sink: &dyn EventSink,
-) -> Vec<(Leftover, String)> {
+/// What a removal did: what it spared on a second look, and what it could not remove.
+#[derive(Debug, Default, Serialize)]
+pub struct Removal {
+    pub spared: Vec<Spared>,
+    pub failed: Vec<Spared>,
+}
+
+/// A leftover not removed, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spared {
+    #[serde(flatten)]
+    pub leftover: Leftover,
+    pub why: String,
+}
+
+/// Removes the leftovers, claims last everywhere (while anything of a bake is left, its
+/// claim is what lets the next cleanup find it). Each removal is preceded by a fresh
+/// read of its owner; once anything of a bake is spared or cannot be removed, the rest
+/// of that bake stays for the next cleanup.
+pub async fn remove(regions: &[Aws], leftovers: &[Leftover], sink: &dyn EventSink) -> Removal {
     let cancel = CancellationToken::new();
     let deadlines = Deadlines::default();
-    let remover = Remover {
-        aws,
-        sink,
-        cancel: &cancel,
-        deadlines: &deadlines,
-    };
-    let mut failed = Vec::new();
-    for leftover in leftovers {
+    let mut removal = Removal::default();
+    let (claims, others): (Vec<&Leftover>, Vec<&Leftover>) = leftovers
+        .iter()
+        .partition(|l| matches!(l.resource, Resource::Claim { .. }));
+    for leftover in others.into_iter().chain(claims) {
+        let held_back = removal
+            .spared
+            .iter()
+            .chain(&removal.failed)
+            .any(|s| s.leftover.bake_id == leftover.bake_id);
+        let checked = match held_back {
+            true => Ok(Check::Spared(
+                "another resource of its bake was not removed".to_string(),
+            )),
+            false => check_again(regions, leftover).await,
+        };
+        let lock = match checked {
+            Ok(Check::Gone { lock }) => lock,
+            Ok(Check::Spared(why)) => {
+                let leftover = leftover.clone();
+                removal.spared.push(Spared { leftover, why });
+                continue;
+            }
+            Err(error) => {
+                let leftover = leftover.clone();
+                let why = error.to_string();
+                removal.failed.push(Spared { leftover, why });
+                continue;
+            }
+        };
+        let aws = regions[0].in_region(leftover.resource.region());
+        let remover = Remover {
+            aws: &aws,
+            sink,
+            cancel: &cancel,
+            deadlines: &deadlines,
+        };
         match remover.remove(&Step::Cleanup, &leftover.resource).await {
-            Ok(()) => sink.emit(Event::ResourceRemoved {
-                step: Step::Cleanup,
-                resource: leftover.resource.clone(),
+            Ok(()) => {
+                sink.emit(Event::ResourceRemoved {
+                    step: Step::Cleanup,
+                    resource: leftover.resource.clone(),
+                });
+                if let (Resource::Claim { .. }, Some(lock)) = (&leftover.resource, lock) {
+                    lock::remove_file_of(&lock);
+                }
+            }
+            Err(error) => removal.failed.push(Spared {
+                leftover: leftover.clone(),
+                why: error.to_string(),
             }),
-            Err(error) => failed.push((leftover.clone(), error.to_string())),
         }
     }
-    failed
+    removal
+}
+
+/// What a second look at a leftover's owner says.
+enum Check {
+    /// Still gone; the lock file its claim names, if any, goes with the claim.
+    Gone { lock: Option<LockNote> },
+    /// Spared, and why.
+    Spared(String),
+}
+
+/// Asks the leftover's owner again, now.
+async fn check_again(regions: &[Aws], leftover: &Leftover) -> Result<Check> {
+    let (region, parameter) = match &leftover.owner {
+        Owner::Nobody => return Ok(Check::Gone { lock: None }),
+        Owner::Claim { region, parameter } | Owner::Retest { region, parameter } => {
+            (region, parameter)
+        }
+    };
+    let aws = regions[0].in_region(region);
+    let record = aws.ssm.parameter(parameter).await?;
+    let record = record.as_deref().and_then(ReleaseRecord::parse);
+    let now = rfc3339(SystemTime::now());
+    let bake = &leftover.bake_id;
+    let spared = |why: String| Ok(Check::Spared(why));
+    match (&leftover.owner, record) {
+        (_, None) => Ok(Check::Gone { lock: None }),
+        (Owner::Retest { .. }, Some(record)) => match record.retest {
+            Some(retest)
+                if retest.run == *bake && judge_retest(&retest, &now, lock::probe).is_none() =>
+            {
+                spared(format!("`bakery test` run {bake} is alive after all"))
+            }
+            _ => Ok(Check::Gone { lock: None }),
+        },
+        (_, Some(record)) if record.bake_id != *bake => spared(format!(
+            "{parameter} is held by {} since the listing",
+            record.holder()
+        )),
+        (_, Some(record))
+            if record.state == RecordState::Released && leftover.resource.is_part_of_a_release() =>
+        {
+            spared(format!("bake {bake} finished its release since the listing"))
+        }
+        (_, Some(record)) => match judge_claim(&record, &now, lock::probe) {
+            Some(_) => Ok(Check::Gone { lock: record.lock }),
+            None => spared(format!("bake {bake} is alive after all: it renewed its lease")),
+        },
+    }
 }
 
 #[cfg(test)]

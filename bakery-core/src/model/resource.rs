@@ -57,6 +57,15 @@ impl Resource {
         format!("{kind} {id} ({region})")
     }
 
+    /// What a release is made of (its record, images and snapshots), as opposed to
+    /// what only makes one (builders, test instances, their groups).
+    pub fn is_part_of_a_release(&self) -> bool {
+        matches!(
+            self,
+            Resource::Claim { .. } | Resource::Image { .. } | Resource::Snapshot { .. }
+        )
+    }
+
     /// The order resources are removed in when several bakes' leftovers are cleaned
     /// up together: instances first (their groups and volumes follow them), claims last.
     pub fn removal_order(&self) -> u8 {

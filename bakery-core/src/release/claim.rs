@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::model::inputs::ReleaseInputs;
 use crate::model::time::rfc3339;
 use crate::model::{Arch, GateState, Release};
+use super::lock::LockNote;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
@@ -36,16 +37,10 @@ pub struct ReleaseRecord {
     pub started_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
-    /// Where a baking bake runs: `bakery cleanup` may ask the process table about it
-    /// only from the same host, boot and pid namespace.
+    /// The lock the baking bake holds while it runs ([`super::lock`]): free once it
+    /// has ended, as `bakery cleanup` on the same host and boot can tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boot_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid_namespace: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u64>,
+    pub lock: Option<LockNote>,
     /// After this the builder has powered itself off, whatever happened to the bake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<String>,
@@ -91,40 +86,22 @@ pub struct TestRecord {
 }
 
 /// A `bakery test` in progress: `bakery cleanup` spares its test instance while the
-/// lease runs and, from its own host, boot and pid namespace, while its process does.
+/// lease runs and its lock is held.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Retest {
     pub run: String,
     pub lease_until: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boot_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid_namespace: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u64>,
+    pub lock: Option<LockNote>,
 }
 
 impl Retest {
-    /// This process's run `run`, its lease running until `until`.
-    pub fn here(run: &str, until: SystemTime) -> Retest {
-        let here = Whereabouts::here();
+    /// Run `run`, holding `lock`, its lease running until `until`.
+    pub fn leased(run: &str, until: SystemTime, lock: Option<&LockNote>) -> Retest {
         Retest {
             run: run.to_string(),
             lease_until: rfc3339(until),
-            host: here.host,
-            boot_id: here.boot_id,
-            pid_namespace: here.pid_namespace,
-            pid: Some(u64::from(std::process::id())),
-        }
-    }
-
-    pub fn whereabouts(&self) -> Whereabouts {
-        Whereabouts {
-            host: self.host.clone(),
-            boot_id: self.boot_id.clone(),
-            pid_namespace: self.pid_namespace.clone(),
+            lock: lock.cloned(),
         }
     }
 }
@@ -167,28 +144,26 @@ impl ReleaseRecord {
                 by: self.bake_id.clone(),
                 failed: tests.last().cloned(),
             }),
-            retest: Some(Retest::here(&self.bake_id, now)),
-            ..self.released(by_arch)
+            retest: Some(Retest::leased(&self.bake_id, now, self.lock.as_ref())),
+            ..self.released(by_arch, now)
         }
     }
 
     /// The same bake's record of its finished release, with its images by
-    /// architecture and region.
+    /// architecture and region. The bake still runs a while (its builders terminate
+    /// beside the record): its lock and a last lease, to `until`, say so to cleanup.
     pub fn released(
         &self,
         architectures: BTreeMap<Arch, BTreeMap<String, String>>,
+        until: SystemTime,
     ) -> ReleaseRecord {
         let plain = architectures
             .get(&Arch::X86_64)
             .or(architectures.values().next());
         ReleaseRecord {
             state: RecordState::Released,
-            host: None,
-            boot_id: None,
-            pid_namespace: None,
-            pid: None,
             deadline: None,
-            lease_until: None,
+            lease_until: Some(rfc3339(until)),
             images: plain.cloned().unwrap_or_default(),
             architectures,
             ..self.clone()
@@ -219,57 +194,12 @@ impl ReleaseRecord {
         }
     }
 
-    /// Where the bake holding this claim runs, as far as the claim says.
-    pub fn whereabouts(&self) -> Whereabouts {
-        Whereabouts {
-            host: self.host.clone(),
-            boot_id: self.boot_id.clone(),
-            pid_namespace: self.pid_namespace.clone(),
-        }
-    }
-
     /// "bake <id> (baking, since <time>)", for messages about who holds a release.
     pub fn holder(&self) -> String {
         format!(
             "bake {} ({}, since {})",
             self.bake_id, self.state, self.started_at
         )
-    }
-}
-
-/// Where a process runs: its host, the host's boot, and its pid namespace. Two
-/// processes see the same process table only when all three are known and equal.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Whereabouts {
-    pub host: Option<String>,
-    pub boot_id: Option<String>,
-    pub pid_namespace: Option<String>,
-}
-
-impl Whereabouts {
-    /// This process's, from `/proc` (none of it on systems without one, such as macOS).
-    pub fn here() -> Whereabouts {
-        let read = |path: &str| {
-            std::fs::read_to_string(path)
-                .ok()
-                .map(|text| text.trim().to_string())
-                .filter(|text| !text.is_empty())
-        };
-        Whereabouts {
-            host: read("/proc/sys/kernel/hostname").or_else(|| std::env::var("HOSTNAME").ok()),
-            boot_id: read("/proc/sys/kernel/random/boot_id"),
-            pid_namespace: std::fs::read_link("/proc/self/ns/pid")
-                .ok()
-                .map(|link| link.to_string_lossy().into_owned()),
-        }
-    }
-
-    /// True when a process of `other` is in this process table.
-    pub fn shares_processes_with(&self, other: &Whereabouts) -> bool {
-        self.host.is_some()
-            && self.boot_id.is_some()
-            && self.pid_namespace.is_some()
-            && self == other
     }
 }
 
@@ -338,10 +268,13 @@ mod tests {
             state: RecordState::Baking,
             started_at: "2026-11-22T02:24:38Z".into(),
             created_by: Some("arn:aws:iam::123456789012:user/ci".into()),
-            host: Some("jenkins-7".into()),
-            boot_id: Some("b00t".into()),
-            pid_namespace: Some("pid:[4026531836]".into()),
-            pid: Some(4242),
+            lock: Some(LockNote {
+                host: "jenkins-7".into(),
+                boot_id: "b00t".into(),
+                path: "/tmp/bakery-run-20261122t022438-3f9a1c.lock".into(),
+                dev: 64769,
+                ino: 4242,
+            }),
             deadline: Some("2026-11-22T04:24:38Z".into()),
             lease_until: Some("2026-11-22T02:29:38Z".into()),
             images: BTreeMap::new(),
@@ -382,12 +315,15 @@ mod tests {
         assert_eq!(ReleaseRecord::parse(&claim.to_json()), Some(claim.clone()));
         let json: serde_json::Value = serde_json::from_str(&claim.to_json()).unwrap();
         assert_eq!(json["state"], "baking");
-        assert_eq!(json["pid"], 4242);
+        assert_eq!(json["lock"]["ino"], 4242);
         let in_region = |id: &str| BTreeMap::from([("eu-west-1".to_string(), id.to_string())]);
-        let released = claim.released(BTreeMap::from([
-            (Arch::Arm64, in_region("ami-2")),
-            (Arch::X86_64, in_region("ami-1")),
-        ]));
+        let released = claim.released(
+            BTreeMap::from([
+                (Arch::Arm64, in_region("ami-2")),
+                (Arch::X86_64, in_region("ami-1")),
+            ]),
+            SystemTime::UNIX_EPOCH,
+        );
         let json: serde_json::Value = serde_json::from_str(&released.to_json()).unwrap();
         assert_eq!(json["state"], "released");
         assert_eq!(
@@ -396,8 +332,9 @@ mod tests {
         );
         assert_eq!(json["architectures"]["arm64"]["eu-west-1"], "ami-2");
         assert_eq!(released.image_ids().len(), 2);
-        assert!(json.get("pid").is_none(), "a release is not a running bake");
-        assert!(json.get("lease_until").is_none());
+        assert!(json.get("deadline").is_none(), "a release is not a bake");
+        assert_eq!(json["lease_until"], "1970-01-01T00:00:00Z", "its bake's last lease");
+        assert_eq!(json["lock"], serde_json::to_value(&claim.lock).unwrap());
         assert_eq!(
             claim.holder(),
             "bake 20261122t022438-3f9a1c (baking, since 2026-11-22T02:24:38Z)"
@@ -412,34 +349,15 @@ mod tests {
         assert_eq!(record.state, RecordState::Released);
         assert_eq!(record.images["eu-west-1"], "ami-1");
         assert_eq!(ReleaseRecord::parse("not json"), None);
+        // Claims named a pid until the lock took its place: the lease judges them.
+        let with_pid = r#"{"bake_id":"b-3","state":"baking","started_at":"2026-11-22T01:00:00Z",
+            "host":"ci-1","pid":4242,"lease_until":"2026-11-22T01:05:00Z"}"#;
+        assert_eq!(ReleaseRecord::parse(with_pid).unwrap().lock, None);
         let by_hand =
             r#"{"bake_id": "b-2", "state": "baking", "started_at": "2026-11-22T01:00:00Z"}"#;
         assert_eq!(
             ReleaseRecord::parse(by_hand).unwrap().holder(),
             "bake b-2 (baking, since 2026-11-22T01:00:00Z)"
-        );
-    }
-
-    #[test]
-    fn only_the_same_host_boot_and_pid_namespace_share_a_process_table() {
-        let here = Whereabouts {
-            host: Some("ci-1".into()),
-            boot_id: Some("b1".into()),
-            pid_namespace: Some("pid:[1]".into()),
-        };
-        assert!(here.shares_processes_with(&here.clone()));
-        let container = Whereabouts {
-            pid_namespace: Some("pid:[2]".into()),
-            ..here.clone()
-        };
-        assert!(!here.shares_processes_with(&container));
-        let mac = Whereabouts {
-            host: Some("ci-1".into()),
-            ..Whereabouts::default()
-        };
-        assert!(
-            !mac.shares_processes_with(&mac.clone()),
-            "nothing to compare"
         );
     }
 }

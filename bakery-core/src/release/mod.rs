@@ -7,5 +7,6 @@ pub mod catalog;
 pub mod channels;
 pub mod claim;
 pub mod distribute;
+pub mod lock;
 pub mod prune;
 pub mod sharing;

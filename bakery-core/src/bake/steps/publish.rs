@@ -65,7 +65,8 @@ async fn write_record(
             .or_default()
             .insert(image.region.clone(), image.image_id.clone());
     }
-    let mut record = claim.record.released(architectures);
+    let last_lease = SystemTime::now() + crate::bake::lease::LEASE;
+    let mut record = claim.record.released(architectures, last_lease);
     record.inputs = facts.inputs.clone();
     record.tests = Some(TestRecord {
         state: facts.tests,

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::time::rfc3339;
 use crate::model::{Arch, Release, Resource, Step, VersionRequest};
 use crate::release::catalog;
-use crate::release::claim::{self, Claimed, RecordState, ReleaseRecord, Whereabouts};
+use crate::release::claim::{self, Claimed, RecordState, ReleaseRecord};
 
 use super::super::lease::LEASE;
 
@@ -101,7 +101,6 @@ fn check_record_size(bake: &Bake<'_>, record: &ReleaseRecord) -> Result<()> {
 pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result<Claim> {
     let plan = bake.plan;
     let mut release = chosen.release;
-    let here = Whereabouts::here();
     for attempt in 1..=CLAIM_ATTEMPTS {
         let record = ReleaseRecord {
             bake_id: plan.bake_id.clone(),
@@ -109,10 +108,7 @@ pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result
             state: RecordState::Baking,
             started_at: rfc3339(bake.started_at),
             created_by: Some(chosen.created_by.clone()),
-            host: here.host.clone(),
-            boot_id: here.boot_id.clone(),
-            pid_namespace: here.pid_namespace.clone(),
-            pid: Some(u64::from(std::process::id())),
+            lock: bake.lock().cloned(),
             deadline: Some(rfc3339(bake.started_at + plan.bake_lifetime())),
             lease_until: Some(rfc3339(std::time::SystemTime::now() + LEASE)),
             images: Default::default(),

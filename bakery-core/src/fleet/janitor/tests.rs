@@ -7,25 +7,24 @@ use super::*;
 
 const NOW: &str = "2026-11-22T12:00:00Z";
 
-fn place(host: &str, pid_namespace: &str) -> Whereabouts {
-    Whereabouts {
-        host: Some(host.into()),
-        boot_id: Some("boot-1".into()),
-        pid_namespace: Some(pid_namespace.into()),
+fn lock(path: &str) -> LockNote {
+    LockNote {
+        host: "ci-1".into(),
+        boot_id: "boot-1".into(),
+        path: path.into(),
+        dev: 1,
+        ino: 2,
     }
 }
 
-fn claim(at: &Whereabouts, pid: u64, deadline: &str) -> ReleaseRecord {
+fn claim(lock: Option<LockNote>, deadline: &str) -> ReleaseRecord {
     ReleaseRecord {
         bake_id: "b-1".into(),
         release: "base@1.0.0".into(),
         state: RecordState::Baking,
         started_at: "2026-11-22T11:00:00Z".into(),
         created_by: None,
-        host: at.host.clone(),
-        boot_id: at.boot_id.clone(),
-        pid_namespace: at.pid_namespace.clone(),
-        pid: Some(pid),
+        lock,
         deadline: Some(deadline.into()),
         lease_until: Some("2026-11-22T12:04:00Z".into()),
         images: BTreeMap::new(),
@@ -37,60 +36,79 @@ fn claim(at: &Whereabouts, pid: u64, deadline: &str) -> ReleaseRecord {
     }
 }
 
+/// What the locks say: the one at `free` is free, every other is held.
+fn locks_say(free: &'static str) -> impl Fn(&LockNote) -> LockProbe {
+    move |note| match note.path == free {
+        true => LockProbe::Free,
+        false => LockProbe::Held,
+    }
+}
+
 #[test]
-fn a_bake_on_this_host_is_dead_when_its_process_is_gone() {
-    let here = place("ci-1", "pid:[1]");
-    let running = |pid| pid == 7;
-    let alive = claim(&here, 7, "2026-11-22T13:00:00Z");
-    assert_eq!(judge_claim(&alive, &here, NOW, running), None);
-    let killed = claim(&here, 8, "2026-11-22T13:00:00Z");
+fn a_bake_whose_lock_is_free_is_dead_at_once() {
+    let probe = locks_say("/tmp/bakery-run-b-8.lock");
+    let alive = claim(Some(lock("/tmp/bakery-run-b-7.lock")), "2026-11-22T13:00:00Z");
+    assert_eq!(judge_claim(&alive, NOW, &probe), None);
+    let killed = claim(Some(lock("/tmp/bakery-run-b-8.lock")), "2026-11-22T13:00:00Z");
     assert_eq!(
-        judge_claim(&killed, &here, NOW, running).as_deref(),
-        Some("its bakery process (pid 8) is gone")
+        judge_claim(&killed, NOW, &probe).as_deref(),
+        Some("its lock /tmp/bakery-run-b-8.lock is free: its process has ended")
     );
 }
 
 #[test]
-fn a_bake_elsewhere_is_dead_only_after_its_deadline() {
-    let here = place("ci-1", "pid:[1]");
-    let nothing_runs = |_| false;
-    let elsewhere = claim(&place("ci-2", "pid:[1]"), 8, "2026-11-22T13:00:00Z");
-    assert_eq!(judge_claim(&elsewhere, &here, NOW, nothing_runs), None);
-    let late = claim(&place("ci-2", "pid:[1]"), 8, "2026-11-22T11:30:00Z");
-    assert_eq!(
-        judge_claim(&late, &here, NOW, nothing_runs).as_deref(),
-        Some("its deadline 2026-11-22T11:30:00Z has passed")
-    );
-    let released = ReleaseRecord {
-        state: RecordState::Released,
-        ..late
-    };
-    assert_eq!(judge_claim(&released, &here, NOW, nothing_runs), None);
-}
-
-#[test]
-fn a_bake_in_another_pid_namespace_is_judged_by_its_lease_not_by_this_process_table() {
-    let here = place("ci-1", "pid:[1]");
-    let nothing_runs = |_| false;
-    // A Jenkins agent's container: same host name, its own pid namespace.
-    let container = place("ci-1", "pid:[2]");
-    let running = claim(&container, 1, "2026-11-22T13:00:00Z");
-    assert_eq!(judge_claim(&running, &here, NOW, nothing_runs), None);
+fn a_bake_whose_lock_cannot_be_seen_is_dead_only_after_its_lease_or_deadline() {
+    // Another host, a container with its own /tmp, a claim from before locks, macOS:
+    // nothing to ask but the claim's own times.
+    let unseen = |_: &LockNote| LockProbe::Unseen;
+    let elsewhere = claim(Some(lock("/tmp/x.lock")), "2026-11-22T13:00:00Z");
+    assert_eq!(judge_claim(&elsewhere, NOW, unseen), None);
+    let without = claim(None, "2026-11-22T13:00:00Z");
+    assert_eq!(judge_claim(&without, NOW, unseen), None);
     let stopped_renewing = ReleaseRecord {
         lease_until: Some("2026-11-22T11:55:00Z".into()),
-        ..running
+        ..without.clone()
     };
     assert_eq!(
-        judge_claim(&stopped_renewing, &here, NOW, nothing_runs).as_deref(),
+        judge_claim(&stopped_renewing, NOW, unseen).as_deref(),
         Some("its lease expired at 2026-11-22T11:55:00Z: the bake stopped renewing it")
     );
-    // macOS: no /proc, nothing to compare: the lease alone decides.
-    let mac = Whereabouts {
-        host: Some("mac-1".into()),
-        ..Whereabouts::default()
+    let late = claim(None, "2026-11-22T11:30:00Z");
+    assert_eq!(
+        judge_claim(&late, NOW, unseen).as_deref(),
+        Some("its deadline 2026-11-22T11:30:00Z has passed")
+    );
+}
+
+#[test]
+fn the_bake_of_a_release_runs_while_its_last_lease_does_or_its_lock_is_held() {
+    let unseen = |_: &LockNote| LockProbe::Unseen;
+    // Its builders still terminate beside the record.
+    let released = ReleaseRecord {
+        state: RecordState::Released,
+        deadline: None,
+        ..claim(Some(lock("/tmp/bakery-run-b-1.lock")), "2026-11-22T13:00:00Z")
     };
-    let on_mac = claim(&mac, 1, "2026-11-22T13:00:00Z");
-    assert_eq!(judge_claim(&on_mac, &mac, NOW, nothing_runs), None);
+    assert_eq!(judge_claim(&released, NOW, unseen), None);
+    let later = "2026-11-22T12:10:00Z";
+    assert_eq!(
+        judge_claim(&released, later, unseen).as_deref(),
+        Some("its lease expired at 2026-11-22T12:04:00Z: the bake stopped renewing it")
+    );
+    assert_eq!(
+        judge_claim(&released, later, |_: &LockNote| LockProbe::Held),
+        None,
+        "a slow termination: its process still holds the lock"
+    );
+    let older = ReleaseRecord {
+        lease_until: None,
+        lock: None,
+        ..released
+    };
+    assert_eq!(
+        judge_claim(&older, NOW, unseen).as_deref(),
+        Some("its release is recorded and its bake ended")
+    );
 }
 
 #[test]
@@ -157,36 +175,28 @@ fn a_kept_builder_is_spared_until_its_deadline() {
 }
 
 #[test]
-fn a_bakery_test_run_lives_while_it_renews_its_lease_and_its_process_runs() {
-    let here = place("ci-1", "pid:[1]");
-    let nothing_runs = |_| false;
-    let elsewhere = Retest {
+fn a_bakery_test_run_lives_while_it_renews_its_lease_and_holds_its_lock() {
+    let probe = locks_say("/tmp/bakery-run-t-2.lock");
+    let running = Retest {
         run: "t-1".into(),
         lease_until: "2026-11-22T12:04:00Z".into(),
-        host: Some("ci-2".into()),
-        boot_id: Some("boot-1".into()),
-        pid_namespace: Some("pid:[1]".into()),
-        pid: Some(77),
+        lock: Some(lock("/tmp/bakery-run-t-1.lock")),
     };
-    assert_eq!(judge_retest(&elsewhere, &here, NOW, nothing_runs), None);
-    let killed_here = Retest {
-        host: Some("ci-1".into()),
-        ..elsewhere.clone()
+    assert_eq!(judge_retest(&running, NOW, &probe), None);
+    let killed = Retest {
+        lock: Some(lock("/tmp/bakery-run-t-2.lock")),
+        ..running.clone()
     };
     assert_eq!(
-        judge_retest(&killed_here, &here, NOW, nothing_runs).as_deref(),
-        Some("its `bakery test` process (pid 77) is gone")
-    );
-    assert_eq!(
-        judge_retest(&killed_here, &here, NOW, |pid| pid == 77),
-        None
+        judge_retest(&killed, NOW, &probe).as_deref(),
+        Some("its lock /tmp/bakery-run-t-2.lock is free: `bakery test` has ended")
     );
     let gone = Retest {
         lease_until: "2026-11-22T11:55:00Z".into(),
-        ..elsewhere
+        ..running
     };
     assert_eq!(
-        judge_retest(&gone, &here, NOW, nothing_runs).as_deref(),
+        judge_retest(&gone, NOW, &probe).as_deref(),
         Some("its lease expired at 2026-11-22T11:55:00Z: `bakery test` stopped renewing it")
     );
     let bakes = Bakes {
