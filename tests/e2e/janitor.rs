@@ -161,8 +161,13 @@ async fn a_cleanup_from_any_pid_namespace_or_binary_name_judges_a_bake_by_its_lo
         "the running bake's builder stays"
     );
     assert_eq!(aws.extra_security_groups().await.len(), 1, "and its group");
-    let claim = aws.release_record("busy", "1.0.0").await.expect("and its claim");
-    let lock = claim["lock"]["path"].as_str().expect("the claim names its lock");
+    let claim = aws
+        .release_record("busy", "1.0.0")
+        .await
+        .expect("and its claim");
+    let lock = claim["lock"]["path"]
+        .as_str()
+        .expect("the claim names its lock");
     assert!(std::path::Path::new(lock).exists());
 
     // Killed, it is known gone at once, from a namespace that cannot see its pid.
@@ -178,7 +183,10 @@ async fn a_cleanup_from_any_pid_namespace_or_binary_name_judges_a_bake_by_its_lo
     assert!(aws.live_instances().await.is_empty(), "{}", cleanup.stdout);
     assert!(aws.extra_security_groups().await.is_empty());
     assert!(aws.release_record("busy", "1.0.0").await.is_none());
-    assert!(!std::path::Path::new(lock).exists(), "the lock file went with its claim");
+    assert!(
+        !std::path::Path::new(lock).exists(),
+        "the lock file went with its claim"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -235,7 +243,10 @@ async fn cleanup_in_a_loop_beside_starting_bakes_takes_nothing_of_theirs() {
         let record = aws.release_record("crowd", &version).await.unwrap();
         assert_eq!(record["state"], "released");
         let image = record["images"][&aws.region].as_str().unwrap();
-        assert_eq!(aws.image(image).await.state().unwrap().as_str(), "available");
+        assert_eq!(
+            aws.image(image).await.state().unwrap().as_str(),
+            "available"
+        );
         versions.insert(version);
     }
     assert_eq!(versions.len(), 8, "eight releases");
@@ -266,7 +277,10 @@ async fn a_cleanup_asks_again_before_each_removal_and_spares_a_release_made_mean
         .spawn();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while aws.calls("TerminateInstances") == before {
-        assert!(std::time::Instant::now() < deadline, "cleanup never terminated");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cleanup never terminated"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let mut record = aws.release_record("comeback", "1.0.0").await.unwrap();
@@ -292,13 +306,20 @@ async fn a_cleanup_asks_again_before_each_removal_and_spares_a_release_made_mean
     );
     let kept = aws.release_record("comeback", "1.0.0").await;
     assert_eq!(kept.unwrap()["state"], "released", "the record stays");
-    assert!(aws.live_instances().await.is_empty(), "the builder went first");
+    assert!(
+        aws.live_instances().await.is_empty(),
+        "the builder went first"
+    );
 
     // The next cleanup judges afresh: the group of a bake that holds no claim goes,
     // the release stays.
     let again = aws.bakery().args(["cleanup", "--yes"]).run();
     again.expect_code(0);
-    assert!(aws.extra_security_groups().await.is_empty(), "{}", again.stdout);
+    assert!(
+        aws.extra_security_groups().await.is_empty(),
+        "{}",
+        again.stdout
+    );
     assert!(aws.release_record("comeback", "1.0.0").await.is_some());
 }
 
@@ -336,4 +357,111 @@ async fn a_builder_kept_on_failure_is_spared_by_cleanup_until_its_deadline() {
         "still there for debugging"
     );
     aws.terminate(&kept[0]).await;
+}
+
+/// Waits (at most a minute) until `account` holds `count` images of bakery's.
+async fn until_images(account: &Account, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while account.own_images().await.len() < count {
+        assert!(std::time::Instant::now() < deadline, "no copy started");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_left_by_a_distribution_killed_after_the_record_are_found_and_copied_again() {
+    let home = Account::in_third_emulator("ap-northeast-1").await;
+    let far = Account::in_third_emulator("ap-southeast-7").await;
+    let regions = format!("{},{}", home.region, far.region);
+    let recipe = TestRecipe::new("spread");
+    home.bake_ok(recipe.path(), &["--version", "1.0.0"]);
+    // Baked long ago: its bake's last lease (five minutes after the record) is over.
+    let mut record = home.release_record("spread", "1.0.0").await.unwrap();
+    record["lease_until"] = json!("2026-01-01T00:00:00Z");
+    home.write_claim("spread", "1.0.0", &record).await;
+    let recipe_with_copies = TestRecipe::new("copied");
+    far.emulate(json!({"image_pending_seconds": 600}));
+
+    // `bakery distribute`, and a bake's own distribute step, killed while copying.
+    let distribute = home
+        .bakery()
+        .args(["distribute", "spread", "1.0.0", "--regions", &far.region])
+        .spawn();
+    until_images(&far, 1).await;
+    distribute.signal("KILL");
+    assert_eq!(distribute.finish().code, -1);
+    let bake = home
+        .bakery()
+        .bake(recipe_with_copies.path(), "1.0.0")
+        .args(["--copy-to", &far.region])
+        .spawn();
+    until_images(&far, 2).await;
+    bake.signal("KILL");
+    assert_eq!(bake.finish().code, -1);
+    let pending = far.own_images().await;
+    assert!(pending
+        .iter()
+        .all(|i| i.state().unwrap().as_str() == "pending"));
+
+    let cleanup = home
+        .bakery()
+        .args([
+            "cleanup",
+            "--yes",
+            "--regions",
+            &regions,
+            "--output",
+            "json",
+        ])
+        .run();
+    cleanup.expect_code(0);
+    let leftovers = cleanup.json()["leftovers"].clone();
+    for copy in &pending {
+        let id = copy.image_id().unwrap();
+        assert!(
+            leftovers
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["resource"]["id"] == id
+                    && l["reason"]
+                        .as_str()
+                        .unwrap()
+                        .contains("its record does not name")),
+            "{id} listed: {leftovers:#}"
+        );
+    }
+    assert!(far.own_images().await.is_empty(), "both copies removed");
+    for role in ["spread", "copied"] {
+        let record = home.release_record(role, "1.0.0").await.unwrap();
+        assert_eq!(record["state"], "released", "{role}'s record stays");
+        assert!(home.release_record(role, "1.0.0").await.is_some());
+        assert_eq!(record["images"].as_object().unwrap().len(), 1);
+    }
+    assert!(
+        home.live_instances().await.is_empty(),
+        "the killed bake's builder went"
+    );
+
+    // `distribute` copies again: a new copy, available, in the record.
+    far.emulate(json!({"image_pending_seconds": 0}));
+    for role in ["spread", "copied"] {
+        let again = home
+            .bakery()
+            .args(["distribute", role, "1.0.0", "--regions", &far.region])
+            .args(["--output", "json"])
+            .run();
+        again.expect_code(0);
+        let record = home.release_record(role, "1.0.0").await.unwrap();
+        let copy = record["images"][&far.region].as_str().unwrap();
+        assert!(
+            pending.iter().all(|p| p.image_id().unwrap() != copy),
+            "not a replay"
+        );
+        assert_eq!(far.image(copy).await.state().unwrap().as_str(), "available");
+        assert!(
+            record.get("distributing").is_none(),
+            "the run's lease is gone"
+        );
+    }
 }

@@ -28,7 +28,7 @@ use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::{GateState, Release, Resource, Step};
 use crate::plan::{BakePlan, BakeRequest};
 use crate::release::channels;
-use crate::release::claim::{self, RecordState, ReleaseRecord, Retest, TestRecord};
+use crate::release::claim::{self, RecordState, ReleaseRecord, RunLease, TestRecord};
 
 /// What a `bakery test` run found and did.
 #[derive(Debug, Clone, Serialize)]
@@ -220,7 +220,11 @@ async fn run(
     let gate = super::all_or_none(siblings, gates);
     let renew = || async {
         let mut record = lease.clone();
-        record.retest = Some(Retest::leased(&bake.plan.bake_id, SystemTime::now() + LEASE, bake.lock()));
+        record.retest = Some(RunLease::new(
+            &bake.plan.bake_id,
+            SystemTime::now() + LEASE,
+            bake.lock(),
+        ));
         if let Err(error) = claim::renew(bake.aws, &release.release, &record).await {
             bake.sink.emit(Event::Warning {
                 message: format!("could not renew the test run's lease (retrying): {error}"),
@@ -305,7 +309,11 @@ async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
         ));
     }
     let mut leased = record.clone();
-    leased.retest = Some(Retest::leased(&bake.plan.bake_id, SystemTime::now() + LEASE, bake.lock()));
+    leased.retest = Some(RunLease::new(
+        &bake.plan.bake_id,
+        SystemTime::now() + LEASE,
+        bake.lock(),
+    ));
     claim::renew(bake.aws, release, &leased).await?;
     let ids: Vec<&str> = images.iter().map(|image| image.id.as_str()).collect();
     bake.info(

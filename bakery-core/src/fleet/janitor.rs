@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
 use crate::error::Result;
 use crate::events::{Event, EventSink};
@@ -26,8 +27,7 @@ use crate::model::release::{TAG_BAKE_ID, TAG_BUILDER, TAG_DEADLINE, TAG_KEPT, TA
 use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::{Release, Resource, Step};
 use crate::ops::removal::Remover;
-use crate::aws::ec2::ImageInfo;
-use crate::release::claim::{RecordState, ReleaseRecord, Retest};
+use crate::release::claim::{RecordState, ReleaseRecord, RunLease};
 use crate::release::lock::{self, LockNote, LockProbe};
 use crate::wait::Deadlines;
 
@@ -52,6 +52,9 @@ pub enum Owner {
     Claim { region: String, parameter: String },
     /// The `bakery test` run the record `parameter` in `region` names.
     Retest { region: String, parameter: String },
+    /// Whoever makes the copies of the release recorded in `parameter` in `region`:
+    /// its bake, or a `bakery distribute`.
+    Copies { region: String, parameter: String },
 }
 
 /// What a cleanup found: what to remove, and what to spare and say so.
@@ -79,7 +82,12 @@ pub fn judge_claim(
     {
         return Some(format!("its deadline {deadline} has passed"));
     }
-    if released && record.lock.as_ref().is_some_and(|note| probe(note) == LockProbe::Held) {
+    if released
+        && record
+            .lock
+            .as_ref()
+            .is_some_and(|note| probe(note) == LockProbe::Held)
+    {
         return None;
     }
     match record.lease_until.as_deref() {
@@ -142,22 +150,25 @@ pub fn judge_builder(
     }
 }
 
-/// Why the `bakery test` run a release record names is gone, or None while it
-/// renews its lease and holds its lock.
-pub fn judge_retest(
-    retest: &Retest,
+/// Why a run a release record names (`what`: `bakery test`, `bakery distribute`) is
+/// gone, or None while it renews its lease and holds its lock.
+pub fn judge_run(
+    run: &RunLease,
+    what: &str,
     now: &str,
     probe: impl Fn(&LockNote) -> LockProbe,
 ) -> Option<String> {
-    if rfc3339_before(&retest.lease_until, now) {
+    if rfc3339_before(&run.lease_until, now) {
         return Some(format!(
-            "its lease expired at {}: `bakery test` stopped renewing it",
-            retest.lease_until
+            "its lease expired at {}: {what} stopped renewing it",
+            run.lease_until
         ));
     }
-    lock_free(retest.lock.as_ref(), probe)
-        .map(|path| format!("its lock {path} is free: `bakery test` has ended"))
+    lock_free(run.lock.as_ref(), probe)
+        .map(|path| format!("its lock {path} is free: {what} has ended"))
 }
+
+const TEST_RUN: &str = "`bakery test`";
 
 /// The bakes the claims speak of.
 #[derive(Debug, Default)]
@@ -173,6 +184,17 @@ pub struct Bakes {
     /// Images a release record or a channel names: never leftovers, whatever the
     /// claims say.
     pub protected: BTreeSet<String>,
+    /// Released releases (`role@version`): whether a run may still copy them.
+    pub recorded: BTreeMap<String, Recorded>,
+}
+
+/// A released release as the janitor sees it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Where its record is read again before a removal.
+    pub owner: Owner,
+    /// Its bake or a `bakery distribute` may still be copying it.
+    pub copying: bool,
 }
 
 impl Bakes {
@@ -186,6 +208,10 @@ impl Bakes {
         self.owners.extend(other.owners);
         self.dead_claims.extend(other.dead_claims);
         self.protected.extend(other.protected);
+        for (release, recorded) in other.recorded {
+            let known = self.recorded.entry(release).or_insert(recorded.clone());
+            known.copying |= recorded.copying;
+        }
     }
 }
 
@@ -209,10 +235,22 @@ async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
         if let Some(retest) = &record.retest {
             let owner = Owner::Retest { region, parameter };
             bakes.owners.insert(retest.run.clone(), owner);
-            match judge_retest(retest, now, lock::probe) {
+            match judge_run(retest, TEST_RUN, now, lock::probe) {
                 Some(why) => bakes.dead.insert(retest.run.clone(), why),
-                None => bakes.alive.insert(retest.run.clone()).then_some(String::new()),
+                None => bakes
+                    .alive
+                    .insert(retest.run.clone())
+                    .then_some(String::new()),
             };
+        }
+        if record.state == RecordState::Released {
+            let owner = Owner::Copies {
+                region: aws.region.clone(),
+                parameter: name.clone(),
+            };
+            let copying = still_copying(&record, now);
+            let recorded = Recorded { owner, copying };
+            bakes.recorded.insert(record.release.clone(), recorded);
         }
         let owner = Owner::Claim {
             region: aws.region.clone(),
@@ -235,6 +273,70 @@ async fn bakes(aws: &Aws, now: &str) -> Result<Bakes> {
         }
     }
     Ok(bakes)
+}
+
+/// Whether the bake of a released release, or a `bakery distribute` of it, may still
+/// be copying it.
+fn still_copying(record: &ReleaseRecord, now: &str) -> bool {
+    let distributing = record
+        .distributing
+        .as_ref()
+        .is_some_and(|run| judge_run(run, "`bakery distribute`", now, lock::probe).is_none());
+    distributing || judge_claim(record, now, lock::probe).is_none()
+}
+
+/// The copies of released releases that their records do not name, whose makers are
+/// gone: a bake or `bakery distribute` killed while copying left them pending (or
+/// finished, unrecorded). `bakery distribute` copies the region again.
+async fn unrecorded_copies(aws: &Aws, bakes: &Bakes) -> Result<Vec<Leftover>> {
+    if bakes.recorded.values().all(|r| r.copying) {
+        return Ok(Vec::new());
+    }
+    let mut leftovers = Vec::new();
+    for image in aws.ec2.own_images(None, Some("bakery/*")).await? {
+        let Some(release) = release_of_image_name(&image.name) else {
+            continue;
+        };
+        let Some(recorded) = bakes.recorded.get(&release).filter(|r| !r.copying) else {
+            continue;
+        };
+        if bakes.protected.contains(&image.id) {
+            continue;
+        }
+        let reason = format!(
+            "copy of {release} that its record does not name, made by a distribution \
+             that stopped ({}): `bakery distribute` copies the region again",
+            image.state
+        );
+        let bake_id = image.tags.get(TAG_BAKE_ID).cloned().unwrap_or_default();
+        let region = aws.region.clone();
+        let snapshots = image.snapshot_ids.iter().map(|id| Resource::Snapshot {
+            id: id.clone(),
+            region: region.clone(),
+            image: image.id.clone(),
+        });
+        let image = Resource::Image {
+            id: image.id.clone(),
+            region: region.clone(),
+        };
+        for resource in std::iter::once(image).chain(snapshots) {
+            leftovers.push(Leftover {
+                resource,
+                bake_id: bake_id.clone(),
+                reason: reason.clone(),
+                owner: recorded.owner.clone(),
+            });
+        }
+    }
+    Ok(leftovers)
+}
+
+/// `role@version` of an image named `bakery/<role>/<version>/<arch>`.
+fn release_of_image_name(name: &str) -> Option<String> {
+    match name.split('/').collect::<Vec<_>>()[..] {
+        ["bakery", role, version, _arch] => Some(format!("{role}@{version}")),
+        _ => None,
+    }
 }
 
 /// A builder or test instance, or its security group, as listed.
@@ -292,6 +394,9 @@ pub async fn find(regions: &[Aws]) -> Result<Sweep> {
     let mut sweep = judge_listed(listed, &mut bakes, &now);
     for aws in regions {
         sweep.leftovers.extend(half_made(aws, &bakes).await?);
+        sweep
+            .leftovers
+            .extend(unrecorded_copies(aws, &bakes).await?);
     }
     for (region, name, bake_id) in &bakes.dead_claims {
         let reason = format!(
@@ -533,9 +638,9 @@ enum Check {
 async fn check_again(regions: &[Aws], leftover: &Leftover) -> Result<Check> {
     let (region, parameter) = match &leftover.owner {
         Owner::Nobody => return Ok(Check::Gone { lock: None }),
-        Owner::Claim { region, parameter } | Owner::Retest { region, parameter } => {
-            (region, parameter)
-        }
+        Owner::Claim { region, parameter }
+        | Owner::Retest { region, parameter }
+        | Owner::Copies { region, parameter } => (region, parameter),
     };
     let aws = regions[0].in_region(region);
     let record = aws.ssm.parameter(parameter).await?;
@@ -545,9 +650,23 @@ async fn check_again(regions: &[Aws], leftover: &Leftover) -> Result<Check> {
     let spared = |why: String| Ok(Check::Spared(why));
     match (&leftover.owner, record) {
         (_, None) => Ok(Check::Gone { lock: None }),
+        (Owner::Copies { .. }, Some(record)) => {
+            let image = match &leftover.resource {
+                Resource::Snapshot { image, .. } => image.as_str(),
+                other => other.id(),
+            };
+            if record.image_ids().iter().any(|id| *id == image) {
+                spared(format!("its record names {image} now"))
+            } else if still_copying(&record, &now) {
+                spared(format!("{} is being copied again", record.release))
+            } else {
+                Ok(Check::Gone { lock: None })
+            }
+        }
         (Owner::Retest { .. }, Some(record)) => match record.retest {
             Some(retest)
-                if retest.run == *bake && judge_retest(&retest, &now, lock::probe).is_none() =>
+                if retest.run == *bake
+                    && judge_run(&retest, TEST_RUN, &now, lock::probe).is_none() =>
             {
                 spared(format!("`bakery test` run {bake} is alive after all"))
             }
@@ -558,13 +677,18 @@ async fn check_again(regions: &[Aws], leftover: &Leftover) -> Result<Check> {
             record.holder()
         )),
         (_, Some(record))
-            if record.state == RecordState::Released && leftover.resource.is_part_of_a_release() =>
+            if record.state == RecordState::Released
+                && leftover.resource.is_part_of_a_release() =>
         {
-            spared(format!("bake {bake} finished its release since the listing"))
+            spared(format!(
+                "bake {bake} finished its release since the listing"
+            ))
         }
         (_, Some(record)) => match judge_claim(&record, &now, lock::probe) {
             Some(_) => Ok(Check::Gone { lock: record.lock }),
-            None => spared(format!("bake {bake} is alive after all: it renewed its lease")),
+            None => spared(format!(
+                "bake {bake} is alive after all: it renewed its lease"
+            )),
         },
     }
 }

@@ -8,12 +8,12 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::lock::LockNote;
 use crate::aws::Aws;
 use crate::error::Result;
 use crate::model::inputs::ReleaseInputs;
 use crate::model::time::rfc3339;
 use crate::model::{Arch, GateState, Release};
-use super::lock::LockNote;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
@@ -66,7 +66,10 @@ pub struct ReleaseRecord {
     pub inputs: Option<ReleaseInputs>,
     /// A `bakery test` running against the release: its run id and lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retest: Option<Retest>,
+    pub retest: Option<RunLease>,
+    /// A `bakery distribute` copying the release: its run id, lease and lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributing: Option<RunLease>,
 }
 
 /// The release gate's outcome, as the record keeps it.
@@ -85,20 +88,20 @@ pub struct TestRecord {
     pub failed: Option<String>,
 }
 
-/// A `bakery test` in progress: `bakery cleanup` spares its test instance while the
-/// lease runs and its lock is held.
+/// A run working on a released release — a `bakery test`, a `bakery distribute`:
+/// `bakery cleanup` spares what it makes while its lease runs and its lock is held.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Retest {
+pub struct RunLease {
     pub run: String,
     pub lease_until: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<LockNote>,
 }
 
-impl Retest {
+impl RunLease {
     /// Run `run`, holding `lock`, its lease running until `until`.
-    pub fn leased(run: &str, until: SystemTime, lock: Option<&LockNote>) -> Retest {
-        Retest {
+    pub fn new(run: &str, until: SystemTime, lock: Option<&LockNote>) -> RunLease {
+        RunLease {
             run: run.to_string(),
             lease_until: rfc3339(until),
             lock: lock.cloned(),
@@ -122,7 +125,8 @@ impl ReleaseRecord {
 
     /// The largest this claim's record can grow to: released with an image of each
     /// architecture in each region, the gate's outcome naming `tests` (the last as the
-    /// one that failed), its inputs, and a `bakery test` run's lease on it.
+    /// one that failed), its inputs, and the leases of a `bakery test` and a `bakery
+    /// distribute` on it.
     pub fn fullest(
         &self,
         architectures: &[Arch],
@@ -144,7 +148,8 @@ impl ReleaseRecord {
                 by: self.bake_id.clone(),
                 failed: tests.last().cloned(),
             }),
-            retest: Some(Retest::leased(&self.bake_id, now, self.lock.as_ref())),
+            retest: Some(RunLease::new(&self.bake_id, now, self.lock.as_ref())),
+            distributing: Some(RunLease::new(&self.bake_id, now, self.lock.as_ref())),
             ..self.released(by_arch, now)
         }
     }
@@ -283,6 +288,7 @@ mod tests {
             tests: None,
             inputs: None,
             retest: None,
+            distributing: None,
         }
     }
 
@@ -333,7 +339,10 @@ mod tests {
         assert_eq!(json["architectures"]["arm64"]["eu-west-1"], "ami-2");
         assert_eq!(released.image_ids().len(), 2);
         assert!(json.get("deadline").is_none(), "a release is not a bake");
-        assert_eq!(json["lease_until"], "1970-01-01T00:00:00Z", "its bake's last lease");
+        assert_eq!(
+            json["lease_until"], "1970-01-01T00:00:00Z",
+            "its bake's last lease"
+        );
         assert_eq!(json["lock"], serde_json::to_value(&claim.lock).unwrap());
         assert_eq!(
             claim.holder(),

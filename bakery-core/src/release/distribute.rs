@@ -4,14 +4,15 @@
 //! bound; every region's outcome is reported; a region that already has the release
 //! (same name) is left alone, so a re-run completes a partial distribution.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::catalog::{self, release_images};
-use super::claim;
+use super::claim::{self, RunLease};
+use super::lock::RunLock;
 use crate::aws::ec2::{CopyOf, ImageInfo};
 use crate::aws::{signal, Aws};
 use crate::config::recipe::DEFAULT_DEPRECATE_AFTER;
@@ -274,6 +275,12 @@ async fn remove_copy_now(aws: &Aws, image_id: &str, sink: &dyn EventSink) {
     }
 }
 
+/// When a run that starts copying now has given up on its copies: their wait, and a
+/// margin for the calls around it.
+pub fn copies_done_by(now: SystemTime) -> SystemTime {
+    now + Deadlines::default().image_available + Duration::from_secs(5 * 60)
+}
+
 /// `bakery distribute`: copies an existing release — each of its architectures —
 /// from this region to the destinations that do not have it yet, and adds the copies
 /// to the release's record.
@@ -298,7 +305,17 @@ pub async fn complete(
         .with_hint("distribute from the region it was baked in (--region)"));
     }
     let channels = catalog::channels(aws, &release.role).await?;
+    // The record says who copies, until when, and by which lock: `bakery cleanup`
+    // spares the copies while this run lives, and takes them once it is gone.
+    let lock = RunLock::take(&run);
     let mut record = claim::read(aws, release).await?;
+    if let Some(record) = &mut record {
+        let until = copies_done_by(SystemTime::now());
+        let note = lock.as_ref().map(RunLock::note);
+        record.distributing = Some(RunLease::new(&run, until, note));
+        claim::write_everywhere(aws, release, record).await?;
+        record.distributing = None;
+    }
     let mut all = Vec::new();
     for source in &sources {
         let deprecate_at = source

@@ -88,8 +88,7 @@ impl Drop for RunLock {
 /// Asks the lock `note` names whether its run is alive.
 pub fn probe(note: &LockNote) -> LockProbe {
     let here = Whereabouts::here();
-    if here.host.as_deref() != Some(&note.host) || here.boot_id.as_deref() != Some(&note.boot_id)
-    {
+    if here.host.as_deref() != Some(&note.host) || here.boot_id.as_deref() != Some(&note.boot_id) {
         return LockProbe::Unseen;
     }
     let Ok(file) = File::open(&note.path) else {
@@ -171,7 +170,8 @@ mod tests {
             return;
         };
         // What `kill -9` leaves: the file, and nobody holding it.
-        let path = std::env::temp_dir().join(format!("bakery-run-left-{}.lock", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("bakery-run-left-{}.lock", std::process::id()));
         let left = File::create(&path).unwrap();
         let (dev, ino) = identity(&left).unwrap();
         drop(left);

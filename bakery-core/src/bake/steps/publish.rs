@@ -65,7 +65,11 @@ async fn write_record(
             .or_default()
             .insert(image.region.clone(), image.image_id.clone());
     }
-    let last_lease = SystemTime::now() + crate::bake::lease::LEASE;
+    // The bake lives on while its builders terminate and its copies are made.
+    let last_lease = match bake.plan.copy_to.is_empty() {
+        true => SystemTime::now() + crate::bake::lease::LEASE,
+        false => distribute::copies_done_by(SystemTime::now()),
+    };
     let mut record = claim.record.released(architectures, last_lease);
     record.inputs = facts.inputs.clone();
     record.tests = Some(TestRecord {

@@ -117,6 +117,7 @@ pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result
             tests: None,
             inputs: None,
             retest: None,
+            distributing: None,
         };
         check_record_size(bake, &record)?;
         let name = release.claim_parameter();

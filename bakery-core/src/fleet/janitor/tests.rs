@@ -33,6 +33,7 @@ fn claim(lock: Option<LockNote>, deadline: &str) -> ReleaseRecord {
         tests: None,
         inputs: None,
         retest: None,
+        distributing: None,
     }
 }
 
@@ -47,9 +48,15 @@ fn locks_say(free: &'static str) -> impl Fn(&LockNote) -> LockProbe {
 #[test]
 fn a_bake_whose_lock_is_free_is_dead_at_once() {
     let probe = locks_say("/tmp/bakery-run-b-8.lock");
-    let alive = claim(Some(lock("/tmp/bakery-run-b-7.lock")), "2026-11-22T13:00:00Z");
+    let alive = claim(
+        Some(lock("/tmp/bakery-run-b-7.lock")),
+        "2026-11-22T13:00:00Z",
+    );
     assert_eq!(judge_claim(&alive, NOW, &probe), None);
-    let killed = claim(Some(lock("/tmp/bakery-run-b-8.lock")), "2026-11-22T13:00:00Z");
+    let killed = claim(
+        Some(lock("/tmp/bakery-run-b-8.lock")),
+        "2026-11-22T13:00:00Z",
+    );
     assert_eq!(
         judge_claim(&killed, NOW, &probe).as_deref(),
         Some("its lock /tmp/bakery-run-b-8.lock is free: its process has ended")
@@ -87,7 +94,10 @@ fn the_bake_of_a_release_runs_while_its_last_lease_does_or_its_lock_is_held() {
     let released = ReleaseRecord {
         state: RecordState::Released,
         deadline: None,
-        ..claim(Some(lock("/tmp/bakery-run-b-1.lock")), "2026-11-22T13:00:00Z")
+        ..claim(
+            Some(lock("/tmp/bakery-run-b-1.lock")),
+            "2026-11-22T13:00:00Z",
+        )
     };
     assert_eq!(judge_claim(&released, NOW, unseen), None);
     let later = "2026-11-22T12:10:00Z";
@@ -109,6 +119,16 @@ fn the_bake_of_a_release_runs_while_its_last_lease_does_or_its_lock_is_held() {
         judge_claim(&older, NOW, unseen).as_deref(),
         Some("its release is recorded and its bake ended")
     );
+}
+
+#[test]
+fn only_images_named_as_bakery_names_them_belong_to_a_release() {
+    assert_eq!(
+        release_of_image_name("bakery/base/1.2.0/arm64").as_deref(),
+        Some("base@1.2.0")
+    );
+    assert_eq!(release_of_image_name("bakery/base/1.2.0"), None);
+    assert_eq!(release_of_image_name("team/base/1.2.0/arm64"), None);
 }
 
 #[test]
@@ -177,26 +197,26 @@ fn a_kept_builder_is_spared_until_its_deadline() {
 #[test]
 fn a_bakery_test_run_lives_while_it_renews_its_lease_and_holds_its_lock() {
     let probe = locks_say("/tmp/bakery-run-t-2.lock");
-    let running = Retest {
+    let running = RunLease {
         run: "t-1".into(),
         lease_until: "2026-11-22T12:04:00Z".into(),
         lock: Some(lock("/tmp/bakery-run-t-1.lock")),
     };
-    assert_eq!(judge_retest(&running, NOW, &probe), None);
-    let killed = Retest {
+    assert_eq!(judge_run(&running, TEST_RUN, NOW, &probe), None);
+    let killed = RunLease {
         lock: Some(lock("/tmp/bakery-run-t-2.lock")),
         ..running.clone()
     };
     assert_eq!(
-        judge_retest(&killed, NOW, &probe).as_deref(),
+        judge_run(&killed, TEST_RUN, NOW, &probe).as_deref(),
         Some("its lock /tmp/bakery-run-t-2.lock is free: `bakery test` has ended")
     );
-    let gone = Retest {
+    let gone = RunLease {
         lease_until: "2026-11-22T11:55:00Z".into(),
         ..running
     };
     assert_eq!(
-        judge_retest(&gone, NOW, &probe).as_deref(),
+        judge_run(&gone, TEST_RUN, NOW, &probe).as_deref(),
         Some("its lease expired at 2026-11-22T11:55:00Z: `bakery test` stopped renewing it")
     );
     let bakes = Bakes {
