@@ -179,3 +179,75 @@ async fn a_role_without_its_required_value_is_its_own_problem_not_every_role_s()
     given.expect_code(4);
     assert_eq!(needy_reason(given.json()), "never-released");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_nightly_rebuild_keeps_what_the_post_deploy_job_gave_until_the_environment_moves() {
+    let aws = Account::in_third_emulator("us-east-1").await;
+    let recipes = recipe_folder(&[("zookeeper", AL2023)]);
+    let recipe_file = recipes.path().join("zookeeper/recipe.toml");
+    let text = std::fs::read_to_string(&recipe_file).unwrap();
+    std::fs::write(&recipe_file, text + "[vars.ZOOKEEPER_VERSION]\nrequired = true\n").unwrap();
+    let environment = |version: &str| {
+        std::fs::write(
+            recipes.path().join("bakery.toml"),
+            format!(
+                "[environments.nightly]\nregions = [\"us-east-1\"]\n\
+                 vars = {{ ZOOKEEPER_VERSION = \"{version}\" }}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let bakery = || {
+        aws.bakery()
+            .current_dir(recipes.path())
+            .args(["--env", "nightly", "--output", "json"])
+    };
+    let nightly = || {
+        bakery()
+            .args(["bake", "--all", ".", "--if-changed", "--bump", "patch"])
+            .run()
+    };
+    let zookeeper = |outcome: &crate::bakery::Outcome| {
+        outcome.json()["bakes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["role"] == "zookeeper")
+            .unwrap()
+            .clone()
+    };
+    environment("3.9.3");
+
+    // The post-deploy job gives the version it deployed.
+    bakery()
+        .args(["bake", "zookeeper", "--version", "1.0.0"])
+        .args(["--var", "ZOOKEEPER_VERSION=3.9.4"])
+        .run()
+        .expect_code(0);
+    let record = aws.release_record("zookeeper", "1.0.0").await.unwrap();
+    assert_eq!(record["vars"]["ZOOKEEPER_VERSION"], "3.9.4");
+    assert_eq!(record["overrides"]["ZOOKEEPER_VERSION"], "3.9.3");
+    let latest = aws.channel("zookeeper", "latest").await;
+
+    // The nightly job, and a single rebuild, find it unchanged: nothing is baked.
+    let unchanged = nightly();
+    unchanged.expect_code(0);
+    assert_eq!(zookeeper(&unchanged)["status"], "unchanged", "{}", unchanged.stderr);
+    let single = bakery()
+        .args(["bake", "zookeeper", "--if-changed", "--bump", "patch"])
+        .run();
+    single.expect_code(0);
+    assert_eq!(single.json()["status"], "unchanged", "{}", single.stderr);
+    assert!(aws.release_record("zookeeper", "1.0.1").await.is_none());
+    assert_eq!(aws.channel("zookeeper", "latest").await, latest, "latest stays");
+
+    // The environment moves on: its value is taken, and said.
+    environment("3.9.5");
+    let rebuilt = nightly();
+    rebuilt.expect_code(0);
+    assert_eq!(zookeeper(&rebuilt)["status"], "succeeded");
+    rebuilt.expect_stderr("ZOOKEEPER_VERSION 3.9.4 → 3.9.5");
+    let record = aws.release_record("zookeeper", "1.0.1").await.unwrap();
+    assert_eq!(record["vars"]["ZOOKEEPER_VERSION"], "3.9.5");
+    assert!(record.get("overrides").is_none(), "nothing given with --var");
+}

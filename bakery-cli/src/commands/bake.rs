@@ -7,13 +7,14 @@ use std::time::SystemTime;
 use bakery_core::aws::Aws;
 use bakery_core::bake::manifest::ManifestFile;
 use bakery_core::bake::report::{BakeReport, BakeStatus};
+use bakery_core::bake::rebuild;
 use bakery_core::bake::world::{self, WorldOutcome};
 use bakery_core::config::flags::split_list;
 use bakery_core::config::SettingsFlags;
 use bakery_core::events::EventSink;
 use bakery_core::model::{Bump, GateState};
-use bakery_core::plan::world::{plan_all, Selection};
-use bakery_core::plan::{BakePlan, BakeRequest};
+use bakery_core::plan::world::Selection;
+use bakery_core::plan::BakeRequest;
 use bakery_core::Error;
 use clap::ValueEnum;
 use tokio_util::sync::CancellationToken;
@@ -214,6 +215,7 @@ impl Args {
             base: self.base.clone(),
             skip_tests: self.skip_tests,
             if_changed: self.if_changed,
+            kept: Default::default(),
         }
     }
 }
@@ -256,7 +258,7 @@ pub async fn run(args: Args, context: &Context) -> Exit {
         )
         .await;
     }
-    let plan = match BakePlan::new(&request, &aws.region, SystemTime::now()) {
+    let plan = match rebuild::plan(&request, &aws, SystemTime::now()).await {
         Ok(plan) => plan,
         Err(error) => return refuse(&args, context.output, &error),
     };
@@ -291,7 +293,7 @@ async fn run_all(
         _ => Selection::All,
     };
     let now = SystemTime::now();
-    let planned = match plan_all(&args.recipe, request, &selection, &aws.region, now) {
+    let planned = match rebuild::plan_all(&args.recipe, request, &selection, aws, now).await {
         Ok(planned) => planned,
         Err(error) => return refuse(args, output, &error),
     };

@@ -40,6 +40,7 @@ pub async fn run(command: &Command, context: &Context) -> Exit {
             &recipe,
             environment,
             &args.settings.flags(),
+            None,
             &aws.region,
             arch,
         )

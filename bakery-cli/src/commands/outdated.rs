@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 use bakery_core::fleet::outdated::{self, RoleState};
 use bakery_core::model::Bump;
-use bakery_core::plan::world::{plan_all, Planned, Selection};
+use bakery_core::bake::rebuild;
+use bakery_core::plan::world::{Planned, Selection};
 use bakery_core::plan::BakeRequest;
 use bakery_core::Error;
 
@@ -58,13 +59,10 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         };
         request.flags.vars = args.vars.clone();
         let planned = match &folder {
-            Some(folder) => plan_all(
-                folder,
-                &request,
-                &Selection::All,
-                &aws.region,
-                SystemTime::now(),
-            )?,
+            Some(folder) => {
+                let now = SystemTime::now();
+                rebuild::plan_all(folder, &request, &Selection::All, &aws, now).await?
+            }
             None => Planned {
                 plans: Vec::new(),
                 skipped: Vec::new(),

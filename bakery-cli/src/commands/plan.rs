@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use bakery_core::plan::command::BAKE_VARIABLES;
-use bakery_core::plan::BakePlan;
+use bakery_core::bake::rebuild;
 
 use super::bake;
 use crate::context::Context;
@@ -13,9 +13,10 @@ use crate::output::{fail, outln, print_json, Output};
 
 pub async fn run(args: &bake::Args, context: &Context) -> Exit {
     let planned = async {
-        // Only the region is read from the AWS configuration: no call is made.
+        // Only the region is read from the AWS configuration: no call is made, but
+        // with --if-changed the newest release's record (the values it keeps).
         let aws = context.connect().await?;
-        BakePlan::new(&args.request(context), &aws.region, SystemTime::now())
+        rebuild::plan(&args.request(context), &aws, SystemTime::now()).await
     };
     let plan = match planned.await {
         Ok(plan) => plan,

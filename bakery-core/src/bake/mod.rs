@@ -2,7 +2,8 @@
 //! stage in [`steps`] that hands the next one a value. Every created resource enters
 //! the [`ledger`]; on any failure or interrupt [`cleanup`] walks it backwards; the
 //! result is a [`report::BakeReport`] and, when asked, an SNS alert ([`alerts`]).
-//! `bake --all` runs several bakes ([`world`]).
+//! `bake --all` runs several bakes ([`world`]); a rebuild's plan keeps what its
+//! newest release was given ([`rebuild`]).
 
 pub mod alerts;
 pub mod cleanup;
@@ -10,6 +11,7 @@ pub mod context;
 pub mod lease;
 pub mod ledger;
 pub mod manifest;
+pub mod rebuild;
 pub mod report;
 pub mod retest;
 pub mod steps;

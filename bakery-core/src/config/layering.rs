@@ -7,7 +7,7 @@ use super::environment::Environment;
 use super::flags::{parse_kms_keys, parse_vars, split_list, SettingsFlags};
 use super::recipe::{Recipe, RECIPE_FILE};
 use super::settings::{merge, Layer, Merged, Source};
-use super::vars;
+use super::vars::{self, KeptVars};
 use crate::error::{Error, Result};
 use crate::model::Arch;
 
@@ -25,6 +25,7 @@ pub fn for_bake(
     recipe: &Recipe,
     environment: Option<&Environment>,
     flags: &SettingsFlags,
+    kept: Option<&KeptVars>,
     region: &str,
     arch: Arch,
 ) -> Result<Merged> {
@@ -43,11 +44,26 @@ pub fn for_bake(
         layers.extend(environment.layers().iter().cloned());
     }
     layers.push(recipe_layer(recipe));
+    // What the variables would be without `--var`, now.
+    let otherwise = vars_of(&layers);
+    if let Some(kept) = kept {
+        layers.push(kept_layer(kept, &otherwise));
+    }
     layers.extend(flag_layers(flags, region)?);
     // The bake runs in `region` (--region, or the environment's first): the others
     // are where the release is copied.
     let mut merged = merge(&layers)?;
     vars::settle(&recipe.vars, &recipe.dir.join(RECIPE_FILE), &mut merged)?;
+    merged.overrides = merged
+        .settings
+        .vars
+        .keys()
+        .filter(|name| {
+            let source = merged.sources.get(&format!("vars.{name}"));
+            matches!(source, Some(Source::Flag { .. } | Source::Kept { .. }))
+        })
+        .map(|name| (name.clone(), otherwise.get(name).cloned()))
+        .collect();
     let regions = &mut merged.settings.regions;
     if regions.first().map(String::as_str) != Some(region) {
         regions.retain(|r| r != region);
@@ -129,6 +145,33 @@ fn var_defaults_layer(recipe: &Recipe) -> Layer {
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect(),
     )
+}
+
+/// The variables the layers set, the last layer winning.
+fn vars_of(layers: &[Layer]) -> std::collections::BTreeMap<String, String> {
+    let mut vars = std::collections::BTreeMap::new();
+    for layer in layers {
+        let Some(Value::Table(table)) = layer.table.get("vars") else {
+            continue;
+        };
+        for (name, value) in table {
+            let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+            vars.insert(name.clone(), text);
+        }
+    }
+    vars
+}
+
+fn kept_layer(kept: &KeptVars, otherwise: &std::collections::BTreeMap<String, String>) -> Layer {
+    let source = Source::Kept {
+        release: kept.release.clone(),
+    };
+    let values: Vec<(String, Value)> = kept
+        .still_kept(otherwise)
+        .into_iter()
+        .map(|(name, value)| (format!("vars.{name}"), value.into()))
+        .collect();
+    Layer::of(source, values.iter().map(|(k, v)| (k.as_str(), v.clone())).collect())
 }
 
 fn flag(name: &str) -> Source {

@@ -27,6 +27,11 @@ pub enum Source {
     Recipe {
         file: PathBuf,
     },
+    /// Kept from the release a bake rebuilds (`--if-changed`, `bake --all`): the
+    /// value given with `--var` then, while what it overrode has not changed since.
+    Kept {
+        release: String,
+    },
     Flag {
         flag: String,
     },
@@ -39,7 +44,8 @@ impl Source {
             Source::Default => 0,
             Source::Environment { .. } => 1,
             Source::Recipe { .. } => 2,
-            Source::Flag { .. } => 3,
+            Source::Kept { .. } => 3,
+            Source::Flag { .. } => 4,
         }
     }
 }
@@ -53,6 +59,7 @@ impl fmt::Display for Source {
             }
             Source::Recipe { file } => write!(f, "recipe ({})", file.display()),
             Source::Flag { flag } => write!(f, "flag {flag}"),
+            Source::Kept { release } => write!(f, "{release}, given with --var then"),
         }
     }
 }
@@ -181,6 +188,10 @@ impl Layer {
 pub struct Merged {
     pub settings: Settings,
     pub sources: BTreeMap<String, Source>,
+    /// The variables given with `--var` (or kept from the release rebuilt), each with
+    /// the value the environment or the recipe would have given it (none: no value).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, Option<String>>,
 }
 
 impl Merged {
@@ -341,7 +352,11 @@ pub fn merge(layers: &[Layer]) -> Result<Merged> {
         Error::input(format!("the merged settings are invalid: {e}"))
             .with_hint("check `bakery config show`")
     })?;
-    let merged = Merged { settings, sources };
+    let merged = Merged {
+        settings,
+        sources,
+        overrides: BTreeMap::new(),
+    };
     merged.check()?;
     Ok(merged)
 }

@@ -13,6 +13,32 @@ use crate::error::{Error, Result};
 /// is an SSM parameter of at most 4 KiB, and its own fields need the rest.
 pub const MAX_VARS_BYTES: usize = 2048;
 
+/// The variables a release was given with `--var`, as its record keeps them: what a
+/// rebuild of its role keeps unless `--var` or the environment changes them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeptVars {
+    /// `role@version`.
+    pub release: String,
+    /// The values given.
+    pub vars: BTreeMap<String, String>,
+    /// What each would otherwise have been then (none: no value).
+    pub otherwise: BTreeMap<String, Option<String>>,
+}
+
+impl KeptVars {
+    /// The values still kept: those whose environment (or recipe default) value is
+    /// what it was when they were given (`otherwise`: what it is now).
+    pub fn still_kept(&self, otherwise: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        self.vars
+            .iter()
+            .filter(|(name, _)| {
+                self.otherwise.get(*name).map(Option::as_ref) == Some(otherwise.get(*name))
+            })
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect()
+    }
+}
+
 /// A variable the recipe declares.
 #[derive(Debug, Clone, Serialize)]
 pub struct Variable {

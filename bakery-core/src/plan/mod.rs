@@ -193,7 +193,9 @@ impl BakePlan {
         let mut plans = Vec::new();
         for &arch in &recipe.architectures {
             let environment = request.environment.as_ref();
-            let settings = layering::for_bake(&recipe, environment, &request.flags, region, arch)?;
+            let kept = request.kept.get(recipe.name.as_str());
+            let flags = &request.flags;
+            let settings = layering::for_bake(&recipe, environment, flags, kept, region, arch)?;
             let plan = BakePlan::from_recipe(
                 recipe.clone(),
                 arch,

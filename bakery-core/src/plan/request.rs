@@ -1,7 +1,9 @@
 //! What the caller asks for; the recipe and the environment supply the rest.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::config::vars::KeptVars;
 use crate::config::{Environment, SettingsFlags};
 use crate::model::Bump;
 
@@ -38,4 +40,7 @@ pub struct BakeRequest {
     pub skip_tests: bool,
     /// `--if-changed`: bake only when the inputs differ from the newest release's.
     pub if_changed: bool,
+    /// By role: the variables its newest release was given with `--var`, which a
+    /// rebuild keeps (read by `bake::rebuilt`).
+    pub kept: BTreeMap<String, KeptVars>,
 }

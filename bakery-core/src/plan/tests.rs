@@ -39,6 +39,7 @@ fn settings_of(recipe: &Recipe, request: &BakeRequest) -> Result<Merged> {
         recipe,
         request.environment.as_ref(),
         &request.flags,
+        request.kept.get(recipe.name.as_str()),
         "eu-west-1",
         recipe.architectures[0],
     )
@@ -339,6 +340,53 @@ fn variables_take_the_recipes_default_then_the_environments_value_then_the_flag(
 }
 
 #[test]
+fn a_rebuild_keeps_a_value_given_with_var_until_a_flag_or_the_environment_changes_it() {
+    let environment = |version: &str| {
+        crate::config::environment::parse(
+            Path::new("bakery.toml"),
+            &format!("[environments.production]\nvars = {{ ZK = \"{version}\" }}\n"),
+            Some("production"),
+        )
+        .unwrap()
+    };
+    let recipe = recipe("[vars]\nZK = \"3.0.0\"\nLOG = \"info\"\n");
+    let kept = crate::config::vars::KeptVars {
+        release: "base@1.0.3".into(),
+        vars: [("ZK".to_string(), "3.9.4".to_string())].into(),
+        otherwise: [("ZK".to_string(), Some("3.9.3".to_string()))].into(),
+    };
+    let request = |env: &str, vars: &[&str]| BakeRequest {
+        flags: SettingsFlags {
+            vars: vars.iter().map(|v| v.to_string()).collect(),
+            ..Default::default()
+        },
+        environment: environment(env),
+        kept: [("base".to_string(), kept.clone())].into(),
+        ..Default::default()
+    };
+    // The post-deploy job gave 3.9.4 over the environment's 3.9.3: the nightly keeps it.
+    let nightly = settings_of(&recipe, &request("3.9.3", &[])).unwrap();
+    assert_eq!(nightly.settings.vars["ZK"], "3.9.4");
+    assert_eq!(
+        nightly.source_of("vars.ZK").unwrap().to_string(),
+        "base@1.0.3, given with --var then"
+    );
+    assert_eq!(
+        nightly.overrides,
+        [("ZK".to_string(), Some("3.9.3".to_string()))].into(),
+        "and records it for the next rebuild"
+    );
+    // The environment moved on: its value wins.
+    let moved = settings_of(&recipe, &request("3.9.5", &[])).unwrap();
+    assert_eq!(moved.settings.vars["ZK"], "3.9.5");
+    assert!(moved.overrides.is_empty());
+    // A flag wins over both.
+    let flagged = settings_of(&recipe, &request("3.9.3", &["ZK=4.0.0"])).unwrap();
+    assert_eq!(flagged.settings.vars["ZK"], "4.0.0");
+    assert_eq!(flagged.settings.vars["LOG"], "info");
+}
+
+#[test]
 fn every_step_gets_the_bakes_values_and_the_recipes_variables_as_values() {
     let recipe = Recipe {
         steps: vec![crate::config::recipe::RecipeStep {
@@ -369,7 +417,7 @@ fn each_architecture_has_its_builder_type_and_one_type_for_both_is_refused() {
     };
     let request = BakeRequest::default();
     let type_of = |recipe: &Recipe, arch: Arch| {
-        let settings = layering::for_bake(recipe, None, &request.flags, "eu-west-1", arch)?;
+        let settings = layering::for_bake(recipe, None, &request.flags, None, "eu-west-1", arch)?;
         Ok::<_, Error>(settings.settings.builder.instance_type().to_string())
     };
     let defaults = both("");
@@ -394,7 +442,7 @@ fn no_two_builds_of_a_bake_nor_a_bake_and_its_bakery_test_share_a_client_token()
     let request = BakeRequest::default();
     let build = |run: &str, arch: Arch| {
         let settings =
-            layering::for_bake(&recipe, None, &request.flags, "eu-west-1", arch).unwrap();
+            layering::for_bake(&recipe, None, &request.flags, None, "eu-west-1", arch).unwrap();
         BakePlan::from_recipe(
             recipe.clone(),
             arch,

@@ -304,7 +304,7 @@ mod tests {
         let version = VersionRequest::Exact("1.0.0".parse().unwrap());
         let request = BakeRequest::default();
         let settings =
-            layering::for_bake(&recipe, None, &request.flags, "eu-west-1", Arch::X86_64).unwrap();
+            layering::for_bake(&recipe, None, &request.flags, None, "eu-west-1", Arch::X86_64).unwrap();
         BakePlan::from_recipe(
             recipe,
             Arch::X86_64,

@@ -13,7 +13,9 @@ use crate::aws::Aws;
 use crate::error::Result;
 use crate::model::inputs::ReleaseInputs;
 use crate::model::time::rfc3339;
-use crate::model::{Arch, GateState, Release};
+use crate::config::vars::KeptVars;
+use crate::model::release::claims_path;
+use crate::model::{Arch, GateState, Release, RoleName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
@@ -58,6 +60,10 @@ pub struct ReleaseRecord {
     /// The values of the recipe's variables the release was baked with.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vars: BTreeMap<String, String>,
+    /// Those of `vars` given with `--var`, each with the value the environment or the
+    /// recipe would have given it then: a rebuild keeps them while that stays so.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, Option<String>>,
     /// What the release gate said, last; absent on releases made before the gate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests: Option<TestRecord>,
@@ -242,6 +248,33 @@ pub async fn read(aws: &Aws, release: &Release) -> Result<Option<ReleaseRecord>>
     Ok(text.as_deref().and_then(ReleaseRecord::parse))
 }
 
+/// The variables the role's newest release was given with `--var`, for a rebuild to
+/// keep; None when it was given none (or the role has no release).
+pub async fn kept_vars(aws: &Aws, role: &RoleName) -> Result<Option<KeptVars>> {
+    let records = aws.ssm.parameters_under(&claims_path(role)).await?;
+    let newest = records
+        .iter()
+        .filter_map(|(_, text)| ReleaseRecord::parse(text))
+        .filter(|record| record.state == RecordState::Released)
+        .filter_map(|record| {
+            let (_, version) = record.release.split_once('@')?;
+            Some((semver::Version::parse(version).ok()?, record))
+        })
+        .max_by(|(a, _), (b, _)| a.cmp(b));
+    Ok(newest
+        .filter(|(_, record)| !record.overrides.is_empty())
+        .map(|(_, record)| KeptVars {
+            vars: record
+                .vars
+                .iter()
+                .filter(|(name, _)| record.overrides.contains_key(*name))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+            otherwise: record.overrides.clone(),
+            release: record.release,
+        }))
+}
+
 /// Renews a running bake's lease on its claim (in the build region).
 pub async fn renew(aws: &Aws, release: &Release, record: &ReleaseRecord) -> Result<()> {
     aws.ssm
@@ -285,6 +318,7 @@ mod tests {
             images: BTreeMap::new(),
             architectures: BTreeMap::new(),
             vars: BTreeMap::from([("APP_VERSION".into(), "7.1.0".into())]),
+            overrides: BTreeMap::from([("APP_VERSION".into(), Some("7.0.0".into()))]),
             tests: None,
             inputs: None,
             retest: None,

@@ -70,7 +70,11 @@ pub async fn check(bake: &Bake<'_>, builds: &[Bake<'_>]) -> Result<Checked> {
         let recorded = described.as_ref().and_then(|i| i.tags.get(TAG_INPUTS));
         if recorded != Some(&inputs.fingerprint) {
             let record = claim::read(aws, &release).await?;
-            let why = differences(record.and_then(|r| r.inputs).as_ref(), inputs);
+            let vars = record.as_ref().map(|r| var_changes(&r.vars, &plan.vars));
+            let mut why = differences(record.and_then(|r| r.inputs).as_ref(), inputs);
+            if let Some(vars) = vars.filter(|v| !v.is_empty()) {
+                why = format!("{why}; variables: {}", vars.join(", "));
+            }
             let of = crate::bake::of_arch(build.arch);
             bake.info(
                 Step::CheckChanged,
@@ -161,6 +165,21 @@ pub async fn check(bake: &Bake<'_>, builds: &[Bake<'_>]) -> Result<Checked> {
     }))
 }
 
+/// Each variable whose value differs from a release's: `NAME old → new`.
+pub fn var_changes(then: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> Vec<String> {
+    let names: std::collections::BTreeSet<&String> = then.keys().chain(now.keys()).collect();
+    names
+        .into_iter()
+        .filter_map(|name| match (then.get(name), now.get(name)) {
+            (Some(a), Some(b)) if a == b => None,
+            (Some(a), Some(b)) => Some(format!("{name} {a} → {b}")),
+            (None, Some(b)) => Some(format!("{name} (none) → {b}")),
+            (Some(a), None) => Some(format!("{name} {a} → (none)")),
+            (None, None) => None,
+        })
+        .collect()
+}
+
 /// Which inputs differ from a release's, in words.
 pub fn differences(before: Option<&ReleaseInputs>, now: &ReleaseInputs) -> String {
     let Some(before) = before else {
@@ -186,4 +205,23 @@ pub fn differences(before: Option<&ReleaseInputs>, now: &ReleaseInputs) -> Strin
         return "its inputs".into();
     }
     changed.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_variable_is_named_with_its_old_and_new_value() {
+        let then = [("ZK".to_string(), "3.9.4".to_string())].into();
+        let now = [
+            ("ZK".to_string(), "3.9.3".to_string()),
+            ("LOG".to_string(), "info".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            var_changes(&then, &now),
+            ["LOG (none) → info", "ZK 3.9.4 → 3.9.3"]
+        );
+    }
 }

@@ -114,6 +114,7 @@ pub async fn claim(bake: &Bake<'_>, chosen: Chosen, facts: &mut Facts) -> Result
             images: Default::default(),
             architectures: Default::default(),
             vars: plan.vars.clone(),
+            overrides: plan.settings.overrides.clone(),
             tests: None,
             inputs: None,
             retest: None,

@@ -30,6 +30,7 @@ fn claim(lock: Option<LockNote>, deadline: &str) -> ReleaseRecord {
         images: BTreeMap::new(),
         architectures: BTreeMap::new(),
         vars: BTreeMap::new(),
+        overrides: BTreeMap::new(),
         tests: None,
         inputs: None,
         retest: None,

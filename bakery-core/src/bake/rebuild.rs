@@ -1,0 +1,54 @@
+//! The plan of a rebuild (`bake --if-changed`, `bake --all`): a variable the role's
+//! newest release was given with `--var` keeps that value, unless `--var` gives
+//! another or the environment (or the recipe's default) changed what it overrode. A
+//! nightly job never undoes what a post-deploy job baked.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::aws::Aws;
+use crate::config::Recipe;
+use crate::error::Result;
+use crate::model::RoleName;
+use crate::plan::world::{self, Planned, Selection};
+use crate::plan::{BakePlan, BakeRequest};
+use crate::release::claim;
+
+/// The plan of one bake; a rebuild's keeps its newest release's `--var` values.
+pub async fn plan(request: &BakeRequest, aws: &Aws, now: SystemTime) -> Result<BakePlan> {
+    let recipe = Recipe::load(&request.recipe_dir)?;
+    let mut request = request.clone();
+    if request.if_changed {
+        if let Some(kept) = claim::kept_vars(aws, &recipe.name).await? {
+            request.kept.insert(recipe.name.to_string(), kept);
+        }
+    }
+    BakePlan::for_recipe(recipe, &request, &aws.region, now)
+}
+
+/// The plans of `bake --all`, each role keeping its newest release's `--var` values
+/// (a role skipped for want of a value may have one kept).
+pub async fn plan_all(
+    dir: &Path,
+    request: &BakeRequest,
+    selection: &Selection,
+    aws: &Aws,
+    now: SystemTime,
+) -> Result<Planned> {
+    let planned = world::plan_all(dir, request, selection, &aws.region, now)?;
+    let roles = planned
+        .plans
+        .iter()
+        .map(|plan| plan.role.clone())
+        .chain(planned.skipped.iter().filter_map(|s| RoleName::parse(&s.role).ok()));
+    let mut request = request.clone();
+    for role in roles {
+        if let Some(kept) = claim::kept_vars(aws, &role).await? {
+            request.kept.insert(role.to_string(), kept);
+        }
+    }
+    match request.kept.is_empty() {
+        true => Ok(planned),
+        false => world::plan_all(dir, &request, selection, &aws.region, now),
+    }
+}
