@@ -196,3 +196,96 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
     assert_eq!(bad.code, 2);
     bad.expect_stderr("`12` is not an AWS account id");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_is_shared_wherever_it_is_whatever_the_environment_and_regions_narrow() {
+    let home = Account::in_third_emulator("ap-east-2").await;
+    let far = Account::in_third_emulator("ap-southeast-6").await;
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        "[environments.staging]\nregions = [\"ap-east-2\"]\n",
+    )
+    .unwrap();
+    // moto has no public parameters in this region: a base image of its own.
+    let recipe = TestRecipe::new("wide").with_base("image = \"ami-1e749f67\"");
+    let baked = home.bake_ok(
+        recipe.path(),
+        &["--version", "1.0.0", "--copy-to", "ap-southeast-6"],
+    );
+    let image_in = |region: &str| {
+        baked["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["region"] == region)
+            .unwrap()["image_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (near_image, far_image) = (image_in("ap-east-2"), image_in("ap-southeast-6"));
+    let shared_with = |permissions: Vec<aws_sdk_ec2::types::LaunchPermission>| {
+        permissions
+            .iter()
+            .filter_map(|p| p.user_id().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+
+    // Staging names one region; the release is in two: both are shared.
+    let shared = home
+        .bakery()
+        .current_dir(top.path())
+        .args([
+            "share",
+            "wide",
+            "1.0.0",
+            "--account",
+            FLEET,
+            "--env",
+            "staging",
+        ])
+        .args(["--output", "json"])
+        .run();
+    // Shared in both; the fleet cannot use the snapshots' default keys, and is told.
+    assert_eq!(shared.code, 1, "{}{}", shared.stdout, shared.stderr);
+    let outcomes = shared.json()["regions"].clone();
+    let statuses: Vec<(&str, &str)> = outcomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["region"].as_str().unwrap(), o["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("ap-east-2", "shared"), ("ap-southeast-6", "shared")]
+    );
+    assert_eq!(
+        shared_with(launch_permissions(&home, &near_image).await),
+        [FLEET]
+    );
+    assert_eq!(
+        shared_with(launch_permissions(&far, &far_image).await),
+        [FLEET]
+    );
+
+    // --regions narrows, said explicitly.
+    let narrowed = home
+        .bakery()
+        .args([
+            "unshare",
+            "wide",
+            "1.0.0",
+            "--account",
+            FLEET,
+            "--regions",
+            "ap-southeast-6",
+        ])
+        .run();
+    narrowed.expect_code(0);
+    assert!(launch_permissions(&far, &far_image).await.is_empty());
+    assert_eq!(
+        shared_with(launch_permissions(&home, &near_image).await),
+        [FLEET]
+    );
+}

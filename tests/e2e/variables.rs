@@ -186,7 +186,11 @@ async fn the_nightly_rebuild_keeps_what_the_post_deploy_job_gave_until_the_envir
     let recipes = recipe_folder(&[("zookeeper", AL2023)]);
     let recipe_file = recipes.path().join("zookeeper/recipe.toml");
     let text = std::fs::read_to_string(&recipe_file).unwrap();
-    std::fs::write(&recipe_file, text + "[vars.ZOOKEEPER_VERSION]\nrequired = true\n").unwrap();
+    std::fs::write(
+        &recipe_file,
+        text + "[vars.ZOOKEEPER_VERSION]\nrequired = true\n",
+    )
+    .unwrap();
     let environment = |version: &str| {
         std::fs::write(
             recipes.path().join("bakery.toml"),
@@ -232,14 +236,23 @@ async fn the_nightly_rebuild_keeps_what_the_post_deploy_job_gave_until_the_envir
     // The nightly job, and a single rebuild, find it unchanged: nothing is baked.
     let unchanged = nightly();
     unchanged.expect_code(0);
-    assert_eq!(zookeeper(&unchanged)["status"], "unchanged", "{}", unchanged.stderr);
+    assert_eq!(
+        zookeeper(&unchanged)["status"],
+        "unchanged",
+        "{}",
+        unchanged.stderr
+    );
     let single = bakery()
         .args(["bake", "zookeeper", "--if-changed", "--bump", "patch"])
         .run();
     single.expect_code(0);
     assert_eq!(single.json()["status"], "unchanged", "{}", single.stderr);
     assert!(aws.release_record("zookeeper", "1.0.1").await.is_none());
-    assert_eq!(aws.channel("zookeeper", "latest").await, latest, "latest stays");
+    assert_eq!(
+        aws.channel("zookeeper", "latest").await,
+        latest,
+        "latest stays"
+    );
 
     // The environment moves on: its value is taken, and said.
     environment("3.9.5");
@@ -249,5 +262,8 @@ async fn the_nightly_rebuild_keeps_what_the_post_deploy_job_gave_until_the_envir
     rebuilt.expect_stderr("ZOOKEEPER_VERSION 3.9.4 → 3.9.5");
     let record = aws.release_record("zookeeper", "1.0.1").await.unwrap();
     assert_eq!(record["vars"]["ZOOKEEPER_VERSION"], "3.9.5");
-    assert!(record.get("overrides").is_none(), "nothing given with --var");
+    assert!(
+        record.get("overrides").is_none(),
+        "nothing given with --var"
+    );
 }

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use bakery_core::aws::Aws;
 use bakery_core::bake::manifest::ManifestFile;
-use bakery_core::bake::report::{BakeReport, BakeStatus};
 use bakery_core::bake::rebuild;
+use bakery_core::bake::report::{BakeReport, BakeStatus};
 use bakery_core::bake::world::{self, WorldOutcome};
 use bakery_core::config::flags::split_list;
 use bakery_core::config::SettingsFlags;

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+use bakery_core::bake::rebuild;
 use bakery_core::fleet::outdated::{self, RoleState};
 use bakery_core::model::Bump;
-use bakery_core::bake::rebuild;
 use bakery_core::plan::world::{Planned, Selection};
 use bakery_core::plan::BakeRequest;
 use bakery_core::Error;

@@ -3,8 +3,8 @@
 
 use std::time::SystemTime;
 
-use bakery_core::plan::command::BAKE_VARIABLES;
 use bakery_core::bake::rebuild;
+use bakery_core::plan::command::BAKE_VARIABLES;
 
 use super::bake;
 use crate::context::Context;

@@ -3,6 +3,7 @@
 use bakery_core::config::checks::check_sharing;
 use bakery_core::config::flags::split_list;
 use bakery_core::model::{PermissionChange, Release, Sharing};
+use bakery_core::release::catalog;
 use bakery_core::release::sharing::{self, ShareOutcome};
 use bakery_core::Error;
 
@@ -26,8 +27,8 @@ pub struct Args {
     /// An organizational unit ARN (arn:aws:organizations::…:ou/o-…/ou-…).
     #[arg(long = "ou", value_name = "ARN")]
     organizational_units: Vec<String>,
-    /// Regions to act in, comma-separated or repeated (default: the environment's, else
-    /// the current region).
+    /// Only these regions, comma-separated or repeated (default: every region the
+    /// release is recorded in, found from the environment's or the current region).
     #[arg(long, value_name = "REGIONS")]
     regions: Vec<String>,
 }
@@ -51,11 +52,13 @@ pub async fn run(args: &Args, change: PermissionChange, context: &Context) -> Ex
                 "{key} (--account, --organization, --ou or bakery.toml): {message}"
             ))
         })?;
-        let mut regions = context.regions(&args.regions);
+        let regions = context.regions(&args.regions);
         let aws = context.reach(&regions).await?;
-        if regions.is_empty() {
-            regions.push(aws.region.clone());
-        }
+        // A release is shared wherever it is, whatever --env says; --regions narrows.
+        let regions = match args.regions.is_empty() {
+            true => catalog::release_regions(&aws, &release, &regions).await?,
+            false => regions,
+        };
         Ok::<_, Error>(sharing::share(&aws, &release, &regions, &with, change).await)
     };
     let outcomes = match shared.await {

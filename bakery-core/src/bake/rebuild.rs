@@ -36,11 +36,12 @@ pub async fn plan_all(
     now: SystemTime,
 ) -> Result<Planned> {
     let planned = world::plan_all(dir, request, selection, &aws.region, now)?;
-    let roles = planned
-        .plans
-        .iter()
-        .map(|plan| plan.role.clone())
-        .chain(planned.skipped.iter().filter_map(|s| RoleName::parse(&s.role).ok()));
+    let roles = planned.plans.iter().map(|plan| plan.role.clone()).chain(
+        planned
+            .skipped
+            .iter()
+            .filter_map(|s| RoleName::parse(&s.role).ok()),
+    );
     let mut request = request.clone();
     for role in roles {
         if let Some(kept) = claim::kept_vars(aws, &role).await? {

@@ -155,7 +155,9 @@ fn vars_of(layers: &[Layer]) -> std::collections::BTreeMap<String, String> {
             continue;
         };
         for (name, value) in table {
-            let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+            let text = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
             vars.insert(name.clone(), text);
         }
     }
@@ -171,7 +173,13 @@ fn kept_layer(kept: &KeptVars, otherwise: &std::collections::BTreeMap<String, St
         .into_iter()
         .map(|(name, value)| (format!("vars.{name}"), value.into()))
         .collect();
-    Layer::of(source, values.iter().map(|(k, v)| (k.as_str(), v.clone())).collect())
+    Layer::of(
+        source,
+        values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect(),
+    )
 }
 
 fn flag(name: &str) -> Source {

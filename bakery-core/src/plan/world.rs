@@ -303,8 +303,15 @@ mod tests {
         let recipe = Recipe::parse(Path::new("/x"), Path::new("recipe.toml"), &text).unwrap();
         let version = VersionRequest::Exact("1.0.0".parse().unwrap());
         let request = BakeRequest::default();
-        let settings =
-            layering::for_bake(&recipe, None, &request.flags, None, "eu-west-1", Arch::X86_64).unwrap();
+        let settings = layering::for_bake(
+            &recipe,
+            None,
+            &request.flags,
+            None,
+            "eu-west-1",
+            Arch::X86_64,
+        )
+        .unwrap();
         BakePlan::from_recipe(
             recipe,
             Arch::X86_64,

@@ -154,6 +154,25 @@ pub async fn role_regions(aws: &Aws, role: &RoleName, start: &[String]) -> Resul
     Ok(regions)
 }
 
+/// The regions `release` is recorded in, found from `start` (this region when empty)
+/// through the role's records, wherever they lead; `start` when no record names it (a
+/// release made before records).
+pub async fn release_regions(
+    aws: &Aws,
+    release: &Release,
+    start: &[String],
+) -> Result<Vec<String>> {
+    for region in role_regions(aws, &release.role, start).await? {
+        if let Some(record) = super::claim::read(&aws.in_region(&region), release).await? {
+            return Ok(record.regions().into_iter().cloned().collect());
+        }
+    }
+    Ok(match start.is_empty() {
+        true => vec![aws.region.clone()],
+        false => start.to_vec(),
+    })
+}
+
 /// The clients of every region the role's releases are recorded in, from `start`.
 pub async fn everywhere(aws: &Aws, role: &RoleName, start: &[String]) -> Result<Vec<Aws>> {
     Ok(aws.in_regions(&role_regions(aws, role, start).await?))

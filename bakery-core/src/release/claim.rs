@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use super::lock::LockNote;
 use crate::aws::Aws;
+use crate::config::vars::KeptVars;
 use crate::error::Result;
 use crate::model::inputs::ReleaseInputs;
-use crate::model::time::rfc3339;
-use crate::config::vars::KeptVars;
 use crate::model::release::claims_path;
+use crate::model::time::rfc3339;
 use crate::model::{Arch, GateState, Release, RoleName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]

@@ -140,7 +140,9 @@ async fn key_problems(aws: &Aws, snapshot: &str, key: &str, with: &Sharing) -> R
             info.arn
         )]);
     }
-    let policy = aws.kms.key_policy(key).await?;
+    // GetKeyPolicy takes a key id or ARN, never an alias (KMS API Reference,
+    // GetKeyPolicy): the ARN DescribeKey resolved.
+    let policy = aws.kms.key_policy(&info.arn).await?;
     let mut problems = Vec::new();
     for account in &with.accounts {
         if let Some(missing) = missing_actions(&policy, Some(account)) {
