@@ -109,6 +109,36 @@ DEFAULTS: dict[str, Any] = {
     "image_parameters_checked": True,
     # TerminateInstances on an instance already shutting down or terminated succeeds.
     "terminate_idempotent": True,
+    # The switches below turn each of these additions off, so that the emulator does
+    # what moto alone does (for the conformance tests' proof that they test something).
+    # DisableImageDeprecation clears DeprecationTime (moto: HTTP 500).
+    "disable_image_deprecation": True,
+    # CreateImage puts a `snapshot` TagSpecification on the image's snapshot (moto: HTTP 500).
+    "create_image_snapshot_tags": True,
+    # CreateImage snapshots the root volume with its encryption and key; CopyImage
+    # encrypts the copy's snapshot as its Encrypted/KmsKeyId ask (moto: unencrypted).
+    "image_snapshot_encryption": True,
+    # SSM DescribeInstanceInformation (moto: HTTP 500).
+    "instance_information": True,
+    # A default VPC is made with its internet gateway and default route (moto: neither).
+    "default_vpc_gateway": True,
+    # SendCommand runs only on the instances it names and refuses unmanaged ones
+    # (moto: runs on every instance of the region).
+    "send_command_targets": True,
+    # SendCommand's CloudWatchOutputConfig kept and shown by ListCommands (moto: dropped).
+    "command_cloudwatch_output": True,
+    # DescribeImageReferences (moto: HTTP 500).
+    "image_references": True,
+    # Regions not opted in to say so in DescribeRegions and refuse every call; the
+    # opted-in ones say "opted-in" (moto: opt-in regions "not-opted-in", yet served).
+    "opt_in_regions": True,
+    # SSM's /aws/service/ami-windows-latest/ parameters and their image (moto: none).
+    "windows_parameters": True,
+    # RunInstances resolves `resolve:ssm:` image ids and refuses an instance type that
+    # cannot run the image's architecture (moto: neither).
+    "run_instances_image_checks": True,
+    # Instance metadata under /bakery-imds/<instance-id>/ (moto: none).
+    "instance_metadata": True,
 }
 
 
@@ -340,8 +370,9 @@ def _create_image(
     _refuse_duplicate_name(self, name)
     snapshot_tags: list[dict[str, str]] = []
     image_specs = []
+    tags_on = SETTINGS.get(self.region_name, "create_image_snapshot_tags")
     for spec in tag_specifications:
-        if spec["ResourceType"] == "snapshot":
+        if spec["ResourceType"] == "snapshot" and tags_on:
             snapshot_tags += spec.get("Tags", [])
         else:
             image_specs.append(spec)
@@ -351,7 +382,8 @@ def _create_image(
     instance = self.get_instance(instance_id)
     mapping = instance.block_device_mapping
     root = mapping.get(instance.root_device_name) or next(iter(mapping.values()), None)
-    if root is not None and getattr(root, "volume_id", None):
+    encryption_on = SETTINGS.get(self.region_name, "image_snapshot_encryption")
+    if root is not None and getattr(root, "volume_id", None) and encryption_on:
         volume = self.get_volume(root.volume_id)
         ami.ebs_snapshot.encrypted = volume.encrypted
         ami.ebs_snapshot.kms_key_id = _key_arn(self.account_id, self.region_name, volume.kms_key_id)
@@ -387,7 +419,8 @@ def _copy_image(self: AmiBackend, *args: Any, **kwargs: Any) -> Ami:
         _refuse_duplicate_name(self, name)
     ami = _original_copy_image(self, *args, **kwargs)
     encrypted, kms_key_id = getattr(_COPYING, "encryption", None) or (False, None)
-    if encrypted or kms_key_id:
+    encryption_on = SETTINGS.get(self.region_name, "image_snapshot_encryption")
+    if (encrypted or kms_key_id) and encryption_on:
         ami.ebs_snapshot.encrypted = True
         ami.ebs_snapshot.kms_key_id = _key_arn(self.account_id, self.region_name, kms_key_id)
     tags = getattr(_COPYING, "tags", None) or {}
@@ -485,6 +518,8 @@ def _resolve_image(self: InstanceResponse) -> None:
     parameter holds (EC2 User Guide, "Use a Systems Manager parameter instead of an AMI
     ID"); an instance type runs only the architectures it supports (RunInstances refuses
     an arm64 AMI on t3, an x86_64 one on t4g)."""
+    if not SETTINGS.get(self.region, "run_instances_image_checks"):
+        return
     image_id = self._get_param("ImageId") or ""
     if image_id.startswith("resolve:ssm:"):
         reference = image_id[len("resolve:ssm:"):]
@@ -680,7 +715,15 @@ def _deprecation_passed(body: dict[str, Any]) -> dict[str, Any]:
     return {"image_id": image_id, "deprecation_time": ami.deprecation_time}
 
 
+def _as_moto(region: str, setting: str, action: str) -> None:
+    """With `setting` off, an action moto lacks answers as moto does (HTTP 500)."""
+    if not SETTINGS.get(region, setting):
+        raise NotImplementedError(f"The {action} action has not been implemented")
+
+
 def disable_image_deprecation(self: AmisResponse) -> ActionResult:
+    # AWS (EC2 API Reference, DisableImageDeprecation): cancels the deprecation.
+    _as_moto(self.region, "disable_image_deprecation", "disable_image_deprecation")
     image_id = self._get_param("ImageId")
     self.error_on_dryrun()
     ami = self.ec2_backend.describe_images(ami_ids=[image_id])[0]
@@ -689,7 +732,11 @@ def disable_image_deprecation(self: AmisResponse) -> ActionResult:
 
 
 def describe_image_references(self: AmisResponse) -> ActionResult:
-    """Instances (not terminated) and launch template versions that use the images."""
+    """Instances (not terminated) and launch template versions that use the images.
+    AWS's default with IncludeAllResourceTypes differs (EC2 User Guide, "Identify your
+    resources referencing specified AMIs"): instances in every state, terminated ones
+    included, the 10 latest versions of a launch template, and SSM parameters."""
+    _as_moto(self.region, "image_references", "describe_image_references")
     image_ids = set(self._get_param("ImageIds", []))
     backend = self.ec2_backend
     prefix = f"arn:aws:ec2:{backend.region_name}:{backend.account_id}"
@@ -935,6 +982,7 @@ def _managed_instances(region: str, account_id: str) -> list[Instance]:
 
 
 def describe_instance_information(self: SimpleSystemManagerResponse) -> ActionResult:
+    _as_moto(self.region, "instance_information", "describe_instance_information")
     wanted: set[str] | None = None
     for key, values in [
         (f.get("key"), f.get("valueSet", []))
@@ -996,7 +1044,15 @@ def _windows_image_id(region: str, name: str) -> str:
 
 def _check_loading_status(self: ParameterDict, key: str) -> None:
     _original_check_loading_status(self, key)
-    if not str(key or "").startswith(WINDOWS_LATEST[:-1]) or self.__dict__.get("_bakery_windows"):
+    if not str(key or "").startswith(WINDOWS_LATEST[:-1]):
+        return
+    if not SETTINGS.get(self.region_name, "windows_parameters"):
+        # As moto: no such parameters (those published while on are withdrawn).
+        if self.__dict__.pop("_bakery_windows", None):
+            for short_name in WINDOWS_IMAGES:
+                dict.pop(self, WINDOWS_LATEST + short_name, None)
+        return
+    if self.__dict__.get("_bakery_windows"):
         return
     self.__dict__["_bakery_windows"] = True
     backend = ec2_backends[self.account_id][self.region_name]
@@ -1045,6 +1101,8 @@ _original_targets = Command._get_instance_ids_from_targets
 
 def _instance_ids_from_targets(self: Command) -> list[str]:
     # moto resolves empty Targets to every instance of the region.
+    if not SETTINGS.get(self.backend_region, "send_command_targets"):
+        return _original_targets(self)
     return _original_targets(self) if self.targets else []
 
 
@@ -1055,8 +1113,9 @@ _original_send_command = SimpleSystemManagerBackend.send_command
 
 def _send_command(self: SimpleSystemManagerBackend, **kwargs: Any) -> Command:
     managed = {i.id for i in _managed_instances(self.region_name, self.account_id)}
+    checked = SETTINGS.get(self.region_name, "send_command_targets")
     for instance_id in kwargs.get("instance_ids") or []:
-        if instance_id not in managed:
+        if instance_id not in managed and checked:
             raise SSMError(
                 "InvalidInstanceId",
                 f"Instances [[{instance_id}]] not in a valid state for account "
@@ -1092,7 +1151,8 @@ _original_command_response_object = Command.response_object
 
 
 def _send_command_response(self: SimpleSystemManagerResponse) -> Any:
-    _SENDING.cloudwatch = self._get_param("CloudWatchOutputConfig")
+    kept = SETTINGS.get(self.region, "command_cloudwatch_output")
+    _SENDING.cloudwatch = self._get_param("CloudWatchOutputConfig") if kept else None
     try:
         return _original_send_command_response(self)
     finally:
@@ -1163,6 +1223,8 @@ def _create_default_vpc(self: VPCBackend) -> VPC:
     # AWS: a default VPC comes with an internet gateway and, in its main route table,
     # a default route to it (moto makes neither).
     vpc = _original_create_default_vpc(self)
+    if not SETTINGS.get(self.region_name, "default_vpc_gateway"):  # type: ignore[attr-defined]
+        return vpc
     igw = self.create_internet_gateway()  # type: ignore[attr-defined]
     self.attach_internet_gateway(igw.id, vpc.id)  # type: ignore[attr-defined]
     for table in self.describe_route_tables(  # type: ignore[attr-defined]
@@ -1217,7 +1279,7 @@ def _describe_regions(self: RegionsAndZonesBackend, region_names: list[str] | No
     regions = []
     for region in _original_describe_regions(self, region_names):
         status = region.opt_in_status
-        if status != "opt-in-not-required":
+        if status != "opt-in-not-required" and SETTINGS.get(region.name, "opt_in_regions"):
             status = "opted-in" if SETTINGS.get(region.name, "opted_in") else "not-opted-in"
         regions.append(Region(region.name, region.endpoint, status))
     return regions
@@ -1426,6 +1488,11 @@ def instance_metadata(path: str, environ: dict[str, Any], start_response: Any) -
     return _text_response(start_response, "404 Not Found", "")
 
 
+def _metadata_served(path: str) -> bool:
+    found = _find_instance(path.partition("/")[0])
+    return bool(SETTINGS.get(found[0] if found else "*", "instance_metadata"))
+
+
 def _discard(response: Any) -> None:
     for _ in response:
         pass
@@ -1450,7 +1517,7 @@ class BakeryEmulator:
             CLIENT_TOKENS.clear()
         if path.startswith(CONTROL_PREFIX):
             return self.control(path[len(CONTROL_PREFIX):], environ, start_response)
-        if path.startswith(IMDS_PREFIX):
+        if path.startswith(IMDS_PREFIX) and _metadata_served(path[len(IMDS_PREFIX):]):
             return instance_metadata(path[len(IMDS_PREFIX):], environ, start_response)
         body = _read_body(environ)
         action = _action_of(environ, body)
@@ -1459,7 +1526,8 @@ class BakeryEmulator:
         if action:
             with self.calls_lock:
                 self.calls[f"{region} {action}"] += 1
-        if action and region != "*" and not SETTINGS.get(region, "opted_in"):
+        if (action and region != "*" and not SETTINGS.get(region, "opted_in")
+                and SETTINGS.get(region, "opt_in_regions")):
             # AWS: a region the account has not opted in to refuses every call.
             return _fault_response(start_response, environ, {
                 "status": 401, "code": "OptInRequired",
