@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -184,13 +186,9 @@ impl Bakery {
         self
     }
 
-    pub fn run(mut self) -> Outcome {
-        let out = self.command.output().expect("bakery runs");
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+    /// Runs bakery to its end (within [`RUN_DEADLINE`]).
+    pub fn run(self) -> Outcome {
+        self.spawn().finish()
     }
 
     /// Runs bakery with stdout and stderr going into a pipe nobody reads any more, as
@@ -216,40 +214,69 @@ impl Bakery {
     pub fn spawn(mut self) -> Running {
         let mut child = self
             .command
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("bakery starts");
-        let stderr = BufReader::new(child.stderr.take().unwrap());
+        // Both pipes are drained by threads of their own: a full one never stalls it.
+        let (lines, stderr) = std::sync::mpsc::channel();
+        let err = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in err.lines().map_while(|l| l.ok()) {
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut out = child.stdout.take().unwrap();
+        let stdout = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        });
         Running {
             child,
             stderr,
+            stdout: Some(stdout),
             seen: String::new(),
+            started: Instant::now(),
         }
     }
 }
 
+/// The longest a test lets one bakery run take; the suite's emulated AWS answers in
+/// seconds, so a run past this hangs.
+pub const RUN_DEADLINE: Duration = Duration::from_secs(10 * 60);
+
 pub struct Running {
     child: Child,
-    stderr: BufReader<std::process::ChildStderr>,
+    stderr: Receiver<String>,
+    stdout: Option<std::thread::JoinHandle<String>>,
     seen: String,
+    started: Instant,
 }
 
 impl Running {
-    /// Reads stderr until a line contains `text`.
+    /// Reads stderr until a line contains `text` (within [`RUN_DEADLINE`] of the start).
     pub fn wait_for_line(&mut self, text: &str) {
-        let mut line = String::new();
         loop {
-            line.clear();
-            let read = self.stderr.read_line(&mut line).unwrap();
-            assert!(
-                read > 0,
-                "bakery ended before printing `{text}`; it printed:\n{}",
-                self.seen
-            );
-            self.seen.push_str(&line);
-            if line.contains(text) {
-                return;
+            let left = RUN_DEADLINE.saturating_sub(self.started.elapsed());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                    if line.contains(text) {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = self.child.kill();
+                    panic!("no `{text}` within {RUN_DEADLINE:?}; it printed:\n{}", self.seen);
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("bakery ended before printing `{text}`; it printed:\n{}", self.seen)
+                }
             }
         }
     }
@@ -263,18 +290,33 @@ impl Running {
         assert!(status.success());
     }
 
+    /// Waits for bakery's end (within [`RUN_DEADLINE`] of its start; past it, bakery is
+    /// killed and the test fails) and returns what it left.
     pub fn finish(mut self) -> Outcome {
-        let mut rest = String::new();
-        self.stderr.read_to_string(&mut rest).unwrap();
-        let mut stdout = String::new();
-        if let Some(mut out) = self.child.stdout.take() {
-            out.read_to_string(&mut stdout).unwrap();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if self.started.elapsed() > RUN_DEADLINE {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let seen = self.stderr.try_iter().collect::<Vec<_>>().join("\n");
+                panic!("bakery still ran after {RUN_DEADLINE:?}:\n{}{seen}", self.seen);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The pipes close with the process (or with its last child holding them).
+        let stdout = self.stdout.take().unwrap().join().unwrap_or_default();
+        let rest: Vec<String> = self.stderr.iter().collect();
+        let mut stderr = std::mem::take(&mut self.seen);
+        for line in rest {
+            stderr.push_str(&line);
+            stderr.push('\n');
         }
-        let status = self.child.wait().unwrap();
         Outcome {
             code: status.code().unwrap_or(-1),
             stdout,
-            stderr: std::mem::take(&mut self.seen) + &rest,
+            stderr,
         }
     }
 }
