@@ -732,17 +732,18 @@ def disable_image_deprecation(self: AmisResponse) -> ActionResult:
 
 
 def describe_image_references(self: AmisResponse) -> ActionResult:
-    """Instances (not terminated) and launch template versions that use the images.
-    AWS's default with IncludeAllResourceTypes differs (EC2 User Guide, "Identify your
-    resources referencing specified AMIs"): instances in every state, terminated ones
-    included, the 10 latest versions of a launch template, and SSM parameters."""
+    """Instances and launch template versions that use the images. As AWS with
+    IncludeAllResourceTypes (EC2 User Guide, "Identify your resources referencing
+    specified AMIs"), instances in every state, terminated ones included. AWS also
+    checks only the 10 latest versions of a launch template, and SSM parameters: not
+    here."""
     _as_moto(self.region, "image_references", "describe_image_references")
     image_ids = set(self._get_param("ImageIds", []))
     backend = self.ec2_backend
     prefix = f"arn:aws:ec2:{backend.region_name}:{backend.account_id}"
     references = []
     for instance in backend.all_instances():
-        if instance.image_id in image_ids and instance.state != "terminated":
+        if instance.image_id in image_ids:
             references.append({"ImageId": instance.image_id, "ResourceType": "ec2:Instance",
                                "Arn": f"{prefix}:instance/{instance.id}"})
     for template in backend.launch_templates.values():

@@ -974,6 +974,20 @@ class ImageReferences(Conformance):
         self.assertEqual(references(image), [("ec2:Instance", instance), ("ec2:LaunchTemplate", template)])
         self.assertEqual(references(unused), [])
 
+    def test_a_terminated_instance_still_references_its_image(self) -> None:
+        ec2 = client("ec2", "ap-northeast-3")
+        image = ec2.create_image(
+            InstanceId=launch(ec2, "ap-northeast-3"), Name=unique("conformance/terminated-user")
+        )["ImageId"]
+        instance = ec2.run_instances(
+            ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1
+        )["Instances"][0]["InstanceId"]
+        ec2.terminate_instances(InstanceIds=[instance])
+        answer = ec2.describe_image_references(ImageIds=[image], IncludeAllResourceTypes=True)
+        self.assertEqual(
+            [r["Arn"].rsplit("/", 1)[-1] for r in answer["ImageReferences"]], [instance]
+        )
+
 
 class RegionOptIn(Conformance):
     """Account Management Reference Guide, "Enable or disable AWS Regions": a Region the
