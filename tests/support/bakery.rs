@@ -4,10 +4,10 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -272,10 +272,16 @@ impl Running {
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = self.child.kill();
-                    panic!("no `{text}` within {RUN_DEADLINE:?}; it printed:\n{}", self.seen);
+                    panic!(
+                        "no `{text}` within {RUN_DEADLINE:?}; it printed:\n{}",
+                        self.seen
+                    );
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    panic!("bakery ended before printing `{text}`; it printed:\n{}", self.seen)
+                    panic!(
+                        "bakery ended before printing `{text}`; it printed:\n{}",
+                        self.seen
+                    )
                 }
             }
         }
@@ -301,7 +307,10 @@ impl Running {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 let seen = self.stderr.try_iter().collect::<Vec<_>>().join("\n");
-                panic!("bakery still ran after {RUN_DEADLINE:?}:\n{}{seen}", self.seen);
+                panic!(
+                    "bakery still ran after {RUN_DEADLINE:?}:\n{}{seen}",
+                    self.seen
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         };

@@ -41,48 +41,23 @@ pub async fn cleanup(
     // Cleanup must finish even when the bake was interrupted: it has its own token,
     // and a second signal ends the process instead.
     let never = CancellationToken::new();
-    let mut kept = Vec::new();
+    let kept = std::sync::Mutex::new(Vec::new());
     let walk = async {
         find_unrecorded(bake, release).await;
-        // Newest first, in the order AWS lets things go: what the sweep found may have
-        // been created before what the ledger recorded (a group before its instance).
+        // In the order AWS lets things go — instances, images, snapshots, groups,
+        // claims — each kind all at once (a termination takes tens of seconds on AWS,
+        // eaten from the grace period before a second signal); what the sweep found
+        // may have been created before what the ledger recorded (a group before its
+        // instance), so the order is by kind, not by age.
         let mut resources = bake.ledger.newest_first();
         resources.sort_by_key(Resource::removal_order);
-        for resource in resources {
-            let keep = keep_builder
-                && matches!(
-                    resource,
-                    Resource::Instance { .. } | Resource::SecurityGroup { .. }
-                );
-            if keep {
-                // So that `bakery cleanup` spares it until its deadline.
-                let mark = BTreeMap::from([(TAG_KEPT.to_string(), "true".to_string())]);
-                if let Err(error) = bake.aws.ec2.tag(&[resource.id().to_string()], &mark).await {
-                    bake.sink.emit(Event::Warning {
-                        message: format!("could not tag {} as kept: {error}", resource.describe()),
-                    });
+        for stage in resources.chunk_by(|a, b| a.removal_order() == b.removal_order()) {
+            let removals = stage.iter().map(|resource| async {
+                if let Some(resource) = clean_one(bake, resource, keep_builder, &never).await {
+                    kept.lock().expect("kept").push(resource);
                 }
-                bake.sink.emit(Event::ResourceKept {
-                    resource: resource.clone(),
-                    reason: kept_reason(bake, &resource),
-                });
-                kept.push(resource);
-                continue;
-            }
-            if let Resource::Snapshot { image, .. } = &resource {
-                let image = Resource::Image {
-                    id: image.clone(),
-                    region: resource.region().to_string(),
-                };
-                if bake.ledger.contains(&image) {
-                    continue; // removed right after its image
-                }
-            }
-            if let Err(error) = remove(bake, &Step::Cleanup, &resource, &never).await {
-                bake.sink.emit(Event::Warning {
-                    message: format!("could not remove {}: {error}", resource.describe()),
-                });
-            }
+            });
+            futures_util::future::join_all(removals).await;
         }
     };
     if tokio::time::timeout(bake.deadlines.cleanup, walk)
@@ -96,6 +71,7 @@ pub async fn cleanup(
             ),
         });
     }
+    let kept = kept.into_inner().expect("kept");
     let leaked: Vec<Resource> = bake
         .ledger
         .newest_first()
@@ -106,6 +82,49 @@ pub async fn cleanup(
         leaked: leaked.clone(),
     });
     (kept, leaked)
+}
+
+/// Removes one resource of the ledger, or keeps it (`--keep-on-failure`'s builder and
+/// group, tagged so that `bakery cleanup` spares them): the resource kept, if so.
+async fn clean_one(
+    bake: &Bake<'_>,
+    resource: &Resource,
+    keep_builder: bool,
+    never: &CancellationToken,
+) -> Option<Resource> {
+    let keep = keep_builder
+        && matches!(
+            resource,
+            Resource::Instance { .. } | Resource::SecurityGroup { .. }
+        );
+    if keep {
+        let mark = BTreeMap::from([(TAG_KEPT.to_string(), "true".to_string())]);
+        if let Err(error) = bake.aws.ec2.tag(&[resource.id().to_string()], &mark).await {
+            bake.sink.emit(Event::Warning {
+                message: format!("could not tag {} as kept: {error}", resource.describe()),
+            });
+        }
+        bake.sink.emit(Event::ResourceKept {
+            resource: resource.clone(),
+            reason: kept_reason(bake, resource),
+        });
+        return Some(resource.clone());
+    }
+    if let Resource::Snapshot { image, .. } = resource {
+        let image = Resource::Image {
+            id: image.clone(),
+            region: resource.region().to_string(),
+        };
+        if bake.ledger.contains(&image) {
+            return None; // removed right after its image
+        }
+    }
+    if let Err(error) = remove(bake, &Step::Cleanup, resource, never).await {
+        bake.sink.emit(Event::Warning {
+            message: format!("could not remove {}: {error}", resource.describe()),
+        });
+    }
+    None
 }
 
 /// Resources of this bake whose create call was carried out but not recorded (an

@@ -392,6 +392,15 @@ pub async fn find(regions: &[Aws]) -> Result<Sweep> {
         bakes.extend(self::bakes(aws, &now).await?);
     }
     let mut sweep = judge_listed(listed, &mut bakes, &now);
+    // A bake that ended between the listing and the claims removed its own: what is
+    // still there is listed again.
+    if !sweep.leftovers.is_empty() {
+        let mut still = Vec::new();
+        for aws in regions {
+            still.extend(tagged(aws).await?.into_iter().map(|t| t.resource));
+        }
+        sweep.leftovers.retain(|l| still.contains(&l.resource));
+    }
     for aws in regions {
         sweep.leftovers.extend(half_made(aws, &bakes).await?);
         sweep
@@ -563,67 +572,84 @@ pub struct Spared {
     pub why: String,
 }
 
-/// Removes the leftovers, claims last everywhere (while anything of a bake is left, its
-/// claim is what lets the next cleanup find it). Each removal is preceded by a fresh
-/// read of its owner; once anything of a bake is spared or cannot be removed, the rest
-/// of that bake stays for the next cleanup.
+/// Removes the leftovers in the order AWS lets things go — instances, images,
+/// snapshots, groups, claims last everywhere (while anything of a bake is left, its
+/// claim is what lets the next cleanup find it) — each kind all at once. Each removal
+/// is preceded by a fresh read of its owner; once anything of a bake is spared or
+/// cannot be removed, the rest of that bake stays for the next cleanup.
 pub async fn remove(regions: &[Aws], leftovers: &[Leftover], sink: &dyn EventSink) -> Removal {
-    let cancel = CancellationToken::new();
-    let deadlines = Deadlines::default();
-    let mut removal = Removal::default();
-    let (claims, others): (Vec<&Leftover>, Vec<&Leftover>) = leftovers
-        .iter()
-        .partition(|l| matches!(l.resource, Resource::Claim { .. }));
-    for leftover in others.into_iter().chain(claims) {
-        let held_back = removal
-            .spared
-            .iter()
-            .chain(&removal.failed)
-            .any(|s| s.leftover.bake_id == leftover.bake_id);
-        let checked = match held_back {
-            true => Ok(Check::Spared(
-                "another resource of its bake was not removed".to_string(),
-            )),
-            false => check_again(regions, leftover).await,
+    let removal = std::sync::Mutex::new(Removal::default());
+    let mut ordered: Vec<&Leftover> = leftovers.iter().collect();
+    ordered.sort_by_key(|l| l.resource.removal_order());
+    for stage in ordered.chunk_by(|a, b| a.resource.removal_order() == b.resource.removal_order()) {
+        let held_back: BTreeSet<String> = {
+            let removal = removal.lock().expect("removal");
+            let not_removed = removal.spared.iter().chain(&removal.failed);
+            not_removed.map(|s| s.leftover.bake_id.clone()).collect()
         };
-        let lock = match checked {
-            Ok(Check::Gone { lock }) => lock,
-            Ok(Check::Spared(why)) => {
-                let leftover = leftover.clone();
-                removal.spared.push(Spared { leftover, why });
-                continue;
+        let removals = stage.iter().map(|leftover| async {
+            let held = held_back.contains(&leftover.bake_id);
+            let outcome = remove_one(regions, leftover, held, sink).await;
+            let mut removal = removal.lock().expect("removal");
+            match outcome {
+                Removed::Gone => {}
+                Removed::Spared(why) => removal.spared.push(Spared {
+                    leftover: (*leftover).clone(),
+                    why,
+                }),
+                Removed::Failed(why) => removal.failed.push(Spared {
+                    leftover: (*leftover).clone(),
+                    why,
+                }),
             }
-            Err(error) => {
-                let leftover = leftover.clone();
-                let why = error.to_string();
-                removal.failed.push(Spared { leftover, why });
-                continue;
-            }
-        };
-        let aws = regions[0].in_region(leftover.resource.region());
-        let remover = Remover {
-            aws: &aws,
-            sink,
-            cancel: &cancel,
-            deadlines: &deadlines,
-        };
-        match remover.remove(&Step::Cleanup, &leftover.resource).await {
-            Ok(()) => {
-                sink.emit(Event::ResourceRemoved {
-                    step: Step::Cleanup,
-                    resource: leftover.resource.clone(),
-                });
-                if let (Resource::Claim { .. }, Some(lock)) = (&leftover.resource, lock) {
-                    lock::remove_file_of(&lock);
-                }
-            }
-            Err(error) => removal.failed.push(Spared {
-                leftover: leftover.clone(),
-                why: error.to_string(),
-            }),
-        }
+        });
+        futures_util::future::join_all(removals).await;
     }
-    removal
+    removal.into_inner().expect("removal")
+}
+
+/// What became of one leftover.
+enum Removed {
+    Gone,
+    Spared(String),
+    Failed(String),
+}
+
+/// Removes one leftover after a second look at its owner; `held_back` when another
+/// resource of its bake was not removed.
+async fn remove_one(
+    regions: &[Aws],
+    leftover: &Leftover,
+    held_back: bool,
+    sink: &dyn EventSink,
+) -> Removed {
+    if held_back {
+        return Removed::Spared("another resource of its bake was not removed".into());
+    }
+    let lock = match check_again(regions, leftover).await {
+        Ok(Check::Gone { lock }) => lock,
+        Ok(Check::Spared(why)) => return Removed::Spared(why),
+        Err(error) => return Removed::Failed(error.to_string()),
+    };
+    let aws = regions[0].in_region(leftover.resource.region());
+    let (cancel, deadlines) = (CancellationToken::new(), Deadlines::default());
+    let remover = Remover {
+        aws: &aws,
+        sink,
+        cancel: &cancel,
+        deadlines: &deadlines,
+    };
+    if let Err(error) = remover.remove(&Step::Cleanup, &leftover.resource).await {
+        return Removed::Failed(error.to_string());
+    }
+    sink.emit(Event::ResourceRemoved {
+        step: Step::Cleanup,
+        resource: leftover.resource.clone(),
+    });
+    if let (Resource::Claim { .. }, Some(lock)) = (&leftover.resource, lock) {
+        lock::remove_file_of(&lock);
+    }
+    Removed::Gone
 }
 
 /// What a second look at a leftover's owner says.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::catalog::{self, release_images};
-use super::claim::{self, RunLease};
+use super::claim::{self, ReleaseRecord, RunLease};
 use super::lock::RunLock;
 use crate::aws::ec2::{CopyOf, ImageInfo};
 use crate::aws::{signal, Aws};
@@ -281,9 +281,9 @@ pub fn copies_done_by(now: SystemTime) -> SystemTime {
     now + Deadlines::default().image_available + Duration::from_secs(5 * 60)
 }
 
-/// `bakery distribute`: copies an existing release — each of its architectures —
-/// from this region to the destinations that do not have it yet, and adds the copies
-/// to the release's record.
+/// `bakery distribute`: copies an existing release — each of its architectures, all
+/// at once (each copy waits minutes on AWS) — from this region to the destinations
+/// that do not have it yet, and adds the copies to the release's record.
 pub async fn complete(
     aws: &Aws,
     release: &Release,
@@ -292,6 +292,37 @@ pub async fn complete(
     sink: &dyn EventSink,
 ) -> Result<Vec<RegionOutcome>> {
     let run = new_run_id(SystemTime::now());
+    let sources = available_sources(aws, release).await?;
+    let channels = catalog::channels(aws, &release.role).await?;
+    let lock = RunLock::take(&run);
+    let mut record = leased_record(aws, release, &run, lock.as_ref()).await?;
+    let never = CancellationToken::new();
+    let copies = sources.iter().map(|source| {
+        let how = Distribution {
+            run: &run,
+            deprecate_at: deprecation_of(source),
+            jobs,
+        };
+        let never = &never;
+        async move { distribute(aws, source, destinations, how, sink, never).await }
+    });
+    let copied = futures_util::future::join_all(copies).await;
+    let mut all = Vec::new();
+    for (source, outcomes) in sources.iter().zip(copied) {
+        point_channels(aws, release, &channels, source, &outcomes).await?;
+        if let Some(record) = &mut record {
+            record_copies(record, source, &outcomes);
+        }
+        all.extend(outcomes);
+    }
+    if let Some(record) = &record {
+        claim::write_everywhere(aws, release, record).await?;
+    }
+    Ok(all)
+}
+
+/// The release's available images in this region, one per architecture.
+async fn available_sources(aws: &Aws, release: &Release) -> Result<Vec<ImageInfo>> {
     let sources: Vec<ImageInfo> = release_images(aws, release)
         .await?
         .into_iter()
@@ -304,73 +335,78 @@ pub async fn complete(
         ))
         .with_hint("distribute from the region it was baked in (--region)"));
     }
-    let channels = catalog::channels(aws, &release.role).await?;
-    // The record says who copies, until when, and by which lock: `bakery cleanup`
-    // spares the copies while this run lives, and takes them once it is gone.
-    let lock = RunLock::take(&run);
+    Ok(sources)
+}
+
+/// The release's record, once it says who copies, until when, and by which lock:
+/// `bakery cleanup` spares the copies while this run lives, and takes them once it is
+/// gone. The record returned is the one to write back at the end, without that note.
+async fn leased_record(
+    aws: &Aws,
+    release: &Release,
+    run: &str,
+    lock: Option<&RunLock>,
+) -> Result<Option<ReleaseRecord>> {
     let mut record = claim::read(aws, release).await?;
     if let Some(record) = &mut record {
         let until = copies_done_by(SystemTime::now());
-        let note = lock.as_ref().map(RunLock::note);
-        record.distributing = Some(RunLease::new(&run, until, note));
+        record.distributing = Some(RunLease::new(run, until, lock.map(RunLock::note)));
         claim::write_everywhere(aws, release, record).await?;
         record.distributing = None;
     }
-    let mut all = Vec::new();
-    for source in &sources {
-        let deprecate_at = source
-            .deprecation_time
-            .as_deref()
-            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
-            .unwrap_or_else(|| SystemTime::now() + DEFAULT_DEPRECATE_AFTER);
-        let never = CancellationToken::new();
-        let how = Distribution {
-            run: &run,
-            deprecate_at,
-            jobs,
+    Ok(record)
+}
+
+/// When a source's copies are deprecated: as the source is.
+fn deprecation_of(source: &ImageInfo) -> SystemTime {
+    source
+        .deprecation_time
+        .as_deref()
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+        .unwrap_or_else(|| SystemTime::now() + DEFAULT_DEPRECATE_AFTER)
+}
+
+/// The channels that name `source` here name its copies in the regions it now reaches.
+async fn point_channels(
+    aws: &Aws,
+    release: &Release,
+    channels: &std::collections::BTreeMap<String, String>,
+    source: &ImageInfo,
+    outcomes: &[RegionOutcome],
+) -> Result<()> {
+    let description = format!("bakery: channel of {}", release.role);
+    for (channel, _) in channels.iter().filter(|(_, image)| **image == source.id) {
+        let parameter = Release::channel_parameter(&release.role, channel);
+        for outcome in outcomes {
+            if let Some(copy) = &outcome.image_id {
+                aws.in_region(&outcome.region)
+                    .ssm
+                    .point_image_parameter(&parameter, copy, &description)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The copies of `source`, in the record: under its architecture, and in `images` when
+/// the source is there (records made before releases had several architectures have
+/// `images` only).
+fn record_copies(record: &mut ReleaseRecord, source: &ImageInfo, outcomes: &[RegionOutcome]) {
+    let arch = source.architecture.as_deref().and_then(Arch::of_ec2);
+    for outcome in outcomes {
+        let Some(image_id) = &outcome.image_id else {
+            continue;
         };
-        let outcomes = distribute(aws, source, destinations, how, sink, &never).await;
-        // The channels that name the image here name its copies in the regions it
-        // now reaches.
-        let description = format!("bakery: channel of {}", release.role);
-        for (channel, image_id) in &channels {
-            if *image_id != source.id {
-                continue;
-            }
-            let parameter = Release::channel_parameter(&release.role, channel);
-            for outcome in &outcomes {
-                if let Some(copy) = &outcome.image_id {
-                    aws.in_region(&outcome.region)
-                        .ssm
-                        .point_image_parameter(&parameter, copy, &description)
-                        .await?;
-                }
-            }
+        let region = outcome.region.clone();
+        if record.images.values().any(|id| *id == source.id) {
+            record.images.insert(region.clone(), image_id.clone());
         }
-        if let Some(record) = &mut record {
-            let arch = source.architecture.as_deref().and_then(Arch::of_ec2);
-            for outcome in &outcomes {
-                let Some(image_id) = &outcome.image_id else {
-                    continue;
-                };
-                let region = outcome.region.clone();
-                if record.images.values().any(|id| *id == source.id) {
-                    record.images.insert(region.clone(), image_id.clone());
-                }
-                // Records made before releases had several architectures have
-                // `images` only.
-                if let Some(arch) = arch.filter(|_| !record.architectures.is_empty()) {
-                    let regions = record.architectures.entry(arch).or_default();
-                    regions.insert(region, image_id.clone());
-                }
-            }
+        if let Some(arch) = arch.filter(|_| !record.architectures.is_empty()) {
+            let regions = record.architectures.entry(arch).or_default();
+            regions.insert(region, image_id.clone());
         }
-        all.extend(outcomes);
     }
-    if let Some(record) = &record {
-        claim::write_everywhere(aws, release, record).await?;
-    }
-    Ok(all)
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 //! asks a process table: a pid means nothing outside its own namespace.
 
 use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +32,9 @@ pub enum LockProbe {
     Unseen,
 }
 
-/// The lock a run holds while it lives; the file goes when it is dropped.
+/// The lock a run holds while it lives. The file stays once the run ends, free: that
+/// is how cleanup knows a run that recorded its release has ended; files of runs that
+/// ended a day ago go when a later run takes its lock.
 #[derive(Debug)]
 pub struct RunLock {
     // Held open: closing it (or the process ending) releases the lock.
@@ -52,6 +53,7 @@ impl RunLock {
         if run.is_empty() || !run.chars().all(safe) {
             return None;
         }
+        sweep_stale(&std::env::temp_dir());
         let path = std::env::temp_dir().join(format!("bakery-run-{run}.lock"));
         let file = OpenOptions::new()
             .write(true)
@@ -79,9 +81,28 @@ impl RunLock {
     }
 }
 
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(PathBuf::from(&self.note.path));
+/// How long the lock file of an ended run stays: far past any lease of its record.
+const STALE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes the lock files in `dir` that are older than [`STALE`] and free.
+fn sweep_stale(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with("bakery-run-") && name.ends_with(".lock")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > STALE));
+        let free = old && File::open(entry.path()).is_ok_and(|f| f.try_lock().is_ok());
+        if free {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -150,7 +171,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_held_lock_says_held_and_a_dropped_one_leaves_nothing() {
+    fn a_held_lock_says_held_and_an_ended_run_s_lock_is_free() {
         let run = format!("lock-test-{}", std::process::id());
         let Some(lock) = RunLock::take(&run) else {
             return; // no /proc here: the lease decides alone
@@ -159,8 +180,9 @@ mod tests {
         assert_eq!(probe(&note), LockProbe::Held, "held by this process");
         assert!(RunLock::take(&run).is_none(), "one run, one lock");
         drop(lock);
-        assert!(!std::path::Path::new(&note.path).exists());
-        assert_eq!(probe(&note), LockProbe::Unseen, "the file went with it");
+        assert_eq!(probe(&note), LockProbe::Free, "the run has ended");
+        remove_file_of(&note);
+        assert_eq!(probe(&note), LockProbe::Unseen);
     }
 
     #[test]

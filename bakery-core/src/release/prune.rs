@@ -77,8 +77,15 @@ async fn users_of(aws: &Aws, image_id: &str) -> Result<Vec<String>> {
     // every state, terminated ones included (EC2 User Guide, "Identify your resources
     // referencing specified AMIs"), so a gate's test instance would keep a release in
     // use for as long as EC2 still lists it.
-    let references = aws.ec2.image_references(image_id).await?.unwrap_or_default();
-    for arn in references.into_iter().filter(|arn| !arn.contains(":instance/")) {
+    let references = aws
+        .ec2
+        .image_references(image_id)
+        .await?
+        .unwrap_or_default();
+    for arn in references
+        .into_iter()
+        .filter(|arn| !arn.contains(":instance/"))
+    {
         let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
         if !users.contains(&id) {
             users.push(id);
