@@ -109,6 +109,8 @@ DEFAULTS: dict[str, Any] = {
     "image_parameters_checked": True,
     # TerminateInstances on an instance already shutting down or terminated succeeds.
     "terminate_idempotent": True,
+    # Parameter Store's default throughput: 40 transactions a second per region.
+    "parameter_store_meter": True,
     # The switches below turn each of these additions off, so that the emulator does
     # what moto alone does (for the conformance tests' proof that they test something).
     # DisableImageDeprecation clears DeprecationTime (moto: HTTP 500).
@@ -1379,6 +1381,38 @@ class RequestMeter:
 
 METER = RequestMeter()
 
+# AWS (Systems Manager User Guide, "Changing Parameter Store throughput"; Service
+# Quotas, Parameter Store "Max throughput (transactions per second)"; the throughput
+# note of the API Reference's GetParameter and PutParameter): by default GetParameter,
+# GetParameters, GetParametersByPath and PutParameter share 40 transactions a second per
+# account and region; past them, ThrottlingException "Rate exceeded".
+# `parameter_store_meter` switches it on for a region (on by default).
+PARAMETER_STORE_ACTIONS = {"GetParameter", "GetParameters", "GetParametersByPath", "PutParameter"}
+PARAMETER_STORE_TPS = 40
+
+
+class ParameterStoreMeter:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, region: str) -> bool:
+        size = rate = float(PARAMETER_STORE_TPS)
+        now = time.monotonic()
+        with self.lock:
+            tokens, then = self.buckets.get(region, (size, now))
+            tokens = min(size, tokens + (now - then) * rate)
+            allowed = tokens >= 1.0
+            self.buckets[region] = (tokens - 1.0 if allowed else tokens, now)
+            return allowed
+
+    def clear(self) -> None:
+        with self.lock:
+            self.buckets.clear()
+
+
+PARAMETER_STORE_METER = ParameterStoreMeter()
+
 SCOPE_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
 
 
@@ -1539,6 +1573,11 @@ class BakeryEmulator:
             return _fault_response(start_response, environ, {
                 "status": 503, "code": "RequestLimitExceeded",
                 "message": "Request limit exceeded."})
+        throughput = (action in PARAMETER_STORE_ACTIONS and service == "ssm"
+                      and SETTINGS.get(region, "parameter_store_meter"))
+        if throughput and not PARAMETER_STORE_METER.take(region):
+            return _fault_response(start_response, environ, {
+                "status": 400, "code": "ThrottlingException", "message": "Rate exceeded"})
         if action and SETTINGS.faults:
             fault = SETTINGS.take_fault(action, service, region)
             if fault and fault.get("delay_seconds"):
@@ -1572,6 +1611,7 @@ class BakeryEmulator:
             if what == "reset" and method == "POST":
                 SETTINGS.reset()
                 METER.clear()
+                PARAMETER_STORE_METER.clear()
                 with self.calls_lock:
                     self.calls.clear()
                 return _json_response(start_response, "200 OK", {"reset": True})

@@ -453,6 +453,38 @@ class RequestThrottling(Conformance):
         ec2.run_instances(**run)
 
 
+class ParameterStoreThroughput(Conformance):
+    """Systems Manager User Guide, "Changing Parameter Store throughput", and the
+    service's quotas: by default GetParameter, GetParameters, GetParametersByPath and
+    PutParameter share 40 transactions a second per account and Region; past them a
+    request is refused with ThrottlingException."""
+
+    behaviour = "parameter_store_meter"
+    regions = ("ca-central-1",)
+
+    def test_a_burst_past_forty_a_second_is_throttled_and_the_throughput_returns(self) -> None:
+        ssm = client("ssm", "ca-central-1")
+        name = f"/conformance/{unique('throughput')}"
+        ssm.put_parameter(Name=name, Value="v", Type="String")
+        time.sleep(1.1)
+
+        def read(_: int) -> str:
+            try:
+                ssm.get_parameter(Name=name)
+                return "read"
+            except ClientError as error:
+                return str(error.response["Error"]["Code"])
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(read, range(120)))
+
+        self.assertGreaterEqual(answers.count("read"), 40, answers)
+        self.assertIn("ThrottlingException", answers)
+        self.assertEqual(answers.count("read") + answers.count("ThrottlingException"), 120)
+        time.sleep(1.1)
+        ssm.get_parameter(Name=name)
+
+
 class CommandOutputLimits(Conformance):
     """SSM API Reference, GetCommandInvocation: StandardOutputContent is "the first
     24,000 characters written by the plugin to stdout" (StandardErrorContent: 8,000)."""
