@@ -887,6 +887,23 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
             aws.bakery().args(["test", "no-such-role", "1.0.0"]),
             "recipe folder `no-such-role` not found",
         ),
+        Case::new(
+            "a bake without a version names both ways to give one",
+            aws.bakery().args(["bake"]).arg_path(recipe.path()),
+            "<--version <VERSION>|--bump <BUMP>>",
+        ),
+        Case::new(
+            "a manifest path that is a folder",
+            aws.bakery()
+                .bake(recipe.path(), "1.0.1")
+                .args(["--manifest", "/tmp"]),
+            "--manifest /tmp: is a folder; --manifest names the file bakery writes",
+        ),
+        Case::new(
+            "the releases of a role that has none",
+            aws.bakery().args(["releases", "bse"]),
+            "bse has no release in eu-south-2",
+        ),
     ];
     aws.emulate(
         json!({ "faults": [{ "action": "RunInstances", "times": 1, "status": 400,

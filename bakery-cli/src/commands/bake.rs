@@ -25,6 +25,7 @@ use crate::output::{errln, outln, print_error, print_json, Output};
 use crate::render::{Renderer, RoleEvents, Style};
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("release_version").required(true).multiple(false))]
 pub struct Args {
     /// The recipe folder, e.g. recipes/base (with --all: the folder of recipe folders).
     pub recipe: PathBuf,
@@ -48,10 +49,10 @@ pub struct Args {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: u16,
     /// The release version, semver X.Y.Z or X.Y.Z-pre (e.g. 2.4.0, 2.5.0-rc.1).
-    #[arg(long, required_unless_present = "bump", conflicts_with = "bump")]
+    #[arg(long, group = "release_version")]
     version: Option<String>,
     /// Release the next version after the role's newest release in the region.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, group = "release_version")]
     bump: Option<BumpArg>,
     /// With --bump: a pre-release NAME.N (`--bump minor --pre rc` after 1.4.2 gives 1.5.0-rc.1).
     #[arg(long, value_name = "NAME", requires = "bump")]

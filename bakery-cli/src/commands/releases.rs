@@ -2,6 +2,8 @@
 //! with their channels; a channel that names different releases in different regions
 //! is reported.
 
+use bakery_core::aws::Aws;
+use bakery_core::fleet::outdated;
 use bakery_core::model::time::utc_seconds;
 use bakery_core::model::RoleName;
 use bakery_core::release::{catalog, channels};
@@ -9,7 +11,7 @@ use bakery_core::Error;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::output::{fail, outln, print_json, warn_split, Output};
+use crate::output::{fail, print_json, warn_split, Output};
 use crate::table;
 
 #[derive(clap::Args)]
@@ -23,13 +25,30 @@ pub struct Args {
     regions: Vec<String>,
 }
 
+/// The error for a role without releases where it was looked for: the roles that have.
+async fn no_such_role(aws: &Aws, role: &RoleName, searched: &[Aws]) -> Error {
+    let regions: Vec<&str> = searched.iter().map(|a| a.region.as_str()).collect();
+    let error = Error::input(format!("{role} has no release in {}", regions.join(", ")));
+    match outdated::roles_in(aws).await {
+        Ok(roles) if !roles.is_empty() => {
+            let roles: Vec<String> = roles.iter().map(ToString::to_string).collect();
+            error.with_hint(format!("Roles with releases here: {}.", roles.join(", ")))
+        }
+        _ => error.with_hint("no role has a release here yet: bake one (bakery bake)"),
+    }
+}
+
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let listed = async {
         let role = RoleName::parse(&args.role).map_err(Error::input)?;
         let regions = context.regions(&args.regions);
         let aws = context.reach(&regions).await?;
-        let regions = catalog::everywhere(&aws, &role, &regions).await?;
-        catalog::list_everywhere(&regions, &role).await
+        let everywhere = catalog::everywhere(&aws, &role, &regions).await?;
+        let releases = catalog::list_everywhere(&everywhere, &role).await?;
+        if releases.is_empty() {
+            return Err(no_such_role(&aws, &role, &everywhere).await);
+        }
+        Ok(releases)
     };
     let releases = match listed.await {
         Ok(releases) => releases,
@@ -45,10 +64,6 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             "releases": releases,
             "channel_splits": splits,
         }));
-        return Exit::Success;
-    }
-    if releases.is_empty() {
-        outln!("no releases of {}", args.role);
         return Exit::Success;
     }
     let mut listing = table::new(&[

@@ -55,6 +55,14 @@ impl ManifestFile {
                     folder.display()
                 )));
         }
+        if path.is_dir() {
+            return Err(manifest
+                .problem("is a folder; --manifest names the file bakery writes".into())
+                .with_hint(format!(
+                    "e.g. --manifest {}",
+                    path.join("manifest.json").display()
+                )));
+        }
         manifest.read()?;
         let probe = manifest.scratch_file();
         std::fs::write(&probe, b"")
