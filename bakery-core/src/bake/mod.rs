@@ -98,13 +98,39 @@ async fn chain(
     siblings: &CancellationToken,
     facts: &mut Facts,
 ) -> Result<(), Failure> {
-    let plan = bake.plan;
     let chosen = bake
         .step(Step::CheckRelease, release::check(bake, facts))
         .await?;
-    let (chosen_release, created_by) = (chosen.release.clone(), chosen.created_by.clone());
-    // `--if-changed` resolved the base already: the bake is made on the base it compared.
-    let mut compared_base = Vec::new();
+    let Some(compared) = compare(bake, builds, facts).await? else {
+        return Ok(()); // unchanged: nothing to bake
+    };
+    let (release, created_by) = (chosen.release.clone(), chosen.created_by.clone());
+    let claimed = claim_and_resolve(bake, builds, siblings, (chosen, compared), facts);
+    let (claimed, bases) = claimed.await?;
+    facts.base_images = builds
+        .iter()
+        .zip(&bases)
+        .map(|(build, base)| (build.plan.arch, base.image.id.clone()))
+        .collect();
+    facts.base_release = bases[0].release.as_ref().map(ToString::to_string);
+    bake.optional(Step::CheckSecrets, checks::secrets(bake))
+        .await?;
+    match claimed {
+        None => check_only(bake, builds, siblings, &release, &bases).await,
+        Some((claim, network)) => {
+            let made = (&claim, network, created_by);
+            make_and_publish(bake, builds, siblings, made, &bases, facts).await
+        }
+    }
+}
+
+/// `--if-changed`: None when the newest release has this bake's inputs (the facts then
+/// name it), else the bases it compared (none without `--if-changed`).
+async fn compare(
+    bake: &Bake<'_>,
+    builds: &[Bake<'_>],
+    facts: &mut Facts,
+) -> Result<Option<Vec<base::Base>>, Failure> {
     match bake
         .optional(Step::CheckChanged, changes::check(bake, builds))
         .await?
@@ -112,30 +138,38 @@ async fn chain(
         Some(Checked::Unchanged(unchanged)) => {
             facts.inputs = Some(unchanged.inputs.clone());
             facts.unchanged = Some(unchanged);
-            return Ok(());
+            Ok(None)
         }
-        Some(Checked::Changed(bases)) => compared_base = bases,
-        None => {}
+        Some(Checked::Changed(bases)) => Ok(Some(bases)),
+        None => Ok(Some(Vec::new())),
     }
-    // The builder's network is decided before the claim: a subnet the builder could
-    // not use is refused before anything exists (a dry run checks it at check-launch).
-    // The bases are looked up meanwhile: neither needs the other.
+}
+
+/// The claim (none in a dry run) and each build's base, at once: neither needs the
+/// other. The builder's network is decided before the claim: a subnet the builder could
+/// not use is refused before anything exists (a dry run checks it at check-launch). A
+/// base `--if-changed` resolved already is the one the bake is made on.
+async fn claim_and_resolve(
+    bake: &Bake<'_>,
+    builds: &[Bake<'_>],
+    siblings: &CancellationToken,
+    (chosen, compared): (release::Chosen, Vec<base::Base>),
+    facts: &mut Facts,
+) -> Result<(Option<(release::Claim, builder::Network)>, Vec<base::Base>), Failure> {
     let claim = async {
-        match plan.dry_run {
-            true => Ok(None),
-            false => bake
-                .step(Step::Claim, async {
-                    let network = builder::network(bake).await?;
-                    let claim = release::claim(bake, chosen, facts).await?;
-                    Ok((claim, network))
-                })
-                .await
-                .map(Some),
+        if bake.plan.dry_run {
+            return Ok(None);
         }
+        let claim = async {
+            let network = builder::network(bake).await?;
+            let claim = release::claim(bake, chosen, facts).await?;
+            Ok((claim, network))
+        };
+        bake.step(Step::Claim, claim).await.map(Some)
     };
-    let mut compared_base = compared_base.into_iter();
+    let mut compared = compared.into_iter();
     let resolve = builds.iter().map(|build| {
-        let compared = compared_base.next();
+        let compared = compared.next();
         let resolve = async move {
             match compared {
                 Some(base) => Ok(base),
@@ -145,45 +179,55 @@ async fn chain(
         build.step(Step::ResolveBase, resolve)
     });
     let (claimed, bases) = tokio::join!(claim, all_or_none(siblings, resolve));
-    let (claimed, bases) = (claimed?, bases?);
-    facts.base_images = builds
-        .iter()
-        .zip(&bases)
-        .map(|(build, base)| (build.plan.arch, base.image.id.clone()))
-        .collect();
-    facts.base_release = bases[0].release.as_ref().map(ToString::to_string);
-    bake.optional(Step::CheckSecrets, checks::secrets(bake))
-        .await?;
-    let Some((claim, network)) = claimed else {
-        // A dry run checks what the bake would create, and creates nothing.
-        let launches = builds.iter().zip(&bases).map(|(build, base)| {
-            build.step(
-                Step::CheckLaunch,
-                checks::launch(build, &chosen_release, &base.image),
-            )
-        });
-        all_or_none(siblings, launches).await?;
-        bake.optional(
-            Step::CheckDistribute,
-            checks::distribute(bake, &bases[0].image),
+    Ok((claimed?, bases?))
+}
+
+/// A dry run checks what the bake would create, and creates nothing.
+async fn check_only(
+    bake: &Bake<'_>,
+    builds: &[Bake<'_>],
+    siblings: &CancellationToken,
+    release: &Release,
+    bases: &[base::Base],
+) -> Result<(), Failure> {
+    let launches = builds.iter().zip(bases).map(|(build, base)| {
+        build.step(
+            Step::CheckLaunch,
+            checks::launch(build, release, &base.image),
         )
-        .await?;
-        return Ok(());
-    };
+    });
+    all_or_none(siblings, launches).await?;
+    bake.optional(
+        Step::CheckDistribute,
+        checks::distribute(bake, &bases[0].image),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Each build's image under the claim's lease, then, while the builders terminate
+/// (an available image no longer needs its builder: its snapshots are resources of
+/// their own, which the builder's termination and its root volume's deletion do not
+/// touch — EC2 User Guide, "Create an Amazon EBS-backed AMI" and "How instance
+/// termination works"), the gate, record, copies — CopyImage takes a source once it
+/// is `available` (API reference, CopyImage) — sharing and channels. The bake ends
+/// once the builders are gone. The test instance shares the builder's group, which
+/// then goes with the test instance.
+async fn make_and_publish(
+    bake: &Bake<'_>,
+    builds: &[Bake<'_>],
+    siblings: &CancellationToken,
+    (claim, network, created_by): (&release::Claim, builder::Network, String),
+    bases: &[base::Base],
+    facts: &mut Facts,
+) -> Result<(), Failure> {
     let makes = builds
         .iter()
-        .zip(&bases)
-        .map(|(build, base)| make(build, &claim, network.clone(), base, created_by.clone()));
-    let made = lease::held_while(bake, &claim, all_or_none(siblings, makes)).await?;
+        .zip(bases)
+        .map(|(build, base)| make(build, claim, network.clone(), base, created_by.clone()));
+    let made = lease::held_while(bake, claim, all_or_none(siblings, makes)).await?;
     facts.inputs = Some(made[0].inputs.clone());
-    // An available image no longer needs its builder: its snapshots are resources of
-    // their own, which the builder's termination (and its root volume's deletion) does
-    // not touch (EC2 User Guide, "Create an Amazon EBS-backed AMI" and "How instance
-    // termination works"). So the builder goes while the image is tested, recorded,
-    // copied — CopyImage takes a source once it is `available` (API reference,
-    // CopyImage) — and promoted; the bake ends once it is gone. The test instance
-    // shares the builder's group, which then goes with the test instance.
-    let gated = plan.test.is_some();
+    let gated = bake.plan.test.is_some();
     let terminate = builds.iter().zip(&made).map(|(build, made)| {
         build.step(
             Step::Terminate,
@@ -191,7 +235,7 @@ async fn chain(
         )
     });
     let terminate = futures_util::future::join_all(terminate);
-    let publish = after_the_images(bake, builds, siblings, &claim, &made, facts);
+    let publish = after_the_images(bake, builds, siblings, claim, &made, facts);
     let (terminated, published) = tokio::join!(terminate, publish);
     published?;
     terminated
