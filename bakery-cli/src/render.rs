@@ -280,8 +280,18 @@ fn describe(event: &Event) -> Option<String> {
             release,
             region,
             recipe,
+            environment,
+            copies_to,
         } => {
-            format!("baking {release} in {region} from {recipe} (bake {bake_id})")
+            let env = environment.as_ref().map_or_else(
+                || "no environment".to_string(),
+                |e| format!("environment {e}"),
+            );
+            let copies = match copies_to.is_empty() {
+                true => String::new(),
+                false => format!(", copied to {}", copies_to.join(", ")),
+            };
+            format!("baking {release} in {region}{copies} ({env}) from {recipe} (bake {bake_id})")
         }
         Event::StepStarted { step } => format!("[{step}] started"),
         Event::StepFinished { step, seconds } => format!("[{step}] done in {seconds:.1}s"),

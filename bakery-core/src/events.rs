@@ -13,6 +13,12 @@ pub enum Event {
         release: String,
         region: String,
         recipe: String,
+        /// The `bakery.toml` environment (`--env`), if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        environment: Option<String>,
+        /// Where the release is copied.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        copies_to: Vec<String>,
     },
     StepStarted {
         step: Step,

@@ -223,11 +223,14 @@ async fn the_nightly_rebuild_keeps_what_the_post_deploy_job_gave_until_the_envir
     environment("3.9.3");
 
     // The post-deploy job gives the version it deployed.
-    bakery()
+    let deployed = bakery()
         .args(["bake", "zookeeper", "--version", "1.0.0"])
         .args(["--var", "ZOOKEEPER_VERSION=3.9.4"])
-        .run()
-        .expect_code(0);
+        .run();
+    deployed.expect_code(0);
+    let started = &deployed.events()[0];
+    assert_eq!(started["event"], "bake_started");
+    assert_eq!(started["environment"], "nightly", "the first line names it");
     let record = aws.release_record("zookeeper", "1.0.0").await.unwrap();
     assert_eq!(record["vars"]["ZOOKEEPER_VERSION"], "3.9.4");
     assert_eq!(record["overrides"]["ZOOKEEPER_VERSION"], "3.9.3");
@@ -253,6 +256,23 @@ async fn the_nightly_rebuild_keeps_what_the_post_deploy_job_gave_until_the_envir
         latest,
         "latest stays"
     );
+
+    // Told as a person reads it.
+    let text = aws
+        .bakery()
+        .current_dir(recipes.path())
+        .args([
+            "--env",
+            "nightly",
+            "bake",
+            "zookeeper",
+            "--if-changed",
+            "--bump",
+            "patch",
+        ])
+        .run();
+    text.expect_code(0);
+    text.expect_stderr("in us-east-1 (environment nightly) from");
 
     // The environment moves on: its value is taken, and said.
     environment("3.9.5");

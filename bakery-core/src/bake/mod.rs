@@ -49,6 +49,8 @@ pub async fn bake(
         release: format!("{}@{}", plan.role, plan.version),
         region: bake.region().to_string(),
         recipe: plan.recipe_dir.display().to_string(),
+        environment: plan.environment.clone(),
+        copies_to: plan.copy_to.iter().map(|d| d.region.clone()).collect(),
     });
     // One build per architecture, its events marked when there are several. A build
     // that fails stops the others: the release holds every architecture or none.

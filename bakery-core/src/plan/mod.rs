@@ -40,6 +40,8 @@ use crate::script::user_data::generalize_script;
 pub struct BakePlan {
     pub bake_id: String,
     pub role: RoleName,
+    /// The `bakery.toml` environment it was planned in (`--env`), if any.
+    pub environment: Option<String>,
     /// Resolved into a [`Release`] by the bake's first step.
     pub version: VersionRequest,
     pub region: String,
@@ -361,6 +363,7 @@ impl BakePlan {
             share: settings.share.clone(),
             step_output: settings.step_output.clone(),
             role: recipe.name.clone(),
+            environment: request.environment.as_ref().map(|e| e.name.clone()),
             version,
             dry_run: request.dry_run,
             secret_parameters: recipe
