@@ -40,6 +40,12 @@ async fn a_layered_role_bakes_on_the_channel_or_the_newest_matching_release_of_i
         .as_str()
         .unwrap()
         .contains("channel canary of base does not exist in ap-south-2"));
+    refused.expect_stderr("the channels of base here: latest, stable");
+
+    let misspelt = TestRecipe::new("solr").with_base("role = \"base\", channel = \"stabel\"");
+    let refused = aws.bakery().bake(misspelt.path(), "1.0.0").run();
+    refused.expect_code(2);
+    refused.expect_stderr("did you mean `base@stable`?");
 }
 
 #[tokio::test(flavor = "multi_thread")]

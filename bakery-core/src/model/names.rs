@@ -52,6 +52,16 @@ impl<'de> Deserialize<'de> for RoleName {
     }
 }
 
+/// The name among `known` that `word` most likely misspells (at most two edits), if any.
+pub fn nearest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|name| (strsim::damerau_levenshtein(word, name), name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
+}
+
 /// A channel name (`stable`, `latest`, `canary`): the same shape as a role name.
 pub fn check_channel(name: &str) -> crate::Result<()> {
     if is_name(name) {
@@ -203,6 +213,14 @@ pub mod seconds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_misspelt_name_finds_the_one_it_misspells() {
+        let channels = ["latest", "stable", "canary"];
+        assert_eq!(nearest("stabel", channels), Some("stable"));
+        assert_eq!(nearest("lates", channels), Some("latest"));
+        assert_eq!(nearest("production", channels), None);
+    }
 
     #[test]
     fn role_step_and_channel_names_share_one_shape() {

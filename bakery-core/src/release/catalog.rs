@@ -15,6 +15,7 @@ use crate::config::recipe::pinned;
 use crate::config::BaseSelector;
 use crate::error::{Error, Result};
 use crate::model::gate::TAG_TESTS;
+use crate::model::names::nearest;
 use crate::model::release::{
     channel_of_key, channels_path, claims_path, TAG_BASE_IMAGE, TAG_BASE_RELEASE, TAG_ROLE,
     TAG_VERSION,
@@ -330,6 +331,32 @@ pub async fn deprecate(
     Ok(deprecated)
 }
 
+/// The error for a channel of `role` that does not exist here: the channels that do,
+/// and the one it most likely misspells.
+async fn no_channel(aws: &Aws, role: &RoleName, channel: &str) -> Error {
+    let error = Error::input(format!(
+        "the base {role}@{channel}: channel {channel} of {role} does not exist in {}",
+        aws.region
+    ));
+    let known: Vec<String> = match channels(aws, role).await {
+        Ok(known) => known.into_keys().filter(|c| !c.contains('/')).collect(),
+        Err(_) => Vec::new(),
+    };
+    let suggestion = nearest(channel, known.iter().map(String::as_str));
+    match (suggestion, known.is_empty()) {
+        (Some(near), _) => error.with_hint(format!(
+            "did you mean `{role}@{near}`? The channels of {role} here: {}",
+            known.join(", ")
+        )),
+        (None, false) => {
+            error.with_hint(format!("the channels of {role} here: {}", known.join(", ")))
+        }
+        (None, true) => error.with_hint(format!(
+            "bakery promote {role} <version> --channel {channel}"
+        )),
+    }
+}
+
 /// The base of a layered role, in the recipe's architecture: the release a channel
 /// points to, or the newest available release matching a version requirement.
 pub async fn resolve(
@@ -346,12 +373,10 @@ pub async fn resolve(
             let plain = Release::channel_parameter(role, channel);
             match aws.ssm.parameter(&keyed).await? {
                 Some(image_id) => image_id,
-                None => aws.ssm.parameter(&plain).await?.ok_or_else(|| {
-                    Error::input(format!(
-                        "the base {role}@{channel}: channel {channel} of {role} does not exist in {region}"
-                    ))
-                    .with_hint(format!("bakery promote {role} <version> --channel {channel}"))
-                })?,
+                None => match aws.ssm.parameter(&plain).await? {
+                    Some(image_id) => image_id,
+                    None => return Err(no_channel(aws, role, channel).await),
+                },
             }
         }
         BaseSelector::Version(requirement) => {
