@@ -9,7 +9,6 @@ use std::time::SystemTime;
 use crate::aws::Aws;
 use crate::config::Recipe;
 use crate::error::Result;
-use crate::model::RoleName;
 use crate::plan::world::{self, Planned, Selection};
 use crate::plan::{BakePlan, BakeRequest};
 use crate::release::claim;
@@ -36,18 +35,19 @@ pub async fn plan_all(
     now: SystemTime,
 ) -> Result<Planned> {
     let planned = world::plan_all(dir, request, selection, &aws.region, now)?;
-    let roles = planned.plans.iter().map(|plan| plan.role.clone()).chain(
-        planned
-            .skipped
-            .iter()
-            .filter_map(|s| RoleName::parse(&s.role).ok()),
-    );
+    // One listing of every role's records, not one per role.
+    let kept = claim::kept_vars_of_every_role(aws).await?;
+    let roles: Vec<String> = planned
+        .plans
+        .iter()
+        .map(|plan| plan.role.to_string())
+        .chain(planned.skipped.iter().map(|s| s.role.clone()))
+        .collect();
     let mut request = request.clone();
-    for role in roles {
-        if let Some(kept) = claim::kept_vars(aws, &role).await? {
-            request.kept.insert(role.to_string(), kept);
-        }
-    }
+    request.kept = kept
+        .into_iter()
+        .filter(|(role, _)| roles.contains(role))
+        .collect();
     match request.kept.is_empty() {
         true => Ok(planned),
         false => world::plan_all(dir, &request, selection, &aws.region, now),

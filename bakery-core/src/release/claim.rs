@@ -252,27 +252,51 @@ pub async fn read(aws: &Aws, release: &Release) -> Result<Option<ReleaseRecord>>
 /// keep; None when it was given none (or the role has no release).
 pub async fn kept_vars(aws: &Aws, role: &RoleName) -> Result<Option<KeptVars>> {
     let records = aws.ssm.parameters_under(&claims_path(role)).await?;
-    let newest = records
-        .iter()
-        .filter_map(|(_, text)| ReleaseRecord::parse(text))
-        .filter(|record| record.state == RecordState::Released)
-        .filter_map(|record| {
-            let (_, version) = record.release.split_once('@')?;
-            Some((semver::Version::parse(version).ok()?, record))
+    Ok(newest_kept(records).remove(role.as_str()))
+}
+
+/// [`kept_vars`] of every role with releases in the region, in one listing (`bake --all`
+/// over many roles pays one call, not one per role).
+pub async fn kept_vars_of_every_role(aws: &Aws) -> Result<BTreeMap<String, KeptVars>> {
+    let records = aws.ssm.parameters_under("/bakery/").await?;
+    Ok(newest_kept(records))
+}
+
+/// By role: what the newest released record of each keeps, when it keeps anything.
+fn newest_kept(parameters: Vec<(String, String)>) -> BTreeMap<String, KeptVars> {
+    let mut newest: BTreeMap<String, (semver::Version, ReleaseRecord)> = BTreeMap::new();
+    for (name, text) in parameters {
+        let (Some(release), Some(record)) = (
+            Release::of_claim_parameter(&name),
+            ReleaseRecord::parse(&text),
+        ) else {
+            continue;
+        };
+        if record.state != RecordState::Released {
+            continue;
+        }
+        let role = release.role.to_string();
+        if newest.get(&role).is_none_or(|(v, _)| *v < release.version) {
+            newest.insert(role, (release.version, record));
+        }
+    }
+    newest
+        .into_iter()
+        .filter(|(_, (_, record))| !record.overrides.is_empty())
+        .map(|(role, (_, record))| {
+            let kept = KeptVars {
+                vars: record
+                    .vars
+                    .iter()
+                    .filter(|(name, _)| record.overrides.contains_key(*name))
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect(),
+                otherwise: record.overrides.clone(),
+                release: record.release,
+            };
+            (role, kept)
         })
-        .max_by(|(a, _), (b, _)| a.cmp(b));
-    Ok(newest
-        .filter(|(_, record)| !record.overrides.is_empty())
-        .map(|(_, record)| KeptVars {
-            vars: record
-                .vars
-                .iter()
-                .filter(|(name, _)| record.overrides.contains_key(*name))
-                .map(|(name, value)| (name.clone(), value.clone()))
-                .collect(),
-            otherwise: record.overrides.clone(),
-            release: record.release,
-        }))
+        .collect()
 }
 
 /// Renews a running bake's lease on its claim (in the build region).
