@@ -32,7 +32,7 @@ use crate::error::ErrorKind;
 use crate::events::{Event, EventSink};
 use crate::model::inputs::ReleaseInputs;
 use crate::model::time::rfc3339;
-use crate::model::{GateState, Provenance, Release, Step};
+use crate::model::{GateState, Provenance, Release, Resource, Step};
 use crate::plan::BakePlan;
 
 /// Runs the whole chain; never panics on AWS errors, always returns a report.
@@ -384,7 +384,6 @@ pub(crate) async fn gate(
 /// After the chain: cleanup when anything is left in the ledger (or may be, after a
 /// failure), the report, the alert.
 async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> BakeReport {
-    let plan = bake.plan;
     let status = match &failure {
         None if facts.unchanged.is_some() => BakeStatus::Unchanged,
         None => BakeStatus::Succeeded,
@@ -394,49 +393,89 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         .as_ref()
         .and_then(|f| f.error.output_tail())
         .map(str::to_string);
-    let (mut kept, mut leaked) = (Vec::new(), Vec::new());
-    // A failure once a release was chosen may have made what no answer said (a claim
-    // whose answers were all lost): the cleanup's sweep looks for it.
-    let swept = failure.is_some() && facts.release.is_some() && !plan.dry_run;
-    if !bake.ledger.is_empty() || swept {
-        let keep_builder = status == BakeStatus::Failed
-            && plan.keep_on_failure
-            && failure
-                .as_ref()
-                .is_some_and(|f| f.error.kind() == ErrorKind::Failed);
-        let reason = match &failure {
-            Some(f) => format!(
-                "{} at step `{}`{}",
-                status.as_str(),
-                f.step,
-                of_arch(f.arch)
-            ),
-            None => "finishing".to_string(),
-        };
-        (kept, leaked) =
-            cleanup::cleanup(bake, &reason, keep_builder, facts.release.as_ref()).await;
-    }
+    let (kept, leaked) = clean_up(bake, status, &facts, failure.as_ref()).await;
     let steps = bake.step_records();
+    let unfinished = unfinished(bake, &steps, &facts, failure.is_some(), &leaked);
+    let report = report(
+        bake,
+        status,
+        facts,
+        failure,
+        (steps, unfinished),
+        (kept, leaked),
+    );
+    alerts::send(bake, &report, failure_tail.as_deref()).await;
+    report
+}
+
+/// The cleanup, when the ledger holds anything or a failure may have made what no
+/// answer said (a claim whose answers were all lost: the sweep looks for it). What it
+/// kept on purpose and what it could not remove.
+async fn clean_up(
+    bake: &Bake<'_>,
+    status: BakeStatus,
+    facts: &Facts,
+    failure: Option<&Failure>,
+) -> (Vec<Resource>, Vec<Resource>) {
+    let swept = failure.is_some() && facts.release.is_some() && !bake.plan.dry_run;
+    if bake.ledger.is_empty() && !swept {
+        return (Vec::new(), Vec::new());
+    }
+    let keep_builder = status == BakeStatus::Failed
+        && bake.plan.keep_on_failure
+        && failure.is_some_and(|f| f.error.kind() == ErrorKind::Failed);
+    let reason = match failure {
+        Some(f) => format!(
+            "{} at step `{}`{}",
+            status.as_str(),
+            f.step,
+            of_arch(f.arch)
+        ),
+        None => "finishing".to_string(),
+    };
+    cleanup::cleanup(bake, &reason, keep_builder, facts.release.as_ref()).await
+}
+
+/// The steps a failed bake of a chosen release did not get to. A release is made;
+/// what its bake could not remove is left to finish, not a reason to unmake it.
+fn unfinished(
+    bake: &Bake<'_>,
+    steps: &[report::StepRecord],
+    facts: &Facts,
+    failed: bool,
+    leaked: &[Resource],
+) -> Vec<Step> {
+    if !failed || facts.release.is_none() {
+        return Vec::new();
+    }
     let succeeded: Vec<Step> = steps
         .iter()
         .filter(|s| s.status == BakeStatus::Succeeded)
         .map(|s| s.name.clone())
         .collect();
-    let mut unfinished = match (&failure, &facts.release) {
-        (Some(_), Some(_)) => plan.unfinished(&succeeded),
-        _ => Vec::new(),
-    };
-    // A release is made; what its bake could not remove is left to finish, not a
-    // reason to unmake it.
+    let mut unfinished = bake.plan.unfinished(&succeeded);
     if succeeded.contains(&Step::RecordRelease) && !leaked.is_empty() {
         unfinished.push(Step::Cleanup);
     }
+    unfinished
+}
+
+/// The bake's report, from what it learned and made.
+fn report(
+    bake: &Bake<'_>,
+    status: BakeStatus,
+    facts: Facts,
+    failure: Option<Failure>,
+    (steps, unfinished): (Vec<report::StepRecord>, Vec<Step>),
+    (kept, leaked): (Vec<Resource>, Vec<Resource>),
+) -> BakeReport {
+    let plan = bake.plan;
     let to_complete = match &facts.release {
         Some(release) => plan.completion(release, &unfinished),
         None => Vec::new(),
     };
     let builders = bake.builders();
-    let report = BakeReport {
+    BakeReport {
         status,
         unfinished,
         to_complete,
@@ -481,9 +520,7 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         shared: facts.shared,
         leaked,
         kept,
-    };
-    alerts::send(bake, &report, failure_tail.as_deref()).await;
-    report
+    }
 }
 
 /// ` (arm64)`: which architecture's build a step was, when the bake makes several.
