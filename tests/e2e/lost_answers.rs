@@ -26,11 +26,14 @@ async fn every_create_of_the_chain_survives_a_lost_answer() {
     .unwrap();
     // The first PutParameter of the bake is its claim; then the group, the builder,
     // the first command, the image; in the other region, the copy and the record.
-    home.emulate(json!({ "faults": [
+    // And what a first call made stays invisible to a Describe for two seconds, as
+    // EC2 is eventually consistent: the retry's "duplicate" must still find it.
+    home.emulate(json!({ "eventual_consistency_seconds": 2, "faults": [
         lost("PutParameter"), lost("CreateSecurityGroup"), lost("RunInstances"),
         lost("SendCommand"), lost("CreateImage")
     ]}));
-    away.emulate(json!({ "faults": [lost("CopyImage"), lost("PutParameter")] }));
+    away.emulate(json!({ "eventual_consistency_seconds": 2,
+                         "faults": [lost("CopyImage"), lost("PutParameter")] }));
 
     let bake = home
         .bakery()

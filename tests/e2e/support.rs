@@ -142,7 +142,7 @@ impl Account {
             "instance_pending_seconds": 0, "instance_stopping_seconds": 0,
             "instance_shutting_down_seconds": 0, "image_pending_seconds": 0,
             "image_final_state": "available", "ssm_online_after_seconds": 0,
-            "command_seconds": 0, "command_outcomes": []
+            "command_seconds": 0, "command_outcomes": [], "eventual_consistency_seconds": 0
         }));
         account
     }

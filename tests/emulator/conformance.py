@@ -82,8 +82,10 @@ class Conformance(unittest.TestCase):
 
     def configure(self, region: str, settings: dict[str, Any]) -> None:
         """The class's settings in `region`, without faults and, unless the class tests
-        it, without EC2's request meter (these tests send bursts and never retry)."""
-        emulate({"region": region, "clear_faults": True, "request_meter": False, **settings})
+        them, without EC2's request meter (these tests send bursts and never retry) and
+        with every create visible at once (they describe what they just made)."""
+        emulate({"region": region, "clear_faults": True, "request_meter": False,
+                 "eventual_consistency_seconds": 0, **settings})
 
 
 @functools.cache
