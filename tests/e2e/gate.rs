@@ -339,6 +339,19 @@ async fn a_firstboot_failure_a_signal_or_kill_9_in_the_test_stage_leave_nothing(
     bake.expect_code(1);
     let result = bake.json();
     assert_eq!(result["failed_step"], "test-firstboot");
+    // Each removal said once (a snapshot was said with its image, then again).
+    let removed: Vec<String> = bake
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "resource_removed")
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_string())
+        .collect();
+    let once: std::collections::BTreeSet<&String> = removed.iter().collect();
+    assert_eq!(once.len(), removed.len(), "{removed:?}");
+    assert!(
+        removed.iter().any(|id| id.starts_with("snap-")),
+        "{removed:?}"
+    );
     let error = result["error"].as_str().unwrap();
     assert!(
         error.contains("the firstboot agent failed in its `fetch` phase"),

@@ -110,13 +110,18 @@ async fn clean_one(
         });
         return Some(resource.clone());
     }
+    // Removed already, with its image (the list was taken before the walk); or it
+    // will be, right after its image.
+    if !bake.ledger.contains(resource) {
+        return None;
+    }
     if let Resource::Snapshot { image, .. } = resource {
         let image = Resource::Image {
             id: image.clone(),
             region: resource.region().to_string(),
         };
         if bake.ledger.contains(&image) {
-            return None; // removed right after its image
+            return None;
         }
     }
     if let Err(error) = remove(bake, &Step::Cleanup, resource, never).await {
