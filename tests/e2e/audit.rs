@@ -32,6 +32,7 @@ async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
             .await
             .unwrap();
     }
+    aws.settle().await;
 
     let audit = aws
         .bakery()
@@ -77,6 +78,7 @@ async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
         .send()
         .await
         .unwrap();
+    elsewhere.settle().await;
     let both = aws
         .bakery()
         .args(["audit", "--max-age", "30d", "--output", "json"])

@@ -382,6 +382,7 @@ async fn a_firstboot_failure_a_signal_or_kill_9_in_the_test_stage_leave_nothing(
     bake.wait_for_line("[test-ready] started");
     bake.signal("KILL");
     assert_eq!(bake.finish().code, -1);
+    aws.settle().await;
     assert!(
         !aws.live_instances().await.is_empty(),
         "the test instance was left running"

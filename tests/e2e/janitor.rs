@@ -35,6 +35,7 @@ async fn cleanup_removes_what_killed_bakes_left_and_spares_a_running_bake() {
         bake.signal("KILL");
         assert_eq!(bake.finish().code, -1, "killed");
     }
+    aws.settle().await;
     assert_eq!(
         aws.live_instances().await.len(),
         3,

@@ -165,6 +165,7 @@ async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
         .unwrap()
         .to_string();
 
+    aws.settle().await;
     let dry_run = aws.bakery().args(["prune", "old", "--keep", "2"]).run();
     dry_run.expect_code(0);
     dry_run.expect_stdout("run again with --yes to delete 1 release(s)");

@@ -109,6 +109,7 @@ async fn a_promote_never_leaves_a_region_of_the_environment_on_another_release()
     );
 
     // Somebody moves the channel by hand in one region: `releases` says so.
+    home.settle().await;
     away.point_channel_by_hand("shop", "stable", &image_of(&away, "shop", "1.0.0").await)
         .await;
     let split = home
@@ -127,6 +128,7 @@ async fn a_promote_never_leaves_a_region_of_the_environment_on_another_release()
         .send()
         .await
         .unwrap();
+    home.settle().await;
     let audit = home
         .bakery()
         .current_dir(top.path())

@@ -87,6 +87,7 @@ async fn a_second_signal_exits_at_once_and_lists_what_may_be_left() {
 
     bake.expect_code(130);
     bake.expect_stderr("second signal, exiting now without cleanup");
+    aws.settle().await;
     let left = aws.instances().await[0].instance_id().unwrap().to_string();
     bake.expect_stderr(&format!("instance {left} (ap-southeast-1)"));
 }

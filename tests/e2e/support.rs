@@ -99,6 +99,10 @@ pub fn endpoint() -> &'static str {
     Emulator::First.endpoint()
 }
 
+/// How long after its create a resource is visible to every Describe: the emulator's
+/// default `eventual_consistency_seconds`, and a margin.
+pub const VISIBLE_AFTER: std::time::Duration = std::time::Duration::from_millis(2500);
+
 /// One test's slice of the emulator: its own region, so tests run in parallel
 /// without seeing each other's images and instances.
 pub struct Account {
@@ -142,7 +146,7 @@ impl Account {
             "instance_pending_seconds": 0, "instance_stopping_seconds": 0,
             "instance_shutting_down_seconds": 0, "image_pending_seconds": 0,
             "image_final_state": "available", "ssm_online_after_seconds": 0,
-            "command_seconds": 0, "command_outcomes": [], "eventual_consistency_seconds": 0
+            "command_seconds": 0, "command_outcomes": [], "eventual_consistency_seconds": 2
         }));
         account
     }
@@ -212,6 +216,12 @@ impl Account {
             "emulator refused {method} {what} {body}: {answer}"
         );
         answer
+    }
+
+    /// Waits until what was just made is visible to a listing, as EC2's eventual
+    /// consistency lets it be (the emulator's default window, and a margin).
+    pub async fn settle(&self) {
+        tokio::time::sleep(VISIBLE_AFTER).await;
     }
 
     pub fn bakery(&self) -> Bakery {

@@ -97,7 +97,7 @@ DEFAULTS: dict[str, Any] = {
     "parameter_value_limits": True,
     # Seconds a created instance, image or security group stays invisible to Describe
     # (0: visible at once, as moto does).
-    "eventual_consistency_seconds": 0.0,
+    "eventual_consistency_seconds": 2.0,
     # Tag keys every RunInstances, CreateImage, CopyImage and CreateSecurityGroup must
     # give at creation ([]: none, as an account without such a policy).
     "required_tags": [],
