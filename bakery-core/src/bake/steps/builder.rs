@@ -12,7 +12,7 @@ use crate::events::Event;
 use crate::model::release::builder_tags;
 use crate::model::time::rfc3339;
 use crate::model::{Launch, PublicAddress, Release, Resource, SsmPath, Step};
-use crate::ops::idempotent::created_or_found;
+use crate::ops::idempotent::{created_or_found, Looking};
 use crate::script::user_data::builder_user_data;
 use crate::wait::{self, Poll, Transition, WaitPolicy};
 
@@ -317,7 +317,12 @@ async fn create_security_group(
         .create_security_group(&name, &description, &vpc, tags)
         .await;
     // The name is the bake's own: a duplicate is this bake's first call.
-    let id = created_or_found(created, "InvalidGroup.Duplicate", || {
+    let looking = Looking {
+        target: bake.target(&Step::Launch, "security group", &name),
+        sink: bake.sink,
+        cancel: &bake.cancel,
+    };
+    let id = created_or_found(created, "InvalidGroup.Duplicate", looking, || {
         ec2.security_group_named(&name, &vpc)
     })
     .await?;

@@ -14,7 +14,7 @@ use crate::error::{Error, FirstbootFailure, Result};
 use crate::model::release::test_instance_tags;
 use crate::model::time::rfc3339;
 use crate::model::{Launch, Release, Resource, Step};
-use crate::ops::idempotent::created_or_found;
+use crate::ops::idempotent::{created_or_found, Looking};
 use crate::plan::{CommandStep, TestPlan};
 use crate::script::firstboot::FirstbootOutcome;
 use crate::script::user_data::builder_user_data;
@@ -147,7 +147,12 @@ async fn own_group(bake: &Bake<'_>, release: &Release, vpc: &str) -> Result<Stri
     let created = ec2
         .create_security_group(&name, &description, vpc, &tags)
         .await;
-    let id = created_or_found(created, "InvalidGroup.Duplicate", || {
+    let looking = Looking {
+        target: bake.target(&Step::TestLaunch, "security group", &name),
+        sink: bake.sink,
+        cancel: &bake.cancel,
+    };
+    let id = created_or_found(created, "InvalidGroup.Duplicate", looking, || {
         ec2.security_group_named(&name, vpc)
     })
     .await?;

@@ -13,7 +13,7 @@ use crate::model::gate::TAG_TESTS;
 use crate::model::release::{image_tags, TAG_BAKE_ID};
 use crate::model::time::rfc3339;
 use crate::model::{Provenance, Release, Resource, Step};
-use crate::ops::idempotent::created_or_found;
+use crate::ops::idempotent::{created_or_found, Looking};
 use crate::wait::Transition;
 
 pub async fn create(
@@ -38,7 +38,12 @@ pub async fn create(
         .await;
     // A duplicate name made by this bake is this bake's first call; one made by another
     // bake stays an error (the claim makes that impossible for a bakery release).
-    let image_id = created_or_found(created, "InvalidAMIName.Duplicate", || async {
+    let looking = Looking {
+        target: bake.target(&Step::CreateImage, "image", &name),
+        sink: bake.sink,
+        cancel: &bake.cancel,
+    };
+    let image_id = created_or_found(created, "InvalidAMIName.Duplicate", looking, || async {
         let ours = ec2
             .own_images(Some((TAG_BAKE_ID, &plan.bake_id)), Some(&name))
             .await?;
