@@ -1360,18 +1360,23 @@ def _bucket_of(action: str) -> tuple[int, float]:
 
 
 class RequestMeter:
+    """Token buckets by region and key: an action's, or a quota several actions share."""
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.buckets: dict[tuple[str, str], tuple[float, float]] = {}
 
     def take(self, region: str, action: str) -> bool:
-        size, rate = _bucket_of(action)
+        return self.take_from(region, action, _bucket_of(action))
+
+    def take_from(self, region: str, key: str, bucket: tuple[int, float]) -> bool:
+        size, rate = bucket
         now = time.monotonic()
         with self.lock:
-            tokens, then = self.buckets.get((region, action), (float(size), now))
+            tokens, then = self.buckets.get((region, key), (float(size), now))
             tokens = min(float(size), tokens + (now - then) * rate)
             allowed = tokens >= 1.0
-            self.buckets[(region, action)] = (tokens - 1.0 if allowed else tokens, now)
+            self.buckets[(region, key)] = (tokens - 1.0 if allowed else tokens, now)
             return allowed
 
     def clear(self) -> None:
@@ -1388,30 +1393,7 @@ METER = RequestMeter()
 # account and region; past them, ThrottlingException "Rate exceeded".
 # `parameter_store_meter` switches it on for a region (on by default).
 PARAMETER_STORE_ACTIONS = {"GetParameter", "GetParameters", "GetParametersByPath", "PutParameter"}
-PARAMETER_STORE_TPS = 40
-
-
-class ParameterStoreMeter:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, region: str) -> bool:
-        size = rate = float(PARAMETER_STORE_TPS)
-        now = time.monotonic()
-        with self.lock:
-            tokens, then = self.buckets.get(region, (size, now))
-            tokens = min(size, tokens + (now - then) * rate)
-            allowed = tokens >= 1.0
-            self.buckets[region] = (tokens - 1.0 if allowed else tokens, now)
-            return allowed
-
-    def clear(self) -> None:
-        with self.lock:
-            self.buckets.clear()
-
-
-PARAMETER_STORE_METER = ParameterStoreMeter()
+PARAMETER_STORE_THROUGHPUT = (40, 40.0)
 
 SCOPE_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
 
@@ -1575,7 +1557,7 @@ class BakeryEmulator:
                 "message": "Request limit exceeded."})
         throughput = (action in PARAMETER_STORE_ACTIONS and service == "ssm"
                       and SETTINGS.get(region, "parameter_store_meter"))
-        if throughput and not PARAMETER_STORE_METER.take(region):
+        if throughput and not METER.take_from(region, "ParameterStore", PARAMETER_STORE_THROUGHPUT):
             return _fault_response(start_response, environ, {
                 "status": 400, "code": "ThrottlingException", "message": "Rate exceeded"})
         if action and SETTINGS.faults:
@@ -1611,7 +1593,6 @@ class BakeryEmulator:
             if what == "reset" and method == "POST":
                 SETTINGS.reset()
                 METER.clear()
-                PARAMETER_STORE_METER.clear()
                 with self.calls_lock:
                     self.calls.clear()
                 return _json_response(start_response, "200 OK", {"reset": True})

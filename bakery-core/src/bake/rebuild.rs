@@ -34,22 +34,8 @@ pub async fn plan_all(
     aws: &Aws,
     now: SystemTime,
 ) -> Result<Planned> {
-    let planned = world::plan_all(dir, request, selection, &aws.region, now)?;
-    // One listing of every role's records, not one per role.
-    let kept = claim::kept_vars_of_every_role(aws).await?;
-    let roles: Vec<String> = planned
-        .plans
-        .iter()
-        .map(|plan| plan.role.to_string())
-        .chain(planned.skipped.iter().map(|s| s.role.clone()))
-        .collect();
+    // One listing of every role's records, not one per role; each plan takes its own.
     let mut request = request.clone();
-    request.kept = kept
-        .into_iter()
-        .filter(|(role, _)| roles.contains(role))
-        .collect();
-    match request.kept.is_empty() {
-        true => Ok(planned),
-        false => world::plan_all(dir, &request, selection, &aws.region, now),
-    }
+    request.kept = claim::kept_vars_of_every_role(aws).await?;
+    world::plan_all(dir, &request, selection, &aws.region, now)
 }

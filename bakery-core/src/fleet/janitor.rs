@@ -397,7 +397,13 @@ pub async fn find(regions: &[Aws]) -> Result<Sweep> {
     if !sweep.leftovers.is_empty() {
         let mut still = Vec::new();
         for aws in regions {
-            still.extend(tagged(aws).await?.into_iter().map(|t| t.resource));
+            if sweep
+                .leftovers
+                .iter()
+                .any(|l| l.resource.region() == aws.region)
+            {
+                still.extend(tagged(aws).await?.into_iter().map(|t| t.resource));
+            }
         }
         sweep.leftovers.retain(|l| still.contains(&l.resource));
     }
