@@ -60,7 +60,7 @@ fn every_shipped_recipe_has_a_plan_and_a_readme() {
             .json()
     };
     let zookeeper = plan_of("recipes/zookeeper");
-    assert_eq!(zookeeper["base"]["release"]["role"], "base");
+    assert_eq!(zookeeper["builds"][0]["base"]["release"]["role"], "base");
     let windows = plan_of("recipes/base-windows");
     assert_eq!(windows["steps"][0]["document"], "AWS-RunPowerShellScript");
 }
@@ -138,9 +138,10 @@ fn plan_decides_everything_without_calling_aws() {
     assert_eq!(plan["region"], "eu-west-1");
     assert_eq!(plan["version"]["next"]["bump"], "minor");
     // The shipped base bakes both architectures, each on its own builder.
-    assert_eq!(plan["arch"], "x86_64");
-    assert_eq!(plan["builder"]["instance_type"], "t3.small");
-    let arm = &plan["other_architectures"][0];
+    let (x86, arm) = (&plan["builds"][0], &plan["builds"][1]);
+    assert_eq!(x86["arch"], "x86_64");
+    assert_eq!(x86["builder"]["instance_type"], "t3.small");
+    assert_eq!(x86["bake_id"], plan["bake_id"], "each build is the bake's");
     assert_eq!(arm["arch"], "arm64");
     assert_eq!(arm["builder"]["instance_type"], "t4g.small");
     assert_eq!(

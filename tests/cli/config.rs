@@ -101,7 +101,10 @@ fn an_environment_picks_the_build_region_and_the_copies() {
         plan["copy_to"],
         json!([{ "region": "ap-east-2", "kms_key": "alias/production-ebs" }])
     );
-    assert_eq!(plan["builder"]["subnet"], "subnet-0b9d0c0de000000bb");
+    assert_eq!(
+        plan["builds"][0]["builder"]["subnet"],
+        "subnet-0b9d0c0de000000bb"
+    );
     assert_eq!(plan["recipe_tags"]["environment"], "production");
 }
 

@@ -93,7 +93,8 @@ async fn step_output_goes_to_the_environments_bucket_and_log_group_too() {
         assert_eq!(command.output_s3_bucket_name(), Some("bake-logs"));
         assert_eq!(
             command.output_s3_key_prefix(),
-            Some(format!("bakery/chatty/1.2.3/{bake_id}").as_str())
+            Some(format!("bakery/chatty/1.2.3/{bake_id}-x86_64").as_str()),
+            "each build's output has its own prefix"
         );
         let cloudwatch = command.cloud_watch_output_config().unwrap();
         assert_eq!(
@@ -103,7 +104,7 @@ async fn step_output_goes_to_the_environments_bucket_and_log_group_too() {
         assert!(cloudwatch.cloud_watch_output_enabled());
     }
     assert!(baked.stderr.contains(&format!(
-        "whole output kept in s3://bake-logs/bakery/chatty/1.2.3/{bake_id}/"
+        "whole output kept in s3://bake-logs/bakery/chatty/1.2.3/{bake_id}-x86_64/"
     )));
 }
 

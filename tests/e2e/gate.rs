@@ -136,7 +136,7 @@ async fn the_plan_and_the_dry_run_know_the_test_instance() {
         calls.contains("ec2:RunInstances t3.large from the new image"),
         "{calls}"
     );
-    assert_eq!(plan["test"]["instance_type"], "t3.large");
+    assert_eq!(plan["builds"][0]["test_instance_type"], "t3.large");
     assert_eq!(plan["test"]["runlist"], "none");
 
     let dry = aws

@@ -329,7 +329,7 @@ async fn a_new_role_copied_from_the_zookeeper_recipe_bakes_on_base_stable() {
         .run();
     planned.expect_code(0);
     assert_eq!(
-        planned.json()["base"]["release"]["selector"]["channel"],
+        planned.json()["builds"][0]["base"]["release"]["selector"]["channel"],
         "stable"
     );
 

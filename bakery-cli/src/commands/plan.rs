@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use bakery_core::bake::rebuild;
 use bakery_core::plan::command::BAKE_VARIABLES;
+use bakery_core::plan::{BakePlan, BuildPlan, CommandStep};
 
 use super::bake;
 use crate::context::Context;
@@ -29,7 +30,17 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         print_json(&value);
         return Exit::Success;
     }
-    let architectures: Vec<&str> = plan.architectures().map(|p| p.arch.as_str()).collect();
+    print_release(&plan);
+    print_builds(&plan);
+    print_publishing(&plan);
+    print_steps(&plan);
+    print_calls(&plan);
+    Exit::Success
+}
+
+/// The release the bake makes, where, of which architectures.
+fn print_release(plan: &BakePlan) {
+    let architectures: Vec<&str> = plan.builds.iter().map(|b| b.arch().as_str()).collect();
     outln!(
         "bake {}@{} in {} ({} {})",
         plan.role,
@@ -38,19 +49,24 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         plan.platform,
         architectures.join(" and ")
     );
-    for build in plan.architectures() {
-        let arch = build.arch.as_str();
-        match architectures.len() {
-            1 => outln!("base:     {}", build.base),
-            _ => outln!("base:     {arch}: {}", build.base),
-        }
+}
+
+/// Each build's base and builder; the builder's settings they share.
+fn print_builds(plan: &BakePlan) {
+    let of = |build: &BuildPlan| match plan.makes_several() {
+        true => format!("{}: ", build.arch()),
+        false => String::new(),
+    };
+    for build in &plan.builds {
+        outln!("base:     {}{}", of(build), build.base);
     }
-    let builder = &plan.builder;
+    let builder = plan.shared_builder();
     let instance_types: Vec<String> = plan
-        .architectures()
-        .map(|build| match architectures.len() {
-            1 => build.builder.instance_type().to_string(),
-            _ => format!("{}={}", build.arch, build.builder.instance_type()),
+        .builds
+        .iter()
+        .map(|build| match plan.makes_several() {
+            true => format!("{}={}", build.arch(), build.builder.instance_type()),
+            false => build.builder.instance_type().to_string(),
         })
         .collect();
     outln!(
@@ -72,9 +88,24 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         "lifetime: {} (dead-man's switch)",
         bakery_core::model::time::human(plan.builder_lifetime)
     );
-    if let Some(key) = &plan.builder.kms_key {
+    if let Some(key) = &builder.kms_key {
         outln!("image key: {key}");
     }
+    for build in &plan.builds {
+        let inputs = &build.inputs;
+        outln!(
+            "inputs:   {}recipe {}, settings {}, agent {}",
+            of(build),
+            inputs.recipe_digest,
+            inputs.settings,
+            inputs.agent
+        );
+    }
+    outln!("          with the base image once resolved (`bake --if-changed` compares them)");
+}
+
+/// Where the release goes once made: copies, shares, alerts, channels.
+fn print_publishing(plan: &BakePlan) {
     for copy in &plan.copy_to {
         outln!(
             "copy to:  {} ({})",
@@ -96,6 +127,14 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
     if let Some(topic) = &plan.sns_topic {
         outln!("alerts:   {topic}");
     }
+    let channels = plan.channels_to_move();
+    if !channels.is_empty() {
+        outln!("channels: {}", channels.join(", "));
+    }
+}
+
+/// What runs on the builder, with what, and the gate.
+fn print_steps(plan: &BakePlan) {
     if !plan.secret_parameters.is_empty() {
         outln!(
             "secrets:  {} (read on the builder)",
@@ -119,44 +158,38 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         outln!("var:      {name}={value}{source}");
     }
     outln!("step env: {} (of the bake)", BAKE_VARIABLES.join(", "));
-    let channels = plan.channels_to_move();
-    if !channels.is_empty() {
-        outln!("channels: {}", channels.join(", "));
-    }
     outln!("steps:");
-    for step in &plan.steps {
+    print_commands(&plan.steps);
+    let Some(test) = &plan.test else {
+        outln!("tests:    {} (no release gate runs)", plan.gate);
+        return;
+    };
+    let types: Vec<String> = plan
+        .builds
+        .iter()
+        .filter_map(|build| build.test_instance_type.clone())
+        .collect();
+    outln!(
+        "tests:    on a test instance {} from each new image; firstboot runlist: {}; \
+         stage timeout {}",
+        types.join(" and "),
+        test.runlist.as_str(),
+        humantime::format_duration(test.timeout)
+    );
+    print_commands(&test.commands);
+}
+
+fn print_commands(commands: &[CommandStep]) {
+    for command in commands {
         outln!(
             "  {:<28} timeout {}",
-            step.step.to_string(),
-            bakery_core::model::time::human(step.timeout)
+            command.step.to_string(),
+            bakery_core::model::time::human(command.timeout)
         );
     }
-    outln!(
-        "inputs:   recipe {}, settings {}, agent {}; with the base image once resolved \
-         (`bake --if-changed` compares them)",
-        plan.inputs.recipe_digest,
-        plan.inputs.settings,
-        plan.inputs.agent
-    );
-    match &plan.test {
-        Some(test) => {
-            outln!(
-                "tests:    on a test instance {} from the new image; firstboot runlist: {}; \
-                 stage timeout {}",
-                test.instance_type,
-                test.runlist.as_str(),
-                humantime::format_duration(test.timeout)
-            );
-            for command in &test.commands {
-                outln!(
-                    "  {:<28} timeout {}",
-                    command.step.to_string(),
-                    bakery_core::model::time::human(command.timeout)
-                );
-            }
-        }
-        None => outln!("tests:    {} (no release gate runs)", plan.gate),
-    }
+}
+
+fn print_calls(plan: &BakePlan) {
     outln!("AWS calls, in order:");
     for call in plan.aws_calls() {
         outln!("  {call}");
@@ -166,5 +199,4 @@ pub async fn run(args: &bake::Args, context: &Context) -> Exit {
         outln!("  {call}");
     }
     outln!("(docs/iam-policy.json allows exactly these, and those of the other commands)");
-    Exit::Success
 }

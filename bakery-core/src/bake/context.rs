@@ -19,7 +19,7 @@ use crate::events::{ArchEvents, Event, EventSink};
 use crate::model::inputs::ReleaseInputs;
 use crate::model::{Arch, GateState, Release, Resource, Step};
 use crate::ops::removal::Remover;
-use crate::plan::BakePlan;
+use crate::plan::{BakePlan, BuildPlan};
 use crate::release::distribute::RegionOutcome;
 use crate::release::lock::{LockNote, RunLock};
 use crate::release::sharing::ShareOutcome;
@@ -31,6 +31,8 @@ use crate::wait::{Deadlines, Target};
 /// architecture ([`Step::is_per_architecture`]).
 pub struct Bake<'a> {
     pub plan: &'a BakePlan,
+    /// The build this context makes; None for the release's own steps.
+    build: Option<&'a BuildPlan>,
     pub aws: &'a Aws,
     pub sink: &'a dyn EventSink,
     pub cancel: CancellationToken,
@@ -101,6 +103,7 @@ impl<'a> Bake<'a> {
     ) -> Self {
         Bake {
             plan,
+            build: None,
             aws,
             sink,
             cancel,
@@ -135,35 +138,37 @@ impl<'a> Bake<'a> {
     ) -> Vec<Bake<'a>> {
         let several = marks.len() > 1;
         self.plan
-            .architectures()
+            .builds
+            .iter()
             .zip(marks)
-            .map(|(plan, mark)| {
+            .map(|(build, mark)| {
                 let sink: &dyn EventSink = if several { mark } else { mark.sink };
-                self.build(plan, sink, siblings.clone())
+                self.of_build(build, sink, siblings.clone())
             })
             .collect()
     }
 
-    /// The build of one architecture of this bake (`plan` is that architecture's), with
-    /// its events marked as its own when the bake makes several; `cancel` stops it.
-    fn build(
+    /// The context of one build of this bake, with its events marked as its own when
+    /// the bake makes several; `cancel` stops it.
+    fn of_build(
         &self,
-        plan: &'a BakePlan,
+        build: &'a BuildPlan,
         sink: &'a dyn EventSink,
         cancel: CancellationToken,
     ) -> Bake<'a> {
-        let several = !self.plan.other_architectures.is_empty();
         Bake {
-            plan,
+            plan: self.plan,
+            build: Some(build),
             aws: self.aws,
             sink,
             cancel,
             deadlines: self.deadlines,
             ledger: self.ledger.clone(),
             started_at: self.started_at,
-            arch: several.then_some(plan.arch),
+            arch: self.plan.makes_several().then_some(build.arch()),
             started: self.started,
-            chain: plan
+            chain: self
+                .plan
                 .chain
                 .iter()
                 .filter(|step| step.is_per_architecture())
@@ -178,6 +183,13 @@ impl<'a> Bake<'a> {
         }
     }
 
+    /// The build this context makes: a build's own steps run only in its context
+    /// ([`Bake::builds`]), never in the release's.
+    pub fn build(&self) -> &'a BuildPlan {
+        self.build
+            .expect("a build's step runs in its build's context")
+    }
+
     /// What the claim says of the lock this bake holds.
     pub fn lock(&self) -> Option<&LockNote> {
         self.lock.as_ref().as_ref().map(RunLock::note)
@@ -186,13 +198,13 @@ impl<'a> Bake<'a> {
     /// Records this build's builder, for the report.
     pub fn launched_builder(&self, instance_id: &str) {
         let mut builders = self.builders.lock().expect("builders");
-        builders.push((self.plan.arch, instance_id.to_string()));
+        builders.push((self.build().arch(), instance_id.to_string()));
     }
 
     /// The builders launched, in the order of the plan's architectures.
     pub fn builders(&self) -> Vec<(Arch, String)> {
         let mut builders = self.builders.lock().expect("builders").clone();
-        let order: Vec<Arch> = self.plan.architectures().map(|p| p.arch).collect();
+        let order: Vec<Arch> = self.plan.builds.iter().map(BuildPlan::arch).collect();
         builders.sort_by_key(|(arch, _)| order.iter().position(|a| a == arch));
         builders
     }
@@ -355,9 +367,10 @@ fn round(seconds: f64) -> f64 {
 
 /// What marks each build's events with its architecture.
 pub fn marks<'a>(plan: &'a BakePlan, sink: &'a dyn EventSink) -> Vec<ArchEvents<'a>> {
-    plan.architectures()
-        .map(|plan| ArchEvents {
-            arch: plan.arch,
+    plan.builds
+        .iter()
+        .map(|build| ArchEvents {
+            arch: build.arch(),
             sink,
         })
         .collect()

@@ -112,7 +112,7 @@ async fn chain(
     facts.base_images = builds
         .iter()
         .zip(&bases)
-        .map(|(build, base)| (build.plan.arch, base.image.id.clone()))
+        .map(|(build, base)| (build.build().arch(), base.image.id.clone()))
         .collect();
     facts.base_release = bases[0].release.as_ref().map(ToString::to_string);
     bake.optional(Step::CheckSecrets, checks::secrets(bake))
@@ -279,7 +279,7 @@ async fn make(
         bake.step(step.step.clone(), run).await?;
     }
     bake.step(Step::Stop, builder::stop(bake, &builder)).await?;
-    let inputs = plan.inputs.with_base(&base.image.id);
+    let inputs = bake.build().inputs.with_base(&base.image.id);
     let provenance = Provenance {
         bake_id: plan.bake_id.clone(),
         base_image: base.image.id.clone(),
@@ -492,7 +492,7 @@ fn report(
         region: bake.region().to_string(),
         builder_instance_id: builders.first().map(|(_, id)| id.clone()),
         builders: builders.into_iter().collect(),
-        base_image: facts.base_images.get(&plan.arch).cloned(),
+        base_image: facts.base_images.get(&plan.builds[0].arch()).cloned(),
         base_images: facts.base_images,
         base_release: facts.base_release,
         images: build_region_first(

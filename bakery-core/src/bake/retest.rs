@@ -26,7 +26,7 @@ use crate::model::gate::TAG_TESTS;
 use crate::model::release::parse_version_argument;
 use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::{GateState, Release, Resource, Step};
-use crate::plan::{BakePlan, BakeRequest};
+use crate::plan::{BakePlan, BakeRequest, BuildPlan};
 use crate::release::channels;
 use crate::release::claim::{self, RecordState, ReleaseRecord, RunLease, TestRecord};
 
@@ -257,7 +257,7 @@ async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
         }
     };
     let mut images = Vec::new();
-    for arch in bake.plan.architectures().map(|plan| plan.arch) {
+    for arch in bake.plan.builds.iter().map(BuildPlan::arch) {
         // A record made before releases had several architectures has `images` only.
         let of_arch = match record.architectures.is_empty() {
             true => &record.images,

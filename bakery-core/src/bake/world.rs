@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::events::EventSink;
 use crate::model::{Arch, Release};
 use crate::plan::world::{base_role, Planned};
-use crate::plan::BakePlan;
+use crate::plan::{BakePlan, BuildPlan};
 use crate::release::catalog;
 
 /// The status of a role that was not baked.
@@ -93,9 +93,8 @@ pub async fn bake_all(
                     // A base re-baked in this run is the layered role's base (the
                     // cascade); an unchanged one leaves the role on its own selector.
                     if report.status == BakeStatus::Succeeded {
-                        plan.base = base_made_by(report, &plan.base, plan.arch);
-                        for other in &mut plan.other_architectures {
-                            other.base = base_made_by(report, &other.base, other.arch);
+                        for build in &mut plan.builds {
+                            build.base = base_made_by(report, &build.base, build.arch());
                         }
                     }
                     start(&mut running, plan, aws, &sink_for, &cancel);
@@ -160,11 +159,11 @@ async fn check_bases_outside(
     aws: &Aws,
 ) -> Result<()> {
     for plan in plans {
-        if let BaseImage::Release { role, selector } = &plan.base {
+        if let BaseImage::Release { role, selector } = &plan.builds[0].base {
             if in_run.contains(role.as_str()) {
                 continue;
             }
-            for arch in plan.architectures().map(|p| p.arch) {
+            for arch in plan.builds.iter().map(BuildPlan::arch) {
                 catalog::resolve(aws, role, selector, arch)
                     .await
                     .map_err(|error| match error {

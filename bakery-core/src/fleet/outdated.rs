@@ -167,8 +167,9 @@ async fn role_state(
     let record = claim::read(home, &release).await?;
     let mut reasons = Vec::new();
     if let Some(plan) = plan {
-        let (base_now, _) = base::resolve(home, &plan.base, plan.arch).await?;
-        let now = plan.inputs.with_base(&base_now.id);
+        let first = &plan.builds[0];
+        let (base_now, _) = base::resolve(home, &first.base, first.arch()).await?;
+        let now = first.inputs.with_base(&base_now.id);
         match record.as_ref().and_then(|r| r.inputs.as_ref()) {
             Some(before) => {
                 if before.base_image != now.base_image {
@@ -186,9 +187,9 @@ async fn role_state(
         }
         // The record's inputs are the first architecture's; each other one's base is
         // on its image (`bakery:base-image`).
-        for other in &plan.other_architectures {
-            let arch = other.arch.as_str();
-            let (base_now, _) = base::resolve(home, &other.base, other.arch).await?;
+        for other in &plan.builds[1..] {
+            let arch = other.arch().as_str();
+            let (base_now, _) = base::resolve(home, &other.base, other.arch()).await?;
             let image = listed
                 .iter()
                 .find(|r| r.version == newest.version && r.architecture.as_deref() == Some(arch));

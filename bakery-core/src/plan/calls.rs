@@ -1,7 +1,7 @@
 //! The AWS calls of each step, for review before any is made (`bakery plan`): derived
 //! from the plan's chain, so the list is the bake's own.
 
-use super::BakePlan;
+use super::{BakePlan, BuildPlan};
 use crate::config::BaseImage;
 use crate::model::release::{channels_path, claims_path};
 use crate::model::{Step, VersionRequest};
@@ -10,20 +10,19 @@ impl BakePlan {
     /// The AWS calls the bake makes, in order; an architecture's own, once per
     /// architecture when there are several (`… [arm64]`).
     pub fn aws_calls(&self) -> Vec<String> {
-        let several = !self.other_architectures.is_empty();
         let mut calls: Vec<String> = Vec::new();
         for step in &self.chain {
-            if several && step.is_per_architecture() {
-                for plan in self.architectures() {
-                    let arch = plan.arch;
+            if self.makes_several() && step.is_per_architecture() {
+                for build in &self.builds {
+                    let arch = build.arch();
                     calls.extend(
-                        plan.calls_of(step)
+                        self.calls_of(build, step)
                             .into_iter()
                             .map(|c| format!("{c} [{arch}]")),
                     );
                 }
             } else {
-                calls.extend(self.calls_of(step));
+                calls.extend(self.calls_of(&self.builds[0], step));
             }
         }
         if let (Some(topic), true) = (&self.sns_topic, self.notify_success) {
@@ -54,8 +53,9 @@ impl BakePlan {
         calls
     }
 
-    fn calls_of(&self, step: &Step) -> Vec<String> {
-        let makes_group = self.builder.security_groups.is_empty();
+    /// The calls of `step`, as `build` makes them (a release's step: as every build).
+    fn calls_of(&self, build: &BuildPlan, step: &Step) -> Vec<String> {
+        let makes_group = build.builder.security_groups.is_empty();
         match step {
             Step::CheckRelease => {
                 let mut calls = vec![
@@ -80,7 +80,7 @@ impl BakePlan {
                     claims_path(&self.role)
                 ),
             ],
-            Step::ResolveBase => vec![match &self.base {
+            Step::ResolveBase => vec![match &build.base {
                 BaseImage::Image(id) => format!("ec2:DescribeImages {id}"),
                 BaseImage::SsmParameter(path) => {
                     format!("ssm:GetParameter {path}, ec2:DescribeImages")
@@ -104,11 +104,10 @@ impl BakePlan {
                 if makes_group {
                     calls.push("ec2:CreateSecurityGroup (DryRun)".to_string());
                 }
-                calls.push(format!("{} (DryRun)", self.run_instances()));
-                if let Some(test) = &self.test {
+                calls.push(format!("{} (DryRun)", self.run_instances(build)));
+                if let Some(instance_type) = &build.test_instance_type {
                     calls.push(format!(
-                        "ec2:RunInstances {} (DryRun, the test instance)",
-                        test.instance_type
+                        "ec2:RunInstances {instance_type} (DryRun, the test instance)"
                     ));
                 }
                 calls
@@ -127,7 +126,7 @@ impl BakePlan {
                             .to_string(),
                     );
                 }
-                calls.push(self.run_instances());
+                calls.push(self.run_instances(build));
                 calls
             }
             Step::WaitReady => vec![
@@ -164,7 +163,7 @@ impl BakePlan {
             Step::TestLaunch => vec![format!(
                 "ec2:RunInstances {} from the new image, IMDSv2-only, metadata tags on, \
                  encrypted-root, the builder's security group, ec2:CreateTags (its tags){}",
-                self.test.as_ref().map_or("?", |t| t.instance_type.as_str()),
+                build.test_instance_type.as_deref().unwrap_or("?"),
                 self.pass_role()
             )],
             Step::TestReady => vec![
@@ -232,11 +231,12 @@ impl BakePlan {
 
     /// The reads that decide the builder's subnet and whether it needs a public address.
     fn network_reads(&self) -> String {
-        let subnet = match &self.builder.subnet {
+        let builder = self.shared_builder();
+        let subnet = match &builder.subnet {
             Some(subnet) => format!("ec2:DescribeSubnets {subnet}"),
             None => "ec2:DescribeVpcs (default), ec2:DescribeSubnets (default for its zone)".into(),
         };
-        let groups = match self.builder.security_groups.is_empty() {
+        let groups = match builder.security_groups.is_empty() {
             true => String::new(),
             false => ", ec2:DescribeSecurityGroups (the recipe's groups exist there)".into(),
         };
@@ -246,13 +246,13 @@ impl BakePlan {
         )
     }
 
-    fn run_instances(&self) -> String {
-        let address = match self.builder.public_address {
+    fn run_instances(&self, build: &BuildPlan) -> String {
+        let builder = &build.builder;
+        let address = match builder.public_address {
             Some(policy) => format!("public address {policy}"),
             None => "public address only if the subnet needs one".into(),
         };
-        let profile = self
-            .builder
+        let profile = builder
             .instance_profile
             .as_deref()
             .map(|p| format!(" profile={p}"))
@@ -260,15 +260,15 @@ impl BakePlan {
         format!(
             "ec2:RunInstances {} IMDSv2-only hop-limit={} encrypted-root{profile} ({address}), \
              ec2:CreateTags (its tags){}",
-            self.builder.instance_type(),
-            self.builder.metadata_hop_limit(),
+            builder.instance_type(),
+            builder.metadata_hop_limit(),
             self.pass_role()
         )
     }
 
     /// Launching with an instance profile passes its role to EC2.
     fn pass_role(&self) -> &'static str {
-        if self.builder.instance_profile.is_some() {
+        if self.shared_builder().instance_profile.is_some() {
             ", iam:PassRole"
         } else {
             ""

@@ -6,14 +6,16 @@
 use sha2::{Digest, Sha256};
 
 use super::{BakePlan, CommandStep, StepCommand};
+use crate::config::BuilderSettings;
 use crate::model::inputs::{field, Inputs};
+use crate::model::Arch;
 use crate::script::firstboot::{LINUX_AGENT, LINUX_INIT, LINUX_UNIT, WINDOWS_AGENT, WINDOWS_TASK};
 
-/// The plan's inputs: all but the base image.
-pub fn inputs_of(plan: &BakePlan) -> Inputs {
+/// The inputs of the plan's build of `arch` on `builder`: all but the base image.
+pub fn inputs_of(plan: &BakePlan, arch: Arch, builder: &BuilderSettings) -> Inputs {
     Inputs {
         recipe_digest: plan.recipe_digest.clone(),
-        settings: settings_digest(plan),
+        settings: settings_digest(plan, arch, builder),
         agent: agent_digest(),
     }
 }
@@ -48,12 +50,11 @@ fn command(hasher: &mut Sha256, command: &CommandStep) {
     }
 }
 
-fn settings_digest(plan: &BakePlan) -> String {
+fn settings_digest(plan: &BakePlan, arch: Arch, builder: &BuilderSettings) -> String {
     let mut hasher = Sha256::new();
-    let builder = &plan.builder;
     for part in [
         plan.platform.to_string(),
-        plan.arch.to_string(),
+        arch.to_string(),
         builder.instance_type().to_string(),
         builder.volume_size.map_or("base".into(), |s| s.to_string()),
         builder.volume_type().to_string(),

@@ -3,6 +3,7 @@
 //! lists the steps the bake will run ([`BakePlan::chain`]) and the AWS calls each makes
 //! ([`BakePlan::aws_calls`]), derived from that one list.
 
+pub mod build;
 mod calls;
 mod chain;
 pub mod command;
@@ -18,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 pub use crate::model::inputs::{Inputs, ReleaseInputs};
+pub use build::{BuildId, BuildPlan};
 pub use command::{BakeValues, CommandStep, StepCommand};
 pub use request::BakeRequest;
 
@@ -30,12 +32,13 @@ use crate::config::{layering, BaseImage, BuilderSettings, Destination, Merged, R
 use crate::error::{Error, Result};
 use crate::model::names::{check_channel, seconds};
 use crate::model::{
-    Arch, ClientToken, Document, GateState, Launch, Platform, Release, RoleName, Sharing, Step,
-    VersionRequest,
+    Arch, Document, GateState, Platform, Release, RoleName, Sharing, Step, VersionRequest,
 };
 use crate::script::firstboot;
 use crate::script::user_data::generalize_script;
 
+/// A release's bake: what every build of it shares, and its [`builds`](BakePlan::builds),
+/// one per architecture, each with its own identity.
 #[derive(Debug, Clone, Serialize)]
 pub struct BakePlan {
     pub bake_id: String,
@@ -46,25 +49,15 @@ pub struct BakePlan {
     pub version: VersionRequest,
     pub region: String,
     pub platform: Platform,
-    /// The architecture this plan's builder bakes.
-    pub arch: Arch,
-    /// The same bake for each of the recipe's other architectures: their own builder,
-    /// base, commands, test and inputs, the rest alike. Empty for one architecture.
-    pub other_architectures: Vec<BakePlan>,
-    pub base: BaseImage,
     pub description: Option<String>,
     pub recipe_dir: PathBuf,
     pub recipe_digest: String,
     pub recipe_tags: BTreeMap<String, String>,
-    /// The merged builder settings; its key is the image's (the build region's).
-    pub builder: BuilderSettings,
     /// The Run Commands, in order: the recipe's steps, firstboot, generalize.
     pub steps: Vec<CommandStep>,
-    /// The release gate: the test instance and its Run Commands; None when the recipe
-    /// has no tests or the bake skips them.
+    /// The release gate: the test instances' Run Commands; None when the recipe has no
+    /// tests or the bake skips them.
     pub test: Option<TestPlan>,
-    /// What the release is made of, but its base (known once the bake resolves it).
-    pub inputs: Inputs,
     /// `--if-changed`: bake nothing when the role's newest release has the same inputs.
     pub if_changed: bool,
     /// The names of the recipe's `[[tests]]`, run or skipped.
@@ -93,7 +86,8 @@ pub struct BakePlan {
     /// Accounts, organizations and OUs the release is shared with.
     pub share: Sharing,
     pub step_output: StepOutput,
-    /// The settings as merged, with where each came from.
+    /// The settings as merged, with where each came from (each build's instance type is
+    /// its own [`BuildPlan::builder`]'s).
     pub settings: Merged,
     pub dry_run: bool,
     /// The SSM SecureString parameters the steps read on the builder.
@@ -106,12 +100,13 @@ pub struct BakePlan {
     /// The values of the recipe's variables, which every recipe step gets and the
     /// release record keeps.
     pub vars: BTreeMap<String, String>,
+    /// One build per architecture of the recipe, in its order.
+    pub builds: Vec<BuildPlan>,
 }
 
 /// The release gate of a bake: a test instance from the new image, then Run Commands.
 #[derive(Debug, Clone, Serialize)]
 pub struct TestPlan {
-    pub instance_type: String,
     /// What the firstboot agent fetches on the test instance.
     pub runlist: TestRunlist,
     /// The whole stage, from the launch to the last test.
@@ -160,67 +155,13 @@ impl BakePlan {
             request.bump,
             request.pre.as_deref(),
         )?;
-        if let Some(channel) = &request.promote {
-            check_channel(channel)?;
-            if request.skip_tests && !recipe.tests.is_empty() {
-                return Err(Error::input(format!(
-                    "--promote {channel} with --skip-tests: a channel moves only to a release \
-                     that passed its recipe's tests"
-                ))
-                .with_hint(format!(
-                    "bake without --promote, run `bakery test {} <version>`, then `bakery \
-                     promote` (or `bakery promote --force` to send fleets an untested image)",
-                    recipe.name
-                )));
-            }
-        }
-        if let Some(base) = &request.base {
-            recipe.base = BaseImage::parse_flag(base, &recipe.name)?;
-            recipe
-                .base
-                .check_architectures(&recipe.architectures)
-                .map_err(|m| Error::input(format!("--base {base}: {m}")))?;
-        }
-        for (flag, value) in [
-            ("--source-commit (or GIT_COMMIT)", &request.source_commit),
-            ("--build-url (or BUILD_URL)", &request.build_url),
-        ] {
-            if let Some(value) = value {
-                checks::check_tag_value(value)
-                    .map_err(|m| Error::input(format!("{flag}: {m}; it is recorded as a tag")))?;
-            }
-        }
+        check_request(&mut recipe, request)?;
         let digest = recipe_digest(&recipe.dir)?;
-        let bake_id = new_bake_id(now);
-        let mut plans = Vec::new();
-        for &arch in &recipe.architectures {
-            let environment = request.environment.as_ref();
-            let kept = request.kept.get(recipe.name.as_str());
-            let flags = &request.flags;
-            let settings = layering::for_bake(&recipe, environment, flags, kept, region, arch)?;
-            let plan = BakePlan::from_recipe(
-                recipe.clone(),
-                arch,
-                version.clone(),
-                digest.clone(),
-                request,
-                settings,
-                bake_id.clone(),
-            );
-            plan.check_limits()?;
-            plans.push(plan);
-        }
-        let mut plan = plans.remove(0);
-        for other in &mut plans {
-            other.run_uuid = plan.run_uuid.clone();
-        }
-        plan.other_architectures = plans;
+        let merges = settings_per_arch(&recipe, request, region)?;
+        let plan =
+            BakePlan::from_recipe(recipe, version, digest, request, merges, new_bake_id(now));
+        plan.check_limits()?;
         Ok(plan)
-    }
-
-    /// Every architecture's plan: this one, then the others.
-    pub fn architectures(&self) -> impl Iterator<Item = &BakePlan> {
-        std::iter::once(self).chain(&self.other_architectures)
     }
 
     /// `bakery test <recipe> <version>`: the recipe's release gate, run again against
@@ -244,9 +185,6 @@ impl BakePlan {
             .with_hint("add a [[tests]] entry (name, script) to the recipe"));
         }
         plan.chain = plan.retest_steps();
-        for other in &mut plan.other_architectures {
-            other.chain = other.retest_steps();
-        }
         Ok(plan)
     }
 
@@ -270,7 +208,16 @@ impl BakePlan {
             ))
             .with_hint("shorten the steps' `timeout`s"));
         }
-        let name = self.release(self.version.longest()).image_name(self.arch);
+        self.builds
+            .iter()
+            .try_for_each(|build| self.check_build_limits(build))
+    }
+
+    /// A build's image name and Run Commands, at the longest version a release can have.
+    fn check_build_limits(&self, build: &BuildPlan) -> Result<()> {
+        let longest = semver::Version::parse("999999.999999.999999-rc.999999").expect("valid");
+        let release = self.release(longest);
+        let name = release.image_name(build.arch());
         if name.len() > MAX_IMAGE_NAME {
             return Err(Error::input(format!(
                 "the image name `{name}` would be {} characters; AWS takes at most {MAX_IMAGE_NAME} \
@@ -279,12 +226,9 @@ impl BakePlan {
             ))
             .with_hint("a shorter version (its pre-release name) or role name"));
         }
-        // The longest version text a release can have, for the longest command.
-        let longest = semver::Version::parse("999999.999999.999999-rc.999999").expect("valid");
-        let release = self.release(longest);
         let tests = self.test.iter().flat_map(|test| &test.commands);
         for step in self.steps.iter().chain(tests) {
-            let bytes = step.command_for(&self.values(&release)).len();
+            let bytes = step.command_for(&self.values(build, &release)).len();
             if bytes > MAX_COMMAND_BYTES {
                 return Err(Error::input(format!(
                     "step `{}`: its Run Command would be {} KiB; bakery sends at most {} KiB",
@@ -301,21 +245,18 @@ impl BakePlan {
         Ok(())
     }
 
+    /// The bake of `recipe`, one build per architecture of `merges` (the settings as
+    /// merged for it, in the recipe's order); the release-wide settings are the first's.
     pub fn from_recipe(
         recipe: Recipe,
-        arch: Arch,
         version: VersionRequest,
         recipe_digest: String,
         request: &BakeRequest,
-        merged: Merged,
+        merges: Vec<(Arch, Merged)>,
         bake_id: String,
     ) -> BakePlan {
+        let merged = merges[0].1.clone();
         let settings = &merged.settings;
-        let region = settings.regions[0].as_str();
-        let mut builder = settings.builder.clone();
-        if builder.kms_key.is_none() {
-            builder.kms_key = settings.kms_keys.get(region).cloned();
-        }
         let steps = command_steps(&recipe, settings.sns_topic.as_deref(), &settings.vars);
         let gate = match (&recipe.test, request.skip_tests) {
             (None, _) => GateState::None,
@@ -323,31 +264,22 @@ impl BakePlan {
             (Some(_), false) => GateState::Pending,
         };
         let test = match gate {
-            GateState::Pending => test_plan(&recipe, &builder, &settings.vars),
+            GateState::Pending => test_plan(&recipe, &settings.vars),
             _ => None,
         };
         let builder_lifetime = BUILDER_OVERHEAD + steps.iter().map(|s| s.timeout).sum::<Duration>();
         let mut plan = BakePlan {
             description: recipe.description.clone(),
             bake_id,
-            region: region.to_string(),
+            region: settings.regions[0].clone(),
             platform: recipe.platform,
-            arch,
-            other_architectures: Vec::new(),
-            base: recipe.base.for_arch(arch),
             recipe_dir: recipe.dir.clone(),
             recipe_digest,
             recipe_tags: settings.tags.clone(),
-            builder,
             steps,
             test,
             gate,
             test_names: recipe.tests.iter().map(|t| t.name.clone()).collect(),
-            inputs: Inputs {
-                recipe_digest: String::new(),
-                settings: String::new(),
-                agent: String::new(),
-            },
             if_changed: request.if_changed,
             builder_lifetime,
             deprecate_after: recipe.deprecate_after,
@@ -375,13 +307,56 @@ impl BakePlan {
                 .into_iter()
                 .collect(),
             vars: settings.vars.clone(),
-            settings: merged,
+            settings: merged.clone(),
             chain: Vec::new(),
             run_uuid: new_run_uuid(),
+            builds: Vec::new(),
         };
-        plan.inputs = inputs::inputs_of(&plan);
+        for (arch, merged) in merges {
+            let build = plan.build_of(&recipe, arch, &merged);
+            plan.builds.push(build);
+        }
         plan.chain = plan.steps_in_order();
         plan
+    }
+
+    /// The build of `arch`: its base, its builder (the image's key is the build
+    /// region's), its test instance's type, and its inputs.
+    fn build_of(&self, recipe: &Recipe, arch: Arch, merged: &Merged) -> BuildPlan {
+        let mut builder = merged.settings.builder.clone();
+        if builder.kms_key.is_none() {
+            builder.kms_key = merged.settings.kms_keys.get(&self.region).cloned();
+        }
+        let test_instance_type = self.test.as_ref().map(|_| {
+            recipe
+                .test
+                .as_ref()
+                .and_then(|test| test.instance_type.clone())
+                .unwrap_or_else(|| builder.instance_type().to_string())
+        });
+        BuildPlan {
+            id: BuildId::new(&self.bake_id, arch),
+            base: recipe.base.for_arch(arch),
+            inputs: inputs::inputs_of(self, arch, &builder),
+            builder,
+            test_instance_type,
+        }
+    }
+
+    /// The build of `arch`, when the bake makes one.
+    pub fn build(&self, arch: Arch) -> Option<&BuildPlan> {
+        self.builds.iter().find(|build| build.arch() == arch)
+    }
+
+    /// The builder settings every build shares: all but the instance type, which is
+    /// each build's own (the network, the disk, the profile, the key).
+    pub fn shared_builder(&self) -> &BuilderSettings {
+        &self.builds[0].builder
+    }
+
+    /// True when the bake makes more than one architecture.
+    pub fn makes_several(&self) -> bool {
+        self.builds.len() > 1
     }
 
     pub fn release(&self, version: semver::Version) -> Release {
@@ -402,11 +377,11 @@ impl BakePlan {
         .collect()
     }
 
-    /// What the bake's steps are told about it, once its release is known.
-    pub fn values<'a>(&'a self, release: &'a Release) -> BakeValues<'a> {
+    /// What a build's steps are told about it, once its release is known.
+    pub fn values<'a>(&'a self, build: &'a BuildPlan, release: &'a Release) -> BakeValues<'a> {
         BakeValues {
             release,
-            arch: self.arch,
+            arch: build.arch(),
             region: &self.region,
             bake_id: &self.bake_id,
         }
@@ -415,18 +390,6 @@ impl BakePlan {
     /// How long the bake may run at most: its builder's life, then its test instance's.
     pub fn bake_lifetime(&self) -> Duration {
         self.builder_lifetime + self.test.as_ref().map_or(Duration::ZERO, |t| t.lifetime)
-    }
-
-    /// RunInstances' client token for this build's builder or test instance: a retried
-    /// launch returns the same instance, and no other launch shares it.
-    pub fn client_token(&self, launch: Launch) -> ClientToken {
-        ClientToken::launch(&self.bake_id, self.arch, launch)
-    }
-
-    /// The name of the security group this build's test instance gets when it has none
-    /// to share (`bakery test`).
-    pub fn test_group_name(&self) -> String {
-        format!("bakery-test-{}-{}", self.bake_id, self.arch)
     }
 
     /// The Run Command of a command step (on the builder or the test instance).
@@ -439,14 +402,65 @@ impl BakePlan {
     }
 }
 
-/// The release gate, when the recipe has one: the test instance is the builder's
-/// type unless `[test]` says otherwise; its commands wait for the firstboot agent's
-/// outcome, then run the recipe's tests.
-fn test_plan(
+/// What the request changes in the recipe (`--base`), and what it may not ask for:
+/// `--promote` past a skipped gate, tag values AWS refuses.
+fn check_request(recipe: &mut Recipe, request: &BakeRequest) -> Result<()> {
+    if let Some(channel) = &request.promote {
+        check_channel(channel)?;
+        if request.skip_tests && !recipe.tests.is_empty() {
+            return Err(Error::input(format!(
+                "--promote {channel} with --skip-tests: a channel moves only to a release \
+                 that passed its recipe's tests"
+            ))
+            .with_hint(format!(
+                "bake without --promote, run `bakery test {} <version>`, then `bakery \
+                 promote` (or `bakery promote --force` to send fleets an untested image)",
+                recipe.name
+            )));
+        }
+    }
+    if let Some(base) = &request.base {
+        recipe.base = BaseImage::parse_flag(base, &recipe.name)?;
+        recipe
+            .base
+            .check_architectures(&recipe.architectures)
+            .map_err(|m| Error::input(format!("--base {base}: {m}")))?;
+    }
+    for (flag, value) in [
+        ("--source-commit (or GIT_COMMIT)", &request.source_commit),
+        ("--build-url (or BUILD_URL)", &request.build_url),
+    ] {
+        if let Some(value) = value {
+            checks::check_tag_value(value)
+                .map_err(|m| Error::input(format!("{flag}: {m}; it is recorded as a tag")))?;
+        }
+    }
+    Ok(())
+}
+
+/// The settings of each of the recipe's architectures, merged for a bake in `region`.
+pub fn settings_per_arch(
     recipe: &Recipe,
-    builder: &BuilderSettings,
-    vars: &BTreeMap<String, String>,
-) -> Option<TestPlan> {
+    request: &BakeRequest,
+    region: &str,
+) -> Result<Vec<(Arch, Merged)>> {
+    let environment = request.environment.as_ref();
+    let kept = request.kept.get(recipe.name.as_str());
+    recipe
+        .architectures
+        .iter()
+        .map(|&arch| {
+            let merged =
+                layering::for_bake(recipe, environment, &request.flags, kept, region, arch)?;
+            Ok((arch, merged))
+        })
+        .collect()
+}
+
+/// The release gate, when the recipe has one: its commands wait for the firstboot
+/// agent's outcome, then run the recipe's tests (each build's test instance is its
+/// builder's type unless `[test]` says otherwise: [`BuildPlan::test_instance_type`]).
+fn test_plan(recipe: &Recipe, vars: &BTreeMap<String, String>) -> Option<TestPlan> {
     let settings = recipe.test.as_ref()?;
     let document = Document::for_platform(recipe.platform);
     let mut commands = Vec::new();
@@ -465,10 +479,6 @@ fn test_plan(
     }
     commands.extend(recipe_commands(recipe, &recipe.tests, Step::Test, vars));
     Some(TestPlan {
-        instance_type: settings
-            .instance_type
-            .clone()
-            .unwrap_or_else(|| builder.instance_type().to_string()),
         runlist: settings.runlist.clone(),
         timeout: settings.timeout,
         lifetime: settings.timeout + TEST_INSTANCE_OVERHEAD,

@@ -21,16 +21,25 @@ fn plan(recipe: Recipe, flags: SettingsFlags, sns_topic: Option<&str>) -> BakePl
         },
         ..Default::default()
     };
-    let settings = settings_of(&recipe, &request).unwrap();
-    let arch = recipe.architectures[0];
+    planned(
+        recipe,
+        &request,
+        VersionRequest::Exact("1.2.0".parse().unwrap()),
+        "b-1",
+    )
+}
+
+/// The plan of a bake of `recipe` in eu-west-1, as `BakePlan::for_recipe` makes it but
+/// for the recipe folder's digest (the recipe is in memory) and the bake's id.
+fn planned(recipe: Recipe, request: &BakeRequest, version: VersionRequest, id: &str) -> BakePlan {
+    let merges = settings_per_arch(&recipe, request, "eu-west-1").unwrap();
     BakePlan::from_recipe(
         recipe,
-        arch,
-        VersionRequest::Exact("1.2.0".parse().unwrap()),
+        version,
         "sha256:0".into(),
-        &request,
-        settings,
-        "b-1".into(),
+        request,
+        merges,
+        id.into(),
     )
 }
 
@@ -52,13 +61,16 @@ fn defaults_follow_the_architecture_and_flags_win_over_the_recipe() {
         SettingsFlags::default(),
         None,
     );
-    assert_eq!(p.builder.instance_type(), "m7g.large");
-    assert_eq!(p.builder.volume_type(), "gp3");
+    assert_eq!(p.builds[0].builder.instance_type(), "m7g.large");
+    assert_eq!(p.builds[0].builder.volume_type(), "gp3");
     let release = p.release("1.2.0".parse().unwrap());
-    assert_eq!(release.image_name(p.arch), "bakery/base/1.2.0/arm64");
+    assert_eq!(
+        release.image_name(p.builds[0].arch()),
+        "bakery/base/1.2.0/arm64"
+    );
     assert_eq!(p.image_description(&release), "base@1.2.0, baked by bakery");
     let p = plan(recipe(""), SettingsFlags::default(), None);
-    assert_eq!(p.builder.instance_type(), "t4g.small");
+    assert_eq!(p.builds[0].builder.instance_type(), "t4g.small");
     let p = plan(
         recipe("[builder]\ninstance_type = \"m7g.large\"\n"),
         SettingsFlags {
@@ -67,7 +79,7 @@ fn defaults_follow_the_architecture_and_flags_win_over_the_recipe() {
         },
         None,
     );
-    assert_eq!(p.builder.instance_type(), "c7g.xlarge");
+    assert_eq!(p.builds[0].builder.instance_type(), "c7g.xlarge");
 }
 
 #[test]
@@ -122,7 +134,7 @@ fn the_firstboot_config_names_the_release_the_bake_claimed() {
         None,
     );
     let release = p.release("2.0.1".parse().unwrap());
-    let text = p.steps[0].command_for(&p.values(&release));
+    let text = p.steps[0].command_for(&p.values(&p.builds[0], &release));
     assert!(text.contains("\"version\": \"2.0.1\""), "{text}");
     assert!(text.contains("\"runlist\": \"s3://runlists/{environment}/base.json\""));
     assert!(
@@ -134,7 +146,7 @@ fn the_firstboot_config_names_the_release_the_bake_claimed() {
         SettingsFlags::default(),
         Some("arn:aws:sns:eu-west-1:123456789012:team"),
     );
-    let text = with_topic.steps[0].command_for(&with_topic.values(&release));
+    let text = with_topic.steps[0].command_for(&with_topic.values(&with_topic.builds[0], &release));
     assert!(
         text.contains("\"sns_topic\": \"arn:aws:sns:eu-west-1:123456789012:team\""),
         "the bake's topic is the default: {text}"
@@ -214,18 +226,7 @@ fn a_pre_release_moves_no_channel_unless_one_is_asked_for() {
         bump: crate::model::Bump::Minor,
         pre: Some("rc".into()),
     };
-    let plan_with = |request: BakeRequest| {
-        let settings = settings_of(&recipe(), &request).unwrap();
-        BakePlan::from_recipe(
-            recipe(),
-            Arch::Arm64,
-            candidate.clone(),
-            "sha256:0".into(),
-            &request,
-            settings,
-            "b-1".into(),
-        )
-    };
+    let plan_with = |request: BakeRequest| planned(recipe(), &request, candidate.clone(), "b-1");
     let quiet = plan_with(request(None));
     assert!(quiet.channels_to_move().is_empty());
     assert!(!quiet.runs(&Step::Promote));
@@ -249,16 +250,11 @@ fn a_dry_run_checks_in_place_of_creates_and_lists_the_dry_run_calls() {
         },
         ..Default::default()
     };
-    let settings = settings_of(&recipe, &request).unwrap();
-    let arch = recipe.architectures[0];
-    let p = BakePlan::from_recipe(
+    let p = planned(
         recipe,
-        arch,
-        VersionRequest::Exact("1.0.0".parse().unwrap()),
-        "sha256:0".into(),
         &request,
-        settings,
-        "b-1".into(),
+        VersionRequest::Exact("1.0.0".parse().unwrap()),
+        "b-1",
     );
     assert_eq!(
         names(&p.chain),
@@ -401,7 +397,8 @@ fn every_step_gets_the_bakes_values_and_the_recipes_variables_as_values() {
     };
     let p = plan(recipe, SettingsFlags::default(), None);
     let release = p.release("2.0.1".parse().unwrap());
-    let (code, out) = crate::script::run_sh(&p.steps[0].command_for(&p.values(&release)));
+    let values = p.values(&p.builds[0], &release);
+    let (code, out) = crate::script::run_sh(&p.steps[0].command_for(&values));
     assert_eq!(code, 0);
     assert_eq!(out, "base 2.0.1 arm64 eu-west-1 b-1 it's $(not code)\n");
 }
@@ -439,43 +436,48 @@ fn no_two_builds_of_a_bake_nor_a_bake_and_its_bakery_test_share_a_client_token()
     let text = "name = \"base\"\nplatform = \"linux\"\narch = [\"x86_64\", \"arm64\"]\n\
                 base = { ssm_parameter = \"/p/{arch}\" }\n";
     let recipe = Recipe::parse(Path::new("/nonexistent"), Path::new("recipe.toml"), text).unwrap();
-    let request = BakeRequest::default();
-    let build = |run: &str, arch: Arch| {
-        let settings =
-            layering::for_bake(&recipe, None, &request.flags, None, "eu-west-1", arch).unwrap();
-        BakePlan::from_recipe(
-            recipe.clone(),
-            arch,
-            VersionRequest::Exact("1.2.0".parse().unwrap()),
-            "sha256:0".into(),
-            &request,
-            settings,
-            run.into(),
-        )
-    };
-    let bake = "20261207t111351-abcdef";
-    let retest = "20261207t120000-123456";
+    let version = || VersionRequest::Exact("1.2.0".parse().unwrap());
+    let bake = planned(
+        recipe.clone(),
+        &BakeRequest::default(),
+        version(),
+        "20261207t111351-abcdef",
+    );
+    let retest = planned(
+        recipe,
+        &BakeRequest::default(),
+        version(),
+        "20261207t120000-123456",
+    );
+    assert_eq!(bake.builds.len(), 2, "one build per architecture");
     let mut tokens = Vec::new();
-    for run in [bake, retest] {
-        for arch in Arch::ALL {
-            let plan = build(run, arch);
-            tokens.push(plan.client_token(Launch::Builder));
-            tokens.push(plan.client_token(Launch::TestInstance));
-            let image = format!("ami-{arch}");
+    let mut groups = std::collections::BTreeSet::new();
+    for plan in [&bake, &retest] {
+        for build in &plan.builds {
+            assert_eq!(
+                build.id.bake_id, plan.bake_id,
+                "a build's identity is its bake's"
+            );
+            tokens.push(build.id.client_token(crate::model::Launch::Builder));
+            tokens.push(build.id.client_token(crate::model::Launch::TestInstance));
+            let image = format!("ami-{}", build.arch());
             for region in ["us-east-1", "eu-west-2"] {
-                tokens.push(ClientToken::copy(&plan.bake_id, &image, region, None));
+                tokens.push(crate::model::ClientToken::copy(
+                    &plan.bake_id,
+                    &image,
+                    region,
+                    None,
+                ));
             }
+            groups.insert(build.id.test_group_name());
+            groups.insert(build.id.builder_group_name());
         }
     }
     let distinct: std::collections::BTreeSet<_> = tokens.iter().collect();
     assert_eq!(distinct.len(), tokens.len(), "{tokens:?}");
-    let groups: std::collections::BTreeSet<_> = [bake, retest]
-        .iter()
-        .flat_map(|run| Arch::ALL.map(|arch| build(run, arch).test_group_name()))
-        .collect();
     assert_eq!(
         groups.len(),
-        4,
-        "a test instance's own group is its build's"
+        8,
+        "each build's groups are its own: {groups:?}"
     );
 }

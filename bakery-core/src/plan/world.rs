@@ -242,7 +242,7 @@ fn recipe_folders(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// The role a plan is layered on, if any.
 pub fn base_role(plan: &BakePlan) -> Option<&str> {
-    plan.base.role().map(|role| role.as_str())
+    plan.builds[0].base.role().map(|role| role.as_str())
 }
 
 /// A topological order of the plans (indices), stable by role name. A base outside
@@ -292,8 +292,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::{layering, Recipe};
-    use crate::model::Arch;
+    use crate::config::Recipe;
     use crate::model::VersionRequest;
 
     fn plan(role: &str, base: &str) -> BakePlan {
@@ -303,22 +302,13 @@ mod tests {
         let recipe = Recipe::parse(Path::new("/x"), Path::new("recipe.toml"), &text).unwrap();
         let version = VersionRequest::Exact("1.0.0".parse().unwrap());
         let request = BakeRequest::default();
-        let settings = layering::for_bake(
-            &recipe,
-            None,
-            &request.flags,
-            None,
-            "eu-west-1",
-            Arch::X86_64,
-        )
-        .unwrap();
+        let merges = crate::plan::settings_per_arch(&recipe, &request, "eu-west-1").unwrap();
         BakePlan::from_recipe(
             recipe,
-            Arch::X86_64,
             version,
             "sha256:0".into(),
             &request,
-            settings,
+            merges,
             role.into(),
         )
     }

@@ -16,10 +16,10 @@ pub struct Base {
 
 /// The base, resolved and checked during `step` (`resolve-base`, or `check-changed`).
 pub async fn resolve(bake: &Bake<'_>, step: Step) -> Result<Base> {
-    let (aws, plan) = (bake.aws, bake.plan);
+    let (aws, plan, build) = (bake.aws, bake.plan, bake.build());
     let region = bake.region();
-    let arch = plan.arch.as_str();
-    let (image, release) = base::resolve(aws, &plan.base, plan.arch).await?;
+    let arch = build.arch().as_str();
+    let (image, release) = base::resolve(aws, &build.base, build.arch()).await?;
     if !image.is_available() {
         return Err(Error::input(format!(
             "base image {} is `{}` in {region}, not available",
@@ -42,7 +42,7 @@ pub async fn resolve(bake: &Bake<'_>, step: Step) -> Result<Base> {
             plan.platform
         )));
     }
-    let stands_in = match &plan.base {
+    let stands_in = match &build.base {
         BaseImage::DryRunRelease { release, .. } => {
             format!(", standing in for {release}, which the dry run did not make")
         }

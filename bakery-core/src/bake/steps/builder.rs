@@ -28,7 +28,7 @@ pub struct Builder {
 impl Builder {
     /// The groups the builder has, which a test instance shares.
     pub fn security_groups(&self, bake: &Bake<'_>) -> Vec<String> {
-        let named = &bake.plan.builder.security_groups;
+        let named = &bake.plan.shared_builder().security_groups;
         match &self.security_group {
             Some(made) if named.is_empty() => vec![made.clone()],
             _ => named.clone(),
@@ -64,7 +64,7 @@ pub struct Network {
 pub async fn network(bake: &Bake<'_>) -> Result<Network> {
     let ec2 = &bake.aws.ec2;
     let region = bake.region();
-    let (vpc, subnet) = match &bake.plan.builder.subnet {
+    let (vpc, subnet) = match &bake.plan.shared_builder().subnet {
         Some(subnet) => {
             let vpc = ec2
                 .vpc_of_subnet(subnet)
@@ -100,7 +100,7 @@ pub async fn network(bake: &Bake<'_>) -> Result<Network> {
                  NAT gateway, or bake in a subnet that has them (--subnet)",
         )
     };
-    let public_address = match (bake.plan.builder.public_address, path) {
+    let public_address = match (bake.plan.shared_builder().public_address, path) {
         (_, SsmPath::Nowhere) => {
             return Err(unreachable(
                 "its route table has no default route, and the VPC no SSM endpoints".into(),
@@ -127,7 +127,7 @@ pub async fn network(bake: &Bake<'_>) -> Result<Network> {
 async fn check_named(bake: &Bake<'_>, vpc: &str) -> Result<()> {
     let ec2 = &bake.aws.ec2;
     let region = bake.region();
-    let named = &bake.plan.builder.security_groups;
+    let named = &bake.plan.shared_builder().security_groups;
     if !named.is_empty() {
         let found = ec2.security_group_vpcs(named).await?;
         for group in named {
@@ -149,8 +149,8 @@ async fn check_named(bake: &Bake<'_>, vpc: &str) -> Result<()> {
     }
     // Each architecture's builder and test instance, each type asked once.
     let mut types = std::collections::BTreeMap::new();
-    for build in bake.plan.architectures() {
-        let test = build.test.as_ref().map(|t| t.instance_type.as_str());
+    for build in &bake.plan.builds {
+        let test = build.test_instance_type.as_deref();
         for (key, instance_type) in [
             ("[test] instance_type", test),
             ("builder.instance_type", Some(build.builder.instance_type())),
@@ -194,8 +194,8 @@ pub fn launch_request(
     security_groups: Vec<String>,
     tags: BTreeMap<String, String>,
 ) -> Result<BuilderLaunch> {
-    let plan = bake.plan;
-    let builder = &plan.builder;
+    let (plan, build) = (bake.plan, bake.build());
+    let builder = &build.builder;
     Ok(BuilderLaunch {
         image_id: base.id.clone(),
         instance_type: builder.instance_type().to_string(),
@@ -220,7 +220,7 @@ pub fn launch_request(
             plan.builder_lifetime,
             builder.installs_ssm_agent(),
         ),
-        client_token: plan.client_token(Launch::Builder),
+        client_token: build.id.client_token(Launch::Builder),
         tags,
     })
 }
@@ -251,11 +251,10 @@ pub async fn launch(
     base: &ImageInfo,
     network: Network,
 ) -> Result<Builder> {
-    let plan = bake.plan;
     // The group, the instance and its volumes carry the same deadline.
     let (tags, deadline) = tags(bake, release);
     warn_without_profile(bake, Step::Launch);
-    let mut security_groups = plan.builder.security_groups.clone();
+    let mut security_groups = bake.build().builder.security_groups.clone();
     let mut made_group = None;
     if security_groups.is_empty() {
         let group = create_security_group(bake, release, &network.vpc, &tags).await?;
@@ -291,7 +290,7 @@ pub async fn launch(
 /// Without an instance profile the builder's SSM agent cannot register (unless the
 /// account's Default Host Management Configuration gives it a role): say so first.
 pub fn warn_without_profile(bake: &Bake<'_>, step: Step) {
-    if bake.plan.builder.instance_profile.is_none() {
+    if bake.plan.shared_builder().instance_profile.is_none() {
         bake.sink.emit(Event::Warning {
             message: format!(
                 "[{step}] no instance profile (`builder.instance_profile`): the builder's SSM \
@@ -310,7 +309,7 @@ async fn create_security_group(
     tags: &BTreeMap<String, String>,
 ) -> Result<String> {
     let vpc = vpc.to_string();
-    let name = format!("bakery-builder-{}-{}", bake.plan.bake_id, bake.plan.arch);
+    let name = bake.build().id.builder_group_name();
     let description = format!("bakery builder of {release}: no inbound rules");
     let ec2 = &bake.aws.ec2;
     let created = ec2

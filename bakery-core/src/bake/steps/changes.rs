@@ -38,7 +38,7 @@ pub async fn check(bake: &Bake<'_>, builds: &[Bake<'_>]) -> Result<Checked> {
     let mut inputs = Vec::new();
     for build in builds {
         let base = base::resolve(build, Step::CheckChanged).await?;
-        inputs.push(build.plan.inputs.with_base(&base.image.id));
+        inputs.push(build.build().inputs.with_base(&base.image.id));
         bases.push(base);
     }
     let releases: Vec<catalog::ReleaseSummary> = catalog::list(aws, &plan.role)
@@ -55,7 +55,7 @@ pub async fn check(bake: &Bake<'_>, builds: &[Bake<'_>]) -> Result<Checked> {
     };
     let release = Release::parse(plan.role.as_str(), &newest.version)?;
     for (build, inputs) in builds.iter().zip(&inputs) {
-        let arch = build.plan.arch;
+        let arch = build.build().arch();
         let image = releases.iter().find(|r| {
             r.version == newest.version && r.architecture.as_deref() == Some(arch.as_str())
         });
@@ -85,11 +85,12 @@ pub async fn check(bake: &Bake<'_>, builds: &[Bake<'_>]) -> Result<Checked> {
     }
     let record = claim::read(aws, &release).await?;
     // Each architecture's regions (a record made before architectures: `images`).
+    let first = plan.builds[0].arch();
     let mut recorded: Vec<(Arch, BTreeMap<String, String>)> = match &record {
         Some(r) if !r.architectures.is_empty() => r.architectures.clone().into_iter().collect(),
-        Some(r) => vec![(plan.arch, r.images.clone())],
+        Some(r) => vec![(first, r.images.clone())],
         None => vec![(
-            plan.arch,
+            first,
             [(aws.region.clone(), newest.image_id.clone())].into(),
         )],
     };

@@ -44,7 +44,7 @@ pub async fn launch(bake: &Bake<'_>, release: &Release, base: &ImageInfo) -> Res
     let network = builder::network(bake).await?;
     bake.info(Step::CheckLaunch, network.describe());
     builder::warn_without_profile(bake, Step::CheckLaunch);
-    let security_groups = bake.plan.builder.security_groups.clone();
+    let security_groups = bake.build().builder.security_groups.clone();
     if security_groups.is_empty() {
         ec2.check_create_security_group(&network.vpc).await?;
         bake.info(

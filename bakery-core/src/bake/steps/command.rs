@@ -26,14 +26,14 @@ pub async fn run(
     instance_id: &str,
 ) -> Result<()> {
     let step = &command.step;
-    let text = command.command_for(&bake.plan.values(release));
+    let text = command.command_for(&bake.plan.values(bake.build(), release));
     let script = ScriptCommand {
         document: command.document,
         script: &text,
         execution_timeout_secs: command.timeout.as_secs(),
         // The step first: the comment is cut at 100 characters, and it names the
-        // command on this bake's builder.
-        comment: format!("bakery {step} {} {release}", bake.plan.bake_id),
+        // command on this build's builder.
+        comment: format!("bakery {step} {} {release}", bake.build().id),
         output: output_destination(bake, release),
     };
     let ssm = &bake.aws.ssm;
@@ -146,11 +146,12 @@ fn output_destination(bake: &Bake<'_>, release: &Release) -> Option<OutputDestin
         return None;
     }
     let version = release.version.to_string();
+    let build = bake.build().id.to_string();
     let prefix = [
         configured.s3_prefix.as_deref().map(|p| p.trim_matches('/')),
         Some(release.role.as_str()),
         Some(version.as_str()),
-        Some(bake.plan.bake_id.as_str()),
+        Some(build.as_str()),
     ]
     .into_iter()
     .flatten()

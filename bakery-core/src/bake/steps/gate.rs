@@ -65,16 +65,20 @@ pub fn request(
         &with_recipe_tags(bake, &test.tags),
     );
     let mut request = builder::launch_request(bake, image, network, security_groups, tags)?;
-    request.instance_type = test.instance_type.clone();
+    let build = bake.build();
+    request.instance_type = build
+        .test_instance_type
+        .clone()
+        .unwrap_or(request.instance_type);
     // The agent reads the runlist override and placeholders from the instance's tags.
     request.metadata_tags = true;
     request.user_data = builder_user_data(
         bake.plan.platform,
         &bake.plan.bake_id,
         test.lifetime,
-        bake.plan.builder.installs_ssm_agent(),
+        build.builder.installs_ssm_agent(),
     );
-    request.client_token = bake.plan.client_token(Launch::TestInstance);
+    request.client_token = build.id.client_token(Launch::TestInstance);
     Ok((request, deadline))
 }
 
@@ -93,7 +97,7 @@ pub async fn launch(
         } => (network, security_groups, None),
         Placement::Own => {
             decided = builder::network(bake).await?;
-            let mut groups = bake.plan.builder.security_groups.clone();
+            let mut groups = bake.build().builder.security_groups.clone();
             let mut made = None;
             if groups.is_empty() {
                 let group = own_group(bake, release, &decided.vpc).await?;
@@ -141,7 +145,7 @@ async fn own_group(bake: &Bake<'_>, release: &Release, vpc: &str) -> Result<Stri
         None,
         &with_recipe_tags(bake, &BTreeMap::new()),
     );
-    let name = bake.plan.test_group_name();
+    let name = bake.build().id.test_group_name();
     let description = format!("bakery test instance of {release}: no inbound rules");
     let ec2 = &bake.aws.ec2;
     let created = ec2

@@ -26,7 +26,7 @@ pub async fn create(
     let mut tags = image_tags(release, provenance, &plan.recipe_tags);
     // `pending` until the gate has passed; `none` or `skipped` when it does not run.
     tags.insert(TAG_TESTS.to_string(), plan.gate.tag_value(&[]));
-    let name = release.image_name(plan.arch);
+    let name = release.image_name(bake.build().arch());
     let ec2 = &bake.aws.ec2;
     let created = ec2
         .create_image(
@@ -95,7 +95,7 @@ pub async fn wait(bake: &Bake<'_>, image_id: &str) -> Result<(ImageRecord, Image
     );
     let record = ImageRecord {
         region: bake.region().to_string(),
-        arch: bake.plan.arch,
+        arch: bake.build().arch(),
         image_id: image_id.to_string(),
         name: image.name.clone(),
         snapshot_ids: image.snapshot_ids.clone(),

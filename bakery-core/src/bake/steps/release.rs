@@ -6,6 +6,7 @@ use crate::aws::ssm::MAX_RECORD_BYTES;
 use crate::error::{Error, Result};
 use crate::model::time::rfc3339;
 use crate::model::{Arch, Release, Resource, Step, VersionRequest};
+use crate::plan::BuildPlan;
 use crate::release::catalog;
 use crate::release::claim::{self, Claimed, RecordState, ReleaseRecord};
 
@@ -78,11 +79,11 @@ async fn choose(bake: &Bake<'_>, facts: &mut Facts) -> Result<Release> {
 /// 8 KB), said before the claim rather than after every copy exists.
 fn check_record_size(bake: &Bake<'_>, record: &ReleaseRecord) -> Result<()> {
     let plan = bake.plan;
-    let architectures: Vec<Arch> = plan.architectures().map(|build| build.arch).collect();
+    let architectures: Vec<Arch> = plan.builds.iter().map(BuildPlan::arch).collect();
     let regions: Vec<String> = std::iter::once(plan.region.clone())
         .chain(plan.copy_to.iter().map(|d| d.region.clone()))
         .collect();
-    let inputs = plan.inputs.with_base("ami-0123456789abcdef0");
+    let inputs = plan.builds[0].inputs.with_base("ami-0123456789abcdef0");
     let fullest = record.fullest(&architectures, &regions, &plan.test_names, inputs);
     let bytes = fullest.to_json().len();
     if bytes <= MAX_RECORD_BYTES {
