@@ -25,7 +25,7 @@ use crate::events::{Event, EventSink};
 use crate::model::gate::TAG_TESTS;
 use crate::model::release::parse_version_argument;
 use crate::model::time::{rfc3339, rfc3339_before};
-use crate::model::{GateState, Release, Resource, Step};
+use crate::model::{Arch, GateState, Release, Resource, Step};
 use crate::plan::{BakePlan, BakeRequest, BuildPlan};
 use crate::release::channels;
 use crate::release::claim::{self, RecordState, ReleaseRecord, RunLease, TestRecord};
@@ -236,6 +236,45 @@ async fn run(
     bake.step(Step::RecordTests, passed).await
 }
 
+/// The release's available image of `arch` in this region.
+async fn image_of(
+    bake: &Bake<'_>,
+    release: &Release,
+    record: &ReleaseRecord,
+    arch: Arch,
+) -> crate::Result<ImageInfo> {
+    let region = bake.region();
+    // A record made before releases had several architectures has `images` only.
+    let of_arch = match record.architectures.is_empty() {
+        true => &record.images,
+        false => record.architectures.get(&arch).unwrap_or(&record.images),
+    };
+    let Some(image_id) = of_arch.get(region) else {
+        let regions: Vec<&str> = record.regions().into_iter().map(String::as_str).collect();
+        return Err(Error::input(format!(
+            "{release} has no image in {region} (it is in {})",
+            regions.join(", ")
+        ))
+        .with_hint("run `bakery test` with --region set to one of those"));
+    };
+    match bake.aws.ec2.describe_image(image_id).await? {
+        Some(image) if image.architecture.as_deref() != Some(arch.as_str()) => {
+            Err(Error::input(format!(
+                "{release} has no {arch} image in {region}: it was baked before its recipe \
+                 had {arch}"
+            )))
+        }
+        Some(image) if image.state == ImageState::Available => Ok(image),
+        Some(image) => Err(Error::input(format!(
+            "image {image_id} of {release} in {region} is {}",
+            image.state
+        ))),
+        None => Err(Error::input(format!(
+            "image {image_id} of {release} is gone from {region}"
+        ))),
+    }
+}
+
 /// The release's record and its image in this region; the record then carries this
 /// run's lease.
 async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
@@ -258,41 +297,7 @@ async fn find(bake: &Bake<'_>, release: &Release) -> crate::Result<Found> {
     };
     let mut images = Vec::new();
     for arch in bake.plan.builds.iter().map(BuildPlan::arch) {
-        // A record made before releases had several architectures has `images` only.
-        let of_arch = match record.architectures.is_empty() {
-            true => &record.images,
-            false => record.architectures.get(&arch).unwrap_or(&record.images),
-        };
-        let Some(image_id) = of_arch.get(region) else {
-            let regions: Vec<&str> = record.regions().into_iter().map(String::as_str).collect();
-            return Err(Error::input(format!(
-                "{release} has no image in {region} (it is in {})",
-                regions.join(", ")
-            ))
-            .with_hint("run `bakery test` with --region set to one of those"));
-        };
-        let image = bake.aws.ec2.describe_image(image_id).await?;
-        let image = match image {
-            Some(image) if image.architecture.as_deref() != Some(arch.as_str()) => {
-                return Err(Error::input(format!(
-                    "{release} has no {arch} image in {region}: it was baked before its \
-                     recipe had {arch}"
-                )))
-            }
-            Some(image) if image.state == ImageState::Available => image,
-            Some(image) => {
-                return Err(Error::input(format!(
-                    "image {image_id} of {release} in {region} is {}",
-                    image.state
-                )))
-            }
-            None => {
-                return Err(Error::input(format!(
-                    "image {image_id} of {release} is gone from {region}"
-                )))
-            }
-        };
-        images.push(image);
+        images.push(image_of(bake, release, &record, arch).await?);
     }
     // One run at a time: the record's lease is what spares a run's test instance.
     if let Some(running) = record

@@ -76,43 +76,14 @@ pub async fn bake_all(
     loop {
         // Start what can start: no base in the run, or one baked in this run.
         let mut still_waiting = Vec::new();
-        for mut plan in waiting {
-            let base = base_role(&plan)
-                .filter(|role| in_run.contains(*role))
-                .map(str::to_string);
-            let base_outcome = base.as_ref().map(|b| finished.get(b));
-            match base_outcome {
-                Some(None) => still_waiting.push(plan),
-                Some(Some(WorldOutcome::Baked(report)))
-                    if matches!(report.status, BakeStatus::Succeeded | BakeStatus::Unchanged) =>
-                {
-                    if running.len() >= jobs {
-                        still_waiting.push(plan);
-                        continue;
-                    }
-                    // A base re-baked in this run is the layered role's base (the
-                    // cascade); an unchanged one leaves the role on its own selector.
-                    if report.status == BakeStatus::Succeeded {
-                        for build in &mut plan.builds {
-                            build.base = base_made_by(report, &build.base, build.arch());
-                        }
-                    }
-                    start(&mut running, plan, aws, &sink_for, &cancel);
+        for plan in waiting {
+            match ready(plan, &in_run, &finished) {
+                Ready::Wait(plan) => still_waiting.push(plan),
+                Ready::Start(plan) if running.len() >= jobs => still_waiting.push(plan),
+                Ready::Start(plan) => start(&mut running, plan, aws, &sink_for, &cancel),
+                Ready::Skip(role, outcome) => {
+                    finished.insert(role, outcome);
                 }
-                Some(Some(_)) => {
-                    let base = base.expect("has a base");
-                    finished.insert(
-                        plan.role.to_string(),
-                        WorldOutcome::Skipped {
-                            role: plan.role.to_string(),
-                            status: Skipped::Skipped,
-                            reason: format!("its base {base} was not baked"),
-                            needs: Vec::new(),
-                        },
-                    );
-                }
-                None if running.len() < jobs => start(&mut running, plan, aws, &sink_for, &cancel),
-                None => still_waiting.push(plan),
             }
         }
         waiting = still_waiting;
@@ -127,6 +98,53 @@ pub async fn bake_all(
         .into_iter()
         .filter_map(|role| finished.remove(&role))
         .collect())
+}
+
+/// What becomes of a waiting plan.
+enum Ready {
+    /// Its base in the run is not baked yet.
+    Wait(BakePlan),
+    /// No base in the run, or one this run baked (the plan then on it).
+    Start(BakePlan),
+    /// Its base in the run failed or was skipped.
+    Skip(String, WorldOutcome),
+}
+
+fn ready(
+    mut plan: BakePlan,
+    in_run: &BTreeSet<String>,
+    finished: &BTreeMap<String, WorldOutcome>,
+) -> Ready {
+    let base = base_role(&plan)
+        .filter(|role| in_run.contains(*role))
+        .map(str::to_string);
+    let Some(base) = base else {
+        return Ready::Start(plan);
+    };
+    match finished.get(&base) {
+        None => Ready::Wait(plan),
+        Some(WorldOutcome::Baked(report))
+            if matches!(report.status, BakeStatus::Succeeded | BakeStatus::Unchanged) =>
+        {
+            // A base re-baked in this run is the layered role's base (the cascade); an
+            // unchanged one leaves the role on its own selector.
+            if report.status == BakeStatus::Succeeded {
+                for build in &mut plan.builds {
+                    build.base = base_made_by(report, &build.base, build.arch());
+                }
+            }
+            Ready::Start(plan)
+        }
+        Some(_) => Ready::Skip(
+            plan.role.to_string(),
+            WorldOutcome::Skipped {
+                role: plan.role.to_string(),
+                status: Skipped::Skipped,
+                reason: format!("its base {base} was not baked"),
+                needs: Vec::new(),
+            },
+        ),
+    }
 }
 
 /// The base of a role layered on `base`, which this run just baked: exactly that

@@ -17,8 +17,9 @@ use crate::model::time::age_at;
 use crate::model::{Release, RoleName};
 use crate::plan::world::Planned;
 use crate::plan::BakePlan;
+use crate::release::base;
 use crate::release::catalog::{self, ReleaseState};
-use crate::release::{base, claim};
+use crate::release::claim::{self, ReleaseRecord};
 
 /// Why a role's newest release is out of date.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,8 +153,7 @@ async fn role_state(
         .into_iter()
         .filter(|r| matches!(r.state, ReleaseState::Available | ReleaseState::Deprecated))
         .collect();
-    let newest = listed.first().cloned();
-    let Some(newest) = newest else {
+    let Some(newest) = listed.first().cloned() else {
         return Ok(RoleState {
             role: role.to_string(),
             recipe: plan.is_some(),
@@ -167,70 +167,10 @@ async fn role_state(
     let record = claim::read(home, &release).await?;
     let mut reasons = Vec::new();
     if let Some(plan) = plan {
-        let first = &plan.builds[0];
-        let (base_now, _) = base::resolve(home, &first.base, first.arch()).await?;
-        let now = first.inputs.with_base(&base_now.id);
-        match record.as_ref().and_then(|r| r.inputs.as_ref()) {
-            Some(before) => {
-                if before.base_image != now.base_image {
-                    reasons.push(Reason::BaseMoved {
-                        was: before.base_image.clone(),
-                        now: now.base_image.clone(),
-                    });
-                }
-                let what = changed_parts(before, &now);
-                if !what.is_empty() {
-                    reasons.push(Reason::Changed { what });
-                }
-            }
-            None => reasons.push(Reason::InputsUnknown),
-        }
-        // The record's inputs are the first architecture's; each other one's base is
-        // on its image (`bakery:base-image`).
-        for other in &plan.builds[1..] {
-            let arch = other.arch().as_str();
-            let (base_now, _) = base::resolve(home, &other.base, other.arch()).await?;
-            let image = listed
-                .iter()
-                .find(|r| r.version == newest.version && r.architecture.as_deref() == Some(arch));
-            match image.map(|image| image.base_image.clone()) {
-                None => reasons.push(Reason::Changed {
-                    what: vec![format!("{arch} (the release has no {arch} image)")],
-                }),
-                Some(Some(was)) if was != base_now.id => reasons.push(Reason::BaseMoved {
-                    was: format!("{was} ({arch})"),
-                    now: format!("{} ({arch})", base_now.id),
-                }),
-                Some(_) => {}
-            }
-        }
+        reasons = input_reasons(home, plan, record.as_ref(), &listed, &newest).await?;
     }
-    if let Some(age) = newest
-        .created
-        .as_deref()
-        .and_then(|c| age_at(c, SystemTime::now()))
-    {
-        if age > max_age {
-            reasons.push(Reason::TooOld {
-                age_days: age.as_secs() / 86400,
-                max_age_days: max_age.as_secs() / 86400,
-            });
-        }
-    }
-    // Each architecture's regions: a region missing one of them misses the release.
-    let recorded: Vec<BTreeMap<String, String>> = match &record {
-        Some(r) if !r.architectures.is_empty() => r.architectures.values().cloned().collect(),
-        Some(r) => vec![r.images.clone()],
-        None => vec![BTreeMap::new()],
-    };
-    let missing: Vec<String> = regions
-        .iter()
-        .map(|aws| aws.region.clone())
-        .filter(|region| recorded.iter().any(|images| !images.contains_key(region)))
-        .collect();
-    if !missing.is_empty() {
-        reasons.push(Reason::MissingIn { regions: missing });
-    }
+    reasons.extend(age_reason(&newest, max_age));
+    reasons.extend(missing_reason(regions, record.as_ref()));
     Ok(RoleState {
         role: role.to_string(),
         recipe: plan.is_some(),
@@ -239,6 +179,83 @@ async fn role_state(
         reasons,
         fleets,
     })
+}
+
+/// What differs between the recipe's bake now and the newest release: the record's
+/// inputs are the first architecture's; each other one's base is on its image
+/// (`bakery:base-image`).
+async fn input_reasons(
+    home: &Aws,
+    plan: &BakePlan,
+    record: Option<&ReleaseRecord>,
+    listed: &[catalog::ReleaseSummary],
+    newest: &catalog::ReleaseSummary,
+) -> Result<Vec<Reason>> {
+    let mut reasons = Vec::new();
+    let first = &plan.builds[0];
+    let (base_now, _) = base::resolve(home, &first.base, first.arch()).await?;
+    let now = first.inputs.with_base(&base_now.id);
+    match record.and_then(|r| r.inputs.as_ref()) {
+        Some(before) => {
+            if before.base_image != now.base_image {
+                reasons.push(Reason::BaseMoved {
+                    was: before.base_image.clone(),
+                    now: now.base_image.clone(),
+                });
+            }
+            let what = changed_parts(before, &now);
+            if !what.is_empty() {
+                reasons.push(Reason::Changed { what });
+            }
+        }
+        None => reasons.push(Reason::InputsUnknown),
+    }
+    for other in &plan.builds[1..] {
+        let arch = other.arch().as_str();
+        let (base_now, _) = base::resolve(home, &other.base, other.arch()).await?;
+        let image = listed
+            .iter()
+            .find(|r| r.version == newest.version && r.architecture.as_deref() == Some(arch));
+        match image.map(|image| image.base_image.clone()) {
+            None => reasons.push(Reason::Changed {
+                what: vec![format!("{arch} (the release has no {arch} image)")],
+            }),
+            Some(Some(was)) if was != base_now.id => reasons.push(Reason::BaseMoved {
+                was: format!("{was} ({arch})"),
+                now: format!("{} ({arch})", base_now.id),
+            }),
+            Some(_) => {}
+        }
+    }
+    Ok(reasons)
+}
+
+/// Older than `max_age`, by its image's creation.
+fn age_reason(newest: &catalog::ReleaseSummary, max_age: Duration) -> Option<Reason> {
+    let created = newest.created.as_deref()?;
+    let age = age_at(created, SystemTime::now())?;
+    (age > max_age).then(|| Reason::TooOld {
+        age_days: age.as_secs() / 86400,
+        max_age_days: max_age.as_secs() / 86400,
+    })
+}
+
+/// The environment's regions a release misses: a region missing one of its
+/// architectures misses the release.
+fn missing_reason(regions: &[Aws], record: Option<&ReleaseRecord>) -> Option<Reason> {
+    let recorded: Vec<&BTreeMap<String, String>> = match record {
+        Some(r) if !r.architectures.is_empty() => r.architectures.values().collect(),
+        Some(r) => vec![&r.images],
+        None => Vec::new(),
+    };
+    let missing: Vec<String> = regions
+        .iter()
+        .map(|aws| aws.region.clone())
+        .filter(|region| {
+            recorded.is_empty() || recorded.iter().any(|images| !images.contains_key(region))
+        })
+        .collect();
+    (!missing.is_empty()).then_some(Reason::MissingIn { regions: missing })
 }
 
 /// The parts other than the base that differ.

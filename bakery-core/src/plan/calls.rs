@@ -2,7 +2,7 @@
 //! from the plan's chain, so the list is the bake's own.
 
 use super::{BakePlan, BuildPlan};
-use crate::config::BaseImage;
+use crate::config::{BaseImage, Destination};
 use crate::model::release::{channels_path, claims_path};
 use crate::model::{Step, VersionRequest};
 
@@ -55,7 +55,47 @@ impl BakePlan {
 
     /// The calls of `step`, as `build` makes them (a release's step: as every build).
     fn calls_of(&self, build: &BuildPlan, step: &Step) -> Vec<String> {
-        let makes_group = build.builder.security_groups.is_empty();
+        match step {
+            Step::CheckRelease | Step::CheckChanged | Step::Claim | Step::CheckSecrets => {
+                self.release_checks(step)
+            }
+            Step::ResolveBase => vec![base_reads(&build.base)],
+            Step::CheckLaunch => self.launch_checks(build),
+            Step::CheckDistribute => self
+                .copy_to
+                .iter()
+                .map(|copy| format!("ec2:CopyImage into {} (DryRun)", copy.region))
+                .collect(),
+            Step::Launch
+            | Step::WaitReady
+            | Step::Stop
+            | Step::CreateImage
+            | Step::WaitImage
+            | Step::Terminate => self.builder_calls(build, step),
+            Step::Recipe(_)
+            | Step::Firstboot
+            | Step::Generalize
+            | Step::TestFirstboot
+            | Step::Test(_) => {
+                let document = self.command(step).map_or("?", |c| c.document.name());
+                // ListCommands finds a command whose SendCommand answer was lost.
+                vec![format!(
+                    "ssm:SendCommand {document} ({step}), ssm:ListCommands, ssm:GetCommandInvocation"
+                )]
+            }
+            Step::TestLaunch | Step::TestReady | Step::TestTerminate => {
+                self.gate_calls(build, step)
+            }
+            Step::FindRelease | Step::RecordTests => retest_calls(step),
+            Step::RecordRelease | Step::Distribute | Step::Share | Step::Promote => {
+                self.publish_calls(step)
+            }
+            Step::Plan | Step::Cleanup | Step::Report => Vec::new(),
+        }
+    }
+
+    /// What the bake reads (and claims) before it makes anything.
+    fn release_checks(&self, step: &Step) -> Vec<String> {
         match step {
             Step::CheckRelease => {
                 let mut calls = vec![
@@ -80,45 +120,34 @@ impl BakePlan {
                     claims_path(&self.role)
                 ),
             ],
-            Step::ResolveBase => vec![match &build.base {
-                BaseImage::Image(id) => format!("ec2:DescribeImages {id}"),
-                BaseImage::SsmParameter(path) => {
-                    format!("ssm:GetParameter {path}, ec2:DescribeImages")
-                }
-                BaseImage::Filter { owner, name } => {
-                    format!("ec2:DescribeImages owner={owner} name={name} (newest)")
-                }
-                BaseImage::Release { role, .. } => {
-                    format!("ssm:GetParameter / ec2:DescribeImages (release of {role})")
-                }
-                BaseImage::DryRunRelease { built_from, .. } => {
-                    format!("ec2:DescribeImages {built_from}")
-                }
-            }],
-            Step::CheckSecrets => vec![format!(
+            _ => vec![format!(
                 "ssm:DescribeParameters {} (secrets exist and are SecureString; values are read on the builder)",
                 self.secret_parameters.join(", ")
             )],
-            Step::CheckLaunch => {
-                let mut calls = vec![self.network_reads()];
-                if makes_group {
-                    calls.push("ec2:CreateSecurityGroup (DryRun)".to_string());
-                }
-                calls.push(format!("{} (DryRun)", self.run_instances(build)));
-                if let Some(instance_type) = &build.test_instance_type {
-                    calls.push(format!(
-                        "ec2:RunInstances {instance_type} (DryRun, the test instance)"
-                    ));
-                }
-                calls
-            }
-            Step::CheckDistribute => self
-                .copy_to
-                .iter()
-                .map(|copy| format!("ec2:CopyImage into {} (DryRun)", copy.region))
-                .collect(),
+        }
+    }
+
+    /// A dry run's launch: the network's reads, then each create with DryRun.
+    fn launch_checks(&self, build: &BuildPlan) -> Vec<String> {
+        let mut calls = vec![self.network_reads()];
+        if build.builder.security_groups.is_empty() {
+            calls.push("ec2:CreateSecurityGroup (DryRun)".to_string());
+        }
+        calls.push(format!("{} (DryRun)", self.run_instances(build)));
+        if let Some(instance_type) = &build.test_instance_type {
+            calls.push(format!(
+                "ec2:RunInstances {instance_type} (DryRun, the test instance)"
+            ));
+        }
+        calls
+    }
+
+    /// The builder's life, from its launch to its image and its end.
+    fn builder_calls(&self, build: &BuildPlan, step: &Step) -> Vec<String> {
+        let makes_group = build.builder.security_groups.is_empty();
+        let mut calls = Vec::new();
+        match step {
             Step::Launch => {
-                let mut calls = Vec::new();
                 if makes_group {
                     calls.push(
                         "ec2:CreateSecurityGroup (no inbound rules; ec2:DescribeSecurityGroups \
@@ -127,39 +156,33 @@ impl BakePlan {
                     );
                 }
                 calls.push(self.run_instances(build));
-                calls
             }
-            Step::WaitReady => vec![
+            Step::WaitReady => calls.push(
                 "ec2:DescribeInstances, ssm:DescribeInstanceInformation (until running and online)"
                     .to_string(),
-            ],
-            Step::Recipe(_)
-            | Step::Firstboot
-            | Step::Generalize
-            | Step::TestFirstboot
-            | Step::Test(_) => {
-                let document = self.command(step).map_or("?", |c| c.document.name());
-                // ListCommands finds a command whose SendCommand answer was lost.
-                vec![format!(
-                    "ssm:SendCommand {document} ({step}), ssm:ListCommands, ssm:GetCommandInvocation"
-                )]
-            }
-            Step::Stop => vec!["ec2:StopInstances".to_string()],
+            ),
+            Step::Stop => calls.push("ec2:StopInstances".to_string()),
             Step::CreateImage => {
-                vec!["ec2:CreateImage (tags on image and snapshots)".to_string()]
+                calls.push("ec2:CreateImage (tags on image and snapshots)".to_string())
             }
-            Step::WaitImage => vec![
+            Step::WaitImage => calls.extend([
                 "ec2:DescribeImages (until available)".to_string(),
                 "ec2:EnableImageDeprecation".to_string(),
-            ],
-            Step::Terminate => {
-                let mut calls = vec!["ec2:TerminateInstances".to_string()];
+            ]),
+            _ => {
+                calls.push("ec2:TerminateInstances".to_string());
                 // With a gate, the test instance uses the group until its own end.
                 if makes_group && self.test.is_none() {
                     calls.push("ec2:DeleteSecurityGroup".to_string());
                 }
-                calls
             }
+        }
+        calls
+    }
+
+    /// The gate's test instance: its launch, its readiness, its end.
+    fn gate_calls(&self, build: &BuildPlan, step: &Step) -> Vec<String> {
+        match step {
             Step::TestLaunch => vec![format!(
                 "ec2:RunInstances {} from the new image, IMDSv2-only, metadata tags on, \
                  encrypted-root, the builder's security group, ec2:CreateTags (its tags){}",
@@ -170,22 +193,19 @@ impl BakePlan {
                 "ec2:DescribeInstances, ssm:DescribeInstanceInformation (test instance running and online)"
                     .to_string(),
             ],
-            Step::TestTerminate => {
+            _ => {
                 let mut calls = vec!["ec2:TerminateInstances (test instance)".to_string()];
-                if makes_group {
+                if build.builder.security_groups.is_empty() {
                     calls.push("ec2:DeleteSecurityGroup".to_string());
                 }
                 calls
             }
-            Step::FindRelease => vec![
-                "ssm:GetParameter (release record), ec2:DescribeImages".to_string(),
-                "ec2:DescribeVpcs, ec2:DescribeSubnets, ec2:CreateSecurityGroup (test instance)"
-                    .to_string(),
-            ],
-            Step::RecordTests => vec![
-                "ec2:CreateTags bakery:tests (every image of the release), ssm:PutParameter (release record)"
-                    .to_string(),
-            ],
+        }
+    }
+
+    /// The release made: its record, copies, shares and channels.
+    fn publish_calls(&self, step: &Step) -> Vec<String> {
+        match step {
             Step::RecordRelease => {
                 let mut calls = Vec::new();
                 if self.test.is_some() {
@@ -194,28 +214,13 @@ impl BakePlan {
                 calls.push("ssm:PutParameter (release record)".to_string());
                 calls
             }
-            Step::Distribute => self
-                .copy_to
-                .iter()
-                .map(|copy| {
-                    format!(
-                        "ec2:CopyImage into {}{} (encrypted; the image and its snapshots tagged \
-                         as created), ec2:DescribeImages (until available), ec2:EnableImageDeprecation, \
-                         ssm:PutParameter (release record there)",
-                        copy.region,
-                        copy.kms_key
-                            .as_deref()
-                            .map(|k| format!(" with {k}"))
-                            .unwrap_or_default()
-                    )
-                })
-                .collect(),
+            Step::Distribute => self.copy_to.iter().map(copy_calls).collect(),
             Step::Share => vec![
                 "ec2:ModifyImageAttribute, ec2:ModifySnapshotAttribute, ec2:DescribeSnapshots, \
                  kms:DescribeKey, kms:GetKeyPolicy (share, in every region of the release)"
                     .to_string(),
             ],
-            Step::Promote => self
+            _ => self
                 .channels_to_move()
                 .iter()
                 .map(|channel| {
@@ -225,7 +230,6 @@ impl BakePlan {
                     )
                 })
                 .collect(),
-            Step::Plan | Step::Cleanup | Step::Report => Vec::new(),
         }
     }
 
@@ -273,5 +277,51 @@ impl BakePlan {
         } else {
             ""
         }
+    }
+}
+
+/// How the base is found.
+fn base_reads(base: &BaseImage) -> String {
+    match base {
+        BaseImage::Image(id) => format!("ec2:DescribeImages {id}"),
+        BaseImage::SsmParameter(path) => format!("ssm:GetParameter {path}, ec2:DescribeImages"),
+        BaseImage::Filter { owner, name } => {
+            format!("ec2:DescribeImages owner={owner} name={name} (newest)")
+        }
+        BaseImage::Release { role, .. } => {
+            format!("ssm:GetParameter / ec2:DescribeImages (release of {role})")
+        }
+        BaseImage::DryRunRelease { built_from, .. } => {
+            format!("ec2:DescribeImages {built_from}")
+        }
+    }
+}
+
+/// One region's copy: CopyImage, its wait, its deprecation and its record.
+fn copy_calls(copy: &Destination) -> String {
+    format!(
+        "ec2:CopyImage into {}{} (encrypted; the image and its snapshots tagged as created), \
+         ec2:DescribeImages (until available), ec2:EnableImageDeprecation, ssm:PutParameter \
+         (release record there)",
+        copy.region,
+        copy.kms_key
+            .as_deref()
+            .map(|k| format!(" with {k}"))
+            .unwrap_or_default()
+    )
+}
+
+/// `bakery test`'s own steps: the release found, its outcome recorded.
+fn retest_calls(step: &Step) -> Vec<String> {
+    match step {
+        Step::FindRelease => vec![
+            "ssm:GetParameter (release record), ec2:DescribeImages".to_string(),
+            "ec2:DescribeVpcs, ec2:DescribeSubnets, ec2:CreateSecurityGroup (test instance)"
+                .to_string(),
+        ],
+        _ => vec![
+            "ec2:CreateTags bakery:tests (every image of the release), ssm:PutParameter (release record)"
+                .to_string(),
+        ],
     }
 }

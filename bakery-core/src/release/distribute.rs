@@ -147,52 +147,96 @@ async fn copy_to(
     sink: &dyn EventSink,
     cancel: &CancellationToken,
 ) -> Result<(CopyStatus, ImageInfo)> {
-    let deprecate_at = how.deprecate_at;
-    let region = &destination.region;
-    let target = source_aws.in_region(region);
-    let aws = &target;
+    let aws = &source_aws.in_region(&destination.region);
     let present = aws.ec2.own_images(None, Some(&source.name)).await?;
     if let RegionWork::Complete {
-        image: existing,
+        image,
         retag,
         deprecate,
     } = region_work(source, present)
     {
+        let work = (retag, deprecate.then_some(how.deprecate_at));
+        let image = complete_present(aws, source, *image, work, sink).await?;
+        return Ok((CopyStatus::Present, image));
+    }
+    let image_id = start_copy(source_aws, aws, how.run, source, destination, sink).await?;
+    let copied = async {
+        let image = Remover {
+            aws,
+            sink,
+            cancel,
+            deadlines: &Deadlines::default(),
+        }
+        .wait_for_image(&Step::Distribute, &image_id, Transition::ImageCopied)
+        .await?;
+        aws.ec2
+            .enable_deprecation(&image_id, how.deprecate_at)
+            .await?;
+        Ok::<_, Error>(image)
+    };
+    match copied.await {
+        Ok(image) => Ok((CopyStatus::Copied, image)),
+        Err(error) => {
+            remove_copy(aws, &image_id, sink).await;
+            Err(error)
+        }
+    }
+}
+
+/// The copy `aws`'s region has already: its tags completed from the source's when
+/// `retag`, its deprecation set when it has none.
+async fn complete_present(
+    aws: &Aws,
+    source: &ImageInfo,
+    existing: ImageInfo,
+    (retag, deprecate_at): (bool, Option<SystemTime>),
+    sink: &dyn EventSink,
+) -> Result<ImageInfo> {
+    let region = &aws.region;
+    sink.emit(Event::Info {
+        step: Step::Distribute,
+        message: format!("{region} already has {} ({})", source.name, existing.id),
+    });
+    if retag {
+        aws.ec2
+            .tag(std::slice::from_ref(&existing.id), &source.tags)
+            .await?;
+        if !existing.snapshot_ids.is_empty() {
+            aws.ec2.tag(&existing.snapshot_ids, &source.tags).await?;
+        }
         sink.emit(Event::Info {
             step: Step::Distribute,
-            message: format!("{region} already has {} ({})", source.name, existing.id),
+            message: format!("{region}: tags completed on {}", existing.id),
         });
-        if retag {
-            aws.ec2
-                .tag(std::slice::from_ref(&existing.id), &source.tags)
-                .await?;
-            if !existing.snapshot_ids.is_empty() {
-                aws.ec2.tag(&existing.snapshot_ids, &source.tags).await?;
-            }
-            sink.emit(Event::Info {
-                step: Step::Distribute,
-                message: format!("{region}: tags completed on {}", existing.id),
-            });
-        }
-        if deprecate {
-            aws.ec2
-                .enable_deprecation(&existing.id, deprecate_at)
-                .await?;
-        }
-        return Ok((CopyStatus::Present, *existing));
     }
+    if let Some(at) = deprecate_at {
+        aws.ec2.enable_deprecation(&existing.id, at).await?;
+    }
+    Ok(existing)
+}
+
+/// CopyImage into `aws`'s region, tagged as created; the new image's id.
+async fn start_copy(
+    source_aws: &Aws,
+    aws: &Aws,
+    run: &str,
+    source: &ImageInfo,
+    destination: &Destination,
+    sink: &dyn EventSink,
+) -> Result<String> {
+    let region = &aws.region;
     let description = format!("{} (copy from {})", source.name, source_aws.region);
-    let token = ClientToken::copy(how.run, &source.id, region, destination.kms_key.as_deref());
+    let kms_key = destination.kms_key.as_deref();
+    let token = ClientToken::copy(run, &source.id, region, kms_key);
     let copy = CopyOf {
         source_region: &source_aws.region,
         source_image_id: &source.id,
         name: &source.name,
         description: &description,
-        kms_key: destination.kms_key.as_deref(),
+        kms_key,
         tags: &source.tags,
     };
-    let copy = aws.ec2.copy_image(&copy, &token).await;
-    let image_id = match copy {
+    let image_id = match aws.ec2.copy_image(&copy, &token).await {
         Ok(image_id) => image_id,
         Err(error) => {
             // A copy AWS made though its answer never came (the SDK gave up): the
@@ -213,25 +257,7 @@ async fn copy_to(
             region: region.clone(),
         },
     });
-    let copied = async {
-        let image = Remover {
-            aws,
-            sink,
-            cancel,
-            deadlines: &Deadlines::default(),
-        }
-        .wait_for_image(&Step::Distribute, &image_id, Transition::ImageCopied)
-        .await?;
-        aws.ec2.enable_deprecation(&image_id, deprecate_at).await?;
-        Ok::<_, Error>(image)
-    };
-    match copied.await {
-        Ok(image) => Ok((CopyStatus::Copied, image)),
-        Err(error) => {
-            remove_copy(aws, &image_id, sink).await;
-            Err(error)
-        }
-    }
+    Ok(image_id)
 }
 
 /// A half-made copy goes, with its snapshots, whatever interrupted the distribution.

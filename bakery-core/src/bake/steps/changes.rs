@@ -54,103 +54,13 @@ pub async fn check(bake: &Bake<'_>, builds: &[Bake<'_>]) -> Result<Checked> {
         return Ok(Checked::Changed(bases));
     };
     let release = Release::parse(plan.role.as_str(), &newest.version)?;
-    for (build, inputs) in builds.iter().zip(&inputs) {
-        let arch = build.build().arch();
-        let image = releases.iter().find(|r| {
-            r.version == newest.version && r.architecture.as_deref() == Some(arch.as_str())
-        });
-        let Some(image) = image else {
-            bake.info(
-                Step::CheckChanged,
-                format!("{release} has no {arch} image: baking"),
-            );
-            return Ok(Checked::Changed(bases));
-        };
-        let described = aws.ec2.describe_image(&image.image_id).await?;
-        let recorded = described.as_ref().and_then(|i| i.tags.get(TAG_INPUTS));
-        if recorded != Some(&inputs.fingerprint) {
-            let record = claim::read(aws, &release).await?;
-            let vars = record.as_ref().map(|r| var_changes(&r.vars, &plan.vars));
-            let mut why = differences(record.and_then(|r| r.inputs).as_ref(), inputs);
-            if let Some(vars) = vars.filter(|v| !v.is_empty()) {
-                why = format!("{why}; variables: {}", vars.join(", "));
-            }
-            let of = crate::bake::of_arch(build.arch);
-            bake.info(
-                Step::CheckChanged,
-                format!("changed since {release}{of}: {why}; baking"),
-            );
-            return Ok(Checked::Changed(bases));
-        }
+    if let Some(why) = changed(bake, builds, &releases, &release, &inputs).await? {
+        bake.info(Step::CheckChanged, why);
+        return Ok(Checked::Changed(bases));
     }
-    let record = claim::read(aws, &release).await?;
-    // Each architecture's regions (a record made before architectures: `images`).
-    let first = plan.builds[0].arch();
-    let mut recorded: Vec<(Arch, BTreeMap<String, String>)> = match &record {
-        Some(r) if !r.architectures.is_empty() => r.architectures.clone().into_iter().collect(),
-        Some(r) => vec![(first, r.images.clone())],
-        None => vec![(
-            first,
-            [(aws.region.clone(), newest.image_id.clone())].into(),
-        )],
-    };
-    // Unchanged, but not yet everywhere the bake would put it: copied, not re-baked.
-    let missing: Vec<Destination> = plan
-        .copy_to
-        .iter()
-        .filter(|d| {
-            recorded
-                .iter()
-                .any(|(_, regions)| !regions.contains_key(&d.region))
-        })
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        let names: Vec<&str> = missing.iter().map(|d| d.region.as_str()).collect();
-        bake.info(
-            Step::CheckChanged,
-            format!(
-                "{release} is unchanged but missing in {}: copying it there",
-                names.join(", ")
-            ),
-        );
-        let outcomes =
-            distribute::complete(aws, &release, &missing, plan.copy_jobs, bake.sink).await?;
-        if let Some(failed) = outcomes.iter().find(|o| o.error.is_some()) {
-            return Err(Error::distribution(format!(
-                "{release} could not be copied to {}: {}",
-                failed.region,
-                failed.error.as_deref().unwrap_or_default()
-            ))
-            .with_hint(format!(
-                "complete it with `bakery distribute {} {}`",
-                release.role, release.version
-            )));
-        }
-        for outcome in outcomes {
-            let arch = outcome.arch.as_deref().and_then(Arch::of_ec2);
-            let regions = recorded.iter_mut().find(|(a, _)| Some(*a) == arch);
-            if let (Some((_, regions)), Some(image_id)) = (regions, outcome.image_id) {
-                regions.insert(outcome.region, image_id);
-            }
-        }
-    }
-    let mut images = Vec::new();
-    for (arch, regions) in recorded {
-        for (region, image_id) in regions {
-            // As a bake reports its images: with their snapshots (one read per region).
-            let described = aws.in_region(&region).ec2.describe_image(&image_id).await?;
-            images.push(ImageRecord {
-                region,
-                arch,
-                name: described
-                    .as_ref()
-                    .map_or_else(|| release.image_name(arch), |i| i.name.clone()),
-                snapshot_ids: described.map(|i| i.snapshot_ids).unwrap_or_default(),
-                image_id,
-            });
-        }
-    }
+    let mut recorded = recorded_regions(bake, &release, &newest.image_id).await?;
+    copy_where_missing(bake, &release, &mut recorded).await?;
+    let images = images_of(bake, &release, recorded).await?;
     let inputs = inputs.swap_remove(0);
     bake.info(
         Step::CheckChanged,
@@ -164,6 +74,142 @@ pub async fn check(bake: &Bake<'_>, builds: &[Bake<'_>]) -> Result<Checked> {
         images,
         inputs,
     }))
+}
+
+/// Why the bake differs from `release` (`releases` lists its images), in words: the
+/// first build whose inputs its image's `bakery:inputs` do not match, or which has none.
+async fn changed(
+    bake: &Bake<'_>,
+    builds: &[Bake<'_>],
+    releases: &[catalog::ReleaseSummary],
+    release: &Release,
+    inputs: &[ReleaseInputs],
+) -> Result<Option<String>> {
+    let aws = bake.aws;
+    for (build, inputs) in builds.iter().zip(inputs) {
+        let arch = build.build().arch();
+        let version = release.version.to_string();
+        let image = releases
+            .iter()
+            .find(|r| r.version == version && r.architecture.as_deref() == Some(arch.as_str()));
+        let Some(image) = image else {
+            return Ok(Some(format!("{release} has no {arch} image: baking")));
+        };
+        let described = aws.ec2.describe_image(&image.image_id).await?;
+        let recorded = described.as_ref().and_then(|i| i.tags.get(TAG_INPUTS));
+        if recorded != Some(&inputs.fingerprint) {
+            let record = claim::read(aws, release).await?;
+            let vars = record
+                .as_ref()
+                .map(|r| var_changes(&r.vars, &bake.plan.vars));
+            let mut why = differences(record.and_then(|r| r.inputs).as_ref(), inputs);
+            if let Some(vars) = vars.filter(|v| !v.is_empty()) {
+                why = format!("{why}; variables: {}", vars.join(", "));
+            }
+            let of = crate::bake::of_arch(build.arch);
+            return Ok(Some(format!("changed since {release}{of}: {why}; baking")));
+        }
+    }
+    Ok(None)
+}
+
+/// Each architecture's regions and images, as the release's record has them (a record
+/// made before architectures: `images`; none: the image found in the build region).
+async fn recorded_regions(
+    bake: &Bake<'_>,
+    release: &Release,
+    image_id: &str,
+) -> Result<Vec<(Arch, BTreeMap<String, String>)>> {
+    let first = bake.plan.builds[0].arch();
+    Ok(match claim::read(bake.aws, release).await? {
+        Some(r) if !r.architectures.is_empty() => r.architectures.into_iter().collect(),
+        Some(r) => vec![(first, r.images)],
+        None => vec![(
+            first,
+            [(bake.region().to_string(), image_id.to_string())].into(),
+        )],
+    })
+}
+
+/// Unchanged, but not yet everywhere the bake would put it: copied, not re-baked.
+async fn copy_where_missing(
+    bake: &Bake<'_>,
+    release: &Release,
+    recorded: &mut [(Arch, BTreeMap<String, String>)],
+) -> Result<()> {
+    let plan = bake.plan;
+    let missing: Vec<Destination> = plan
+        .copy_to
+        .iter()
+        .filter(|d| {
+            recorded
+                .iter()
+                .any(|(_, regions)| !regions.contains_key(&d.region))
+        })
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = missing.iter().map(|d| d.region.as_str()).collect();
+    bake.info(
+        Step::CheckChanged,
+        format!(
+            "{release} is unchanged but missing in {}: copying it there",
+            names.join(", ")
+        ),
+    );
+    let outcomes =
+        distribute::complete(bake.aws, release, &missing, plan.copy_jobs, bake.sink).await?;
+    if let Some(failed) = outcomes.iter().find(|o| o.error.is_some()) {
+        return Err(Error::distribution(format!(
+            "{release} could not be copied to {}: {}",
+            failed.region,
+            failed.error.as_deref().unwrap_or_default()
+        ))
+        .with_hint(format!(
+            "complete it with `bakery distribute {} {}`",
+            release.role, release.version
+        )));
+    }
+    for outcome in outcomes {
+        let arch = outcome.arch.as_deref().and_then(Arch::of_ec2);
+        let regions = recorded.iter_mut().find(|(a, _)| Some(*a) == arch);
+        if let (Some((_, regions)), Some(image_id)) = (regions, outcome.image_id) {
+            regions.insert(outcome.region, image_id);
+        }
+    }
+    Ok(())
+}
+
+/// The release's images, as a bake reports its own: with their snapshots (one read
+/// per region).
+async fn images_of(
+    bake: &Bake<'_>,
+    release: &Release,
+    recorded: Vec<(Arch, BTreeMap<String, String>)>,
+) -> Result<Vec<ImageRecord>> {
+    let mut images = Vec::new();
+    for (arch, regions) in recorded {
+        for (region, image_id) in regions {
+            let described = bake
+                .aws
+                .in_region(&region)
+                .ec2
+                .describe_image(&image_id)
+                .await?;
+            images.push(ImageRecord {
+                region,
+                arch,
+                name: described
+                    .as_ref()
+                    .map_or_else(|| release.image_name(arch), |i| i.name.clone()),
+                snapshot_ids: described.map(|i| i.snapshot_ids).unwrap_or_default(),
+                image_id,
+            });
+        }
+    }
+    Ok(images)
 }
 
 /// Each variable whose value differs from a release's: `NAME old → new`.

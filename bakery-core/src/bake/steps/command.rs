@@ -19,6 +19,8 @@ use crate::wait::{self, Poll, WaitPolicy};
 /// Output lines kept for the error of a failed step.
 const OUTPUT_TAIL_LINES: usize = 25;
 
+/// Runs `command` on `instance_id`: sent once (found again when its answer was lost),
+/// its output streamed while it runs, a failure named with its exit code and output.
 pub async fn run(
     bake: &Bake<'_>,
     command: &CommandStep,
@@ -36,34 +38,7 @@ pub async fn run(
         comment: format!("bakery {step} {} {release}", bake.build().id),
         output: output_destination(bake, release),
     };
-    let ssm = &bake.aws.ssm;
-    // Just after registering, SSM may still refuse the instance for a moment; a send
-    // whose answer was lost may have been carried out: look for it before sending again.
-    let sent_before = AtomicBool::new(false);
-    let command_id = wait::until(
-        bake.target(step, "Run Command delivery to", instance_id),
-        &WaitPolicy::new(Duration::from_secs(120)).retrying(),
-        bake.sink,
-        &bake.cancel,
-        || async {
-            if sent_before.swap(true, Ordering::Relaxed) {
-                if let Some(id) = ssm
-                    .command_commented(instance_id, &script.comment())
-                    .await?
-                {
-                    return Ok(Poll::Ready(id));
-                }
-            }
-            match ssm.send_script(instance_id, &script).await {
-                Ok(id) => Ok(Poll::Ready(id)),
-                Err(e) if e.aws_code() == Some("InvalidInstanceId") => {
-                    Ok(Poll::Pending("instance not accepting commands yet".into()))
-                }
-                Err(e) => Err(e),
-            }
-        },
-    )
-    .await?;
+    let command_id = send(bake, step, &script, instance_id).await?;
     bake.info(
         step.clone(),
         format!("command {command_id} sent to {instance_id}"),
@@ -74,55 +49,12 @@ pub async fn run(
             kept_output_text(output, &command_id, instance_id),
         );
     }
-
-    let shown_stdout = AtomicUsize::new(0);
-    let shown_stderr = AtomicUsize::new(0);
-    let waited = wait::until(
-        bake.target(step, "command", &command_id),
-        // A command's own timeout plus delivery time; polls stay frequent so that
-        // output streams in.
-        &WaitPolicy::new(command.timeout + Duration::from_secs(120))
-            .with_max_interval(Duration::from_secs(5)),
-        bake.sink,
-        &bake.cancel,
-        || async {
-            let Some(invocation) = ssm.invocation(&command_id, instance_id).await? else {
-                return Ok(Poll::Pending("Delivering".into()));
-            };
-            let finished = invocation.is_finished();
-            stream_output(
-                bake,
-                step,
-                &invocation.stdout,
-                &shown_stdout,
-                OutputStream::Stdout,
-                finished,
-            );
-            stream_output(
-                bake,
-                step,
-                &invocation.stderr,
-                &shown_stderr,
-                OutputStream::Stderr,
-                finished,
-            );
-            Ok(if finished {
-                Poll::Ready(invocation)
-            } else {
-                Poll::Pending(invocation.status.to_string())
-            })
-        },
-    )
-    .await;
-    let invocation = match waited {
+    let invocation = match finished(bake, command, &command_id, instance_id).await {
         Ok(invocation) => invocation,
         Err(error) => {
             // Best effort: the builder is about to be terminated anyway.
-            let _ = tokio::time::timeout(
-                Duration::from_secs(10),
-                ssm.cancel_command(&command_id, instance_id),
-            )
-            .await;
+            let cancel = bake.aws.ssm.cancel_command(&command_id, instance_id);
+            let _ = tokio::time::timeout(Duration::from_secs(10), cancel).await;
             return Err(error);
         }
     };
@@ -137,6 +69,81 @@ pub async fn run(
         exit_code: invocation.exit_code,
         output_tail: output_tail(&invocation),
     })))
+}
+
+/// SendCommand, until the instance takes it. Just after registering, SSM may still
+/// refuse the instance for a moment; a send whose answer was lost may have been carried
+/// out: it is looked for (by its comment) before sending again.
+async fn send(
+    bake: &Bake<'_>,
+    step: &Step,
+    script: &ScriptCommand<'_>,
+    instance_id: &str,
+) -> Result<String> {
+    let ssm = &bake.aws.ssm;
+    let sent_before = AtomicBool::new(false);
+    wait::until(
+        bake.target(step, "Run Command delivery to", instance_id),
+        &WaitPolicy::new(Duration::from_secs(120)).retrying(),
+        bake.sink,
+        &bake.cancel,
+        || async {
+            if sent_before.swap(true, Ordering::Relaxed) {
+                if let Some(id) = ssm
+                    .command_commented(instance_id, &script.comment())
+                    .await?
+                {
+                    return Ok(Poll::Ready(id));
+                }
+            }
+            match ssm.send_script(instance_id, script).await {
+                Ok(id) => Ok(Poll::Ready(id)),
+                Err(e) if e.aws_code() == Some("InvalidInstanceId") => {
+                    Ok(Poll::Pending("instance not accepting commands yet".into()))
+                }
+                Err(e) => Err(e),
+            }
+        },
+    )
+    .await
+}
+
+/// The command's invocation once it finished, its output streamed into events as it
+/// comes: the command's own timeout plus delivery time, polls frequent enough for that.
+async fn finished(
+    bake: &Bake<'_>,
+    command: &CommandStep,
+    command_id: &str,
+    instance_id: &str,
+) -> Result<Invocation> {
+    let step = &command.step;
+    let shown_stdout = AtomicUsize::new(0);
+    let shown_stderr = AtomicUsize::new(0);
+    wait::until(
+        bake.target(step, "command", command_id),
+        &WaitPolicy::new(command.timeout + Duration::from_secs(120))
+            .with_max_interval(Duration::from_secs(5)),
+        bake.sink,
+        &bake.cancel,
+        || async {
+            let Some(invocation) = bake.aws.ssm.invocation(command_id, instance_id).await? else {
+                return Ok(Poll::Pending("Delivering".into()));
+            };
+            let done = invocation.is_finished();
+            let streams = [
+                (&invocation.stdout, &shown_stdout, OutputStream::Stdout),
+                (&invocation.stderr, &shown_stderr, OutputStream::Stderr),
+            ];
+            for (text, shown, stream) in streams {
+                stream_output(bake, step, text, shown, stream, done);
+            }
+            Ok(match done {
+                true => Poll::Ready(invocation),
+                false => Poll::Pending(invocation.status.to_string()),
+            })
+        },
+    )
+    .await
 }
 
 /// Where the whole output of the bake's commands is kept, when configured.

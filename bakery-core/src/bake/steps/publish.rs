@@ -15,6 +15,7 @@ use crate::model::{Arch, GateState, PermissionChange, Release, Resource, Step};
 use crate::release::catalog::Scope;
 use crate::release::channels::{self, Gap};
 use crate::release::claim::TestRecord;
+use crate::release::distribute::RegionOutcome;
 use crate::release::{claim, distribute, sharing};
 
 /// The claim becomes the record of the release: its image ids per architecture and
@@ -96,37 +97,10 @@ pub async fn distribute(
     images: &[ImageRecord],
     facts: &mut Facts,
 ) -> Result<()> {
-    let plan = bake.plan;
-    let deprecate_at = SystemTime::now() + plan.deprecate_after;
-    let copies = images.iter().map(|image| async move {
-        let source = bake
-            .aws
-            .ec2
-            .describe_image(&image.image_id)
-            .await?
-            .ok_or_else(|| Error::BadState {
-                what: "image",
-                resource: image.image_id.clone(),
-                region: image.region.clone(),
-                state: "gone".into(),
-                reason: None,
-            })?;
-        let how = distribute::Distribution {
-            run: &plan.bake_id,
-            deprecate_at,
-            jobs: plan.copy_jobs,
-        };
-        let outcomes = distribute::distribute(
-            bake.aws,
-            &source,
-            &plan.copy_to,
-            how,
-            bake.sink,
-            &bake.cancel,
-        )
-        .await;
-        Ok::<_, Error>((image.arch, source.name, outcomes))
-    });
+    let deprecate_at = SystemTime::now() + bake.plan.deprecate_after;
+    let copies = images
+        .iter()
+        .map(|image| copies_of(bake, image, deprecate_at));
     let several = images.len() > 1;
     let mut failed = Vec::new();
     for copied in futures_util::future::join_all(copies).await {
@@ -168,6 +142,36 @@ pub async fn distribute(
         "complete it with `bakery distribute {} {} --copy-to <regions>`",
         release.role, release.version
     )))
+}
+
+/// Copies one image to every region of the plan's `copy_to`: its architecture, name
+/// and what each region did.
+async fn copies_of(
+    bake: &Bake<'_>,
+    image: &ImageRecord,
+    deprecate_at: SystemTime,
+) -> Result<(Arch, String, Vec<RegionOutcome>)> {
+    let plan = bake.plan;
+    let source = bake
+        .aws
+        .ec2
+        .describe_image(&image.image_id)
+        .await?
+        .ok_or_else(|| Error::BadState {
+            what: "image",
+            resource: image.image_id.clone(),
+            region: image.region.clone(),
+            state: "gone".into(),
+            reason: None,
+        })?;
+    let how = distribute::Distribution {
+        run: &plan.bake_id,
+        deprecate_at,
+        jobs: plan.copy_jobs,
+    };
+    let (sink, cancel) = (bake.sink, &bake.cancel);
+    let outcomes = distribute::distribute(bake.aws, &source, &plan.copy_to, how, sink, cancel);
+    Ok((image.arch, source.name.clone(), outcomes.await))
 }
 
 /// Shares the release in every region it now exists in.
