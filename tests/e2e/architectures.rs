@@ -143,6 +143,28 @@ async fn both_architectures_are_one_release_in_every_region_each_launchable_thro
             "an x86_64 type cannot run the arm64 image"
         );
     }
+    // The release's table, as a person sees it on terminals of three widths: no line
+    // wider than the terminal, every image and region on it.
+    for columns in ["80", "100", "200"] {
+        let listed = home
+            .bakery()
+            .args(["releases", "base", "--regions", "ca-central-1,sa-east-1"])
+            .env("COLUMNS", columns)
+            .run();
+        listed.expect_code(0);
+        let width: usize = columns.parse().unwrap();
+        for line in listed.stdout.lines() {
+            assert!(
+                line.chars().count() <= width,
+                "{columns}: {line:?}\n{}",
+                listed.stdout
+            );
+        }
+        for (region, _, image) in &images {
+            assert!(listed.stdout.contains(image.as_str()), "{}", listed.stdout);
+            assert!(listed.stdout.contains(region.as_str()));
+        }
+    }
     // One claim, one record naming every image.
     let record = home.release_record("base", "1.0.0").await.unwrap();
     assert_eq!(record["state"], "released");

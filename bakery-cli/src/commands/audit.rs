@@ -80,7 +80,8 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     } else {
         let mut listing = table::new(&[
             "REGION", "RELEASE", "IMAGE", "AGE/DAYS", "COUNT", "CHANNELS", "PROBLEMS",
-        ]);
+        ])
+        .stacking(&["CHANNELS", "AGE/DAYS", "COUNT"]);
         for (region, fleet) in &fleets {
             let release = match (&fleet.role, &fleet.version) {
                 (Some(role), Some(version)) => format!("{role}@{version}"),

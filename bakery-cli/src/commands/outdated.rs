@@ -94,7 +94,8 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
 }
 
 fn print_states(states: &[RoleState]) {
-    let mut listing = table::new(&["ROLE", "NEWEST", "FLEETS RUN", "WHY"]);
+    let mut listing =
+        table::new(&["ROLE", "NEWEST", "FLEETS RUN", "WHY"]).stacking(&["FLEETS RUN"]);
     for state in states {
         let mut running: Vec<String> = state
             .fleets

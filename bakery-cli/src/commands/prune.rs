@@ -53,7 +53,8 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         print_json(&serde_json::json!({ "role": role, "applied": yes, "releases": items }));
         return Exit::Success;
     }
-    let mut listing = table::new(&["ACTION", "VERSION", "REGION", "IMAGE", "WHY / SNAPSHOTS"]);
+    let mut listing = table::new(&["ACTION", "VERSION", "REGION", "IMAGE", "WHY / SNAPSHOTS"])
+        .stacking(&["REGION"]);
     for item in &items {
         let (action, detail) = match item.action {
             Action::Delete if yes => ("deleted", item.snapshot_ids.join(", ")),

@@ -68,7 +68,8 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     }
     let mut listing = table::new(&[
         "VERSION", "ARCH", "REGION", "IMAGE", "STATE", "TESTS", "CREATED", "BASE", "CHANNELS",
-    ]);
+    ])
+    .stacking(&["BASE", "CREATED", "STATE", "TESTS"]);
     for r in releases {
         let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".to_string());
         listing.add_row(vec![
