@@ -9,6 +9,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::commands::*;
 use crate::exit::Exit;
 use crate::output::{Color, Output};
+use crate::render::Progress;
 
 #[derive(Parser)]
 #[command(
@@ -30,9 +31,14 @@ pub struct Cli {
     /// The bakery.toml to read (default: found from the working directory upward).
     #[arg(long, global = true, env = "BAKERY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// How the result is written on stdout (and a bake's events on stderr).
+    /// How the result is written on stdout: text, or one JSON object.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// How progress is written on stderr, whatever --output is: auto (live lines where
+    /// stderr is a terminal that can draw them, else plain), bar, plain (one timestamped
+    /// line per event), json (one JSON object per event).
+    #[arg(long, global = true, value_enum, env = "BAKERY_PROGRESS", default_value_t = Progress::Auto)]
+    pub progress: Progress,
     /// Colour on stderr: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,

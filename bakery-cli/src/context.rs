@@ -9,6 +9,7 @@ use bakery_core::config::Environment;
 use bakery_core::Result;
 
 use crate::output::Output;
+use crate::render::Progress;
 
 pub struct Context {
     /// The selected environment (`--env`, `BAKERY_ENV`, or the file's default).
@@ -16,6 +17,8 @@ pub struct Context {
     /// The region (`--region`, else the environment's first) and profile.
     pub aws: AwsSettings,
     pub output: Output,
+    /// How events look on stderr (`--progress`, `BAKERY_PROGRESS`).
+    pub progress: Progress,
 }
 
 impl Context {

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         },
         environment,
         output: cli.output,
+        progress: cli.progress,
     };
     bakery_core::wait::timings::keep_in(context::timings_file());
     // `bake --all` runs bakes on worker threads; a bake's chain of awaits (the SDK's

@@ -13,7 +13,7 @@ use bakery_core::model::{Resource, Step};
 use console::style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::output::{verbosity, Output, Verbosity};
+use crate::output::{verbosity, Verbosity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -25,16 +25,41 @@ pub enum Style {
     Json,
 }
 
-impl Style {
-    /// The events of a command beside the bake (cleanup, distribute, promote): plain
-    /// lines, or JSON lines with `--output json`.
-    pub fn of_command(output: Output) -> Style {
-        match output {
-            Output::Json => Style::Json,
-            Output::Text => Style::Plain,
+/// `--progress`: how a command's events look on stderr, whatever `--output` puts on
+/// stdout (Jenkins keeps the JSON result in a file and plain lines in its log).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Progress {
+    /// Live lines where stderr is a terminal that can draw them, plain lines elsewhere.
+    Auto,
+    /// Live lines (plain lines where they cannot be drawn).
+    Bar,
+    /// One timestamped line per event.
+    Plain,
+    /// One JSON object per event.
+    Json,
+}
+
+impl Progress {
+    /// A bake's (or `bakery test`'s) events.
+    pub fn style(self) -> Style {
+        match self {
+            Progress::Json => Style::Json,
+            Progress::Plain => Style::Plain,
+            Progress::Bar | Progress::Auto => Style::bars_if_drawable(),
         }
     }
 
+    /// The events of a command beside the bake (cleanup, distribute, promote): plain
+    /// lines, or JSON lines.
+    pub fn of_command(self) -> Style {
+        match self {
+            Progress::Json => Style::Json,
+            _ => Style::Plain,
+        }
+    }
+}
+
+impl Style {
     /// Live lines only where they can be drawn: stderr is a terminal that moves its
     /// cursor (not a pipe, not `TERM=dumb`). Anywhere else they would draw nothing at
     /// all, so plain lines stand in.

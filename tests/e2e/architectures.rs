@@ -485,7 +485,7 @@ async fn the_gate_tests_each_architecture_and_bakery_test_tests_both_again() {
     let skipped = images_of(&aws.bake_ok(recipe.path(), &["--version", "1.1.0", "--skip-tests"]));
     let tested = aws
         .bakery()
-        .args(["test", "--output", "json"])
+        .args(["test", "--output", "json", "--progress", "json"])
         .arg_path(recipe.path())
         .args(["1.1.0"])
         .run();

@@ -122,7 +122,15 @@ async fn step_output_streams_into_events_while_the_step_runs() {
         .step("talk", "#!/bin/sh\necho stream-demo\n");
     let baked = account
         .bakery()
-        .args(["bake", "--version", "1.0.0", "--output", "json"])
+        .args([
+            "bake",
+            "--version",
+            "1.0.0",
+            "--output",
+            "json",
+            "--progress",
+            "json",
+        ])
         .arg_path(recipe.path())
         .run();
     baked.expect_code(0);

@@ -202,9 +202,14 @@ async fn the_nightly_rebuild_keeps_what_the_post_deploy_job_gave_until_the_envir
         .unwrap();
     };
     let bakery = || {
-        aws.bakery()
-            .current_dir(recipes.path())
-            .args(["--env", "nightly", "--output", "json"])
+        aws.bakery().current_dir(recipes.path()).args([
+            "--env",
+            "nightly",
+            "--output",
+            "json",
+            "--progress",
+            "json",
+        ])
     };
     let nightly = || {
         bakery()

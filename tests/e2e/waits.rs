@@ -28,7 +28,7 @@ async fn the_next_bake_looks_when_the_last_one_saw_the_change() {
     let bake = |version: &str| {
         aws.bakery()
             .args(["bake", "benches/recipe-noop", "--version", version])
-            .args(["--output", "json"])
+            .args(["--output", "json", "--progress", "json"])
             .env("BAKERY_TIMINGS", timings.to_str().unwrap())
             .run()
     };

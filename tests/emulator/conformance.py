@@ -882,8 +882,21 @@ class SendCommandTargets(Conformance):
             Parameters={"commands": ["true"]},
         )["Command"]["CommandId"]
 
+    def online(self, instance: str) -> str:
+        """The instance once SSM lists it online (its agent registers after its launch),
+        within 20 seconds."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            listed = self.ssm.describe_instance_information(
+                Filters=[{"Key": "InstanceIds", "Values": [instance]}]
+            )["InstanceInformationList"]
+            if listed:
+                return instance
+            time.sleep(0.5)
+        raise AssertionError(f"{instance} never came online")
+
     def test_a_command_runs_only_on_the_instance_it_names(self) -> None:
-        named = managed_instance(self.ec2, "ap-southeast-3")
+        named = self.online(managed_instance(self.ec2, "ap-southeast-3"))
         other = managed_instance(self.ec2, "ap-southeast-3")
 
         command = self.send(named)

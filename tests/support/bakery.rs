@@ -74,6 +74,7 @@ impl Outcome {
     }
 
     /// stderr's JSON-lines events.
+    /// The events on stderr, with `--progress json`.
     pub fn events(&self) -> Vec<Value> {
         self.stderr
             .lines()
@@ -118,15 +119,18 @@ impl Bakery {
             .arg_path(recipe)
     }
 
-    /// `bakery bake <recipe> --version <version> --output json`.
+    /// `bakery bake <recipe> --version <version> --output json --progress json`: the
+    /// result on stdout, the events on stderr, both JSON.
     pub fn bake_json(self, recipe: &Path, version: &str) -> Bakery {
-        self.args(["bake", "--version", version, "--output", "json"])
+        self.args(["bake", "--version", version])
+            .args(["--output", "json", "--progress", "json"])
             .arg_path(recipe)
     }
 
-    /// `bakery bake --all <folder> --version <version> --output json`.
+    /// `bakery bake --all <folder> --version <version> --output json --progress json`.
     pub fn bake_all_json(self, folder: &Path, version: &str) -> Bakery {
-        self.args(["bake", "--all", "--version", version, "--output", "json"])
+        self.args(["bake", "--all", "--version", version])
+            .args(["--output", "json", "--progress", "json"])
             .arg_path(folder)
     }
 

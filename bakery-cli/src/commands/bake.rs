@@ -57,11 +57,6 @@ pub struct Args {
     /// With --bump: a pre-release NAME.N (`--bump minor --pre rc` after 1.4.2 gives 1.5.0-rc.1).
     #[arg(long, value_name = "NAME", requires = "bump")]
     pre: Option<String>,
-    /// How progress looks with text output: auto (or bar) draws a live line per running
-    /// step where stderr is a terminal that can (not a pipe, not TERM=dumb), plain lines
-    /// otherwise; plain always writes one timestamped line per event.
-    #[arg(long, value_enum, default_value_t = Progress::Auto)]
-    progress: Progress,
     /// Append a Packer-style manifest build (artifact_id = region:ami-id,…) to this
     /// file for every role released; checked before anything is created.
     #[arg(long, value_name = "FILE")]
@@ -185,13 +180,6 @@ pub enum BumpArg {
     Patch,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Progress {
-    Auto,
-    Bar,
-    Plain,
-}
-
 impl Args {
     /// The core's request, from the command line.
     pub fn request(&self, context: &Context) -> BakeRequest {
@@ -221,21 +209,8 @@ impl Args {
     }
 }
 
-impl Progress {
-    /// How events look: JSON lines with JSON output, else live lines where they can
-    /// be drawn (`bar` asks for them, `auto` takes them on a terminal) and plain lines
-    /// everywhere else.
-    pub fn style(self, output: Output) -> Style {
-        match (output, self) {
-            (Output::Json, _) => Style::Json,
-            (_, Progress::Plain) => Style::Plain,
-            (_, Progress::Bar | Progress::Auto) => Style::bars_if_drawable(),
-        }
-    }
-}
-
 pub async fn run(args: Args, context: &Context) -> Exit {
-    let style = args.progress.style(context.output);
+    let style = context.progress.style();
     let request = args.request(context);
     let manifest = match &args.manifest {
         Some(path) => match ManifestFile::check(path, &args.manifest_data) {

@@ -8,7 +8,7 @@ use bakery_core::fleet::janitor::{self, Leftover, Removal, Spared};
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, Output};
-use crate::render::{Renderer, Style};
+use crate::render::Renderer;
 use crate::table;
 
 #[derive(clap::Args)]
@@ -28,7 +28,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         Ok(aws) => aws,
         Err(error) => return fail(output, &error),
     };
-    let renderer = Arc::new(Renderer::new(Style::of_command(output)));
+    let renderer = Arc::new(Renderer::new(context.progress.of_command()));
     let regional = aws.in_regions(&regions);
     let searched: Vec<String> = regional.iter().map(|r| r.region.clone()).collect();
     let sweep = match janitor::find(&regional).await {

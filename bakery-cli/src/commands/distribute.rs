@@ -7,7 +7,7 @@ use bakery_core::release::distribute::{self, RegionOutcome};
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, print_json, Output};
-use crate::render::{Renderer, Style};
+use crate::render::Renderer;
 use crate::table;
 
 /// How many regions `bakery distribute` copies to at once.
@@ -29,7 +29,7 @@ pub struct Args {
 
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let output = context.output;
-    let renderer = Renderer::new(Style::of_command(output));
+    let renderer = Renderer::new(context.progress.of_command());
     let distributed = async {
         let release = Release::parse(&args.role, &args.version)?;
         let destinations =

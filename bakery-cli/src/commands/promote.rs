@@ -14,7 +14,7 @@ use bakery_core::Error;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, Output};
-use crate::render::{Renderer, Style};
+use crate::render::Renderer;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,7 +50,7 @@ const COPY_JOBS: usize = 4;
 
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let output = context.output;
-    let renderer = Renderer::new(Style::of_command(output));
+    let renderer = Renderer::new(context.progress.of_command());
     let promoted = async {
         let release = Release::parse(&args.role, &args.version)?;
         check_channel(&args.channel)?;

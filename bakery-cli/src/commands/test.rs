@@ -12,7 +12,7 @@ use bakery_core::config::recipe::RECIPE_FILE;
 use bakery_core::plan::BakeRequest;
 use tokio_util::sync::CancellationToken;
 
-use super::bake::{InstanceArgs, Progress};
+use super::bake::InstanceArgs;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{outln, print_error, print_json, Output};
@@ -28,11 +28,6 @@ pub struct Args {
     /// Keep the test instance when a test fails, for debugging.
     #[arg(long)]
     keep_on_failure: bool,
-    /// How progress looks with text output: auto (or bar) draws a live line per running
-    /// step where stderr is a terminal that can (not a pipe, not TERM=dumb), plain lines
-    /// otherwise; plain always writes one timestamped line per event.
-    #[arg(long, value_enum, default_value = "auto")]
-    progress: Progress,
     #[command(flatten)]
     instances: InstanceArgs,
 }
@@ -79,7 +74,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     if let Err(error) = aws.check_regions(&plan.settings.settings.regions).await {
         return refuse(&aws.region, &error);
     }
-    let renderer = Arc::new(Renderer::new(args.progress.style(output)));
+    let renderer = Arc::new(Renderer::new(context.progress.style()));
     let cancel = CancellationToken::new();
     let signals = crate::signals::watch(cancel.clone(), renderer.clone());
     let report = retest(&plan, &aws, renderer.as_ref(), cancel).await;

@@ -234,7 +234,7 @@ async fn input_reasons(
 fn age_reason(newest: &catalog::ReleaseSummary, max_age: Duration) -> Option<Reason> {
     let created = newest.created.as_deref()?;
     let age = age_at(created, SystemTime::now())?;
-    (age > max_age).then(|| Reason::TooOld {
+    (age > max_age).then_some(Reason::TooOld {
         age_days: age.as_secs() / 86400,
         max_age_days: max_age.as_secs() / 86400,
     })
