@@ -11,6 +11,9 @@ use crate::exit::Exit;
 use crate::output::{Color, Output};
 use crate::render::Progress;
 
+/// The heading of the flags every command takes, apart from each command's own.
+const GLOBAL: &str = "Global options";
+
 #[derive(Parser)]
 #[command(
     name = "bakery",
@@ -20,34 +23,34 @@ use crate::render::Progress;
 pub struct Cli {
     /// AWS region (default: the environment's first region, else the standard AWS
     /// chain, e.g. AWS_REGION).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub region: Option<String>,
     /// AWS credentials profile (default: the standard AWS chain, e.g. AWS_PROFILE).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub profile: Option<String>,
     /// The bakery.toml environment to use (its regions, network, keys, sharing, tags).
-    #[arg(long = "env", global = true, env = "BAKERY_ENV", value_name = "NAME")]
+    #[arg(long = "env", global = true, env = "BAKERY_ENV", value_name = "NAME", help_heading = GLOBAL)]
     pub environment: Option<String>,
     /// The bakery.toml to read (default: found from the working directory upward).
-    #[arg(long, global = true, env = "BAKERY_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "BAKERY_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// How the result is written on stdout: text, or one JSON object.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text, help_heading = GLOBAL)]
     pub output: Output,
     /// How progress is written on stderr, whatever --output is: auto (live lines where
     /// stderr is a terminal that can draw them, else plain), bar, plain (one timestamped
     /// line per event), json (one JSON object per event).
-    #[arg(long, global = true, value_enum, env = "BAKERY_PROGRESS", default_value_t = Progress::Auto)]
+    #[arg(long, global = true, value_enum, env = "BAKERY_PROGRESS", default_value_t = Progress::Auto, help_heading = GLOBAL)]
     pub progress: Progress,
     /// Colour on stderr: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, help_heading = GLOBAL)]
     pub color: Color,
     /// Only failures, warnings and the result: no progress lines.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
     /// Errors in full (the AWS SDK's own form) and bakery's debug traces on stderr;
     /// twice (-vv) adds the SDK's traces. RUST_LOG, when set, chooses the traces instead.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
@@ -103,8 +106,18 @@ pub enum Command {
     Outdated(outdated::Args),
     /// Shell completions on stdout: `bakery completions bash > /etc/bash_completion.d/bakery`.
     Completions(CompletionsArgs),
-    /// The manual page (roff) on stdout: `bakery man > ~/.local/share/man/man1/bakery.1`.
-    Man,
+    /// Manual pages (roff): bakery's on stdout, a command's (`bakery man bake`), or every
+    /// page into a folder (`bakery man --dir ~/.local/share/man/man1`).
+    Man(ManArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ManArgs {
+    /// The command whose page to write (e.g. bake); without one, bakery's own page.
+    command: Option<String>,
+    /// Write every page (bakery.1 and bakery-<command>.1 for each command) into DIR.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -144,7 +157,11 @@ pub fn command() -> clap::Command {
     // global flag only where the command has none of that name) and its value still
     // reaches `Cli::region`.
     for (name, help) in REGION_HELP {
-        let own = global.clone().global(false).help(*help);
+        let own = global
+            .clone()
+            .global(false)
+            .help(*help)
+            .help_heading(None::<&str>);
         command = command.mut_subcommand(name, |sub| sub.arg(own));
     }
     command
@@ -163,19 +180,88 @@ pub fn completions(args: &CompletionsArgs) -> Exit {
     Exit::Success
 }
 
-pub fn man() -> Exit {
-    let mut page = Vec::new();
-    match clap_mangen::Man::new(command()).render(&mut page) {
-        Ok(()) => {
-            let _ = std::io::stdout().lock().write_all(&page);
-            Exit::Success
-        }
+/// `bakery man`: one page on stdout, or every page into a folder.
+pub fn man(args: &ManArgs) -> Exit {
+    let mut command = command();
+    command.build();
+    let written = match (&args.dir, &args.command) {
+        (Some(dir), _) => write_pages(&command, dir),
+        (None, Some(name)) => match command.find_subcommand(name) {
+            Some(sub) => page(sub).map(|page| print_page(&page)),
+            None => {
+                let mut names: Vec<&str> =
+                    command.get_subcommands().map(|c| c.get_name()).collect();
+                names.retain(|name| *name != "help");
+                names.sort();
+                crate::output::errln!(
+                    "error: bakery has no command `{name}`; its commands: {}",
+                    names.join(", ")
+                );
+                return Exit::InvalidInput;
+            }
+        },
+        (None, None) => page(&command).map(|page| print_page(&page)),
+    };
+    match written {
+        Ok(()) => Exit::Success,
         Err(error) => {
-            crate::output::errln!("error: could not write the manual page: {error}");
+            crate::output::errln!("error: could not write the manual pages: {error}");
             Exit::Failed
         }
     }
 }
+
+fn print_page(page: &[u8]) {
+    let _ = std::io::stdout().lock().write_all(page);
+}
+
+/// bakery.1, and bakery-<command>.1 for each command, into `dir` (made when missing).
+fn write_pages(command: &clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    // clap's own `help` command has no page: `bakery man` is the help.
+    let commands = command.get_subcommands().filter(|c| c.get_name() != "help");
+    let commands = std::iter::once(command).chain(commands);
+    for command in commands {
+        let name = command.get_display_name().unwrap_or(command.get_name());
+        std::fs::write(dir.join(format!("{name}.1")), page(command)?)?;
+    }
+    Ok(())
+}
+
+/// A command's page: clap's sections, then the exit codes, the environment and files.
+fn page(command: &clap::Command) -> std::io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut page)?;
+    page.extend_from_slice(b".SH \"EXIT STATUS\"\n");
+    for (code, meaning) in crate::exit::EXIT_CODES {
+        page.extend_from_slice(format!(".TP\n{code}\n{meaning}\n").as_bytes());
+    }
+    page.extend_from_slice(b".SH ENVIRONMENT\n");
+    for (name, meaning) in ENVIRONMENT {
+        page.extend_from_slice(format!(".TP\n\\fB{name}\\fR\n{meaning}\n").as_bytes());
+    }
+    page.extend_from_slice(FILES.as_bytes());
+    Ok(page)
+}
+
+/// The environment variables bakery reads, for the manual pages.
+const ENVIRONMENT: &[(&str, &str)] = &[
+    ("BAKERY_ENV", "The bakery.toml environment to use (as --env)."),
+    ("BAKERY_CONFIG", "The bakery.toml to read (as --config)."),
+    ("BAKERY_PROGRESS", "How progress is written on stderr (as --progress)."),
+    ("BAKERY_SNS_TOPIC", "Where a bake's alerts go (as --sns-topic)."),
+    ("BAKERY_TIMINGS", "The file that keeps how long AWS's transitions took, so that waits look when a change can have happened; none keeps nothing."),
+    ("GIT_COMMIT, BUILD_URL", "Recorded on the image as bakery:source-commit and bakery:build-url (Jenkins sets them)."),
+    ("AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL", "The standard AWS configuration chain, as the AWS CLI reads it."),
+    ("COLUMNS", "The width tables fit (default: the terminal's; none in a pipe)."),
+    ("NO_COLOR, TERM", "No colour when NO_COLOR is set or TERM=dumb (with --color auto)."),
+    ("RUST_LOG", "Chooses the traces written on stderr (instead of -v, -vv)."),
+];
+
+const FILES: &str = ".SH FILES\n.TP\n\\fBbakery.toml\\fR\n\
+The environments (regions, network, keys, sharing, tags, variables): --config, else the \
+first found from the working directory upward.\n.TP\n\\fB<role>/recipe.toml\\fR\n\
+A role's recipe: its base, steps, tests, firstboot agent and settings.\n";
 
 #[cfg(test)]
 mod tests {
@@ -204,6 +290,46 @@ mod tests {
         let mut missing = Vec::new();
         undocumented(&command(), "bakery", &mut missing);
         assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn every_command_has_a_page_with_its_options_exit_codes_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let man1 = dir.path().join("man1");
+        let args = ManArgs {
+            command: None,
+            dir: Some(man1.clone()),
+        };
+        assert_eq!(man(&args), Exit::Success);
+        let pages = std::fs::read_dir(&man1).unwrap().count();
+        assert_eq!(pages, command().get_subcommands().count() + 1);
+        let bake = std::fs::read_to_string(man1.join("bakery-bake.1")).unwrap();
+        for wanted in [
+            "bakery bake",
+            "\\-\\-bump",
+            "\\-\\-profile",
+            "EXIT STATUS",
+            "130",
+        ] {
+            assert!(bake.contains(wanted), "{wanted} missing:\n{bake}");
+        }
+        assert!(bake.contains("BAKERY_PROGRESS") && bake.contains("bakery.toml"));
+        let own = std::fs::read_to_string(man1.join("bakery.1")).unwrap();
+        assert!(own.contains("bakery\\-bake(1)"), "the pages it names exist");
+    }
+
+    #[test]
+    fn a_commands_help_shows_its_own_options_then_the_global_ones() {
+        let help = command()
+            .try_get_matches_from(["bakery", "bake", "--help"])
+            .unwrap_err()
+            .render()
+            .to_string();
+        let global = help.find("Global options:").expect(&help);
+        assert!(help.find("--bump").unwrap() < global, "{help}");
+        assert!(help.find("--profile").unwrap() > global, "{help}");
+        // A command's own --region is its own option.
+        assert!(help.find("--region").unwrap() < global, "{help}");
     }
 
     #[test]

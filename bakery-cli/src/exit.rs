@@ -25,6 +25,17 @@ pub enum Exit {
     Interrupted,
 }
 
+/// Each exit code and what it means, for the manual pages.
+pub const EXIT_CODES: &[(u8, &str)] = &[
+    (0, "Done: baked, listed, promoted..."),
+    (1, "The command failed; what a bake created has been removed."),
+    (2, "Bad input or configuration (a file, line, key, flag or region named); nothing was created."),
+    (3, "Cleanup could not remove everything: the leaked resources are printed."),
+    (4, "`bakery audit` or `bakery outdated` found a fleet that breaks the policy or a role out of date."),
+    (5, "The release was made, but the bake stopped before its copies, sharing or channels: the result names the commands that finish it."),
+    (130, "Interrupted (SIGINT, SIGTERM); what it created has been removed."),
+];
+
 impl Exit {
     pub fn code(self) -> u8 {
         match self {

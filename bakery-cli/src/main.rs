@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     traces(verbosity);
     // Every command that reaches AWS takes its default region from the environment.
     let environment = match cli.command {
-        Command::Completions(_) | Command::Man => Ok(None),
+        Command::Completions(_) | Command::Man(_) => Ok(None),
         _ => bakery_core::config::environment::select(
             cli.config.as_deref(),
             cli.environment.as_deref(),
@@ -88,7 +88,7 @@ fn main() -> ExitCode {
             Command::Test(args) => test::run(&args, &context).await,
             Command::Outdated(args) => outdated::run(&args, &context).await,
             Command::Completions(args) => cli::completions(&args),
-            Command::Man => cli::man(),
+            Command::Man(args) => cli::man(&args),
         }
     });
     // A cache: what this run saw helps the next one; losing it costs nothing.

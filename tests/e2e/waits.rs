@@ -57,7 +57,7 @@ async fn the_next_bake_looks_when_the_last_one_saw_the_change() {
     let third = aws
         .bakery()
         .args(["bake", "benches/recipe-noop", "--version", "1.0.2"])
-        .args(["--output", "json"])
+        .args(["--output", "json", "--progress", "json"])
         .env("BAKERY_TIMINGS", "none")
         .run();
     third.expect_code(0);

@@ -213,11 +213,12 @@ impl BakePlan {
             .try_for_each(|build| self.check_build_limits(build))
     }
 
-    /// A build's image name and Run Commands, at the longest version a release can have.
+    /// A build's image name, at the longest version the request can give, and its Run
+    /// Commands, at the longest any release can have.
     fn check_build_limits(&self, build: &BuildPlan) -> Result<()> {
-        let longest = semver::Version::parse("999999.999999.999999-rc.999999").expect("valid");
-        let release = self.release(longest);
-        let name = release.image_name(build.arch());
+        let name = self
+            .release(self.version.longest())
+            .image_name(build.arch());
         if name.len() > MAX_IMAGE_NAME {
             return Err(Error::input(format!(
                 "the image name `{name}` would be {} characters; AWS takes at most {MAX_IMAGE_NAME} \
@@ -226,6 +227,8 @@ impl BakePlan {
             ))
             .with_hint("a shorter version (its pre-release name) or role name"));
         }
+        let longest = semver::Version::parse("999999.999999.999999-rc.999999").expect("valid");
+        let release = self.release(longest);
         let tests = self.test.iter().flat_map(|test| &test.commands);
         for step in self.steps.iter().chain(tests) {
             let bytes = step.command_for(&self.values(build, &release)).len();
