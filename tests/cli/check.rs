@@ -91,6 +91,27 @@ fn validate_accepts_the_shipped_recipes_and_points_at_mistakes() {
     refused.expect_stderr("key `test.runlist`: `http://example.com/x` is not an S3 URI");
     refused.expect_stderr("a test instance lives at most a day");
 
+    // What a bake's plan refuses, validate refuses: one type for two architectures.
+    let one_type = TestRecipe::new("both")
+        .with_both_architectures()
+        .with_toml("instance_type = \"m7i.large\"\n");
+    let refused = Bakery::new("eu-west-1")
+        .args(["validate"])
+        .arg_path(one_type.path())
+        .run();
+    refused.expect_code(2);
+    refused.expect_stderr("builder.instance_type = m7i.large");
+    refused.expect_stderr("would be the builder of every architecture");
+
+    // A required variable is the bake's to give: validate does not ask for it.
+    let given_later = TestRecipe::new("later")
+        .with_toml("[vars.APP_VERSION]\nrequired = true\npattern = '\\d+\\.\\d+'\n");
+    let checked = Bakery::new("eu-west-1")
+        .args(["validate"])
+        .arg_path(given_later.path())
+        .run();
+    checked.expect_code(0);
+
     let broken = TestRecipe::new("broken").with_toml("volume_size = \"big\"\n");
     let refused = Bakery::new("eu-west-1")
         .args(["validate"])

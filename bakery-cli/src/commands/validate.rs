@@ -1,9 +1,11 @@
 //! `bakery validate`: recipes checked without AWS — the schema (file, line, key), the
-//! scripts, and shellcheck where it is installed.
+//! scripts, shellcheck where it is installed, and every check the plan of a bake makes
+//! (in `--env`'s settings when given).
 
 use std::path::PathBuf;
 
 use bakery_core::config::validate::validate;
+use bakery_core::plan::check_offline;
 
 use crate::context::Context;
 use crate::exit::Exit;
@@ -20,8 +22,15 @@ pub fn run(args: &Args, context: &Context) -> Exit {
     let output = context.output;
     let mut exit = Exit::Success;
     let mut results = Vec::new();
+    // The plan's own checks, where the bake would run (AWS is not asked).
+    let region = context.aws.region.as_deref().unwrap_or("us-east-1");
+    let environment = context.environment.as_ref();
     for dir in &args.recipes {
-        match validate(dir) {
+        let checked = validate(dir).and_then(|validation| {
+            check_offline(dir, environment, region)?;
+            Ok(validation)
+        });
+        match checked {
             Ok(validation) => {
                 if !validation.findings.is_empty() {
                     exit = Exit::InvalidInput;

@@ -405,6 +405,28 @@ impl BakePlan {
     }
 }
 
+/// `bakery validate`: everything the plan of a bake of the recipe in `dir` checks
+/// without AWS (settings, instance types per architecture, variables' patterns, image
+/// name and command sizes), in `environment` when given and `region`. A required
+/// variable without a value is the bake's to give (`--var`), not a mistake here.
+pub fn check_offline(
+    dir: &std::path::Path,
+    environment: Option<&crate::config::Environment>,
+    region: &str,
+) -> Result<()> {
+    let mut recipe = Recipe::load(dir)?;
+    for variable in recipe.vars.values_mut() {
+        variable.required = false;
+    }
+    let request = BakeRequest {
+        recipe_dir: dir.to_path_buf(),
+        version: Some("0.0.0".into()),
+        environment: environment.cloned(),
+        ..BakeRequest::default()
+    };
+    BakePlan::for_recipe(recipe, &request, region, SystemTime::now()).map(|_| ())
+}
+
 /// What the request changes in the recipe (`--base`), and what it may not ask for:
 /// `--promote` past a skipped gate, tag values AWS refuses.
 fn check_request(recipe: &mut Recipe, request: &BakeRequest) -> Result<()> {
