@@ -131,7 +131,7 @@ pub struct CompletionsArgs {
 const REGION_HELP: &[(&str, &str)] = &[
     ("bake", "The region to bake in: the builder runs and the image is made there, then copied to the environment's other regions and --copy-to (default: the environment's first region, else AWS_REGION or the profile's)"),
     ("plan", "The region the bake would run in (default: the environment's first region, else AWS_REGION or the profile's)"),
-    ("config", "The region whose settings are shown (a region's table in bakery.toml applies)"),
+    ("config show", "The region whose settings are shown (a region's table in bakery.toml applies)"),
     ("test", "The region whose image of the release is tested (default: the environment's first region, else AWS_REGION or the profile's)"),
     ("promote", "The region to move the channel in when neither --regions nor the environment names regions"),
     ("releases", "The region to list when neither --regions nor the environment names regions"),
@@ -156,13 +156,19 @@ pub fn command() -> clap::Command {
     // A command's own `--region` takes the global one's place (clap propagates a
     // global flag only where the command has none of that name) and its value still
     // reaches `Cli::region`.
-    for (name, help) in REGION_HELP {
+    for (path, help) in REGION_HELP {
         let own = global
             .clone()
             .global(false)
             .help(*help)
             .help_heading(None::<&str>);
-        command = command.mut_subcommand(name, |sub| sub.arg(own));
+        // `config show`: the command that takes it is below `config`.
+        command = match path.split_once(' ') {
+            Some((name, below)) => {
+                command.mut_subcommand(name, |sub| sub.mut_subcommand(below, |sub| sub.arg(own)))
+            }
+            None => command.mut_subcommand(path, |sub| sub.arg(own)),
+        };
     }
     command
 }
@@ -345,6 +351,21 @@ mod tests {
         };
         assert!(help("bake").starts_with("The region to bake in"));
         assert!(help("cleanup").starts_with("The region to search"));
+        let show = super::command()
+            .try_get_matches_from([
+                "bakery",
+                "config",
+                "show",
+                "recipes/base",
+                "--region",
+                "eu-west-2",
+            ])
+            .map(|matches| Cli::from_arg_matches(&matches).unwrap().region);
+        assert_eq!(
+            show.unwrap().as_deref(),
+            Some("eu-west-2"),
+            "config show takes --region"
+        );
         command.debug_assert();
     }
 }

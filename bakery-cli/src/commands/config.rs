@@ -30,12 +30,14 @@ pub async fn run(command: &Command, context: &Context) -> Exit {
     let Command::Show(args) = command;
     let environment = context.environment.as_ref();
     let name = environment.map(|e| e.name.clone());
+    let mut several = false;
     let merged = async {
         // Only the region is read from the AWS configuration: no call is made.
         let aws = context.connect().await?;
         let recipe = Recipe::load(&args.recipe)?;
         // A recipe of several architectures: the first one's builder.
         let arch = recipe.architectures[0];
+        several = recipe.architectures.len() > 1;
         layering::for_bake(
             &recipe,
             environment,
@@ -49,7 +51,12 @@ pub async fn run(command: &Command, context: &Context) -> Exit {
         Ok(merged) => merged,
         Err(error) => return fail(context.output, &error),
     };
-    let entries = merged.entries();
+    let mut entries = merged.entries();
+    // With several architectures each has its own type (`builder.instance_types.*`):
+    // the first one's, as `instance_type`, would be no layer's.
+    if several {
+        entries.retain(|(key, _, _)| key != "builder.instance_type");
+    }
     if context.output == Output::Json {
         let values: Vec<serde_json::Value> = entries
             .iter()
