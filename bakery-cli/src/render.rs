@@ -272,7 +272,7 @@ impl EventSink for RoleEvents {
 fn matters_when_quiet(event: &Event) -> bool {
     match event {
         Event::StepFailed { .. } | Event::Warning { .. } | Event::ResourceKept { .. } => true,
-        Event::CleanupFinished { leaked } => !leaked.is_empty(),
+        Event::CleanupFinished { leaked, .. } => !leaked.is_empty(),
         _ => false,
     }
 }
@@ -282,7 +282,7 @@ fn matters_when_quiet(event: &Event) -> bool {
 fn paint(event: &Event, text: String) -> String {
     match event {
         Event::StepFailed { .. } => style(text).for_stderr().red().bold().to_string(),
-        Event::CleanupFinished { leaked } if !leaked.is_empty() => {
+        Event::CleanupFinished { leaked, .. } if !leaked.is_empty() => {
             style(text).for_stderr().red().bold().to_string()
         }
         Event::Warning { .. } | Event::ResourceKept { .. } => {
@@ -351,12 +351,19 @@ fn describe(event: &Event) -> Option<String> {
         Event::CleanupStarted { reason } => {
             format!("[cleanup] bake {reason}: removing what it created")
         }
-        Event::CleanupFinished { leaked } if leaked.is_empty() => {
+        Event::CleanupFinished { leaked, kept } if leaked.is_empty() && kept.is_empty() => {
             "[cleanup] nothing left behind".to_string()
         }
+        Event::CleanupFinished { leaked, kept } if leaked.is_empty() => format!(
+            "[cleanup] the rest removed; kept on purpose: {}",
+            kept.iter()
+                .map(Resource::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         // Unwrapped before it is described.
         Event::Architecture { .. } => return None,
-        Event::CleanupFinished { leaked } => format!(
+        Event::CleanupFinished { leaked, .. } => format!(
             "[cleanup] INCOMPLETE, left behind: {}",
             leaked
                 .iter()

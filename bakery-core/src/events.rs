@@ -73,6 +73,9 @@ pub enum Event {
     },
     CleanupFinished {
         leaked: Vec<Resource>,
+        /// What `--keep-on-failure` kept on purpose.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kept: Vec<Resource>,
     },
     /// An event of one architecture's build, when the bake makes several.
     Architecture {

@@ -532,6 +532,8 @@ async fn a_signal_while_both_images_are_pending_removes_both_and_each_its_own_sn
 
     bake.expect_code(130);
     bake.expect_stderr("[cleanup] nothing left behind");
+    // The whole bake was interrupted, not one of its builds.
+    bake.expect_stdout("INTERRUPTED at step `wait-image` (bake");
     // Each image takes its own snapshots: none waits for one another image still uses.
     assert!(
         signalled.elapsed() < std::time::Duration::from_secs(30),

@@ -97,6 +97,13 @@ async fn keep_on_failure_keeps_the_builder_and_says_so() {
     bake.expect_code(1);
     bake.expect_stderr("KEEPING instance");
     bake.expect_stderr("dead-man's switch");
+    bake.expect_stderr("the builder's group stays with it");
+    bake.expect_stderr("kept on purpose: instance");
+    assert!(
+        !bake.stderr.contains("nothing left behind"),
+        "{}",
+        bake.stderr
+    );
     bake.expect_stdout("KEPT on purpose: instance");
     let live = aws.live_instances().await;
     assert_eq!(live.len(), 1, "the builder is still there");

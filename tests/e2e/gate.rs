@@ -300,6 +300,19 @@ async fn a_failing_test_leaves_no_image_no_snapshot_no_claim_and_names_the_test(
     let test_instance = test_instances(&aws, result["bake_id"].as_str().unwrap()).await;
     assert_eq!(kept[0]["id"], test_instance[0].instance_id().unwrap());
     bake.expect_stderr("the test instance stays for debugging");
+    bake.expect_stderr("the test instance's group stays with it");
+    assert!(
+        !bake.stderr.contains("the builder stays"),
+        "the builder was gone already:\n{}",
+        bake.stderr
+    );
+    let events = bake.events();
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "cleanup_finished")
+        .unwrap();
+    assert_eq!(finished["kept"].as_array().unwrap().len(), 2, "{finished}");
+    assert_eq!(finished["leaked"].as_array().unwrap().len(), 0);
     let mut after = aws.footprint().await;
     assert_eq!(after.remove("instances").unwrap().len(), 1);
     assert_eq!(after.remove("security groups").unwrap().len(), 1);

@@ -13,13 +13,22 @@ use crate::model::release::{TAG_BAKE_ID, TAG_KEPT};
 use crate::model::{Release, Resource, Step};
 use crate::release::claim::{self, RecordState};
 
-/// Why the builder, or the test instance, stays with `--keep-on-failure`.
+/// Why the builder, or the test instance, or its security group, stays with
+/// `--keep-on-failure`. Once the gate ran, the builder was gone already: what stays
+/// is the test instance.
 fn kept_reason(bake: &Bake<'_>, resource: &Resource) -> String {
     let test = bake.plan.test.as_ref();
+    let gated = bake.has_test_instances();
     let (what, lifetime) = match test {
-        Some(test) if bake.is_test_instance(resource.id()) => ("the test instance", test.lifetime),
+        Some(test) if gated => ("the test instance", test.lifetime),
         _ => ("the builder", bake.plan.builder_lifetime),
     };
+    if let Resource::SecurityGroup { .. } = resource {
+        return format!(
+            "--keep-on-failure: {what}'s group stays with it; `bakery cleanup --yes` removes \
+             it once {what} is gone"
+        );
+    }
     format!(
         "--keep-on-failure: {what} stays for debugging and terminates itself \
          within {} (dead-man's switch); terminate it yourself when done",
@@ -80,6 +89,7 @@ pub async fn cleanup(
         .collect();
     bake.sink.emit(Event::CleanupFinished {
         leaked: leaked.clone(),
+        kept: kept.clone(),
     });
     (kept, leaked)
 }

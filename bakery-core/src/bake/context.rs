@@ -217,6 +217,15 @@ impl<'a> Bake<'a> {
             .push(instance_id.to_string());
     }
 
+    /// True once the gate launched a test instance.
+    pub fn has_test_instances(&self) -> bool {
+        !self
+            .test_instances
+            .lock()
+            .expect("test instances")
+            .is_empty()
+    }
+
     pub fn is_test_instance(&self, instance_id: &str) -> bool {
         self.test_instances
             .lock()

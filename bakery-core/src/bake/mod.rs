@@ -86,6 +86,11 @@ pub(crate) async fn all_or_none<T>(
     // The build that failed on its own, rather than one its failure stopped.
     failures.sort_by_key(|f| f.error.kind() == ErrorKind::Interrupted);
     match failures.into_iter().next() {
+        // Every build interrupted: the whole bake was, not one of its builds.
+        Some(failure) if failure.error.kind() == ErrorKind::Interrupted => Err(Failure {
+            arch: None,
+            ..failure
+        }),
         Some(failure) => Err(failure),
         None => Ok(done.into_iter().filter_map(Result::ok).collect()),
     }
