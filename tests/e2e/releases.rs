@@ -221,6 +221,9 @@ async fn a_disabled_release_is_listed_and_its_version_stays_taken() {
     let releases = listed.json()["releases"].clone();
     assert_eq!(releases[0]["image_id"], image);
     assert_eq!(releases[0]["state"], "disabled");
+    // One vocabulary: `arch`, as every command says it.
+    assert_eq!(releases[0]["arch"], "x86_64");
+    assert!(releases[0].get("architecture").is_none());
 
     let next = aws.bake_ok(recipe.path(), &["--bump", "patch"]);
     assert_eq!(next["version"], "1.0.1", "1.0.0 exists, disabled");

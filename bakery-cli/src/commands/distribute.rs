@@ -62,7 +62,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
 /// One line per region (and architecture, when a release has several): what
 /// distribution did there.
 pub fn print_regions(outcomes: &[RegionOutcome]) {
-    let mut architectures: Vec<Option<&str>> = outcomes.iter().map(|o| o.arch.as_deref()).collect();
+    let mut architectures: Vec<_> = outcomes.iter().map(|o| o.arch).collect();
     architectures.sort();
     architectures.dedup();
     let several = architectures.len() > 1;
@@ -70,7 +70,12 @@ pub fn print_regions(outcomes: &[RegionOutcome]) {
     for outcome in outcomes {
         let mut row = vec![outcome.region.clone()];
         if several {
-            row.push(outcome.arch.clone().unwrap_or_default());
+            row.push(
+                outcome
+                    .arch
+                    .map(|arch| arch.to_string())
+                    .unwrap_or_default(),
+            );
         }
         row.push(outcome.status.as_str().to_string());
         row.push(

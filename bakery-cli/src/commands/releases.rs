@@ -74,7 +74,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".to_string());
         listing.add_row(vec![
             r.version,
-            or_dash(r.architecture),
+            or_dash(r.arch.map(|arch| arch.to_string())),
             r.region,
             r.image_id,
             r.state.to_string(),

@@ -211,11 +211,11 @@ async fn input_reasons(
         None => reasons.push(Reason::InputsUnknown),
     }
     for other in &plan.builds[1..] {
-        let arch = other.arch().as_str();
-        let (base_now, _) = base::resolve(home, &other.base, other.arch()).await?;
+        let arch = other.arch();
+        let (base_now, _) = base::resolve(home, &other.base, arch).await?;
         let image = listed
             .iter()
-            .find(|r| r.version == newest.version && r.architecture.as_deref() == Some(arch));
+            .find(|r| r.version == newest.version && r.arch == Some(arch));
         match image.map(|image| image.base_image.clone()) {
             None => reasons.push(Reason::Changed {
                 what: vec![format!("{arch} (the release has no {arch} image)")],

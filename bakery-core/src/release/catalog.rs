@@ -58,8 +58,8 @@ pub struct ReleaseSummary {
     pub image_id: String,
     pub name: String,
     pub created: Option<String>,
-    /// `x86_64`, `arm64`: EC2's architecture of the image.
-    pub architecture: Option<String>,
+    /// The image's architecture (none for one EC2 names otherwise, e.g. i386).
+    pub arch: Option<Arch>,
     pub base_image: Option<String>,
     /// `role@version` of the base, for a role layered on another's release.
     pub base_release: Option<String>,
@@ -287,7 +287,7 @@ fn summary(
         channels: channels_naming(channels, &image.id),
         base_image: image.tags.get(TAG_BASE_IMAGE).cloned(),
         base_release: image.tags.get(TAG_BASE_RELEASE).cloned(),
-        architecture: image.architecture.clone(),
+        arch: image.architecture.as_deref().and_then(Arch::of_ec2),
         tests: image
             .tags
             .get(TAG_TESTS)
@@ -385,7 +385,7 @@ pub async fn resolve(
             let pinned = pinned(requirement).is_some();
             let newest = list(aws, role).await?.into_iter().find(|r| {
                 r.state == ReleaseState::Available
-                    && r.architecture.as_deref() == Some(arch.as_str())
+                    && r.arch == Some(arch)
                     && r.version.parse().is_ok_and(|v| requirement.matches(&v))
                     && (pinned || r.tests.is_none_or(GateState::may_be_promoted))
             });

@@ -304,7 +304,7 @@ async fn highest_final(
         .into_iter()
         .filter(|(v, _)| *v == highest)
         .map(|(_, r)| {
-            let arch = r.architecture.as_deref().and_then(Arch::of_ec2);
+            let arch = r.arch;
             (r.image_id, arch)
         })
         .collect();
@@ -406,7 +406,7 @@ mod tests {
             created: None,
             base_image: None,
             base_release: None,
-            architecture: Some("x86_64".into()),
+            arch: Some(crate::model::Arch::X86_64),
             state: ReleaseState::Available,
             deprecation_time: None,
             channels: channels.iter().map(|c| c.to_string()).collect(),

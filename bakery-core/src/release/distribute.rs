@@ -47,7 +47,7 @@ pub struct RegionOutcome {
     pub region: String,
     /// The architecture of the image copied (`x86_64`, `arm64`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub arch: Option<String>,
+    pub arch: Option<Arch>,
     pub status: CopyStatus,
     pub image_id: Option<String>,
     pub snapshot_ids: Vec<String>,
@@ -73,12 +73,13 @@ pub async fn distribute(
     sink: &dyn EventSink,
     cancel: &CancellationToken,
 ) -> Vec<RegionOutcome> {
+    let source_arch = source.architecture.as_deref().and_then(Arch::of_ec2);
     let tasks: Vec<_> = destinations
         .iter()
         .map(|destination| {
             Box::pin(async move {
                 let copied = copy_to(aws, how, source, destination, sink, cancel).await;
-                RegionOutcome::of(&destination.region, source.architecture.clone(), copied)
+                RegionOutcome::of(&destination.region, source_arch, copied)
             })
         })
         .collect();
@@ -91,7 +92,7 @@ pub async fn distribute(
 impl RegionOutcome {
     fn of(
         region: &str,
-        arch: Option<String>,
+        arch: Option<Arch>,
         copied: Result<(CopyStatus, ImageInfo)>,
     ) -> RegionOutcome {
         let (status, image, error) = match copied {

@@ -212,7 +212,7 @@ mod tests {
             created: Some(created.into()),
             base_image: None,
             base_release: None,
-            architecture: Some("x86_64".into()),
+            arch: Some(crate::model::Arch::X86_64),
             state: super::catalog::ReleaseState::Available,
             deprecation_time: None,
             channels: channels.iter().map(|c| c.to_string()).collect(),
@@ -264,10 +264,10 @@ mod tests {
     fn a_channel_is_named_once_per_region_whatever_the_architectures() {
         let mut releases = Vec::new();
         for region in ["us-east-1", "eu-west-1"] {
-            for arch in ["x86_64", "arm64"] {
+            for arch in crate::model::Arch::ALL {
                 let mut image = release("1.0.0", "2026-07-01T00:00:00Z", &["stable"]);
                 image.region = region.into();
-                image.architecture = Some(arch.into());
+                image.arch = Some(arch);
                 releases.push(image);
             }
         }

@@ -91,7 +91,7 @@ async fn changed(
         let version = release.version.to_string();
         let image = releases
             .iter()
-            .find(|r| r.version == version && r.architecture.as_deref() == Some(arch.as_str()));
+            .find(|r| r.version == version && r.arch == Some(arch));
         let Some(image) = image else {
             return Ok(Some(format!("{release} has no {arch} image: baking")));
         };
@@ -173,7 +173,7 @@ async fn copy_where_missing(
         )));
     }
     for outcome in outcomes {
-        let arch = outcome.arch.as_deref().and_then(Arch::of_ec2);
+        let arch = outcome.arch;
         let regions = recorded.iter_mut().find(|(a, _)| Some(*a) == arch);
         if let (Some((_, regions)), Some(image_id)) = (regions, outcome.image_id) {
             regions.insert(outcome.region, image_id);
