@@ -234,8 +234,10 @@ def _instance_state_get(self: Instance) -> Any:
     if transition is not None and transition.due():
         state.name, state.code = transition.final
         del self.__dict__["_bakery_transition"]
+        # Running since the transition ended, not since someone looked: the agent's
+        # registration counts from the boot (a look later must not delay it).
         if state.name == "running":
-            self.__dict__["_bakery_running_since"] = time.monotonic()
+            self.__dict__["_bakery_running_since"] = transition.at
     return state
 
 
