@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bakery_core::fleet::audit::{self, DEFAULT_MAX_AGE};
+use bakery_core::fleet::audit::{self, Fleet, DEFAULT_MAX_AGE};
 use bakery_core::model::names::parse_duration;
 use bakery_core::Error;
 
@@ -62,54 +62,73 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     for (role, split) in &splits {
         warn_split(role, split);
     }
-    if output == Output::Json {
-        let fleets: Vec<serde_json::Value> = fleets
-            .iter()
-            .map(|(region, fleet)| {
-                let mut value = serde_json::to_value(fleet).expect("fleets serialize");
-                value["region"] = serde_json::json!(region);
-                value
-            })
-            .collect();
-        print_json(&serde_json::json!({
-            "region": searched[0], "regions": searched, "fleets": fleets, "violations": violations,
-            "channel_splits": splits.iter().map(|(role, split)| serde_json::json!({"role": role, "channel": split.channel, "regions": split.regions})).collect::<Vec<_>>()
-        }));
-    } else if fleets.is_empty() {
-        outln!("no running instances in {}", searched.join(", "));
-    } else {
-        let mut listing = table::new(&[
-            "REGION", "RELEASE", "IMAGE", "AGE/DAYS", "COUNT", "CHANNELS", "PROBLEMS",
-        ])
-        .stacking(&["CHANNELS", "AGE/DAYS", "COUNT"]);
-        for (region, fleet) in &fleets {
-            let release = match (&fleet.role, &fleet.version) {
-                (Some(role), Some(version)) => format!("{role}@{version}"),
-                _ => "(not bakery)".to_string(),
-            };
-            listing.add_row(vec![
-                region.clone(),
-                release,
-                fleet.image_id.clone(),
-                fleet.age_days.map_or("-".to_string(), |d| d.to_string()),
-                fleet.instances.len().to_string(),
-                if fleet.channels.is_empty() {
-                    "-".to_string()
-                } else {
-                    fleet.channels.join(",")
-                },
-                if fleet.violations.is_empty() {
-                    "-".to_string()
-                } else {
-                    fleet.violations.join("; ")
-                },
-            ]);
+    match output {
+        Output::Json => print_fleets_json(&fleets, &searched, &splits, violations),
+        Output::Text if fleets.is_empty() => {
+            outln!("no running instances in {}", searched.join(", "))
         }
-        table::print(listing);
+        Output::Text => print_fleets(&fleets),
     }
     if violations > 0 {
         Exit::PolicyBroken
     } else {
         Exit::Success
     }
+}
+
+type Splits = [(String, bakery_core::release::channels::Split)];
+
+fn print_fleets_json(
+    fleets: &[(String, Fleet)],
+    searched: &[String],
+    splits: &Splits,
+    violations: usize,
+) {
+    let fleets: Vec<serde_json::Value> = fleets
+        .iter()
+        .map(|(region, fleet)| {
+            let mut value = serde_json::to_value(fleet).expect("fleets serialize");
+            value["region"] = serde_json::json!(region);
+            value
+        })
+        .collect();
+    let splits: Vec<serde_json::Value> = splits
+        .iter()
+        .map(|(role, split)| {
+            serde_json::json!({"role": role, "channel": split.channel, "regions": split.regions})
+        })
+        .collect();
+    print_json(&serde_json::json!({
+        "region": searched[0], "regions": searched, "fleets": fleets,
+        "violations": violations, "channel_splits": splits,
+    }));
+}
+
+/// One row per fleet (region, release, image); the least important columns stack on a
+/// narrow terminal.
+fn print_fleets(fleets: &[(String, Fleet)]) {
+    let or_dash = |items: &[String], separator: &str| match items.is_empty() {
+        true => "-".to_string(),
+        false => items.join(separator),
+    };
+    let mut listing = table::new(&[
+        "REGION", "RELEASE", "IMAGE", "AGE/DAYS", "COUNT", "CHANNELS", "PROBLEMS",
+    ])
+    .stacking(&["CHANNELS", "AGE/DAYS", "COUNT"]);
+    for (region, fleet) in fleets {
+        let release = match (&fleet.role, &fleet.version) {
+            (Some(role), Some(version)) => format!("{role}@{version}"),
+            _ => "(not bakery)".to_string(),
+        };
+        listing.add_row(vec![
+            region.clone(),
+            release,
+            fleet.image_id.clone(),
+            fleet.age_days.map_or("-".to_string(), |d| d.to_string()),
+            fleet.instances.len().to_string(),
+            or_dash(&fleet.channels, ","),
+            or_dash(&fleet.violations, "; "),
+        ]);
+    }
+    table::print(listing);
 }

@@ -297,7 +297,6 @@ async fn run_all(
         Ok(outcomes) => outcomes,
         Err(error) => return refuse(args, output, &error),
     };
-
     let reports: Vec<&BakeReport> = outcomes
         .iter()
         .filter_map(|outcome| match outcome {
@@ -306,6 +305,11 @@ async fn run_all(
         })
         .collect();
     write_manifest(manifest, &reports);
+    print_outcomes(output, &outcomes)
+}
+
+/// Every role's result, and the run's exit: the worst of them.
+fn print_outcomes(output: Output, outcomes: &[WorldOutcome]) -> Exit {
     let exit = outcomes.iter().fold(Exit::Success, |worst, outcome| {
         worst.worst(match outcome {
             WorldOutcome::Baked(report) => Exit::of_report(report),
@@ -322,12 +326,12 @@ async fn run_all(
             "failed"
         };
         print_json(&serde_json::json!({ "status": status, "bakes": outcomes }));
-    } else {
-        for outcome in &outcomes {
-            match outcome {
-                WorldOutcome::Baked(report) => print_result(Output::Text, report),
-                WorldOutcome::Skipped { role, reason, .. } => outln!("{role} SKIPPED: {reason}"),
-            }
+        return exit;
+    }
+    for outcome in outcomes {
+        match outcome {
+            WorldOutcome::Baked(report) => print_result(Output::Text, report),
+            WorldOutcome::Skipped { role, reason, .. } => outln!("{role} SKIPPED: {reason}"),
         }
     }
     exit
@@ -377,73 +381,8 @@ fn print_result(output: Output, report: &BakeReport) {
         print_json(report);
         return;
     }
-    let release = format!("{}@{}", report.role, report.version);
-    match report.status {
-        BakeStatus::Succeeded if report.dry_run => {
-            outln!(
-                "dry run of {release}: every check passed in {:.1}s; nothing was created",
-                report.seconds
-            );
-        }
-        BakeStatus::Succeeded => {
-            outln!(
-                "{release} baked in {:.1}s (bake {})",
-                report.seconds,
-                report.bake_id
-            );
-            for image in &report.images {
-                outln!("  {}  {}  {}", image.region, image.image_id, image.name);
-            }
-            outln!("  tests: {}", tests_line(report));
-        }
-        BakeStatus::Unchanged => {
-            outln!(
-                "{release} unchanged: its inputs are this bake's ({}); nothing baked",
-                report.inputs.as_deref().unwrap_or("-")
-            );
-            for image in &report.images {
-                outln!("  {}  {}  {}", image.region, image.image_id, image.name);
-            }
-        }
-        BakeStatus::Failed | BakeStatus::Interrupted => {
-            let word = if report.status == BakeStatus::Failed {
-                "FAILED"
-            } else {
-                "INTERRUPTED"
-            };
-            outln!(
-                "{release} {word} at step `{}`{} (bake {})",
-                report
-                    .failed_step
-                    .as_ref()
-                    .map_or("?".to_string(), ToString::to_string),
-                report
-                    .failed_arch
-                    .map(|arch| format!(" of its {arch} build"))
-                    .unwrap_or_default(),
-                report.bake_id
-            );
-            if let Some(error) = &report.error {
-                outln!("{error}");
-            }
-        }
-    }
-    if !report.unfinished.is_empty() {
-        let steps: Vec<String> = report.unfinished.iter().map(ToString::to_string).collect();
-        outln!(
-            "{release} IS RELEASED ({}), but these steps did not run: {}. To finish:",
-            report
-                .images
-                .iter()
-                .map(|i| format!("{} {}", i.region, i.image_id))
-                .collect::<Vec<_>>()
-                .join(", "),
-            steps.join(", ")
-        );
-        for command in &report.to_complete {
-            outln!("  {command}");
-        }
-    }
+    print_outcome(report);
+    print_unfinished(report);
     if !report.regions.is_empty() {
         outln!("regions:");
         super::distribute::print_regions(&report.regions);
@@ -459,5 +398,78 @@ fn print_result(output: Output, report: &BakeReport) {
         for resource in &report.leaked {
             outln!("  {}", resource.describe());
         }
+    }
+}
+
+/// How the bake ended: its images, or where it stopped and why.
+fn print_outcome(report: &BakeReport) {
+    let release = format!("{}@{}", report.role, report.version);
+    let images = || {
+        for image in &report.images {
+            outln!("  {}  {}  {}", image.region, image.image_id, image.name);
+        }
+    };
+    match report.status {
+        BakeStatus::Succeeded if report.dry_run => outln!(
+            "dry run of {release}: every check passed in {:.1}s; nothing was created",
+            report.seconds
+        ),
+        BakeStatus::Succeeded => {
+            let (seconds, id) = (report.seconds, &report.bake_id);
+            outln!("{release} baked in {seconds:.1}s (bake {id})");
+            images();
+            outln!("  tests: {}", tests_line(report));
+        }
+        BakeStatus::Unchanged => {
+            outln!(
+                "{release} unchanged: its inputs are this bake's ({}); nothing baked",
+                report.inputs.as_deref().unwrap_or("-")
+            );
+            images();
+        }
+        BakeStatus::Failed | BakeStatus::Interrupted => {
+            let word = match report.status {
+                BakeStatus::Failed => "FAILED",
+                _ => "INTERRUPTED",
+            };
+            let step = report
+                .failed_step
+                .as_ref()
+                .map_or("?".to_string(), ToString::to_string);
+            let of = report
+                .failed_arch
+                .map(|arch| format!(" of its {arch} build"))
+                .unwrap_or_default();
+            outln!(
+                "{release} {word} at step `{step}`{of} (bake {})",
+                report.bake_id
+            );
+            if let Some(error) = &report.error {
+                outln!("{error}");
+            }
+        }
+    }
+}
+
+/// A release made whose bake stopped before its last steps: the commands that finish.
+fn print_unfinished(report: &BakeReport) {
+    if report.unfinished.is_empty() {
+        return;
+    }
+    let steps: Vec<String> = report.unfinished.iter().map(ToString::to_string).collect();
+    let images: Vec<String> = report
+        .images
+        .iter()
+        .map(|i| format!("{} {}", i.region, i.image_id))
+        .collect();
+    outln!(
+        "{}@{} IS RELEASED ({}), but these steps did not run: {}. To finish:",
+        report.role,
+        report.version,
+        images.join(", "),
+        steps.join(", ")
+    );
+    for command in &report.to_complete {
+        outln!("  {command}");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bakery_core::fleet::janitor::{self, Leftover, Removal, Spared};
+use bakery_core::fleet::janitor::{self, Leftover, Removal, Spared, Sweep};
 
 use crate::context::Context;
 use crate::exit::Exit;
@@ -53,6 +53,20 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         }));
         return exit_of(&removal);
     }
+    print_sweep(&sweep, &removal, yes);
+    if leftovers.is_empty() {
+        outln!("nothing left behind in {}", searched.join(", "));
+    } else if !yes {
+        outln!(
+            "nothing removed yet: run again with --yes to remove {} resource(s)",
+            leftovers.len()
+        );
+    }
+    exit_of(&removal)
+}
+
+/// One row per resource: kept, or what became of it (removed, spared, not removed).
+fn print_sweep(sweep: &Sweep, removal: &Removal, yes: bool) {
     let mut listing = table::new(&["ACTION", "RESOURCE", "WHY"]);
     for item in &sweep.kept {
         listing.add_row(vec![
@@ -66,7 +80,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             .find(|s| s.leftover.resource == leftover.resource)
             .map(|s| s.why.clone())
     };
-    for leftover in leftovers {
+    for leftover in &sweep.leftovers {
         let (action, why) = if !yes {
             ("would remove", leftover.reason.clone())
         } else if let Some(why) = not_removed(&removal.failed, leftover) {
@@ -78,18 +92,9 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         };
         listing.add_row(vec![action.to_string(), leftover.resource.describe(), why]);
     }
-    if !sweep.kept.is_empty() || !leftovers.is_empty() {
+    if !sweep.kept.is_empty() || !sweep.leftovers.is_empty() {
         table::print(listing);
     }
-    if leftovers.is_empty() {
-        outln!("nothing left behind in {}", searched.join(", "));
-    } else if !yes {
-        outln!(
-            "nothing removed yet: run again with --yes to remove {} resource(s)",
-            leftovers.len()
-        );
-    }
-    exit_of(&removal)
 }
 
 fn exit_of(removal: &Removal) -> Exit {

@@ -71,53 +71,7 @@ pub fn plan_all(
     region: &str,
     now: SystemTime,
 ) -> Result<Planned> {
-    let mut recipes = Vec::new();
-    let mut roles_seen = BTreeSet::new();
-    for folder in recipe_folders(dir)? {
-        match Recipe::load(&folder) {
-            Ok(recipe) => {
-                roles_seen.insert(recipe.name.to_string());
-                if selection.takes(recipe.name.as_str()) {
-                    recipes.push(recipe);
-                }
-            }
-            Err(error) => {
-                let folder_name = folder
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if selection.takes(&folder_name) {
-                    return Err(error);
-                }
-                roles_seen.insert(folder_name);
-            }
-        }
-    }
-    if let Some((flag, roles)) = selection.named() {
-        let unknown: Vec<&str> = roles
-            .iter()
-            .filter(|r| !roles_seen.contains(*r))
-            .map(String::as_str)
-            .collect();
-        if !unknown.is_empty() {
-            return Err(Error::input(format!(
-                "{flag} {}: no recipe in {} has that role",
-                unknown.join(","),
-                dir.display()
-            ))
-            .with_hint(format!(
-                "The roles there: {}.",
-                roles_seen.into_iter().collect::<Vec<_>>().join(", ")
-            )));
-        }
-        if recipes.is_empty() {
-            return Err(Error::input(format!(
-                "{flag} {}: leaves no role of {} to bake",
-                roles.iter().cloned().collect::<Vec<_>>().join(","),
-                dir.display()
-            )));
-        }
-    }
+    let recipes = selected_recipes(dir, selection)?;
     // A --var is for the roles that declare it, and at least one must.
     let flag_vars = parse_vars(&request.flags.vars)?;
     let undeclared: Vec<&str> = flag_vars
@@ -131,6 +85,7 @@ pub fn plan_all(
             undeclared.join(",")
         )));
     }
+    let mut recipes = recipes;
     let skipped = without_values(&mut recipes, request, &flag_vars);
     let mut plans = Vec::new();
     for recipe in recipes {
@@ -157,6 +112,60 @@ pub fn plan_all(
         .map(|i| by_index[i].take().expect("each once"))
         .collect();
     Ok(Planned { plans, skipped })
+}
+
+/// The recipes below `dir` that `selection` takes; a recipe that does not read is an
+/// error only when it is selected, and `--only`/`--except` must name roles there.
+fn selected_recipes(dir: &Path, selection: &Selection) -> Result<Vec<Recipe>> {
+    let mut recipes = Vec::new();
+    let mut roles_seen = BTreeSet::new();
+    for folder in recipe_folders(dir)? {
+        match Recipe::load(&folder) {
+            Ok(recipe) => {
+                roles_seen.insert(recipe.name.to_string());
+                if selection.takes(recipe.name.as_str()) {
+                    recipes.push(recipe);
+                }
+            }
+            Err(error) => {
+                let folder_name = folder
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if selection.takes(&folder_name) {
+                    return Err(error);
+                }
+                roles_seen.insert(folder_name);
+            }
+        }
+    }
+    let Some((flag, roles)) = selection.named() else {
+        return Ok(recipes);
+    };
+    let unknown: Vec<&str> = roles
+        .iter()
+        .filter(|r| !roles_seen.contains(*r))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::input(format!(
+            "{flag} {}: no recipe in {} has that role",
+            unknown.join(","),
+            dir.display()
+        ))
+        .with_hint(format!(
+            "The roles there: {}.",
+            roles_seen.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    if recipes.is_empty() {
+        return Err(Error::input(format!(
+            "{flag} {}: leaves no role of {} to bake",
+            roles.iter().cloned().collect::<Vec<_>>().join(","),
+            dir.display()
+        )));
+    }
+    Ok(recipes)
 }
 
 /// Takes out of `recipes` each one with a required variable that neither the

@@ -357,6 +357,51 @@ async fn no_channel(aws: &Aws, role: &RoleName, channel: &str) -> Error {
     }
 }
 
+/// The image a channel names for `arch` (channels moved before they had architectures
+/// have their plain name only).
+async fn channel_image(aws: &Aws, role: &RoleName, channel: &str, arch: Arch) -> Result<String> {
+    let keyed = Release::channel_parameter(role, &format!("{channel}/{arch}"));
+    let plain = Release::channel_parameter(role, channel);
+    if let Some(image_id) = aws.ssm.parameter(&keyed).await? {
+        return Ok(image_id);
+    }
+    match aws.ssm.parameter(&plain).await? {
+        Some(image_id) => Ok(image_id),
+        None => Err(no_channel(aws, role, channel).await),
+    }
+}
+
+/// The newest available `arch` image of a release matching `requirement`. A range
+/// takes only releases that passed their tests (or have none); a pinned version is the
+/// user's word for that release.
+async fn newest_matching(
+    aws: &Aws,
+    role: &RoleName,
+    requirement: &semver::VersionReq,
+    arch: Arch,
+) -> Result<String> {
+    let pinned = pinned(requirement).is_some();
+    let newest = list(aws, role).await?.into_iter().find(|r| {
+        r.state == ReleaseState::Available
+            && r.arch == Some(arch)
+            && r.version.parse().is_ok_and(|v| requirement.matches(&v))
+            && (pinned || r.tests.is_none_or(GateState::may_be_promoted))
+    });
+    let region = &aws.region;
+    let tested = if pinned { "" } else { " and passed its tests" };
+    let image = newest.ok_or_else(|| {
+        Error::input(format!(
+            "the base {role}@{requirement}: no available {arch} release of {role} matches \
+             {requirement}{tested} in {region}"
+        ))
+        .with_hint(format!(
+            "see `bakery releases {role}` (its TESTS column); a whole version pins a release \
+             whatever its tests"
+        ))
+    })?;
+    Ok(image.image_id)
+}
+
 /// The base of a layered role, in the recipe's architecture: the release a channel
 /// points to, or the newest available release matching a version requirement.
 pub async fn resolve(
@@ -367,40 +412,8 @@ pub async fn resolve(
 ) -> Result<(Release, ImageInfo)> {
     let region = &aws.region;
     let image_id = match selector {
-        BaseSelector::Channel(channel) => {
-            // Channels moved before they had architectures have their plain name only.
-            let keyed = Release::channel_parameter(role, &format!("{channel}/{arch}"));
-            let plain = Release::channel_parameter(role, channel);
-            match aws.ssm.parameter(&keyed).await? {
-                Some(image_id) => image_id,
-                None => match aws.ssm.parameter(&plain).await? {
-                    Some(image_id) => image_id,
-                    None => return Err(no_channel(aws, role, channel).await),
-                },
-            }
-        }
-        BaseSelector::Version(requirement) => {
-            // A range takes only releases that passed their tests (or have none); a
-            // pinned version is the user's word for that release.
-            let pinned = pinned(requirement).is_some();
-            let newest = list(aws, role).await?.into_iter().find(|r| {
-                r.state == ReleaseState::Available
-                    && r.arch == Some(arch)
-                    && r.version.parse().is_ok_and(|v| requirement.matches(&v))
-                    && (pinned || r.tests.is_none_or(GateState::may_be_promoted))
-            });
-            newest
-                .ok_or_else(|| {
-                    let tested = if pinned { "" } else { " and passed its tests" };
-                    Error::input(format!(
-                        "the base {role}@{requirement}: no available {arch} release of {role} matches {requirement}{tested} in {region}"
-                    ))
-                    .with_hint(format!(
-                        "see `bakery releases {role}` (its TESTS column); a whole version pins a release whatever its tests"
-                    ))
-                })?
-                .image_id
-        }
+        BaseSelector::Channel(channel) => channel_image(aws, role, channel, arch).await?,
+        BaseSelector::Version(requirement) => newest_matching(aws, role, requirement, arch).await?,
     };
     let image = aws.ec2.describe_image(&image_id).await?.ok_or_else(|| {
         Error::input(format!(

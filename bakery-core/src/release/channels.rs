@@ -236,33 +236,11 @@ pub async fn promote(
              (--allow-gap)",
         ));
     }
-    let description = format!("bakery: channel {channel} of {}", release.role);
-    let mut moved = Vec::new();
-    for (region, images) in targets {
-        let ssm = &aws.in_region(&region).ssm;
-        let mut keys = channel_keys(channel, &images).into_iter();
-        let (_, image_id) = keys.next().expect("a region with images has the plain key");
-        // The plain name last: a launch template resolving it finds every
-        // architecture's key already moved.
-        for (key, image) in keys {
-            let key = Release::channel_parameter(&release.role, &key);
-            ssm.point_image_parameter(&key, &image, &description)
-                .await?;
-        }
-        let architectures = images
-            .iter()
-            .filter_map(|(id, arch)| Some((arch.as_ref()?.to_string(), id.clone())))
-            .collect();
-        let previous = ssm
-            .put_image_parameter(&parameter, &image_id, &description)
-            .await?;
-        moved.push(ChannelMove {
-            region,
-            image_id,
-            previous,
-            architectures,
-        });
-    }
+    // Every region at once: each region's keys are its own.
+    let moves = targets
+        .into_iter()
+        .map(|(region, images)| move_in_region(aws, release, channel, region, images));
+    let moved = futures_util::future::try_join_all(moves).await?;
     let first = moved[0].clone();
     Ok(Promotion {
         release: release.to_string(),
@@ -277,6 +255,41 @@ pub async fn promote(
             .collect(),
         moved,
         gaps,
+    })
+}
+
+/// Moves `channel` in `region` to the release's `images` there: each architecture's
+/// key, then the plain name last (a launch template resolving it finds every
+/// architecture's key already moved).
+async fn move_in_region(
+    aws: &Aws,
+    release: &Release,
+    channel: &str,
+    region: String,
+    images: Vec<ArchImage>,
+) -> Result<ChannelMove> {
+    let description = format!("bakery: channel {channel} of {}", release.role);
+    let parameter = Release::channel_parameter(&release.role, channel);
+    let ssm = &aws.in_region(&region).ssm;
+    let mut keys = channel_keys(channel, &images).into_iter();
+    let (_, image_id) = keys.next().expect("a region with images has the plain key");
+    for (key, image) in keys {
+        let key = Release::channel_parameter(&release.role, &key);
+        ssm.point_image_parameter(&key, &image, &description)
+            .await?;
+    }
+    let architectures = images
+        .iter()
+        .filter_map(|(id, arch)| Some((arch.as_ref()?.to_string(), id.clone())))
+        .collect();
+    let previous = ssm
+        .put_image_parameter(&parameter, &image_id, &description)
+        .await?;
+    Ok(ChannelMove {
+        region,
+        image_id,
+        previous,
+        architectures,
     })
 }
 

@@ -180,6 +180,12 @@ mod tests {
         assert_eq!(probe(&note), LockProbe::Held, "held by this process");
         assert!(RunLock::take(&run).is_none(), "one run, one lock");
         drop(lock);
+        // Another test thread spawning a process may hold a copy of the descriptor
+        // between its fork and its exec (close-on-exec closes it then): a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while probe(&note) == LockProbe::Held && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         assert_eq!(probe(&note), LockProbe::Free, "the run has ended");
         remove_file_of(&note);
         assert_eq!(probe(&note), LockProbe::Unseen);

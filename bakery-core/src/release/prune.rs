@@ -126,43 +126,13 @@ pub fn decide(
     for (index, version) in versions.iter().enumerate() {
         let everywhere: Vec<&ReleaseSummary> =
             releases.iter().filter(|r| r.version == *version).collect();
-        // Each channel once per region, however many architectures' images it names.
-        let mut channels: Vec<String> = Vec::new();
-        for named in everywhere
-            .iter()
-            .flat_map(|r| r.channels.iter().map(|c| format!("{c} ({})", r.region)))
-        {
-            if !channels.contains(&named) {
-                channels.push(named);
-            }
-        }
-        let users: Vec<String> = everywhere
-            .iter()
-            .flat_map(|r| in_use.get(&r.image_id).cloned().unwrap_or_default())
-            .collect();
-        let created = everywhere.iter().filter_map(|r| r.created.as_deref()).min();
-        let verdict = if index < policy.keep {
-            (Action::Keep, format!("one of the newest {}", policy.keep))
-        } else if !channels.is_empty() {
-            let named = if everywhere.len() == 1 {
-                everywhere[0].channels.join(", ")
-            } else {
-                channels.join(", ")
-            };
-            (Action::Keep, format!("channel {named} points to it"))
-        } else if !users.is_empty() {
-            (Action::Keep, format!("used by {}", users.join(", ")))
-        } else if let Some(cutoff) = cutoff
-            .as_deref()
-            .filter(|cutoff| !created.is_some_and(|c| rfc3339_before(c, cutoff)))
-        {
-            (Action::Keep, format!("created after {cutoff}"))
-        } else {
-            (
-                Action::Delete,
-                "older than the newest kept releases".to_string(),
-            )
-        };
+        let newest = index < policy.keep;
+        let verdict = verdict(
+            &everywhere,
+            in_use,
+            (newest, policy.keep),
+            cutoff.as_deref(),
+        );
         verdicts.insert(version, verdict);
     }
     releases
@@ -179,6 +149,48 @@ pub fn decide(
             }
         })
         .collect()
+}
+
+/// Why one version (its images `everywhere`) is kept, or that it goes: one of the
+/// `keep` newest, on a channel, in use, or created after `cutoff`.
+fn verdict(
+    everywhere: &[&ReleaseSummary],
+    in_use: &BTreeMap<String, Vec<String>>,
+    (newest, keep): (bool, usize),
+    cutoff: Option<&str>,
+) -> (Action, String) {
+    // Each channel once per region, however many architectures' images it names.
+    let mut channels: Vec<String> = Vec::new();
+    for named in everywhere
+        .iter()
+        .flat_map(|r| r.channels.iter().map(|c| format!("{c} ({})", r.region)))
+    {
+        if !channels.contains(&named) {
+            channels.push(named);
+        }
+    }
+    let users: Vec<String> = everywhere
+        .iter()
+        .flat_map(|r| in_use.get(&r.image_id).cloned().unwrap_or_default())
+        .collect();
+    let created = everywhere.iter().filter_map(|r| r.created.as_deref()).min();
+    let young = cutoff.filter(|cutoff| !created.is_some_and(|c| rfc3339_before(c, cutoff)));
+    if newest {
+        (Action::Keep, format!("one of the newest {keep}"))
+    } else if !channels.is_empty() {
+        let named = match everywhere.len() {
+            1 => everywhere[0].channels.join(", "),
+            _ => channels.join(", "),
+        };
+        (Action::Keep, format!("channel {named} points to it"))
+    } else if !users.is_empty() {
+        (Action::Keep, format!("used by {}", users.join(", ")))
+    } else if let Some(cutoff) = young {
+        (Action::Keep, format!("created after {cutoff}"))
+    } else {
+        let why = "older than the newest kept releases".to_string();
+        (Action::Delete, why)
+    }
 }
 
 /// Deletes what the plan says, in each item's region: image, then its snapshots, then

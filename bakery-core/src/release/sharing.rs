@@ -55,7 +55,8 @@ const KEY_ACTIONS: [&str; 4] = [
     "kms:ReEncryptFrom",
 ];
 
-/// Grants or revokes the release's permissions in each region.
+/// Grants or revokes the release's permissions in each region, every region at once
+/// (the outcomes in the order of `regions`).
 pub async fn share(
     aws: &Aws,
     release: &Release,
@@ -63,10 +64,9 @@ pub async fn share(
     with: &Sharing,
     change: PermissionChange,
 ) -> Vec<ShareOutcome> {
-    let mut outcomes = Vec::new();
-    for region in regions {
+    let shares = regions.iter().map(|region| async move {
         let regional = aws.in_region(region);
-        let outcome = match share_in_region(&regional, release, with, change).await {
+        match share_in_region(&regional, release, with, change).await {
             Ok(outcome) => outcome,
             Err(error) => ShareOutcome {
                 region: region.clone(),
@@ -76,10 +76,9 @@ pub async fn share(
                 key_problems: Vec::new(),
                 error: Some(error.to_string()),
             },
-        };
-        outcomes.push(outcome);
-    }
-    outcomes
+        }
+    });
+    futures_util::future::join_all(shares).await
 }
 
 async fn share_in_region(
