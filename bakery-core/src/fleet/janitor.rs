@@ -20,6 +20,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::ec2::ImageInfo;
+use crate::aws::error::OrAbsent;
 use crate::aws::Aws;
 use crate::error::Result;
 use crate::events::{Event, EventSink};
@@ -645,6 +646,9 @@ async fn remove_one(
         cancel: &cancel,
         deadlines: &deadlines,
     };
+    if let Err(error) = images_first(&aws, leftover, sink).await {
+        return Removed::Failed(error.to_string());
+    }
     if let Err(error) = remover.remove(&Step::Cleanup, &leftover.resource).await {
         return Removed::Failed(error.to_string());
     }
@@ -656,6 +660,36 @@ async fn remove_one(
         lock::remove_file_of(&lock);
     }
     Removed::Gone
+}
+
+/// A dead bake's snapshot whose image the listing did not show (EC2 may list a new AMI
+/// a moment after its snapshot — "Eventual consistency in the Amazon EC2 API"): the
+/// bake's images that use it are deregistered first, as the listing would have had
+/// them, since DeleteSnapshot refuses a snapshot a registered AMI uses. Its owner was
+/// just asked again ([`check_again`]): the bake is dead and its claim no release.
+async fn images_first(aws: &Aws, leftover: &Leftover, sink: &dyn EventSink) -> Result<()> {
+    let Resource::Snapshot { id, image, region } = &leftover.resource else {
+        return Ok(());
+    };
+    if !image.is_empty() || !matches!(leftover.owner, Owner::Claim { .. }) {
+        return Ok(());
+    }
+    let tag = (TAG_BAKE_ID, leftover.bake_id.as_str());
+    let images = aws.ec2.own_images(Some(tag), None).await?;
+    for image in images.into_iter().filter(|i| i.snapshot_ids.contains(id)) {
+        aws.ec2
+            .deregister_image(&image.id)
+            .await
+            .or_gone_as(&["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"])?;
+        sink.emit(Event::ResourceRemoved {
+            step: Step::Cleanup,
+            resource: Resource::Image {
+                id: image.id,
+                region: region.clone(),
+            },
+        });
+    }
+    Ok(())
 }
 
 /// What a second look at a leftover's owner says.
