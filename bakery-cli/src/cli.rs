@@ -61,7 +61,7 @@ pub enum Command {
     /// Bake a release of a role: launch a builder, apply the recipe, create the AMI.
     Bake(Box<bake::Args>),
     /// Every decision of a bake, and the AWS calls it would make, without making any.
-    Plan(Box<bake::Args>),
+    Plan(Box<args::ReleaseArgs>),
     /// Check recipes without AWS: schema (file, line, key), scripts, shellcheck.
     Validate(validate::Args),
     /// Settings as a bake would use them.
@@ -336,6 +336,23 @@ mod tests {
         assert!(help.find("--profile").unwrap() > global, "{help}");
         // A command's own --region is its own option.
         assert!(help.find("--region").unwrap() < global, "{help}");
+        // `plan` takes what decides a bake, not what only a bake does.
+        let plan = super::command()
+            .try_get_matches_from(["bakery", "plan", "--help"])
+            .unwrap_err()
+            .render()
+            .to_string();
+        for bake_only in [
+            "--keep-on-failure",
+            "--manifest",
+            "--dry-run",
+            "--all",
+            "--jobs",
+        ] {
+            let offered = plan.lines().any(|l| l.trim_start().starts_with(bake_only));
+            assert!(!offered, "{bake_only}: {plan}");
+        }
+        assert!(plan.contains("--bump") && plan.contains("--notify-success"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use bakery_core::config::{layering, Recipe};
 
-use super::bake::SettingsArgs;
+use super::args::SettingsArgs;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, Output};

@@ -1,6 +1,7 @@
 //! One module per command: its `Args` (clap) and its `run`, which turns them into
 //! core calls and renders the result.
 
+pub mod args;
 pub mod audit;
 pub mod bake;
 pub mod cleanup;

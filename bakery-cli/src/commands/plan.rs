@@ -7,12 +7,12 @@ use bakery_core::bake::rebuild;
 use bakery_core::plan::command::BAKE_VARIABLES;
 use bakery_core::plan::{BakePlan, BuildPlan, CommandStep};
 
-use super::bake;
+use super::args::ReleaseArgs;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, Output};
 
-pub async fn run(args: &bake::Args, context: &Context) -> Exit {
+pub async fn run(args: &ReleaseArgs, context: &Context) -> Exit {
     let planned = async {
         // Only the region is read from the AWS configuration: no call is made, but
         // with --if-changed the newest release's record (the values it keeps).

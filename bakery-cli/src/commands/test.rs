@@ -12,7 +12,7 @@ use bakery_core::config::recipe::RECIPE_FILE;
 use bakery_core::plan::BakeRequest;
 use tokio_util::sync::CancellationToken;
 
-use super::bake::InstanceArgs;
+use super::args::InstanceArgs;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{outln, print_error, print_json, Output};
