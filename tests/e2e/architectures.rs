@@ -580,10 +580,27 @@ async fn outdated_sees_the_base_of_each_architecture_move() {
     let moved = outdated();
     moved.expect_code(4);
     moved.expect_stdout(&format!(
-        "its base moved: {} (arm64) then, {} (arm64) now",
+        "its arm64 base moved: {} then, {} now",
         image_in(&first, "eu-north-1", "arm64"),
         image_in(&second, "eu-north-1", "arm64")
     ));
+    // In JSON the ids are ids, the architecture a field of its own.
+    let moved = aws
+        .bakery()
+        .args(["outdated", "--output", "json"])
+        .arg_path(recipes.path())
+        .run();
+    let roles = moved.json()["roles"].clone();
+    let zookeeper = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "zookeeper");
+    let reasons = zookeeper.unwrap()["reasons"].clone();
+    let reason = &reasons.as_array().unwrap()[0];
+    assert_eq!(reason["reason"], "base-moved", "{reasons}");
+    assert_eq!(reason["was"], image_in(&first, "eu-north-1", "arm64"));
+    assert_eq!(reason["arch"], "arm64");
 
     // A release whose arm64 copy never reached a region is missing there.
     let mut record = aws.release_record("base", "1.1.0").await.unwrap();

@@ -14,7 +14,7 @@ use crate::aws::Aws;
 use crate::error::Result;
 use crate::model::inputs::ReleaseInputs;
 use crate::model::time::age_at;
-use crate::model::{Release, RoleName};
+use crate::model::{Arch, Release, RoleName};
 use crate::plan::world::Planned;
 use crate::plan::BakePlan;
 use crate::release::base;
@@ -30,6 +30,9 @@ pub enum Reason {
     BaseMoved {
         was: String,
         now: String,
+        /// The architecture whose base moved, when the release has several.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        arch: Option<Arch>,
     },
     /// The recipe folder, the merged settings or the firstboot agent differ.
     Changed {
@@ -55,7 +58,10 @@ impl Reason {
     pub fn describe(&self) -> String {
         match self {
             Reason::NeverReleased => "never released".into(),
-            Reason::BaseMoved { was, now } => format!("its base moved: {was} then, {now} now"),
+            Reason::BaseMoved { was, now, arch } => {
+                let of = arch.map(|a| format!("{a} ")).unwrap_or_default();
+                format!("its {of}base moved: {was} then, {now} now")
+            }
             Reason::Changed { what } => format!("changed since: {}", what.join(", ")),
             Reason::TooOld {
                 age_days,
@@ -201,6 +207,7 @@ async fn input_reasons(
                 reasons.push(Reason::BaseMoved {
                     was: before.base_image.clone(),
                     now: now.base_image.clone(),
+                    arch: plan.makes_several().then_some(first.arch()),
                 });
             }
             let what = changed_parts(before, &now);
@@ -221,8 +228,9 @@ async fn input_reasons(
                 what: vec![format!("{arch} (the release has no {arch} image)")],
             }),
             Some(Some(was)) if was != base_now.id => reasons.push(Reason::BaseMoved {
-                was: format!("{was} ({arch})"),
-                now: format!("{} ({arch})", base_now.id),
+                was,
+                now: base_now.id,
+                arch: Some(arch),
             }),
             Some(_) => {}
         }
