@@ -239,7 +239,8 @@ fn page(command: &clap::Command) -> std::io::Result<Vec<u8>> {
     let mut page = Vec::new();
     clap_mangen::Man::new(command.clone()).render(&mut page)?;
     page.extend_from_slice(b".SH \"EXIT STATUS\"\n");
-    for (code, meaning) in crate::exit::EXIT_CODES {
+    for exit in Exit::ALL {
+        let (code, meaning) = (exit.code(), exit.meaning());
         page.extend_from_slice(format!(".TP\n{code}\n{meaning}\n").as_bytes());
     }
     page.extend_from_slice(b".SH ENVIRONMENT\n");

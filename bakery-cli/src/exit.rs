@@ -25,18 +25,42 @@ pub enum Exit {
     Interrupted,
 }
 
-/// Each exit code and what it means, for the manual pages.
-pub const EXIT_CODES: &[(u8, &str)] = &[
-    (0, "Done: baked, listed, promoted..."),
-    (1, "The command failed; what a bake created has been removed."),
-    (2, "Bad input or configuration (a file, line, key, flag or region named); nothing was created."),
-    (3, "Cleanup could not remove everything: the leaked resources are printed."),
-    (4, "`bakery audit` or `bakery outdated` found a fleet that breaks the policy or a role out of date."),
-    (5, "The release was made, but the bake stopped before its copies, sharing or channels: the result names the commands that finish it."),
-    (130, "Interrupted (SIGINT, SIGTERM); what it created has been removed."),
-];
-
 impl Exit {
+    /// Every exit, in the order of their codes (the manual pages list them).
+    pub const ALL: [Exit; 7] = [
+        Exit::Success,
+        Exit::Failed,
+        Exit::InvalidInput,
+        Exit::Leaked,
+        Exit::PolicyBroken,
+        Exit::Unfinished,
+        Exit::Interrupted,
+    ];
+
+    /// What the exit means, for the manual pages.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Success => "Done: baked, listed, promoted...",
+            Exit::Failed => "The command failed; what a bake created has been removed.",
+            Exit::InvalidInput => {
+                "Bad input or configuration (a file, line, key, flag or region named); nothing \
+                 was created."
+            }
+            Exit::Leaked => {
+                "Cleanup could not remove everything: the leaked resources are printed."
+            }
+            Exit::PolicyBroken => {
+                "`bakery audit` or `bakery outdated` found a fleet that breaks the policy or a \
+                 role out of date."
+            }
+            Exit::Unfinished => {
+                "The release was made, but the bake stopped before its copies, sharing or \
+                 channels: the result names the commands that finish it."
+            }
+            Exit::Interrupted => "Interrupted (SIGINT, SIGTERM); what it created has been removed.",
+        }
+    }
+
     pub fn code(self) -> u8 {
         match self {
             Exit::Success => 0,

@@ -56,11 +56,12 @@ impl Table {
             .headers
             .len()
             .max(self.rows.iter().map(Vec::len).max().unwrap_or(0));
+        let widths: Vec<usize> = (0..columns).map(|c| self.widest(c)).collect();
         let mut shown: Vec<usize> = (0..columns).collect();
         let mut stackable = self.stackable.iter();
         let last_width = loop {
             let Some(width) = width else { break None };
-            match self.fit(&shown, width.saturating_sub(indent)) {
+            match self.fit(&widths, &shown, width.saturating_sub(indent)) {
                 Some(last) => break Some(last),
                 None => match stackable.next() {
                     Some(column) => shown.retain(|c| c != column),
@@ -69,17 +70,17 @@ impl Table {
                         shown.pop();
                     }
                     // A single column wider than the terminal: it wraps at its floor.
-                    None => break Some(self.prose_floor(*shown.last().unwrap_or(&0))),
+                    None => break Some(self.prose_floor(&widths, *shown.last().unwrap_or(&0))),
                 },
             }
         };
         let stacked: Vec<usize> = (0..columns).filter(|c| !shown.contains(c)).collect();
         let mut lines = Vec::new();
         if !self.headers.is_empty() {
-            lines.extend(self.row_lines(&self.headers, &shown, last_width, indent));
+            lines.extend(self.row_lines(&self.headers, &widths, &shown, last_width, indent));
         }
         for row in &self.rows {
-            lines.extend(self.row_lines(row, &shown, last_width, indent));
+            lines.extend(self.row_lines(row, &widths, &shown, last_width, indent));
             if !stacked.is_empty() {
                 lines.extend(self.stacked_lines(row, &stacked, width, indent));
             }
@@ -99,22 +100,23 @@ impl Table {
             .unwrap_or(0)
     }
 
-    fn prose_floor(&self, column: usize) -> usize {
+    fn prose_floor(&self, widths: &[usize], column: usize) -> usize {
         let header = chars(Self::cell(&self.headers, column));
-        self.widest(column).min(PROSE_FLOOR).max(header)
+        widths[column].min(PROSE_FLOOR).max(header)
     }
 
     /// The width of the last shown column when `shown` fits in `width`, else None.
-    fn fit(&self, shown: &[usize], width: usize) -> Option<usize> {
+    fn fit(&self, widths: &[usize], shown: &[usize], width: usize) -> Option<usize> {
         let (&last, others) = shown.split_last()?;
-        let fixed: usize = others.iter().map(|&c| self.widest(c) + GAP).sum();
+        let fixed: usize = others.iter().map(|&c| widths[c] + GAP).sum();
         let room = width.checked_sub(fixed)?;
-        (room >= self.prose_floor(last)).then(|| self.widest(last).min(room))
+        (room >= self.prose_floor(widths, last)).then(|| widths[last].min(room))
     }
 
     fn row_lines(
         &self,
         row: &[String],
+        widths: &[usize],
         shown: &[usize],
         last_width: Option<usize>,
         indent: usize,
@@ -125,7 +127,7 @@ impl Table {
         let mut head = " ".repeat(indent);
         for &column in others {
             let cell = Self::cell(row, column);
-            head.push_str(&format!("{cell:<w$}", w = self.widest(column) + GAP));
+            head.push_str(&format!("{cell:<w$}", w = widths[column] + GAP));
         }
         let prose = Self::cell(row, last);
         let wrapped = match last_width {

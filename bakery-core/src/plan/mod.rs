@@ -420,11 +420,16 @@ pub fn check_offline(
     }
     let request = BakeRequest {
         recipe_dir: dir.to_path_buf(),
-        version: Some("0.0.0".into()),
         environment: environment.cloned(),
         ..BakeRequest::default()
     };
-    BakePlan::for_recipe(recipe, &request, region, SystemTime::now()).map(|_| ())
+    check_request(&mut recipe, &request)?;
+    let merges = settings_per_arch(&recipe, &request, region)?;
+    // The folder's digest is `validate`'s to read (once): the plan needs none here.
+    let version = VersionRequest::Exact(semver::Version::new(0, 0, 0));
+    let bake_id = new_bake_id(SystemTime::now());
+    let plan = BakePlan::from_recipe(recipe, version, String::new(), &request, merges, bake_id);
+    plan.check_limits()
 }
 
 /// What the request changes in the recipe (`--base`), and what it may not ask for:
