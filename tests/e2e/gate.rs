@@ -321,8 +321,16 @@ async fn a_failing_test_leaves_no_image_no_snapshot_no_claim_and_names_the_test(
     expected.remove("security groups");
     assert_eq!(after, expected, "no image, no snapshot, no parameter");
 
-    // `bakery cleanup` spares it until its deadline; terminating it by hand ends it.
-    aws.terminate(test_instance[0].instance_id().unwrap()).await;
+    // The builder's group, kept with the test instance, lives as long as it does.
+    let group = aws.extra_security_groups().await.remove(0);
+    assert_eq!(
+        aws.security_group_tags(&group).await["bakery:deadline"],
+        tags(test_instance[0].tags())["bakery:deadline"],
+    );
+    let removed = aws.bakery().args(["cleanup", "--kept", "--yes"]).run();
+    removed.expect_code(0);
+    assert!(aws.live_instances().await.is_empty(), "{}", removed.stdout);
+    assert!(aws.extra_security_groups().await.is_empty(), "{}", removed.stdout);
 }
 
 /// One region for the three ways a test stage ends early (each sets the emulator).

@@ -352,12 +352,20 @@ async fn a_builder_kept_on_failure_is_spared_by_cleanup_until_its_deadline() {
         cleanup.stdout
     );
     cleanup.expect_stdout("until its deadline");
+    cleanup.expect_stdout("run again with --kept --yes");
     assert_eq!(
         aws.live_instances().await,
         kept,
         "still there for debugging"
     );
-    aws.terminate(&kept[0]).await;
+    assert_eq!(aws.extra_security_groups().await.len(), 1, "kept with it");
+
+    let removed = aws.bakery().args(["cleanup", "--kept", "--yes"]).run();
+
+    removed.expect_code(0);
+    removed.expect_stdout("removed on request (--kept)");
+    assert!(aws.live_instances().await.is_empty(), "{}", removed.stdout);
+    assert!(aws.extra_security_groups().await.is_empty(), "{}", removed.stdout);
 }
 
 /// Waits (at most a minute) until `account` holds `count` images of bakery's.

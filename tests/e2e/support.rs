@@ -502,6 +502,18 @@ impl Account {
             .collect()
     }
 
+    /// The tags of a security group.
+    pub async fn security_group_tags(&self, group_id: &str) -> BTreeMap<String, String> {
+        let out = self
+            .ec2
+            .describe_security_groups()
+            .group_ids(group_id)
+            .send()
+            .await
+            .unwrap();
+        tags(out.security_groups()[0].tags())
+    }
+
     /// The script texts of the Run Commands sent to an instance, oldest first.
     pub async fn commands_sent_to(&self, instance_id: &str) -> Vec<(String, String)> {
         let out = self

@@ -1,5 +1,5 @@
-//! `bakery cleanup [--yes]`: what crashed bakes left behind, in every region asked
-//! for; removed only with --yes.
+//! `bakery cleanup [--yes] [--kept]`: what crashed bakes left behind, in every region
+//! asked for; removed only with --yes; what `--keep-on-failure` kept only with --kept.
 
 use std::sync::Arc;
 
@@ -16,6 +16,10 @@ pub struct Args {
     /// Remove what was found.
     #[arg(long)]
     yes: bool,
+    /// Also take what `--keep-on-failure` kept for debugging (instances and their
+    /// security groups) before their deadline.
+    #[arg(long)]
+    kept: bool,
     /// Regions to look in (default: the environment's, else the current region).
     #[arg(long, value_name = "REGIONS")]
     regions: Vec<String>,
@@ -32,6 +36,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     let regional = aws.in_regions(&regions);
     let searched: Vec<String> = regional.iter().map(|r| r.region.clone()).collect();
     let sweep = match janitor::find(&regional).await {
+        Ok(found) if args.kept => found.including_kept(),
         Ok(found) => found,
         Err(error) => return fail(output, &error),
     };
@@ -54,8 +59,17 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         return exit_of(&removal);
     }
     print_sweep(&sweep, &removal, yes);
-    if leftovers.is_empty() {
+    if !sweep.kept.is_empty() {
+        outln!(
+            "{} resource(s) kept with --keep-on-failure: run again with --kept --yes to \
+             remove them before their deadline",
+            sweep.kept.len()
+        );
+    }
+    if leftovers.is_empty() && sweep.kept.is_empty() {
         outln!("nothing left behind in {}", searched.join(", "));
+    } else if leftovers.is_empty() {
+        outln!("nothing else left behind in {}", searched.join(", "));
     } else if !yes {
         outln!(
             "nothing removed yet: run again with --yes to remove {} resource(s)",

@@ -4,14 +4,36 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::context::Bake;
-use crate::error::Result;
+use super::context::{Bake, Failure};
+use crate::error::{ErrorKind, Result};
 use crate::events::Event;
 use std::collections::BTreeMap;
 
-use crate::model::release::{TAG_BAKE_ID, TAG_KEPT};
+use crate::model::release::{TAG_BAKE_ID, TAG_DEADLINE, TAG_KEPT};
+use crate::plan::BakePlan;
 use crate::model::{Release, Resource, Step};
 use crate::release::claim::{self, RecordState};
+
+/// What a run that ends leaves standing on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Everything it made goes.
+    Nothing,
+    /// `--keep-on-failure` after a step failed (not after an interrupt): its instances
+    /// and their security groups stay, the groups until their instances' deadline.
+    Instances,
+}
+
+impl Keep {
+    /// What a bake or `bakery test` of `plan` keeps after `failure`.
+    pub fn after(plan: &BakePlan, failure: Option<&Failure>) -> Keep {
+        let failed = failure.is_some_and(|f| f.error.kind() == ErrorKind::Failed);
+        match plan.keep_on_failure && failed {
+            true => Keep::Instances,
+            false => Keep::Nothing,
+        }
+    }
+}
 
 /// Why the builder, or the test instance, or its security group, stays with
 /// `--keep-on-failure`. Once the gate ran, the builder was gone already: what stays
@@ -25,13 +47,14 @@ fn kept_reason(bake: &Bake<'_>, resource: &Resource) -> String {
     };
     if let Resource::SecurityGroup { .. } = resource {
         return format!(
-            "--keep-on-failure: {what}'s group stays with it; `bakery cleanup --yes` removes \
-             it once {what} is gone"
+            "--keep-on-failure: {what}'s group stays with it, until the same deadline; \
+             `bakery cleanup --kept --yes` removes both when you are done"
         );
     }
     format!(
         "--keep-on-failure: {what} stays for debugging and terminates itself \
-         within {} (dead-man's switch); terminate it yourself when done",
+         within {} (dead-man's switch); `bakery cleanup --kept --yes` removes it when \
+         you are done",
         crate::model::time::human(lifetime)
     )
 }
@@ -41,7 +64,7 @@ fn kept_reason(bake: &Bake<'_>, resource: &Resource) -> String {
 pub async fn cleanup(
     bake: &Bake<'_>,
     reason: &str,
-    keep_builder: bool,
+    keep: Keep,
     release: Option<&Release>,
 ) -> (Vec<Resource>, Vec<Resource>) {
     bake.sink.emit(Event::CleanupStarted {
@@ -53,6 +76,13 @@ pub async fn cleanup(
     let kept = std::sync::Mutex::new(Vec::new());
     let walk = async {
         find_unrecorded(bake, release).await;
+        let kept_until = match keep {
+            Keep::Instances => kept_until(bake).await,
+            Keep::Nothing => None,
+        };
+        let keeping = (keep == Keep::Instances).then_some(Keeping {
+            until: kept_until.as_deref(),
+        });
         // In the order AWS lets things go — instances, images, snapshots, groups,
         // claims — each kind all at once (a termination takes tens of seconds on AWS,
         // eaten from the grace period before a second signal); what the sweep found
@@ -62,7 +92,7 @@ pub async fn cleanup(
         resources.sort_by_key(Resource::removal_order);
         for stage in resources.chunk_by(|a, b| a.removal_order() == b.removal_order()) {
             let removals = stage.iter().map(|resource| async {
-                if let Some(resource) = clean_one(bake, resource, keep_builder, &never).await {
+                if let Some(resource) = clean_one(bake, resource, keeping, &never).await {
                     kept.lock().expect("kept").push(resource);
                 }
             });
@@ -94,21 +124,41 @@ pub async fn cleanup(
     (kept, leaked)
 }
 
-/// Removes one resource of the ledger, or keeps it (`--keep-on-failure`'s builder and
-/// group, tagged so that `bakery cleanup` spares them): the resource kept, if so.
+/// How kept resources are marked: the groups with their instances' deadline, when known.
+#[derive(Clone, Copy)]
+struct Keeping<'a> {
+    until: Option<&'a str>,
+}
+
+/// The latest deadline of this bake's live instances: a kept group lives as long as
+/// the instance it serves, not its own (longer) builder lifetime.
+async fn kept_until(bake: &Bake<'_>) -> Option<String> {
+    let id = &bake.plan.bake_id;
+    let instances = bake.aws.ec2.instances_tagged(TAG_BAKE_ID, id).await.ok()?;
+    instances
+        .into_iter()
+        .filter_map(|i| i.tags.get(TAG_DEADLINE).cloned())
+        .max()
+}
+
+/// Removes one resource of the ledger, or keeps it (`keeping`: `--keep-on-failure`'s
+/// instances and groups, tagged so that `bakery cleanup` spares them, the groups with
+/// the instances' deadline when known): the resource kept, if so.
 async fn clean_one(
     bake: &Bake<'_>,
     resource: &Resource,
-    keep_builder: bool,
+    keeping: Option<Keeping<'_>>,
     never: &CancellationToken,
 ) -> Option<Resource> {
-    let keep = keep_builder
-        && matches!(
-            resource,
-            Resource::Instance { .. } | Resource::SecurityGroup { .. }
-        );
-    if keep {
-        let mark = BTreeMap::from([(TAG_KEPT.to_string(), "true".to_string())]);
+    let keepable = matches!(
+        resource,
+        Resource::Instance { .. } | Resource::SecurityGroup { .. }
+    );
+    if let Some(Keeping { until }) = keeping.filter(|_| keepable) {
+        let mut mark = BTreeMap::from([(TAG_KEPT.to_string(), "true".to_string())]);
+        if let (Resource::SecurityGroup { .. }, Some(until)) = (resource, until) {
+            mark.insert(TAG_DEADLINE.to_string(), until.to_string());
+        }
         if let Err(error) = bake.aws.ec2.tag(&[resource.id().to_string()], &mark).await {
             bake.sink.emit(Event::Warning {
                 message: format!("could not tag {} as kept: {error}", resource.describe()),

@@ -426,9 +426,7 @@ async fn clean_up(
     if bake.ledger.is_empty() && !swept {
         return (Vec::new(), Vec::new());
     }
-    let keep_builder = status == BakeStatus::Failed
-        && bake.plan.keep_on_failure
-        && failure.is_some_and(|f| f.error.kind() == ErrorKind::Failed);
+    let keep = cleanup::Keep::after(bake.plan, failure);
     let reason = match failure {
         Some(f) => format!(
             "{} at step `{}`{}",
@@ -438,7 +436,7 @@ async fn clean_up(
         ),
         None => "finishing".to_string(),
     };
-    cleanup::cleanup(bake, &reason, keep_builder, facts.release.as_ref()).await
+    cleanup::cleanup(bake, &reason, keep, facts.release.as_ref()).await
 }
 
 /// The steps a failed bake of a chosen release did not get to. A release is made;

@@ -143,10 +143,7 @@ pub async fn retest(
     let failure = outcome.err();
     let (mut kept, mut leaked) = (Vec::new(), Vec::new());
     if !bake.ledger.is_empty() {
-        let keep = plan.keep_on_failure
-            && failure
-                .as_ref()
-                .is_some_and(|f| f.error.kind() == ErrorKind::Failed);
+        let keep = cleanup::Keep::after(plan, failure.as_ref());
         let reason = match &failure {
             Some(f) => format!("test run stopped at step `{}`", f.step),
             None => "finishing".to_string(),

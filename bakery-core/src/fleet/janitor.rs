@@ -66,6 +66,20 @@ pub struct Sweep {
     pub kept: Vec<Leftover>,
 }
 
+impl Sweep {
+    /// The sweep with what `--keep-on-failure` kept among the leftovers: removed on
+    /// request before its deadline (`bakery cleanup --kept`).
+    pub fn including_kept(mut self) -> Sweep {
+        for mut kept in std::mem::take(&mut self.kept) {
+            kept.reason = format!("{}; removed on request (--kept)", kept.reason);
+            kept.owner = Owner::Nobody;
+            self.leftovers.push(kept);
+        }
+        self.leftovers.sort_by_key(|l| l.resource.removal_order());
+        self
+    }
+}
+
 /// Why the bake that holds `record` is gone, or None while it may still run: a
 /// baking bake until its deadline, lease or lock says otherwise; the bake of a release
 /// only while its last lease runs or its lock is held (it terminates its builders
