@@ -234,6 +234,16 @@ impl Renderer {
                     .red()
                 ));
             }
+            Event::StepStopped { step, seconds, why } => {
+                self.end_step(bars, &key(step));
+                self.line(&format!(
+                    "  {} {}",
+                    style("\u{25a0}").for_stderr().yellow(),
+                    style(format!("{prefix}{step} stopped after {seconds:.1}s: {why}"))
+                        .for_stderr()
+                        .yellow()
+                ));
+            }
             _ => {
                 if let Some(text) = describe(event) {
                     self.line(&format!("    {prefix}{}", paint(event, text)));
@@ -285,7 +295,7 @@ fn paint(event: &Event, text: String) -> String {
         Event::CleanupFinished { leaked, .. } if !leaked.is_empty() => {
             style(text).for_stderr().red().bold().to_string()
         }
-        Event::Warning { .. } | Event::ResourceKept { .. } => {
+        Event::Warning { .. } | Event::ResourceKept { .. } | Event::StepStopped { .. } => {
             style(text).for_stderr().yellow().to_string()
         }
         Event::Output { .. } => style(text).for_stderr().dim().to_string(),
@@ -325,6 +335,9 @@ fn describe(event: &Event) -> Option<String> {
             seconds,
             error,
         } => format!("[{step}] FAILED after {seconds:.1}s: {error}"),
+        Event::StepStopped { step, seconds, why } => {
+            format!("[{step}] stopped after {seconds:.1}s: {why}")
+        }
         Event::Info { step, message } => format!("[{step}] {message}"),
         Event::Waiting {
             step,

@@ -32,6 +32,12 @@ pub enum Event {
         seconds: f64,
         error: String,
     },
+    /// A step cut short: by a signal, or because a sibling build failed (`why`).
+    StepStopped {
+        step: Step,
+        seconds: f64,
+        why: String,
+    },
     /// Something worth a line of its own within a step.
     Info {
         step: Step,

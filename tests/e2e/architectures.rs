@@ -246,6 +246,36 @@ async fn a_failure_in_one_architecture_leaves_nothing_of_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_build_stopped_by_its_siblings_failure_says_so_not_failed() {
+    let aws = Account::fresh().await;
+    aws.emulate(json!({ "command_outcomes": [
+        {"match": "export BAKERY_ARCH='arm64'", "status": "Failed", "exit_code": 3,
+         "stderr": "no arm64 build of the package\n", "seconds": 1},
+        {"match": "export BAKERY_ARCH='x86_64'", "status": "Success", "exit_code": 0,
+         "seconds": 120}
+    ] }));
+    let recipe = TestRecipe::new("halted")
+        .step("package", "#!/bin/sh\nmake install\n")
+        .with_both_architectures();
+
+    let bake = aws.bakery().bake(recipe.path(), "1.0.0").run();
+
+    bake.expect_code(1);
+    bake.expect_stderr("arm64: [recipe/package] FAILED");
+    bake.expect_stderr("x86_64: [recipe/package] stopped after");
+    assert!(
+        bake.stderr
+            .lines()
+            .any(|l| l.contains("x86_64: [recipe/package] stopped")
+                && l.ends_with("the arm64 build failed")),
+        "{}",
+        bake.stderr
+    );
+    assert!(!bake.stderr.contains("x86_64: [recipe/package] FAILED"));
+    bake.expect_stdout("FAILED at step `recipe/package` of its arm64 build");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn layered_roles_take_their_own_architecture_of_a_two_architecture_base() {
     let aws = Account::in_third_emulator("ap-south-1").await;
     // `bake --all` of mixed roles: the base of both, an arm64-only role and an
@@ -532,6 +562,8 @@ async fn a_signal_while_both_images_are_pending_removes_both_and_each_its_own_sn
 
     bake.expect_code(130);
     bake.expect_stderr("[cleanup] nothing left behind");
+    bake.expect_stderr("arm64: [wait-image] stopped after");
+    assert!(!bake.stderr.contains("build failed"), "{}", bake.stderr);
     // The whole bake was interrupted, not one of its builds.
     bake.expect_stdout("INTERRUPTED at step `wait-image` (bake");
     // Each image takes its own snapshots: none waits for one another image still uses.

@@ -35,41 +35,83 @@ pub fn bakery_in(region: &str) -> Bakery {
     Bakery::new(region).env("AWS_ENDPOINT_URL", endpoint())
 }
 
-/// The emulators of the suite: every test has a region of one of them to itself.
+/// One of the suite's emulators: `scripts/local-aws` under the name `tests` (the
+/// first), `tests-2`, `tests-3`, …; each is started when a test first takes one of its
+/// regions and reset once per run, so that every run starts from empty accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Emulator {
-    /// `scripts/local-aws` under the name `tests`.
-    First,
-    /// `tests-2`: a second moto with every region fresh, for tests once the first
-    /// one's regions are all taken.
-    Second,
-    /// `tests-3`: a third, once the second one's are taken too.
-    Third,
+pub struct Emulator(usize);
+
+/// How many emulators the suite may start: enough regions for every test to have its
+/// own ([`Account::fresh`] panics, naming this constant, once they are all taken).
+pub const EMULATORS: usize = 6;
+
+/// The commercial regions of every emulator, handed out one test at a time.
+const REGIONS: [&str; 34] = [
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1",
+    "mx-central-1", "sa-east-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
+    "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "il-central-1", "me-south-1",
+    "me-central-1", "af-south-1", "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2",
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2",
+    "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+];
+
+/// The regions of AWS GovCloud (its own partition, `aws-us-gov`): for tests of what
+/// differs there (ARNs, IAM).
+const GOV_REGIONS: [&str; 2] = ["us-gov-west-1", "us-gov-east-1"];
+
+/// Where a test's region is: AWS's commercial partition, or GovCloud.
+#[derive(Debug, Clone, Copy)]
+enum Partition {
+    Commercial,
+    Gov,
+}
+
+impl Partition {
+    fn regions(self) -> &'static [&'static str] {
+        match self {
+            Partition::Commercial => &REGIONS,
+            Partition::Gov => &GOV_REGIONS,
+        }
+    }
+}
+
+/// How many regions of each partition each emulator has handed out so far.
+static TAKEN: std::sync::Mutex<[[usize; EMULATORS]; 2]> =
+    std::sync::Mutex::new([[0; EMULATORS]; 2]);
+
+/// The next free region of `partition` in `emulator` (any emulator when None: the one
+/// with the most left, so that tests spread over them).
+fn take(partition: Partition, emulator: Option<Emulator>) -> (Emulator, &'static str) {
+    let list = partition.regions();
+    let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+    let counts = &mut taken[partition as usize];
+    let index = emulator.map(|e| e.0).unwrap_or_else(|| {
+        (0..EMULATORS).min_by_key(|&i| counts[i]).expect("emulators")
+    });
+    let next = counts[index];
+    assert!(
+        next < list.len(),
+        "every region of the suite's emulators is taken: raise EMULATORS in \
+         tests/e2e/support.rs (and scripts/test's list)"
+    );
+    counts[index] += 1;
+    (Emulator(index), list[next])
 }
 
 impl Emulator {
-    fn name(self) -> &'static str {
-        match self {
-            Emulator::First => "tests",
-            Emulator::Second => "tests-2",
-            Emulator::Third => "tests-3",
+    fn name(self) -> String {
+        match self.0 {
+            0 => "tests".to_string(),
+            n => format!("tests-{}", n + 1),
         }
     }
 
-    /// Started if needed and reset once per test run, so that every run starts from
-    /// an empty account.
+    /// Started if needed and reset once per test run.
     pub fn endpoint(self) -> &'static str {
-        static FIRST: OnceLock<String> = OnceLock::new();
-        static SECOND: OnceLock<String> = OnceLock::new();
-        static THIRD: OnceLock<String> = OnceLock::new();
-        let cell = match self {
-            Emulator::First => &FIRST,
-            Emulator::Second => &SECOND,
-            Emulator::Third => &THIRD,
-        };
-        cell.get_or_init(|| {
-            let env = local_aws(self.name(), "start");
-            local_aws(self.name(), "reset");
+        static STARTED: [OnceLock<String>; EMULATORS] = [const { OnceLock::new() }; EMULATORS];
+        STARTED[self.0].get_or_init(|| {
+            let env = local_aws(&self.name(), "start");
+            local_aws(&self.name(), "reset");
             env.lines()
                 .find_map(|l| l.strip_prefix("export AWS_ENDPOINT_URL="))
                 .expect("local-aws prints AWS_ENDPOINT_URL")
@@ -96,7 +138,7 @@ fn local_aws(name: &str, command: &str) -> String {
 
 /// The test suite's own (first) emulator, not the demo's.
 pub fn endpoint() -> &'static str {
-    Emulator::First.endpoint()
+    Emulator(0).endpoint()
 }
 
 /// How long after its create a resource is visible to every Describe: the emulator's
@@ -108,23 +150,38 @@ pub const VISIBLE_AFTER: std::time::Duration = std::time::Duration::from_millis(
 pub struct Account {
     pub region: String,
     pub endpoint: &'static str,
+    emulator: Emulator,
     pub ec2: aws_sdk_ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
 }
 
 impl Account {
-    pub async fn in_region(region: &str) -> Account {
-        Account::of(Emulator::First, region).await
+    /// A region no other test of this run has: of whichever emulator has the most left.
+    pub async fn fresh() -> Account {
+        let (emulator, region) = take(Partition::Commercial, None);
+        Account::of(emulator, region).await
     }
 
-    /// A region of the second emulator: for tests once the first one's are all taken.
-    pub async fn in_second_emulator(region: &str) -> Account {
-        Account::of(Emulator::Second, region).await
+    /// Another fresh region of this account's emulator: where a test copies, shares or
+    /// distributes to.
+    pub async fn neighbour(&self) -> Account {
+        let (emulator, region) = take(Partition::Commercial, Some(self.emulator));
+        Account::of(emulator, region).await
     }
 
-    /// A region of the third emulator.
-    pub async fn in_third_emulator(region: &str) -> Account {
-        Account::of(Emulator::Third, region).await
+    /// A fresh region of AWS GovCloud (partition `aws-us-gov`), with the
+    /// `bakery-builder` profile that IAM there needs.
+    pub async fn fresh_in_gov() -> Account {
+        let (emulator, region) = take(Partition::Gov, None);
+        let account = Account::of(emulator, region).await;
+        account.seed_builder_profile();
+        account
+    }
+
+    /// The other GovCloud region of this account's emulator.
+    pub async fn gov_neighbour(&self) -> Account {
+        let (emulator, region) = take(Partition::Gov, Some(self.emulator));
+        Account::of(emulator, region).await
     }
 
     async fn of(emulator: Emulator, region: &str) -> Account {
@@ -138,6 +195,7 @@ impl Account {
         let account = Account {
             region: region.to_string(),
             endpoint,
+            emulator,
             ec2: aws_sdk_ec2::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
         };

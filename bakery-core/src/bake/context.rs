@@ -36,6 +36,11 @@ pub struct Bake<'a> {
     pub aws: &'a Aws,
     pub sink: &'a dyn EventSink,
     pub cancel: CancellationToken,
+    /// The whole bake's interrupt (a signal); a build's `cancel` also stops it when a
+    /// sibling build failed.
+    interrupt: CancellationToken,
+    /// The first build whose step failed on its own: why its siblings stopped.
+    failed_build: Arc<std::sync::OnceLock<Arch>>,
     pub deadlines: Deadlines,
     pub ledger: Arc<Ledger>,
     pub started_at: SystemTime,
@@ -106,7 +111,9 @@ impl<'a> Bake<'a> {
             build: None,
             aws,
             sink,
+            interrupt: cancel.clone(),
             cancel,
+            failed_build: Arc::default(),
             deadlines: Deadlines::default(),
             ledger: Arc::default(),
             started_at: SystemTime::now(),
@@ -162,6 +169,8 @@ impl<'a> Bake<'a> {
             aws: self.aws,
             sink,
             cancel,
+            interrupt: self.interrupt.clone(),
+            failed_build: self.failed_build.clone(),
             deadlines: self.deadlines,
             ledger: self.ledger.clone(),
             started_at: self.started_at,
@@ -295,7 +304,18 @@ impl<'a> Bake<'a> {
                 self.sink.emit(Event::StepFinished { step, seconds });
                 Ok(value)
             }
+            Err(Error::Interrupted) => {
+                self.sink.emit(Event::StepStopped {
+                    step: step.clone(),
+                    seconds,
+                    why: self.why_stopped(),
+                });
+                Err(self.failure(step, Error::Interrupted))
+            }
             Err(error) => {
+                if let Some(arch) = self.build.map(BuildPlan::arch) {
+                    let _ = self.failed_build.set(arch);
+                }
                 self.sink.emit(Event::StepFailed {
                     step: step.clone(),
                     seconds,
@@ -303,6 +323,16 @@ impl<'a> Bake<'a> {
                 });
                 Err(self.failure(step, error))
             }
+        }
+    }
+
+    /// Why a step was cut short: a signal, or a sibling build's failure.
+    fn why_stopped(&self) -> String {
+        match self.failed_build.get() {
+            Some(arch) if !self.interrupt.is_cancelled() => {
+                format!("the {arch} build failed")
+            }
+            _ => "interrupted".to_string(),
         }
     }
 
