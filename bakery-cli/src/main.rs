@@ -10,6 +10,7 @@ mod output;
 mod render;
 mod signals;
 mod table;
+mod terminal;
 
 use std::process::ExitCode;
 

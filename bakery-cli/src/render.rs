@@ -14,6 +14,7 @@ use console::style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::output::{verbosity, Verbosity};
+use crate::terminal::ControlEchoOff;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -84,6 +85,7 @@ pub struct Renderer {
 struct Bars {
     multi: MultiProgress,
     running: Mutex<HashMap<(Option<String>, Step), ProgressBar>>,
+    echo: ControlEchoOff,
 }
 
 #[derive(Default)]
@@ -97,6 +99,7 @@ impl Renderer {
         let bars = (style == Style::Bar).then(|| Bars {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             running: Mutex::new(HashMap::new()),
+            echo: ControlEchoOff::on_stderr(),
         });
         Renderer {
             style,
@@ -125,6 +128,7 @@ impl Renderer {
                 bar.finish_and_clear();
             }
             let _ = bars.multi.clear();
+            bars.echo.restore();
         }
     }
 

@@ -143,3 +143,30 @@ fn a_mistake_in_bakery_toml_is_refused_at_its_line_before_any_call() {
         .run();
     assert_eq!(unknown.code, 2);
 }
+
+#[test]
+fn a_near_miss_of_an_environment_or_a_recipe_folder_names_what_exists() {
+    let (_top, cwd) = checkout();
+    let recipe = TestRecipe::new("zookeeper");
+
+    let env = Bakery::new("eu-west-1")
+        .current_dir(&cwd)
+        .args(["plan", "--version", "1.0.0", "--env", "prodution"])
+        .arg_path(recipe.path())
+        .run();
+    env.expect_code(2);
+    env.expect_stderr("has no [environments.prodution] (it has: production, staging)");
+    env.expect_stderr("did you mean --env production?");
+
+    let name = recipe.path().file_name().unwrap().to_str().unwrap();
+    let misspelt = recipe.path().with_file_name(&name[..name.len() - 1]);
+    let folder = Bakery::new("eu-west-1")
+        .args(["validate"])
+        .arg_path(&misspelt)
+        .run();
+    folder.expect_code(2);
+    folder.expect_stderr(&format!(
+        "did you mean {}?",
+        recipe.path().display()
+    ));
+}

@@ -3,7 +3,7 @@
 //! Shared by the test binaries; each uses part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -23,6 +23,8 @@ pub fn repo_root() -> PathBuf {
 /// AWS are run as they are; the end-to-end tests point it at the emulator.
 pub struct Bakery {
     command: Command,
+    /// Its input is a pipe the test types into ([`Running::type_keys`]), not nothing.
+    keyboard: bool,
 }
 
 /// Nothing listens here: an AWS call fails at once.
@@ -100,7 +102,10 @@ impl Bakery {
                 std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("timings.json"),
             )
             .current_dir(repo_root());
-        Bakery { command }
+        Bakery {
+            command,
+            keyboard: false,
+        }
     }
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Bakery {
@@ -148,6 +153,20 @@ impl Bakery {
         self.run_as(program.as_ref(), args)
     }
 
+    /// Runs bakery on a terminal of its own (a pseudo-terminal that `script` makes, as
+    /// `TERM=xterm`), whose keyboard is [`Running::type_keys`] and whose screen — every
+    /// byte written to it, the terminal's echo included — is the outcome's stdout.
+    pub fn on_a_terminal(self) -> Bakery {
+        let quoted: Vec<String> = std::iter::once(self.command.get_program())
+            .chain(self.command.get_args())
+            .map(|arg| format!("'{}'", arg.to_string_lossy().replace('\'', "'\\''")))
+            .collect();
+        let script = ["-qefc".into(), quoted.join(" ").into(), "/dev/null".into()];
+        let mut on_terminal = self.env("TERM", "xterm").instead("script".as_ref(), script);
+        on_terminal.keyboard = true;
+        on_terminal
+    }
+
     /// Runs the same binary under another name (a hard link, as a package or a
     /// container image may install it): the same arguments, environment and folder.
     pub fn renamed(self, name: &str) -> Bakery {
@@ -165,8 +184,17 @@ impl Bakery {
 
     /// `program`, given `first` and then this command's arguments, in its environment.
     fn run_as(self, program: &std::ffi::OsStr, first: Vec<std::ffi::OsString>) -> Bakery {
+        let args: Vec<std::ffi::OsString> = first
+            .into_iter()
+            .chain(self.command.get_args().map(Into::into))
+            .collect();
+        self.instead(program, args)
+    }
+
+    /// `program` with `args` in this command's environment and folder.
+    fn instead(self, program: &std::ffi::OsStr, args: impl IntoIterator<Item = std::ffi::OsString>) -> Bakery {
         let mut command = Command::new(program);
-        command.args(first).args(self.command.get_args());
+        command.args(args);
         for (key, value) in self.command.get_envs() {
             match value {
                 Some(value) => command.env(key, value),
@@ -176,7 +204,10 @@ impl Bakery {
         if let Some(dir) = self.command.get_current_dir() {
             command.current_dir(dir);
         }
-        Bakery { command }
+        Bakery {
+            command,
+            keyboard: self.keyboard,
+        }
     }
 
     /// Runs bakery from `dir` (where it looks for bakery.toml, and upward).
@@ -216,9 +247,13 @@ impl Bakery {
 
     /// Starts bakery and hands its stderr lines to the caller as they come.
     pub fn spawn(mut self) -> Running {
+        let keyboard = match self.keyboard {
+            true => Stdio::piped(),
+            false => Stdio::null(),
+        };
         let mut child = self
             .command
-            .stdin(Stdio::null())
+            .stdin(keyboard)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -240,6 +275,7 @@ impl Bakery {
             text
         });
         Running {
+            keyboard: child.stdin.take(),
             child,
             stderr,
             stdout: Some(stdout),
@@ -255,6 +291,7 @@ pub const RUN_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
 pub struct Running {
     child: Child,
+    keyboard: Option<std::process::ChildStdin>,
     stderr: Receiver<String>,
     stdout: Option<std::thread::JoinHandle<String>>,
     seen: String,
@@ -289,6 +326,14 @@ impl Running {
                 }
             }
         }
+    }
+
+    /// Types `keys` on bakery's terminal ([`Bakery::on_a_terminal`]): `b"\x03"` is
+    /// Ctrl-C.
+    pub fn type_keys(&mut self, keys: &[u8]) {
+        let keyboard = self.keyboard.as_mut().expect("bakery runs on_a_terminal");
+        keyboard.write_all(keys).unwrap();
+        keyboard.flush().unwrap();
     }
 
     pub fn signal(&self, name: &str) {

@@ -40,12 +40,10 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         let mut searched = Vec::new();
         let regional = aws.in_regions(&regions);
         for aws in &regional {
-            for fleet in audit::audit(aws, max_age).await? {
-                fleets.push((aws.region.clone(), fleet));
-            }
+            fleets.extend(audit::audit(aws, max_age).await?);
             searched.push(aws.region.clone());
         }
-        let mut roles: Vec<String> = fleets.iter().filter_map(|(_, f)| f.role.clone()).collect();
+        let mut roles: Vec<String> = fleets.iter().filter_map(|f| f.role.clone()).collect();
         roles.sort();
         roles.dedup();
         let splits = audit::channel_splits(&regional, &roles).await?;
@@ -57,7 +55,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     };
     let violations = fleets
         .iter()
-        .filter(|(_, f)| !f.violations.is_empty())
+        .filter(|f| !f.violations.is_empty())
         .count();
     for (role, split) in &splits {
         warn_split(role, split);
@@ -78,20 +76,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
 
 type Splits = [(String, bakery_core::release::channels::Split)];
 
-fn print_fleets_json(
-    fleets: &[(String, Fleet)],
-    searched: &[String],
-    splits: &Splits,
-    violations: usize,
-) {
-    let fleets: Vec<serde_json::Value> = fleets
-        .iter()
-        .map(|(region, fleet)| {
-            let mut value = serde_json::to_value(fleet).expect("fleets serialize");
-            value["region"] = serde_json::json!(region);
-            value
-        })
-        .collect();
+fn print_fleets_json(fleets: &[Fleet], searched: &[String], splits: &Splits, violations: usize) {
     let splits: Vec<serde_json::Value> = splits
         .iter()
         .map(|(role, split)| {
@@ -106,7 +91,7 @@ fn print_fleets_json(
 
 /// One row per fleet (region, release, image); the least important columns stack on a
 /// narrow terminal.
-fn print_fleets(fleets: &[(String, Fleet)]) {
+fn print_fleets(fleets: &[Fleet]) {
     let or_dash = |items: &[String], separator: &str| match items.is_empty() {
         true => "-".to_string(),
         false => items.join(separator),
@@ -115,13 +100,13 @@ fn print_fleets(fleets: &[(String, Fleet)]) {
         "REGION", "RELEASE", "IMAGE", "AGE/DAYS", "COUNT", "CHANNELS", "PROBLEMS",
     ])
     .stacking(&["CHANNELS", "AGE/DAYS", "COUNT"]);
-    for (region, fleet) in fleets {
+    for fleet in fleets {
         let release = match (&fleet.role, &fleet.version) {
             (Some(role), Some(version)) => format!("{role}@{version}"),
             _ => "(not bakery)".to_string(),
         };
         listing.add_row(vec![
-            region.clone(),
+            fleet.region.clone(),
             release,
             fleet.image_id.clone(),
             fleet.age_days.map_or("-".to_string(), |d| d.to_string()),

@@ -162,11 +162,16 @@ pub fn parse(file: &Path, source: &str, name: Option<&str>) -> Result<Option<Env
         (None, None) => return Ok(None),
     };
     if !raw.environments.contains_key(&name) {
-        return Err(Error::input(format!(
+        let error = Error::input(format!(
             "--env {name}: {} has no [environments.{name}] (it has: {})",
             file.display(),
             known()
-        )));
+        ));
+        let near = crate::model::names::nearest(&name, raw.environments.keys().map(String::as_str));
+        return Err(match near {
+            Some(near) => error.with_hint(format!("did you mean --env {near}?")),
+            None => error,
+        });
     }
     // The chain, from the named environment to its base-most ancestor.
     let mut chain: Vec<&str> = vec![name.as_str()];

@@ -102,16 +102,35 @@ pub struct RecipeStep {
     pub secrets: BTreeMap<String, String>,
 }
 
+/// A recipe folder beside the missing `dir` whose name is a near miss of its name.
+fn near_folder(dir: &Path) -> Option<std::path::PathBuf> {
+    let parent = match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = dir.file_name()?.to_str()?;
+    let siblings: Vec<String> = std::fs::read_dir(parent)
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().join(RECIPE_FILE).is_file())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect();
+    let near = crate::model::names::nearest(name, siblings.iter().map(String::as_str))?;
+    Some(dir.with_file_name(near))
+}
+
 impl Recipe {
     /// Reads `<dir>/recipe.toml` and the scripts it names.
     pub fn load(dir: &Path) -> Result<Recipe> {
         let file = dir.join(RECIPE_FILE);
         if !dir.is_dir() {
-            return Err(
-                Error::input(format!("recipe folder `{}` not found", dir.display())).with_hint(
-                    format!("give the folder that holds {RECIPE_FILE}, e.g. recipes/base"),
-                ),
-            );
+            let error = Error::input(format!("recipe folder `{}` not found", dir.display()));
+            return Err(match near_folder(dir) {
+                Some(near) => error.with_hint(format!("did you mean {}?", near.display())),
+                None => error.with_hint(format!(
+                    "give the folder that holds {RECIPE_FILE}, e.g. recipes/base"
+                )),
+            });
         }
         if let Some(target) = confined::leads_outside(dir, &file) {
             return Err(Error::input(confined::outside(&file, &target)));

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::aws::ec2::ImageInfo;
+use crate::aws::state::ImageState;
 use crate::aws::Aws;
 use crate::error::Result;
 use crate::model::release::{TAG_BUILDER, TAG_ROLE, TAG_TEST_INSTANCE, TAG_VERSION};
@@ -23,6 +24,8 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(91 * 24 * 3600);
 /// The instances running one image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fleet {
+    /// Where the fleet runs.
+    pub region: String,
     /// The role, or None for an image bakery did not bake.
     pub role: Option<String>,
     pub version: Option<String>,
@@ -76,6 +79,7 @@ pub async fn audit(aws: &Aws, max_age: Duration) -> Result<Vec<Fleet>> {
         images.insert(image_id.clone(), image);
     }
     let known = Known {
+        region: aws.region.clone(),
         images,
         released,
         channels_of,
@@ -87,6 +91,8 @@ pub async fn audit(aws: &Aws, max_age: Duration) -> Result<Vec<Fleet>> {
 /// was baked, and the channels of each role.
 #[derive(Debug, Default)]
 pub struct Known {
+    /// The region asked.
+    pub region: String,
     pub images: BTreeMap<String, Option<ImageInfo>>,
     pub released: BTreeMap<String, String>,
     pub channels_of: BTreeMap<String, BTreeMap<String, String>>,
@@ -129,6 +135,7 @@ pub fn assess(
     now: SystemTime,
 ) -> Vec<Fleet> {
     let Known {
+        region,
         images,
         released,
         channels_of,
@@ -158,6 +165,7 @@ pub fn assess(
                 (Some(_), None) => violations.push("not baked by bakery".to_string()),
                 _ => {}
             }
+            violations.extend(image.as_ref().and_then(|i| retired(i, now)));
             if let Some(age) = age.filter(|a| *a > max_age) {
                 violations.push(format!(
                     "image is {} old, the policy allows {}",
@@ -166,6 +174,7 @@ pub fn assess(
                 ));
             }
             Fleet {
+                region: region.clone(),
                 role,
                 version,
                 image_name: image.as_ref().map(|i| i.name.clone()),
@@ -183,6 +192,16 @@ pub fn assess(
         (b.violations.len(), &a.role, &a.version).cmp(&(a.violations.len(), &b.role, &b.version))
     });
     fleets
+}
+
+/// Why an image no fleet should run any more says so: disabled (no new instance can
+/// launch from it), or deprecated since a time now past.
+fn retired(image: &ImageInfo, now: SystemTime) -> Option<String> {
+    if image.state == ImageState::Disabled {
+        return Some("its image is disabled: no new instance can launch from it".to_string());
+    }
+    let since = image.deprecation_time.as_deref()?;
+    age_at(since, now).map(|_| format!("its image is deprecated since {since}"))
 }
 
 fn describe_age(age: Duration) -> String {
@@ -263,6 +282,7 @@ mod tests {
             BTreeMap::from([("stable".to_string(), "ami-new".to_string())]),
         )]);
         let known = Known {
+            region: "eu-west-1".to_string(),
             images,
             released: BTreeMap::new(),
             channels_of,
@@ -284,6 +304,41 @@ mod tests {
             fleets.last().unwrap().violations.is_empty(),
             "violations come first"
         );
+        assert!(fleets.iter().all(|f| f.region == "eu-west-1"));
+    }
+
+    #[test]
+    fn a_fleet_on_a_disabled_or_long_deprecated_image_is_flagged() {
+        let now = humantime::parse_rfc3339("2026-11-22T00:00:00Z").unwrap();
+        let recent = "2026-11-01T00:00:00.000Z";
+        let mut disabled = image("ami-disabled", recent, Some(("base", "2.4.0")));
+        disabled.state = ImageState::Disabled;
+        let mut deprecated = image("ami-deprecated", recent, Some(("base", "2.3.0")));
+        deprecated.deprecation_time = Some("2024-01-01T00:00:00.000Z".into());
+        let mut to_come = image("ami-fine", recent, Some(("base", "2.5.0")));
+        to_come.deprecation_time = Some("2027-02-01T00:00:00.000Z".into());
+        let images = [disabled, deprecated, to_come];
+        let by_image = images
+            .iter()
+            .map(|i| (i.id.clone(), vec![format!("i-{}", i.id)]))
+            .collect();
+        let known = Known {
+            region: "eu-west-1".to_string(),
+            images: images.into_iter().map(|i| (i.id.clone(), Some(i))).collect(),
+            ..Known::default()
+        };
+        let fleets = assess(by_image, &known, DEFAULT_MAX_AGE, now);
+        let by_id: BTreeMap<&str, &Fleet> =
+            fleets.iter().map(|f| (f.image_id.as_str(), f)).collect();
+        assert_eq!(
+            by_id["ami-disabled"].violations,
+            ["its image is disabled: no new instance can launch from it"]
+        );
+        assert_eq!(
+            by_id["ami-deprecated"].violations,
+            ["its image is deprecated since 2024-01-01T00:00:00.000Z"]
+        );
+        assert!(by_id["ami-fine"].violations.is_empty());
     }
 
     #[test]
@@ -295,6 +350,7 @@ mod tests {
             Some(("base", "2.0.0")),
         );
         let known = Known {
+            region: "eu-west-1".to_string(),
             images: BTreeMap::from([("ami-copy".to_string(), Some(copy))]),
             released: BTreeMap::from([(
                 "ami-copy".to_string(),

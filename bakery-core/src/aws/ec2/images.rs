@@ -113,6 +113,8 @@ impl Ec2 {
             .client
             .describe_images()
             .image_ids(image_id)
+            // What the image is, whatever its state: a disabled one too.
+            .include_disabled(true)
             .send()
             .await
             .context(self.call("DescribeImages").on(image_id));
