@@ -165,8 +165,5 @@ fn a_near_miss_of_an_environment_or_a_recipe_folder_names_what_exists() {
         .arg_path(&misspelt)
         .run();
     folder.expect_code(2);
-    folder.expect_stderr(&format!(
-        "did you mean {}?",
-        recipe.path().display()
-    ));
+    folder.expect_stderr(&format!("did you mean {}?", recipe.path().display()));
 }

@@ -7,7 +7,7 @@ use crate::support::{Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_bake_publishes_one_alert_with_the_step_and_its_output() {
-    let aws = Account::in_region("eu-central-2").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({
         "command_outcomes": [{"match": "make install", "status": "Failed", "exit_code": 2,
                               "stdout": "compiling\n", "stderr": "make: *** [install] Error 2\n"}]
@@ -30,7 +30,7 @@ async fn a_failed_bake_publishes_one_alert_with_the_step_and_its_output() {
     assert_eq!(body["role"], "app");
     assert_eq!(body["version"], "3.2.1");
     assert_eq!(body["step"], "recipe/build");
-    assert_eq!(body["region"], "eu-central-2");
+    assert_eq!(body["region"], aws.region);
     assert_eq!(body["bake_id"], bake.json()["bake_id"]);
     assert_eq!(
         body["builder_instance_id"],
@@ -48,7 +48,7 @@ async fn a_failed_bake_publishes_one_alert_with_the_step_and_its_output() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn success_is_announced_only_when_asked_and_a_broken_topic_is_only_a_warning() {
-    let aws = Account::in_region("us-east-2").await;
+    let aws = Account::fresh().await;
     let inbox = aws.inbox("bakery-releases").await;
     let recipe = TestRecipe::new("quiet");
 
@@ -73,11 +73,11 @@ async fn success_is_announced_only_when_asked_and_a_broken_topic_is_only_a_warni
         announced.json()["images"][0]["image_id"]
     );
 
-    let nowhere = "arn:aws:sns:us-east-2:123456789012:no-such-topic";
+    let nowhere = format!("arn:aws:sns:{}:123456789012:no-such-topic", aws.region);
     let broken = aws
         .bakery()
         .bake_json(recipe.path(), "1.0.2")
-        .args(["--sns-topic", nowhere, "--notify-success"])
+        .args(["--sns-topic", &nowhere, "--notify-success"])
         .run();
     broken.expect_code(0);
     broken.expect_stderr("could not send the alert");

@@ -55,8 +55,8 @@ fn image_in<'a>(images: &'a [(String, String, String)], region: &str, arch: &str
 
 #[tokio::test(flavor = "multi_thread")]
 async fn both_architectures_are_one_release_in_every_region_each_launchable_through_its_channel() {
-    let home = Account::in_third_emulator("ca-central-1").await;
-    let away = Account::in_third_emulator("sa-east-1").await;
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     let base = TestRecipe::new("base")
         .step("hello", "#!/bin/sh\necho \"hello from $BAKERY_ARCH\"\n")
         .with_both_architectures();
@@ -68,7 +68,7 @@ async fn both_architectures_are_one_release_in_every_region_each_launchable_thro
         .bake_json(base.path(), "1.0.0")
         .args([
             "--copy-to",
-            "sa-east-1",
+            &away.region,
             "--promote",
             "stable",
             "--manifest",
@@ -90,7 +90,8 @@ async fn both_architectures_are_one_release_in_every_region_each_launchable_thro
     let result = bake.json();
     let images = images_of(&result);
     assert_eq!(images.len(), 4, "{images:?}");
-    for (aws, region) in [(&home, "ca-central-1"), (&away, "sa-east-1")] {
+    for aws in [&home, &away] {
+        let region = aws.region.as_str();
         for arch in ["x86_64", "arm64"] {
             let image = aws.image(image_in(&images, region, arch)).await;
             assert_eq!(image.architecture().unwrap().as_str(), arch);
@@ -145,10 +146,11 @@ async fn both_architectures_are_one_release_in_every_region_each_launchable_thro
     }
     // The release's table, as a person sees it on terminals of three widths: no line
     // wider than the terminal, every image and region on it.
+    let regions = format!("{},{}", home.region, away.region);
     for columns in ["80", "100", "200"] {
         let listed = home
             .bakery()
-            .args(["releases", "base", "--regions", "ca-central-1,sa-east-1"])
+            .args(["releases", "base", "--regions", &regions])
             .env("COLUMNS", columns)
             .run();
         listed.expect_code(0);
@@ -172,8 +174,8 @@ async fn both_architectures_are_one_release_in_every_region_each_launchable_thro
         assert_eq!(record["architectures"][arch][region], image.as_str());
     }
     assert_eq!(
-        record["images"]["sa-east-1"],
-        image_in(&images, "sa-east-1", "x86_64")
+        record["images"][&away.region],
+        image_in(&images, &away.region, "x86_64")
     );
     // Each architecture's builder, of its own instance type, from its own base.
     let types: BTreeSet<(String, String)> = home
@@ -207,9 +209,11 @@ async fn both_architectures_are_one_release_in_every_region_each_launchable_thro
         assert_eq!(
             build["artifact_id"],
             format!(
-                "ca-central-1:{},sa-east-1:{}",
-                image_in(&images, "ca-central-1", arch),
-                image_in(&images, "sa-east-1", arch)
+                "{}:{},{}:{}",
+                home.region,
+                image_in(&images, &home.region, arch),
+                away.region,
+                image_in(&images, &away.region, arch)
             )
         );
     }
@@ -217,7 +221,7 @@ async fn both_architectures_are_one_release_in_every_region_each_launchable_thro
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failure_in_one_architecture_leaves_nothing_of_the_other() {
-    let aws = Account::in_third_emulator("ap-southeast-2").await;
+    let aws = Account::fresh().await;
     // The arm64 builder's step fails after a while: the x86_64 one has made its image.
     aws.emulate(json!({ "command_outcomes": [{
         "match": "export BAKERY_ARCH='arm64'", "status": "Failed", "exit_code": 3,
@@ -277,7 +281,7 @@ async fn a_build_stopped_by_its_siblings_failure_says_so_not_failed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn layered_roles_take_their_own_architecture_of_a_two_architecture_base() {
-    let aws = Account::in_third_emulator("ap-south-1").await;
+    let aws = Account::fresh().await;
     // `bake --all` of mixed roles: the base of both, an arm64-only role and an
     // x86_64-only one layered on it.
     let recipes = recipe_folder(&[
@@ -316,11 +320,11 @@ async fn layered_roles_take_their_own_architecture_of_a_two_architecture_base() 
     let base = images_of(&of("base"));
     assert_eq!(
         of("zk-arm")["base_image"],
-        image_in(&base, "ap-south-1", "arm64")
+        image_in(&base, &aws.region, "arm64")
     );
     assert_eq!(
         of("zk-x86")["base_image"],
-        image_in(&base, "ap-south-1", "x86_64")
+        image_in(&base, &aws.region, "x86_64")
     );
 
     // Outside `--all`, the channel's key of the recipe's architecture.
@@ -328,17 +332,14 @@ async fn layered_roles_take_their_own_architecture_of_a_two_architecture_base() 
         .with_base("role = \"base\", channel = \"stable\"")
         .with_arch("arm64");
     let layered = aws.bake_ok(alone.path(), &["--version", "1.0.0"]);
-    assert_eq!(
-        layered["base_image"],
-        image_in(&base, "ap-south-1", "arm64")
-    );
+    assert_eq!(layered["base_image"], image_in(&base, &aws.region, "arm64"));
     assert_eq!(layered["base_release"], "base@1.0.0");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn promote_distribute_share_deprecate_and_prune_take_every_architecture() {
-    let home = Account::in_third_emulator("eu-west-3").await;
-    let away = Account::in_third_emulator("eu-south-1").await;
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     let recipe = TestRecipe::new("base").with_both_architectures();
     let baked = home.bake_ok(
         recipe.path(),
@@ -358,7 +359,7 @@ async fn promote_distribute_share_deprecate_and_prune_take_every_architecture() 
             "base",
             "1.0.0",
             "--copy-to",
-            "eu-south-1",
+            &away.region,
             "--output",
             "json",
         ])
@@ -366,7 +367,7 @@ async fn promote_distribute_share_deprecate_and_prune_take_every_architecture() 
     copied.expect_code(0);
     let record = home.release_record("base", "1.0.0").await.unwrap();
     for arch in ["x86_64", "arm64"] {
-        let copy = record["architectures"][arch]["eu-south-1"]
+        let copy = record["architectures"][arch][&away.region]
             .as_str()
             .unwrap();
         assert_eq!(
@@ -386,7 +387,7 @@ async fn promote_distribute_share_deprecate_and_prune_take_every_architecture() 
         let shared = home
             .ec2
             .describe_image_attribute()
-            .image_id(image_in(&first, "eu-west-3", arch))
+            .image_id(image_in(&first, &home.region, arch))
             .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
             .send()
             .await
@@ -417,27 +418,22 @@ async fn promote_distribute_share_deprecate_and_prune_take_every_architecture() 
             home.channel("base", &format!("stable/{arch}"))
                 .await
                 .as_deref(),
-            Some(image_in(&first, "eu-west-3", arch))
+            Some(image_in(&first, &home.region, arch))
         );
     }
 
     // Deprecation marks both; a release no channel names is pruned whole.
+    let regions = format!("{},{}", home.region, away.region);
     home.bakery()
-        .args([
-            "deprecate",
-            "base",
-            "1.0.0",
-            "--regions",
-            "eu-west-3,eu-south-1",
-        ])
+        .args(["deprecate", "base", "1.0.0", "--regions", &regions])
         .run()
         .expect_code(0);
     for arch in ["x86_64", "arm64"] {
-        let image = home.image(image_in(&first, "eu-west-3", arch)).await;
+        let image = home.image(image_in(&first, &home.region, arch)).await;
         assert!(image.deprecation_time().is_some(), "{arch}");
     }
     home.bakery()
-        .args(["distribute", "base", "1.1.0", "--copy-to", "eu-south-1"])
+        .args(["distribute", "base", "1.1.0", "--copy-to", &away.region])
         .run()
         .expect_code(0);
     home.bakery()
@@ -453,7 +449,7 @@ async fn promote_distribute_share_deprecate_and_prune_take_every_architecture() 
             "1",
             "--yes",
             "--regions",
-            "eu-west-3,eu-south-1",
+            &regions,
         ])
         .run();
     pruned.expect_code(0);
@@ -479,7 +475,7 @@ async fn promote_distribute_share_deprecate_and_prune_take_every_architecture() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gate_tests_each_architecture_and_bakery_test_tests_both_again() {
-    let aws = Account::in_third_emulator("us-east-2").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("gated")
         .test("smoke", "#!/bin/sh\ntrue\n")
         .with_both_architectures();
@@ -548,7 +544,7 @@ async fn the_gate_tests_each_architecture_and_bakery_test_tests_both_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signal_while_both_images_are_pending_removes_both_and_each_its_own_snapshots() {
-    let aws = Account::in_third_emulator("ap-northeast-2").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({ "image_pending_seconds": 600 }));
     let recipe = TestRecipe::new("pending").with_both_architectures();
     let before = aws.footprint().await;
@@ -577,7 +573,7 @@ async fn a_signal_while_both_images_are_pending_removes_both_and_each_its_own_sn
 
 #[tokio::test(flavor = "multi_thread")]
 async fn outdated_sees_the_base_of_each_architecture_move() {
-    let aws = Account::in_third_emulator("eu-north-1").await;
+    let aws = Account::fresh().await;
     let recipes = recipe_folder(&[
         ("base", AL2023),
         ("zookeeper", "role = \"base\", channel = \"stable\""),
@@ -606,15 +602,15 @@ async fn outdated_sees_the_base_of_each_architecture_move() {
     aws.point_channel_by_hand(
         "base",
         "stable/arm64",
-        image_in(&second, "eu-north-1", "arm64"),
+        image_in(&second, &aws.region, "arm64"),
     )
     .await;
     let moved = outdated();
     moved.expect_code(4);
     moved.expect_stdout(&format!(
         "its arm64 base moved: {} then, {} now",
-        image_in(&first, "eu-north-1", "arm64"),
-        image_in(&second, "eu-north-1", "arm64")
+        image_in(&first, &aws.region, "arm64"),
+        image_in(&second, &aws.region, "arm64")
     ));
     // In JSON the ids are ids, the architecture a field of its own.
     let moved = aws
@@ -631,25 +627,28 @@ async fn outdated_sees_the_base_of_each_architecture_move() {
     let reasons = zookeeper.unwrap()["reasons"].clone();
     let reason = &reasons.as_array().unwrap()[0];
     assert_eq!(reason["reason"], "base-moved", "{reasons}");
-    assert_eq!(reason["was"], image_in(&first, "eu-north-1", "arm64"));
+    assert_eq!(reason["was"], image_in(&first, &aws.region, "arm64"));
     assert_eq!(reason["arch"], "arm64");
 
     // A release whose arm64 copy never reached a region is missing there.
+    let far = aws.neighbour().await;
     let mut record = aws.release_record("base", "1.1.0").await.unwrap();
-    record["architectures"]["x86_64"]["eu-west-2"] = json!("ami-12345678");
-    record["images"]["eu-west-2"] = json!("ami-12345678");
+    record["architectures"]["x86_64"][&far.region] = json!("ami-12345678");
+    record["images"][&far.region] = json!("ami-12345678");
     aws.write_claim("base", "1.1.0", &record).await;
+    let regions = format!("{},{}", aws.region, far.region);
     let partly = aws
         .bakery()
-        .args(["outdated", "--regions", "eu-north-1,eu-west-2"])
+        .args(["outdated", "--regions", &regions])
         .arg_path(recipes.path())
         .run();
     partly.expect_code(4);
+    let missing = format!("missing in {}", far.region);
     assert!(
         partly
             .stdout
             .lines()
-            .any(|line| line.starts_with("base ") && line.contains("missing in eu-west-2")),
+            .any(|line| line.starts_with("base ") && line.contains(&missing)),
         "{}",
         partly.stdout
     );

@@ -4,7 +4,7 @@ use crate::support::{Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
-    let aws = Account::in_region("us-east-1").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("fleet");
     let old = aws.bake_ok(
         recipe.path(),
@@ -68,7 +68,7 @@ async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
     assert_eq!(fleet(&foreign)["violations"][0], "not baked by bakery");
 
     // Every region asked for, each fleet with its region.
-    let elsewhere = Account::in_region("cn-northwest-1").await;
+    let elsewhere = aws.neighbour().await;
     elsewhere
         .ec2
         .run_instances()
@@ -79,23 +79,24 @@ async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
         .await
         .unwrap();
     elsewhere.settle().await;
+    let regions = format!("{},{}", aws.region, elsewhere.region);
     let both = aws
         .bakery()
         .args(["audit", "--max-age", "30d", "--output", "json"])
-        .args(["--regions", "us-east-1,cn-northwest-1"])
+        .args(["--regions", &regions])
         .run();
     both.expect_code(4);
     let both = both.json();
     assert_eq!(
         both["regions"],
-        serde_json::json!(["us-east-1", "cn-northwest-1"])
+        serde_json::json!([aws.region, elsewhere.region])
     );
     assert_eq!(both["violations"], 3);
     assert!(both["fleets"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|f| f["region"] == "cn-northwest-1" && f["image_id"] == "ami-1e749f67"));
+        .any(|f| f["region"] == elsewhere.region && f["image_id"] == "ami-1e749f67"));
 
     let table = aws.bakery().args(["audit"]).run();
     assert_eq!(
@@ -106,5 +107,56 @@ async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
         table.stdout.contains("fleet@1.1.0") && table.stdout.contains("(not bakery)"),
         "{}",
         table.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_on_a_disabled_or_deprecated_image_breaks_the_policy() {
+    let aws = Account::fresh().await;
+    let recipe = TestRecipe::new("retired");
+    let image_of = |r: &serde_json::Value| r["images"][0]["image_id"].as_str().unwrap().to_string();
+    let disabled = image_of(&aws.bake_ok(recipe.path(), &["--version", "1.0.0"]));
+    let deprecated = image_of(&aws.bake_ok(recipe.path(), &["--version", "1.1.0"]));
+    for image in [&disabled, &deprecated] {
+        aws.ec2
+            .run_instances()
+            .image_id(image)
+            .min_count(1)
+            .max_count(1)
+            .send()
+            .await
+            .unwrap();
+    }
+    aws.ec2
+        .disable_image()
+        .image_id(&disabled)
+        .send()
+        .await
+        .unwrap();
+    aws.deprecation_passed(&deprecated);
+    aws.settle().await;
+
+    let audit = aws.bakery().args(["audit", "--output", "json"]).run();
+
+    audit.expect_code(4);
+    let report = audit.json();
+    let problems = |image: &str| {
+        let fleet = report["fleets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["image_id"] == image)
+            .unwrap_or_else(|| panic!("no fleet on {image}: {report}"));
+        assert_eq!(fleet["region"], aws.region);
+        fleet["violations"].clone()
+    };
+    assert_eq!(
+        problems(&disabled),
+        serde_json::json!(["its image is disabled: no new instance can launch from it"])
+    );
+    let deprecated_since = problems(&deprecated)[0].as_str().unwrap().to_string();
+    assert!(
+        deprecated_since.starts_with("its image is deprecated since "),
+        "{deprecated_since}"
     );
 }

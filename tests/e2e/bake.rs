@@ -8,7 +8,7 @@ use crate::support::{base64_decode, tags, Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
-    let aws = Account::in_region("eu-west-1").await;
+    let aws = Account::fresh().await;
     // Real AWS takes time for every transition; so does the emulator here.
     aws.emulate(json!({
         "instance_pending_seconds": 2, "instance_stopping_seconds": 1,
@@ -43,7 +43,7 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(result["images"][0]["region"], "eu-west-1");
+    assert_eq!(result["images"][0]["region"], aws.region);
     assert_eq!(result["images"][0]["name"], "bakery/base/1.4.0/x86_64");
     // The release's steps once, each architecture's in its own build.
     let steps_of = |arch: Option<&str>| -> Vec<String> {
@@ -211,7 +211,7 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
         serde_json::from_str(&std::fs::read_to_string(manifest.path()).unwrap()).unwrap();
     assert_eq!(
         manifest["builds"][0]["artifact_id"],
-        format!("eu-west-1:{image_id}")
+        format!("{}:{image_id}", aws.region)
     );
     assert_eq!(
         manifest["last_run_uuid"],
@@ -223,7 +223,7 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_and_server_errors_are_retried() {
-    let aws = Account::in_region("ap-northeast-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({
         "image_pending_seconds": 2,
         "faults": [
@@ -248,7 +248,7 @@ async fn throttling_and_server_errors_are_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_base_can_be_an_image_id_or_the_newest_image_matching_an_owner_and_name() {
-    let aws = Account::in_region("ca-central-1").await;
+    let aws = Account::fresh().await;
     let newest = TestRecipe::new("by-filter")
         .with_base("owner = \"amazon\", name = \"al2023-ami-2023.*-x86_64\"");
 
@@ -288,7 +288,7 @@ async fn the_base_can_be_an_image_id_or_the_newest_image_matching_an_owner_and_n
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_builder_carries_its_dead_mans_switch_and_encrypted_tagged_volume() {
-    let aws = Account::in_region("sa-east-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(
         json!({ "command_outcomes": [{"match": "exit 9", "status": "Failed", "exit_code": 9}] }),
     );
@@ -342,9 +342,7 @@ async fn the_builder_carries_its_dead_mans_switch_and_encrypted_tagged_volume() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bake_piped_into_a_reader_that_went_away_still_finishes_and_cleans_up() {
-    // Every region has a test of its own; this one shares the firstboot agent's region,
-    // whose tests count nothing region-wide, and looks only at its own role.
-    let aws = Account::in_region("ap-southeast-7").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("piped")
         .with_base("image = \"ami-1e749f67\"")
         .step("work", "#!/bin/sh\necho work\n");
@@ -376,8 +374,7 @@ async fn a_bake_piped_into_a_reader_that_went_away_still_finishes_and_cleans_up(
 /// and drops the progress.
 #[tokio::test(flavor = "multi_thread")]
 async fn progress_in_a_pipe_is_plain_lines_and_quiet_keeps_only_the_result() {
-    // The firstboot agent's region, shared: this test looks only at its own role.
-    let aws = Account::in_region("ap-southeast-7").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("progress")
         .with_base("image = \"ami-1e749f67\"")
         .step("work", "#!/bin/sh\necho work\n");
@@ -414,7 +411,7 @@ async fn progress_in_a_pipe_is_plain_lines_and_quiet_keeps_only_the_result() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn listing_commands_piped_into_a_reader_that_went_away_exit_quietly() {
-    let aws = Account::in_second_emulator("ca-west-1").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("listed");
     aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
     for args in [
@@ -431,10 +428,8 @@ async fn listing_commands_piped_into_a_reader_that_went_away_exit_quietly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_account_that_requires_tags_on_create_gets_them_on_everything_bakery_makes() {
-    let (home, away) = (
-        Account::in_third_emulator("ap-southeast-4").await,
-        Account::in_third_emulator("af-south-1").await,
-    );
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     // The organisation's policy: no instance, image, copy or group without `team`.
     for aws in [&home, &away] {
         aws.emulate(json!({ "required_tags": ["team"] }));

@@ -6,19 +6,9 @@ use serde_json::Value;
 use crate::recipe::recipe_folder;
 use crate::support::{tags, Account, TestRecipe};
 
-/// Shared with the gate's tests, which set nothing in the emulator: every role and
-/// parameter here is the test's own.
-const REGION: &str = "us-gov-east-1";
-
 /// Two of the emulator's stock x86_64 Linux images: a base parameter moves between them.
 const AMI: &str = "ami-1e749f67";
 const OTHER_AMI: &str = "ami-760aaa0f";
-
-async fn account() -> Account {
-    let aws = Account::in_second_emulator(REGION).await;
-    aws.seed_builder_profile();
-    aws
-}
 
 async fn point(aws: &Account, parameter: &str, image: &str) {
     aws.ssm
@@ -46,7 +36,7 @@ fn bake_if_changed(aws: &Account, recipe: &TestRecipe, extra: &[&str]) -> crate:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn only_a_changed_script_env_or_base_makes_a_new_release() {
-    let aws = account().await;
+    let aws = Account::fresh_in_gov().await;
     point(&aws, "/changes/solo/base", AMI).await;
     let recipe = TestRecipe::new("solo")
         .with_base("ssm_parameter = \"/changes/solo/base\"")
@@ -83,18 +73,19 @@ async fn only_a_changed_script_env_or_base_makes_a_new_release() {
     );
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let artifact = format!(
-        "{REGION}:{}",
+        "{}:{}",
+        aws.region,
         first["images"][0]["image_id"].as_str().unwrap()
     );
     assert_eq!(written["builds"][0]["artifact_id"], artifact.as_str());
     assert_eq!(written["builds"][0]["custom_data"]["status"], "unchanged");
 
-    // Unchanged, but asked for in another region too: copied there, not re-baked (into
-    // a region whose tests count no images).
+    // Unchanged, but asked for in another region too: copied there, not re-baked.
+    let away = aws.neighbour().await;
     let copied = bake_if_changed(
         &aws,
         &recipe,
-        &["--output", "json", "--copy-to", "cn-northwest-1"],
+        &["--output", "json", "--copy-to", &away.region],
     )
     .run();
     copied.expect_code(0);
@@ -111,11 +102,11 @@ async fn only_a_changed_script_env_or_base_makes_a_new_release() {
         .collect();
     assert_eq!(
         regions,
-        [REGION, "cn-northwest-1"],
+        [aws.region.as_str(), away.region.as_str()],
         "the build region first: a manifest's first artifact is where the job runs"
     );
     let record = aws.release_record("solo", "0.0.1").await.unwrap();
-    assert!(record["images"]["cn-northwest-1"].is_string(), "{record}");
+    assert!(record["images"][&away.region].is_string(), "{record}");
 
     // A changed step script.
     let recipe = recipe.step("more", "#!/bin/sh\necho more\n");
@@ -152,7 +143,7 @@ async fn only_a_changed_script_env_or_base_makes_a_new_release() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bake_all_if_changed_rebakes_what_changed_and_the_roles_layered_on_it() {
-    let aws = account().await;
+    let aws = Account::fresh_in_gov().await;
     point(&aws, "/changes/world/base", AMI).await;
     let folder = recipe_folder(&[
         ("wbase", "ssm_parameter = \"/changes/world/base\""),
@@ -217,14 +208,14 @@ async fn bake_all_if_changed_rebakes_what_changed_and_the_roles_layered_on_it() 
     let layered = aws.release_record("wlayer", "1.0.1").await.unwrap();
     let new_base = aws.release_record("wbase", "1.0.1").await.unwrap();
     assert_eq!(
-        layered["inputs"]["base_image"], new_base["images"][REGION],
+        layered["inputs"]["base_image"], new_base["images"][&aws.region],
         "layered on the base just baked"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_newly_promoted_base_channel_changes_the_roles_on_it() {
-    let aws = account().await;
+    let aws = Account::fresh_in_gov().await;
     let base = TestRecipe::new("pbase")
         .with_base(&format!("image = \"{AMI}\""))
         .step("a", "#!/bin/sh\necho a\n");
@@ -253,7 +244,7 @@ async fn a_newly_promoted_base_channel_changes_the_roles_on_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn outdated_names_each_reason_and_exits_4_until_all_is_current() {
-    let aws = account().await;
+    let aws = Account::fresh_in_gov().await;
     point(&aws, "/changes/stale/base", AMI).await;
     let folder = recipe_folder(&[
         ("fresh", "ssm_parameter = \"/changes/stale/base\""),
@@ -309,7 +300,9 @@ async fn outdated_names_each_reason_and_exits_4_until_all_is_current() {
         "#!/bin/sh\necho edited\n",
     )
     .unwrap();
-    let (code, reasons) = outdated(&["--regions", &format!("{REGION},us-gov-west-1")]);
+    let elsewhere = aws.neighbour().await;
+    let regions = format!("{},{}", aws.region, elsewhere.region);
+    let (code, reasons) = outdated(&["--regions", &regions]);
     assert_eq!(code, 4);
     let of = |role: &str| reasons.iter().find(|(r, _)| r == role).unwrap().1.clone();
     assert_eq!(of("fresh"), ["missing-in"]);

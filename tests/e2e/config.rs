@@ -2,16 +2,16 @@
 
 use serde_json::json;
 
-use crate::support::{bakery_in, Account, TestRecipe};
+use crate::support::{Account, TestRecipe};
 
 fn dry_run_recipe() -> TestRecipe {
-    // ap-east-2 has no AL2023 parameter in the emulator: an Ubuntu stock image.
+    // Some regions have no AL2023 parameter in the emulator: an Ubuntu stock image.
     TestRecipe::new("dry").with_base("image = \"ami-1e749f67\"")
 }
 
 #[tokio::test]
 async fn a_dry_run_checks_the_launch_with_ec2_dry_run_and_creates_nothing() {
-    let account = Account::in_region("ap-east-2").await;
+    let account = Account::fresh().await;
     let recipe = dry_run_recipe();
     let checked = account
         .bakery()
@@ -60,18 +60,24 @@ async fn a_dry_run_checks_the_launch_with_ec2_dry_run_and_creates_nothing() {
 
 #[tokio::test]
 async fn step_output_goes_to_the_environments_bucket_and_log_group_too() {
-    let account = Account::in_region("mx-central-1").await;
+    let account = Account::fresh().await;
     let top = tempfile::tempdir().unwrap();
     std::fs::write(
         top.path().join("bakery.toml"),
-        "[environments.ci]\nregions = [\"mx-central-1\"]\n\
-         step_output = { s3_bucket = \"bake-logs\", s3_prefix = \"bakery\", cloudwatch_log_group = \"/bakery/steps\" }\n",
+        format!(
+            "[environments.ci]\nregions = [\"{}\"]\n\
+             step_output = {{ s3_bucket = \"bake-logs\", s3_prefix = \"bakery\", cloudwatch_log_group = \"/bakery/steps\" }}\n",
+            account.region
+        ),
     )
     .unwrap();
     let recipe = TestRecipe::new("chatty")
         .with_base("image = \"ami-1e749f67\"")
         .step("talk", "#!/bin/sh\necho hello\n");
-    let baked = bakery_in("eu-west-1")
+    // Run from another region: the environment says where to bake.
+    let elsewhere = account.neighbour().await;
+    let baked = elsewhere
+        .bakery()
         .current_dir(top.path())
         .bake_json(recipe.path(), "1.2.3")
         .args(["--env", "ci"])
@@ -111,8 +117,7 @@ async fn step_output_goes_to_the_environments_bucket_and_log_group_too() {
 #[tokio::test]
 async fn step_output_streams_into_events_while_the_step_runs() {
     // A region of its own: the emulator settings below must hold for the whole bake.
-    let account = Account::in_region("us-gov-east-1").await;
-    account.seed_builder_profile();
+    let account = Account::fresh_in_gov().await;
     account.emulate(
         json!({ "command_outcomes": [{ "match": "stream-demo", "status": "Success",
         "stdout": "line 1\nline 2\nline 3\nline 4\n", "seconds": 4 }] }),

@@ -82,6 +82,30 @@ async fn every_case_is_refused_without_a_trace(aws: &Account, cases: Vec<Case>) 
     count
 }
 
+/// A fresh region of `aws`'s emulator that is an opt-in region, as EC2 lists it: only
+/// such a region can be one the account has not opted in to.
+async fn opt_in_neighbour(aws: &Account) -> Account {
+    let listed = aws
+        .ec2
+        .describe_regions()
+        .all_regions(true)
+        .send()
+        .await
+        .unwrap();
+    let opt_in: Vec<&str> = listed
+        .regions()
+        .iter()
+        .filter(|r| r.opt_in_status() != Some("opt-in-not-required"))
+        .filter_map(|r| r.region_name())
+        .collect();
+    loop {
+        let neighbour = aws.neighbour().await;
+        if opt_in.contains(&neighbour.region.as_str()) {
+            return neighbour;
+        }
+    }
+}
+
 /// A recipe folder whose recipe.toml is `text`, with a `steps/a.sh`.
 fn recipe_text(text: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -102,7 +126,9 @@ fn bake(aws: &Account, recipe: &Path) -> Bakery {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_flags_are_refused_before_anything_is_made() {
-    let aws = Account::in_second_emulator("us-east-2").await;
+    let aws = Account::fresh().await;
+    // A region the bake does not run in.
+    let other = aws.neighbour().await;
     let recipe = TestRecipe::new("corpus").step("a", "#!/bin/sh\necho a\n");
     let folder = recipe_folder(&[("corpus", AL2023)]);
     let r = recipe.path();
@@ -266,18 +292,36 @@ async fn bad_flags_are_refused_before_anything_is_made() {
         ),
         Case::new(
             "a KMS key without a key",
-            with(&["--version", "1.0.0", "--kms-key", "us-east-2="]),
-            "--kms-key `us-east-2=`",
+            with(&[
+                "--version",
+                "1.0.0",
+                "--kms-key",
+                &format!("{}=", aws.region),
+            ]),
+            format!("--kms-key `{}=`", aws.region),
         ),
         Case::new(
             "a KMS key that is no key",
-            with(&["--version", "1.0.0", "--kms-key", "us-east-2=ebs"]),
-            "kms_keys.us-east-2 (from flag --kms-key): `ebs` is not a KMS key",
+            with(&[
+                "--version",
+                "1.0.0",
+                "--kms-key",
+                &format!("{}=ebs", aws.region),
+            ]),
+            format!(
+                "kms_keys.{} (from flag --kms-key): `ebs` is not a KMS key",
+                aws.region
+            ),
         ),
         Case::new(
             "a KMS key for a region not baked in",
-            with(&["--version", "1.0.0", "--kms-key", "eu-west-1=alias/ebs"]),
-            "kms_keys.eu-west-1 (from flag --kms-key)",
+            with(&[
+                "--version",
+                "1.0.0",
+                "--kms-key",
+                &format!("{}=alias/ebs", other.region),
+            ]),
+            format!("kms_keys.{} (from flag --kms-key)", other.region),
         ),
         Case::new(
             "a copy to no region",
@@ -291,13 +335,18 @@ async fn bad_flags_are_refused_before_anything_is_made() {
         ),
         Case::new(
             "a copy to the build region",
-            with(&["--version", "1.0.0", "--copy-to", "us-east-2"]),
-            "--copy-to names us-east-2, where the bake runs",
+            with(&["--version", "1.0.0", "--copy-to", &aws.region]),
+            format!("--copy-to names {}, where the bake runs", aws.region),
         ),
         Case::new(
             "a copy region twice",
-            with(&["--version", "1.0.0", "--copy-to", "eu-west-1,eu-west-1"]),
-            "eu-west-1 is named twice",
+            with(&[
+                "--version",
+                "1.0.0",
+                "--copy-to",
+                &format!("{0},{0}", other.region),
+            ]),
+            format!("{} is named twice", other.region),
         ),
         Case::new(
             "a topic that is no ARN",
@@ -439,7 +488,7 @@ async fn bad_flags_are_refused_before_anything_is_made() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_recipes_are_refused_at_their_line() {
-    let aws = Account::in_second_emulator("ap-northeast-3").await;
+    let aws = Account::fresh().await;
     let replace = |from: &str, to: &str| GOOD.replace(from, to) + STEP;
     let add = |extra: &str| format!("{GOOD}{STEP}{extra}");
     let texts: Vec<(&str, String, &str)> = vec![
@@ -584,8 +633,14 @@ async fn bad_recipes_are_refused_at_their_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_environments_are_refused_at_their_line() {
-    let aws = Account::in_second_emulator("eu-central-2").await;
+    let aws = Account::fresh().await;
+    let other = aws.neighbour().await;
     let recipe = TestRecipe::new("corpus").step("a", "#!/bin/sh\necho a\n");
+    // `{region}` is the bake's region; `{other}` one it does not bake in.
+    let here = |text: &str| {
+        text.replace("{region}", &aws.region)
+            .replace("{other}", &other.region)
+    };
     let environments: Vec<(&str, &str, &str)> = vec![
         (
             "an unknown key",
@@ -595,8 +650,8 @@ async fn bad_environments_are_refused_at_their_line() {
         ("no regions", "regions = []", "regions (from environment ci"),
         (
             "a region twice",
-            "regions = [\"eu-central-2\", \"eu-central-2\"]",
-            "eu-central-2 is named twice",
+            "regions = [\"{region}\", \"{region}\"]",
+            "{region} is named twice",
         ),
         (
             "a region that is no region name",
@@ -605,18 +660,18 @@ async fn bad_environments_are_refused_at_their_line() {
         ),
         (
             "a copy region that does not exist",
-            "regions = [\"eu-central-2\", \"mars-north-9\"]",
+            "regions = [\"{region}\", \"mars-north-9\"]",
             "`mars-north-9` is not a region of this account's partition",
         ),
         (
             "a KMS key that is no key",
-            "kms_keys = { eu-central-2 = \"ebs\" }",
-            "kms_keys.eu-central-2 (from environment ci",
+            "kms_keys = { {region} = \"ebs\" }",
+            "kms_keys.{region} (from environment ci",
         ),
         (
             "a KMS key for a region not baked in",
-            "kms_keys = { us-west-2 = \"alias/ebs\" }",
-            "us-west-2 is not one of the regions",
+            "kms_keys = { {other} = \"alias/ebs\" }",
+            "{other} is not one of the regions",
         ),
         (
             "a topic that is no ARN",
@@ -692,13 +747,13 @@ async fn bad_environments_are_refused_at_their_line() {
         let top = tempfile::tempdir().unwrap();
         std::fs::write(
             top.path().join("bakery.toml"),
-            format!("[environments.ci]\n{line}\n"),
+            format!("[environments.ci]\n{}\n", here(line)),
         )
         .unwrap();
         let bakery = bake(&aws, recipe.path())
             .current_dir(top.path())
             .args(["--env", "ci"]);
-        cases.push(Case::new(what, bakery, says));
+        cases.push(Case::new(what, bakery, here(says)));
         tops.push(top);
     }
     for (what, text, says) in [
@@ -740,7 +795,7 @@ async fn bad_environments_are_refused_at_their_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn what_aws_refuses_is_named_and_cleaned_up() {
-    let aws = Account::in_second_emulator("eu-south-2").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("answers").step("a", "#!/bin/sh\necho a\n");
     let on = |base: &str| {
         TestRecipe::new("answers")
@@ -767,7 +822,7 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
     // Takes connections and never answers: a proxy or endpoint that hangs.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent = format!("http://{}", listener.local_addr().unwrap());
-    let opted_out = Account::in_second_emulator("ap-south-2").await;
+    let opted_out = opt_in_neighbour(&aws).await;
     opted_out.emulate(json!({ "opted_in": false }));
     aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
     let next = |recipe: &TestRecipe| aws.bakery().bake(recipe.path(), "1.0.1");
@@ -775,7 +830,10 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
         Case::new(
             "a base image that is not there",
             next(&missing_image),
-            "base image ami-0123456789abcdef0 not found in eu-south-2",
+            format!(
+                "base image ami-0123456789abcdef0 not found in {}",
+                aws.region
+            ),
         ),
         Case::new(
             "a base parameter that is not there",
@@ -785,7 +843,7 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
         Case::new(
             "a base channel that is not there",
             next(&missing_channel),
-            "channel stable of base does not exist in eu-south-2",
+            format!("channel stable of base does not exist in {}", aws.region),
         ),
         Case::new(
             "no release of the base matches",
@@ -823,15 +881,21 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
         Case::new(
             "a security group that does not exist",
             next(&recipe).args(["--security-group", "sg-0123456789abcdef0"]),
-            "builder.security_groups: sg-0123456789abcdef0 does not exist in eu-south-2",
+            format!(
+                "builder.security_groups: sg-0123456789abcdef0 does not exist in {}",
+                aws.region
+            ),
         )
         .before_the_claim(),
         Case::new(
             "a region the account has not opted in to",
             aws.bakery()
                 .bake(recipe.path(), "1.0.1")
-                .args(["--copy-to", "ap-south-2"]),
-            "region `ap-south-2` is not enabled for this account",
+                .args(["--copy-to", &opted_out.region]),
+            format!(
+                "region `{}` is not enabled for this account",
+                opted_out.region
+            ),
         ),
         Case::new(
             "no credentials",
@@ -842,21 +906,21 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
                 .env("AWS_PROFILE", "nobody")
                 .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
                 .env("AWS_CONFIG_FILE", "/nonexistent"),
-            "no AWS credentials to reach EC2 in region `eu-south-2`",
+            format!("no AWS credentials to reach EC2 in region `{}`", aws.region),
         ),
         Case::new(
             "an endpoint that refuses connections",
             aws.bakery()
                 .bake(recipe.path(), "1.0.1")
                 .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
-            "cannot reach EC2 in region `eu-south-2`",
+            format!("cannot reach EC2 in region `{}`", aws.region),
         ),
         Case::new(
             "an endpoint that never answers",
             aws.bakery()
                 .bake(recipe.path(), "1.0.1")
                 .env("AWS_ENDPOINT_URL", &silent),
-            "cannot reach EC2 in region `eu-south-2`",
+            format!("cannot reach EC2 in region `{}`", aws.region),
         ),
         Case::new(
             "`bakery test` of a recipe without tests",
@@ -872,7 +936,7 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
                 .args(["test"])
                 .arg_path(gated.path())
                 .args(["7.0.0"]),
-            "answers@7.0.0 has no release record in eu-south-2",
+            format!("answers@7.0.0 has no release record in {}", aws.region),
         ),
         Case::new(
             "`bakery test` without a version",
@@ -902,7 +966,7 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
         Case::new(
             "the releases of a role that has none",
             aws.bakery().args(["releases", "bse"]),
-            "bse has no release in eu-south-2",
+            format!("bse has no release in {}", aws.region),
         ),
     ];
     aws.emulate(
@@ -915,7 +979,7 @@ async fn what_aws_refuses_is_named_and_cleaned_up() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recipe_folder_with_a_fifo_or_a_huge_file_is_read_safely() {
-    let aws = Account::in_third_emulator("ap-south-2").await;
+    let aws = Account::fresh().await;
     let folder = recipe_text(&format!("{GOOD}{STEP}"));
     let before = aws.footprint().await;
 

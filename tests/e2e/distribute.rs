@@ -7,11 +7,12 @@ use crate::support::{tags, Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_later() {
-    let home = Account::in_region("ap-east-1").await;
-    let far = Account::in_region("ap-southeast-5").await;
-    let near = Account::in_region("us-east-2").await;
+    let home = Account::fresh().await;
+    let far = home.neighbour().await;
+    let near = home.neighbour().await;
     home.emulate(json!({ "image_pending_seconds": 1 }));
     let recipe = TestRecipe::new("edge");
+    let copies = format!("{},{}", far.region, near.region);
 
     let baked = home.bake_ok(
         recipe.path(),
@@ -19,11 +20,11 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
             "--version",
             "1.0.0",
             "--copy-to",
-            "ap-southeast-5,us-east-2",
+            &copies,
             "--kms-key",
-            "us-east-2=alias/ebs-us",
+            &format!("{}=alias/ebs-us", near.region),
             "--kms-key",
-            "ap-southeast-5=alias/ebs-ap",
+            &format!("{}=alias/ebs-ap", far.region),
         ],
     );
 
@@ -31,7 +32,8 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
     let source = home
         .image(baked["images"][0]["image_id"].as_str().unwrap())
         .await;
-    for (account, outcome) in [(&far, "ap-southeast-5"), (&near, "us-east-2")] {
+    for account in [&far, &near] {
+        let outcome = account.region.as_str();
         let region = baked["regions"]
             .as_array()
             .unwrap()
@@ -62,7 +64,7 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
             .unwrap();
         let encryption = &encryption.snapshots()[0];
         assert_eq!(encryption.encrypted(), Some(true), "encrypted in {outcome}");
-        let wanted = if outcome == "us-east-2" {
+        let wanted = if outcome == near.region {
             "alias/ebs-us"
         } else {
             "alias/ebs-ap"
@@ -80,11 +82,11 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["region"] == "us-east-2")
+        .find(|r| r["region"] == near.region)
         .unwrap()["image_id"]
         .clone();
     assert_eq!(
-        near.release_record("edge", "1.0.0").await.unwrap()["images"]["us-east-2"],
+        near.release_record("edge", "1.0.0").await.unwrap()["images"][&near.region],
         copy_in_near
     );
     let latest = near
@@ -102,7 +104,7 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
     let partial = home
         .bakery()
         .bake_json(recipe.path(), "1.1.0")
-        .args(["--copy-to", "ap-southeast-5,us-east-2"])
+        .args(["--copy-to", &copies])
         .run();
     partial.expect_code(5);
     let result = partial.json();
@@ -115,9 +117,9 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
     assert_eq!(
         result["to_complete"],
         json!([
-            "bakery distribute edge 1.1.0 --regions ap-southeast-5,us-east-2",
+            format!("bakery distribute edge 1.1.0 --regions {copies}"),
             format!(
-                "bakery promote edge 1.1.0 --channel latest --regions {},ap-southeast-5,us-east-2",
+                "bakery promote edge 1.1.0 --channel latest --regions {},{copies}",
                 home.region
             )
         ])
@@ -138,8 +140,8 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
             .unwrap()["status"]
             .clone()
     };
-    assert_eq!(status(&result["regions"], "ap-southeast-5"), "failed");
-    assert_eq!(status(&result["regions"], "us-east-2"), "copied");
+    assert_eq!(status(&result["regions"], &far.region), "failed");
+    assert_eq!(status(&result["regions"], &near.region), "copied");
     assert_eq!(result["images"].as_array().unwrap().len(), 2);
 
     let completed = home
@@ -149,16 +151,16 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
             "edge",
             "1.1.0",
             "--copy-to",
-            "ap-southeast-5,us-east-2",
+            &copies,
             "--output",
             "json",
         ])
         .run();
     completed.expect_code(0);
     let outcomes = completed.json()["regions"].clone();
-    assert_eq!(status(&outcomes, "ap-southeast-5"), "copied");
+    assert_eq!(status(&outcomes, &far.region), "copied");
     assert_eq!(
-        status(&outcomes, "us-east-2"),
+        status(&outcomes, &near.region),
         "present",
         "a region that has the release is left alone"
     );
@@ -173,7 +175,10 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
     let config = tempfile::tempdir().unwrap();
     std::fs::write(
         config.path().join("bakery.toml"),
-        "[environments.edge]\nregions = [\"ap-east-1\", \"ap-southeast-5\", \"us-east-2\"]\n",
+        format!(
+            "[environments.edge]\nregions = [\"{}\", \"{}\", \"{}\"]\n",
+            home.region, far.region, near.region
+        ),
     )
     .unwrap();
     let again = home
@@ -191,15 +196,15 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         .run();
     again.expect_code(0);
     let again = again.json()["regions"].clone();
-    assert_eq!(status(&again, "ap-southeast-5"), "present");
-    assert_eq!(status(&again, "us-east-2"), "present");
+    assert_eq!(status(&again, &far.region), "present");
+    assert_eq!(status(&again, &near.region), "present");
 
     // A copy whose bakery died after CopyImage answered has no tags: a re-run adds them.
     let copy_id = again
         .as_array()
         .unwrap()
         .iter()
-        .find(|o| o["region"] == "us-east-2")
+        .find(|o| o["region"] == near.region)
         .unwrap()["image_id"]
         .as_str()
         .unwrap()
@@ -217,7 +222,7 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         .unwrap();
     let repaired = home
         .bakery()
-        .args(["distribute", "edge", "1.1.0", "--regions", "us-east-2"])
+        .args(["distribute", "edge", "1.1.0", "--regions", &near.region])
         .run();
     repaired.expect_code(0);
     assert_eq!(

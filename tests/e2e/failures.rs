@@ -8,7 +8,7 @@ use crate::support::{Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_step_fails_the_bake_names_the_step_and_removes_everything() {
-    let aws = Account::in_region("eu-west-2").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({
         "command_seconds": 1,
         "command_outcomes": [{
@@ -39,7 +39,7 @@ async fn a_failing_step_fails_the_bake_names_the_step_and_removes_everything() {
         error.contains("E: Unable to locate package broken-package"),
         "{error}"
     );
-    assert!(error.contains("eu-west-2"), "{error}");
+    assert!(error.contains(&aws.region), "{error}");
     assert!(aws.own_images().await.is_empty());
     assert!(aws.live_instances().await.is_empty());
     assert!(aws.extra_security_groups().await.is_empty());
@@ -54,7 +54,7 @@ async fn a_failing_step_fails_the_bake_names_the_step_and_removes_everything() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_image_fails_fast_and_is_cleaned_up() {
-    let aws = Account::in_region("us-west-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({ "image_pending_seconds": 2, "image_final_state": "failed" }));
     let recipe = TestRecipe::new("fragile");
 
@@ -82,7 +82,7 @@ async fn a_failed_image_fails_fast_and_is_cleaned_up() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keep_on_failure_keeps_the_builder_and_says_so() {
-    let aws = Account::in_region("us-west-2").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({
         "command_outcomes": [{"match": "exit 7", "status": "Failed", "exit_code": 7}]
     }));
@@ -112,7 +112,7 @@ async fn keep_on_failure_keeps_the_builder_and_says_so() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cleanup_that_cannot_finish_exits_3_and_names_what_leaked() {
-    let aws = Account::in_region("ap-southeast-2").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({
         "command_outcomes": [{"match": "exit 5", "status": "Failed", "exit_code": 5}],
         "faults": [{"action": "TerminateInstances", "times": 100, "status": 403, "code": "UnauthorizedOperation",
@@ -133,7 +133,7 @@ async fn a_cleanup_that_cannot_finish_exits_3_and_names_what_leaked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_that_exists_is_refused_before_anything_is_launched() {
-    let aws = Account::in_region("eu-central-1").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("api").step("build", "#!/bin/sh\necho build\n");
     let first = aws.bakery().bake(recipe.path(), "3.1.0").run();
     first.expect_code(0);
@@ -155,7 +155,7 @@ async fn a_release_that_exists_is_refused_before_anything_is_launched() {
     again.expect_code(2);
     let error = again.json()["error"].as_str().unwrap().to_string();
     assert!(
-        error.contains("api@3.1.0 already exists in eu-central-1"),
+        error.contains(&format!("api@3.1.0 already exists in {}", aws.region)),
         "{error}"
     );
     assert!(error.contains("--version 3.1.1"), "{error}");
@@ -169,7 +169,7 @@ async fn a_release_that_exists_is_refused_before_anything_is_launched() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_exits_2_says_where_and_creates_nothing() {
-    let aws = Account::in_region("ap-south-1").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("app").with_toml("colour = \"blue\"\n");
 
     let bad_key = aws.bakery().bake(recipe.path(), "1.0.0").run();
@@ -225,7 +225,7 @@ async fn bad_input_exits_2_says_where_and_creates_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failure_after_the_record_never_removes_the_release() {
-    let aws = Account::in_third_emulator("me-south-1").await;
+    let aws = Account::fresh().await;
     // The builder cannot be terminated: the failure comes after the release is recorded.
     aws.emulate(json!({
         "faults": [{"action": "TerminateInstances", "times": null, "status": 403,
@@ -262,11 +262,13 @@ async fn a_failure_after_the_record_never_removes_the_release() {
             "{channel}"
         );
     }
+    let cleanup = format!("bakery cleanup --regions {} --yes", aws.region);
     assert!(
-        result["to_complete"].as_array().unwrap().iter().any(|c| c
-            .as_str()
+        result["to_complete"]
+            .as_array()
             .unwrap()
-            .starts_with("bakery cleanup --regions me-south-1 --yes")),
+            .iter()
+            .any(|c| c.as_str().unwrap().starts_with(&cleanup)),
         "{result}"
     );
     let builder = result["builder_instance_id"].as_str().unwrap();
@@ -294,7 +296,7 @@ async fn a_failure_after_the_record_never_removes_the_release() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_step_with_more_output_than_ssm_returns_says_its_end_is_missing() {
-    let aws = Account::in_third_emulator("ap-southeast-1").await;
+    let aws = Account::fresh().await;
     // 40,000 characters: SSM returns the first 24,000, so the failure's own last lines
     // never reach bakery.
     let output: String = (0..4000).map(|n| format!("compiling {n:05}\n")).collect();
@@ -321,7 +323,7 @@ async fn a_failing_step_with_more_output_than_ssm_returns_says_its_end_is_missin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_terminate_refused_with_another_resource_s_not_found_is_reported_not_waited_on() {
-    let aws = Account::in_third_emulator("ap-south-1").await;
+    let aws = Account::fresh().await;
     // The step fails; the cleanup's TerminateInstances is refused naming a network
     // interface (not the instance) as not found: the instance is not gone.
     aws.emulate(json!({

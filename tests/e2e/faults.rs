@@ -9,7 +9,7 @@ use crate::support::{checkout, nothing_but_releases_left, Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_third_of_ec2_and_ssm_calls_failing_still_gives_one_image_per_release() {
-    let aws = Account::in_second_emulator("ap-east-1").await;
+    let aws = Account::fresh().await;
     // Drawn per call from a seeded generator: about 30 % of EC2 calls throttled and
     // 30 % of SSM calls answered 503, for as long as the test runs.
     aws.emulate(json!({ "faults": [
@@ -39,14 +39,14 @@ async fn a_third_of_ec2_and_ssm_calls_failing_still_gives_one_image_per_release(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fault_that_stays_fails_the_bake_and_cleans_up() {
-    let aws = Account::in_second_emulator("ap-east-2").await;
+    let aws = Account::fresh().await;
     // Every CreateImage refused, for good: the bake fails there, after the builder
     // exists, and must remove it.
     aws.emulate(json!({ "faults": [
         { "action": "CreateImage", "times": null, "status": 503,
           "code": "Unavailable", "message": "The service is unavailable." },
     ] }));
-    // moto has no public parameters in this region: a base image of its own.
+    // moto has no public parameters in some regions: a base image of its own.
     let recipe = TestRecipe::new("stuck")
         .with_base("image = \"ami-1e749f67\"")
         .step("work", "#!/bin/sh\necho working\n");
@@ -70,10 +70,8 @@ async fn a_fault_that_stays_fails_the_bake_and_cleans_up() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn eventual_consistency_in_two_regions_and_two_architectures_still_gives_each_release() {
-    let (home, away) = (
-        Account::in_third_emulator("eu-central-2").await,
-        Account::in_third_emulator("il-central-1").await,
-    );
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     // For 3 s after each create, a Describe naming the new instance, image or group
     // answers that it does not exist, and listings leave it out (as EC2 may).
     for aws in [&home, &away] {
@@ -120,7 +118,7 @@ async fn eventual_consistency_in_two_regions_and_two_architectures_still_gives_e
 
 #[tokio::test(flavor = "multi_thread")]
 async fn twelve_bakes_at_once_under_ec2_s_request_meter_each_make_their_release() {
-    let aws = Account::in_third_emulator("ca-west-1").await;
+    let aws = Account::fresh().await;
     // EC2's token buckets as an account has them: RunInstances 5 then 2 a second,
     // Describe* 100 then 20, other mutating calls 50 then 5; past them, throttled.
     aws.emulate(json!({

@@ -8,9 +8,6 @@ use serde_json::{json, Value};
 
 use crate::support::{repo_root, Account, Inbox};
 
-/// The agent tests share a region: each makes its own instance, bucket and topic.
-const REGION: &str = "ap-southeast-7";
-
 /// An instance on its first boot: its root file system is a temporary folder, its
 /// metadata service the emulator's, its role's S3 bucket and alert topic its own.
 struct FirstBoot {
@@ -28,7 +25,7 @@ fn succeeded(out: std::process::Output) {
 impl FirstBoot {
     /// An instance tagged `tags`, a bucket and a topic named after `name`.
     async fn new(name: &str, tags: &[(&str, &str)]) -> FirstBoot {
-        let account = Account::in_region(REGION).await;
+        let account = Account::fresh().await;
         let mut launch = account
             .ec2
             .run_instances()
@@ -56,14 +53,13 @@ impl FirstBoot {
             .unwrap()
             .to_string();
         let bucket = format!("runlists-{name}");
-        succeeded(account.aws_cli(&[
-            "s3api",
-            "create-bucket",
-            "--bucket",
-            &bucket,
-            "--create-bucket-configuration",
-            &format!("LocationConstraint={REGION}"),
-        ]));
+        // S3 takes no location constraint for us-east-1, and wants one everywhere else.
+        let constraint = format!("LocationConstraint={}", account.region);
+        let mut create = vec!["s3api", "create-bucket", "--bucket", &bucket];
+        if account.region != "us-east-1" {
+            create.extend(["--create-bucket-configuration", &constraint]);
+        }
+        succeeded(account.aws_cli(&create));
         let inbox = account.inbox(&format!("firstboot-{name}")).await;
         FirstBoot {
             account,
@@ -147,13 +143,9 @@ impl FirstBoot {
             .env("BAKERY_FIRSTBOOT_ROOT", self.root.path())
             .env(
                 "BAKERY_IMDS_ENDPOINT",
-                format!(
-                    "{}/bakery-imds/{}",
-                    crate::support::endpoint(),
-                    self.instance_id
-                ),
+                format!("{}/bakery-imds/{}", self.account.endpoint, self.instance_id),
             )
-            .env("AWS_ENDPOINT_URL", crate::support::endpoint())
+            .env("AWS_ENDPOINT_URL", self.account.endpoint)
             // Stand-ins for the instance role's credentials.
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -292,7 +284,7 @@ async fn a_failing_runner_alerts_the_team_and_the_next_boot_retries() {
     assert_eq!(alert["role"], "zookeeper");
     assert_eq!(alert["version"], "1.4.0");
     assert_eq!(alert["instance_id"], instance.instance_id.as_str());
-    assert_eq!(alert["region"], REGION);
+    assert_eq!(alert["region"], instance.account.region);
     assert_eq!(alert["phase"], "run");
     assert_eq!(alert["exit_code"], 7);
     assert_eq!(alert["marker_kept"], true);

@@ -32,8 +32,7 @@ fn step_names(result: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_passing_gate_releases_the_image_it_booted_and_says_so() {
-    let aws = Account::in_second_emulator("us-gov-east-1").await;
-    aws.seed_builder_profile();
+    let aws = Account::fresh_in_gov().await;
     let recipe = gated("gated");
 
     let result = aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
@@ -102,7 +101,6 @@ async fn a_passing_gate_releases_the_image_it_booted_and_says_so() {
         commands[2].contains("systemctl is-enabled amazon-ssm-agent"),
         "{commands:?}"
     );
-    // The region is shared with the other gate tests: only this role's count.
     nothing_but_releases_left("gated", &aws, &[&aws]).await;
 
     let releases = aws.bakery().args(["releases", "gated"]).run();
@@ -113,8 +111,7 @@ async fn a_passing_gate_releases_the_image_it_booted_and_says_so() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_plan_and_the_dry_run_know_the_test_instance() {
-    let aws = Account::in_second_emulator("us-gov-east-1").await;
-    aws.seed_builder_profile();
+    let aws = Account::fresh_in_gov().await;
     let recipe =
         gated("planned").with_toml("[test]\ninstance_type = \"t3.large\"\nrunlist = \"none\"\n");
 
@@ -150,8 +147,7 @@ async fn the_plan_and_the_dry_run_know_the_test_instance() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn skipped_tests_are_recorded_promote_wants_force_and_bakery_test_clears_them() {
-    let aws = Account::in_second_emulator("us-gov-east-1").await;
-    aws.seed_builder_profile();
+    let aws = Account::fresh_in_gov().await;
     let recipe = gated("skipper");
     let tested_first = aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
     let first_image = tested_first["images"][0]["image_id"].as_str().unwrap();
@@ -254,8 +250,7 @@ async fn skipped_tests_are_recorded_promote_wants_force_and_bakery_test_clears_t
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_test_leaves_no_image_no_snapshot_no_claim_and_names_the_test() {
-    let aws = Account::in_second_emulator("us-gov-west-1").await;
-    aws.seed_builder_profile();
+    let aws = Account::fresh_in_gov().await;
     aws.emulate(json!({
         "command_outcomes": [{
             "match": "sshd -t && echo sshd config valid",
@@ -330,14 +325,17 @@ async fn a_failing_test_leaves_no_image_no_snapshot_no_claim_and_names_the_test(
     let removed = aws.bakery().args(["cleanup", "--kept", "--yes"]).run();
     removed.expect_code(0);
     assert!(aws.live_instances().await.is_empty(), "{}", removed.stdout);
-    assert!(aws.extra_security_groups().await.is_empty(), "{}", removed.stdout);
+    assert!(
+        aws.extra_security_groups().await.is_empty(),
+        "{}",
+        removed.stdout
+    );
 }
 
 /// One region for the three ways a test stage ends early (each sets the emulator).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_firstboot_failure_a_signal_or_kill_9_in_the_test_stage_leave_nothing() {
-    let aws = Account::in_second_emulator("cn-north-1").await;
-    aws.seed_builder_profile();
+    let aws = Account::fresh().await;
     let before = aws.footprint().await;
 
     // The firstboot agent failed on the test instance: the bake names its phase.
@@ -420,8 +418,7 @@ async fn a_firstboot_failure_a_signal_or_kill_9_in_the_test_stage_leave_nothing(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_rerun_is_recorded_and_promote_refuses_it() {
-    let aws = Account::in_second_emulator("cn-northwest-1").await;
-    aws.seed_builder_profile();
+    let aws = Account::fresh().await;
     let recipe = gated("rerun");
     aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
 
@@ -473,8 +470,7 @@ async fn a_failed_rerun_is_recorded_and_promote_refuses_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bakery_test_gives_the_tests_the_variables_the_release_was_baked_with() {
-    let aws = Account::in_second_emulator("us-gov-east-1").await;
-    aws.seed_builder_profile();
+    let aws = Account::fresh_in_gov().await;
     let recipe = gated("versioned")
         .with_toml("[vars.APP_VERSION]\nrequired = true\n")
         .test(

@@ -7,18 +7,19 @@ use crate::support::{Account, TestRecipe};
 /// the agent, the unit, the config and the marker, with their modes.
 #[tokio::test]
 async fn every_bake_installs_the_agent_its_config_and_the_marker() {
-    let account = Account::in_region("mx-central-1").await;
+    let account = Account::fresh().await;
     let recipe = TestRecipe::new("zookeeper")
-        // Ubuntu, from the emulator's stock images (this region has no AL2023 parameter).
+        // Ubuntu, from the emulator's stock images (some regions have no AL2023 parameter).
         .with_base("image = \"ami-1e749f67\"")
         .step("install", "#!/bin/sh\necho installing\n")
-        .with_toml(
+        .with_toml(&format!(
             "[firstboot]\n\
-             runlist = \"s3://company-runlists/{environment}/zookeeper.json\"\n\
-             runner = \"chef-client -z -j {runlist}\"\n\
-             sns_topic = \"arn:aws:sns:mx-central-1:123456789012:firstboot\"\n\
+             runlist = \"s3://company-runlists/{{environment}}/zookeeper.json\"\n\
+             runner = \"chef-client -z -j {{runlist}}\"\n\
+             sns_topic = \"arn:aws:sns:{}:123456789012:firstboot\"\n\
              fetch_timeout = \"10m\"\n",
-        );
+            account.region
+        ));
     let result = account.bake_ok(recipe.path(), &["--version", "3.4.0"]);
     let builder = result["builder_instance_id"].as_str().unwrap();
 
@@ -66,7 +67,7 @@ async fn every_bake_installs_the_agent_its_config_and_the_marker() {
 #[tokio::test]
 async fn a_windows_bake_installs_the_agent_and_registers_its_task() {
     use base64::Engine;
-    let account = Account::in_region("mx-central-1").await;
+    let account = Account::fresh().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("steps")).unwrap();
     std::fs::write(dir.path().join("steps/tools.ps1"), "Write-Output 'tools'\n").unwrap();

@@ -11,7 +11,7 @@ use crate::support::{Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_removes_what_killed_bakes_left_and_spares_a_running_bake() {
-    let aws = Account::in_region("af-south-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({
         "instance_pending_seconds": 3, "image_pending_seconds": 600,
         "command_outcomes": [{"match": "sleep-for-the-test", "status": "Success", "seconds": 600}]
@@ -119,7 +119,7 @@ async fn cleanup_removes_what_killed_bakes_left_and_spares_a_running_bake() {
     assert_eq!(running.finish().code, 130);
     assert!(aws.live_instances().await.is_empty());
     let again = aws.bakery().args(["cleanup"]).run();
-    again.expect_stdout("nothing left behind in af-south-1");
+    again.expect_stdout(&format!("nothing left behind in {}", aws.region));
 }
 
 /// Another pid namespace with its own /proc (a Jenkins agent's container), one
@@ -133,7 +133,7 @@ const PID_NAMESPACES: [&[&str]; 3] = [
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cleanup_from_any_pid_namespace_or_binary_name_judges_a_bake_by_its_lock() {
-    let aws = Account::in_second_emulator("ap-northeast-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({
         "command_outcomes": [{"match": "sleep-for-the-test", "status": "Success", "seconds": 600}]
     }));
@@ -192,7 +192,7 @@ async fn a_cleanup_from_any_pid_namespace_or_binary_name_judges_a_bake_by_its_lo
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_in_a_loop_beside_starting_bakes_takes_nothing_of_theirs() {
-    let aws = Account::in_third_emulator("eu-south-2").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({"instance_pending_seconds": 1, "command_seconds": 1}));
     let recipe = TestRecipe::new("crowd").step("quick", "#!/bin/sh\ntrue\n");
     let stop = Arc::new(AtomicBool::new(false));
@@ -257,7 +257,7 @@ async fn cleanup_in_a_loop_beside_starting_bakes_takes_nothing_of_theirs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cleanup_asks_again_before_each_removal_and_spares_a_release_made_meanwhile() {
-    let aws = Account::in_third_emulator("me-central-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({
         "command_outcomes": [{"match": "sleep-for-the-test", "status": "Success", "seconds": 600}]
     }));
@@ -326,7 +326,7 @@ async fn a_cleanup_asks_again_before_each_removal_and_spares_a_release_made_mean
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_builder_kept_on_failure_is_spared_by_cleanup_until_its_deadline() {
-    let aws = Account::in_second_emulator("ap-northeast-2").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({
         "command_outcomes": [{"match": "exit 3", "status": "Failed", "exit_code": 3}]
     }));
@@ -365,7 +365,11 @@ async fn a_builder_kept_on_failure_is_spared_by_cleanup_until_its_deadline() {
     removed.expect_code(0);
     removed.expect_stdout("removed on request (--kept)");
     assert!(aws.live_instances().await.is_empty(), "{}", removed.stdout);
-    assert!(aws.extra_security_groups().await.is_empty(), "{}", removed.stdout);
+    assert!(
+        aws.extra_security_groups().await.is_empty(),
+        "{}",
+        removed.stdout
+    );
 }
 
 /// Waits (at most a minute) until `account` holds `count` images of bakery's.
@@ -379,8 +383,8 @@ async fn until_images(account: &Account, count: usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn copies_left_by_a_distribution_killed_after_the_record_are_found_and_copied_again() {
-    let home = Account::in_third_emulator("ap-northeast-1").await;
-    let far = Account::in_third_emulator("ap-southeast-7").await;
+    let home = Account::fresh().await;
+    let far = home.neighbour().await;
     let regions = format!("{},{}", home.region, far.region);
     let recipe = TestRecipe::new("spread");
     home.bake_ok(recipe.path(), &["--version", "1.0.0"]);

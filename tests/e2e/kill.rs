@@ -4,19 +4,12 @@
 
 use serde_json::json;
 
-use crate::support::{
-    bakery_in, nothing_but_releases_left, two_region_bake_to_catch, Account, TestRecipe,
-};
-
-/// Regions of their own (aws-cn: its own IAM partition, see seed_builder_profile).
-const HOME: &str = "cn-north-1";
-const AWAY: &str = "cn-northwest-1";
+use crate::support::{nothing_but_releases_left, two_region_bake_to_catch, Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
-    let home = Account::in_region(HOME).await;
-    let away = Account::in_region(AWAY).await;
-    home.seed_builder_profile();
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     let recipe = TestRecipe::new("killed")
         .with_base("image = \"ami-1e749f67\"")
         .step("work", "#!/bin/sh\necho working\n");
@@ -29,15 +22,14 @@ async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let dir = top.path().to_path_buf();
-            let recipe = recipe.path().to_path_buf();
+            let bake = home
+                .bakery()
+                .current_dir(top.path())
+                .args(["bake", "--env", "kill", "--version", &format!("1.{i}.0")])
+                .arg_path(recipe.path());
             let step = step.to_string();
             std::thread::spawn(move || {
-                let mut bake = bakery_in(HOME)
-                    .current_dir(&dir)
-                    .args(["bake", "--env", "kill", "--version", &format!("1.{i}.0")])
-                    .arg_path(&recipe)
-                    .spawn();
+                let mut bake = bake.spawn();
                 bake.wait_for_line(&format!("[{step}] started"));
                 bake.signal("KILL");
                 assert_eq!(bake.finish().code, -1, "killed at {step}");
@@ -52,12 +44,13 @@ async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
         "builders were left running"
     );
 
-    let cleanup = bakery_in(HOME)
+    let cleanup = home
+        .bakery()
         .current_dir(top.path())
         .args(["cleanup", "--env", "kill", "--yes", "--output", "json"])
         .run();
     assert_eq!(cleanup.code, 0, "{}{}", cleanup.stdout, cleanup.stderr);
-    assert_eq!(cleanup.json()["regions"], json!([HOME, AWAY]));
+    assert_eq!(cleanup.json()["regions"], json!([home.region, away.region]));
 
     nothing_but_releases_left("killed", &home, &[&home, &away]).await;
 }

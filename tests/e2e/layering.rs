@@ -7,7 +7,7 @@ use crate::support::{recipe_folder, step_names, tags, Account, TestRecipe, AL202
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_layered_role_bakes_on_the_channel_or_the_newest_matching_release_of_its_base() {
-    let aws = Account::in_region("ap-south-2").await;
+    let aws = Account::fresh().await;
     let base = TestRecipe::new("base");
     let stable = aws
         .bakery()
@@ -36,10 +36,10 @@ async fn a_layered_role_bakes_on_the_channel_or_the_newest_matching_release_of_i
     let on_missing = TestRecipe::new("solr").with_base("role = \"base\", channel = \"canary\"");
     let refused = aws.bakery().bake_json(on_missing.path(), "1.0.0").run();
     refused.expect_code(2);
-    assert!(refused.json()["error"]
-        .as_str()
-        .unwrap()
-        .contains("channel canary of base does not exist in ap-south-2"));
+    assert!(refused.json()["error"].as_str().unwrap().contains(&format!(
+        "channel canary of base does not exist in {}",
+        aws.region
+    )));
     refused.expect_stderr("the channels of base here: latest, stable");
 
     let misspelt = TestRecipe::new("solr").with_base("role = \"base\", channel = \"stabel\"");
@@ -50,7 +50,7 @@ async fn a_layered_role_bakes_on_the_channel_or_the_newest_matching_release_of_i
 
 #[tokio::test(flavor = "multi_thread")]
 async fn channels_name_each_architecture_and_a_release_promoted_before_that_still_resolves() {
-    let aws = Account::in_third_emulator("ap-northeast-3").await;
+    let aws = Account::fresh().await;
     let base = TestRecipe::new("base");
     let first = aws.bake_ok(base.path(), &["--version", "1.0.0", "--promote", "stable"]);
     let first = first["images"][0]["image_id"].as_str().unwrap().to_string();
@@ -90,7 +90,8 @@ async fn channels_name_each_architecture_and_a_release_promoted_before_that_stil
     let error = refused.json()["error"].as_str().unwrap().to_string();
     assert!(
         error.contains(&format!(
-            "the base base@stable is {first} in ap-northeast-3, an x86_64 image; the recipe is arm64"
+            "the base base@stable is {first} in {}, an x86_64 image; the recipe is arm64",
+            aws.region
         )),
         "{error}"
     );
@@ -112,7 +113,8 @@ async fn channels_name_each_architecture_and_a_release_promoted_before_that_stil
         .run();
     rollback.expect_code(0);
     rollback.expect_stdout(&format!(
-        "base@1.0.0: channel stable -> {first} in ap-northeast-3 (was {second}); stable/x86_64 too"
+        "base@1.0.0: channel stable -> {first} in {} (was {second}); stable/x86_64 too",
+        aws.region
     ));
     for channel in ["stable", "stable/x86_64"] {
         assert_eq!(
@@ -125,7 +127,7 @@ async fn channels_name_each_architecture_and_a_release_promoted_before_that_stil
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bake_all_rebuilds_the_world_bases_first_and_independent_roles_together() {
-    let aws = Account::in_region("ap-southeast-3").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({ "instance_pending_seconds": 1, "image_pending_seconds": 1 }));
     let recipes = recipe_folder(&[
         ("base", AL2023),
@@ -183,13 +185,17 @@ async fn bake_all_rebuilds_the_world_bases_first_and_independent_roles_together(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bake_all_takes_a_base_outside_the_folder_from_aws_and_refuses_a_missing_one_or_a_cycle() {
-    let aws = Account::in_region("ap-southeast-4").await;
+    let aws = Account::fresh().await;
     // The team's folder holds zookeeper only; the company base lives elsewhere.
     let team = recipe_folder(&[("zookeeper", "role = \"base\", channel = \"stable\"")]);
     let bake_all = || aws.bakery().bake_all_json(team.path(), "1.0.0");
     let refused = bake_all().run();
     refused.expect_code(2);
-    refused.expect_stderr("--all: role zookeeper: the base base@stable: channel stable of base does not exist in ap-southeast-4; base has no recipe in this run");
+    refused.expect_stderr(&format!(
+        "--all: role zookeeper: the base base@stable: channel stable of base does not exist in {}; \
+         base has no recipe in this run",
+        aws.region
+    ));
     assert!(aws.instances().await.is_empty(), "refused before anything");
 
     let base = TestRecipe::new("base");
@@ -209,7 +215,7 @@ async fn bake_all_takes_a_base_outside_the_folder_from_aws_and_refuses_a_missing
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bake_all_dry_run_checks_a_layered_role_against_the_base_the_run_would_make() {
-    let aws = Account::in_second_emulator("ap-southeast-1").await;
+    let aws = Account::fresh().await;
     // No release of base exists anywhere: the dry run must not look for one.
     let recipes = recipe_folder(&[
         ("base", AL2023),
@@ -243,7 +249,7 @@ async fn bake_all_dry_run_checks_a_layered_role_against_the_base_the_run_would_m
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bake_all_bakes_the_roles_only_names_or_all_but_those_except_names() {
-    let aws = Account::in_second_emulator("ap-southeast-2").await;
+    let aws = Account::fresh().await;
     let recipes = recipe_folder(&[
         ("base", AL2023),
         ("zookeeper", "role = \"base\", channel = \"stable\""),
@@ -294,7 +300,7 @@ async fn bake_all_bakes_the_roles_only_names_or_all_but_those_except_names() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_role_copied_from_the_zookeeper_recipe_bakes_on_base_stable() {
     // The shipped base, as it is: both architectures of Amazon Linux 2023.
-    let aws = Account::in_third_emulator("ap-southeast-1").await;
+    let aws = Account::fresh().await;
     let base = aws.bake_ok(
         &crate::support::repo_root().join("recipes/base"),
         &["--version", "3.1.0", "--promote", "stable"],

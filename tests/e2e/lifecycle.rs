@@ -7,7 +7,7 @@ use crate::support::{Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn channels_follow_promotions_and_roll_back_and_releases_show_it_all() {
-    let aws = Account::in_region("ap-northeast-2").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("shop");
     let bake = |args: &[&str]| aws.bake_ok(recipe.path(), args);
     let first = bake(&["--version", "1.0.0"]);
@@ -104,7 +104,10 @@ async fn channels_follow_promotions_and_roll_back_and_releases_show_it_all() {
         .args(["promote", "shop", "9.9.9", "--channel", "stable"])
         .run();
     assert_eq!(missing.code, 2);
-    missing.expect_stderr("shop@9.9.9 has no available image in ap-northeast-2");
+    missing.expect_stderr(&format!(
+        "shop@9.9.9 has no available image in {}",
+        aws.region
+    ));
     let bad_channel = aws
         .bakery()
         .args(["promote", "shop", "1.0.0", "--channel", "Prod Env"])
@@ -115,7 +118,7 @@ async fn channels_follow_promotions_and_roll_back_and_releases_show_it_all() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
-    let aws = Account::in_region("ap-northeast-3").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("old");
     let mut images = Vec::new();
     for version in ["0.9.0", "1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"] {

@@ -15,13 +15,16 @@ fn lost(action: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_create_of_the_chain_survives_a_lost_answer() {
-    let home = Account::in_second_emulator("eu-west-1").await;
-    let away = Account::in_second_emulator("us-east-1").await;
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     let recipe = TestRecipe::new("steady").step("work", "#!/bin/sh\necho work\n");
     let top = tempfile::tempdir().unwrap();
     std::fs::write(
         top.path().join("bakery.toml"),
-        "[environments.two]\nregions = [\"eu-west-1\", \"us-east-1\"]\n",
+        format!(
+            "[environments.two]\nregions = [\"{}\", \"{}\"]\n",
+            home.region, away.region
+        ),
     )
     .unwrap();
     // The first PutParameter of the bake is its claim; then the group, the builder,
@@ -82,7 +85,7 @@ async fn every_create_of_the_chain_survives_a_lost_answer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_never_takes_a_released_image_whatever_its_claims_say() {
-    let aws = Account::in_second_emulator("eu-west-2").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("kept").step("work", "#!/bin/sh\necho work\n");
     let baked = aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
     let image = baked["images"][0]["image_id"].as_str().unwrap().to_string();
@@ -114,7 +117,7 @@ async fn cleanup_never_takes_a_released_image_whatever_its_claims_say() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn many_bumped_bakes_at_once_each_take_the_next_free_version() {
-    let aws = Account::in_second_emulator("eu-west-3").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("crowd");
     let mut versions: Vec<String> = aws
         .bumped_bakes_at_once(recipe.path(), 8)
@@ -133,7 +136,7 @@ async fn many_bumped_bakes_at_once_each_take_the_next_free_version() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_claim_whose_answers_are_all_lost_is_removed_and_a_retry_takes_the_version() {
-    let aws = Account::in_third_emulator("ap-southeast-3").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("unheard");
     // Every PutParameter is carried out and its answer lost: the claim is made, and
     // the bake never hears of it.

@@ -1,8 +1,8 @@
 //! End-to-end tests: the real `bakery` binary (and the Linux firstboot agent) against
 //! the local AWS emulator — moto with bakery's extension, started by scripts/local-aws
-//! and reset once per run. Each test has a region of its own, so tests run in parallel
-//! without seeing each other (a second emulator gives tests of their own regions once
-//! the first one's are taken). One file per topic:
+//! and reset once per run. Each test takes a region no other test has
+//! (`Account::fresh()`, and `neighbour()` for more regions of the same emulator), so
+//! tests run in parallel without seeing each other. One file per topic:
 //!
 //! | file | what it proves |
 //! |---|---|

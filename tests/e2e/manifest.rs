@@ -18,7 +18,7 @@ fn is_uuid(text: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_manifest_that_cannot_be_written_refuses_the_bake_and_a_dry_run_writes_none() {
-    let aws = Account::in_second_emulator("ap-southeast-3").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("app");
     let jenkins = tempfile::tempdir().unwrap();
 
@@ -64,7 +64,8 @@ async fn a_manifest_that_cannot_be_written_refuses_the_bake_and_a_dry_run_writes
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bake_all_writes_one_build_per_role_of_one_run_with_custom_data() {
-    let aws = Account::in_second_emulator("ap-southeast-4").await;
+    let aws = Account::fresh().await;
+    let away = aws.neighbour().await;
     let recipes = recipe_folder(&[
         ("base", AL2023),
         ("zookeeper", "role = \"base\", version = \"^1\""),
@@ -85,7 +86,7 @@ async fn bake_all_writes_one_build_per_role_of_one_run_with_custom_data() {
     let all = aws
         .bakery()
         .bake_all_json(recipes.path(), "1.0.0")
-        .args(["--copy-to", "me-central-1", "--manifest"])
+        .args(["--copy-to", &away.region, "--manifest"])
         .arg_path(manifest.path())
         .args([
             "--manifest-data",
@@ -116,9 +117,11 @@ async fn bake_all_writes_one_build_per_role_of_one_run_with_custom_data() {
     assert_eq!(
         base["artifact_id"],
         format!(
-            "ap-southeast-4:{},me-central-1:{}",
-            image_in("ap-southeast-4"),
-            image_in("me-central-1")
+            "{}:{},{}:{}",
+            aws.region,
+            image_in(&aws.region),
+            away.region,
+            image_in(&away.region)
         ),
         "the build region first, then each copy"
     );
@@ -139,7 +142,7 @@ async fn bake_all_writes_one_build_per_role_of_one_run_with_custom_data() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_manifest_that_fails_after_the_release_is_a_warning_not_a_failed_bake() {
-    let aws = Account::in_second_emulator("ap-southeast-5").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({ "instance_pending_seconds": 2 }));
     let recipe = TestRecipe::new("app");
     let jenkins = tempfile::tempdir().unwrap();

@@ -97,7 +97,7 @@ fn failing(role: &str, toml: &str) -> TestRecipe {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_builder_behind_endpoints_or_a_nat_gets_no_public_address_and_one_metadata_hop() {
-    let aws = Account::in_second_emulator("ap-southeast-6").await;
+    let aws = Account::fresh().await;
     aws.emulate(
         json!({ "command_outcomes": [{"match": "exit 9", "status": "Failed", "exit_code": 9}] }),
     );
@@ -125,7 +125,7 @@ async fn a_builder_behind_endpoints_or_a_nat_gets_no_public_address_and_one_meta
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recipe_may_ask_for_a_public_address_and_more_metadata_hops() {
-    let aws = Account::in_second_emulator("ap-southeast-7").await;
+    let aws = Account::fresh().await;
     aws.emulate(
         json!({ "command_outcomes": [{"match": "exit 9", "status": "Failed", "exit_code": 9}] }),
     );

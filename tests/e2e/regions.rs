@@ -40,10 +40,8 @@ async fn image_of(aws: &Account, role: &str, version: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_promote_never_leaves_a_region_of_the_environment_on_another_release() {
-    let (home, away) = (
-        Account::in_second_emulator("sa-east-1").await,
-        Account::in_second_emulator("ca-central-1").await,
-    );
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     let top = checkout(&home.region, &away.region);
     let recipe = TestRecipe::new("shop");
     bake(
@@ -80,7 +78,10 @@ async fn a_promote_never_leaves_a_region_of_the_environment_on_another_release()
     };
     let refused = promote(&[]);
     refused.expect_code(2);
-    refused.expect_stderr("shop@1.1.0 is missing in ca-central-1, where channel stable exists");
+    refused.expect_stderr(&format!(
+        "shop@1.1.0 is missing in {}, where channel stable exists",
+        away.region
+    ));
     assert_eq!(
         channel(&away, "shop", "stable").await,
         Some(image_of(&away, "shop", "1.0.0").await),
@@ -118,7 +119,7 @@ async fn a_promote_never_leaves_a_region_of_the_environment_on_another_release()
         .args(["releases", "shop", "--env", "two"])
         .run();
     split.expect_stderr("channel stable of shop names different releases across regions");
-    split.expect_stderr("ca-central-1 1.0.0");
+    split.expect_stderr(&format!("{} 1.0.0", away.region));
     // So does `audit`, for the roles fleets run.
     home.ec2
         .run_instances()
@@ -139,10 +140,8 @@ async fn a_promote_never_leaves_a_region_of_the_environment_on_another_release()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn distribute_carries_the_channels_of_the_release_into_the_regions_it_adds() {
-    let (home, away) = (
-        Account::in_second_emulator("me-south-1").await,
-        Account::in_second_emulator("af-south-1").await,
-    );
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     let top = checkout(&home.region, &away.region);
     let recipe = TestRecipe::new("edge");
     bake(
@@ -165,10 +164,8 @@ async fn distribute_carries_the_channels_of_the_release_into_the_regions_it_adds
 
 #[tokio::test(flavor = "multi_thread")]
 async fn release_commands_act_on_every_region_of_the_environment() {
-    let (home, away) = (
-        Account::in_second_emulator("ap-south-1").await,
-        Account::in_second_emulator("eu-north-1").await,
-    );
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     let top = checkout(&home.region, &away.region);
     let recipe = TestRecipe::new("fleet");
     for version in ["1.0.0", "1.1.0", "1.2.0"] {
@@ -236,10 +233,8 @@ async fn release_commands_act_on_every_region_of_the_environment() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn latest_is_the_highest_final_release_and_a_hotfix_never_moves_it_back() {
-    let (home, away) = (
-        Account::in_second_emulator("us-west-1").await,
-        Account::in_second_emulator("us-west-2").await,
-    );
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     let top = checkout(&home.region, &away.region);
     let recipe = TestRecipe::new("api");
     bake(
@@ -277,10 +272,8 @@ async fn latest_is_the_highest_final_release_and_a_hotfix_never_moves_it_back() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_and_its_channels_are_one_thing_whatever_the_environment() {
-    let (home, away) = (
-        Account::in_third_emulator("us-west-1").await,
-        Account::in_third_emulator("eu-west-2").await,
-    );
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     let top = checkout(&home.region, &away.region);
     let recipe = TestRecipe::new("one");
     let run = |args: &[&str]| home.bakery().current_dir(top.path()).args(args).run();

@@ -7,7 +7,7 @@ use crate::support::{Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bumps_follow_the_newest_release_and_pre_releases_count_up() {
-    let aws = Account::in_region("eu-south-1").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("svc");
     let bake = |args: &[&str]| {
         aws.bake_ok(recipe.path(), args)["version"]
@@ -38,7 +38,7 @@ async fn bumps_follow_the_newest_release_and_pre_releases_count_up() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_version_flags_are_refused_with_exit_2() {
-    let aws = Account::in_region("eu-south-2").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("svc");
 
     let both = aws
@@ -68,7 +68,7 @@ async fn bad_version_flags_are_refused_with_exit_2() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_claim_becomes_the_release_record_and_a_failed_bake_gives_it_back() {
-    let aws = Account::in_region("me-central-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(
         json!({ "command_outcomes": [{"match": "exit 4", "status": "Failed", "exit_code": 4}] }),
     );
@@ -85,7 +85,7 @@ async fn the_claim_becomes_the_release_record_and_a_failed_bake_gives_it_back() 
     assert_eq!(record["state"], "released");
     assert_eq!(record["bake_id"], result["bake_id"]);
     assert_eq!(
-        record["images"]["me-central-1"],
+        record["images"][&aws.region],
         result["images"][0]["image_id"]
     );
 
@@ -101,7 +101,7 @@ async fn the_claim_becomes_the_release_record_and_a_failed_bake_gives_it_back() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_version_claimed_by_another_bake_is_refused_naming_that_bake() {
-    let aws = Account::in_region("il-central-1").await;
+    let aws = Account::fresh().await;
     let holder = json!({"bake_id": "20261122t010000-abcdef", "state": "baking", "started_at": "2026-11-22T01:00:00Z"});
     aws.write_claim("cache", "3.0.0", &holder).await;
     let recipe = TestRecipe::new("cache");
@@ -111,7 +111,10 @@ async fn a_version_claimed_by_another_bake_is_refused_naming_that_bake() {
     bake.expect_code(2);
     let error = bake.json()["error"].as_str().unwrap().to_string();
     assert!(
-        error.contains("cache@3.0.0 is claimed in il-central-1 by bake 20261122t010000-abcdef (baking, since 2026-11-22T01:00:00Z)"),
+        error.contains(&format!(
+            "cache@3.0.0 is claimed in {} by bake 20261122t010000-abcdef (baking, since 2026-11-22T01:00:00Z)",
+            aws.region
+        )),
         "{error}"
     );
     assert!(aws.instances().await.is_empty(), "nothing launched");
@@ -124,7 +127,7 @@ async fn a_version_claimed_by_another_bake_is_refused_naming_that_bake() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_bumps_end_with_two_versions_never_one_version_twice() {
-    let aws = Account::in_region("me-south-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({ "instance_pending_seconds": 1 }));
     let recipe = TestRecipe::new("race");
     let first = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
@@ -168,7 +171,7 @@ async fn concurrent_bumps_end_with_two_versions_never_one_version_twice() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn release_commands_refuse_bad_input_with_exit_2() {
-    let aws = Account::in_region("ca-west-1").await;
+    let aws = Account::fresh().await;
     let cases: [(&[&str], &str); 5] = [
         (
             &["releases", "Not A Role"],
@@ -202,7 +205,7 @@ async fn release_commands_refuse_bad_input_with_exit_2() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_disabled_release_is_listed_and_its_version_stays_taken() {
-    let aws = Account::in_third_emulator("ap-east-1").await;
+    let aws = Account::fresh().await;
     let recipe = TestRecipe::new("dim");
     let baked = aws.bake_ok(recipe.path(), &["--version", "1.0.0"]);
     let image = baked["images"][0]["image_id"].as_str().unwrap();

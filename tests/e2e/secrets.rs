@@ -7,11 +7,9 @@ use aws_sdk_ssm::types::ParameterType;
 
 use crate::support::{tags, Account, TestRecipe};
 
-const REGION: &str = "ap-southeast-6";
-
 #[tokio::test]
 async fn hostile_values_stay_inert_and_a_secret_appears_nowhere_bakery_writes() {
-    let account = Account::in_region(REGION).await;
+    let account = Account::fresh().await;
     let secret = format!("s3cr3t-{}", std::process::id());
     account
         .ssm
@@ -112,7 +110,7 @@ async fn hostile_values_stay_inert_and_a_secret_appears_nowhere_bakery_writes() 
 
 #[tokio::test]
 async fn a_secret_that_is_not_a_secure_string_is_refused_before_launch() {
-    let account = Account::in_region(REGION).await;
+    let account = Account::fresh().await;
     account
         .ssm
         .put_parameter()
@@ -138,7 +136,7 @@ async fn a_secret_that_is_not_a_secure_string_is_refused_before_launch() {
     assert!(report["error"]
         .as_str()
         .unwrap()
-        .contains("/orders/plain in ap-southeast-6 is a String"));
+        .contains(&format!("/orders/plain in {} is a String", account.region)));
     assert_eq!(
         report["builder_instance_id"],
         serde_json::Value::Null,

@@ -4,18 +4,16 @@
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::config::Credentials;
 
-use crate::support::{bakery_in, endpoint, Account, TestRecipe};
+use crate::support::{Account, TestRecipe};
 
-/// A region of its own (us-gov: its own IAM partition, see seed_builder_profile).
-const REGION: &str = "us-gov-west-1";
 const FLEET: &str = "111122223333";
 const STRANGER: &str = "444455556666";
 
 /// A customer managed key whose policy lets the fleet account use it, not the stranger.
-async fn fleet_key() -> String {
+async fn fleet_key(account: &Account) -> String {
     let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint())
+        .region(Region::new(account.region.clone()))
+        .endpoint_url(account.endpoint)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
         .load()
         .await;
@@ -77,9 +75,9 @@ async fn volume_permission_accounts(account: &Account, snapshot: &str) -> Vec<St
 
 #[tokio::test]
 async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
-    let account = Account::in_region(REGION).await;
-    account.seed_builder_profile();
-    let key = fleet_key().await;
+    // GovCloud: its own partition, whose ARNs the key's policy names.
+    let account = Account::fresh_in_gov().await;
+    let key = fleet_key(&account).await;
     let recipe = TestRecipe::new("shared")
         .with_base("image = \"ami-1e749f67\"")
         .with_toml(&format!("kms_key = \"{key}\"\n"));
@@ -87,14 +85,16 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
     std::fs::write(
         top.path().join("bakery.toml"),
         format!(
-            "[environments.fleet]\nregions = [\"{REGION}\"]\n\
-             share = {{ accounts = [\"{FLEET}\"], organizations = [\"arn:aws:organizations::123456789012:organization/o-abc123\"] }}\n"
+            "[environments.fleet]\nregions = [\"{}\"]\n\
+             share = {{ accounts = [\"{FLEET}\"], organizations = [\"arn:aws:organizations::123456789012:organization/o-abc123\"] }}\n",
+            account.region
         ),
     )
     .unwrap();
 
     // Bake with the environment: shared as part of the bake.
-    let baked = bakery_in(REGION)
+    let baked = account
+        .bakery()
         .current_dir(top.path())
         .bake_json(recipe.path(), "1.0.0")
         .args(["--env", "fleet"])
@@ -139,7 +139,8 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
     );
 
     // Another account, by flag: shared, but named as unable to use the key.
-    let stranger = bakery_in(REGION)
+    let stranger = account
+        .bakery()
         .args([
             "share",
             "shared",
@@ -161,13 +162,15 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
         .contains(&format!("account {STRANGER} cannot use key {key}")));
 
     // The fleet account alone: complete.
-    let fleet = bakery_in(REGION)
+    let fleet = account
+        .bakery()
         .args(["share", "shared", "1.0.0", "--account", FLEET])
         .run();
     assert_eq!(fleet.code, 0, "{}{}", fleet.stdout, fleet.stderr);
 
     // Unshared: nobody but the owner.
-    let unshared = bakery_in(REGION)
+    let unshared = account
+        .bakery()
         .args([
             "unshare",
             "shared",
@@ -187,10 +190,11 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
         .await
         .is_empty());
 
-    let nobody = bakery_in(REGION).args(["share", "shared", "1.0.0"]).run();
+    let nobody = account.bakery().args(["share", "shared", "1.0.0"]).run();
     assert_eq!(nobody.code, 2);
     nobody.expect_stderr("nothing to share with");
-    let bad = bakery_in(REGION)
+    let bad = account
+        .bakery()
         .args(["share", "shared", "1.0.0", "--account", "12"])
         .run();
     assert_eq!(bad.code, 2);
@@ -199,19 +203,19 @@ async fn a_release_is_shared_with_accounts_and_organizations_then_unshared() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_is_shared_wherever_it_is_whatever_the_environment_and_regions_narrow() {
-    let home = Account::in_third_emulator("ap-east-2").await;
-    let far = Account::in_third_emulator("ap-southeast-6").await;
+    let home = Account::fresh().await;
+    let far = home.neighbour().await;
     let top = tempfile::tempdir().unwrap();
     std::fs::write(
         top.path().join("bakery.toml"),
-        "[environments.staging]\nregions = [\"ap-east-2\"]\n",
+        format!("[environments.staging]\nregions = [\"{}\"]\n", home.region),
     )
     .unwrap();
-    // moto has no public parameters in this region: a base image of its own.
+    // moto has no public parameters in some regions: a base image of its own.
     let recipe = TestRecipe::new("wide").with_base("image = \"ami-1e749f67\"");
     let baked = home.bake_ok(
         recipe.path(),
-        &["--version", "1.0.0", "--copy-to", "ap-southeast-6"],
+        &["--version", "1.0.0", "--copy-to", &far.region],
     );
     let image_in = |region: &str| {
         baked["images"]
@@ -224,7 +228,7 @@ async fn a_release_is_shared_wherever_it_is_whatever_the_environment_and_regions
             .unwrap()
             .to_string()
     };
-    let (near_image, far_image) = (image_in("ap-east-2"), image_in("ap-southeast-6"));
+    let (near_image, far_image) = (image_in(&home.region), image_in(&far.region));
     let shared_with = |permissions: Vec<aws_sdk_ec2::types::LaunchPermission>| {
         permissions
             .iter()
@@ -256,10 +260,13 @@ async fn a_release_is_shared_wherever_it_is_whatever_the_environment_and_regions
         .iter()
         .map(|o| (o["region"].as_str().unwrap(), o["status"].as_str().unwrap()))
         .collect();
-    assert_eq!(
-        statuses,
-        [("ap-east-2", "shared"), ("ap-southeast-6", "shared")]
-    );
+    // The release's regions, in the order of their names.
+    let mut expected = [
+        (home.region.as_str(), "shared"),
+        (far.region.as_str(), "shared"),
+    ];
+    expected.sort();
+    assert_eq!(statuses, expected);
     assert_eq!(
         shared_with(launch_permissions(&home, &near_image).await),
         [FLEET]
@@ -279,7 +286,7 @@ async fn a_release_is_shared_wherever_it_is_whatever_the_environment_and_regions
             "--account",
             FLEET,
             "--regions",
-            "ap-southeast-6",
+            &far.region,
         ])
         .run();
     narrowed.expect_code(0);

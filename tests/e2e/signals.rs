@@ -9,7 +9,7 @@ use crate::support::{nothing_but_releases_left, two_region_bake_to_catch, Accoun
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_during_the_image_wait_interrupts_and_removes_the_half_made_image() {
-    let aws = Account::in_region("eu-west-3").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({ "image_pending_seconds": 600 }));
     let recipe = TestRecipe::new("slow").step("noop", "#!/bin/sh\ntrue\n");
 
@@ -57,7 +57,7 @@ async fn sigint_during_the_image_wait_interrupts_and_removes_the_half_made_image
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_launch_waits_still_terminates_the_builder() {
-    let aws = Account::in_region("eu-north-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({ "instance_pending_seconds": 600 }));
     let recipe = TestRecipe::new("stuck");
 
@@ -74,7 +74,7 @@ async fn sigterm_during_launch_waits_still_terminates_the_builder() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_signal_exits_at_once_and_lists_what_may_be_left() {
-    let aws = Account::in_region("ap-southeast-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({ "instance_pending_seconds": 600, "instance_shutting_down_seconds": 600 }));
     let recipe = TestRecipe::new("impatient");
 
@@ -89,12 +89,12 @@ async fn a_second_signal_exits_at_once_and_lists_what_may_be_left() {
     bake.expect_stderr("second signal, exiting now without cleanup");
     aws.settle().await;
     let left = aws.instances().await[0].instance_id().unwrap().to_string();
-    bake.expect_stderr(&format!("instance {left} (ap-southeast-1)"));
+    bake.expect_stderr(&format!("instance {left} ({})", aws.region));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signal_during_a_hung_call_is_acted_on_at_once() {
-    let aws = Account::in_second_emulator("mx-central-1").await;
+    let aws = Account::fresh().await;
     // check-release's first call answers five minutes late: a service that hangs.
     aws.emulate(json!({ "faults": [{ "action": "GetCallerIdentity", "delay_seconds": 300 }] }));
     let recipe = TestRecipe::new("hung");
@@ -119,13 +119,13 @@ async fn a_signal_during_a_hung_call_is_acted_on_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signal_during_a_step_that_creates_sends_no_other_request_and_no_retry() {
     // The builder's group is answered 3 s late: the signal comes while it is on the wire.
-    let late = Account::in_third_emulator("us-west-2").await;
+    let late = Account::fresh().await;
     late.emulate(json!({
         "clear_faults": true,
         "faults": [{ "action": "CreateSecurityGroup", "delay_seconds": 3 }]
     }));
     // RunInstances is answered 503 after 2 s, every time: EC2 in a brownout.
-    let busy = Account::in_third_emulator("eu-central-1").await;
+    let busy = Account::fresh().await;
     busy.emulate(json!({ "clear_faults": true, "faults": [{
         "action": "RunInstances", "status": 503, "code": "Unavailable",
         "message": "The service is unavailable.", "delay_seconds": 2, "times": null
@@ -163,14 +163,10 @@ async fn a_signal_during_a_step_that_creates_sends_no_other_request_and_no_retry
     );
 }
 
-/// Regions of their own in the second emulator.
-const HOME: &str = "me-central-1";
-const AWAY: &str = "il-central-1";
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_and_sigterm_at_every_step_end_cleanly_and_say_what_is_released() {
-    let home = Account::in_second_emulator(HOME).await;
-    let away = Account::in_second_emulator(AWAY).await;
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
     let recipe = TestRecipe::new("signalled").step("work", "#!/bin/sh\necho working\n");
     let (top, steps) = two_region_bake_to_catch(&home, &away, "signals", &recipe).await;
     let recorded = steps.iter().position(|s| s == "record-release").unwrap();
@@ -231,4 +227,32 @@ async fn sigint_and_sigterm_at_every_step_end_cleanly_and_say_what_is_released()
         }
     }
     nothing_but_releases_left("signalled", &home, &[&home, &away]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_on_a_terminal_leaves_no_echo_to_break_the_live_lines() {
+    let aws = Account::fresh().await;
+    aws.emulate(json!({ "image_pending_seconds": 600 }));
+    let recipe = TestRecipe::new("typed");
+
+    let mut bake = aws
+        .bakery()
+        .bake(recipe.path(), "1.0.0")
+        .on_a_terminal()
+        .spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while aws.own_images().await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no image was made");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    bake.type_keys(b"\x03");
+    let bake = bake.finish();
+
+    bake.expect_code(130);
+    // The live lines were drawn, and the terminal echoed nothing into them: a `^C`
+    // after the last one starts a line the next redraw does not clear.
+    bake.expect_stdout("\u{1b}[1A");
+    bake.expect_stdout("INTERRUPTED at step `wait-image`");
+    assert!(!bake.stdout.contains("^C"), "{}", bake.stdout);
+    assert!(aws.own_images().await.is_empty());
 }

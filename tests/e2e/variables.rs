@@ -23,12 +23,16 @@ fn app_recipe() -> TestRecipe {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_step_gets_the_release_it_bakes_and_the_values_the_job_gives() {
-    let aws = Account::in_second_emulator("eu-central-1").await;
+    let aws = Account::fresh().await;
+    let away = aws.neighbour().await;
     let top = tempfile::tempdir().unwrap();
     std::fs::write(
         top.path().join("bakery.toml"),
-        "[environments.ci]\nregions = [\"eu-central-1\", \"il-central-1\"]\n\
-         vars = { LOG_LEVEL = \"warn\", OTHER_TEAMS_VAR = \"theirs\" }\n",
+        format!(
+            "[environments.ci]\nregions = [\"{}\", \"{}\"]\n\
+             vars = {{ LOG_LEVEL = \"warn\", OTHER_TEAMS_VAR = \"theirs\" }}\n",
+            aws.region, away.region
+        ),
     )
     .unwrap();
     let recipe = app_recipe();
@@ -61,15 +65,12 @@ async fn a_step_gets_the_release_it_bakes_and_the_values_the_job_gives() {
         serde_json::json!({ "APP_VERSION": "2.4.1", "LOG_LEVEL": "warn" }),
         "the flag's value, the environment's over the default, nothing of other roles"
     );
-    for region in ["eu-central-1", "il-central-1"] {
-        let record = Account::in_second_emulator(region)
-            .await
-            .release_record("app", version)
-            .await
-            .unwrap();
+    for account in [&aws, &away] {
+        let record = account.release_record("app", version).await.unwrap();
         assert_eq!(
             record["vars"], report["vars"],
-            "the release keeps them in {region}"
+            "the release keeps them in {}",
+            account.region
         );
     }
 
@@ -85,13 +86,16 @@ async fn a_step_gets_the_release_it_bakes_and_the_values_the_job_gives() {
     assert!(ran.status.success(), "{ran:?}");
     assert_eq!(
         String::from_utf8_lossy(&ran.stdout),
-        format!("installing app 2.4.1 at warn into app@{version} x86_64 eu-central-1 {bake_id}\n")
+        format!(
+            "installing app 2.4.1 at warn into app@{version} x86_64 {} {bake_id}\n",
+            aws.region
+        )
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bake_all_gives_a_var_to_the_roles_that_declare_it() {
-    let aws = Account::in_second_emulator("eu-south-1").await;
+    let aws = Account::fresh().await;
     let recipes = recipe_folder(&[("base", AL2023), ("app", AL2023)]);
     std::fs::write(
         recipes.path().join("app/recipe.toml"),
@@ -131,7 +135,7 @@ async fn bake_all_gives_a_var_to_the_roles_that_declare_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_role_without_its_required_value_is_its_own_problem_not_every_role_s() {
-    let aws = Account::in_third_emulator("ap-southeast-5").await;
+    let aws = Account::fresh().await;
     let folder = recipe_folder(&[
         ("plain", "image = \"ami-1e749f67\""),
         ("needy", "image = \"ami-1e749f67\""),
@@ -182,7 +186,7 @@ async fn a_role_without_its_required_value_is_its_own_problem_not_every_role_s()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_nightly_rebuild_keeps_what_the_post_deploy_job_gave_until_the_environment_moves() {
-    let aws = Account::in_third_emulator("us-east-1").await;
+    let aws = Account::fresh().await;
     let recipes = recipe_folder(&[("zookeeper", AL2023)]);
     let recipe_file = recipes.path().join("zookeeper/recipe.toml");
     let text = std::fs::read_to_string(&recipe_file).unwrap();
@@ -195,8 +199,9 @@ async fn the_nightly_rebuild_keeps_what_the_post_deploy_job_gave_until_the_envir
         std::fs::write(
             recipes.path().join("bakery.toml"),
             format!(
-                "[environments.nightly]\nregions = [\"us-east-1\"]\n\
-                 vars = {{ ZOOKEEPER_VERSION = \"{version}\" }}\n"
+                "[environments.nightly]\nregions = [\"{}\"]\n\
+                 vars = {{ ZOOKEEPER_VERSION = \"{version}\" }}\n",
+                aws.region
             ),
         )
         .unwrap();
@@ -277,7 +282,7 @@ async fn the_nightly_rebuild_keeps_what_the_post_deploy_job_gave_until_the_envir
         ])
         .run();
     text.expect_code(0);
-    text.expect_stderr("in us-east-1 (environment nightly) from");
+    text.expect_stderr(&format!("in {} (environment nightly) from", aws.region));
 
     // The environment moves on: its value is taken, and said.
     environment("3.9.5");

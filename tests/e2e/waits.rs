@@ -18,7 +18,7 @@ fn looks_before_the_change(bake: &crate::bakery::Outcome, step: &str) -> Vec<f64
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_next_bake_looks_when_the_last_one_saw_the_change() {
-    let aws = Account::in_third_emulator("eu-west-1").await;
+    let aws = Account::fresh().await;
     aws.emulate(json!({
         "instance_pending_seconds": 6, "instance_stopping_seconds": 1,
         "instance_shutting_down_seconds": 1, "image_pending_seconds": 1
@@ -42,10 +42,10 @@ async fn the_next_bake_looks_when_the_last_one_saw_the_change() {
 
     // What it saw is kept, per endpoint, region and transition.
     let kept: Value = serde_json::from_str(&std::fs::read_to_string(&timings).unwrap()).unwrap();
-    let running = &kept[format!("{} eu-west-1 instance-running", aws.endpoint)];
+    let running = &kept[format!("{} {} instance-running", aws.endpoint, aws.region)];
     let seconds = running["seconds"].as_f64().unwrap();
     assert!((5.0..10.0).contains(&seconds), "{kept:#}");
-    assert!(kept[format!("{} eu-west-1 image-available", aws.endpoint)].is_object());
+    assert!(kept[format!("{} {} image-available", aws.endpoint, aws.region)].is_object());
 
     // The next bake does not look before the builder can be running.
     let second = bake("1.0.1");

@@ -192,7 +192,11 @@ impl Bakery {
     }
 
     /// `program` with `args` in this command's environment and folder.
-    fn instead(self, program: &std::ffi::OsStr, args: impl IntoIterator<Item = std::ffi::OsString>) -> Bakery {
+    fn instead(
+        self,
+        program: &std::ffi::OsStr,
+        args: impl IntoIterator<Item = std::ffi::OsString>,
+    ) -> Bakery {
         let mut command = Command::new(program);
         command.args(args);
         for (key, value) in self.command.get_envs() {

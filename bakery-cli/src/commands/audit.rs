@@ -53,10 +53,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         Ok(done) => done,
         Err(error) => return fail(output, &error),
     };
-    let violations = fleets
-        .iter()
-        .filter(|f| !f.violations.is_empty())
-        .count();
+    let violations = fleets.iter().filter(|f| !f.violations.is_empty()).count();
     for (role, split) in &splits {
         warn_split(role, split);
     }

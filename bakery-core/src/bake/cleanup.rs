@@ -10,8 +10,8 @@ use crate::events::Event;
 use std::collections::BTreeMap;
 
 use crate::model::release::{TAG_BAKE_ID, TAG_DEADLINE, TAG_KEPT};
-use crate::plan::BakePlan;
 use crate::model::{Release, Resource, Step};
+use crate::plan::BakePlan;
 use crate::release::claim::{self, RecordState};
 
 /// What a run that ends leaves standing on purpose.

@@ -324,7 +324,10 @@ mod tests {
             .collect();
         let known = Known {
             region: "eu-west-1".to_string(),
-            images: images.into_iter().map(|i| (i.id.clone(), Some(i))).collect(),
+            images: images
+                .into_iter()
+                .map(|i| (i.id.clone(), Some(i)))
+                .collect(),
             ..Known::default()
         };
         let fleets = assess(by_image, &known, DEFAULT_MAX_AGE, now);
