@@ -524,6 +524,11 @@ async fn the_gate_tests_each_architecture_and_bakery_test_tests_both_again() {
     }
     assert_eq!(tested.json()["tests"], "passed");
     assert_eq!(
+        images_of(&tested.json()),
+        skipped,
+        "the report names each image it tested"
+    );
+    assert_eq!(
         aws.test_boots(tested.json()["run_id"].as_str().unwrap())
             .await,
         each_booted_once(&skipped),

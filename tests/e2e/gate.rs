@@ -209,7 +209,7 @@ async fn skipped_tests_are_recorded_promote_wants_force_and_bakery_test_clears_t
     tested.expect_code(0);
     let report = tested.json();
     assert_eq!(report["tests"], "passed");
-    assert_eq!(report["image_id"], image_id.as_str());
+    assert_eq!(report["images"][0]["image_id"], image_id.as_str());
     let record = aws.release_record("skipper", "2.0.0").await.unwrap();
     assert_eq!(record["tests"]["state"], "passed");
     assert_eq!(record["tests"]["by"], report["run_id"]);

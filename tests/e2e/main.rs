@@ -29,6 +29,7 @@
 //! | `janitor`, `kill` | `bakery cleanup` after `kill -9` at every step |
 //! | `lost_answers` | every create survives a lost answer; cleanup never takes a release |
 //! | `audit` | fleets by release, policy violations |
+//! | `vocabulary` | every command's JSON names arch, region and image_id alike |
 //! | `docs` | every command line of README.md and docs/*.md runs as written, in a fresh copy |
 //!
 //! Offline commands (validate, plan, config show, firstboot render) are in `tests/cli`.
@@ -66,4 +67,5 @@ mod sharing;
 mod signals;
 mod support;
 mod variables;
+mod vocabulary;
 mod waits;

@@ -94,7 +94,15 @@ fn print_report(output: Output, report: &RetestReport) {
         return;
     }
     let tests = report.test_names.join(", ");
-    let image = report.image_id.as_deref().unwrap_or("?");
+    let images: Vec<String> = report
+        .images
+        .iter()
+        .map(|i| format!("{} ({})", i.image_id, i.arch))
+        .collect();
+    let image = match images.is_empty() {
+        true => "?".to_string(),
+        false => images.join(", "),
+    };
     match report.status {
         BakeStatus::Succeeded => outln!(
             "{}: tests passed on {image} in {} ({tests}) in {:.1}s (run {}); recorded",

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::cleanup;
 use super::context::{self, Bake, Failure};
 use super::lease::{renewing, LEASE, RENEWAL};
-use super::report::{BakeStatus, StepRecord};
+use super::report::{BakeStatus, ImageRecord, StepRecord};
 use super::steps::gate::Placement;
 use crate::aws::ec2::ImageInfo;
 use crate::aws::state::ImageState;
@@ -38,7 +38,8 @@ pub struct RetestReport {
     pub region: String,
     /// This run's id: the test instance's `bakery:bake-id`, the record's `tests.by`.
     pub run_id: String,
-    pub image_id: Option<String>,
+    /// The images tested, one per architecture (as a bake's report names them).
+    pub images: Vec<ImageRecord>,
     /// `passed` or `failed`; the release's previous state when the run did not end.
     pub tests: Option<GateState>,
     pub test_names: Vec<String>,
@@ -64,7 +65,7 @@ impl RetestReport {
             release,
             region: region.to_string(),
             run_id: String::new(),
-            image_id: None,
+            images: Vec::new(),
             tests: None,
             test_names: Vec::new(),
             steps: Vec::new(),
@@ -175,7 +176,10 @@ pub async fn retest(
         release: format!("{}@{}", plan.role, plan.version),
         region: aws.region.clone(),
         run_id: plan.bake_id.clone(),
-        image_id: found.as_ref().map(|f| f.images[0].id.clone()),
+        images: found
+            .as_ref()
+            .map(|f| tested(plan, &aws.region, f))
+            .unwrap_or_default(),
         tests,
         test_names: plan.test_names.clone(),
         steps: bake.step_records(),
@@ -231,6 +235,21 @@ async fn run(
     renewing(gate, RENEWAL, renew).await?;
     let passed = record(bake, release, Some(GateState::Passed), None);
     bake.step(Step::RecordTests, passed).await
+}
+
+/// The images a run tested: each build's, in the plan's order.
+fn tested(plan: &BakePlan, region: &str, found: &Found) -> Vec<ImageRecord> {
+    plan.builds
+        .iter()
+        .zip(&found.images)
+        .map(|(build, image)| ImageRecord {
+            region: region.to_string(),
+            arch: build.arch(),
+            image_id: image.id.clone(),
+            name: image.name.clone(),
+            snapshot_ids: image.snapshot_ids.clone(),
+        })
+        .collect()
 }
 
 /// The release's available image of `arch` in this region.

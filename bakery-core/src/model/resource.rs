@@ -27,6 +27,7 @@ pub enum Resource {
     Snapshot {
         id: String,
         region: String,
+        #[serde(rename = "image_id")]
         image: String,
     },
 }
