@@ -144,6 +144,12 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
     assert_eq!(status(&result["regions"], &near.region), "copied");
     assert_eq!(result["images"].as_array().unwrap().len(), 2);
 
+    // `stable` names 1.1.0 at home only: the copies take it wherever they are.
+    home.bakery()
+        .args(["promote", "edge", "1.1.0", "--channel", "stable"])
+        .args(["--regions", &home.region])
+        .run()
+        .expect_code(0);
     let completed = home
         .bakery()
         .args([
@@ -164,6 +170,21 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         "present",
         "a region that has the release is left alone"
     );
+    for outcome in outcomes.as_array().unwrap() {
+        assert_eq!(outcome["channels"], json!(["stable"]), "{outcome}");
+    }
+    let stable_versions = || async {
+        near.ssm
+            .get_parameter()
+            .name("/bakery/edge/channels/stable")
+            .send()
+            .await
+            .unwrap()
+            .parameter()
+            .unwrap()
+            .version()
+    };
+    let stable_before = stable_versions().await;
     let record = home.release_record("edge", "1.1.0").await.unwrap();
     assert_eq!(record["images"].as_object().unwrap().len(), 3);
     assert_eq!(
@@ -198,6 +219,19 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
     let again = again.json()["regions"].clone();
     assert_eq!(status(&again, &far.region), "present");
     assert_eq!(status(&again, &near.region), "present");
+    assert!(
+        again
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o.get("channels").is_none()),
+        "no channel moved: {again}"
+    );
+    assert_eq!(
+        stable_versions().await,
+        stable_before,
+        "a channel that names the copy already gets no new version"
+    );
 
     // A copy whose bakery died after CopyImage answered has no tags: a re-run adds them.
     let copy_id = again

@@ -86,6 +86,12 @@ pub fn print_regions(outcomes: &[RegionOutcome]) {
                 .unwrap_or("-")
                 .to_string(),
         );
+        if !outcome.channels.is_empty() {
+            row.push(format!(
+                "channels {} moved here",
+                outcome.channels.join(", ")
+            ));
+        }
         listing.add_row(row);
     }
     table::print_indented(listing, 2);

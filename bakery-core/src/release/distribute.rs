@@ -52,6 +52,10 @@ pub struct RegionOutcome {
     pub image_id: Option<String>,
     pub snapshot_ids: Vec<String>,
     pub error: Option<String>,
+    /// The channels that name this copy here now (`bakery distribute` points the
+    /// channels that name the release at its new copies).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
 }
 
 /// How a distribution runs: whose requests its copies are (a bake's, or a `bakery
@@ -106,6 +110,7 @@ impl RegionOutcome {
             image_id: image.as_ref().map(|i| i.id.clone()),
             snapshot_ids: image.map(|i| i.snapshot_ids).unwrap_or_default(),
             error,
+            channels: Vec::new(),
         }
     }
 }
@@ -335,8 +340,8 @@ pub async fn complete(
     });
     let copied = futures_util::future::join_all(copies).await;
     let mut all = Vec::new();
-    for (source, outcomes) in sources.iter().zip(copied) {
-        point_channels(aws, release, &channels, source, &outcomes).await?;
+    for (source, mut outcomes) in sources.iter().zip(copied) {
+        point_channels(aws, release, &channels, source, &mut outcomes).await?;
         if let Some(record) = &mut record {
             record_copies(record, source, &outcomes);
         }
@@ -393,23 +398,32 @@ fn deprecation_of(source: &ImageInfo) -> SystemTime {
         .unwrap_or_else(|| SystemTime::now() + DEFAULT_DEPRECATE_AFTER)
 }
 
-/// The channels that name `source` here name its copies in the regions it now reaches.
+/// The channels that name `source` here name its copies in the regions it now reaches;
+/// each outcome says which channels (without their architecture keys) it moved.
 async fn point_channels(
     aws: &Aws,
     release: &Release,
     channels: &std::collections::BTreeMap<String, String>,
     source: &ImageInfo,
-    outcomes: &[RegionOutcome],
+    outcomes: &mut [RegionOutcome],
 ) -> Result<()> {
     let description = format!("bakery: channel of {}", release.role);
     for (channel, _) in channels.iter().filter(|(_, image)| **image == source.id) {
         let parameter = Release::channel_parameter(&release.role, channel);
-        for outcome in outcomes {
-            if let Some(copy) = &outcome.image_id {
-                aws.in_region(&outcome.region)
-                    .ssm
-                    .point_image_parameter(&parameter, copy, &description)
+        for outcome in outcomes.iter_mut() {
+            let Some(copy) = &outcome.image_id else {
+                continue;
+            };
+            // Each PutParameter is a version of the channel's history: none for a
+            // channel that names the copy already.
+            let ssm = &aws.in_region(&outcome.region).ssm;
+            if ssm.parameter(&parameter).await?.as_ref() != Some(copy) {
+                ssm.point_image_parameter(&parameter, copy, &description)
                     .await?;
+                let name = channel.split('/').next().unwrap_or(channel).to_string();
+                if !outcome.channels.contains(&name) {
+                    outcome.channels.push(name);
+                }
             }
         }
     }
