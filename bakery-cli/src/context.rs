@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bakery_core::aws::{Aws, AwsSettings};
 use bakery_core::config::flags::split_list;
 use bakery_core::config::Environment;
-use bakery_core::Result;
+use bakery_core::{Bakery, Result};
 
 use crate::output::Output;
 use crate::render::Progress;
@@ -25,6 +25,11 @@ impl Context {
     /// Clients for the region; only the configuration is read, no call is made.
     pub async fn connect(&self) -> Result<Aws> {
         Aws::connect(&self.aws).await
+    }
+
+    /// The library's front door, connected as the flags say.
+    pub async fn bakery(&self) -> Result<Bakery> {
+        Bakery::connect(&self.aws).await
     }
 
     /// Clients for the region, once it and `regions` are known to be regions this

@@ -17,11 +17,20 @@
 //! | L2 | [`ops`] | L0, L1 |
 //! | L3 | [`release`] | L0, L1, `ops` |
 //! | L4 | [`bake`], [`fleet`] | everything below; never each other |
+//! | L5 | [`client`] | everything |
+//!
+//! # The front door
+//!
+//! [`Bakery`] is the part meant to stay put: plan a bake, run it while watching its
+//! [`Event`]s, test a release again, list releases, move a channel. An example program
+//! that bakes against the local emulator is `examples/bake.rs`
+//! (`cargo run -p bakery-core --example bake -- RECIPE VERSION`).
 //!
 //! `tests/layers.rs` reads the sources and fails on an import that points up.
 
 pub mod aws;
 pub mod bake;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -33,4 +42,9 @@ pub mod release;
 pub mod script;
 pub mod wait;
 
+pub use aws::AwsSettings;
+pub use bake::report::{BakeReport, BakeStatus};
+pub use client::Bakery;
 pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventSink};
+pub use plan::{BakePlan, BakeRequest};

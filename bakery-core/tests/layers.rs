@@ -35,6 +35,13 @@ fn rule() -> BTreeMap<&'static str, Vec<&'static str>> {
             "fleet",
             with(&["aws", "wait", "config", "script", "plan", "ops", "release"]),
         ),
+        // L5: the front door, over everything.
+        (
+            "client",
+            with(&[
+                "aws", "wait", "config", "script", "plan", "ops", "release", "bake", "fleet",
+            ]),
+        ),
     ])
 }
 

@@ -28,6 +28,14 @@ const NOT_RUN: &[(&str, &str)] = &[
     ),
     ("scripts/test", "the test suite itself"),
     (
+        "AWS_REGION=us-east-1 cargo run -p bakery-core --example bake",
+        "a build inside the suite's: tests/e2e/library.rs runs the same program",
+    ),
+    (
+        "cargo doc -p bakery-core",
+        "scripts/test builds the documentation, warnings as errors",
+    ),
+    (
         "cargo install --locked --path bakery-cli",
         "a release build of half an hour: the sessions put the suite's own build on the PATH",
     ),

@@ -14,6 +14,7 @@
 //! | `changes` | the inputs fingerprint, `bake --if-changed` and its cascade, `outdated` |
 //! | `lifecycle` | channels, promote and roll back, `releases`, `prune` |
 //! | `regions` | a channel, a retirement and `latest` mean one thing in every region |
+//! | `library` | bakery-core's example program bakes a release through `Bakery` |
 //! | `layering` | roles on another role's release; `bake --all`, `--only`, `--except` |
 //! | `manifest` | `--manifest` as Jenkins reads it: checked first, a build per role, never a lie |
 //! | `network` | no public address behind endpoints or a NAT; one metadata hop unless asked |
@@ -56,6 +57,7 @@ mod installs;
 mod janitor;
 mod kill;
 mod layering;
+mod library;
 mod lifecycle;
 mod lost_answers;
 mod manifest;

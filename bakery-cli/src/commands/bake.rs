@@ -93,33 +93,30 @@ pub async fn run(args: Args, context: &Context) -> Exit {
         },
         None => None,
     };
-    let aws = match context.connect().await {
-        Ok(aws) => aws,
+    let bakery = match context.bakery().await {
+        Ok(bakery) => bakery,
         Err(error) => return refuse(&args, context.output, &error),
     };
     if args.all {
         return run_all(
             &args,
             &request,
-            &aws,
+            bakery.aws(),
             style,
             context.output,
             manifest.as_ref(),
         )
         .await;
     }
-    let plan = match rebuild::plan(&request, &aws, SystemTime::now()).await {
+    let plan = match bakery.plan(&request).await {
         Ok(plan) => plan,
         Err(error) => return refuse(&args, context.output, &error),
     };
-    if let Err(error) = aws.check_regions(&plan.settings.settings.regions).await {
-        return refuse(&args, context.output, &error);
-    }
 
     let renderer = Arc::new(Renderer::new(style));
     let cancel = CancellationToken::new();
     let signals = crate::signals::watch(cancel.clone(), renderer.clone());
-    let report = bakery_core::bake::bake(&plan, &aws, renderer.as_ref(), cancel).await;
+    let report = bakery.bake(&plan, renderer.as_ref(), cancel).await;
     signals.abort();
     renderer.finish();
 

@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bakery_core::bake::report::BakeStatus;
-use bakery_core::bake::retest::{self, retest, RetestReport};
+use bakery_core::bake::retest::RetestReport;
 use bakery_core::config::recipe::RECIPE_FILE;
 use bakery_core::plan::BakeRequest;
 use tokio_util::sync::CancellationToken;
@@ -63,21 +62,18 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         }
         exit_of(&report)
     };
-    let aws = match context.connect().await {
-        Ok(aws) => aws,
+    let bakery = match context.bakery().await {
+        Ok(bakery) => bakery,
         Err(error) => return refuse("", &error),
     };
-    let plan = match retest::plan(&request, &aws, SystemTime::now()).await {
+    let plan = match bakery.test_plan(&request).await {
         Ok(plan) => plan,
-        Err(error) => return refuse(&aws.region, &error),
+        Err(error) => return refuse(bakery.region(), &error),
     };
-    if let Err(error) = aws.check_regions(&plan.settings.settings.regions).await {
-        return refuse(&aws.region, &error);
-    }
     let renderer = Arc::new(Renderer::new(context.progress.style()));
     let cancel = CancellationToken::new();
     let signals = crate::signals::watch(cancel.clone(), renderer.clone());
-    let report = retest(&plan, &aws, renderer.as_ref(), cancel).await;
+    let report = bakery.test(&plan, renderer.as_ref(), cancel).await;
     signals.abort();
     renderer.finish();
     print_report(output, &report);

@@ -1,4 +1,4 @@
-//! L4, one bake: the chain of DESIGN.md as one short list of steps ([`chain`]), each a
+//! L4, one bake: the chain of DESIGN.md as one short list of steps (`chain`), each a
 //! stage in [`steps`] that hands the next one a value. Every created resource enters
 //! the [`ledger`]; on any failure or interrupt [`cleanup`] walks it backwards; the
 //! result is a [`report::BakeReport`] and, when asked, an SNS alert ([`alerts`]).

@@ -1,6 +1,6 @@
 //! `recipes/<role>/recipe.toml`: reading it, and refusing it at the places it is wrong.
 //!
-//! The structure is checked while the file is read ([`raw`]); every value is then
+//! The structure is checked while the file is read (`raw`); every value is then
 //! checked at the place it was written, and all mistakes are reported together.
 
 mod base;

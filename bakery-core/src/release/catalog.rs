@@ -198,7 +198,7 @@ pub async fn taken_versions(aws: &Aws, role: &RoleName) -> Result<Vec<semver::Ve
         .collect())
 }
 
-/// Channel key (`stable`, `stable/arm64`: [`channel_keys`]) -> image id, for the role
+/// Channel key (`stable`, `stable/arm64`: `channel_keys`) -> image id, for the role
 /// in the region.
 pub async fn channels(aws: &Aws, role: &RoleName) -> Result<BTreeMap<String, String>> {
     let path = channels_path(role);

@@ -205,7 +205,7 @@ impl ReleaseRecord {
         }
     }
 
-    /// "bake <id> (baking, since <time>)", for messages about who holds a release.
+    /// "bake `<id>` (baking, since `<time>`)", for messages about who holds a release.
     pub fn holder(&self) -> String {
         format!(
             "bake {} ({}, since {})",
