@@ -658,3 +658,44 @@ async fn outdated_sees_the_base_of_each_architecture_move() {
         partly.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_two_architecture_release_is_shared_once_in_each_region() {
+    let home = Account::fresh().await;
+    let away = home.neighbour().await;
+    let recipe = TestRecipe::new("spread").with_both_architectures();
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        format!(
+            "[environments.fleet]\nregions = [\"{}\", \"{}\"]\n\
+             share = {{ accounts = [\"111122223333\"] }}\n",
+            home.region, away.region
+        ),
+    )
+    .unwrap();
+
+    let bake = home
+        .bakery()
+        .current_dir(top.path())
+        .bake_json(recipe.path(), "1.0.0")
+        .args(["--env", "fleet"])
+        .run();
+
+    assert!([0, 5].contains(&bake.code), "{}", bake.stderr);
+    let shared: Vec<String> = bake.json()["shared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["region"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(shared, [home.region.clone(), away.region.clone()]);
+    let said = |region: &str| {
+        bake.events()
+            .iter()
+            .filter(|e| e["step"] == "share" && e["event"] == "info")
+            .filter(|e| e["message"].as_str().unwrap().starts_with(region))
+            .count()
+    };
+    assert_eq!((said(&home.region), said(&away.region)), (1, 1));
+}

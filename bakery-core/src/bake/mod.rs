@@ -336,20 +336,29 @@ async fn after_the_images(
     };
     tested?;
     let images: Vec<ImageRecord> = made.iter().map(|m| m.image.clone()).collect();
-    bake.step(
-        Step::RecordRelease,
-        publish::record(bake, claim, &images, facts),
-    )
-    .await?;
-    bake.optional(
-        Step::Distribute,
-        publish::distribute(bake, claim, &images, facts),
-    )
-    .await?;
-    bake.optional(Step::Share, publish::share(bake, claim, facts))
-        .await?;
-    bake.optional(Step::Promote, publish::promote(bake, claim, facts))
-        .await?;
+    let verdict = publish::Verdict {
+        tests: facts.tests,
+        inputs: facts.inputs.as_ref(),
+    };
+    let recorded = publish::record(bake, claim, &images, verdict);
+    bake.step(Step::RecordRelease, recorded).await?;
+    facts.released.clone_from(&images);
+    let mut copies = publish::Copies::default();
+    let distributed = publish::distribute(bake, claim, &images, verdict, &mut copies);
+    let distributed = bake.optional(Step::Distribute, distributed).await;
+    (facts.copies, facts.regions) = (copies.images, copies.regions);
+    distributed?;
+    // Every region the release is in, once (each architecture has a copy there).
+    let mut regions = vec![bake.region().to_string()];
+    for copy in &facts.copies {
+        if !regions.contains(&copy.region) {
+            regions.push(copy.region.clone());
+        }
+    }
+    let shared = publish::share(bake, claim, &regions, &mut facts.shared);
+    bake.optional(Step::Share, shared).await?;
+    let promoted = publish::promote(bake, claim, facts.tests, &mut facts.promoted);
+    bake.optional(Step::Promote, promoted).await?;
     Ok(())
 }
 

@@ -4,19 +4,29 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use super::super::context::{Bake, Facts};
+use super::super::context::Bake;
 use super::super::report::ImageRecord;
 use super::release::Claim;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::model::gate::TAG_TESTS;
+use crate::model::inputs::ReleaseInputs;
 use crate::model::time::rfc3339;
 use crate::model::{Arch, GateState, PermissionChange, Release, Resource, Step};
 use crate::release::catalog::Scope;
 use crate::release::channels::{self, Gap};
 use crate::release::claim::TestRecord;
 use crate::release::distribute::RegionOutcome;
+use crate::release::sharing::ShareOutcome;
 use crate::release::{claim, distribute, sharing};
+
+/// What the record of a release says beside its images: its gate's verdict and what
+/// it is made of.
+#[derive(Clone, Copy)]
+pub struct Verdict<'a> {
+    pub tests: GateState,
+    pub inputs: Option<&'a ReleaseInputs>,
+}
 
 /// The claim becomes the record of the release: its image ids per architecture and
 /// region, in every region the release exists in. The images and their snapshots are
@@ -25,9 +35,9 @@ pub async fn record(
     bake: &Bake<'_>,
     claim: &Claim,
     images: &[ImageRecord],
-    facts: &mut Facts,
+    verdict: Verdict<'_>,
 ) -> Result<()> {
-    if facts.tests == GateState::Passed {
+    if verdict.tests == GateState::Passed {
         // Copies carry the image's tags: they say passed too.
         let names = &bake.plan.test_names;
         let tag = BTreeMap::from([(TAG_TESTS.to_string(), GateState::Passed.tag_value(names))]);
@@ -38,7 +48,7 @@ pub async fn record(
             .collect();
         bake.aws.ec2.tag(&tagged, &tag).await?;
     }
-    write_record(bake, claim, images, facts).await?;
+    write_record(bake, claim, images, verdict).await?;
     for image in images {
         for snapshot in bake.ledger.snapshots_of(&image.image_id) {
             bake.ledger.hand_over(&snapshot);
@@ -48,7 +58,6 @@ pub async fn record(
             region: image.region.clone(),
         });
     }
-    facts.released = images.to_vec();
     Ok(())
 }
 
@@ -57,7 +66,7 @@ async fn write_record(
     bake: &Bake<'_>,
     claim: &Claim,
     images: &[ImageRecord],
-    facts: &Facts,
+    verdict: Verdict<'_>,
 ) -> Result<()> {
     let mut architectures: BTreeMap<Arch, BTreeMap<String, String>> = BTreeMap::new();
     for image in images {
@@ -72,9 +81,9 @@ async fn write_record(
         false => distribute::copies_done_by(SystemTime::now()),
     };
     let mut record = claim.record.released(architectures, last_lease);
-    record.inputs = facts.inputs.clone();
+    record.inputs = verdict.inputs.cloned();
     record.tests = Some(TestRecord {
-        state: facts.tests,
+        state: verdict.tests,
         tests: bake.plan.test_names.clone(),
         at: rfc3339(SystemTime::now()),
         by: bake.plan.bake_id.clone(),
@@ -88,26 +97,34 @@ async fn write_record(
     Ok(())
 }
 
+/// What distribution made: the copies, and what each region did.
+#[derive(Default)]
+pub struct Copies {
+    pub images: Vec<ImageRecord>,
+    pub regions: Vec<RegionOutcome>,
+}
+
 /// Copies each image of the release to the other regions (the architectures at
 /// once), records every copy, and fails (after recording what succeeded) when a
-/// region failed.
+/// region failed. `copies` holds what was made, whatever the outcome.
 pub async fn distribute(
     bake: &Bake<'_>,
     claim: &Claim,
     images: &[ImageRecord],
-    facts: &mut Facts,
+    verdict: Verdict<'_>,
+    copies: &mut Copies,
 ) -> Result<()> {
     let deprecate_at = SystemTime::now() + bake.plan.deprecate_after;
-    let copies = images
+    let copied = images
         .iter()
         .map(|image| copies_of(bake, image, deprecate_at));
     let several = images.len() > 1;
     let mut failed = Vec::new();
-    for copied in futures_util::future::join_all(copies).await {
+    for copied in futures_util::future::join_all(copied).await {
         let (arch, name, outcomes) = copied?;
         for outcome in &outcomes {
             match (&outcome.image_id, &outcome.error) {
-                (Some(image_id), _) => facts.copies.push(ImageRecord {
+                (Some(image_id), _) => copies.images.push(ImageRecord {
                     region: outcome.region.clone(),
                     arch,
                     image_id: image_id.clone(),
@@ -121,15 +138,15 @@ pub async fn distribute(
                 (None, None) => {}
             }
         }
-        facts.regions.extend(outcomes);
+        copies.regions.extend(outcomes);
     }
-    let everywhere: Vec<ImageRecord> = images.iter().chain(&facts.copies).cloned().collect();
-    write_record(bake, claim, &everywhere, facts).await?;
+    let everywhere: Vec<ImageRecord> = images.iter().chain(&copies.images).cloned().collect();
+    write_record(bake, claim, &everywhere, verdict).await?;
     if failed.is_empty() {
         return Ok(());
     }
     let mut done: Vec<&str> = std::iter::once(bake.region())
-        .chain(facts.copies.iter().map(|c| c.region.as_str()))
+        .chain(copies.images.iter().map(|c| c.region.as_str()))
         .collect();
     done.dedup();
     let release = &claim.release;
@@ -174,15 +191,19 @@ async fn copies_of(
     Ok((image.arch, source.name.clone(), outcomes.await))
 }
 
-/// Shares the release in every region it now exists in.
-pub async fn share(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Result<()> {
-    let mut regions = vec![bake.region().to_string()];
-    regions.extend(facts.copies.iter().map(|c| c.region.clone()));
+/// Shares the release in `regions` (every region it now exists in); `shared` holds
+/// what each region did, whatever the outcome.
+pub async fn share(
+    bake: &Bake<'_>,
+    claim: &Claim,
+    regions: &[String],
+    shared: &mut Vec<ShareOutcome>,
+) -> Result<()> {
     let release = &claim.release;
     let outcomes = sharing::share(
         bake.aws,
         release,
-        &regions,
+        regions,
         &bake.plan.share,
         PermissionChange::Grant,
     )
@@ -198,7 +219,7 @@ pub async fn share(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Result<
             ),
         );
     }
-    facts.shared = outcomes.clone();
+    shared.clone_from(&outcomes);
     let problems: Vec<String> = outcomes
         .iter()
         .flat_map(|o| {
@@ -222,8 +243,14 @@ pub async fn share(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Result<
 }
 
 /// Points `--promote`'s channel at the new release in every region of the bake, and
-/// `latest` at the highest final release (this one, unless a higher one exists).
-pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Result<()> {
+/// `latest` at the highest final release (this one, unless a higher one exists);
+/// `promoted` holds the channels moved, whatever the outcome.
+pub async fn promote(
+    bake: &Bake<'_>,
+    claim: &Claim,
+    tests: GateState,
+    promoted: &mut Vec<String>,
+) -> Result<()> {
     let release = &claim.release;
     let regions: Vec<String> = std::iter::once(bake.region().to_string())
         .chain(bake.plan.copy_to.iter().map(|d| d.region.clone()))
@@ -234,14 +261,14 @@ pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Resul
             if channels::move_latest(bake.aws, release, &regions).await? {
                 bake.info(Step::Promote, format!("channel latest -> {release}"));
                 warn_left_behind(bake, release, &regions).await?;
-                facts.promoted.push(channel);
-            } else if !facts.tests.may_be_promoted() {
+                promoted.push(channel);
+            } else if !tests.may_be_promoted() {
                 bake.info(
                     Step::Promote,
                     format!(
                         "channel latest stays: {release}'s tests are {}; `bakery test` moves \
                          it once they pass",
-                        facts.tests
+                        tests
                     ),
                 );
             } else {
@@ -267,7 +294,7 @@ pub async fn promote(bake: &Bake<'_>, claim: &Claim, facts: &mut Facts) -> Resul
                     .join(", ")
             ),
         );
-        facts.promoted.push(channel);
+        promoted.push(channel);
     }
     Ok(())
 }
