@@ -2,8 +2,7 @@
 
 use std::process::ExitCode;
 
-use bakery_core::bake::report::{BakeReport, BakeStatus};
-use bakery_core::model::Resource;
+use bakery_core::bake::report::{BakeReport, BakeStatus, Ending};
 use bakery_core::{Error, ErrorKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,15 +86,15 @@ impl Exit {
         if !report.unfinished.is_empty() {
             return Exit::Unfinished;
         }
-        Exit::of_run(report.status, report.error_kind, &report.leaked)
+        Exit::of_run(report.status, &report.ending)
     }
 
     /// A run's exit (a bake, `bakery test`): leaks win, then how it ended.
-    pub fn of_run(status: BakeStatus, error_kind: Option<ErrorKind>, leaked: &[Resource]) -> Exit {
-        if !leaked.is_empty() {
+    pub fn of_run(status: BakeStatus, ending: &Ending) -> Exit {
+        if !ending.leaked.is_empty() {
             return Exit::Leaked;
         }
-        match (status, error_kind) {
+        match (status, ending.error_kind) {
             (BakeStatus::Succeeded | BakeStatus::Unchanged, _) => Exit::Success,
             (BakeStatus::Interrupted, _) => Exit::Interrupted,
             (_, Some(ErrorKind::InvalidInput)) => Exit::InvalidInput,
@@ -141,7 +140,7 @@ mod tests {
         let refused = BakeReport::refused(Some("base"), "1.0.0", &Error::input("bad"));
         let ended = |status| BakeReport {
             status,
-            error_kind: None,
+            ending: Ending::default(),
             ..refused.clone()
         };
         assert_eq!(Exit::of_report(&ended(BakeStatus::Succeeded)).code(), 0);
@@ -149,10 +148,13 @@ mod tests {
         assert_eq!(Exit::of_report(&ended(BakeStatus::Interrupted)).code(), 130);
         assert_eq!(Exit::of_report(&refused).code(), 2);
         let leaky = BakeReport {
-            leaked: vec![Resource::Instance {
-                id: "i-1".into(),
-                region: "eu-west-1".into(),
-            }],
+            ending: Ending {
+                leaked: vec![Resource::Instance {
+                    id: "i-1".into(),
+                    region: "eu-west-1".into(),
+                }],
+                ..Ending::default()
+            },
             ..ended(BakeStatus::Failed)
         };
         assert_eq!(Exit::of_report(&leaky).code(), 3);

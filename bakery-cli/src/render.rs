@@ -366,7 +366,7 @@ fn describe(event: &Event) -> Option<String> {
         }
         Event::Warning { message } => format!("WARNING: {message}"),
         Event::CleanupStarted { reason } => {
-            format!("[cleanup] bake {reason}: removing what it created")
+            format!("[cleanup] {reason}: removing what it created")
         }
         Event::CleanupFinished { leaked, kept } if leaked.is_empty() && kept.is_empty() => {
             "[cleanup] nothing left behind".to_string()

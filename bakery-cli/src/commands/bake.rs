@@ -264,18 +264,7 @@ fn print_result(output: Output, report: &BakeReport) {
         outln!("regions:");
         super::distribute::print_regions(&report.regions);
     }
-    for resource in &report.kept {
-        outln!("KEPT on purpose: {}", resource.describe());
-    }
-    if !report.leaked.is_empty() {
-        outln!(
-            "CLEANUP INCOMPLETE — remove these by hand (each is tagged bakery:bake-id={}):",
-            report.bake_id
-        );
-        for resource in &report.leaked {
-            outln!("  {}", resource.describe());
-        }
-    }
+    super::ending::print_left(&report.ending, &report.bake_id);
 }
 
 /// How the bake ended: its images, or where it stopped and why.
@@ -305,25 +294,8 @@ fn print_outcome(report: &BakeReport) {
             images();
         }
         BakeStatus::Failed | BakeStatus::Interrupted => {
-            let word = match report.status {
-                BakeStatus::Failed => "FAILED",
-                _ => "INTERRUPTED",
-            };
-            let step = report
-                .failed_step
-                .as_ref()
-                .map_or("?".to_string(), ToString::to_string);
-            let of = report
-                .failed_arch
-                .map(|arch| format!(" of its {arch} build"))
-                .unwrap_or_default();
-            outln!(
-                "{release} {word} at step `{step}`{of} (bake {})",
-                report.bake_id
-            );
-            if let Some(error) = &report.error {
-                outln!("{error}");
-            }
+            let id = format!("bake {}", report.bake_id);
+            super::ending::print_stopped(&release, report.status, &report.ending, &id);
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod cleanup;
 pub mod config;
 pub mod deprecate;
 pub mod distribute;
+pub mod ending;
 pub mod firstboot;
 pub mod outdated;
 pub mod plan;

@@ -81,7 +81,7 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
 }
 
 fn exit_of(report: &RetestReport) -> Exit {
-    Exit::of_run(report.status, report.error_kind, &report.leaked)
+    Exit::of_run(report.status, &report.ending)
 }
 
 fn print_report(output: Output, report: &RetestReport) {
@@ -108,32 +108,13 @@ fn print_report(output: Output, report: &RetestReport) {
             report.run_id
         ),
         status => {
-            let word = if status == BakeStatus::Failed {
-                "FAILED"
-            } else {
-                "INTERRUPTED"
-            };
-            let step = report
-                .failed_step
-                .as_ref()
-                .map_or("?".to_string(), ToString::to_string);
-            outln!(
-                "{}: test run {word} at step `{step}` (run {})",
-                report.release,
-                report.run_id
-            );
-            if let Some(error) = &report.error {
-                outln!("{error}");
-            }
+            let what = format!("{}: test run", report.release);
+            let id = format!("run {}", report.run_id);
+            super::ending::print_stopped(&what, status, &report.ending, &id);
             if let Some(state) = report.tests {
                 outln!("the release's tests are now recorded as: {state}");
             }
         }
     }
-    for resource in &report.kept {
-        outln!("kept: {}", resource.describe());
-    }
-    for resource in &report.leaked {
-        outln!("LEFT BEHIND: {}", resource.describe());
-    }
+    super::ending::print_left(&report.ending, &report.run_id);
 }

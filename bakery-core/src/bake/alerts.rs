@@ -40,6 +40,7 @@ pub fn message(
     build_url: Option<&str>,
 ) -> (String, String) {
     let step = report
+        .ending
         .failed_step
         .as_ref()
         .map_or("-".to_string(), Step::to_string);
@@ -61,13 +62,13 @@ pub fn message(
         "version": report.version,
         "bake_id": report.bake_id,
         "region": report.region,
-        "step": report.failed_step,
-        "error": report.error,
+        "step": report.ending.failed_step,
+        "error": report.ending.error,
         "builder_instance_id": report.builder_instance_id,
         "output_tail": output_tail,
         "build_url": build_url,
         "images": report.images,
-        "leaked": report.leaked,
+        "leaked": report.ending.leaked,
     });
     (subject, body.to_string())
 }
@@ -81,7 +82,7 @@ mod tests {
     fn a_failure_names_role_version_and_step() {
         let mut report = BakeReport::refused(Some("base"), "2.4.0", &Error::input("boom"));
         report.status = BakeStatus::Failed;
-        report.failed_step = Some(Step::Recipe("packages".into()));
+        report.ending.failed_step = Some(Step::Recipe("packages".into()));
         let (subject, body) = message(
             &report,
             Some("E: no such package"),

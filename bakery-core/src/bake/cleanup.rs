@@ -5,6 +5,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::context::{Bake, Failure};
+use super::report::BakeStatus;
 use crate::error::{ErrorKind, Result};
 use crate::events::Event;
 use std::collections::BTreeMap;
@@ -57,6 +58,32 @@ fn kept_reason(bake: &Bake<'_>, resource: &Resource) -> String {
          you are done",
         crate::model::time::human(lifetime)
     )
+}
+
+/// The end of a bake or a `bakery test` run: the cleanup, when the ledger holds
+/// anything — or, after a failure of a chosen `release`, may (a claim whose answers
+/// were all lost is looked for) — keeping what `--keep-on-failure` keeps. What it
+/// kept on purpose and what it could not remove.
+pub async fn at_the_end(
+    bake: &Bake<'_>,
+    failure: Option<&Failure>,
+    release: Option<&Release>,
+) -> (Vec<Resource>, Vec<Resource>) {
+    let swept = failure.is_some() && release.is_some() && !bake.plan.dry_run;
+    if bake.ledger.is_empty() && !swept {
+        return (Vec::new(), Vec::new());
+    }
+    let reason = match failure {
+        Some(f) => format!(
+            "{} {} at step `{}`{}",
+            bake.plan.run,
+            BakeStatus::of_error(&f.error).as_str(),
+            f.step,
+            super::of_arch(f.arch)
+        ),
+        None => format!("{} finishing", bake.plan.run),
+    };
+    cleanup(bake, &reason, Keep::after(bake.plan, failure), release).await
 }
 
 /// Removes what the ledger holds, newest first, within the cleanup deadline.

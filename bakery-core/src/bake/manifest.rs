@@ -220,7 +220,7 @@ mod tests {
     fn succeeded(role: &str) -> BakeReport {
         let mut report = BakeReport::refused(Some(role), "1.0.0", &Error::input("x"));
         report.status = BakeStatus::Succeeded;
-        report.error_kind = None;
+        report.ending = Default::default();
         report.bake_id = "b-1".into();
         report.run_uuid = "6f1c0e1e-4a5b-4c2d-9e8f-0a1b2c3d4e5f".into();
         report.started_at = "2026-11-22T02:24:38Z".into();

@@ -22,7 +22,7 @@ use std::future::Future;
 use tokio_util::sync::CancellationToken;
 
 use self::context::{Bake, Facts, Failure};
-use self::report::{BakeReport, BakeStatus, ImageRecord};
+use self::report::{BakeReport, BakeStatus, Ending, ImageRecord};
 use self::steps::changes::Checked;
 use self::steps::gate::Placement;
 use self::steps::{base, builder, changes, checks, command, gate, image, publish, release};
@@ -407,7 +407,8 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
         .as_ref()
         .and_then(|f| f.error.output_tail())
         .map(str::to_string);
-    let (kept, leaked) = clean_up(bake, status, &facts, failure.as_ref()).await;
+    let ending = cleanup::at_the_end(bake, failure.as_ref(), facts.release.as_ref());
+    let (kept, leaked) = ending.await;
     let steps = bake.step_records();
     let unfinished = unfinished(bake, &steps, &facts, failure.is_some(), &leaked);
     let report = report(
@@ -420,32 +421,6 @@ async fn finish(bake: &Bake<'_>, facts: Facts, failure: Option<Failure>) -> Bake
     );
     alerts::send(bake, &report, failure_tail.as_deref()).await;
     report
-}
-
-/// The cleanup, when the ledger holds anything or a failure may have made what no
-/// answer said (a claim whose answers were all lost: the sweep looks for it). What it
-/// kept on purpose and what it could not remove.
-async fn clean_up(
-    bake: &Bake<'_>,
-    status: BakeStatus,
-    facts: &Facts,
-    failure: Option<&Failure>,
-) -> (Vec<Resource>, Vec<Resource>) {
-    let swept = failure.is_some() && facts.release.is_some() && !bake.plan.dry_run;
-    if bake.ledger.is_empty() && !swept {
-        return (Vec::new(), Vec::new());
-    }
-    let keep = cleanup::Keep::after(bake.plan, failure);
-    let reason = match failure {
-        Some(f) => format!(
-            "{} at step `{}`{}",
-            status.as_str(),
-            f.step,
-            of_arch(f.arch)
-        ),
-        None => "finishing".to_string(),
-    };
-    cleanup::cleanup(bake, &reason, keep, facts.release.as_ref()).await
 }
 
 /// The steps a failed bake of a chosen release did not get to. A release is made;
@@ -521,17 +496,9 @@ fn report(
         steps,
         started_at: rfc3339(bake.started_at),
         seconds: bake.seconds(),
-        error: failure.as_ref().map(|f| f.error.to_string()),
-        hint: failure
-            .as_ref()
-            .and_then(|f| f.error.hint().map(str::to_string)),
-        error_kind: failure.as_ref().map(|f| f.error.kind()),
-        failed_arch: failure.as_ref().and_then(|f| f.arch),
-        failed_step: failure.map(|f| f.step),
         channels: facts.promoted,
         shared: facts.shared,
-        leaked,
-        kept,
+        ending: Ending::after(failure, (kept, leaked)),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::context::Failure;
 use crate::error::{Error, ErrorKind};
 use crate::model::time::rfc3339;
 use crate::model::{Arch, GateState, Resource, Step};
@@ -97,6 +98,19 @@ pub struct BakeReport {
     pub steps: Vec<StepRecord>,
     pub started_at: String,
     pub seconds: f64,
+    /// Channels now pointing at the new release.
+    pub channels: Vec<String>,
+    /// Where the release was shared, region by region.
+    pub shared: Vec<ShareOutcome>,
+    /// How it ended: the error, if any, and what is left.
+    #[serde(flatten)]
+    pub ending: Ending,
+}
+
+/// How a bake or a `bakery test` run ended, as both reports say it (flattened into
+/// each): the error and where it happened, and what cleanup kept and left.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Ending {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// What to do about the error, when bakery can tell (also at the end of `error`).
@@ -104,19 +118,51 @@ pub struct BakeReport {
     pub hint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
-    /// The architecture whose build failed, when the bake makes several.
+    /// The architecture whose build failed, when the run makes several.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_arch: Option<Arch>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<Step>,
-    /// Channels now pointing at the new release.
-    pub channels: Vec<String>,
     /// Resources cleanup could not remove: they need a person (or `bakery cleanup`).
     pub leaked: Vec<Resource>,
     /// Resources left in place on purpose (`--keep-on-failure`).
     pub kept: Vec<Resource>,
-    /// Where the release was shared, region by region.
-    pub shared: Vec<ShareOutcome>,
+}
+
+impl Ending {
+    /// After `failure` (none: it succeeded) and cleanup's `(kept, leaked)`.
+    pub fn after(
+        failure: Option<Failure>,
+        (kept, leaked): (Vec<Resource>, Vec<Resource>),
+    ) -> Ending {
+        let Some(failure) = failure else {
+            return Ending {
+                leaked,
+                kept,
+                ..Ending::default()
+            };
+        };
+        Ending {
+            error: Some(failure.error.to_string()),
+            hint: failure.error.hint().map(str::to_string),
+            error_kind: Some(failure.error.kind()),
+            failed_arch: failure.arch,
+            failed_step: Some(failure.step),
+            leaked,
+            kept,
+        }
+    }
+
+    /// A run refused before it started: nothing was made.
+    pub fn refused(error: &Error) -> Ending {
+        Ending {
+            error: Some(error.to_string()),
+            hint: error.hint().map(str::to_string),
+            error_kind: Some(error.kind()),
+            failed_step: Some(Step::Plan),
+            ..Ending::default()
+        }
+    }
 }
 
 impl BakeReport {
@@ -147,14 +193,8 @@ impl BakeReport {
             steps: Vec::new(),
             started_at: rfc3339(std::time::SystemTime::now()),
             seconds: 0.0,
-            error: Some(error.to_string()),
-            hint: error.hint().map(str::to_string),
-            error_kind: Some(error.kind()),
-            failed_arch: None,
-            failed_step: Some(Step::Plan),
             channels: Vec::new(),
-            leaked: Vec::new(),
-            kept: Vec::new(),
+            ending: Ending::refused(error),
         }
     }
 

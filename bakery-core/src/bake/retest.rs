@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::cleanup;
 use super::context::{self, Bake, Failure};
 use super::lease::{renewing, LEASE, RENEWAL};
-use super::report::{BakeStatus, ImageRecord, StepRecord};
+use super::report::{BakeStatus, Ending, ImageRecord, StepRecord};
 use super::steps::gate::Placement;
 use crate::aws::ec2::ImageInfo;
 use crate::aws::state::ImageState;
@@ -25,7 +25,7 @@ use crate::events::{Event, EventSink};
 use crate::model::gate::TAG_TESTS;
 use crate::model::release::parse_version_argument;
 use crate::model::time::{rfc3339, rfc3339_before};
-use crate::model::{Arch, GateState, Release, Resource, Step};
+use crate::model::{Arch, GateState, Release, Step};
 use crate::plan::{BakePlan, BakeRequest, BuildPlan};
 use crate::release::channels;
 use crate::release::claim::{self, RecordState, ReleaseRecord, RunLease, TestRecord};
@@ -45,16 +45,9 @@ pub struct RetestReport {
     pub test_names: Vec<String>,
     pub steps: Vec<StepRecord>,
     pub seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_kind: Option<ErrorKind>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed_step: Option<Step>,
-    pub leaked: Vec<Resource>,
-    pub kept: Vec<Resource>,
+    /// How it ended: the error, if any, and what is left.
+    #[serde(flatten)]
+    pub ending: Ending,
 }
 
 impl RetestReport {
@@ -70,12 +63,7 @@ impl RetestReport {
             test_names: Vec::new(),
             steps: Vec::new(),
             seconds: 0.0,
-            error: Some(error.to_string()),
-            hint: error.hint().map(str::to_string),
-            error_kind: Some(error.kind()),
-            failed_step: Some(Step::Plan),
-            leaked: Vec::new(),
-            kept: Vec::new(),
+            ending: Ending::refused(error),
         }
     }
 }
@@ -142,15 +130,7 @@ pub async fn retest(
     let mut found = None;
     let outcome = run(&bake, &builds, &siblings, &mut found).await;
     let failure = outcome.err();
-    let (mut kept, mut leaked) = (Vec::new(), Vec::new());
-    if !bake.ledger.is_empty() {
-        let keep = cleanup::Keep::after(plan, failure.as_ref());
-        let reason = match &failure {
-            Some(f) => format!("test run stopped at step `{}`", f.step),
-            None => "finishing".to_string(),
-        };
-        (kept, leaked) = cleanup::cleanup(&bake, &reason, keep, None).await;
-    }
+    let (kept, leaked) = cleanup::at_the_end(&bake, failure.as_ref(), None).await;
     let tests = match (&found, &failure) {
         (Some(found), Some(failure)) => {
             // The gate's verdict stands on the record; an interrupted run leaves it be.
@@ -184,14 +164,7 @@ pub async fn retest(
         test_names: plan.test_names.clone(),
         steps: bake.step_records(),
         seconds: bake.seconds(),
-        error: failure.as_ref().map(|f| f.error.to_string()),
-        hint: failure
-            .as_ref()
-            .and_then(|f| f.error.hint().map(str::to_string)),
-        error_kind: failure.as_ref().map(|f| f.error.kind()),
-        failed_step: failure.map(|f| f.step),
-        leaked,
-        kept,
+        ending: Ending::after(failure, (kept, leaked)),
     }
 }
 

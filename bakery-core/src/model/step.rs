@@ -3,6 +3,16 @@
 
 use serde::{Serialize, Serializer};
 
+/// What a plan runs: a bake, or `bakery test` of a release (its gate's steps only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display)]
+#[serde(rename_all = "lowercase")]
+pub enum Run {
+    #[strum(to_string = "bake")]
+    Bake,
+    #[strum(to_string = "test run")]
+    Test,
+}
+
 /// Each step prints as the events, the report and the docs name it: `check-release`,
 /// `recipe/packages`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, strum::Display)]

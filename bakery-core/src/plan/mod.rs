@@ -32,7 +32,7 @@ use crate::config::{layering, BaseImage, BuilderSettings, Destination, Merged, R
 use crate::error::{Error, Result};
 use crate::model::names::{check_channel, seconds};
 use crate::model::{
-    Arch, Document, GateState, Platform, Release, RoleName, Sharing, Step, VersionRequest,
+    Arch, Document, GateState, Platform, Release, RoleName, Run, Sharing, Step, VersionRequest,
 };
 use crate::script::firstboot;
 use crate::script::user_data::generalize_script;
@@ -92,6 +92,8 @@ pub struct BakePlan {
     pub dry_run: bool,
     /// The SSM SecureString parameters the steps read on the builder.
     pub secret_parameters: Vec<String>,
+    /// A bake, or `bakery test`'s run of a release's gate.
+    pub run: Run,
     /// Every step the bake runs, in order (see [`BakePlan::chain`]).
     pub chain: Vec<Step>,
     /// The run this bake belongs to (a UUID; the bakes of one `bake --all` share it):
@@ -185,6 +187,7 @@ impl BakePlan {
             .with_hint("add a [[tests]] entry (name, script) to the recipe"));
         }
         plan.chain = plan.retest_steps();
+        plan.run = Run::Test;
         Ok(plan)
     }
 
@@ -311,6 +314,7 @@ impl BakePlan {
                 .collect(),
             vars: settings.vars.clone(),
             settings: merged.clone(),
+            run: Run::Bake,
             chain: Vec::new(),
             run_uuid: new_run_uuid(),
             builds: Vec::new(),
