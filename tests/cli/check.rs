@@ -2,11 +2,76 @@
 
 use crate::support::{repo_root, step_names, Bakery, TestRecipe};
 
-fn shellcheck_installed() -> bool {
-    std::process::Command::new("shellcheck")
-        .arg("--version")
+/// The pinned shellcheck that `scripts/local-aws install` puts in `.local-aws/bin`
+/// (which the suite's `bakery` finds first on its PATH): a check whose tool is missing
+/// fails, it does not pass.
+fn shellcheck() -> std::path::PathBuf {
+    let pinned = repo_root().join(".local-aws/bin/shellcheck");
+    assert!(
+        pinned.is_file(),
+        "shellcheck is not installed: `scripts/local-aws install` puts the pinned one in \
+         .local-aws/bin"
+    );
+    pinned
+}
+
+/// Every file of the repository that is a shell script by its `#!` line (sh, bash).
+fn shell_scripts(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if path.is_dir() {
+            if ![".git", "target", ".local-aws", "node_modules"].contains(&name.as_str()) {
+                shell_scripts(&path, found);
+            }
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let first = text.lines().next().unwrap_or_default();
+        let shell = first.starts_with("#!")
+            && (first.ends_with("/sh") || first.ends_with("bash") || first.ends_with(" sh"));
+        if shell {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_shell_script_of_the_repository_is_shellcheck_clean() {
+    let mut scripts = Vec::new();
+    shell_scripts(&repo_root(), &mut scripts);
+    let named = |path: &str| scripts.contains(&repo_root().join(path));
+    assert!(named("firstboot/linux/bakery-firstboot") && named("scripts/test"));
+    assert!(scripts.len() >= 15, "{scripts:?}");
+
+    let checked = std::process::Command::new(shellcheck())
+        .args(["--format", "gcc"])
+        .args(&scripts)
         .output()
-        .is_ok_and(|o| o.status.success())
+        .unwrap();
+
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+}
+
+#[test]
+fn validate_says_why_it_did_not_run_shellcheck() {
+    let recipe = TestRecipe::new("unlinted").step("hello", "#!/bin/sh\necho hello\n");
+    let nowhere = tempfile::tempdir().unwrap();
+
+    let validated = Bakery::new("eu-west-1")
+        .env("PATH", nowhere.path().to_str().unwrap())
+        .args(["validate"])
+        .arg_path(recipe.path())
+        .run();
+
+    validated.expect_code(0);
+    validated.expect_stdout("shellcheck not run: it is not installed here");
 }
 
 /// Every folder of recipes/: base, base-windows, zookeeper.
@@ -125,17 +190,13 @@ fn validate_accepts_the_shipped_recipes_and_points_at_mistakes() {
         .args(["validate"])
         .arg_path(sloppy.path())
         .run();
-    if shellcheck_installed() {
-        assert_eq!(linted.code, 2, "{}", linted.stdout);
-        assert!(
-            linted.stdout.contains("SC2115") || linted.stdout.contains("SC2086"),
-            "{}",
-            linted.stdout
-        );
-    } else {
-        assert_eq!(linted.code, 0);
-        linted.expect_stdout("shellcheck not run: it is not installed here");
-    }
+    shellcheck();
+    assert_eq!(linted.code, 2, "{}", linted.stdout);
+    assert!(
+        linted.stdout.contains("SC2115") || linted.stdout.contains("SC2086"),
+        "{}",
+        linted.stdout
+    );
 }
 
 #[test]

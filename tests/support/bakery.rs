@@ -27,6 +27,15 @@ pub struct Bakery {
     keyboard: bool,
 }
 
+/// PATH with the tools `scripts/local-aws install` pins (`.local-aws/bin`) first.
+fn tools_first() -> std::ffi::OsString {
+    let pinned = repo_root().join(".local-aws/bin");
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![pinned];
+    paths.extend(std::env::split_paths(&rest));
+    std::env::join_paths(paths).expect("PATH entries without a separator")
+}
+
 /// Nothing listens here: an AWS call fails at once.
 pub const NO_AWS: &str = "http://127.0.0.1:9";
 
@@ -94,6 +103,8 @@ impl Bakery {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", region)
             .env_remove("AWS_PROFILE")
+            // The suite's pinned tools (shellcheck) before the machine's.
+            .env("PATH", tools_first())
             .env_remove("GIT_COMMIT")
             .env_remove("BUILD_URL")
             // The suite's own timings, not those of the person running it.
