@@ -328,3 +328,67 @@ fn the_version_names_the_commit_it_was_built_from() {
     let commit = String::from_utf8_lossy(&commit.stdout).trim().to_string();
     version.expect_stdout(&format!("(commit {commit})"));
 }
+
+/// Every PowerShell script of the repository (`.ps1`).
+fn powershell_scripts(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if path.is_dir() && ![".git", "target", ".local-aws"].contains(&name.as_str()) {
+            powershell_scripts(&path, found);
+        } else if name.ends_with(".ps1") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_powershell_script_of_the_repository_reads_with_powershells_grammar() {
+    let mut scripts = Vec::new();
+    powershell_scripts(&repo_root(), &mut scripts);
+    assert!(scripts.len() >= 8, "{scripts:?}");
+    for script in scripts {
+        let text = std::fs::read_to_string(&script).unwrap();
+        let errors = bakery_core::config::powershell::syntax_errors(&text);
+        assert_eq!(errors, [], "{}", script.display());
+    }
+}
+
+#[test]
+fn validate_refuses_a_powershell_syntax_error_at_its_line() {
+    let recipe = tempfile::tempdir().unwrap();
+    std::fs::create_dir(recipe.path().join("steps")).unwrap();
+    std::fs::write(
+        recipe.path().join("recipe.toml"),
+        "name = \"broken-windows\"\nplatform = \"windows\"\narch = \"x86_64\"\n\
+         base = { image = \"ami-1e749f67\" }\n\
+         [[steps]]\nname = \"setup\"\nscript = \"steps/setup.ps1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        recipe.path().join("steps/setup.ps1"),
+        "$ErrorActionPreference = 'Stop'\nif ($env:X -eq 1 {\n    Write-Output 'x'\n}\n",
+    )
+    .unwrap();
+
+    let validated = Bakery::new("eu-west-1")
+        .args(["validate"])
+        .arg_path(recipe.path())
+        .run();
+
+    validated.expect_code(2);
+    validated.expect_stdout("steps/setup.ps1:2:");
+    validated.expect_stdout("PowerShell syntax error near");
+
+    std::fs::write(
+        recipe.path().join("steps/setup.ps1"),
+        "$ErrorActionPreference = 'Stop'\nif ($env:X -eq 1) {\n    Write-Output 'x'\n}\n",
+    )
+    .unwrap();
+    let fixed = Bakery::new("eu-west-1")
+        .args(["validate"])
+        .arg_path(recipe.path())
+        .run();
+    fixed.expect_code(0);
+    fixed.expect_stdout("PowerShell parsed: no syntax errors");
+}

