@@ -23,6 +23,7 @@ use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{print_error, set_verbosity, Verbosity};
 
+// Long on purpose: the global flags read once, then one arm per command.
 fn main() -> ExitCode {
     let cli = cli::parse();
     cli.color.apply();

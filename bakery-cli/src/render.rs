@@ -191,6 +191,7 @@ impl Renderer {
 
     /// The live lines: a step's line appears when it starts, shows what it waits
     /// for, and gives way to a ✔ or ✘ line above the others when it ends.
+    // Long on purpose: one arm per kind of event that changes the live lines.
     fn draw(&self, bars: &Bars, role: Option<&str>, prefix: &str, event: &Event) {
         let key = |step: &Step| (role.map(str::to_string), step.clone());
         match event {
@@ -312,6 +313,7 @@ fn timestamp() -> String {
 }
 
 /// The plain-text form of an event, or None for events only the JSON form carries.
+// Long on purpose: one arm per event, a table read top to bottom.
 fn describe(event: &Event) -> Option<String> {
     Some(match event {
         Event::BakeStarted {

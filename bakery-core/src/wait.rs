@@ -219,8 +219,74 @@ pub struct Target<'a> {
 /// A heartbeat event at least this often while the state does not change.
 const HEARTBEAT: Duration = Duration::from_secs(30);
 
+/// What a wait has seen so far: when it started and last polled, the last state
+/// (and when it was said), and how many answers were transient errors.
+struct Seen {
+    started: Instant,
+    last_state: String,
+    last_event: Instant,
+    transient_errors: u32,
+    last_poll: Option<Duration>,
+    /// When the state was last seen unchanged: the change happened after it.
+    last_pending: Duration,
+}
+
+impl Seen {
+    fn new() -> Seen {
+        let started = Instant::now();
+        Seen {
+            started,
+            last_state: String::from("not yet seen"),
+            last_event: started,
+            transient_errors: 0,
+            last_poll: None,
+            last_pending: Duration::ZERO,
+        }
+    }
+
+    /// When to poll next (a retry's schedule with jitter).
+    fn next_poll(&self, policy: &WaitPolicy) -> Instant {
+        let now = Instant::now();
+        let at = self.started + policy.next_poll(self.last_poll);
+        match policy.schedule {
+            Schedule::Retry => now + with_jitter(at.saturating_duration_since(now)),
+            _ => at,
+        }
+    }
+
+    /// A transient error: said now and then (1st, 2nd, 4th, …), and waited through.
+    fn transient(&mut self, target: &Target<'_>, error: &Error, sink: &dyn EventSink) {
+        self.transient_errors += 1;
+        let count = self.transient_errors;
+        if count.is_power_of_two() {
+            sink.emit(Event::Warning {
+                message: format!(
+                    "still waiting for {} {}: {error} (retrying; {count} so far)",
+                    target.what, target.resource
+                ),
+            });
+        }
+    }
+
+    /// Still pending in `state`: said when it changed, and every [`HEARTBEAT`].
+    fn pending(&mut self, target: &Target<'_>, state: String, sink: &dyn EventSink) {
+        let now = Instant::now();
+        if state != self.last_state || now - self.last_event >= HEARTBEAT {
+            sink.emit(Event::Waiting {
+                step: target.step.clone(),
+                resource: target.resource.to_string(),
+                state: state.clone(),
+                elapsed_seconds: (now - self.started).as_secs_f64(),
+            });
+            self.last_event = now;
+            self.last_state = state;
+        }
+    }
+}
+
 /// Polls until `poll` says ready, failed, or the deadline passes. Transient errors
 /// (throttling, 5xx, lost connections) count as "still pending".
+// Long on purpose: one arm per answer a poll can give, in one loop.
 pub async fn until<T, F, Fut>(
     target: Target<'_>,
     policy: &WaitPolicy,
@@ -232,29 +298,15 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>>>,
 {
-    let started = Instant::now();
-    let deadline = started + policy.deadline;
-    let mut last_state = String::from("not yet seen");
-    let mut last_event = started;
-    let mut transient_errors = 0u32;
-    let mut last_poll: Option<Duration> = None;
-    // When the state was last seen unchanged: the change happened after it.
-    let mut last_pending = Duration::ZERO;
-    loop {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        let mut at = started + policy.next_poll(last_poll);
-        if policy.schedule == Schedule::Retry {
-            at = now + with_jitter(at.saturating_duration_since(now));
-        }
+    let mut watch = Seen::new();
+    let deadline = watch.started + policy.deadline;
+    while Instant::now() < deadline {
         tokio::select! {
-            _ = tokio::time::sleep_until(at.min(deadline)) => {}
+            _ = tokio::time::sleep_until(watch.next_poll(policy).min(deadline)) => {}
             _ = cancel.cancelled() => return Err(Error::Interrupted),
         }
-        let polled_at = started.elapsed();
-        last_poll = Some(polled_at);
+        let polled_at = watch.started.elapsed();
+        watch.last_poll = Some(polled_at);
         let seen = tokio::select! {
             seen = poll() => seen,
             _ = cancel.cancelled() => return Err(Error::Interrupted),
@@ -265,10 +317,10 @@ where
             ?polled_at,
             "polled"
         );
-        let state = match seen {
+        match seen {
             Ok(Poll::Ready(value)) => {
                 if let Some(learning) = &policy.learning {
-                    learning.observe(last_pending, polled_at);
+                    learning.observe(watch.last_pending, polled_at);
                 }
                 return Ok(value);
             }
@@ -281,32 +333,12 @@ where
                     reason,
                 })
             }
-            Ok(Poll::Pending(state)) => state,
-            Err(error) if error.is_transient() => {
-                transient_errors += 1;
-                if transient_errors.is_power_of_two() {
-                    sink.emit(Event::Warning {
-                        message: format!(
-                            "still waiting for {} {}: {error} (retrying; {transient_errors} so far)",
-                            target.what, target.resource
-                        ),
-                    });
-                }
-                continue;
+            Ok(Poll::Pending(state)) => {
+                watch.last_pending = polled_at;
+                watch.pending(&target, state, sink);
             }
+            Err(error) if error.is_transient() => watch.transient(&target, &error, sink),
             Err(error) => return Err(error),
-        };
-        last_pending = polled_at;
-        let now = Instant::now();
-        if state != last_state || now - last_event >= HEARTBEAT {
-            sink.emit(Event::Waiting {
-                step: target.step.clone(),
-                resource: target.resource.to_string(),
-                state: state.clone(),
-                elapsed_seconds: (now - started).as_secs_f64(),
-            });
-            last_event = now;
-            last_state = state;
         }
     }
     Err(Error::Timeout {
@@ -314,7 +346,7 @@ where
         resource: target.resource.to_string(),
         region: target.region.to_string(),
         after: policy.deadline,
-        last_state,
+        last_state: watch.last_state,
         hint: target.hint,
     })
 }

@@ -88,6 +88,8 @@ pub async fn at_the_end(
 
 /// Removes what the ledger holds, newest first, within the cleanup deadline.
 /// Returns what was kept on purpose and what could not be removed (leaked).
+// Long on purpose: the walk, its deadline and its report together, so that nothing
+// the walk did is left out of the report.
 pub async fn cleanup(
     bake: &Bake<'_>,
     reason: &str,

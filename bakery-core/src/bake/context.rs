@@ -260,6 +260,8 @@ impl<'a> Bake<'a> {
 
     /// Runs one step of the chain: the interrupt check before it, its events and its
     /// timing. Steps run in the order of the plan's chain.
+    // Long on purpose: a step's whole life (start, cut short or not, record, end) in
+    // the order it happens, so that no path forgets its event or its record.
     pub async fn step<T>(
         &self,
         step: Step,

@@ -134,64 +134,102 @@ pub fn select(
 /// Parses a `bakery.toml` and selects an environment from it.
 pub fn parse(file: &Path, source: &str, name: Option<&str>) -> Result<Option<Environment>> {
     let problems = Problems::new(file, source);
-    let at = |span: std::ops::Range<usize>, message: String| problems.fatal(span, message);
-    let raw: RawConfig = toml::from_str(source)
-        .map_err(|e| at(e.span().unwrap_or(0..0), e.message().trim_end().to_string()))?;
-    let known = || {
-        raw.environments
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
+    let raw: RawConfig = toml::from_str(source).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        problems.fatal(span, e.message().trim_end())
+    })?;
+    let Some(name) = chosen_name(&raw, file, name, &problems)? else {
+        return Ok(None);
     };
+    let chain = extends_chain(&raw, &name, &problems)?;
+    let layers = layers_of(&raw, &chain, file, source);
+    // Each environment must be valid on its own too, so mistakes show where made.
+    let merged = merge(&layers)?;
+    if !merged.settings.regions.is_empty() {
+        merged.check_kms_regions()?;
+    }
+    Ok(Some(Environment {
+        name,
+        file: file.to_path_buf(),
+        layers,
+        settings: merged.settings,
+    }))
+}
+
+/// The environments of the file, for messages: `production, staging`.
+fn known(raw: &RawConfig) -> String {
+    raw.environments
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The environment asked for (`--env`), else the file's `default_environment`; None
+/// when neither names one. A name the file lacks is refused with the nearest it has.
+fn chosen_name(
+    raw: &RawConfig,
+    file: &Path,
+    name: Option<&str>,
+    problems: &Problems,
+) -> Result<Option<String>> {
     let name = match (name, &raw.default_environment) {
         (Some(name), _) => name.to_string(),
-        (None, Some(default)) => {
-            if !raw.environments.contains_key(default.get_ref()) {
-                return Err(at(
-                    default.span(),
-                    format!(
-                        "key `default_environment`: no environment `{}` in this file (it has: {})",
-                        default.get_ref(),
-                        known()
-                    ),
-                ));
-            }
+        (None, Some(default)) if raw.environments.contains_key(default.get_ref()) => {
             default.get_ref().clone()
+        }
+        (None, Some(default)) => {
+            return Err(problems.fatal(
+                default.span(),
+                format!(
+                    "key `default_environment`: no environment `{}` in this file (it has: {})",
+                    default.get_ref(),
+                    known(raw)
+                ),
+            ))
         }
         (None, None) => return Ok(None),
     };
-    if !raw.environments.contains_key(&name) {
-        let error = Error::input(format!(
-            "--env {name}: {} has no [environments.{name}] (it has: {})",
-            file.display(),
-            known()
-        ));
-        let near = crate::model::names::nearest(&name, raw.environments.keys().map(String::as_str));
-        return Err(match near {
-            Some(near) => error.with_hint(format!("did you mean --env {near}?")),
-            None => error,
-        });
+    if raw.environments.contains_key(&name) {
+        return Ok(Some(name));
     }
-    // The chain, from the named environment to its base-most ancestor.
-    let mut chain: Vec<&str> = vec![name.as_str()];
+    let error = Error::input(format!(
+        "--env {name}: {} has no [environments.{name}] (it has: {})",
+        file.display(),
+        known(raw)
+    ));
+    let near = crate::model::names::nearest(&name, raw.environments.keys().map(String::as_str));
+    Err(match near {
+        Some(near) => error.with_hint(format!("did you mean --env {near}?")),
+        None => error,
+    })
+}
+
+/// The chain, from the named environment to its base-most ancestor (`extends`); an
+/// ancestor the file lacks, or a circle, is refused at its `extends`.
+fn extends_chain<'r>(
+    raw: &'r RawConfig,
+    name: &'r str,
+    problems: &Problems,
+) -> Result<Vec<&'r str>> {
+    let mut chain: Vec<&str> = vec![name];
     loop {
         let current = &raw.environments[*chain.last().expect("not empty")];
         let Some(parent) = &current.get_ref().extends else {
-            break;
+            return Ok(chain);
         };
         let parent_name = parent.get_ref().as_str();
         if !raw.environments.contains_key(parent_name) {
-            return Err(at(
+            return Err(problems.fatal(
                 parent.span(),
                 format!(
                     "key `extends`: no environment `{parent_name}` to extend (this file has: {})",
-                    known()
+                    known(raw)
                 ),
             ));
         }
         if chain.contains(&parent_name) {
-            return Err(at(
+            return Err(problems.fatal(
                 parent.span(),
                 format!(
                     "key `extends`: environments extend each other in a circle: {} -> {parent_name}",
@@ -201,7 +239,11 @@ pub fn parse(file: &Path, source: &str, name: Option<&str>) -> Result<Option<Env
         }
         chain.push(parent_name);
     }
-    let layers = chain
+}
+
+/// The settings layers of a chain, base-most first, each with the line it starts at.
+fn layers_of(raw: &RawConfig, chain: &[&str], file: &Path, source: &str) -> Vec<Layer> {
+    chain
         .iter()
         .rev()
         .map(|env| {
@@ -215,19 +257,7 @@ pub fn parse(file: &Path, source: &str, name: Option<&str>) -> Result<Option<Env
                 table: spanned.get_ref().table(),
             }
         })
-        .collect::<Vec<_>>();
-    // Each environment must be valid on its own too, so mistakes show where made.
-    let merged = merge(&layers)?;
-    if !merged.settings.regions.is_empty() {
-        merged.check_kms_regions()?;
-    }
-    let settings = merged.settings;
-    Ok(Some(Environment {
-        name,
-        file: file.to_path_buf(),
-        layers,
-        settings,
-    }))
+        .collect()
 }
 
 impl Environment {

@@ -142,6 +142,7 @@ impl Recipe {
     }
 
     /// Parses recipe text; `file` is only used in error messages, `dir` to find scripts.
+    // Long on purpose: one line per table of recipe.toml, read in the file's order.
     pub fn parse(dir: &Path, file: &Path, source: &str) -> Result<Recipe> {
         let mut problems = Problems::new(file, source);
         let raw: RawRecipe = toml::from_str(source)
@@ -301,30 +302,44 @@ fn volume_performance(
     )
 }
 
+/// A number of `[builder]` within `range`, or the problem at its place.
+fn in_range(
+    value: Option<Spanned<i64>>,
+    range: std::ops::RangeInclusive<i64>,
+    refusal: impl Fn(i64) -> String,
+    problems: &mut Problems,
+) -> Option<i64> {
+    let value = value?;
+    let n = *value.get_ref();
+    let checked = match range.contains(&n) {
+        true => Ok(n),
+        false => Err(refusal(n)),
+    };
+    problems.check(value.span(), checked)
+}
+
+/// `[builder]`, each value checked at its place (the merge checks them again with the
+/// others).
+// Long on purpose: one line per key of the table.
 fn builder_settings(raw: raw::RawBuilder, problems: &mut Problems) -> BuilderSettings {
-    let volume_size = raw.volume_size.and_then(|size| {
-        let gib = *size.get_ref();
-        let checked = if (1..=16384).contains(&gib) {
-            Ok(gib as i32)
-        } else {
-            Err(format!(
-                "volume_size {gib} is out of range: give GiB from 1 to 16384"
-            ))
-        };
-        problems.check(size.span(), checked)
-    });
-    let hop_limit = raw.metadata_hop_limit.and_then(|limit| {
-        let n = *limit.get_ref();
-        let checked = if (1..=64).contains(&n) {
-            Ok(n)
-        } else {
-            Err(format!(
+    let volume_size = in_range(
+        raw.volume_size,
+        1..=16384,
+        |gib| format!("volume_size {gib} is out of range: give GiB from 1 to 16384"),
+        problems,
+    )
+    .map(|gib| gib as i32);
+    let hop_limit = in_range(
+        raw.metadata_hop_limit,
+        1..=64,
+        |n| {
+            format!(
                 "key `builder.metadata_hop_limit`: {n} is out of range: give 1 to 64 \
                  (1 unless containers on the builder need the metadata service)"
-            ))
-        };
-        problems.check(limit.span(), checked)
-    });
+            )
+        },
+        problems,
+    );
     let (volume_iops, volume_throughput) = volume_performance(
         raw.volume_type.as_ref(),
         raw.volume_iops,
@@ -455,62 +470,9 @@ fn read_steps(
             );
         }
         let script = PathBuf::from(raw.script.get_ref());
-        let script_text = if script.is_absolute()
-            || script
-                .components()
-                .any(|c| c == std::path::Component::ParentDir)
-        {
-            problems.at(
-                raw.script.span(),
-                format!(
-                "key `{table}.script`: `{}` must be a path inside the recipe folder, relative to it",
-                script.display()
-            ),
-            );
-            String::new()
-        } else {
-            match confined::read_inside(dir, &script) {
-                Ok(text) => text,
-                Err(message) => {
-                    problems.at(
-                        raw.script.span(),
-                        format!("key `{table}.script`: {message}"),
-                    );
-                    String::new()
-                }
-            }
-        };
-        let from_vars = |name: &str| {
-            if vars.contains_key(name) {
-                Err(format!(
-                    "{name} is a variable of the recipe ([vars]); a variable comes from one place"
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        let mut env = BTreeMap::new();
-        for (variable, value) in raw.env {
-            let name = variable.get_ref();
-            let checked = checks::check_env_name(name).and_then(|()| from_vars(name));
-            if problems.check(variable.span(), checked).is_some() {
-                env.insert(variable.into_inner(), value);
-            }
-        }
-        let mut secrets = BTreeMap::new();
-        for (variable, parameter) in raw.secrets {
-            let key = variable.get_ref();
-            let checked = checks::check_env_name(key).and_then(|()| from_vars(key));
-            problems.check(variable.span(), checked);
-            let checked = checks::check_parameter_name(parameter.get_ref())
-                .map_err(|m| format!("key `{table}.secrets.{key}`: {m}"));
-            problems.check(parameter.span(), checked);
-            if env.contains_key(key) {
-                problems.at(parameter.span(), format!("key `{table}.secrets.{key}`: {key} is also in `env`; a variable comes from one of them"),
-                );
-            }
-            secrets.insert(variable.into_inner(), parameter.into_inner());
-        }
+        let script_text = read_script(dir, table, &raw.script, problems);
+        let env = step_env(raw.env, vars, problems);
+        let secrets = step_secrets(table, raw.secrets, &env, vars, problems);
         steps.push(RecipeStep {
             name,
             script,
@@ -522,6 +484,87 @@ fn read_steps(
         });
     }
     steps
+}
+
+/// A step's script, read from inside the recipe folder (empty, with the problem
+/// noted, when it is outside or unreadable).
+fn read_script(
+    dir: &Path,
+    table: &str,
+    script: &Spanned<String>,
+    problems: &mut Problems,
+) -> String {
+    let path = PathBuf::from(script.get_ref());
+    let outside = path.is_absolute()
+        || path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir);
+    if outside {
+        problems.at(
+            script.span(),
+            format!(
+                "key `{table}.script`: `{}` must be a path inside the recipe folder, relative to it",
+                path.display()
+            ),
+        );
+        return String::new();
+    }
+    confined::read_inside(dir, &path).unwrap_or_else(|message| {
+        problems.at(script.span(), format!("key `{table}.script`: {message}"));
+        String::new()
+    })
+}
+
+/// A variable a step sets must not be one of the recipe's `[vars]`.
+fn not_a_var(name: &str, vars: &BTreeMap<String, Variable>) -> std::result::Result<(), String> {
+    match vars.contains_key(name) {
+        true => Err(format!(
+            "{name} is a variable of the recipe ([vars]); a variable comes from one place"
+        )),
+        false => Ok(()),
+    }
+}
+
+/// A step's `env`, each name checked.
+fn step_env(
+    raw: BTreeMap<Spanned<String>, String>,
+    vars: &BTreeMap<String, Variable>,
+    problems: &mut Problems,
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for (variable, value) in raw {
+        let name = variable.get_ref();
+        let checked = checks::check_env_name(name).and_then(|()| not_a_var(name, vars));
+        if problems.check(variable.span(), checked).is_some() {
+            env.insert(variable.into_inner(), value);
+        }
+    }
+    env
+}
+
+/// A step's `secrets` (variable -> SSM parameter), each checked, none also in `env`.
+fn step_secrets(
+    table: &str,
+    raw: BTreeMap<Spanned<String>, Spanned<String>>,
+    env: &BTreeMap<String, String>,
+    vars: &BTreeMap<String, Variable>,
+    problems: &mut Problems,
+) -> BTreeMap<String, String> {
+    let mut secrets = BTreeMap::new();
+    for (variable, parameter) in raw {
+        let key = variable.get_ref();
+        let checked = checks::check_env_name(key).and_then(|()| not_a_var(key, vars));
+        problems.check(variable.span(), checked);
+        let checked = checks::check_parameter_name(parameter.get_ref())
+            .map_err(|m| format!("key `{table}.secrets.{key}`: {m}"));
+        problems.check(parameter.span(), checked);
+        if env.contains_key(key) {
+            problems.at(parameter.span(), format!("key `{table}.secrets.{key}`: {key} is also in `env`; a variable comes from one of them"),
+            );
+        }
+        secrets.insert(variable.into_inner(), parameter.into_inner());
+    }
+    secrets
 }
 
 fn test_settings(

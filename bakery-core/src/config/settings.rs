@@ -250,52 +250,8 @@ impl Merged {
                 problems.push(format!("{key}{}: {message}", self.from(key)));
             }
         };
-        for region in &settings.regions {
-            note("regions", checks::check_region(region));
-        }
-        if self.sources.contains_key("regions") && settings.regions.is_empty() {
-            note("regions", Err("give at least one region".into()));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        if let Some(twice) = settings.regions.iter().find(|r| !seen.insert(*r)) {
-            note("regions", Err(format!("{twice} is named twice")));
-        }
-        let builder = &settings.builder;
-        if let Some(instance_type) = &builder.instance_type {
-            note(
-                "builder.instance_type",
-                checks::check_instance_type(instance_type),
-            );
-        }
-        for (arch, instance_type) in &builder.instance_types {
-            note(
-                &format!("builder.instance_types.{arch}"),
-                checks::check_instance_type(instance_type),
-            );
-        }
-        if let Some(subnet) = &builder.subnet {
-            note("builder.subnet", checks::check_ec2_id("subnet", subnet));
-        }
-        for group in &builder.security_groups {
-            note("builder.security_groups", checks::check_ec2_id("sg", group));
-        }
-        if let Some(profile) = &builder.instance_profile {
-            note(
-                "builder.instance_profile",
-                checks::check_instance_profile(profile),
-            );
-        }
-        if let Some(key) = &builder.kms_key {
-            note("builder.kms_key", checks::check_kms_key(key));
-        }
-        if let Some(limit) = builder.metadata_hop_limit {
-            if !(1..=64).contains(&limit) {
-                note(
-                    "builder.metadata_hop_limit",
-                    Err(format!("{limit} is out of range: give 1 to 64 (1 unless containers on the builder need IMDS)")),
-                );
-            }
-        }
+        self.check_regions(&mut note);
+        check_builder(&settings.builder, &mut note);
         for (region, key) in &settings.kms_keys {
             note(&format!("kms_keys.{region}"), checks::check_kms_key(key));
         }
@@ -321,6 +277,64 @@ impl Merged {
             note(&format!("vars.{name}"), checks::check_env_name(name));
         }
         Error::refusing_all("in the settings", problems)
+    }
+
+    /// `regions`: each a region, at least one when given, none twice.
+    fn check_regions(&self, note: &mut Note<'_>) {
+        let regions = &self.settings.regions;
+        for region in regions {
+            note("regions", checks::check_region(region));
+        }
+        if self.sources.contains_key("regions") && regions.is_empty() {
+            note("regions", Err("give at least one region".into()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = regions.iter().find(|r| !seen.insert(*r)) {
+            note("regions", Err(format!("{twice} is named twice")));
+        }
+    }
+}
+
+/// Where a merged value's problem is noted: its key and the check's answer.
+type Note<'a> = dyn FnMut(&str, std::result::Result<(), String>) + 'a;
+
+/// `[builder]`'s merged values, each checked.
+fn check_builder(builder: &BuilderSettings, note: &mut Note<'_>) {
+    if let Some(instance_type) = &builder.instance_type {
+        note(
+            "builder.instance_type",
+            checks::check_instance_type(instance_type),
+        );
+    }
+    for (arch, instance_type) in &builder.instance_types {
+        note(
+            &format!("builder.instance_types.{arch}"),
+            checks::check_instance_type(instance_type),
+        );
+    }
+    if let Some(subnet) = &builder.subnet {
+        note("builder.subnet", checks::check_ec2_id("subnet", subnet));
+    }
+    for group in &builder.security_groups {
+        note("builder.security_groups", checks::check_ec2_id("sg", group));
+    }
+    if let Some(profile) = &builder.instance_profile {
+        note(
+            "builder.instance_profile",
+            checks::check_instance_profile(profile),
+        );
+    }
+    if let Some(key) = &builder.kms_key {
+        note("builder.kms_key", checks::check_kms_key(key));
+    }
+    if let Some(limit) = builder.metadata_hop_limit.filter(|l| !(1..=64).contains(l)) {
+        note(
+            "builder.metadata_hop_limit",
+            Err(format!(
+                "{limit} is out of range: give 1 to 64 (1 unless containers on the builder \
+                 need IMDS)"
+            )),
+        );
     }
 }
 

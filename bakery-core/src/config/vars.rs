@@ -106,6 +106,7 @@ impl Variable {
 /// environment serves many roles); one a flag sets is refused, as is a required
 /// variable without a value and a value that does not match its pattern. Every
 /// mistake is reported at once, each naming where its value came from.
+// Long on purpose: one pass over the layers in order (recipe, environment, flags).
 pub fn settle(
     declared: &BTreeMap<String, Variable>,
     recipe_file: &std::path::Path,

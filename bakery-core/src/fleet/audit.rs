@@ -134,64 +134,66 @@ pub fn assess(
     max_age: Duration,
     now: SystemTime,
 ) -> Vec<Fleet> {
-    let Known {
-        region,
-        images,
-        released,
-        channels_of,
-    } = known;
     let mut fleets: Vec<Fleet> = by_image
         .into_iter()
-        .map(|(image_id, instances)| {
-            let image = images.get(&image_id).cloned().flatten();
-            let role = image.as_ref().and_then(|i| i.tags.get(TAG_ROLE).cloned());
-            let version = image
-                .as_ref()
-                .and_then(|i| i.tags.get(TAG_VERSION).cloned());
-            let created = image.as_ref().and_then(|i| i.creation_date.clone());
-            let released_at = released.get(&image_id).cloned();
-            let age = released_at
-                .as_deref()
-                .or(created.as_deref())
-                .and_then(|c| age_at(c, now));
-            let channels: Vec<String> = role
-                .as_ref()
-                .and_then(|r| channels_of.get(r))
-                .map(|c| catalog::channels_naming(c, &image_id))
-                .unwrap_or_default();
-            let mut violations = Vec::new();
-            match (&image, &role) {
-                (None, _) => violations.push("its image no longer exists".to_string()),
-                (Some(_), None) => violations.push("not baked by bakery".to_string()),
-                _ => {}
-            }
-            violations.extend(image.as_ref().and_then(|i| retired(i, now)));
-            if let Some(age) = age.filter(|a| *a > max_age) {
-                violations.push(format!(
-                    "image is {} old, the policy allows {}",
-                    describe_age(age),
-                    crate::model::time::human(max_age)
-                ));
-            }
-            Fleet {
-                region: region.clone(),
-                role,
-                version,
-                image_name: image.as_ref().map(|i| i.name.clone()),
-                image_created: created,
-                released_at,
-                age_days: age.map(|a| a.as_secs() / 86400),
-                channels,
-                instances,
-                violations,
-                image_id,
-            }
-        })
+        .map(|(image_id, instances)| fleet_of(image_id, instances, known, max_age, now))
         .collect();
     fleets.sort_by(|a, b| {
         (b.violations.len(), &a.role, &a.version).cmp(&(a.violations.len(), &b.role, &b.version))
     });
     fleets
+}
+
+/// The fleet of `instances` on `image_id`: its release, its age (its release's, else
+/// the image's own), the channels that name the image, and why it breaks the policy.
+fn fleet_of(
+    image_id: String,
+    instances: Vec<String>,
+    known: &Known,
+    max_age: Duration,
+    now: SystemTime,
+) -> Fleet {
+    let image = known.images.get(&image_id).cloned().flatten();
+    let tag = |key| image.as_ref().and_then(|i| i.tags.get(key).cloned());
+    let (role, version) = (tag(TAG_ROLE), tag(TAG_VERSION));
+    let created = image.as_ref().and_then(|i| i.creation_date.clone());
+    let released_at = known.released.get(&image_id).cloned();
+    let age = released_at
+        .as_deref()
+        .or(created.as_deref())
+        .and_then(|c| age_at(c, now));
+    let channels: Vec<String> = role
+        .as_ref()
+        .and_then(|r| known.channels_of.get(r))
+        .map(|c| catalog::channels_naming(c, &image_id))
+        .unwrap_or_default();
+    let mut violations = Vec::new();
+    match (&image, &role) {
+        (None, _) => violations.push("its image no longer exists".to_string()),
+        (Some(_), None) => violations.push("not baked by bakery".to_string()),
+        _ => {}
+    }
+    violations.extend(image.as_ref().and_then(|i| retired(i, now)));
+    if let Some(age) = age.filter(|a| *a > max_age) {
+        violations.push(format!(
+            "image is {} old, the policy allows {}",
+            describe_age(age),
+            crate::model::time::human(max_age)
+        ));
+    }
+    Fleet {
+        region: known.region.clone(),
+        role,
+        version,
+        image_name: image.as_ref().map(|i| i.name.clone()),
+        image_created: created,
+        released_at,
+        age_days: age.map(|a| a.as_secs() / 86400),
+        channels,
+        instances,
+        violations,
+        image_id,
+    }
 }
 
 /// Why an image no fleet should run any more says so: disabled (no new instance can

@@ -253,6 +253,7 @@ impl BakePlan {
 
     /// The bake of `recipe`, one build per architecture of `merges` (the settings as
     /// merged for it, in the recipe's order); the release-wide settings are the first's.
+    // Long on purpose: one line per field of the plan, each decided here once.
     pub fn from_recipe(
         recipe: Recipe,
         version: VersionRequest,

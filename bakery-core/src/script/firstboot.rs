@@ -41,6 +41,8 @@ pub struct FirstbootConfig {
 }
 
 impl FirstbootConfig {
+    /// The agent's configuration for a release of `role`, from the recipe's settings.
+    // Long on purpose: one line per field of the agent's configuration file.
     pub fn new(role: &RoleName, version: &str, settings: &FirstbootSettings) -> FirstbootConfig {
         FirstbootConfig {
             role: role.to_string(),
