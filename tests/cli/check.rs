@@ -392,3 +392,27 @@ fn validate_refuses_a_powershell_syntax_error_at_its_line() {
     fixed.expect_code(0);
     fixed.expect_stdout("PowerShell parsed: no syntax errors");
 }
+
+#[test]
+fn retries_are_checked_at_their_line_and_shown_in_the_plan() {
+    let recipe = TestRecipe::new("retrying")
+        .step("install", "#!/bin/sh\ntrue\n")
+        .with_toml("retries = 2\nretry_delay = \"30s\"\n");
+    let plan = Bakery::new("eu-west-1")
+        .args(["plan", "--version", "1.0.0"])
+        .arg_path(recipe.path())
+        .run();
+    plan.expect_code(0);
+    plan.expect_stdout("recipe/install");
+    plan.expect_stdout("2 more tries 30s apart");
+
+    let too_many = TestRecipe::new("retrying")
+        .step("install", "#!/bin/sh\ntrue\n")
+        .with_toml("retries = 11\n");
+    let refused = Bakery::new("eu-west-1")
+        .args(["validate"])
+        .arg_path(too_many.path())
+        .run();
+    refused.expect_code(2);
+    refused.expect_stderr("key `steps.retries`: 11 is out of range: give 0 to 10");
+}

@@ -349,3 +349,47 @@ async fn a_terminate_refused_with_another_resource_s_not_found_is_reported_not_w
         .to_string();
     aws.terminate(&builder).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_with_retries_runs_again_after_a_failure_and_names_each_attempt() {
+    let aws = Account::fresh().await;
+    // The mirror blips once: the first run fails, the second succeeds.
+    aws.emulate(json!({ "command_outcomes": [{
+        "match": "dnf -y install flaky", "times": 1, "status": "Failed", "exit_code": 1,
+        "stderr": "Curl error (28): Timeout was reached\n"
+    }] }));
+    let recipe = TestRecipe::new("flaky")
+        .step("install", "#!/bin/sh\ndnf -y install flaky\n")
+        .with_toml("retries = 2\nretry_delay = \"1s\"\n");
+
+    let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
+
+    bake.expect_code(0);
+    bake.expect_stderr("attempt 1 of 3 failed (failed, exit code 1); trying again in 1s");
+    let builder = bake.json()["builder_instance_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let installs = aws
+        .commands_sent_to(&builder)
+        .await
+        .into_iter()
+        .filter(|(_, text)| text.contains("dnf -y install flaky"))
+        .count();
+    assert_eq!(installs, 2, "sent again once, not more");
+
+    // Every attempt fails: the last one's output is the error.
+    aws.emulate(json!({ "command_outcomes": [{
+        "match": "dnf -y install flaky", "status": "Failed", "exit_code": 1,
+        "stderr": "Curl error (28): Timeout was reached\n"
+    }] }));
+    let failed = aws.bakery().bake_json(recipe.path(), "1.0.1").run();
+    failed.expect_code(1);
+    failed.expect_stderr("attempt 2 of 3 failed");
+    let result = failed.json();
+    assert_eq!(result["failed_step"], "recipe/install");
+    assert!(result["error"]
+        .as_str()
+        .unwrap()
+        .contains("Curl error (28)"));
+}

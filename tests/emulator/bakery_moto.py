@@ -1131,7 +1131,10 @@ def _send_command(self: SimpleSystemManagerBackend, **kwargs: Any) -> Command:
     text = "\n".join(kwargs.get("parameters", {}).get("commands", []))
     outcome: dict[str, Any] = {"status": "Success", "exit_code": 0, "stdout": "", "stderr": ""}
     for rule in SETTINGS.get(self.region_name, "command_outcomes"):
-        if rule.get("match", "") in text:
+        # `times`: the rule answers only the first N commands it matches.
+        if rule.get("match", "") in text and rule.get("times", 1) > 0:
+            if "times" in rule:
+                rule["times"] -= 1
             outcome.update(rule)
             break
     seconds = float(outcome.get("seconds", SETTINGS.get(self.region_name, "command_seconds")))

@@ -180,11 +180,16 @@ fn print_steps(plan: &BakePlan) {
 }
 
 fn print_commands(commands: &[CommandStep]) {
+    use bakery_core::model::time::human;
     for command in commands {
+        let retries = match command.retries {
+            0 => String::new(),
+            n => format!(", {n} more tries {} apart", human(command.retry_delay)),
+        };
         outln!(
-            "  {:<28} timeout {}",
+            "  {:<28} timeout {}{retries}",
             command.step.to_string(),
-            bakery_core::model::time::human(command.timeout)
+            human(command.timeout)
         );
     }
 }

@@ -38,6 +38,15 @@ const MAX_STEP_TIMEOUT: (Duration, &str) = (
     Duration::from_secs(48 * 3600),
     "SSM Run Command stops any command after 48 hours",
 );
+/// How long a failed step waits before its next attempt, unless `retry_delay` says.
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(10);
+/// The most attempts after the first a step may ask for.
+pub const MAX_RETRIES: i64 = 10;
+/// A retry waits at most an hour: longer belongs in the step's own logic.
+const MAX_RETRY_DELAY: (Duration, &str) = (
+    Duration::from_secs(3600),
+    "a step waits at most an hour before trying again",
+);
 /// EC2 takes a deprecation time at most 10 years ahead.
 const MAX_DEPRECATE_AFTER: (Duration, &str) = (
     Duration::from_secs(10 * 365 * 24 * 3600),
@@ -96,6 +105,11 @@ pub struct RecipeStep {
     pub script_text: String,
     #[serde(with = "duration_text")]
     pub timeout: Duration,
+    /// How many times the step runs again after a failure (`retries`, 0 by default).
+    pub retries: u32,
+    /// How long it waits before each attempt after the first (`retry_delay`).
+    #[serde(with = "duration_text")]
+    pub retry_delay: Duration,
     pub env: BTreeMap<String, String>,
     /// Variables read from SSM SecureString parameters on the builder (variable ->
     /// parameter name); bakery never sees their values.
@@ -479,6 +493,15 @@ fn read_steps(
             script_text,
             timeout: duration(raw.timeout, MAX_STEP_TIMEOUT, problems)
                 .unwrap_or(DEFAULT_STEP_TIMEOUT),
+            retries: in_range(
+                raw.retries,
+                0..=MAX_RETRIES,
+                |n| format!("key `{table}.retries`: {n} is out of range: give 0 to {MAX_RETRIES}"),
+                problems,
+            )
+            .unwrap_or(0) as u32,
+            retry_delay: duration(raw.retry_delay, MAX_RETRY_DELAY, problems)
+                .unwrap_or(DEFAULT_RETRY_DELAY),
             env,
             secrets,
         });

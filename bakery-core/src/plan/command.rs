@@ -22,6 +22,11 @@ pub struct CommandStep {
     pub command: StepCommand,
     #[serde(with = "seconds")]
     pub timeout: Duration,
+    /// Attempts after the first when it fails (a recipe step's or test's `retries`).
+    pub retries: u32,
+    /// The wait before each of them.
+    #[serde(with = "seconds")]
+    pub retry_delay: Duration,
 }
 
 /// What a step runs.

@@ -510,6 +510,8 @@ fn test_plan(recipe: &Recipe, vars: &BTreeMap<String, String>) -> Option<TestPla
                 secrets: BTreeMap::new(),
             },
             timeout: settings.timeout,
+            retries: 0,
+            retry_delay: Duration::ZERO,
         });
     }
     commands.extend(recipe_commands(recipe, &recipe.tests, Step::Test, vars));
@@ -547,6 +549,8 @@ fn recipe_commands(
                 secrets: step.secrets.clone(),
             },
             timeout: step.timeout,
+            retries: step.retries,
+            retry_delay: step.retry_delay,
         })
         .collect()
 }
@@ -570,6 +574,8 @@ fn command_steps(
                 settings: firstboot,
             },
             timeout: firstboot::INSTALL_TIMEOUT,
+            retries: 0,
+            retry_delay: Duration::ZERO,
         });
     }
     if recipe.generalize {
@@ -583,6 +589,8 @@ fn command_steps(
                 secrets: BTreeMap::new(),
             },
             timeout: GENERALIZE_TIMEOUT,
+            retries: 0,
+            retry_delay: Duration::ZERO,
         });
     }
     steps

@@ -19,23 +19,62 @@ use crate::wait::{self, Poll, WaitPolicy};
 /// Output lines kept for the error of a failed step.
 const OUTPUT_TAIL_LINES: usize = 25;
 
-/// Runs `command` on `instance_id`: sent once (found again when its answer was lost),
-/// its output streamed while it runs, a failure named with its exit code and output.
+/// Runs `command` on `instance_id`, and again after a failure as many times as its
+/// `retries` say (each attempt said; a signal ends the wait between them): the last
+/// attempt's failure is the step's.
 pub async fn run(
     bake: &Bake<'_>,
     command: &CommandStep,
     release: &Release,
     instance_id: &str,
 ) -> Result<()> {
+    let attempts = command.retries + 1;
+    for attempt in 1..attempts {
+        match run_once(bake, command, release, instance_id, attempt).await {
+            Err(Error::StepFailed(failure)) => {
+                let code = format!("{}, exit code {}", failure.status, failure.exit_code);
+                bake.info(
+                    command.step.clone(),
+                    format!(
+                        "attempt {attempt} of {attempts} failed ({code}); trying again in {}",
+                        crate::model::time::human(command.retry_delay)
+                    ),
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(command.retry_delay) => {}
+                    _ = bake.cancel.cancelled() => return Err(Error::Interrupted),
+                }
+            }
+            done => return done,
+        }
+    }
+    run_once(bake, command, release, instance_id, attempts).await
+}
+
+/// One attempt of `command` on `instance_id`: sent once (found again when its answer
+/// was lost), its output streamed while it runs, a failure named with its exit code and
+/// output.
+async fn run_once(
+    bake: &Bake<'_>,
+    command: &CommandStep,
+    release: &Release,
+    instance_id: &str,
+    attempt: u32,
+) -> Result<()> {
     let step = &command.step;
     let text = command.command_for(&bake.plan.values(bake.build(), release));
+    // Each attempt its own: a lost answer's search by comment finds this attempt's.
+    let attempt_mark = match attempt {
+        1 => String::new(),
+        n => format!(" try {n}"),
+    };
     let script = ScriptCommand {
         document: command.document,
         script: &text,
         execution_timeout_secs: command.timeout.as_secs(),
         // The step first: the comment is cut at 100 characters, and it names the
         // command on this build's builder.
-        comment: format!("bakery {step} {} {release}", bake.build().id),
+        comment: format!("bakery {step}{attempt_mark} {} {release}", bake.build().id),
         output: output_destination(bake, release),
     };
     let command_id = send(bake, step, &script, instance_id).await?;

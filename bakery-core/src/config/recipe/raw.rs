@@ -123,6 +123,8 @@ pub struct RawStep {
     pub name: Spanned<String>,
     pub script: Spanned<String>,
     pub timeout: Option<Spanned<String>>,
+    pub retries: Option<Spanned<i64>>,
+    pub retry_delay: Option<Spanned<String>>,
     #[serde(default)]
     pub env: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
