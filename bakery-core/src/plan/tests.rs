@@ -390,6 +390,8 @@ fn every_step_gets_the_bakes_values_and_the_recipes_variables_as_values() {
             script: "steps/show.sh".into(),
             script_text: "#!/bin/sh\necho \"$BAKERY_ROLE $BAKERY_VERSION $BAKERY_ARCH $BAKERY_REGION $BAKERY_BAKE_ID $GREETING\"\n".into(),
             timeout: Duration::from_secs(60),
+            retries: 0,
+            retry_delay: Duration::ZERO,
             env: BTreeMap::new(),
             secrets: BTreeMap::new(),
         }],
