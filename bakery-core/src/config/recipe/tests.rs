@@ -357,7 +357,7 @@ refused_at! {
     refuses_an_unknown_builder_key: format!("{MINIMAL}[builder]\nami = \"x\"\n") => "recipe.toml:7:1", "unknown field `ami`";
     refuses_an_invalid_step_name: format!("{MINIMAL}[[steps]]\nname = \"Install Java\"\nscript = \"steps/a.sh\"\n") => "recipe.toml:7:8", "invalid step name";
     refuses_a_step_without_a_script: format!("{MINIMAL}[[steps]]\nname = \"a\"\n") => "recipe.toml:6:", "missing field `script`";
-    refuses_an_unknown_step_key: format!("{MINIMAL}{STEP}retries = 3\n") => "recipe.toml:9:1", "unknown field `retries`";
+    refuses_an_unknown_step_key: format!("{MINIMAL}{STEP}attempts = 3\n") => "recipe.toml:9:1", "unknown field `attempts`";
     refuses_a_secret_with_a_bad_parameter_name: format!("{MINIMAL}{STEP}secrets = {{ TOKEN = \"my token\" }}\n") => "recipe.toml:9:", "is not an SSM parameter name";
     refuses_a_secret_that_is_also_an_env_value: format!("{MINIMAL}{STEP}env = {{ TOKEN = \"x\" }}\nsecrets = {{ TOKEN = \"/t\" }}\n") => "recipe.toml:10:", "also in `env`";
     refuses_a_tag_value_that_is_too_long: format!("{MINIMAL}[tags]\nteam = \"{}\"\n", "x".repeat(300)) => "recipe.toml:7:", "at most 256 characters";
