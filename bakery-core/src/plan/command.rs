@@ -85,6 +85,11 @@ impl BakeValues<'_> {
 }
 
 impl CommandStep {
+    /// The longest it may take: every attempt to its timeout, and the waits between.
+    pub fn longest(&self) -> Duration {
+        self.timeout * (self.retries + 1) + self.retry_delay * self.retries
+    }
+
     /// The Run Command text of this step in the bake `bake`.
     pub fn command_for(&self, bake: &BakeValues) -> String {
         let mut env = bake.env();

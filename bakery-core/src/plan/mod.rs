@@ -274,7 +274,8 @@ impl BakePlan {
             GateState::Pending => test_plan(&recipe, &settings.vars),
             _ => None,
         };
-        let builder_lifetime = BUILDER_OVERHEAD + steps.iter().map(|s| s.timeout).sum::<Duration>();
+        let builder_lifetime =
+            BUILDER_OVERHEAD + steps.iter().map(CommandStep::longest).sum::<Duration>();
         let mut plan = BakePlan {
             description: recipe.description.clone(),
             bake_id,

@@ -101,6 +101,26 @@ fn generalize_comes_last_and_the_lifetime_covers_every_step() {
 }
 
 #[test]
+fn the_lifetime_covers_every_attempt_of_a_step_and_the_waits_between() {
+    let mut recipe = recipe("generalize = false\nfirstboot = false\n");
+    recipe.steps.push(crate::config::recipe::RecipeStep {
+        name: "flaky".into(),
+        script: "steps/flaky.sh".into(),
+        script_text: "#!/bin/sh\ntrue\n".into(),
+        timeout: Duration::from_secs(600),
+        retries: 2,
+        retry_delay: Duration::from_secs(30),
+        env: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+    });
+    let p = plan(recipe, SettingsFlags::default(), None);
+    assert_eq!(
+        p.builder_lifetime,
+        BUILDER_OVERHEAD + Duration::from_secs(3 * 600 + 2 * 30)
+    );
+}
+
+#[test]
 fn a_kms_key_goes_to_the_image_in_its_region_and_must_name_a_bake_region() {
     let recipe = || recipe("");
     let request = |kms: &[&str], copy: &[&str]| BakeRequest {
