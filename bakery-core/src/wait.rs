@@ -43,7 +43,7 @@ impl Default for Deadlines {
             instance_running: Duration::from_secs(10 * 60),
             ssm_online: Duration::from_secs(15 * 60),
             instance_stopped: Duration::from_secs(15 * 60),
-            image_available: Duration::from_secs(60 * 60),
+            image_available: crate::model::time::DEFAULT_IMAGE_WAIT,
             instance_terminated: Duration::from_secs(10 * 60),
             cleanup: Duration::from_secs(10 * 60),
         }

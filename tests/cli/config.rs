@@ -167,3 +167,26 @@ fn a_near_miss_of_an_environment_or_a_recipe_folder_names_what_exists() {
     folder.expect_code(2);
     folder.expect_stderr(&format!("did you mean {}?", recipe.path().display()));
 }
+
+#[test]
+fn deadlines_are_checked_at_their_line_against_their_limits() {
+    let recipe = TestRecipe::new("slowpoke").with_toml("[deadlines]\nimage = \"2d\"\n");
+    let refused = Bakery::new("eu-west-1")
+        .args(["validate"])
+        .arg_path(recipe.path())
+        .run();
+    refused.expect_code(2);
+    refused.expect_stderr("key `deadlines.image`");
+    refused.expect_stderr("bakery waits at most a day for an image");
+
+    let (_top, cwd) = checkout();
+    let fine = TestRecipe::new("slowpoke").with_toml("[deadlines]\nimage = \"3h\"\n");
+    let shown = Bakery::new("eu-west-1")
+        .current_dir(&cwd)
+        .args(["config", "show"])
+        .arg_path(fine.path())
+        .run();
+    shown.expect_code(0);
+    shown.expect_stdout("deadlines.image");
+    shown.expect_stdout("3h");
+}

@@ -1,10 +1,11 @@
 //! Waits look when a change can have happened: a bake keeps how long the transitions it
 //! waited for took, and the next bake on the machine looks at their expected end
-//! instead of from the first second.
+//! instead of from the first second; a recipe's or an environment's `[deadlines]` say
+//! how long a wait, or the whole bake, may take.
 
 use serde_json::{json, Value};
 
-use crate::support::Account;
+use crate::support::{Account, TestRecipe};
 
 /// When (seconds into the wait) each look of `step` saw a state other than the one
 /// waited for.
@@ -63,4 +64,47 @@ async fn the_next_bake_looks_when_the_last_one_saw_the_change() {
     third.expect_code(0);
     let looks = looks_before_the_change(&third, "wait-ready");
     assert!(looks.iter().any(|t| *t < 4.0), "{looks:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recipes_deadlines_bound_the_image_wait_and_an_environments_the_whole_bake() {
+    let aws = Account::fresh().await;
+    aws.emulate(json!({ "image_pending_seconds": 600 }));
+    let recipe = TestRecipe::new("patient").with_toml("[deadlines]\nimage = \"4s\"\n");
+    let before = aws.footprint().await;
+
+    let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
+
+    bake.expect_code(1);
+    let result = bake.json();
+    assert_eq!(result["failed_step"], "wait-image");
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("gave up waiting for image"), "{error}");
+    assert!(error.contains("after 4s"), "{error}");
+    assert_eq!(aws.footprint().await, before, "the pending image went too");
+
+    // The environment caps the whole bake: stopped where it was, cleaned up, and said.
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(
+        top.path().join("bakery.toml"),
+        format!(
+            "[environments.hurried]\nregions = [\"{}\"]\ndeadlines = {{ bake = \"6s\" }}\n",
+            aws.region
+        ),
+    )
+    .unwrap();
+    let unhurried = TestRecipe::new("unhurried");
+    let capped = aws
+        .bakery()
+        .current_dir(top.path())
+        .bake_json(unhurried.path(), "1.0.0")
+        .args(["--env", "hurried"])
+        .run();
+    capped.expect_code(1);
+    let result = capped.json();
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("gave up waiting for bake"), "{error}");
+    assert!(error.contains("after 6s"), "{error}");
+    assert!(error.contains("[deadlines] bake"), "{error}");
+    assert_eq!(aws.footprint().await, before, "nothing of it left");
 }

@@ -91,6 +91,22 @@ pub struct Facts {
     pub unchanged: Option<Unchanged>,
 }
 
+/// The waits' deadlines: bakery's, unless the plan's `[deadlines]` say otherwise
+/// (`instance` for every instance wait: running, SSM, stopped, terminated).
+fn deadlines_of(plan: &BakePlan) -> Deadlines {
+    let mut deadlines = Deadlines::default();
+    if let Some(image) = plan.waits.image {
+        deadlines.image_available = image;
+    }
+    if let Some(instance) = plan.waits.instance {
+        deadlines.instance_running = instance;
+        deadlines.ssm_online = instance;
+        deadlines.instance_stopped = instance;
+        deadlines.instance_terminated = instance;
+    }
+    deadlines
+}
+
 /// Why the chain stopped: the step, the architecture whose build it was (when the
 /// bake makes several), and its error.
 pub struct Failure {
@@ -114,7 +130,7 @@ impl<'a> Bake<'a> {
             interrupt: cancel.clone(),
             cancel,
             failed_build: Arc::default(),
-            deadlines: Deadlines::default(),
+            deadlines: deadlines_of(plan),
             ledger: Arc::default(),
             started_at: SystemTime::now(),
             arch: None,

@@ -18,6 +18,7 @@ pub mod steps;
 pub mod world;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -28,7 +29,7 @@ use self::steps::gate::Placement;
 use self::steps::{base, builder, changes, checks, command, gate, image, publish, release};
 use crate::aws::ec2::ImageInfo;
 use crate::aws::Aws;
-use crate::error::ErrorKind;
+use crate::error::{Error, ErrorKind};
 use crate::events::{Event, EventSink};
 use crate::model::inputs::ReleaseInputs;
 use crate::model::time::rfc3339;
@@ -61,8 +62,44 @@ pub async fn bake(
         tests: plan.gate,
         ..Facts::default()
     };
-    let outcome = chain(&bake, &builds, &siblings, &mut facts).await;
+    let outcome = within_the_deadline(&bake, chain(&bake, &builds, &siblings, &mut facts)).await;
     finish(&bake, facts, outcome.err()).await
+}
+
+/// The chain, stopped (as by a signal: what it made is removed) when `[deadlines]
+/// bake` passes; its failure then says so.
+async fn within_the_deadline(
+    bake: &Bake<'_>,
+    chain: impl Future<Output = Result<(), Failure>>,
+) -> Result<(), Failure> {
+    let Some(limit) = bake.plan.waits.bake else {
+        return chain.await;
+    };
+    let passed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let timer = tokio::spawn({
+        let (cancel, passed) = (bake.cancel.clone(), passed.clone());
+        async move {
+            tokio::time::sleep(limit).await;
+            passed.store(true, std::sync::atomic::Ordering::SeqCst);
+            cancel.cancel();
+        }
+    });
+    let outcome = chain.await;
+    timer.abort();
+    match outcome {
+        Err(failure) if passed.load(std::sync::atomic::Ordering::SeqCst) => Err(Failure {
+            error: Error::Timeout {
+                what: "bake",
+                resource: bake.plan.bake_id.clone(),
+                region: bake.region().to_string(),
+                after: limit,
+                last_state: format!("at step {}", failure.step),
+                hint: Some("raise `[deadlines] bake` in the recipe or the environment"),
+            },
+            ..failure
+        }),
+        outcome => outcome,
+    }
 }
 
 /// Runs every build's `work` at once; once one fails, the others are stopped (their

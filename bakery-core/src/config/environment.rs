@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use toml::{Spanned, Table, Value};
 
 use super::located::{line_of, Problems};
-use super::settings::{merge, Layer, Settings, Source, StepOutput};
+use super::settings::{merge, DeadlineSettings, Layer, Settings, Source, StepOutput};
 use crate::error::{Error, Result};
 use crate::model::{Arch, PublicAddress, Sharing};
 
@@ -60,6 +60,8 @@ struct RawEnvironment {
     tags: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     step_output: Option<StepOutput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadlines: Option<DeadlineSettings>,
     /// Values of recipe variables; a recipe that does not declare one ignores it.
     #[serde(skip_serializing_if = "Option::is_none")]
     vars: Option<BTreeMap<String, String>>,

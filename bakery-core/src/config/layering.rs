@@ -127,6 +127,10 @@ fn recipe_layer(recipe: &Recipe) -> Layer {
         let tags = Value::try_from(&recipe.tags).expect("tags serialize");
         layer.table.insert("tags".into(), tags);
     }
+    if !recipe.deadlines.is_empty() {
+        let deadlines = Value::try_from(&recipe.deadlines).expect("deadlines serialize");
+        layer.table.insert("deadlines".into(), deadlines);
+    }
     layer
 }
 

@@ -22,7 +22,7 @@ use super::checks;
 use super::confined;
 use super::firstboot::FirstbootSettings;
 use super::located::Problems;
-use super::settings::BuilderSettings;
+use super::settings::{BuilderSettings, DeadlineSettings, DEADLINE_LIMITS};
 use super::test::{TestRunlist, TestSettings};
 use super::vars::{Pattern, Variable};
 use crate::error::{Error, Result};
@@ -88,6 +88,8 @@ pub struct Recipe {
     /// How long after baking the AMI is marked deprecated.
     #[serde(with = "duration_text")]
     pub deprecate_after: Duration,
+    /// `[deadlines]`: the image wait, the instance waits, the whole bake.
+    pub deadlines: DeadlineSettings,
     /// What the firstboot agent does on an instance's first boot; `None` when the
     /// recipe opts out (`firstboot = false`) and nothing is installed.
     pub firstboot: Option<FirstbootSettings>,
@@ -199,6 +201,7 @@ impl Recipe {
         }
         let deprecate_after = duration(raw.deprecate_after, MAX_DEPRECATE_AFTER, &mut problems)
             .unwrap_or(DEFAULT_DEPRECATE_AFTER);
+        let deadlines = deadlines(raw.deadlines.unwrap_or_default(), &mut problems);
         let firstboot = match raw.firstboot {
             Some(RawFirstboot::Off) => None,
             Some(RawFirstboot::On(settings)) => Some(firstboot_settings(*settings, &mut problems)),
@@ -219,9 +222,30 @@ impl Recipe {
             generalize: raw.generalize,
             tags,
             deprecate_after,
+            deadlines,
             firstboot,
             vars,
         })
+    }
+}
+
+/// `[deadlines]`, each checked at its place against its limit.
+fn deadlines(raw: raw::RawDeadlines, problems: &mut Problems) -> DeadlineSettings {
+    let mut checked = |key: &str, text: Option<Spanned<String>>| {
+        let (_, limit, why) = DEADLINE_LIMITS
+            .into_iter()
+            .find(|(name, ..)| *name == key)
+            .expect("a limit for every deadline");
+        let text = text?;
+        let parsed = parse_duration_up_to(text.get_ref(), limit, why)
+            .map_err(|m| format!("key `deadlines.{key}`: {m}"));
+        problems.check(text.span(), parsed)?;
+        Some(text.into_inner())
+    };
+    DeadlineSettings {
+        image: checked("image", raw.image),
+        instance: checked("instance", raw.instance),
+        bake: checked("bake", raw.bake),
     }
 }
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
@@ -77,6 +78,8 @@ pub struct Settings {
     pub sns_topic: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub step_output: StepOutput,
+    #[serde(skip_serializing_if = "DeadlineSettings::is_empty")]
+    pub deadlines: DeadlineSettings,
     /// The values of the recipe's variables (see [`super::vars`]).
     pub vars: BTreeMap<String, String>,
 }
@@ -153,6 +156,81 @@ impl StepOutput {
     pub fn is_set(&self) -> bool {
         self.s3_bucket.is_some() || self.cloudwatch_log_group.is_some()
     }
+}
+
+/// `[deadlines]`: how long bakery waits for the new image, for an instance (to run,
+/// to reach SSM, to stop, to terminate), and for the whole bake, as duration texts
+/// (`"90m"`); unset, its defaults.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeadlineSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bake: Option<String>,
+}
+
+/// The most each deadline may be, and why.
+pub const DEADLINE_LIMITS: [(&str, Duration, &str); 3] = [
+    (
+        "image",
+        Duration::from_secs(24 * 3600),
+        "bakery waits at most a day for an image",
+    ),
+    (
+        "instance",
+        Duration::from_secs(3600),
+        "an instance that is not running, stopped or reachable within an hour will not be",
+    ),
+    (
+        "bake",
+        Duration::from_secs(7 * 24 * 3600),
+        "a builder lives at most a week",
+    ),
+];
+
+impl DeadlineSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == DeadlineSettings::default()
+    }
+
+    /// Each set deadline as (key, text).
+    fn set(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("image", &self.image),
+            ("instance", &self.instance),
+            ("bake", &self.bake),
+        ]
+        .into_iter()
+        .filter_map(|(key, text)| Some((key, text.as_deref()?)))
+        .collect()
+    }
+
+    /// The deadlines as durations (checked by the merge: a bad one is None).
+    pub fn waits(&self) -> Waits {
+        let parse = |text: &Option<String>| {
+            text.as_deref()
+                .and_then(|t| crate::model::names::parse_duration(t).ok())
+        };
+        Waits {
+            image: parse(&self.image),
+            instance: parse(&self.instance),
+            bake: parse(&self.bake),
+        }
+    }
+}
+
+/// `[deadlines]` as durations; None keeps bakery's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Waits {
+    #[serde(with = "crate::model::names::optional_seconds")]
+    pub image: Option<Duration>,
+    #[serde(with = "crate::model::names::optional_seconds")]
+    pub instance: Option<Duration>,
+    #[serde(with = "crate::model::names::optional_seconds")]
+    pub bake: Option<Duration>,
 }
 
 /// One source's settings, in the shape of [`Settings`].
@@ -272,6 +350,14 @@ impl Merged {
         }
         for (key, value) in &settings.tags {
             note(&format!("tags.{key}"), checks::check_tag(key, value));
+        }
+        for (key, text) in settings.deadlines.set() {
+            let (_, limit, why) = DEADLINE_LIMITS
+                .into_iter()
+                .find(|(name, ..)| *name == key)
+                .expect("a limit for every deadline");
+            let checked = crate::model::names::parse_duration_up_to(text, limit, why);
+            note(&format!("deadlines.{key}"), checked.map(|_| ()));
         }
         for name in settings.vars.keys() {
             note(&format!("vars.{name}"), checks::check_env_name(name));

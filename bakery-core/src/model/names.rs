@@ -210,6 +210,18 @@ pub mod seconds {
     }
 }
 
+/// An optional duration as whole seconds (null when unset), for JSON.
+pub mod optional_seconds {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

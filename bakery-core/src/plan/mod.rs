@@ -27,10 +27,12 @@ use crate::config::checks;
 use crate::config::digest::recipe_digest;
 use crate::config::recipe::RecipeStep;
 use crate::config::settings::StepOutput;
+use crate::config::settings::Waits;
 use crate::config::test::TestRunlist;
 use crate::config::{layering, BaseImage, BuilderSettings, Destination, Merged, Recipe};
 use crate::error::{Error, Result};
 use crate::model::names::{check_channel, seconds};
+use crate::model::time::DEFAULT_IMAGE_WAIT;
 use crate::model::{
     Arch, Document, GateState, Platform, Release, RoleName, Run, Sharing, Step, VersionRequest,
 };
@@ -94,6 +96,9 @@ pub struct BakePlan {
     pub secret_parameters: Vec<String>,
     /// A bake, or `bakery test`'s run of a release's gate.
     pub run: Run,
+    /// `[deadlines]`: the image wait, the instance waits and the whole bake's, where
+    /// the recipe or the environment set them.
+    pub waits: Waits,
     /// Every step the bake runs, in order (see [`BakePlan::chain`]).
     pub chain: Vec<Step>,
     /// The run this bake belongs to (a UUID; the bakes of one `bake --all` share it):
@@ -274,9 +279,17 @@ impl BakePlan {
             GateState::Pending => test_plan(&recipe, &settings.vars),
             _ => None,
         };
-        let builder_lifetime =
-            BUILDER_OVERHEAD + steps.iter().map(CommandStep::longest).sum::<Duration>();
+        let waits = settings.deadlines.waits();
+        // A builder waits out its image's creation too: a longer image wait than the
+        // default lengthens its life by as much.
+        let longer_image_wait = waits
+            .image
+            .map_or(Duration::ZERO, |w| w.saturating_sub(DEFAULT_IMAGE_WAIT));
+        let builder_lifetime = BUILDER_OVERHEAD
+            + longer_image_wait
+            + steps.iter().map(CommandStep::longest).sum::<Duration>();
         let mut plan = BakePlan {
+            waits,
             description: recipe.description.clone(),
             bake_id,
             region: settings.regions[0].clone(),

@@ -31,9 +31,19 @@ pub struct RawRecipe {
     #[serde(default)]
     pub tags: BTreeMap<Spanned<String>, String>,
     pub deprecate_after: Option<Spanned<String>>,
+    pub deadlines: Option<RawDeadlines>,
     pub firstboot: Option<RawFirstboot>,
     #[serde(default)]
     pub vars: BTreeMap<Spanned<String>, Spanned<RawVar>>,
+}
+
+/// `[deadlines]`: how long to wait for the image, an instance, the whole bake.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeadlines {
+    pub image: Option<Spanned<String>>,
+    pub instance: Option<Spanned<String>>,
+    pub bake: Option<Spanned<String>>,
 }
 
 fn yes() -> bool {
