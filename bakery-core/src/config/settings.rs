@@ -225,11 +225,20 @@ impl DeadlineSettings {
 /// `[deadlines]` as durations; None keeps bakery's default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Waits {
-    #[serde(with = "crate::model::names::optional_seconds")]
+    #[serde(
+        rename = "image_seconds",
+        with = "crate::model::names::optional_seconds"
+    )]
     pub image: Option<Duration>,
-    #[serde(with = "crate::model::names::optional_seconds")]
+    #[serde(
+        rename = "instance_seconds",
+        with = "crate::model::names::optional_seconds"
+    )]
     pub instance: Option<Duration>,
-    #[serde(with = "crate::model::names::optional_seconds")]
+    #[serde(
+        rename = "bake_seconds",
+        with = "crate::model::names::optional_seconds"
+    )]
     pub bake: Option<Duration>,
 }
 
