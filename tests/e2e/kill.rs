@@ -14,7 +14,7 @@ async fn after_kill_9_at_any_step_cleanup_leaves_nothing_behind() {
         .with_base("image = \"ami-1e749f67\"")
         .step("work", "#!/bin/sh\necho working\n");
     let (top, steps) = two_region_bake_to_catch(&home, &away, "kill", &recipe).await;
-    assert_eq!(steps.len(), 15, "{steps:?}");
+    assert_eq!(steps.len(), 16, "{steps:?}");
     assert!(steps.contains(&"distribute".to_string()) && steps.contains(&"promote".to_string()));
 
     // One bake per step, all at once, each killed as its step starts.

@@ -189,10 +189,11 @@ async fn compare(
     }
 }
 
-/// The claim (none in a dry run) and each build's base, at once: neither needs the
-/// other. The builder's network is decided before the claim: a subnet the builder could
-/// not use is refused before anything exists (a dry run checks it at check-launch). A
-/// base `--if-changed` resolved already is the one the bake is made on.
+/// The builder's network then the claim (neither in a dry run), and each build's base,
+/// at once: neither needs the other. The network is its own step, before the claim: a
+/// subnet the builder could not use is refused before anything exists (a dry run
+/// checks it at check-launch). A base `--if-changed` resolved already is the one the
+/// bake is made on.
 async fn claim_and_resolve(
     bake: &Bake<'_>,
     builds: &[Bake<'_>],
@@ -204,12 +205,9 @@ async fn claim_and_resolve(
         if bake.plan.dry_run {
             return Ok(None);
         }
-        let claim = async {
-            let network = builder::network(bake).await?;
-            let claim = release::claim(bake, chosen, facts).await?;
-            Ok((claim, network))
-        };
-        bake.step(Step::Claim, claim).await.map(Some)
+        let network = bake.step(Step::Network, builder::network(bake)).await?;
+        let claim = bake.step(Step::Claim, release::claim(bake, chosen, facts));
+        Ok(Some((claim.await?, network)))
     };
     let mut compared = compared.into_iter();
     let resolve = builds.iter().map(|build| {

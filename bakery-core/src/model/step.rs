@@ -26,6 +26,9 @@ pub enum Step {
     /// `--if-changed`: the inputs compared with the role's newest release (which is
     /// copied where the bake would put it and it is missing: a signal waits for that).
     CheckChanged,
+    /// The builder's network, decided before anything is made: its subnet, how that
+    /// reaches SSM, and so whether it needs a public address.
+    Network,
     /// The SSM parameter that makes `role@version` this bake's.
     Claim,
     ResolveBase,
@@ -126,6 +129,7 @@ impl Step {
             self,
             Step::Plan
                 | Step::CheckRelease
+                | Step::Network
                 | Step::ResolveBase
                 | Step::CheckSecrets
                 | Step::CheckLaunch

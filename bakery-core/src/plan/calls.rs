@@ -56,9 +56,11 @@ impl BakePlan {
     /// The calls of `step`, as `build` makes them (a release's step: as every build).
     fn calls_of(&self, build: &BuildPlan, step: &Step) -> Vec<String> {
         match step {
-            Step::CheckRelease | Step::CheckChanged | Step::Claim | Step::CheckSecrets => {
-                self.release_checks(step)
-            }
+            Step::CheckRelease
+            | Step::CheckChanged
+            | Step::Network
+            | Step::Claim
+            | Step::CheckSecrets => self.release_checks(step),
             Step::ResolveBase => vec![base_reads(&build.base)],
             Step::CheckLaunch => self.launch_checks(build),
             Step::CheckDistribute => self
@@ -113,8 +115,8 @@ impl BakePlan {
                  bakery:inputs of the newest)"
                     .to_string(),
             ],
+            Step::Network => vec![self.network_reads()],
             Step::Claim => vec![
-                format!("{} (the builder's network, decided first)", self.network_reads()),
                 format!(
                     "ssm:PutParameter {}<version> (claim, no overwrite; ssm:GetParameter when taken)",
                     claims_path(&self.role)

@@ -28,7 +28,7 @@ impl BakePlan {
             chain.push(Step::CheckChanged);
         }
         if !self.dry_run {
-            chain.push(Step::Claim);
+            chain.extend([Step::Network, Step::Claim]);
         }
         chain.push(Step::ResolveBase);
         if has_secrets {

@@ -220,7 +220,7 @@ fn the_chain_lists_every_step_in_order_and_only_the_steps_that_apply() {
     let p = plan(with_a_step, SettingsFlags::default(), None);
     assert_eq!(
         names(&p.chain).join(" "),
-        "check-release claim resolve-base launch wait-ready recipe/packages firstboot \
+        "check-release network claim resolve-base launch wait-ready recipe/packages firstboot \
          generalize stop create-image wait-image terminate record-release promote"
     );
     let with_copies = plan(
