@@ -20,8 +20,7 @@ use bakery_core::model::PermissionChange;
 use crate::cli::Command;
 use crate::commands::*;
 use crate::context::Context;
-use crate::exit::Exit;
-use crate::output::{print_error, set_verbosity, Verbosity};
+use crate::output::{fail, set_verbosity, Verbosity};
 
 // Long on purpose: the global flags read once, then one arm per command.
 fn main() -> ExitCode {
@@ -46,10 +45,8 @@ fn main() -> ExitCode {
     };
     let environment = match environment {
         Ok(environment) => environment,
-        Err(error) => {
-            print_error(&error);
-            return Exit::InvalidInput.into();
-        }
+        // As every refusal: on stderr, and with `--output json` the one JSON object.
+        Err(error) => return fail(cli.output, &error).into(),
     };
     let context = Context {
         aws: AwsSettings {

@@ -157,6 +157,16 @@ fn a_near_miss_of_an_environment_or_a_recipe_folder_names_what_exists() {
     env.expect_code(2);
     env.expect_stderr("has no [environments.prodution] (it has: production, staging)");
     env.expect_stderr("did you mean --env production?");
+    // As Jenkins runs it: the refusal is the one JSON object on stdout too.
+    let jenkins = Bakery::new("eu-west-1")
+        .current_dir(&cwd)
+        .args(["audit", "--env", "prodution", "--output", "json"])
+        .run();
+    jenkins.expect_code(2);
+    let refusal = jenkins.json();
+    assert_eq!(refusal["status"], "failed");
+    assert_eq!(refusal["error_kind"], "invalid-input");
+    assert_eq!(refusal["hint"], "did you mean --env production?");
 
     let name = recipe.path().file_name().unwrap().to_str().unwrap();
     let misspelt = recipe.path().with_file_name(&name[..name.len() - 1]);
