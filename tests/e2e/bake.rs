@@ -56,7 +56,13 @@ async fn a_bake_makes_a_tagged_release_and_leaves_no_builder_behind() {
     };
     assert_eq!(
         steps_of(None),
-        ["check-release", "network", "claim", "record-release", "promote"]
+        [
+            "check-release",
+            "network",
+            "claim",
+            "record-release",
+            "promote"
+        ]
     );
     for arch in ["x86_64", "arm64"] {
         assert_eq!(

@@ -4,7 +4,9 @@
 //!
 //! The grammar misreads a few constructs that PowerShell accepts; those are listed in
 //! [`KNOWN_MISREADINGS`] (each with the construct and where PowerShell's own grammar
-//! allows it) and an error inside one of them is not reported. Nothing else is excused.
+//! allows it). Before parsing, each is rewritten into an equivalent the grammar reads,
+//! of the same length, so that every other error keeps its line and column — an error
+//! on the same line as one of them is still found.
 
 use tree_sitter::{Node, Parser};
 
@@ -19,10 +21,10 @@ pub struct SyntaxError {
 }
 
 /// A construct PowerShell accepts that tree-sitter-powershell 0.25 does not read: what
-/// it is, the text that marks it on its line, and where PowerShell's grammar has it.
+/// it is, what it is read as instead, and where PowerShell's grammar has it.
 pub struct Misreading {
     pub construct: &'static str,
-    pub marker: &'static str,
+    pub rewritten_as: &'static str,
     pub reference: &'static str,
 }
 
@@ -30,33 +32,33 @@ pub struct Misreading {
 pub const KNOWN_MISREADINGS: &[Misreading] = &[
     Misreading {
         construct: "a class deriving from a namespace-qualified type: `class X : System.Exception`",
-        marker: "class ",
+        rewritten_as: "the base type's dots as underscores: `class X : System_Exception`",
         reference: "about_Classes_Inheritance: `class <derived> : <base>`, the base any \
                     .NET type, such as System.Exception",
     },
     Misreading {
         construct:
             "a class constructor that calls its base class's: `Name([string] $m) : base($m) { }`",
-        marker: ": base(",
+        rewritten_as: "blanks in place of `: base(…)`",
         reference: "about_Classes_Constructors: a derived class's constructor calls the \
                     base constructor with `: base(<parameters>)`",
     },
     Misreading {
         construct: "bare words separated by commas as one argument: `Install-Module A, B`",
-        marker: ", ",
+        rewritten_as: "each word quoted, in its own length: `Install-Module 'A', 'B'`",
         reference: "about_Parsing, \"Argument mode\": in argument mode a comma separates \
                     the elements of an array argument, bare words included",
     },
 ];
 
-/// The syntax errors in `script`, first to last; none when it reads cleanly (or
-/// where the grammar misreads a construct PowerShell accepts).
+/// The syntax errors in `script`, first to last; none when it reads cleanly.
 pub fn syntax_errors(script: &str) -> Vec<SyntaxError> {
     let mut parser = Parser::new();
     parser
         .set_language(&tree_sitter_powershell::LANGUAGE.into())
         .expect("the PowerShell grammar matches tree-sitter's ABI");
-    let Some(tree) = parser.parse(script, None) else {
+    let readable = rewritten(script);
+    let Some(tree) = parser.parse(&readable, None) else {
         return vec![SyntaxError {
             line: 1,
             column: 1,
@@ -65,24 +67,86 @@ pub fn syntax_errors(script: &str) -> Vec<SyntaxError> {
     };
     let mut found = Vec::new();
     collect(tree.root_node(), script, &mut found);
-    let lines: Vec<&str> = script.lines().collect();
-    found.retain(|error| !misread(lines.get(error.line - 1).copied().unwrap_or_default()));
     found.dedup_by_key(|error| error.line);
     found
 }
 
-/// Whether a line holds a construct the grammar is known to misread.
-fn misread(line: &str) -> bool {
-    KNOWN_MISREADINGS.iter().any(|m| match m.marker {
-        // Bare words and commas: only where the line is a command's arguments.
-        ", " => {
-            let trimmed = line.trim_start();
-            !trimmed.starts_with('$') && !trimmed.starts_with('@') && line.contains(m.marker)
+/// `script` with each of [`KNOWN_MISREADINGS`] rewritten, every line its own length.
+fn rewritten(script: &str) -> String {
+    script
+        .split_inclusive('\n')
+        .map(|line| bare_word_lists(&base_call(&dotted_base(line))))
+        .collect()
+}
+
+/// `class X : System.Exception {` -> `class X : System_Exception {`.
+fn dotted_base(line: &str) -> String {
+    let trimmed = line.trim_start();
+    let Some(colon) = line.find(" : ").filter(|_| trimmed.starts_with("class ")) else {
+        return line.to_string();
+    };
+    let end = line[colon..].find('{').map_or(line.len(), |at| colon + at);
+    let base = line[colon..end].replace('.', "_");
+    format!("{}{base}{}", &line[..colon], &line[end..])
+}
+
+/// `X([string] $m) : base($m) {` -> `X([string] $m)              {`.
+fn base_call(line: &str) -> String {
+    let Some(start) = line.find(": base(") else {
+        return line.to_string();
+    };
+    let mut depth = 0;
+    for (at, c) in line[start..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 1 => {
+                let end = start + at + 1;
+                // Bytes, not characters: tree-sitter's columns count bytes.
+                let blanks = " ".repeat(end - start);
+                return format!("{}{blanks}{}", &line[..start], &line[end..]);
+            }
+            ')' => depth -= 1,
+            _ => {}
         }
-        // A class declaration with a base type.
-        "class " => line.trim_start().starts_with(m.marker) && line.contains(" : "),
-        marker => line.contains(marker),
-    })
+    }
+    line.to_string()
+}
+
+/// In a command's arguments, `A.B, Cd, E` -> `'.'', '', 1` (each word a string of its
+/// own length; a one-letter word a number). Only on a line without quotes, where a comma
+/// cannot be inside a string.
+fn bare_word_lists(line: &str) -> String {
+    if line.contains(['\'', '"']) {
+        return line.to_string();
+    }
+    static COMMAND: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    static LIST: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    let command = COMMAND.get_or_init(|| {
+        regex_lite::Regex::new(r"^\s*[A-Za-z]+-[A-Za-z0-9]+\s").expect("a valid pattern")
+    });
+    if !command.is_match(line) {
+        return line.to_string();
+    }
+    let list = LIST.get_or_init(|| {
+        regex_lite::Regex::new(r"(^|[\s,])([A-Za-z_][A-Za-z0-9_.]*)(\s*,)")
+            .expect("a valid pattern")
+    });
+    let quote = |word: &str| match word.len() {
+        0 => String::new(),
+        1 => "1".to_string(),
+        n => format!("'{}'", &word[1..n - 1]),
+    };
+    // A word that ends a list follows a comma: quoted too.
+    let after_comma =
+        regex_lite::Regex::new(r",(\s*)([A-Za-z_][A-Za-z0-9_.]*)").expect("a valid pattern");
+    let first = list.replace_all(line, |c: &regex_lite::Captures<'_>| {
+        format!("{}{}{}", &c[1], quote(&c[2]), &c[3])
+    });
+    after_comma
+        .replace_all(&first, |c: &regex_lite::Captures<'_>| {
+            format!(",{}{}", &c[1], quote(&c[2]))
+        })
+        .into_owned()
 }
 
 fn collect(node: Node<'_>, script: &str, found: &mut Vec<SyntaxError>) {
@@ -137,15 +201,23 @@ mod tests {
     }
 
     #[test]
-    fn the_grammars_known_misreadings_are_excused_and_nothing_else() {
+    fn the_grammars_known_misreadings_are_read_and_errors_beside_them_are_not_missed() {
         let derived = "class StepFailed : System.Exception {\n\
                        \x20   StepFailed([string] $message) : base($message) { }\n}\n";
         assert_eq!(syntax_errors(derived), []);
-        let modules = "Install-Module AWS.Tools.Common, AWS.Tools.EC2 -Force\n";
+        let modules = "Install-Module AWS.Tools.Common, AWS.Tools.EC2 -Force\n\
+                       Get-Module A, B | Format-Table Name, Version -AutoSize\n";
         assert_eq!(syntax_errors(modules), []);
+        // An error on the line of a construct the grammar misreads is still an error.
+        let comma_error = "if ($env:X -notin 'a', 'b' {\n    'y'\n}\n";
+        assert_eq!(syntax_errors(comma_error)[0].line, 1);
+        let bare_error = "Install-Module A.B, C.D -Force (\n";
+        assert!(!syntax_errors(bare_error).is_empty());
         let broken = "class StepFailed : System.Exception {\n\
                       \x20   StepFailed([string] $message) : base($message) { }\n\
                       }\nfunction Broken { if ($x { }\n";
         assert_eq!(syntax_errors(broken)[0].line, 4);
+        // A comma inside a string is never taken for a list.
+        assert_eq!(syntax_errors("Write-Output 'hello, world', 'x'\n"), []);
     }
 }
