@@ -1,4 +1,5 @@
-//! SIGINT and SIGTERM during a bake: the first interrupts it (it cleans up), a second
+//! SIGINT and SIGTERM during a bake, a test run or a distribution: the first interrupts
+//! it (it cleans up), a second
 //! exits at once, listing what may be left.
 
 use std::sync::Arc;
@@ -36,7 +37,7 @@ async fn act_on(
         _ = terminate.recv() => "SIGTERM",
     };
     renderer.notice(&format!(
-        "{first} received: stopping the bake and removing what it created (signal again to exit at once)"
+        "{first} received: stopping, and removing what is not finished (signal again to exit at once)"
     ));
     cancel.cancel();
     tokio::select! {

@@ -279,3 +279,34 @@ async fn a_release_is_copied_with_its_tags_and_a_failed_region_is_completed_late
         "no second copy"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_during_distribute_removes_the_copies_not_yet_available() {
+    let home = Account::fresh().await;
+    let far = home.neighbour().await;
+    let recipe = TestRecipe::new("halfway");
+    home.bake_ok(recipe.path(), &["--version", "1.0.0"]);
+    far.emulate(json!({ "image_pending_seconds": 600 }));
+
+    let mut distribute = home
+        .bakery()
+        .args(["distribute", "halfway", "1.0.0", "--regions", &far.region])
+        .spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while far.own_images().await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no copy started");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    distribute.signal("TERM");
+    let distribute = distribute.finish();
+
+    distribute.expect_code(130);
+    distribute.expect_stderr("SIGTERM received");
+    far.settle().await;
+    assert!(far.own_images().await.is_empty(), "{}", distribute.stderr);
+    let record = home.release_record("halfway", "1.0.0").await.unwrap();
+    assert!(
+        record["images"].get(&far.region).is_none(),
+        "the record names no copy that is gone: {record}"
+    );
+}

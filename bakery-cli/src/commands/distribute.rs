@@ -4,6 +4,10 @@ use bakery_core::config::Destination;
 use bakery_core::model::Release;
 use bakery_core::release::distribute::{self, RegionOutcome};
 
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, print_json, Output};
@@ -29,20 +33,26 @@ pub struct Args {
 
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let output = context.output;
-    let renderer = Renderer::new(context.progress.of_command());
+    let renderer = Arc::new(Renderer::new(context.progress.of_command()));
+    // A signal stops the waits; the copies not yet available are removed.
+    let cancel = CancellationToken::new();
+    let signals = crate::signals::watch(cancel.clone(), renderer.clone());
     let distributed = async {
         let release = Release::parse(&args.role, &args.version)?;
         let destinations =
             Destination::for_release(&args.copy_to, &args.kms_keys, context.environment.as_ref())?;
         let regions: Vec<String> = destinations.iter().map(|d| d.region.clone()).collect();
         let aws = context.reach(&regions).await?;
-        distribute::complete(&aws, &release, &destinations, COPY_JOBS, &renderer).await
+        let sink = renderer.as_ref();
+        distribute::complete(&aws, &release, &destinations, COPY_JOBS, sink, &cancel).await
     };
-    let outcomes = match distributed.await {
+    let outcomes = distributed.await;
+    signals.abort();
+    renderer.finish();
+    let outcomes = match outcomes {
         Ok(outcomes) => outcomes,
         Err(error) => return fail(output, &error),
     };
-    renderer.finish();
     if output == Output::Json {
         print_json(&serde_json::json!({
             "role": args.role,
@@ -52,10 +62,13 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
     } else {
         print_regions(&outcomes);
     }
-    if outcomes.iter().any(|o| o.error.is_some()) {
-        Exit::Failed
-    } else {
-        Exit::Success
+    match (
+        cancel.is_cancelled(),
+        outcomes.iter().any(|o| o.error.is_some()),
+    ) {
+        (true, _) => Exit::Interrupted,
+        (false, true) => Exit::Failed,
+        (false, false) => Exit::Success,
     }
 }
 

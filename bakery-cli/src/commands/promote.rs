@@ -11,6 +11,10 @@ use bakery_core::release::channels::{self, Gap, Promotion};
 use bakery_core::release::distribute;
 use bakery_core::Error;
 
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{fail, outln, print_json, Output};
@@ -50,7 +54,10 @@ const COPY_JOBS: usize = 4;
 
 pub async fn run(args: &Args, context: &Context) -> Exit {
     let output = context.output;
-    let renderer = Renderer::new(context.progress.of_command());
+    let renderer = Arc::new(Renderer::new(context.progress.of_command()));
+    // A signal during --distribute's copies removes those not yet available.
+    let cancel = CancellationToken::new();
+    let signals = crate::signals::watch(cancel.clone(), renderer.clone());
     let promoted = async {
         let release = Release::parse(&args.role, &args.version)?;
         check_channel(&args.channel)?;
@@ -68,8 +75,9 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
             if !missing.is_empty() {
                 let environment = context.environment.as_ref();
                 let destinations = Destination::for_release(&missing, &args.kms_keys, environment)?;
+                let sink = renderer.as_ref();
                 let outcomes =
-                    distribute::complete(&aws, &release, &destinations, COPY_JOBS, &renderer)
+                    distribute::complete(&aws, &release, &destinations, COPY_JOBS, sink, &cancel)
                         .await?;
                 if let Some(failed) = outcomes.iter().find(|o| o.error.is_some()) {
                     return Err(Error::distribution(format!(
@@ -87,7 +95,9 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         };
         channels::promote(&aws, &release, &args.channel, &scope, gap).await
     };
-    let promotion = match promoted.await {
+    let promoted = promoted.await;
+    signals.abort();
+    let promotion = match promoted {
         Ok(promotion) => promotion,
         Err(error) => return fail(output, &error),
     };

@@ -315,28 +315,28 @@ pub fn copies_done_by(now: SystemTime) -> SystemTime {
 
 /// `bakery distribute`: copies an existing release — each of its architectures, all
 /// at once (each copy waits minutes on AWS) — from this region to the destinations
-/// that do not have it yet, and adds the copies to the release's record.
+/// that do not have it yet, and adds the copies to the release's record. `cancel`
+/// (a signal) stops the waits: a copy not yet available is removed, not left.
 pub async fn complete(
     aws: &Aws,
     release: &Release,
     destinations: &[Destination],
     jobs: usize,
     sink: &dyn EventSink,
+    cancel: &CancellationToken,
 ) -> Result<Vec<RegionOutcome>> {
     let run = new_run_id(SystemTime::now());
     let sources = available_sources(aws, release).await?;
     let channels = catalog::channels(aws, &release.role).await?;
     let lock = RunLock::take(&run);
     let mut record = leased_record(aws, release, &run, lock.as_ref()).await?;
-    let never = CancellationToken::new();
     let copies = sources.iter().map(|source| {
         let how = Distribution {
             run: &run,
             deprecate_at: deprecation_of(source),
             jobs,
         };
-        let never = &never;
-        async move { distribute(aws, source, destinations, how, sink, never).await }
+        async move { distribute(aws, source, destinations, how, sink, cancel).await }
     });
     let copied = futures_util::future::join_all(copies).await;
     let mut all = Vec::new();

@@ -159,8 +159,10 @@ async fn copy_where_missing(
             names.join(", ")
         ),
     );
-    let outcomes =
-        distribute::complete(bake.aws, release, &missing, plan.copy_jobs, bake.sink).await?;
+    // A signal waits for these copies (the step is not cut): they become the release's.
+    let never = tokio_util::sync::CancellationToken::new();
+    let (jobs, sink) = (plan.copy_jobs, bake.sink);
+    let outcomes = distribute::complete(bake.aws, release, &missing, jobs, sink, &never).await?;
     if let Some(failed) = outcomes.iter().find(|o| o.error.is_some()) {
         return Err(Error::distribution(format!(
             "{release} could not be copied to {}: {}",
