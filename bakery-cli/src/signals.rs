@@ -1,6 +1,5 @@
 //! SIGINT and SIGTERM during a bake, a test run or a distribution: the first interrupts
-//! it (it cleans up), a second
-//! exits at once, listing what may be left.
+//! it (it cleans up), a second exits at once, listing what may be left.
 
 use std::sync::Arc;
 

@@ -288,7 +288,7 @@ async fn a_signal_during_distribute_removes_the_copies_not_yet_available() {
     home.bake_ok(recipe.path(), &["--version", "1.0.0"]);
     far.emulate(json!({ "image_pending_seconds": 600 }));
 
-    let mut distribute = home
+    let distribute = home
         .bakery()
         .args(["distribute", "halfway", "1.0.0", "--regions", &far.region])
         .spawn();
