@@ -198,18 +198,20 @@ fn chars(text: &str) -> usize {
 /// or semicolons, and only a word longer than a line is cut.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
-    let mut words = Vec::new();
+    // Each piece, and whether it continues the word before it (no space between).
+    let mut words: Vec<(String, bool)> = Vec::new();
     for word in text.split(' ') {
-        words.extend(pieces(word, width));
+        let pieces = pieces(word, width);
+        words.extend(pieces.into_iter().enumerate().map(|(i, p)| (p, i > 0)));
     }
     let mut lines: Vec<String> = Vec::new();
-    for word in words {
+    for (word, glued) in words {
+        let gap = usize::from(!glued);
         match lines.last_mut() {
-            Some(line) if chars(line) + 1 + chars(&word) <= width && !line.ends_with(',') => {
-                line.push(' ');
-                line.push_str(&word);
-            }
-            Some(line) if line.ends_with(',') && chars(line) + chars(&word) <= width => {
+            Some(line) if chars(line) + gap + chars(&word) <= width => {
+                if !glued {
+                    line.push(' ');
+                }
                 line.push_str(&word);
             }
             _ => lines.push(word),
@@ -252,6 +254,23 @@ fn wrap_items(items: &[String], width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_comma_followed_by_a_space_keeps_its_space_when_lines_are_joined() {
+        assert_eq!(
+            wrap("bake 20261207t204005-0e43f8, which died", 40),
+            ["bake 20261207t204005-0e43f8, which died"]
+        );
+        assert_eq!(
+            wrap("stable (us-east-1), stabel (eu-west-1)", 25),
+            ["stable (us-east-1),", "stabel (eu-west-1)"]
+        );
+        // One word of commas is cut after them, its pieces joined without a space.
+        assert_eq!(
+            wrap("latest,stable,canary,beta", 14),
+            ["latest,stable,", "canary,beta"]
+        );
+    }
 
     /// `releases` of a role in two regions and two architectures, on three channels.
     fn releases() -> Table {

@@ -310,3 +310,39 @@ async fn a_signal_during_distribute_removes_the_copies_not_yet_available() {
         "the record names no copy that is gone: {record}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_with_a_disabled_architecture_is_not_distributed_as_fewer() {
+    let home = Account::fresh().await;
+    let far = home.neighbour().await;
+    let recipe = TestRecipe::new("both").with_both_architectures();
+    let baked = home.bake_ok(recipe.path(), &["--version", "1.0.0"]);
+    let x86 = baked["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["arch"] == "x86_64")
+        .unwrap()["image_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    home.ec2
+        .disable_image()
+        .image_id(&x86)
+        .send()
+        .await
+        .unwrap();
+
+    let distribute = home
+        .bakery()
+        .args(["distribute", "both", "1.0.0", "--regions", &far.region])
+        .run();
+
+    distribute.expect_code(2);
+    distribute.expect_stderr(&format!("x86_64 image {x86}"));
+    distribute.expect_stderr("is disabled");
+    assert!(
+        far.own_images().await.is_empty(),
+        "no copy of the arm64 one alone"
+    );
+}

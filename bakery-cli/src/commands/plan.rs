@@ -184,6 +184,7 @@ fn print_commands(commands: &[CommandStep]) {
     for command in commands {
         let retries = match command.retries {
             0 => String::new(),
+            1 => format!(", 1 more try {} later", human(command.retry_delay)),
             n => format!(", {n} more tries {} apart", human(command.retry_delay)),
         };
         outln!(

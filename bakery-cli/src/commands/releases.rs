@@ -32,7 +32,7 @@ async fn no_such_role(aws: &Aws, role: &RoleName, searched: &[Aws]) -> Error {
     match outdated::roles_in(aws).await {
         Ok(roles) if !roles.is_empty() => {
             let roles: Vec<String> = roles.iter().map(ToString::to_string).collect();
-            error.with_hint(format!("Roles with releases here: {}.", roles.join(", ")))
+            error.with_hint(format!("roles with releases here: {}", roles.join(", ")))
         }
         _ => error.with_hint("no role has a release here yet: bake one (bakery bake)"),
     }

@@ -111,8 +111,19 @@ fn print_report(output: Output, report: &RetestReport) {
             let what = format!("{}: test run", report.release);
             let id = format!("run {}", report.run_id);
             super::ending::print_stopped(&what, status, &report.ending, &id);
-            if let Some(state) = report.tests {
-                outln!("the release's tests are now recorded as: {state}");
+            // A verdict on the image is written on the release; anything else (an
+            // interrupt, a launch that failed) leaves the record as it was.
+            let judged = report
+                .ending
+                .failed_step
+                .as_ref()
+                .is_some_and(|step| step.judges_the_image());
+            match (status == BakeStatus::Failed && judged, report.tests) {
+                (true, Some(state)) => outln!("the release's tests are now recorded as: {state}"),
+                (false, Some(state)) => {
+                    outln!("the release's tests stay recorded as: {state}")
+                }
+                (_, None) => {}
             }
         }
     }

@@ -150,7 +150,10 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
             "duration `{text}` is longer than bakery takes anywhere (100 years)"
         )),
         Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(format!(
+        Ok(_) => Err(format!(
+            "duration `{text}` is zero: give a time longer than that, e.g. `10s`"
+        )),
+        Err(_) => Err(format!(
             "invalid duration `{text}`: write a number with a unit, e.g. `90s`, `20m`, `1h 30m`, `90d`"
         )),
     }

@@ -327,6 +327,7 @@ pub async fn complete(
 ) -> Result<Vec<RegionOutcome>> {
     let run = new_run_id(SystemTime::now());
     let sources = available_sources(aws, release).await?;
+    every_architecture(aws, release, &sources).await?;
     let channels = catalog::channels(aws, &release.role).await?;
     let lock = RunLock::take(&run);
     let mut record = leased_record(aws, release, &run, lock.as_ref()).await?;
@@ -368,6 +369,32 @@ async fn available_sources(aws: &Aws, release: &Release) -> Result<Vec<ImageInfo
         .with_hint("distribute from the region it was baked in (--region)"));
     }
     Ok(sources)
+}
+
+/// Refuses to copy a release without each architecture its record names here: a
+/// disabled (or gone) image of one would leave the copies a release of fewer.
+async fn every_architecture(aws: &Aws, release: &Release, sources: &[ImageInfo]) -> Result<()> {
+    let Some(record) = claim::read(aws, release).await? else {
+        return Ok(());
+    };
+    for (arch, regions) in &record.architectures {
+        let Some(image_id) = regions.get(&aws.region) else {
+            continue;
+        };
+        if !sources.iter().any(|s| &s.id == image_id) {
+            let state = match aws.ec2.describe_image(image_id).await? {
+                Some(image) => image.state.to_string(),
+                None => "gone".to_string(),
+            };
+            return Err(Error::input(format!(
+                "{release}'s {arch} image {image_id} in {} is {state}: distributing the others \
+                 would make a release of fewer architectures there",
+                aws.region
+            ))
+            .with_hint("enable it again (EnableImage), or distribute from another region"));
+        }
+    }
+    Ok(())
 }
 
 /// The release's record, once it says who copies, until when, and by which lock:
