@@ -81,6 +81,7 @@ async fn a_recipes_deadlines_bound_the_image_wait_and_an_environments_the_whole_
     let error = result["error"].as_str().unwrap();
     assert!(error.contains("gave up waiting for image"), "{error}");
     assert!(error.contains("after 4s"), "{error}");
+    assert!(error.contains("[deadlines] image"), "{error}");
     assert_eq!(aws.footprint().await, before, "the pending image went too");
 
     // The environment caps the whole bake: stopped where it was, cleaned up, and said.
@@ -101,6 +102,15 @@ async fn a_recipes_deadlines_bound_the_image_wait_and_an_environments_the_whole_
         .args(["--env", "hurried"])
         .run();
     capped.expect_code(1);
+    assert!(
+        capped.events().iter().any(|e| e["event"] == "step_stopped"
+            && e["why"]
+                .as_str()
+                .unwrap()
+                .contains("the bake's deadline (6s) passed")),
+        "{}",
+        capped.stderr
+    );
     let result = capped.json();
     let error = result["error"].as_str().unwrap();
     assert!(error.contains("gave up waiting for bake"), "{error}");

@@ -41,6 +41,8 @@ pub struct Bake<'a> {
     interrupt: CancellationToken,
     /// The first build whose step failed on its own: why its siblings stopped.
     failed_build: Arc<std::sync::OnceLock<Arch>>,
+    /// Why the whole bake was stopped, when not by a signal (its deadline passed).
+    stopped_because: Arc<std::sync::OnceLock<String>>,
     pub deadlines: Deadlines,
     pub ledger: Arc<Ledger>,
     pub started_at: SystemTime,
@@ -130,6 +132,7 @@ impl<'a> Bake<'a> {
             interrupt: cancel.clone(),
             cancel,
             failed_build: Arc::default(),
+            stopped_because: Arc::default(),
             deadlines: deadlines_of(plan),
             ledger: Arc::default(),
             started_at: SystemTime::now(),
@@ -187,6 +190,7 @@ impl<'a> Bake<'a> {
             cancel,
             interrupt: self.interrupt.clone(),
             failed_build: self.failed_build.clone(),
+            stopped_because: self.stopped_because.clone(),
             deadlines: self.deadlines,
             ledger: self.ledger.clone(),
             started_at: self.started_at,
@@ -344,14 +348,24 @@ impl<'a> Bake<'a> {
         }
     }
 
-    /// Why a step was cut short: a signal, or a sibling build's failure.
+    /// Why a step was cut short: a signal, the bake's deadline, or a sibling build's
+    /// failure.
     fn why_stopped(&self) -> String {
+        if let Some(why) = self.stopped_because.get() {
+            return why.clone();
+        }
         match self.failed_build.get() {
             Some(arch) if !self.interrupt.is_cancelled() => {
                 format!("the {arch} build failed")
             }
             _ => "interrupted".to_string(),
         }
+    }
+
+    /// Stops the whole bake for `why` (as a signal would: what it made is removed).
+    pub fn stop_because(&self, why: String) {
+        let _ = self.stopped_because.set(why);
+        self.cancel.cancel();
     }
 
     fn failure(&self, step: Step, error: Error) -> Failure {

@@ -18,7 +18,6 @@ pub mod steps;
 pub mod world;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -75,19 +74,18 @@ async fn within_the_deadline(
     let Some(limit) = bake.plan.waits.bake else {
         return chain.await;
     };
-    let passed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let timer = tokio::spawn({
-        let (cancel, passed) = (bake.cancel.clone(), passed.clone());
-        async move {
-            tokio::time::sleep(limit).await;
-            passed.store(true, std::sync::atomic::Ordering::SeqCst);
-            cancel.cancel();
+    let passed = tokio::time::sleep(limit);
+    tokio::pin!(chain, passed);
+    let outcome = tokio::select! {
+        outcome = &mut chain => return outcome,
+        _ = &mut passed => {
+            let limit = crate::model::time::human(limit);
+            bake.stop_because(format!("the bake's deadline ({limit}) passed"));
+            chain.await
         }
-    });
-    let outcome = chain.await;
-    timer.abort();
+    };
     match outcome {
-        Err(failure) if passed.load(std::sync::atomic::Ordering::SeqCst) => Err(Failure {
+        Err(failure) => Err(Failure {
             error: Error::Timeout {
                 what: "bake",
                 resource: bake.plan.bake_id.clone(),

@@ -80,7 +80,15 @@ impl Remover<'_> {
         made: Transition,
     ) -> Result<ImageInfo> {
         let ec2 = &self.aws.ec2;
-        let target = self.target(step, "image", image_id);
+        // A bake's own image waits as long as its `[deadlines] image` says.
+        let hint = (made == Transition::ImageAvailable).then_some(
+            "a large image can take longer: raise `[deadlines] image` in the recipe or the \
+             environment (default 1h)",
+        );
+        let target = Target {
+            hint,
+            ..self.target(step, "image", image_id)
+        };
         let policy = WaitPolicy::new(self.deadlines.image_available).learning(self.learning(made));
         wait::until(target, &policy, self.sink, self.cancel, || async {
             Ok(image_poll(ec2.watched_image(image_id).await?))
