@@ -198,7 +198,7 @@ impl Renderer {
             Event::StepStarted { step } => {
                 let bar = bars.multi.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner:.cyan} {elapsed:>4} {prefix}{msg}")
+                    ProgressStyle::with_template("{spinner:.cyan} {elapsed:>4} {prefix}{wide_msg}")
                         .expect("valid template"),
                 );
                 bar.set_prefix(format!("{prefix}{step}"));
