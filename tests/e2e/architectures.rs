@@ -277,6 +277,15 @@ async fn a_build_stopped_by_its_siblings_failure_says_so_not_failed() {
     );
     assert!(!bake.stderr.contains("x86_64: [recipe/package] FAILED"));
     bake.expect_stdout("FAILED at step `recipe/package` of its arm64 build");
+    // As Jenkins reads it: the stopped step's record says why.
+    let json = aws.bakery().bake_json(recipe.path(), "1.0.1").run();
+    let steps = json.json()["steps"].as_array().unwrap().clone();
+    let stopped = steps
+        .iter()
+        .find(|s| s["name"] == "recipe/package" && s["arch"] == "x86_64")
+        .unwrap();
+    assert_eq!(stopped["status"], "interrupted");
+    assert_eq!(stopped["stopped_because"], "the arm64 build failed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

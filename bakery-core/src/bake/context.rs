@@ -312,6 +312,8 @@ impl<'a> Bake<'a> {
             Ok(_) => BakeStatus::Succeeded,
             Err(error) => BakeStatus::of_error(error),
         };
+        let stopped_because =
+            matches!(result, Err(Error::Interrupted)).then(|| self.why_stopped());
         self.steps.lock().expect("step records").push((
             order,
             StepRecord {
@@ -319,6 +321,7 @@ impl<'a> Bake<'a> {
                 arch: self.arch,
                 seconds,
                 status,
+                stopped_because: stopped_because.clone(),
             },
         ));
         match result {
@@ -330,7 +333,7 @@ impl<'a> Bake<'a> {
                 self.sink.emit(Event::StepStopped {
                     step: step.clone(),
                     seconds,
-                    why: self.why_stopped(),
+                    why: stopped_because.unwrap_or_default(),
                 });
                 Err(self.failure(step, Error::Interrupted))
             }

@@ -51,6 +51,10 @@ pub struct StepRecord {
     pub arch: Option<Arch>,
     pub seconds: f64,
     pub status: BakeStatus,
+    /// A step cut short (`interrupted`): why — a signal, the bake's deadline, or a
+    /// sibling build's failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_because: Option<String>,
 }
 
 /// Everything a caller needs to know about a finished bake.
