@@ -236,3 +236,30 @@ async fn prune_shows_its_plan_then_keeps_channel_targets_and_images_in_use() {
     );
     assert!(aws.release_record("old", "1.0.0").await.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misspelt_channel_is_refused_with_the_one_meant_and_a_new_one_is_made() {
+    let aws = Account::fresh().await;
+    let recipe = TestRecipe::new("spelled");
+    aws.bake_ok(
+        recipe.path(),
+        &["--version", "1.0.0", "--promote", "stable"],
+    );
+    let promote = |channel: &str, more: &[&str]| {
+        aws.bakery()
+            .args(["promote", "spelled", "1.0.0", "--channel", channel])
+            .args(more)
+            .run()
+    };
+
+    let misspelt = promote("stabel", &[]);
+
+    misspelt.expect_code(2);
+    misspelt.expect_stderr("spelled has no channel `stabel`, but has `stable`");
+    misspelt.expect_stderr("did you mean --channel stable?");
+    assert_eq!(aws.channel("spelled", "stabel").await, None, "nothing made");
+    promote("canary", &[]).expect_code(0);
+    assert!(aws.channel("spelled", "canary").await.is_some());
+    promote("stabel", &["--new-channel"]).expect_code(0);
+    assert!(aws.channel("spelled", "stabel").await.is_some());
+}

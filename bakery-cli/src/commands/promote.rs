@@ -47,6 +47,10 @@ pub struct Args {
     /// Promote a release whose record does not say its tests passed (skipped or failed).
     #[arg(long)]
     force: bool,
+    /// Make the channel even though its name is close to one the role has (`stabel`
+    /// beside `stable` is refused without it).
+    #[arg(long)]
+    new_channel: bool,
 }
 
 /// How many regions `--distribute` copies to at once.
@@ -69,6 +73,9 @@ pub async fn run(args: &Args, context: &Context) -> Exit {
         };
         if !args.force {
             channels::check_tested(&aws, &release).await?;
+        }
+        if !args.new_channel {
+            channels::check_not_misspelt(&aws, &release.role, &args.channel).await?;
         }
         if args.distribute {
             let missing = channels::gaps(&aws, &release, &args.channel, &scope).await?;

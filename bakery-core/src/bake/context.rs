@@ -312,8 +312,7 @@ impl<'a> Bake<'a> {
             Ok(_) => BakeStatus::Succeeded,
             Err(error) => BakeStatus::of_error(error),
         };
-        let stopped_because =
-            matches!(result, Err(Error::Interrupted)).then(|| self.why_stopped());
+        let stopped_because = matches!(result, Err(Error::Interrupted)).then(|| self.why_stopped());
         self.steps.lock().expect("step records").push((
             order,
             StepRecord {

@@ -18,6 +18,30 @@ use crate::model::names::check_channel;
 use crate::model::release::{channel_keys, ArchImage};
 use crate::model::{Arch, GateState, Release, RoleName};
 
+/// A channel the role does not have yet, whose name is a near miss of one it has
+/// (`stabel` beside `stable`), is refused: a launch template resolving `stable` would
+/// never see the promotion. A new channel of another name is made as asked.
+pub async fn check_not_misspelt(aws: &Aws, role: &RoleName, channel: &str) -> Result<()> {
+    let existing: Vec<String> = catalog::channels(aws, role)
+        .await?
+        .into_keys()
+        .filter(|key| !key.contains('/'))
+        .collect();
+    if existing.iter().any(|c| c == channel) {
+        return Ok(());
+    }
+    match crate::model::names::nearest(channel, existing.iter().map(String::as_str)) {
+        Some(near) => Err(Error::input(format!(
+            "{role} has no channel `{channel}`, but has `{near}` (its channels here: {})",
+            existing.join(", ")
+        ))
+        .with_hint(format!(
+            "did you mean --channel {near}? To make a new channel `{channel}`, add --new-channel"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// A channel points only at a release that passed its recipe's tests (or whose
 /// recipe has none): anything else needs the caller's `--force`.
 pub async fn check_tested(aws: &Aws, release: &Release) -> Result<()> {
