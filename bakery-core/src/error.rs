@@ -284,21 +284,21 @@ fn request_suffix(request_id: &Option<String>) -> String {
 fn aws_hint(code: &str) -> Option<&'static str> {
     Some(match code {
         "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure" => {
-            "the credentials lack this permission: docs/iam-policy.json lists every action              bakery calls (EC2's encoded message decodes with `aws sts              decode-authorization-message`)"
+            "the credentials lack this permission: docs/iam-policy.json lists every action bakery calls (EC2's encoded message decodes with `aws sts decode-authorization-message`)"
         }
         "InvalidClientTokenId" | "UnrecognizedClientException" | "ExpiredToken"
         | "ExpiredTokenException" | "RequestExpired" | "SignatureDoesNotMatch" => {
-            "the credentials are not valid (any more): refresh them (aws sso login, a new              session) or choose others with --profile; check the machine's clock"
+            "the credentials are not valid (any more): refresh them (aws sso login, a new session) or choose others with --profile; check the machine's clock"
         }
         "OptInRequired" => "enable the region for the account (Account settings, Regions)",
         "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
-            "AWS throttled the calls after every retry: run fewer bakes at once (--jobs)              or again later"
+            "AWS throttled the calls after every retry: run fewer bakes at once (--jobs) or again later"
         }
         "InstanceLimitExceeded" | "VcpuLimitExceeded" | "ResourceLimitExceeded" => {
-            "an account quota is reached: ask for more in Service Quotas, or choose a              smaller instance type"
+            "an account quota is reached: ask for more in Service Quotas, or choose a smaller instance type"
         }
         "InsufficientInstanceCapacity" | "Unsupported" => {
-            "EC2 has no capacity for this instance type here now: try another instance              type or subnet (Availability Zone), or later"
+            "EC2 has no capacity for this instance type here now: try another instance type or subnet (Availability Zone), or later"
         }
         _ => return None,
     })
@@ -324,6 +324,21 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_aws_hint_reads_as_one_sentence() {
+        for code in [
+            "UnauthorizedOperation",
+            "ExpiredToken",
+            "OptInRequired",
+            "RequestLimitExceeded",
+            "InstanceLimitExceeded",
+            "InsufficientInstanceCapacity",
+        ] {
+            let hint = aws_hint(code).unwrap();
+            assert!(!hint.contains("  "), "{code}: {hint}");
+        }
+    }
 
     #[test]
     fn an_error_keeps_what_happened_apart_from_what_to_do() {

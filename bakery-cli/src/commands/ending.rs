@@ -23,6 +23,12 @@ pub fn print_stopped(what: &str, status: BakeStatus, ending: &Ending, id: &str) 
     if let Some(error) = &ending.error {
         outln!("{error}");
     }
+    // Most errors end with their hint already; an AWS refusal's comes apart.
+    if let (Some(hint), Some(error)) = (&ending.hint, &ending.error) {
+        if !error.contains(hint.as_str()) {
+            outln!("hint: {hint}");
+        }
+    }
 }
 
 /// What cleanup kept on purpose, and what it could not remove (each tagged with the
