@@ -159,4 +159,38 @@ async fn a_fleet_on_a_disabled_or_deprecated_image_breaks_the_policy() {
         deprecated_since.starts_with("its image is deprecated since "),
         "{deprecated_since}"
     );
+
+    // `outdated` says the role's fleets need its newest release.
+    let folder = tempfile::tempdir().unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(recipe.path())
+        .arg(folder.path().join("retired"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let outdated = aws
+        .bakery()
+        .args(["outdated", "--output", "json"])
+        .arg_path(folder.path())
+        .run();
+    outdated.expect_code(4);
+    let reasons = outdated.json()["roles"][0]["reasons"].clone();
+    let retired = reasons
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["reason"] == "fleets-on-retired-images")
+        .unwrap_or_else(|| panic!("{reasons}"))
+        .clone();
+    let mut named: Vec<String> = retired["image_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap().to_string())
+        .collect();
+    named.sort();
+    let mut expected = vec![disabled.clone(), deprecated.clone()];
+    expected.sort();
+    assert_eq!(named, expected);
 }

@@ -43,6 +43,31 @@ pub struct Fleet {
     pub instances: Vec<String>,
     /// Why the fleet breaks the policy; empty when it does not.
     pub violations: Vec<String>,
+    /// Its image is disabled, or deprecated since a time now past.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired: Option<Retired>,
+}
+
+/// How an image no fleet should run any more is retired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Retired {
+    /// DisableImage: no new instance can launch from it.
+    Disabled,
+    /// Its deprecation time has passed.
+    Deprecated { since: String },
+}
+
+impl Retired {
+    /// Why a fleet on it breaks the policy.
+    pub fn describe(&self) -> String {
+        match self {
+            Retired::Disabled => {
+                "its image is disabled: no new instance can launch from it".to_string()
+            }
+            Retired::Deprecated { since } => format!("its image is deprecated since {since}"),
+        }
+    }
 }
 
 /// The fleets of the region (bakery's own builders and test instances excepted), worst first.
@@ -173,7 +198,8 @@ fn fleet_of(
         (Some(_), None) => violations.push("not baked by bakery".to_string()),
         _ => {}
     }
-    violations.extend(image.as_ref().and_then(|i| retired(i, now)));
+    let retired = image.as_ref().and_then(|i| retired(i, now));
+    violations.extend(retired.as_ref().map(Retired::describe));
     if let Some(age) = age.filter(|a| *a > max_age) {
         violations.push(format!(
             "image is {} old, the policy allows {}",
@@ -192,18 +218,21 @@ fn fleet_of(
         channels,
         instances,
         violations,
+        retired,
         image_id,
     }
 }
 
-/// Why an image no fleet should run any more says so: disabled (no new instance can
+/// How an image no fleet should run any more is retired: disabled (no new instance can
 /// launch from it), or deprecated since a time now past.
-fn retired(image: &ImageInfo, now: SystemTime) -> Option<String> {
+fn retired(image: &ImageInfo, now: SystemTime) -> Option<Retired> {
     if image.state == ImageState::Disabled {
-        return Some("its image is disabled: no new instance can launch from it".to_string());
+        return Some(Retired::Disabled);
     }
     let since = image.deprecation_time.as_deref()?;
-    age_at(since, now).map(|_| format!("its image is deprecated since {since}"))
+    age_at(since, now).map(|_| Retired::Deprecated {
+        since: since.to_string(),
+    })
 }
 
 fn describe_age(age: Duration) -> String {
@@ -344,6 +373,8 @@ mod tests {
             ["its image is deprecated since 2024-01-01T00:00:00.000Z"]
         );
         assert!(by_id["ami-fine"].violations.is_empty());
+        assert_eq!(by_id["ami-disabled"].retired, Some(Retired::Disabled));
+        assert_eq!(by_id["ami-fine"].retired, None);
     }
 
     #[test]

@@ -47,6 +47,11 @@ pub enum Reason {
     },
     /// Made before bakery recorded inputs: nothing to compare with.
     InputsUnknown,
+    /// Fleets run an image of the role that is disabled or deprecated since a time now
+    /// past (`audit`'s violation): they need the newest release.
+    FleetsOnRetiredImages {
+        image_ids: Vec<String>,
+    },
     /// Its recipe needs values nothing gives (required variables): it cannot be
     /// planned, so nothing can be said of it; not a reason it is out of date.
     NeedsValues {
@@ -69,6 +74,10 @@ impl Reason {
             } => format!("{age_days} days old, over the policy's {max_age_days}"),
             Reason::MissingIn { regions } => format!("missing in {}", regions.join(", ")),
             Reason::InputsUnknown => "its inputs were not recorded: rebake to know".into(),
+            Reason::FleetsOnRetiredImages { image_ids } => format!(
+                "fleets run retired (disabled or deprecated) images: {}",
+                image_ids.join(", ")
+            ),
             Reason::NeedsValues { variables } => format!(
                 "cannot tell: variable {} is required and has no value (--var {}=VALUE)",
                 variables.join(", "),
@@ -177,6 +186,14 @@ async fn role_state(
     }
     reasons.extend(age_reason(&newest, max_age));
     reasons.extend(missing_reason(regions, record.as_ref()));
+    let retired: Vec<String> = fleets
+        .iter()
+        .filter(|f| f.retired.is_some())
+        .map(|f| f.image_id.clone())
+        .collect();
+    if !retired.is_empty() {
+        reasons.push(Reason::FleetsOnRetiredImages { image_ids: retired });
+    }
     Ok(RoleState {
         role: role.to_string(),
         recipe: plan.is_some(),
