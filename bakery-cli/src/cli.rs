@@ -101,8 +101,8 @@ pub enum Command {
     /// image) and record the outcome on the release.
     Test(test::Args),
     /// Which roles are out of date and why: base moved, recipe or settings changed,
-    /// older than the policy, missing in a region, never released; with the releases
-    /// their fleets run. Exit 4 when any is.
+    /// older than the policy, missing in a region, never released, fleets on a disabled
+    /// or deprecated image; with the releases their fleets run. Exit 4 when any is.
     Outdated(outdated::Args),
     /// Shell completions on stdout: `bakery completions bash > /etc/bash_completion.d/bakery`.
     Completions(CompletionsArgs),
