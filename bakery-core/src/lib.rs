@@ -14,7 +14,7 @@
 //! | L0 | [`model`], [`error`], [`events`] | L0 |
 //! | L1 | [`aws`], [`wait`], [`config`], [`script`] | L0; `script` also `config` |
 //! | L2 | [`plan`] | L0, `config`, `script` |
-//! | L2 | [`ops`] | L0, L1 |
+//! | L2 | `ops` (internal) | L0, L1 |
 //! | L3 | [`release`] | L0, L1, `ops` |
 //! | L4 | [`bake`], [`fleet`] | everything below; never each other |
 //! | L5 | [`client`] | everything |
@@ -36,7 +36,7 @@ pub mod error;
 pub mod events;
 pub mod fleet;
 pub mod model;
-pub mod ops;
+pub(crate) mod ops;
 pub mod plan;
 pub mod release;
 pub mod script;
