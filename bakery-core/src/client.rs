@@ -78,10 +78,7 @@ impl Bakery {
     /// account's.
     pub async fn plan(&self, request: &BakeRequest) -> Result<BakePlan> {
         let plan = rebuild::plan(request, &self.aws, SystemTime::now()).await?;
-        self.aws
-            .check_regions(&plan.settings.settings.regions)
-            .await?;
-        Ok(plan)
+        self.in_the_account(plan).await
     }
 
     /// Runs `plan`'s chain, telling `events` what happens as it happens. `cancel`
@@ -100,10 +97,7 @@ impl Bakery {
     /// gate, given the variables the release was baked with, its regions checked.
     pub async fn test_plan(&self, request: &BakeRequest) -> Result<BakePlan> {
         let plan = retest::plan(request, &self.aws, SystemTime::now()).await?;
-        self.aws
-            .check_regions(&plan.settings.settings.regions)
-            .await?;
-        Ok(plan)
+        self.in_the_account(plan).await
     }
 
     /// Runs the release gate of `plan` (from [`Bakery::test_plan`]) again on its
@@ -116,6 +110,14 @@ impl Bakery {
         cancel: CancellationToken,
     ) -> RetestReport {
         retest::retest(plan, &self.aws, events, cancel).await
+    }
+
+    /// `plan`, once its regions are known to be regions this account can use.
+    async fn in_the_account(&self, plan: BakePlan) -> Result<BakePlan> {
+        self.aws
+            .check_regions(&plan.settings.settings.regions)
+            .await?;
+        Ok(plan)
     }
 
     /// The releases of `role` in this region, newest version first.

@@ -261,6 +261,7 @@ async fn a_build_stopped_by_its_siblings_failure_says_so_not_failed() {
     let recipe = TestRecipe::new("halted")
         .step("package", "#!/bin/sh\nmake install\n")
         .with_both_architectures();
+    let before = aws.footprint().await;
 
     let bake = aws.bakery().bake(recipe.path(), "1.0.0").run();
 
@@ -286,6 +287,11 @@ async fn a_build_stopped_by_its_siblings_failure_says_so_not_failed() {
         .unwrap();
     assert_eq!(stopped["status"], "interrupted");
     assert_eq!(stopped["stopped_because"], "the arm64 build failed");
+    assert_eq!(
+        aws.footprint().await,
+        before,
+        "the stopped build left nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

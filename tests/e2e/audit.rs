@@ -1,6 +1,6 @@
 //! `bakery audit`: which fleets run what, and which break the age policy.
 
-use crate::support::{Account, TestRecipe};
+use crate::support::{recipes_folder_with, Account, TestRecipe};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_flags_old_and_foreign_fleets_and_exits_4() {
@@ -161,14 +161,7 @@ async fn a_fleet_on_a_disabled_or_deprecated_image_breaks_the_policy() {
     );
 
     // `outdated` says the role's fleets need its newest release.
-    let folder = tempfile::tempdir().unwrap();
-    let copied = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(recipe.path())
-        .arg(folder.path().join("retired"))
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let folder = recipes_folder_with(&recipe, "retired");
     let outdated = aws
         .bakery()
         .args(["outdated", "--output", "json"])

@@ -292,11 +292,7 @@ async fn a_signal_during_distribute_removes_the_copies_not_yet_available() {
         .bakery()
         .args(["distribute", "halfway", "1.0.0", "--regions", &far.region])
         .spawn();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while far.own_images().await.is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no copy started");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    far.until_images(1).await;
     distribute.signal("TERM");
     let distribute = distribute.finish();
 

@@ -372,15 +372,6 @@ async fn a_builder_kept_on_failure_is_spared_by_cleanup_until_its_deadline() {
     );
 }
 
-/// Waits (at most a minute) until `account` holds `count` images of bakery's.
-async fn until_images(account: &Account, count: usize) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while account.own_images().await.len() < count {
-        assert!(std::time::Instant::now() < deadline, "no copy started");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn copies_left_by_a_distribution_killed_after_the_record_are_found_and_copied_again() {
     let home = Account::fresh().await;
@@ -400,7 +391,7 @@ async fn copies_left_by_a_distribution_killed_after_the_record_are_found_and_cop
         .bakery()
         .args(["distribute", "spread", "1.0.0", "--regions", &far.region])
         .spawn();
-    until_images(&far, 1).await;
+    far.until_images(1).await;
     distribute.signal("KILL");
     assert_eq!(distribute.finish().code, -1);
     let bake = home
@@ -408,7 +399,7 @@ async fn copies_left_by_a_distribution_killed_after_the_record_are_found_and_cop
         .bake(recipe_with_copies.path(), "1.0.0")
         .args(["--copy-to", &far.region])
         .spawn();
-    until_images(&far, 2).await;
+    far.until_images(2).await;
     bake.signal("KILL");
     assert_eq!(bake.finish().code, -1);
     let pending = far.own_images().await;

@@ -240,11 +240,7 @@ async fn ctrl_c_on_a_terminal_leaves_no_echo_to_break_the_live_lines() {
         .bake(recipe.path(), "1.0.0")
         .on_a_terminal()
         .spawn();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while aws.own_images().await.is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no image was made");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    aws.until_images(1).await;
     bake.type_keys(b"\x03");
     let bake = bake.finish();
 

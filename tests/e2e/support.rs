@@ -16,6 +16,20 @@ use serde_json::Value;
 pub use crate::bakery::{repo_root, Bakery};
 pub use crate::recipe::{recipe_folder, step_names, TestRecipe, AL2023};
 
+/// A recipes folder holding a copy of `recipe`, named `role` (what `outdated` and
+/// `bake --all` read).
+pub fn recipes_folder_with(recipe: &TestRecipe, role: &str) -> tempfile::TempDir {
+    let folder = tempfile::tempdir().unwrap();
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(recipe.path())
+        .arg(folder.path().join(role))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    folder
+}
+
 /// A team's checkout whose environments are `two` (both regions) and `home` (the first).
 pub fn checkout(home: &str, away: &str) -> tempfile::TempDir {
     let top = tempfile::tempdir().unwrap();
@@ -570,6 +584,16 @@ impl Account {
             .filter(|g| g.group_name() != Some("default"))
             .map(|g| g.group_id().unwrap().to_string())
             .collect()
+    }
+
+    /// Waits (at most two minutes) until this region holds `count` images of bakery's:
+    /// a copy or an image has started.
+    pub async fn until_images(&self, count: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while self.own_images().await.len() < count {
+            assert!(std::time::Instant::now() < deadline, "no image started");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// The tags of a security group.

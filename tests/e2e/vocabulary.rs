@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Account, TestRecipe};
+use crate::support::{recipes_folder_with, Account, TestRecipe};
 
 /// Where `value` breaks the shared names, as `path: why`.
 fn breaches(path: &str, value: &Value, found: &mut Vec<String>) {
@@ -64,14 +64,7 @@ async fn every_command_names_arch_region_and_image_id_alike() {
         .test("ok", "#!/bin/sh\ntrue\n")
         .with_both_architectures();
     // A recipes folder holding it, as `outdated` reads one.
-    let folder = tempfile::tempdir().unwrap();
-    let copied = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(recipe.path())
-        .arg(folder.path().join("words"))
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let folder = recipes_folder_with(&recipe, "words");
     let path = folder.path().join("words");
     let (path, recipes) = (path.to_str().unwrap(), folder.path().to_str().unwrap());
     let bakery = |args: &[&str]| {

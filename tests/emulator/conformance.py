@@ -931,6 +931,9 @@ class CommandOutcomes(Conformance):
          "stdout": "Reading package lists...\n",
          "stderr": "E: Unable to locate package broken-package\n"},
         {"match": "echo baked", "status": "Success", "exit_code": 0, "stdout": "baked\n"},
+        # A fixture, not AWS: `times` lets a rule answer only its first N commands
+        # (a mirror that fails once), so that a retry meets the next outcome.
+        {"match": "curl flaky-mirror", "times": 1, "status": "Failed", "exit_code": 7},
     ]
 
     def setUp(self) -> None:
@@ -967,6 +970,13 @@ class CommandOutcomes(Conformance):
         self.assertEqual(running["Status"], "InProgress")
         self.assertEqual((done["Status"], done["ResponseCode"]), ("Failed", 100))
         self.assertEqual(done["StandardErrorContent"], "E: Unable to locate package broken-package\n")
+
+    def test_a_rule_with_times_answers_only_its_first_commands(self) -> None:
+        _, first = self.run_command("curl flaky-mirror")
+        _, second = self.run_command("curl flaky-mirror")
+
+        self.assertEqual((first["Status"], first["ResponseCode"]), ("Failed", 7))
+        self.assertEqual((second["Status"], second["ResponseCode"]), ("Success", 0))
 
 
 class CommandCloudWatchOutput(Conformance):

@@ -104,9 +104,9 @@ pub async fn cleanup(
     let never = CancellationToken::new();
     let kept = std::sync::Mutex::new(Vec::new());
     let walk = async {
-        find_unrecorded(bake, release).await;
+        let latest_deadline = find_unrecorded(bake, release).await;
         let kept_until = match keep {
-            Keep::Instances => kept_until(bake).await,
+            Keep::Instances => latest_deadline,
             Keep::Nothing => None,
         };
         let keeping = (keep == Keep::Instances).then_some(Keeping {
@@ -157,17 +157,6 @@ pub async fn cleanup(
 #[derive(Clone, Copy)]
 struct Keeping<'a> {
     until: Option<&'a str>,
-}
-
-/// The latest deadline of this bake's live instances: a kept group lives as long as
-/// the instance it serves, not its own (longer) builder lifetime.
-async fn kept_until(bake: &Bake<'_>) -> Option<String> {
-    let id = &bake.plan.bake_id;
-    let instances = bake.aws.ec2.instances_tagged(TAG_BAKE_ID, id).await.ok()?;
-    instances
-        .into_iter()
-        .filter_map(|i| i.tags.get(TAG_DEADLINE).cloned())
-        .max()
 }
 
 /// Removes one resource of the ledger, or keeps it (`keeping`: `--keep-on-failure`'s
@@ -225,8 +214,9 @@ async fn clean_one(
 /// interrupt in between, or an answer lost) are found by the bake-id tag every
 /// resource carries, and the claim by the bake id it records. Once the record says
 /// released, its images are the release's: never the bake's to remove, whatever failed
-/// after (a builder that would not terminate, a copy, a channel).
-async fn find_unrecorded(bake: &Bake<'_>, release: Option<&Release>) {
+/// after (a builder that would not terminate, a copy, a channel). Returns the latest
+/// deadline of the bake's live instances: a group kept with them lives as long.
+async fn find_unrecorded(bake: &Bake<'_>, release: Option<&Release>) -> Option<String> {
     let region = bake.region().to_string();
     let id = &bake.plan.bake_id;
     let mut released = std::collections::BTreeSet::new();
@@ -251,8 +241,10 @@ async fn find_unrecorded(bake: &Bake<'_>, release: Option<&Release>) {
             });
         }
     }
+    let mut latest_deadline: Option<String> = None;
     if let Ok(instances) = bake.aws.ec2.instances_tagged(TAG_BAKE_ID, id).await {
         for instance in instances {
+            latest_deadline = latest_deadline.max(instance.tags.get(TAG_DEADLINE).cloned());
             bake.ledger.record(Resource::Instance {
                 id: instance.id,
                 region: region.clone(),
@@ -267,6 +259,7 @@ async fn find_unrecorded(bake: &Bake<'_>, release: Option<&Release>) {
             });
         }
     }
+    latest_deadline
 }
 
 /// Removes one resource; an image takes its snapshots with it (those the ledger

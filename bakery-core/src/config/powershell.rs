@@ -137,8 +137,10 @@ fn bare_word_lists(line: &str) -> String {
         n => format!("'{}'", &word[1..n - 1]),
     };
     // A word that ends a list follows a comma: quoted too.
-    let after_comma =
-        regex_lite::Regex::new(r",(\s*)([A-Za-z_][A-Za-z0-9_.]*)").expect("a valid pattern");
+    static AFTER_COMMA: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    let after_comma = AFTER_COMMA.get_or_init(|| {
+        regex_lite::Regex::new(r",(\s*)([A-Za-z_][A-Za-z0-9_.]*)").expect("a valid pattern")
+    });
     let first = list.replace_all(line, |c: &regex_lite::Captures<'_>| {
         format!("{}{}{}", &c[1], quote(&c[2]), &c[3])
     });

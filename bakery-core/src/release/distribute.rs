@@ -327,10 +327,9 @@ pub async fn complete(
 ) -> Result<Vec<RegionOutcome>> {
     let run = new_run_id(SystemTime::now());
     let sources = available_sources(aws, release).await?;
-    every_architecture(aws, release, &sources).await?;
     let channels = catalog::channels(aws, &release.role).await?;
     let lock = RunLock::take(&run);
-    let mut record = leased_record(aws, release, &run, lock.as_ref()).await?;
+    let mut record = leased_record(aws, release, &sources, &run, lock.as_ref()).await?;
     let copies = sources.iter().map(|source| {
         let how = Distribution {
             run: &run,
@@ -373,10 +372,12 @@ async fn available_sources(aws: &Aws, release: &Release) -> Result<Vec<ImageInfo
 
 /// Refuses to copy a release without each architecture its record names here: a
 /// disabled (or gone) image of one would leave the copies a release of fewer.
-async fn every_architecture(aws: &Aws, release: &Release, sources: &[ImageInfo]) -> Result<()> {
-    let Some(record) = claim::read(aws, release).await? else {
-        return Ok(());
-    };
+async fn every_architecture(
+    aws: &Aws,
+    release: &Release,
+    record: &ReleaseRecord,
+    sources: &[ImageInfo],
+) -> Result<()> {
     for (arch, regions) in &record.architectures {
         let Some(image_id) = regions.get(&aws.region) else {
             continue;
@@ -397,17 +398,20 @@ async fn every_architecture(aws: &Aws, release: &Release, sources: &[ImageInfo])
     Ok(())
 }
 
-/// The release's record, once it says who copies, until when, and by which lock:
+/// The release's record (refused when `sources` lack an architecture it names here),
+/// once it says who copies, until when, and by which lock:
 /// `bakery cleanup` spares the copies while this run lives, and takes them once it is
 /// gone. The record returned is the one to write back at the end, without that note.
 async fn leased_record(
     aws: &Aws,
     release: &Release,
+    sources: &[ImageInfo],
     run: &str,
     lock: Option<&RunLock>,
 ) -> Result<Option<ReleaseRecord>> {
     let mut record = claim::read(aws, release).await?;
     if let Some(record) = &mut record {
+        every_architecture(aws, release, record, sources).await?;
         let until = copies_done_by(SystemTime::now());
         record.distributing = Some(RunLease::new(run, until, lock.map(RunLock::note)));
         claim::write_everywhere(aws, release, record).await?;
