@@ -1,14 +1,14 @@
 //! L1, the only code that calls the AWS SDK. Everything above it sees bakery's own
 //! types and [`Error`]s that carry the operation, region and resource ([`error`]).
 
-pub mod batch;
-pub mod ec2;
+pub(crate) mod batch;
+pub(crate) mod ec2;
 pub mod error;
-pub mod kms;
-pub mod signal;
-pub mod sns;
-pub mod ssm;
-pub mod state;
+pub(crate) mod kms;
+pub(crate) mod signal;
+pub(crate) mod sns;
+pub(crate) mod ssm;
+pub(crate) mod state;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

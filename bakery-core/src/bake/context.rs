@@ -255,14 +255,6 @@ impl<'a> Bake<'a> {
             .is_empty()
     }
 
-    pub fn is_test_instance(&self, instance_id: &str) -> bool {
-        self.test_instances
-            .lock()
-            .expect("test instances")
-            .iter()
-            .any(|id| id == instance_id)
-    }
-
     pub fn region(&self) -> &str {
         &self.aws.region
     }

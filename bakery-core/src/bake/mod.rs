@@ -5,16 +5,16 @@
 //! `bake --all` runs several bakes ([`world`]); a rebuild's plan keeps what its
 //! newest release was given ([`rebuild`]).
 
-pub mod alerts;
-pub mod cleanup;
-pub mod context;
-pub mod lease;
-pub mod ledger;
+pub(crate) mod alerts;
+pub(crate) mod cleanup;
+pub(crate) mod context;
+pub(crate) mod lease;
+pub(crate) mod ledger;
 pub mod manifest;
 pub mod rebuild;
 pub mod report;
 pub mod retest;
-pub mod steps;
+pub(crate) mod steps;
 pub mod world;
 
 use std::future::Future;

@@ -74,10 +74,6 @@ impl<'a> Problems<'a> {
         Error::input(located(self.file, self.source, span, message.as_ref()))
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.found.is_empty()
-    }
-
     /// Every mistake noted, in file order, as one error; Ok when there is none.
     pub fn finish(mut self) -> Result<()> {
         self.found.sort_by_key(|(start, _)| *start);

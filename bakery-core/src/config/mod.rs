@@ -5,20 +5,20 @@
 //! A file's mistakes are reported together, each at its line ([`located`]).
 
 pub mod checks;
-pub mod confined;
-pub mod destinations;
-pub mod digest;
+pub(crate) mod confined;
+pub(crate) mod destinations;
+pub(crate) mod digest;
 pub mod environment;
-pub mod firstboot;
+pub(crate) mod firstboot;
 pub mod flags;
 pub mod layering;
-pub mod located;
+pub(crate) mod located;
 pub mod powershell;
 pub mod recipe;
-pub mod settings;
-pub mod test;
+pub(crate) mod settings;
+pub(crate) mod test;
 pub mod validate;
-pub mod vars;
+pub(crate) mod vars;
 
 pub use destinations::Destination;
 pub use environment::Environment;

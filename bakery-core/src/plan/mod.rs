@@ -3,12 +3,12 @@
 //! lists the steps the bake will run ([`BakePlan::chain`]) and the AWS calls each makes
 //! ([`BakePlan::aws_calls`]), derived from that one list.
 
-pub mod build;
+pub(crate) mod build;
 mod calls;
 mod chain;
 pub mod command;
 mod completion;
-pub mod inputs;
+pub(crate) mod inputs;
 mod request;
 pub mod world;
 

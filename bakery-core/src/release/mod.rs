@@ -2,11 +2,11 @@
 //! catalog of a role's releases ([`catalog`]), what a base points to ([`base`]), channels, copies in other regions
 //! ([`distribute`]), sharing, and retirement ([`prune`]).
 
-pub mod base;
+pub(crate) mod base;
 pub mod catalog;
 pub mod channels;
-pub mod claim;
+pub(crate) mod claim;
 pub mod distribute;
-pub mod lock;
+pub(crate) mod lock;
 pub mod prune;
 pub mod sharing;

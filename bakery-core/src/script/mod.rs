@@ -4,7 +4,7 @@
 
 pub mod firstboot;
 pub mod step;
-pub mod user_data;
+pub(crate) mod user_data;
 
 /// Runs `text` with `sh -c`: its exit code and stdout.
 #[cfg(test)]

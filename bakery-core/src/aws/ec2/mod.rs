@@ -18,7 +18,6 @@ use super::batch::Batch;
 
 pub use images::{CopyOf, ImageInfo};
 pub use instances::{BuilderLaunch, InstanceInfo};
-pub use regions::AccountRegion;
 
 use super::error::Call;
 
