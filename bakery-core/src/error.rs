@@ -10,23 +10,36 @@ use crate::model::Step;
 /// A Run Command that did not succeed.
 #[derive(Debug)]
 pub struct StepFailure {
+    /// The command step that failed.
     pub step: Step,
+    /// The instance it ran on: the builder, or the test instance for a test.
     pub instance_id: String,
+    /// The region of the instance.
     pub region: String,
     /// SSM's final status of the command, lower-case (`failed`, `timedout`...).
     pub status: String,
+    /// The script's exit code, as SSM reports it.
     pub exit_code: i32,
+    /// The last lines of its output then its errors, each quoted `  | `, and a note
+    /// when SSM cut the output; empty when it printed nothing.
     pub output_tail: String,
 }
 
 /// How the firstboot agent said it failed, on a test instance.
 #[derive(Debug)]
 pub struct FirstbootFailure {
+    /// The test instance.
     pub instance_id: String,
+    /// The region of the instance.
     pub region: String,
+    /// The phase the agent failed in: `config`, `metadata`, `fetch` or `run`.
     pub phase: String,
+    /// The failing command's exit status when the agent reports one, else the
+    /// agent's own exit code (the phase's).
     pub exit_code: i64,
+    /// What failed, in the agent's words.
     pub error: String,
+    /// The last lines of the firstboot step's output, as [`StepFailure::output_tail`].
     pub output_tail: String,
 }
 
@@ -37,7 +50,9 @@ pub enum Error {
     /// Bad input or configuration, found before anything was created.
     #[error("{problem}{}", hint_suffix(.hint.as_deref()))]
     Input {
+        /// What is wrong.
         problem: String,
+        /// What to do about it, when bakery can tell.
         hint: Option<String>,
     },
 
@@ -66,10 +81,15 @@ pub enum Error {
     /// A resource reached a state it cannot come back from.
     #[error("{what} {resource} ({region}) is `{state}`{}", reason_suffix(.reason))]
     BadState {
+        /// What the resource is, as it reads before its id: `image`, `instance`.
         what: &'static str,
+        /// Its id.
         resource: String,
+        /// Its region.
         region: String,
+        /// Its state, as AWS names it (`failed`, `terminated`), or `gone`.
         state: String,
+        /// AWS's reason for the state, when it gives one.
         reason: Option<String>,
     },
 
@@ -79,18 +99,26 @@ pub enum Error {
         crate::model::time::human(*.after), hint_suffix(*.hint)
     )]
     Timeout {
+        /// What was waited for, as it reads before `resource`: `instance`, `SSM agent of`.
         what: &'static str,
+        /// The id or name of what was waited for (a bake's id, for the bake's deadline).
         resource: String,
+        /// The region it is in.
         region: String,
+        /// The deadline that passed.
         after: Duration,
+        /// The last state seen (`not yet seen` when none), or the step a bake was at.
         last_state: String,
+        /// What to check or change, when the wait knows.
         hint: Option<&'static str>,
     },
 
     /// The release exists, but not in every region, or not for everyone it is shared with.
     #[error("{problem}{}", hint_suffix(.hint.as_deref()))]
     Distribution {
+        /// What is missing, and where.
         problem: String,
+        /// What to do about it, usually the command that completes the release.
         hint: Option<String>,
     },
 
@@ -107,15 +135,21 @@ pub enum Error {
     resource_suffix(.resource), request_suffix(.request_id)
 )]
 pub struct AwsError {
+    /// The API operation, as AWS names it: `DescribeImages`.
     pub operation: &'static str,
+    /// The region the call went to.
     pub region: String,
+    /// The id or name the call was about, if it was about one.
     pub resource: Option<String>,
+    /// The service's error code (`InvalidAMIID.NotFound`), when its answer had one.
     pub code: Option<String>,
+    /// What went wrong: `code: message` as the service said it; without a code, in words.
     pub message: String,
     /// AWS's id of the request, for AWS Support and CloudTrail.
     pub request_id: Option<String>,
     /// Throttling, a 5xx answer or a lost connection: the same call may succeed later.
     pub transient: bool,
+    /// The SDK's own error, when the failure came from one.
     #[source]
     pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
@@ -172,6 +206,8 @@ impl Error {
         }
     }
 
+    /// The release exists but not everywhere it should; add what to do about it with
+    /// [`Error::with_hint`].
     pub fn distribution(problem: impl Into<String>) -> Self {
         Error::Distribution {
             problem: problem.into(),
@@ -190,6 +226,7 @@ impl Error {
         self
     }
 
+    /// How the caller should treat it: exit code, retry, cleanup.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Input { .. } => ErrorKind::InvalidInput,
@@ -319,6 +356,7 @@ fn output_tail_suffix(tail: &str) -> String {
     }
 }
 
+/// The result of bakery's operations: an [`Error`] unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 //! bakery-core: bake Amazon Machine Images like software releases.
 //!
 //! The library never prints and never exits: it reads recipes and environments

@@ -27,11 +27,15 @@ pub use self::timings::{Learning, Timings, Transition};
 /// How long each wait may take before bakery gives up.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadlines {
+    /// For an instance to be running after its launch.
     pub instance_running: Duration,
+    /// For an instance's SSM agent to be online, once the instance runs.
     pub ssm_online: Duration,
+    /// For the builder to be stopped, before its image is made.
     pub instance_stopped: Duration,
     /// At least 30 minutes: large images take that long on AWS.
     pub image_available: Duration,
+    /// For an instance to be gone after its termination.
     pub instance_terminated: Duration,
     /// The whole cleanup, after which what is left is reported as leaked.
     pub cleanup: Duration,
@@ -59,7 +63,9 @@ pub enum Schedule {
     /// up to a third of it), one at [`QUIET`] of it, then [`LATENESS_NEAR`] until half
     /// again past it.
     Watch {
+        /// When the first look is, after the wait begins (zero: at once).
         first_poll: Duration,
+        /// How long the change took before on this machine ([`timings`]), if known.
         expected: Option<Duration>,
     },
     /// Repeating an action that AWS refuses for a moment (a delete while the resource
@@ -84,10 +90,15 @@ pub const QUIET: f64 = 0.95;
 const SPARSE_FIRST: Duration = Duration::from_secs(5);
 const SPARSE_CAP: Duration = Duration::from_secs(30);
 
+/// How one wait looks: its schedule, the longest gap between looks, and its deadline.
 #[derive(Debug, Clone)]
 pub struct WaitPolicy {
+    /// Watching a state, or retrying an action.
     pub schedule: Schedule,
+    /// The longest gap between looks, before a retry's jitter (the sparse looks before
+    /// an expected end have their own cap of 30 s).
     pub max_interval: Duration,
+    /// How long the wait may take before it fails with [`Error::Timeout`].
     pub deadline: Duration,
     /// Where the duration of what is waited for is learnt from and recorded to.
     pub learning: Option<Learning>,
@@ -107,6 +118,7 @@ impl WaitPolicy {
         }
     }
 
+    /// Caps the gap between looks at `max_interval` instead of [`WaitPolicy::new`]'s 10 s.
     pub fn with_max_interval(mut self, max_interval: Duration) -> Self {
         self.max_interval = max_interval;
         self
@@ -194,12 +206,15 @@ pub fn with_jitter(interval: Duration) -> Duration {
 /// What one poll saw.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Poll<T> {
+    /// Done; what the poll found.
     Ready(T),
     /// Still on the way; the state as AWS names it.
     Pending(String),
     /// A state the resource cannot come back from (`failed`, `terminated`...).
     Failed {
+        /// The state, as AWS names it.
         state: String,
+        /// AWS's reason for it, when it gives one.
         reason: Option<String>,
     },
 }
@@ -207,10 +222,13 @@ pub enum Poll<T> {
 /// What is being waited for, for events and errors.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
+    /// The step that waits, for its events.
     pub step: &'a Step,
     /// "image", "instance", "command"...
     pub what: &'static str,
+    /// The id or name of what is waited for.
     pub resource: &'a str,
+    /// The region it is in.
     pub region: &'a str,
     /// What to check when the wait times out.
     pub hint: Option<&'static str>,

@@ -13,12 +13,16 @@ use crate::error::{AwsError, Error, Result};
 /// One AWS call, for its error: `DescribeImages` in `eu-west-1` for `ami-1`.
 #[derive(Debug, Clone, Copy)]
 pub struct Call<'a> {
+    /// The API operation, as AWS names it: `DescribeImages`.
     pub operation: &'static str,
+    /// The region the call went to.
     pub region: &'a str,
+    /// The id or name the call was about, if it was about one.
     pub resource: Option<&'a str>,
 }
 
 impl<'a> Call<'a> {
+    /// A call of `operation` in `region`, about no resource in particular.
     pub fn new(operation: &'static str, region: &'a str) -> Self {
         Call {
             operation,
@@ -27,6 +31,7 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The same call, about `resource`.
     pub fn on(mut self, resource: &'a str) -> Self {
         self.resource = Some(resource);
         self
@@ -113,6 +118,8 @@ fn causes(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// `.context(call)` on an SDK result.
 pub trait Context<T> {
+    /// Turns the SDK's error into bakery's [`AwsError`], naming `call`'s operation,
+    /// region and resource.
     fn context(self, call: Call<'_>) -> Result<T>;
 }
 

@@ -24,17 +24,26 @@ use aws_config::{BehaviorVersion, Region};
 /// profiles, SSO, IMDS; `AWS_ENDPOINT_URL` for another endpoint).
 #[derive(Debug, Clone, Default)]
 pub struct AwsSettings {
+    /// The region (`--region`, else the environment's build region); `None` leaves it
+    /// to the standard chain (`AWS_REGION`, the profile).
     pub region: Option<String>,
+    /// The AWS profile (`--profile`); `None` leaves it to the standard chain
+    /// (`AWS_PROFILE`, else the default profile).
     pub profile: Option<String>,
 }
 
 /// Clients for one region.
 #[derive(Clone)]
 pub struct Aws {
+    /// The region these clients call.
     pub region: String,
+    /// EC2: images, builder instances, networks, snapshots and launch permissions.
     pub ec2: ec2::Ec2,
+    /// SSM: parameters, managed-instance status and Run Command.
     pub ssm: ssm::Ssm,
+    /// SNS: the bake's alerts.
     pub sns: sns::Sns,
+    /// KMS: whether the accounts a release is shared with can use its snapshots' key.
     pub kms: kms::Kms,
     sts: aws_sdk_sts::Client,
     config: aws_config::SdkConfig,
@@ -60,6 +69,9 @@ struct Clients {
 }
 
 impl Aws {
+    /// Loads the SDK's configuration from the standard chain, with `settings` on top,
+    /// and makes the clients for its region. Refuses an empty `AWS_ENDPOINT_URL*`, no
+    /// region, or a region that is not a region's name.
     pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
         // The SDK panics on an endpoint that is set but empty.
         if let Some((name, _)) = std::env::vars_os().find(|(name, value)| {

@@ -71,6 +71,7 @@ impl ManifestFile {
         Ok(manifest)
     }
 
+    /// The manifest file's path, as given to `--manifest`.
     pub fn path(&self) -> &Path {
         &self.path
     }

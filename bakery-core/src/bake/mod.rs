@@ -1,7 +1,7 @@
 //! L4, one bake: the chain of DESIGN.md as one short list of steps (`chain`), each a
-//! stage in [`steps`] that hands the next one a value. Every created resource enters
-//! the [`ledger`]; on any failure or interrupt [`cleanup`] walks it backwards; the
-//! result is a [`report::BakeReport`] and, when asked, an SNS alert ([`alerts`]).
+//! stage in `steps` that hands the next one a value. Every created resource enters
+//! the `ledger`; on any failure or interrupt `cleanup` walks it backwards; the
+//! result is a [`report::BakeReport`] and, when asked, an SNS alert (`alerts`).
 //! `bake --all` runs several bakes ([`world`]); a rebuild's plan keeps what its
 //! newest release was given ([`rebuild`]).
 

@@ -9,18 +9,24 @@ use crate::model::{Arch, GateState, Resource, Step};
 use crate::release::distribute::RegionOutcome;
 use crate::release::sharing::ShareOutcome;
 
+/// How a bake, or one step of it, ended (`status`, in lowercase, in the JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum BakeStatus {
+    /// It ran to the end without an error.
     Succeeded,
     /// `--if-changed`: the role's newest release has the same inputs; nothing baked.
     Unchanged,
+    /// It stopped on an error.
     Failed,
+    /// It was cut short: by a signal, the bake's deadline, or a sibling build's failure.
     Interrupted,
 }
 
 impl BakeStatus {
+    /// The status as the report writes it: `succeeded`, `unchanged`, `failed` or
+    /// `interrupted`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -34,22 +40,32 @@ impl BakeStatus {
     }
 }
 
+/// One image the bake made or copied, in one region for one architecture.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImageRecord {
+    /// The AWS region the image is in.
     pub region: String,
+    /// The architecture it was built for.
     pub arch: Arch,
+    /// The AMI id (`ami-...`).
     pub image_id: String,
+    /// The AMI's name, the same in every region.
     pub name: String,
+    /// The EBS snapshots behind the image, in that region.
     pub snapshot_ids: Vec<String>,
 }
 
+/// How one step of the bake went, in the report's `steps`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepRecord {
+    /// Which step it was.
     pub name: Step,
     /// The architecture whose build ran it, when the bake makes several.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arch: Option<Arch>,
+    /// How long it ran, in seconds (to the millisecond).
     pub seconds: f64,
+    /// How it ended.
     pub status: BakeStatus,
     /// A step cut short (`interrupted`): why — a signal, the bake's deadline, or a
     /// sibling build's failure.
@@ -60,11 +76,17 @@ pub struct StepRecord {
 /// Everything a caller needs to know about a finished bake.
 #[derive(Debug, Clone, Serialize)]
 pub struct BakeReport {
+    /// How the bake ended.
     pub status: BakeStatus,
     /// `--dry-run`: checks only, nothing created.
     pub dry_run: bool,
+    /// The role baked; empty when the bake was refused before one was known.
     pub role: String,
+    /// The release's version once resolved (the version already released, when
+    /// `unchanged`); else the version asked for.
     pub version: String,
+    /// The bake's id (`20261122t022438-3f9a1c`), tagged on what it made
+    /// (`bakery:bake-id`); empty when the bake was refused.
     pub bake_id: String,
     /// The run the bake belongs to (the manifest's `packer_run_uuid`).
     pub run_uuid: String,
@@ -74,18 +96,23 @@ pub struct BakeReport {
     /// run, and the commands that do them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unfinished: Vec<Step>,
+    /// The commands that do the `unfinished` steps for the release.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub to_complete: Vec<String>,
+    /// The region the bake ran in, where the builders ran; empty when refused.
     pub region: String,
     /// The first architecture's builder (see `builders` for each).
     pub builder_instance_id: Option<String>,
     /// Each architecture's builder, once launched.
     pub builders: std::collections::BTreeMap<Arch, String>,
+    /// The first architecture's base image (see `base_images` for each), once resolved.
     pub base_image: Option<String>,
     /// Each architecture's base image, once resolved.
     pub base_images: std::collections::BTreeMap<Arch, String>,
     /// `role@version` of the base release, for layered roles.
     pub base_release: Option<String>,
+    /// The release's images, the build region's first: those made or copied, or, when
+    /// `unchanged`, those the release already has.
     pub images: Vec<ImageRecord>,
     /// The fingerprint of the release's inputs (`bakery:inputs`), once known.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,8 +126,11 @@ pub struct BakeReport {
     /// What distribution did in each other region.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<RegionOutcome>,
+    /// The steps run, in the order they started.
     pub steps: Vec<StepRecord>,
+    /// When the bake started, in RFC 3339 UTC to the second.
     pub started_at: String,
+    /// How long the bake ran, in seconds (to the millisecond).
     pub seconds: f64,
     /// Channels now pointing at the new release.
     pub channels: Vec<String>,
@@ -115,16 +145,19 @@ pub struct BakeReport {
 /// each): the error and where it happened, and what cleanup kept and left.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Ending {
+    /// The error that ended the run, its hint included; None when it succeeded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// What to do about the error, when bakery can tell (also at the end of `error`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// What kind of error it was; None when it succeeded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
     /// The architecture whose build failed, when the run makes several.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_arch: Option<Arch>,
+    /// The step the error happened in (`plan` for a run refused before it started).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<Step>,
     /// Resources cleanup could not remove: they need a person (or `bakery cleanup`).

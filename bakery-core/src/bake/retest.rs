@@ -33,8 +33,11 @@ use crate::release::claim::{self, RecordState, ReleaseRecord, RunLease, TestReco
 /// What a `bakery test` run found and did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RetestReport {
+    /// How the run ended: `succeeded`, `failed` or `interrupted`.
     pub status: BakeStatus,
+    /// The release tested, as `role@version`.
     pub release: String,
+    /// The region the run worked in: where the test instances ran.
     pub region: String,
     /// This run's id: the test instance's `bakery:bake-id`, the record's `tests.by`.
     pub run_id: String,
@@ -42,8 +45,11 @@ pub struct RetestReport {
     pub images: Vec<ImageRecord>,
     /// `passed` or `failed`; the release's previous state when the run did not end.
     pub tests: Option<GateState>,
+    /// The names of the recipe's tests.
     pub test_names: Vec<String>,
+    /// The steps run, in the order they started.
     pub steps: Vec<StepRecord>,
+    /// How long the run took, in seconds (to the millisecond).
     pub seconds: f64,
     /// How it ended: the error, if any, and what is left.
     #[serde(flatten)]

@@ -22,6 +22,7 @@ use crate::release::catalog;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Skipped {
+    /// Written `skipped`, in the place of a bake report's `status`.
     Skipped,
 }
 
@@ -29,10 +30,16 @@ pub enum Skipped {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum WorldOutcome {
+    /// The role was baked (or tried): its bake's report.
     Baked(Box<BakeReport>),
+    /// The role was not baked (untagged in the JSON: just these fields).
     Skipped {
+        /// The role's name.
         role: String,
+        /// Always `skipped`.
         status: Skipped,
+        /// Why it was not baked: a required variable without a value, or a base that
+        /// was skipped or not baked.
         reason: String,
         /// The required variables it had no value for (a skip that is no failure: the
         /// role cannot be baked unattended); empty when its base was not baked.

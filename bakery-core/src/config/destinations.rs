@@ -11,7 +11,10 @@ use crate::error::{Error, Result};
 /// A region to copy to, and its KMS key (the account's default EBS key when None).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Destination {
+    /// The region the image is copied into, e.g. `eu-central-1`.
     pub region: String,
+    /// The key (id, alias or ARN) CopyImage encrypts the copy with; None: the account's
+    /// default EBS key.
     pub kms_key: Option<String>,
 }
 

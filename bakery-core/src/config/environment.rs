@@ -1,4 +1,4 @@
-//! `bakery.toml`: named environments, each a layer of settings (see [`super::settings`])
+//! `bakery.toml`: named environments, each a layer of settings (see `settings`)
 //! that may `extends` another and state only its differences.
 
 use std::collections::BTreeMap;
@@ -12,12 +12,15 @@ use super::settings::{merge, DeadlineSettings, Layer, Settings, Source, StepOutp
 use crate::error::{Error, Result};
 use crate::model::{Arch, PublicAddress, Sharing};
 
+/// The environments file's name, looked for from the working directory upward.
 pub const CONFIG_FILE: &str = "bakery.toml";
 
 /// A selected environment: its layers, base-most first, and their merge.
 #[derive(Debug, Clone)]
 pub struct Environment {
+    /// The environment's name: its `[environments.NAME]` table.
     pub name: String,
+    /// The `bakery.toml` it was read from.
     pub file: PathBuf,
     layers: Vec<Layer>,
     settings: Settings,
@@ -263,6 +266,8 @@ fn layers_of(raw: &RawConfig, chain: &[&str], file: &Path, source: &str) -> Vec<
 }
 
 impl Environment {
+    /// The environment's settings layers, base-most first (its `extends` chain), each
+    /// with the line it starts at.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
     }

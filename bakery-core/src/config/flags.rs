@@ -7,9 +7,14 @@ use crate::error::{Error, Result};
 /// Flags that win over the environment and the recipe (the last layer of a merge).
 #[derive(Debug, Clone, Default)]
 pub struct SettingsFlags {
+    /// `--instance-type`: the builder's instance type.
     pub instance_type: Option<String>,
+    /// `--instance-profile`: the builder's and test instance's profile, a name or an ARN.
     pub instance_profile: Option<String>,
+    /// `--subnet`: the builder's and test instance's subnet.
     pub subnet: Option<String>,
+    /// `--security-group`, repeated: the builder's and test instance's groups; empty
+    /// when none is given.
     pub security_groups: Vec<String>,
     /// An SNS topic ARN for the alert of a failed or interrupted bake.
     pub sns_topic: Option<String>,

@@ -1,8 +1,8 @@
 //! L1, files and flags -> checked settings: `recipe.toml` ([`recipe`]), `bakery.toml`
-//! ([`environment`]), the settings every layer fills and their merge ([`settings`],
-//! [`layering`]), the recipe's variables ([`vars`]), the checks of single values ([`checks`]), the release gate's settings
-//! ([`mod@test`]), and `bakery validate`.
-//! A file's mistakes are reported together, each at its line ([`located`]).
+//! ([`environment`]), the settings every layer fills and their merge (`settings`,
+//! [`layering`]), the recipe's variables (`vars`), the checks of single values ([`checks`]), the release gate's settings
+//! (`test`), and `bakery validate`.
+//! A file's mistakes are reported together, each at its line (`located`).
 
 pub mod checks;
 pub(crate) mod confined;

@@ -15,6 +15,7 @@ use tree_sitter::{Node, Parser};
 pub struct SyntaxError {
     /// 1-based, as editors count.
     pub line: usize,
+    /// 1-based too, in bytes from the start of the line.
     pub column: usize,
     /// The text the grammar stopped at (its first line, shortened).
     pub near: String,
@@ -23,8 +24,11 @@ pub struct SyntaxError {
 /// A construct PowerShell accepts that tree-sitter-powershell 0.25 does not read: what
 /// it is, what it is read as instead, and where PowerShell's grammar has it.
 pub struct Misreading {
+    /// What PowerShell accepts and the grammar misreads, with an example.
     pub construct: &'static str,
+    /// The text of the same length it is rewritten into before parsing.
     pub rewritten_as: &'static str,
+    /// Where PowerShell's own documentation allows it (its `about_` topic).
     pub reference: &'static str,
 }
 

@@ -29,7 +29,9 @@ use crate::error::{Error, Result};
 use crate::model::names::{duration_text, is_name, parse_duration_up_to};
 use crate::model::{Arch, Platform, RoleName};
 
+/// The recipe's file name inside its role folder.
 pub const RECIPE_FILE: &str = "recipe.toml";
+/// A step's or test's timeout when it gives none: 30 minutes.
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// A quarter: the default time from baking to deprecation.
 pub const DEFAULT_DEPRECATE_AFTER: Duration = Duration::from_secs(91 * 24 * 3600);
@@ -67,15 +69,20 @@ const MAX_FETCH_TIMEOUT: (Duration, &str) = (
 pub struct Recipe {
     /// The folder the recipe was read from.
     pub dir: PathBuf,
+    /// `name`: the role.
     pub name: RoleName,
+    /// `description`; None when the recipe has none.
     pub description: Option<String>,
+    /// `platform`: Linux or Windows, which decides how the scripts are run and checked.
     pub platform: Platform,
     /// Every architecture the role is baked for, in the recipe's order: one release
     /// holds an image of each.
     pub architectures: Vec<Arch>,
+    /// `base`: where the builder's image comes from.
     pub base: BaseImage,
     /// The recipe's layer of the builder settings.
     pub builder: BuilderSettings,
+    /// `[[steps]]`, in the order they run on the builder.
     pub steps: Vec<RecipeStep>,
     /// `[[tests]]`: run on a test instance launched from the new image.
     pub tests: Vec<RecipeStep>,
@@ -97,14 +104,17 @@ pub struct Recipe {
     pub vars: BTreeMap<String, Variable>,
 }
 
+/// One `[[steps]]` or `[[tests]]` entry, read and checked: a script and how it is run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecipeStep {
+    /// `name`: lower-case letters, digits and dashes; unique in its table.
     pub name: String,
     /// The script's path, relative to the recipe folder.
     pub script: PathBuf,
     /// The script's text, read at load time so a bake never sees a half-edited file.
     #[serde(skip)]
     pub script_text: String,
+    /// `timeout`: how long one attempt may run; 30 minutes by default, at most 48 hours.
     #[serde(with = "duration_text")]
     pub timeout: Duration,
     /// How many times the step runs again after a failure (`retries`, 0 by default).
@@ -112,6 +122,7 @@ pub struct RecipeStep {
     /// How long it waits before each attempt after the first (`retry_delay`).
     #[serde(with = "duration_text")]
     pub retry_delay: Duration,
+    /// `env`: variables exported to the script, quoted so that their values never become code.
     pub env: BTreeMap<String, String>,
     /// Variables read from SSM SecureString parameters on the builder (variable ->
     /// parameter name); bakery never sees their values.

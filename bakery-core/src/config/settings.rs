@@ -19,21 +19,31 @@ use crate::model::{Arch, PublicAddress, Sharing};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "from", rename_all = "snake_case")]
 pub enum Source {
+    /// bakery's built-in default.
     Default,
+    /// An environment of `bakery.toml` (one of the `extends` chain).
     Environment {
+        /// The environment's name.
         name: String,
+        /// The `bakery.toml` it is in.
         file: PathBuf,
+        /// The 1-based line its `[environments.NAME]` table starts at.
         line: usize,
     },
+    /// The recipe: its `[builder]`, `tags`, `[deadlines]` or a variable's default.
     Recipe {
+        /// Its `recipe.toml`.
         file: PathBuf,
     },
     /// Kept from the release a bake rebuilds (`--if-changed`, `bake --all`): the
     /// value given with `--var` then, while what it overrode has not changed since.
     Kept {
+        /// The release rebuilt, as `role@version`.
         release: String,
     },
+    /// A command-line flag.
     Flag {
+        /// The flag, e.g. `--subnet`.
         flag: String,
     },
 }
@@ -71,16 +81,26 @@ impl fmt::Display for Source {
 pub struct Settings {
     /// The first is where the bake runs; the release is copied to the others.
     pub regions: Vec<String>,
+    /// `[builder]`: the builder's instance, volume and network.
     pub builder: BuilderSettings,
     /// KMS key per region, for the image (build region) and its copies.
     pub kms_keys: BTreeMap<String, String>,
+    /// `share`: the accounts, organizations and organizational units the release is
+    /// shared with.
     pub share: Sharing,
+    /// `sns_topic`: the topic ARN alerted when a bake fails or is interrupted (and, with
+    /// `--notify-success`, when it succeeds); None: no alert.
     pub sns_topic: Option<String>,
+    /// `tags`: extra tags on the AMI and its snapshots, the environment's and the
+    /// recipe's merged.
     pub tags: BTreeMap<String, String>,
+    /// `step_output`: where each step's whole output is kept too; unset, only what SSM
+    /// returns inline.
     pub step_output: StepOutput,
+    /// `[deadlines]`, merged key by key: the recipe's over the environment's.
     #[serde(skip_serializing_if = "DeadlineSettings::is_empty")]
     pub deadlines: DeadlineSettings,
-    /// The values of the recipe's variables (see [`super::vars`]).
+    /// The values of the recipe's variables (see `vars`).
     pub vars: BTreeMap<String, String>,
 }
 
@@ -89,6 +109,7 @@ pub struct Settings {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BuilderSettings {
+    /// `instance_type`: the builder's instance type (a built-in default per architecture).
     pub instance_type: Option<String>,
     /// `[builder.instance_types]`: the type for each architecture of a recipe baked for
     /// several, where one `instance_type` cannot serve (t3 runs x86_64, t4g arm64).
@@ -96,15 +117,18 @@ pub struct BuilderSettings {
     pub instance_types: BTreeMap<Arch, String>,
     /// GiB; the base image's root volume size when unset.
     pub volume_size: Option<i32>,
+    /// `volume_type`: gp2, gp3 (the built-in default), io1 or io2.
     pub volume_type: Option<String>,
     /// Provisioned IOPS of the root volume (io1 and io2 need them; gp3 may have them).
     pub volume_iops: Option<i32>,
     /// gp3's throughput, MiB/s.
     pub volume_throughput: Option<i32>,
+    /// `subnet`: where the builder runs; unset, the default VPC.
     pub subnet: Option<String>,
     /// Empty: bakery creates a security group with no inbound rules for the bake.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
+    /// `instance_profile`: the builder's instance profile, a name or an ARN.
     pub instance_profile: Option<String>,
     /// The image's key; the build region's `kms_keys` entry when unset.
     pub kms_key: Option<String>,
@@ -130,6 +154,8 @@ impl BuilderSettings {
         self.volume_type.as_deref().expect("a built-in default")
     }
 
+    /// Whether the builder installs the SSM agent at launch (`install_ssm_agent`;
+    /// false when unset).
     pub fn installs_ssm_agent(&self) -> bool {
         self.install_ssm_agent.unwrap_or(false)
     }
@@ -273,7 +299,9 @@ impl Layer {
 /// The merged settings and where each value (by dotted key) came from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Merged {
+    /// The merged values.
     pub settings: Settings,
+    /// Where each value came from, by dotted key (`builder.subnet`).
     pub sources: BTreeMap<String, Source>,
     /// The variables given with `--var` (or kept from the release rebuilt), each with
     /// the value the environment or the recipe would have given it (none: no value).
@@ -296,6 +324,7 @@ impl Merged {
             .collect()
     }
 
+    /// Where the value at a dotted key came from: its own entry, else its nearest table's.
     pub fn source_of(&self, key: &str) -> Option<Source> {
         let mut path = key;
         loop {

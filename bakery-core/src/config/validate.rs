@@ -17,20 +17,28 @@ use crate::model::Platform;
 /// syntax error (`file:line:column: …`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// The script's path inside the recipe folder, as `recipe.toml` names it.
     pub script: String,
+    /// shellcheck's line (`gcc` format), or the syntax error as `file:line:column: …`.
     pub message: String,
 }
 
+/// What `bakery validate` found in one recipe; its JSON is the command's result for that recipe.
 #[derive(Debug, Clone, Serialize)]
 pub struct Validation {
+    /// The recipe folder, as given.
     pub recipe: String,
+    /// The recipe's `name`: the role.
     pub role: String,
+    /// The recipe's `platform`: `linux` or `windows`.
     pub platform: String,
+    /// How many `[[steps]]` the recipe has.
     pub steps: usize,
     /// The release gate's `[[tests]]`.
     pub tests: usize,
     /// False when shellcheck is not installed: the scripts were not linted.
     pub shellchecked: bool,
+    /// The problems found in the scripts; empty when they are clean or were not linted.
     pub findings: Vec<Finding>,
 }
 

@@ -28,9 +28,15 @@ pub struct Fleet {
     pub region: String,
     /// The role, or None for an image bakery did not bake.
     pub role: Option<String>,
+    /// The release's version (the image's `bakery:version` tag), or None for an image
+    /// bakery did not bake.
     pub version: Option<String>,
+    /// The AMI the instances run.
     pub image_id: String,
+    /// The image's name; None when the image no longer exists.
     pub image_name: Option<String>,
+    /// When EC2 created the image (its CreationDate, UTC); None when the image no
+    /// longer exists.
     pub image_created: Option<String>,
     /// When the release was baked (its record's start): a copy made later in this
     /// region is as old as its release.
@@ -40,6 +46,7 @@ pub struct Fleet {
     pub age_days: Option<u64>,
     /// Channels of the role that point at this image.
     pub channels: Vec<String>,
+    /// The ids of the running instances on the image.
     pub instances: Vec<String>,
     /// Why the fleet breaks the policy; empty when it does not.
     pub violations: Vec<String>,
@@ -55,7 +62,10 @@ pub enum Retired {
     /// DisableImage: no new instance can launch from it.
     Disabled,
     /// Its deprecation time has passed.
-    Deprecated { since: String },
+    Deprecated {
+        /// Its DeprecationTime, as EC2 gives it (UTC).
+        since: String,
+    },
 }
 
 impl Retired {
@@ -118,8 +128,13 @@ pub async fn audit(aws: &Aws, max_age: Duration) -> Result<Vec<Fleet>> {
 pub struct Known {
     /// The region asked.
     pub region: String,
+    /// Each image fleets run, by id: None when DescribeImages no longer finds it.
     pub images: BTreeMap<String, Option<ImageInfo>>,
+    /// Image id -> when its release was baked (its record's start); only the bakery
+    /// images whose record was found.
     pub released: BTreeMap<String, String>,
+    /// Role -> its channel keys here (`stable`, `stable/arm64`) -> image id; empty for
+    /// a `bakery:role` tag that is no role name.
     pub channels_of: BTreeMap<String, BTreeMap<String, String>>,
 }
 

@@ -2,7 +2,7 @@
 //! by bakery's tags and claims, and removed on request.
 //!
 //! A bake is alive while its claim says `baking`, its lease has not expired, its
-//! deadline has not passed and the lock it holds ([`crate::release::lock`]) is not
+//! deadline has not passed and the lock it holds (`release::lock`) is not
 //! free. No process table is asked: a pid means nothing in another pid namespace, and
 //! a process's name says nothing about what it runs. Resources are listed before the
 //! claims are read, so a bake that claims after the listing owns nothing listed; and
@@ -32,10 +32,16 @@ use crate::release::claim::{RecordState, ReleaseRecord, RunLease};
 use crate::release::lock::{self, LockNote, LockProbe};
 use crate::wait::Deadlines;
 
+/// A resource a bake that is gone left behind, or a builder kept on purpose: one line
+/// of `bakery cleanup`'s report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Leftover {
+    /// The resource, with its region.
     pub resource: Resource,
+    /// The bake it belongs to (its `bakery:bake-id` tag, or its claim's); empty when it
+    /// has no such tag.
     pub bake_id: String,
+    /// Why it is a leftover (or kept), in words for the report.
     pub reason: String,
     /// Whom to ask again, right before the removal, whether it is still gone.
     #[serde(skip)]
@@ -50,17 +56,33 @@ pub enum Owner {
     #[default]
     Nobody,
     /// The bake that holds the claim `parameter` in `region`.
-    Claim { region: String, parameter: String },
+    Claim {
+        /// The region the claim is in.
+        region: String,
+        /// The claim's SSM parameter name.
+        parameter: String,
+    },
     /// The `bakery test` run the record `parameter` in `region` names.
-    Retest { region: String, parameter: String },
+    Retest {
+        /// The region the record is in.
+        region: String,
+        /// The release record's SSM parameter name.
+        parameter: String,
+    },
     /// Whoever makes the copies of the release recorded in `parameter` in `region`:
     /// its bake, or a `bakery distribute`.
-    Copies { region: String, parameter: String },
+    Copies {
+        /// The region the record is in.
+        region: String,
+        /// The release record's SSM parameter name.
+        parameter: String,
+    },
 }
 
 /// What a cleanup found: what to remove, and what to spare and say so.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Sweep {
+    /// What to remove, in the order removals go (instances first, claims last).
     pub leftovers: Vec<Leftover>,
     /// Builders kept on purpose, until their deadline.
     pub kept: Vec<Leftover>,
@@ -581,15 +603,20 @@ async fn protected_snapshots(aws: &Aws, protected: &BTreeSet<String>) -> Result<
 /// What a removal did: what it spared on a second look, and what it could not remove.
 #[derive(Debug, Default, Serialize)]
 pub struct Removal {
+    /// Leftovers not removed because the second look found their owner back, or another
+    /// resource of their bake was not removed.
     pub spared: Vec<Spared>,
+    /// Leftovers whose second look or removal failed, with the error.
     pub failed: Vec<Spared>,
 }
 
 /// A leftover not removed, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Spared {
+    /// The leftover; its fields are this one's in JSON.
     #[serde(flatten)]
     pub leftover: Leftover,
+    /// Why it was spared, or the error its removal met.
     pub why: String,
 }
 

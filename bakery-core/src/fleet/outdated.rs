@@ -25,10 +25,14 @@ use crate::release::claim::{self, ReleaseRecord};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum Reason {
+    /// The role has no available or deprecated image in the home region.
     NeverReleased,
     /// The base (an SSM parameter, a channel, a name pattern) now points elsewhere.
     BaseMoved {
+        /// The base image the release was baked on (its record's inputs, or its image's
+        /// `bakery:base-image` tag).
         was: String,
+        /// The image the base resolves to now, in the home region.
         now: String,
         /// The architecture whose base moved, when the release has several.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,13 +40,21 @@ pub enum Reason {
     },
     /// The recipe folder, the merged settings or the firstboot agent differ.
     Changed {
+        /// What differs: `recipe`, `settings`, `firstboot agent`, or an architecture
+        /// the release has no image of.
         what: Vec<String>,
     },
+    /// Its image in the home region is older than the policy (`--max-age`).
     TooOld {
+        /// Its age, in whole days since its image's creation.
         age_days: u64,
+        /// The policy's maximum age, in whole days.
         max_age_days: u64,
     },
+    /// Regions of the environment lack it or one of its architectures (every region,
+    /// when it has no record).
     MissingIn {
+        /// The regions that lack it.
         regions: Vec<String>,
     },
     /// Made before bakery recorded inputs: nothing to compare with.
@@ -50,16 +62,19 @@ pub enum Reason {
     /// Fleets run an image of the role that is disabled or deprecated since a time now
     /// past (`audit`'s violation): they need the newest release.
     FleetsOnRetiredImages {
+        /// The retired images the role's fleets run.
         image_ids: Vec<String>,
     },
     /// Its recipe needs values nothing gives (required variables): it cannot be
     /// planned, so nothing can be said of it; not a reason it is out of date.
     NeedsValues {
+        /// The required variables that have no value.
         variables: Vec<String>,
     },
 }
 
 impl Reason {
+    /// The reason in words, as `bakery outdated` prints it.
     pub fn describe(&self) -> String {
         match self {
             Reason::NeverReleased => "never released".into(),
@@ -90,17 +105,25 @@ impl Reason {
 /// One role's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoleState {
+    /// The role's name.
     pub role: String,
     /// Whether a recipe for it was read (else it was found in AWS only).
     pub recipe: bool,
+    /// The version of its newest available or deprecated release in the home region;
+    /// None when it has none.
     pub newest: Option<String>,
+    /// When that release's image was created (its CreationDate, UTC); None when it has
+    /// none.
     pub created: Option<String>,
+    /// Why it is out of date (or cannot be told: `NeedsValues`); empty when it is up to
+    /// date.
     pub reasons: Vec<Reason>,
     /// The fleets that run one of the role's releases (`audit`), in every region.
     pub fleets: Vec<Fleet>,
 }
 
 impl RoleState {
+    /// Whether a reason says it is out of date (`NeedsValues` does not).
     pub fn is_outdated(&self) -> bool {
         self.reasons
             .iter()

@@ -3,8 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The image tag that carries the release gate's state (see [`GateState::tag_value`]).
 pub const TAG_TESTS: &str = "bakery:tests";
 
+/// Where a release stands with its tests: the state in the `bakery:tests` tag and the
+/// release record (lowercase: `none`, `pending`, `passed`, `failed`, `skipped`).
 #[derive(
     Debug,
     Clone,
@@ -25,7 +28,9 @@ pub enum GateState {
     None,
     /// The image was made; its tests have not finished.
     Pending,
+    /// Every test passed: `passed (name, …)`.
     Passed,
+    /// A test failed: `failed (name, …)`; promoting the release then takes `--force`.
     Failed,
     /// `--skip-tests`: the recipe has tests and the bake was told not to run them.
     Skipped,

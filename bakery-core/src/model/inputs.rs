@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// The image tag that carries the inputs' fingerprint ([`ReleaseInputs::fingerprint`]).
 pub const TAG_INPUTS: &str = "bakery:inputs";
 
 /// The inputs a plan knows before any AWS call; the base image comes with the bake.
@@ -24,9 +25,12 @@ pub struct Inputs {
 /// The inputs of a release, its base image included, and their fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseInputs {
+    /// `sha256:` over the recipe digest, the settings, the agents and the base image.
     pub fingerprint: String,
+    /// The inputs the plan knew (flattened into this record's JSON).
     #[serde(flatten)]
     pub inputs: Inputs,
+    /// The base image id the bake resolved and launched the builder from.
     pub base_image: String,
 }
 

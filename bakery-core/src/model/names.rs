@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub struct RoleName(String);
 
 impl RoleName {
+    /// The role name `text`, or why it is not one.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
         if is_name(text) {
             Ok(RoleName(text.to_string()))
@@ -24,6 +25,7 @@ impl RoleName {
         }
     }
 
+    /// The name as written (`base`, `zookeeper`).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -73,26 +75,32 @@ pub fn check_channel(name: &str) -> crate::Result<()> {
     }
 }
 
+/// The recipe's `platform`: which OS the image runs, and so which SSM document runs its scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum Platform {
+    /// `linux`: scripts run with `AWS-RunShellScript`.
     Linux,
+    /// `windows`: scripts run with `AWS-RunPowerShellScript`.
     Windows,
 }
 
 /// The SSM document that runs a platform's scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display, strum::IntoStaticStr)]
 pub enum Document {
+    /// `AWS-RunShellScript`, for Linux.
     #[serde(rename = "AWS-RunShellScript")]
     #[strum(to_string = "AWS-RunShellScript")]
     RunShellScript,
+    /// `AWS-RunPowerShellScript`, for Windows.
     #[serde(rename = "AWS-RunPowerShellScript")]
     #[strum(to_string = "AWS-RunPowerShellScript")]
     RunPowerShellScript,
 }
 
 impl Document {
+    /// The document that runs `platform`'s scripts.
     pub fn for_platform(platform: Platform) -> Document {
         match platform {
             Platform::Linux => Document::RunShellScript,
@@ -100,6 +108,7 @@ impl Document {
         }
     }
 
+    /// The document's name as SSM knows it (`AWS-RunShellScript`).
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -121,17 +130,21 @@ impl Document {
     strum::IntoStaticStr,
 )]
 pub enum Arch {
+    /// `x86_64`.
     #[serde(rename = "x86_64")]
     #[strum(to_string = "x86_64")]
     X86_64,
+    /// `arm64` (AWS Graviton).
     #[serde(rename = "arm64")]
     #[strum(to_string = "arm64")]
     Arm64,
 }
 
 impl Arch {
+    /// Every architecture bakery bakes.
     pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
 
+    /// EC2's name of the architecture: `x86_64` or `arm64`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -199,6 +212,7 @@ pub fn check_region(region: &str) -> Result<(), String> {
 pub mod duration_text {
     use std::time::Duration;
 
+    /// Writes `d` as text, e.g. `1h 30m`.
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
     }
@@ -208,6 +222,7 @@ pub mod duration_text {
 pub mod seconds {
     use std::time::Duration;
 
+    /// Writes `d` as a number of whole seconds.
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_secs())
     }
@@ -217,6 +232,7 @@ pub mod seconds {
 pub mod optional_seconds {
     use std::time::Duration;
 
+    /// Writes `d` as a number of whole seconds, or null when it is None.
     pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_some(&d.as_secs()),

@@ -30,6 +30,8 @@ pub enum SsmPath {
 }
 
 impl SsmPath {
+    /// True when only the internet gateway leads out: SSM is then reachable only from a
+    /// public address.
     pub fn needs_public_address(self) -> bool {
         self == SsmPath::InternetGateway
     }

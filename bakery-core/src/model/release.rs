@@ -10,16 +10,28 @@ use crate::error::{Error, Result};
 use crate::model::inputs::TAG_INPUTS;
 use crate::model::names::{Arch, RoleName};
 
+/// On images, snapshots, builders and test instances: the role, e.g. `base`.
 pub const TAG_ROLE: &str = "bakery:role";
+/// On images, snapshots, builders and test instances: the semver version, e.g. `2.4.0`.
 pub const TAG_VERSION: &str = "bakery:version";
+/// On images and snapshots: the AMI id the builder was launched from.
 pub const TAG_BASE_IMAGE: &str = "bakery:base-image";
+/// On images and snapshots: `role@version` of the base, when it is another role's release.
 pub const TAG_BASE_RELEASE: &str = "bakery:base-release";
+/// On images and snapshots: `sha256:` over every file of the recipe folder.
 pub const TAG_RECIPE_DIGEST: &str = "bakery:recipe-digest";
+/// On images, snapshots, builders and test instances: the bake (or run) that made them.
 pub const TAG_BAKE_ID: &str = "bakery:bake-id";
+/// On images and snapshots: the ARN of the identity that ran the bake.
 pub const TAG_CREATED_BY: &str = "bakery:created-by";
+/// On images and snapshots: `--source-commit` / `GIT_COMMIT`, when known.
 pub const TAG_SOURCE_COMMIT: &str = "bakery:source-commit";
+/// On images and snapshots: `--build-url` / `BUILD_URL`, when known.
 pub const TAG_BUILD_URL: &str = "bakery:build-url";
+/// On a builder instance, its volumes and security group: `true`.
 pub const TAG_BUILDER: &str = "bakery:builder";
+/// On builders and test instances: the RFC 3339 time after which they power themselves
+/// off and are terminated.
 pub const TAG_DEADLINE: &str = "bakery:deadline";
 /// On a builder kept with `--keep-on-failure`: `bakery cleanup` spares it until its
 /// deadline.
@@ -33,7 +45,9 @@ pub const TAG_FIRSTBOOT_RUNLIST: &str = "bakery:firstboot-runlist";
 /// `role@version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Release {
+    /// The role, e.g. `base`.
     pub role: RoleName,
+    /// The version, e.g. `2.4.0` (a string in JSON).
     #[serde(serialize_with = "as_text")]
     pub version: semver::Version,
 }
@@ -169,15 +183,21 @@ fn parse_version_named(text: &str, what: &str) -> Result<semver::Version> {
 /// What the image tags record about where a bake came from.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Provenance {
+    /// `bakery:bake-id`: the bake that made the image.
     pub bake_id: String,
+    /// `bakery:base-image`: the AMI id the builder was launched from.
     pub base_image: String,
     /// `role@version` when the base is another role's release.
     pub base_release: Option<String>,
+    /// `bakery:recipe-digest`: `sha256:` over every file of the recipe folder.
     pub recipe_digest: String,
     /// The fingerprint of every input (`model::inputs`).
     pub inputs: Option<String>,
+    /// `bakery:created-by`: the ARN of the identity that ran the bake; no tag when None.
     pub created_by: Option<String>,
+    /// `bakery:source-commit` (`--source-commit` / `GIT_COMMIT`), when known.
     pub source_commit: Option<String>,
+    /// `bakery:build-url` (`--build-url` / `BUILD_URL`), when known.
     pub build_url: Option<String>,
 }
 

@@ -3,30 +3,46 @@
 
 use serde::Serialize;
 
+/// One AWS resource bakery made, by its id and region; in JSON, an object with its
+/// `type` (`claim`, `security-group`, `instance`, `image`, `snapshot`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Resource {
     /// The SSM parameter that claims `role@version` for this bake.
     Claim {
+        /// The parameter's name: `/bakery/<role>/releases/<version>`.
         id: String,
+        /// The region the parameter is in.
         region: String,
     },
+    /// A security group bakery made for an instance it launched.
     SecurityGroup {
+        /// The group's id (`sg-…`).
         id: String,
+        /// The region the group is in.
         region: String,
     },
+    /// A builder or a release gate's test instance.
     Instance {
+        /// The instance's id (`i-…`).
         id: String,
+        /// The region the instance is in.
         region: String,
     },
+    /// An image (AMI): one a bake registered, or a copy of one in another region.
     Image {
+        /// The image's id (`ami-…`).
         id: String,
+        /// The region the image is in.
         region: String,
     },
     /// A snapshot behind `image`; it can only go once the image is deregistered.
     Snapshot {
+        /// The snapshot's id (`snap-…`).
         id: String,
+        /// The region the snapshot is in.
         region: String,
+        /// The id of the image it backs (`image_id` in JSON).
         #[serde(rename = "image_id")]
         image: String,
     },
@@ -44,10 +60,12 @@ impl Resource {
         }
     }
 
+    /// The resource's id: a parameter name, `sg-…`, `i-…`, `ami-…` or `snap-…`.
     pub fn id(&self) -> &str {
         self.parts().1
     }
 
+    /// The region the resource is in.
     pub fn region(&self) -> &str {
         self.parts().2
     }

@@ -7,8 +7,10 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
 pub enum Run {
+    /// A bake (`bake` in JSON and text).
     #[strum(to_string = "bake")]
     Bake,
+    /// `bakery test` of a release (`test` in JSON, `test run` in text).
     #[strum(to_string = "test run")]
     Test,
 }
@@ -31,6 +33,7 @@ pub enum Step {
     Network,
     /// The SSM parameter that makes `role@version` this bake's.
     Claim,
+    /// The base image of the build's architecture, resolved and checked.
     ResolveBase,
     /// The steps' SecureString parameters exist (dry run and bake alike).
     CheckSecrets,
@@ -38,7 +41,9 @@ pub enum Step {
     CheckLaunch,
     /// `--dry-run`: CopyImage into each region with EC2 DryRun.
     CheckDistribute,
+    /// The builder launched (with its security group) into the network decided before.
     Launch,
+    /// The builder is running and its SSM agent online.
     WaitReady,
     /// A step of the recipe, by its name in recipe.toml.
     #[strum(to_string = "recipe/{0}")]
@@ -47,9 +52,13 @@ pub enum Step {
     Firstboot,
     /// The built-in step that removes what must not be cloned.
     Generalize,
+    /// The builder stopped (StopInstances, then a wait until it is).
     Stop,
+    /// CreateImage from the stopped builder, tagged with the release's tags.
     CreateImage,
+    /// The new image is available (its snapshots are then known).
     WaitImage,
+    /// The builder terminated; its security group removed unless a test instance uses it.
     Terminate,
     /// The release gate: a test instance launched from the new image.
     TestLaunch,
@@ -66,9 +75,13 @@ pub enum Step {
     FindRelease,
     /// `bakery test`: the outcome written to the release's record and tags.
     RecordTests,
+    /// The claim becomes the release's record: its images, gate and inputs.
     RecordRelease,
+    /// Copies of the images in the other regions of the plan (`copy_to`).
     Distribute,
+    /// The release shared (`share`) in every region it exists in.
     Share,
+    /// Channels (`latest`, `--promote`) pointed at the new release.
     Promote,
     /// What a failed or interrupted bake does last: remove what it created.
     Cleanup,

@@ -17,12 +17,13 @@ pub fn utc_seconds(time: &str) -> String {
         .unwrap_or_else(|_| time.to_string())
 }
 
-/// A duration as people count it: `91 days`, `1 day 12h`, `2h 30m`, `45s`; never in
-/// months of 30.44 days, as `humantime` would (`2months 29days 17h…` for 91 days).
 /// How long bakery waits for a new image to become available, unless `[deadlines]
 /// image` says otherwise: large images take half an hour and more on AWS.
 pub const DEFAULT_IMAGE_WAIT: Duration = Duration::from_secs(60 * 60);
 
+/// A duration as people count it: `91 days`, `1 day 12h`, `2h 30m`, `45s`; past a day,
+/// to the minute; never in months of 30.44 days, as `humantime` would (`2months 29days
+/// 17h…` for 91 days).
 pub fn human(duration: Duration) -> String {
     let seconds = duration.as_secs();
     let (days, rest) = (seconds / 86_400, seconds % 86_400);

@@ -47,6 +47,7 @@ impl ClientToken {
         ClientToken(format!("bakery-copy-{}", &digest[..40]))
     }
 
+    /// The token as sent to EC2 (`ClientToken`): at most 64 ASCII characters.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -8,12 +8,16 @@ use semver::{Prerelease, Version};
 use crate::error::{Error, Result};
 use crate::model::release::parse_version;
 
+/// `--bump`: which part of the version the next release raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum Bump {
+    /// `major`: 1.4.2 → 2.0.0.
     Major,
+    /// `minor`: 1.4.2 → 1.5.0.
     Minor,
+    /// `patch`: 1.4.2 → 1.4.3.
     Patch,
 }
 
@@ -21,11 +25,17 @@ pub enum Bump {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VersionRequest {
+    /// `--version`: this version exactly (a string in JSON).
     #[serde(serialize_with = "as_text")]
     Exact(Version),
     /// The next version after the newest release; a pre-release `<pre>.N` when `pre`
     /// is set.
-    Next { bump: Bump, pre: Option<String> },
+    Next {
+        /// Which part of the newest final release's version goes up.
+        bump: Bump,
+        /// `--pre`: the pre-release's name (`rc`, `beta`); None for a final release.
+        pre: Option<String>,
+    },
 }
 
 fn as_text<S: serde::Serializer>(v: &Version, s: S) -> std::result::Result<S::Ok, S::Error> {

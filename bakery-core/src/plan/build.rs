@@ -15,11 +15,14 @@ use crate::model::{Arch, ClientToken, Launch};
 /// other parameters: `IdempotentParameterMismatch`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BuildId {
+    /// The id of the bake (or `bakery test` run), e.g. `20261122t022438-3f9a1c`.
     pub bake_id: String,
+    /// The architecture this build makes an image of.
     pub arch: Arch,
 }
 
 impl BuildId {
+    /// The build of `arch` in the bake `bake_id`.
     pub fn new(bake_id: &str, arch: Arch) -> Self {
         BuildId {
             bake_id: bake_id.to_string(),
@@ -54,8 +57,10 @@ impl fmt::Display for BuildId {
 /// One architecture's build: its identity and what is its own.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildPlan {
+    /// Which build; its `bake_id` and `arch` are fields of the build's own JSON.
     #[serde(flatten)]
     pub id: BuildId,
+    /// Where this build's base image comes from, `{arch}` filled in.
     pub base: BaseImage,
     /// The merged builder settings; its type is this architecture's, its key the
     /// image's (the build region's).
@@ -67,6 +72,7 @@ pub struct BuildPlan {
 }
 
 impl BuildPlan {
+    /// The architecture this build makes an image of.
     pub fn arch(&self) -> Arch {
         self.id.arch
     }

@@ -13,13 +13,18 @@ use crate::model::{Arch, Document, Platform, Release, Step};
 use crate::script::firstboot::{FirstbootConfig, Installation};
 use crate::script::step::{step_command, StepInputs};
 
+/// One Run Command on the builder or the test instance: a recipe step or test, or a built-in step.
 #[derive(Debug, Clone, Serialize)]
 pub struct CommandStep {
+    /// Which step; `name` in the plan's JSON.
     #[serde(rename = "name")]
     pub step: Step,
+    /// The SSM document it runs with: `AWS-RunShellScript` or `AWS-RunPowerShellScript`.
     pub document: Document,
+    /// What it runs; its text is made when the step runs ([`CommandStep::command_for`]).
     #[serde(skip)]
     pub command: StepCommand,
+    /// How long one attempt may run; seconds in the plan's JSON.
     #[serde(with = "seconds")]
     pub timeout: Duration,
     /// Attempts after the first when it fails (a recipe step's or test's `retries`).
@@ -35,14 +40,21 @@ pub enum StepCommand {
     /// A script with its own environment (the step's `env` and the recipe's variables)
     /// and secrets.
     Script {
+        /// Whose shell runs it: Linux's, or Windows' PowerShell.
         platform: Platform,
+        /// The script's text.
         script: String,
+        /// The recipe's variables and the step's `env`, exported by name.
         env: BTreeMap<String, String>,
+        /// Variables the instance reads from SSM SecureString parameters (variable ->
+        /// parameter name).
         secrets: BTreeMap<String, String>,
     },
     /// The firstboot agent's installation, its config naming the release.
     Firstboot {
+        /// The platform the agent is installed for.
         platform: Platform,
+        /// The agent's config; its topic is the bake's when the recipe names none.
         settings: FirstbootSettings,
     },
 }
@@ -51,10 +63,13 @@ pub enum StepCommand {
 /// environment variables.
 #[derive(Debug, Clone, Copy)]
 pub struct BakeValues<'a> {
+    /// The release the bake makes (`BAKERY_ROLE`, `BAKERY_VERSION`).
     pub release: &'a Release,
+    /// The build's architecture (`BAKERY_ARCH`).
     pub arch: Arch,
     /// Where the bake runs (and the builder's secrets are read).
     pub region: &'a str,
+    /// The bake's id (`BAKERY_BAKE_ID`), as in its tags and claim.
     pub bake_id: &'a str,
 }
 
@@ -68,6 +83,7 @@ pub const BAKE_VARIABLES: [&str; 5] = [
 ];
 
 impl BakeValues<'_> {
+    /// The `BAKERY_*` variables and their values, by name.
     pub fn env(&self) -> BTreeMap<String, String> {
         let values = [
             self.release.role.to_string(),

@@ -43,17 +43,26 @@ use crate::script::user_data::generalize_script;
 /// one per architecture, each with its own identity.
 #[derive(Debug, Clone, Serialize)]
 pub struct BakePlan {
+    /// The bake's id (its `bakery:bake-id` tag), e.g. `20261122t022438-3f9a1c`: the UTC
+    /// time and a random part.
     pub bake_id: String,
+    /// The recipe's role.
     pub role: RoleName,
     /// The `bakery.toml` environment it was planned in (`--env`), if any.
     pub environment: Option<String>,
     /// Resolved into a [`Release`] by the bake's first step.
     pub version: VersionRequest,
+    /// Where the bake runs: the first of the merged `regions`.
     pub region: String,
+    /// The recipe's `platform`.
     pub platform: Platform,
+    /// The recipe's `description`, which the AMI's description carries; None when it has none.
     pub description: Option<String>,
+    /// The recipe folder the plan was read from.
     pub recipe_dir: PathBuf,
+    /// `sha256:` over every file of the recipe folder (the `bakery:recipe-digest` tag).
     pub recipe_digest: String,
+    /// The merged `tags` (the environment's and the recipe's), for the AMI and its snapshots.
     pub recipe_tags: BTreeMap<String, String>,
     /// The Run Commands, in order: the recipe's steps, firstboot, generalize.
     pub steps: Vec<CommandStep>,
@@ -70,10 +79,14 @@ pub struct BakePlan {
     /// After this long the builder powers itself off and is terminated (dead-man's switch).
     #[serde(with = "seconds")]
     pub builder_lifetime: Duration,
+    /// How long after the bake the AMI is marked deprecated (`deprecate_after`); seconds in JSON.
     #[serde(with = "seconds")]
     pub deprecate_after: Duration,
+    /// `--source-commit` (or GIT_COMMIT), recorded as `bakery:source-commit`; None when not given.
     pub source_commit: Option<String>,
+    /// `--build-url` (or BUILD_URL), recorded as `bakery:build-url`; None when not given.
     pub build_url: Option<String>,
+    /// `--keep-on-failure`: leave the builder (or a failed test's instance) running, for debugging.
     pub keep_on_failure: bool,
     /// Channels to move after success besides `latest`.
     pub promote: Vec<String>,
@@ -81,16 +94,21 @@ pub struct BakePlan {
     pub update_latest: bool,
     /// Where the alert of a failed bake goes (and of a successful one with notify_success).
     pub sns_topic: Option<String>,
+    /// `--notify-success`: also publish to `sns_topic` when the bake succeeds.
     pub notify_success: bool,
+    /// The regions the release is copied to (every merged region after the first), each
+    /// with its KMS key.
     pub copy_to: Vec<Destination>,
     /// How many regions are copied to at once.
     pub copy_jobs: usize,
     /// Accounts, organizations and OUs the release is shared with.
     pub share: Sharing,
+    /// `step_output`: where each step's whole output is kept besides the bake's events.
     pub step_output: StepOutput,
     /// The settings as merged, with where each came from (each build's instance type is
     /// its own [`BuildPlan::builder`]'s).
     pub settings: Merged,
+    /// `--dry-run`: check everything with read calls and EC2 DryRun; create nothing.
     pub dry_run: bool,
     /// The SSM SecureString parameters the steps read on the builder.
     pub secret_parameters: Vec<String>,
@@ -122,6 +140,7 @@ pub struct TestPlan {
     /// After this long the test instance powers itself off (its dead-man's switch).
     #[serde(with = "seconds")]
     pub lifetime: Duration,
+    /// `[test] tags`: tags on the test instance, which its firstboot agent can read.
     pub tags: BTreeMap<String, String>,
     /// Waiting for the firstboot agent's outcome (when the image has one), then the
     /// recipe's tests.
@@ -381,6 +400,7 @@ impl BakePlan {
         self.builds.len() > 1
     }
 
+    /// The release of this bake's role at `version`.
     pub fn release(&self, version: semver::Version) -> Release {
         Release {
             role: self.role.clone(),

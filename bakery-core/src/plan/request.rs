@@ -7,8 +7,11 @@ use crate::config::vars::KeptVars;
 use crate::config::{Environment, SettingsFlags};
 use crate::model::Bump;
 
+/// What the caller asks of a bake (`bakery bake`, `plan`, `test`, `outdated`): the
+/// recipe, the version, the flags.
 #[derive(Debug, Clone, Default)]
 pub struct BakeRequest {
+    /// The recipe folder, e.g. `recipes/zookeeper`.
     pub recipe_dir: PathBuf,
     /// `--version X.Y.Z[-pre]`.
     pub version: Option<String>,

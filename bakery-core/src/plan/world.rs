@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 /// Which roles of the folder a `bake --all` bakes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Selection {
+    /// Every role of the folder.
     #[default]
     All,
     /// `--only ROLE,…`
@@ -45,7 +46,9 @@ impl Selection {
 /// A `bake --all`'s plans, and the roles it leaves out with the reason.
 #[derive(Debug)]
 pub struct Planned {
+    /// The plans to run, every base before the roles layered on it.
     pub plans: Vec<BakePlan>,
+    /// The roles left out, each with the reason; empty when every selected role bakes.
     pub skipped: Vec<SkippedRole>,
 }
 
@@ -53,7 +56,9 @@ pub struct Planned {
 /// never every role's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedRole {
+    /// The role's name.
     pub role: String,
+    /// Why it is left out, e.g. a required variable without a value, or a skipped base.
     pub reason: String,
     /// The required variables it has no value for.
     pub needs: Vec<String>,

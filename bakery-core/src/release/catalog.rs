@@ -53,22 +53,33 @@ impl Serialize for ReleaseState {
 /// One release in one region.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReleaseSummary {
+    /// The release's version (the image's `bakery:version` tag).
     pub version: String,
+    /// The region the image is in.
     pub region: String,
+    /// The release's image in this region.
     pub image_id: String,
+    /// The image's name.
     pub name: String,
+    /// When EC2 created the image (its CreationDate, UTC); None when EC2 gives none.
     pub created: Option<String>,
     /// The image's architecture (none for one EC2 names otherwise, e.g. i386).
     pub arch: Option<Arch>,
+    /// The image it was baked on (its `bakery:base-image` tag); None on images without
+    /// it.
     pub base_image: Option<String>,
     /// `role@version` of the base, for a role layered on another's release.
     pub base_release: Option<String>,
+    /// Available, deprecated, or the image's own state.
     pub state: ReleaseState,
     /// What its release gate said (`bakery:tests`); none on images made before it.
     pub tests: Option<GateState>,
+    /// When EC2 deprecates (or deprecated) the image: its DeprecationTime, UTC; None
+    /// when none is set.
     pub deprecation_time: Option<String>,
     /// Channels whose parameter points at this image.
     pub channels: Vec<String>,
+    /// The EBS snapshots behind the image.
     pub snapshot_ids: Vec<String>,
 }
 

@@ -89,6 +89,7 @@ pub enum Gap {
 /// The channel in one region, after a promote.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChannelMove {
+    /// The region moved.
     pub region: String,
     /// The image the channel's plain name points at (x86_64, or the only one).
     pub image_id: String,
@@ -98,14 +99,21 @@ pub struct ChannelMove {
     pub architectures: BTreeMap<String, String>,
 }
 
+/// What a promote did: the channel moved to the release in each region of the scope
+/// that has it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Promotion {
+    /// The release promoted, `role@version`.
     pub release: String,
+    /// The channel's name.
     pub channel: String,
     /// The first region moved, and its image (where the command ran, when it could).
     pub region: String,
+    /// The channel's SSM parameter (`/bakery/<role>/channels/<name>`).
     pub parameter: String,
+    /// The image the channel's plain name now points at in `region`.
     pub image_id: String,
+    /// The image the channel pointed at in `region` before; None when it was new there.
     pub previous: Option<String>,
     /// Region -> image, for the other regions moved.
     pub other_regions: BTreeMap<String, String>,
@@ -393,6 +401,7 @@ pub async fn move_latest(aws: &Aws, release: &Release, regions: &[String]) -> Re
 /// A channel that names different releases in different regions of a role.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Split {
+    /// The channel's name.
     pub channel: String,
     /// Region -> version (`-` where the channel names no release of the role).
     pub regions: BTreeMap<String, String>,

@@ -33,24 +33,32 @@ pub enum CopyStatus {
     Copied,
     /// The region already had the release; its tags and deprecation were completed.
     Present,
+    /// The copy failed or was stopped; the outcome's `error` says why.
     Failed,
 }
 
 impl CopyStatus {
+    /// The status as the report and the JSON give it: `copied`, `present`, `failed`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
 }
 
+/// What distribution did in one region, for one image of the release.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegionOutcome {
+    /// The destination region.
     pub region: String,
     /// The architecture of the image copied (`x86_64`, `arm64`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arch: Option<Arch>,
+    /// Whether a copy was made, was there already, or failed.
     pub status: CopyStatus,
+    /// The copy there (new or already present); None when the region failed.
     pub image_id: Option<String>,
+    /// The copy's snapshots; empty when the region failed.
     pub snapshot_ids: Vec<String>,
+    /// Why the region failed; None unless `status` is `failed`.
     pub error: Option<String>,
     /// The channels that name this copy here now (`bakery distribute` points the
     /// channels that name the release at its new copies).
@@ -63,8 +71,12 @@ pub struct RegionOutcome {
 /// regions are copied to at once.
 #[derive(Debug, Clone, Copy)]
 pub struct Distribution<'a> {
+    /// The run whose client tokens the copies use: a bake's id, or a `bakery
+    /// distribute` run's.
     pub run: &'a str,
+    /// When the copies are deprecated (also set on a copy already there without one).
     pub deprecate_at: SystemTime,
+    /// How many regions are copied to at once (at least one).
     pub jobs: usize,
 }
 
@@ -118,12 +130,17 @@ impl RegionOutcome {
 /// What a region needs: a copy, or only completing the copy it has.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RegionWork {
+    /// The region has no available image of the release's name: copy it.
     Copy,
     /// The region has the release's image already (a re-run, or a bake killed after
     /// CopyImage): its tags and deprecation time are completed when missing.
     Complete {
+        /// The available image of the release's name the region has.
         image: Box<ImageInfo>,
+        /// A tag of the source's is missing or differs on it: the source's tags go on
+        /// it and its snapshots.
         retag: bool,
+        /// It has no deprecation time: it gets the distribution's.
         deprecate: bool,
     },
 }

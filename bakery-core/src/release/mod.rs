@@ -1,5 +1,5 @@
-//! L3, what AWS holds about releases: the claim and record of each ([`claim`]), the
-//! catalog of a role's releases ([`catalog`]), what a base points to ([`base`]), channels, copies in other regions
+//! L3, what AWS holds about releases: the claim and record of each (`claim`), the
+//! catalog of a role's releases ([`catalog`]), what a base points to (`base`), channels, copies in other regions
 //! ([`distribute`]), sharing, and retirement ([`prune`]).
 
 pub(crate) mod base;

@@ -14,6 +14,8 @@ use crate::model::release::claims_path;
 use crate::model::time::{rfc3339, rfc3339_before};
 use crate::model::RoleName;
 
+/// Which releases `bakery prune` keeps: the newest few, and with `--older-than`, any
+/// created more recently than that.
 #[derive(Debug, Clone, Copy)]
 pub struct PrunePolicy {
     /// The newest releases that always stay.
@@ -35,20 +37,32 @@ impl PrunePolicy {
     }
 }
 
+/// What prune does with a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
+    /// It stays; the item's reason says why.
     Keep,
+    /// It goes: its image is deregistered, its snapshots and its record in the region
+    /// deleted.
     Delete,
 }
 
+/// What prune does with one release in one region.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PruneItem {
+    /// The release's version.
     pub version: String,
+    /// The region of this image.
     pub region: String,
+    /// The release's image in that region.
     pub image_id: String,
+    /// Its snapshots, deleted with it.
     pub snapshot_ids: Vec<String>,
+    /// Keep or delete: the same in every region of the version.
     pub action: Action,
+    /// Why, in words: one of the newest, on a channel, in use, created after the
+    /// cutoff, or older than the newest kept releases.
     pub reason: String,
 }
 

@@ -16,27 +16,38 @@ use crate::model::{PermissionChange, Release, Sharing};
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum ShareStatus {
+    /// Launch permissions on its images (and for accounts, create-volume permissions on
+    /// their snapshots) were granted.
     Shared,
+    /// Those permissions were revoked.
     Unshared,
     /// No image of the release in the region.
     Absent,
+    /// Granting or revoking failed; the outcome's `error` says why.
     Failed,
 }
 
 impl ShareStatus {
+    /// The status as the report gives it: `shared`, `unshared`, `absent`, `failed`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
 }
 
+/// One region's share or unshare: what it changed, and who still cannot use the images.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShareOutcome {
+    /// The region.
     pub region: String,
+    /// How the region ended.
     pub status: ShareStatus,
+    /// The release's images in the region; empty when it has none or the region failed.
     pub image_ids: Vec<String>,
+    /// The snapshots behind those images.
     pub snapshot_ids: Vec<String>,
     /// Accounts that cannot use the snapshots' KMS key, and why.
     pub key_problems: Vec<String>,
+    /// Why the region failed; None unless `status` is `failed`.
     pub error: Option<String>,
 }
 

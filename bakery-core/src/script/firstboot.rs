@@ -11,10 +11,16 @@ use super::step::{heredoc_delimiter, powershell_quote, shell_quote};
 use crate::config::firstboot::FirstbootSettings;
 use crate::model::{Platform, RoleName};
 
+/// The Linux agent (POSIX sh), installed as `/usr/local/sbin/bakery-firstboot`.
 pub const LINUX_AGENT: &str = include_str!("../../../firstboot/linux/bakery-firstboot");
+/// The systemd unit that starts the Linux agent at boot.
 pub const LINUX_UNIT: &str = include_str!("../../../firstboot/linux/bakery-firstboot.service");
+/// The SysV init script that starts the Linux agent on images without systemd.
 pub const LINUX_INIT: &str = include_str!("../../../firstboot/linux/bakery-firstboot.init");
+/// The Windows agent (PowerShell).
 pub const WINDOWS_AGENT: &str = include_str!("../../../firstboot/windows/bakery-firstboot.ps1");
+/// The PowerShell script that registers the Windows agent's scheduled task (at
+/// startup, as SYSTEM).
 pub const WINDOWS_TASK: &str =
     include_str!("../../../firstboot/windows/register-firstboot-task.ps1");
 
@@ -24,17 +30,25 @@ pub const INSTALL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// `firstboot.json` as the agents read it (firstboot/README.md lists these keys).
 #[derive(Debug, Clone, Serialize)]
 pub struct FirstbootConfig {
+    /// The role baked.
     pub role: String,
+    /// The release baked.
     pub version: String,
+    /// `s3://bucket/key` of the runlist, with `{placeholders}` the agent fills at boot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runlist: Option<String>,
+    /// The command that applies the runlist (`{runlist}` becomes its local path).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runner: Option<String>,
+    /// Region of the runlist bucket; None: the instance's own region.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// Topic ARN the agent alerts on a failure; None: no alert.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sns_topic: Option<String>,
+    /// Keep the marker after a failure, so that the next boot tries again.
     pub retry: bool,
+    /// How many times the agent tries to fetch the runlist.
     pub fetch_attempts: u32,
     /// Seconds.
     pub fetch_timeout: u64,
@@ -57,6 +71,7 @@ impl FirstbootConfig {
         }
     }
 
+    /// The config as `firstboot.json`: pretty-printed JSON, ending in a newline.
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("the config serializes");
         text.push('\n');
@@ -68,7 +83,9 @@ impl FirstbootConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InitSystem {
+    /// systemd: the unit, enabled.
     Systemd,
+    /// SysV init, on images without systemd: the `/etc/init.d` script.
     Sysv,
 }
 
@@ -85,12 +102,14 @@ impl InitSystem {
 /// One file the firstboot step writes onto the builder.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstalledFile {
+    /// Where it is written on the builder.
     pub path: String,
     /// Octal mode on Linux; on Windows, who may read it.
     pub access: String,
     /// Only written on builders with this init system (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<InitSystem>,
+    /// The file's text.
     pub content: String,
 }
 
@@ -98,7 +117,9 @@ pub struct InstalledFile {
 /// the step itself.
 #[derive(Debug, Clone, Serialize)]
 pub struct Installation {
+    /// The builder's platform: Linux or Windows files and script.
     pub platform: Platform,
+    /// The files written, in the order the step writes them.
     pub files: Vec<InstalledFile>,
     /// What makes the agent run at boot.
     pub activation: String,
@@ -106,10 +127,15 @@ pub struct Installation {
 
 /// Where an agent leaves its outcome (firstboot/README.md): one JSON object.
 pub const LINUX_OUTCOME: &str = "/var/lib/bakery/firstboot/outcome.json";
+/// Where the Windows agent leaves its outcome.
 pub const WINDOWS_OUTCOME: &str = r"C:\ProgramData\bakery\firstboot\outcome.json";
+/// The Linux marker: while it exists, the next boot runs the agent.
 pub const LINUX_MARKER: &str = "/firstboot.txt";
+/// The Linux agent's config (`firstboot.json`), root's only (0600).
 pub const LINUX_CONFIG: &str = "/etc/bakery/firstboot.json";
+/// The Windows marker: while it exists, the next boot runs the agent.
 pub const WINDOWS_MARKER: &str = r"C:\firstboot.txt";
+/// The Windows agent's folder: the agent, its task script, its config and its log.
 pub const WINDOWS_DIR: &str = r"C:\ProgramData\bakery";
 
 fn marker_text(config: &FirstbootConfig) -> String {
@@ -121,6 +147,7 @@ fn marker_text(config: &FirstbootConfig) -> String {
 }
 
 impl Installation {
+    /// What goes onto a `platform` builder, with `config` as the agent's config.
     pub fn new(platform: Platform, config: &FirstbootConfig) -> Installation {
         let file =
             |path: &str, access: &str, when: Option<InitSystem>, content: String| InstalledFile {
@@ -314,12 +341,17 @@ pub fn outcome_script(platform: Platform, wait: Duration) -> String {
 /// How the firstboot agent ended, as its outcome file says (firstboot/README.md).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct FirstbootOutcome {
+    /// `done`, or the phase that failed: `config`, `metadata`, `fetch` or `run`.
     pub phase: String,
+    /// The agent's exit code: 0 when done, else the failed phase's (1 to 4).
     pub exit_code: i64,
+    /// The failing command's exit status (the runner's, the AWS CLI's), if any.
     #[serde(default)]
     pub command_exit_code: Option<i64>,
+    /// What failed, in words; empty when done.
     #[serde(default)]
     pub error: String,
+    /// When the agent finished, in RFC 3339 UTC; empty when the outcome omits it.
     #[serde(default)]
     pub finished_at: String,
 }

@@ -1,5 +1,5 @@
 //! L1, text that runs on an instance: a step's script wrapped for Run Command
-//! ([`step`]), the builder's user data and the generalize scripts ([`user_data`]), and
+//! ([`step`]), the builder's user data and the generalize scripts (`user_data`), and
 //! the firstboot agents with their config ([`firstboot`]).
 
 pub mod firstboot;

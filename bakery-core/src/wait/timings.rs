@@ -196,6 +196,8 @@ pub struct Learning {
 }
 
 impl Learning {
+    /// How long the transition took here before (its moving average); None when no
+    /// estimate is kept for this endpoint and region.
     pub fn expected(&self) -> Option<Duration> {
         self.timings.expected(&self.key)
     }

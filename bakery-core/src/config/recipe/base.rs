@@ -21,26 +21,38 @@ pub enum BaseImage {
     /// `/aws/service/ami-amazon-linux-latest/...` parameters.
     SsmParameter(String),
     /// The most recent available image of an owner whose name matches a pattern.
-    Filter { owner: String, name: String },
+    Filter {
+        /// `base.owner`: the account that owns the image, as EC2's DescribeImages takes it.
+        owner: String,
+        /// `base.name`: a name pattern (`*` matches any text; `{arch}` the architecture).
+        name: String,
+    },
     /// Another role's release: the one a channel points to, or the newest matching a
     /// version requirement.
     Release {
+        /// `base.role`: the role this one is layered on.
         role: RoleName,
+        /// Which of its releases: a channel's, or the newest matching a version requirement.
         selector: BaseSelector,
     },
     /// A release that `bake --all --dry-run` only checked, so that it does not exist:
     /// the role layered on it is checked against the image the release would have
     /// been built from.
     DryRunRelease {
+        /// The release the dry run would have made.
         release: Release,
+        /// The id of the image that release would have been built from.
         built_from: String,
     },
 }
 
+/// Which release of the base role: `base.channel` or `base.version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BaseSelector {
+    /// The release a channel (`base.channel`, e.g. `stable`) points to.
     Channel(String),
+    /// The newest release matching `base.version`; a whole version pins that release.
     #[serde(serialize_with = "requirement_text")]
     Version(semver::VersionReq),
 }
