@@ -141,6 +141,11 @@ DEFAULTS: dict[str, Any] = {
     "run_instances_image_checks": True,
     # Instance metadata under /bakery-imds/<instance-id>/ (moto: none).
     "instance_metadata": True,
+    # A command that exits 194 (AWS-RunShellScript) or 3010 (AWS-RunPowerShellScript)
+    # reboots its instance and runs again once it is back (moto: it just fails).
+    "command_reboots": True,
+    # Seconds SSM Agent's node takes to reboot for such a command (its agent offline).
+    "reboot_seconds": 0.0,
 }
 
 
@@ -978,12 +983,25 @@ def _ssm_online(instance: Instance, region: str) -> bool:
         return False
     return time.monotonic() - since >= float(
         SETTINGS.get(region, "ssm_online_after_seconds")
-    )
+    ) and not _rebooting(instance)
 
 
 def _managed_instances(region: str, account_id: str) -> list[Instance]:
     backend = ec2_backends[account_id][region]
     return [i for i in backend.all_instances() if _ssm_online(i, region)]
+
+
+def _registered_instances(region: str, account_id: str) -> list[tuple[Instance, str]]:
+    """Managed instances with their ping status: `ConnectionLost` while SSM Agent
+    reboots one for a command (the agent told the service it would be away)."""
+    backend = ec2_backends[account_id][region]
+    found = []
+    for instance in backend.all_instances():
+        if _ssm_online(instance, region):
+            found.append((instance, "Online"))
+        elif instance.state == "running" and _rebooting(instance):
+            found.append((instance, "ConnectionLost"))
+    return found
 
 
 def describe_instance_information(self: SimpleSystemManagerResponse) -> ActionResult:
@@ -1002,14 +1020,14 @@ def describe_instance_information(self: SimpleSystemManagerResponse) -> ActionRe
             )
     now = time.time()
     items = []
-    for instance in _managed_instances(self.region, self.current_account):
+    for instance, ping in _registered_instances(self.region, self.current_account):
         if wanted is not None and instance.id not in wanted:
             continue
         windows = instance.platform == "windows"
         items.append(
             {
                 "InstanceId": instance.id,
-                "PingStatus": "Online",
+                "PingStatus": ping,
                 "LastPingDateTime": _iso(now),
                 "AgentVersion": "3.3.1142.0",
                 "IsLatestVersion": True,
@@ -1113,6 +1131,80 @@ def _instance_ids_from_targets(self: Command) -> list[str]:
 
 Command._get_instance_ids_from_targets = _instance_ids_from_targets  # type: ignore[method-assign]
 
+def _chosen_outcome(region: str, text: str) -> dict[str, Any]:
+    """The outcome of the first rule whose `match` is in the command's text."""
+    outcome: dict[str, Any] = {"status": "Success", "exit_code": 0, "stdout": "", "stderr": ""}
+    for rule in SETTINGS.get(region, "command_outcomes"):
+        # `times`: the rule answers only the first N commands it matches.
+        if rule.get("match", "") in text and rule.get("times", 1) > 0:
+            if "times" in rule:
+                rule["times"] -= 1
+            outcome.update(rule)
+            break
+    return outcome
+
+
+# AWS (Systems Manager User Guide, "Handling reboots when running commands"): a script
+# that exits 194 (Linux and macOS) or 3010 (Windows) asks SSM Agent to reboot the node
+# and to start the script again once the reboot is over; the agent tells the service
+# first, and the invocation stays in progress across the reboot.
+REBOOT_EXIT_CODES = {"AWS-RunShellScript": 194, "AWS-RunPowerShellScript": 3010}
+# instance id -> [(monotonic start, monotonic end)] of the reboots SSM Agent made.
+REBOOTS: dict[str, list[tuple[float, float]]] = defaultdict(list)
+REBOOTS_LOCK = threading.Lock()
+
+
+def _asks_reboot(command: Command, outcome: dict[str, Any]) -> bool:
+    code = REBOOT_EXIT_CODES.get(command.document_name)
+    return code is not None and int(outcome.get("exit_code", 0)) == code
+
+
+def _advance(command: Command) -> None:
+    """Plays a command's reboots up to now: each reboot takes `reboot_seconds`, then the
+    same text runs again and meets the next rule that matches it."""
+    region = command.__dict__.get("bakery_region")
+    if region is None or not SETTINGS.get(region, "command_reboots"):
+        return
+    now = time.monotonic()
+    with REBOOTS_LOCK:
+        while _asks_reboot(command, command.bakery_outcome) and (
+            now >= command.bakery_started + command.bakery_seconds
+        ):
+            start = command.bakery_started + command.bakery_seconds
+            end = start + max(0.01, float(SETTINGS.get(region, "reboot_seconds")))
+            for instance_id in command.instance_ids:
+                REBOOTS[instance_id].append((start, end))
+            command.bakery_outcome = _chosen_outcome(region, command.bakery_text)
+            command.bakery_started = end
+            command.bakery_seconds = float(
+                command.bakery_outcome.get("seconds", SETTINGS.get(region, "command_seconds"))
+            )
+
+
+def _rebooting(instance: Instance) -> bool:
+    """Whether SSM Agent is rebooting the instance for a command, now."""
+    backend = ssm_backends[instance.ec2_backend.account_id][instance.region_name]
+    for command in list(backend._commands):
+        if instance.id in command.instance_ids:
+            _advance(command)
+    now = time.monotonic()
+    with REBOOTS_LOCK:
+        return any(start <= now < end for start, end in REBOOTS.get(instance.id, []))
+
+
+def reboots(region: str | None = None) -> dict[str, list[dict[str, str]]]:
+    """GET /bakery-emulator/reboots: the reboots SSM Agent made, by instance."""
+    offset = time.time() - time.monotonic()
+    with REBOOTS_LOCK:
+        return {
+            instance_id: [
+                {"started": _iso(start + offset), "ended": _iso(end + offset)}
+                for start, end in windows
+            ]
+            for instance_id, windows in REBOOTS.items()
+        }
+
+
 _original_send_command = SimpleSystemManagerBackend.send_command
 
 
@@ -1129,16 +1221,10 @@ def _send_command(self: SimpleSystemManagerBackend, **kwargs: Any) -> Command:
     command = _original_send_command(self, **kwargs)
     command.bakery_cloudwatch = getattr(_SENDING, "cloudwatch", None)  # type: ignore[attr-defined]
     text = "\n".join(kwargs.get("parameters", {}).get("commands", []))
-    outcome: dict[str, Any] = {"status": "Success", "exit_code": 0, "stdout": "", "stderr": ""}
-    for rule in SETTINGS.get(self.region_name, "command_outcomes"):
-        # `times`: the rule answers only the first N commands it matches.
-        if rule.get("match", "") in text and rule.get("times", 1) > 0:
-            if "times" in rule:
-                rule["times"] -= 1
-            outcome.update(rule)
-            break
+    outcome = _chosen_outcome(self.region_name, text)
     seconds = float(outcome.get("seconds", SETTINGS.get(self.region_name, "command_seconds")))
     command.bakery_outcome = outcome  # type: ignore[attr-defined]
+    command.bakery_text = text  # type: ignore[attr-defined]
     command.bakery_started = time.monotonic()  # type: ignore[attr-defined]
     command.bakery_seconds = seconds  # type: ignore[attr-defined]
     command.bakery_region = self.region_name  # type: ignore[attr-defined]
@@ -1183,14 +1269,17 @@ _original_get_invocation = Command.get_invocation
 
 def _get_invocation(self: Command, instance_id: str, plugin_name: str | None) -> dict[str, Any]:
     invocation = dict(_original_get_invocation(self, instance_id, plugin_name))
-    outcome = getattr(self, "bakery_outcome", None)
-    if outcome is None:
+    if getattr(self, "bakery_outcome", None) is None:
         return invocation
+    _advance(self)
+    outcome = self.bakery_outcome  # type: ignore[attr-defined]
     elapsed = time.monotonic() - self.bakery_started  # type: ignore[attr-defined]
     stdout, stderr = outcome.get("stdout", ""), outcome.get("stderr", "")
     if elapsed < self.bakery_seconds:  # type: ignore[attr-defined]
         # Output appears while the command runs, as the agent uploads it.
         shown = stdout.splitlines(keepends=True)[: max(0, len(stdout.splitlines()) // 2)]
+        if elapsed < 0:
+            shown = []  # the node is rebooting: the run after it has not begun
         invocation.update(
             Status="InProgress",
             StatusDetails="InProgress",
@@ -1592,12 +1681,16 @@ class BakeryEmulator:
             if what == "deprecation-passed" and method == "POST":
                 body = json.loads(_read_body(environ) or b"{}")
                 return _json_response(start_response, "200 OK", _deprecation_passed(body))
+            if what == "reboots" and method == "GET":
+                return _json_response(start_response, "200 OK", reboots())
             if what == "calls" and method == "GET":
                 with self.calls_lock:
                     return _json_response(start_response, "200 OK", dict(self.calls))
             if what == "reset" and method == "POST":
                 SETTINGS.reset()
                 METER.clear()
+                with REBOOTS_LOCK:
+                    REBOOTS.clear()
                 with self.calls_lock:
                     self.calls.clear()
                 return _json_response(start_response, "200 OK", {"reset": True})

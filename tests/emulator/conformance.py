@@ -979,6 +979,71 @@ class CommandOutcomes(Conformance):
         self.assertEqual((second["Status"], second["ResponseCode"]), ("Success", 0))
 
 
+class CommandReboots(Conformance):
+    """Systems Manager User Guide, "Handling reboots when running commands": a script
+    that exits 194 (Linux) or 3010 (Windows) has SSM Agent reboot the node and start the
+    script again once the reboot is over; the agent tells the service before it goes
+    (DescribeInstanceInformation: `ConnectionLost` meanwhile) and the invocation stays
+    in progress until the run after the reboot ends."""
+
+    behaviour = "command_reboots"
+    regions = ("af-south-1",)
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.configure("af-south-1", {
+            "command_seconds": 0.5, "reboot_seconds": 1.5,
+            "command_outcomes": [
+                {"match": "install-kernel", "times": 1, "exit_code": 194, "status": "Failed"},
+                {"match": "Install-WindowsUpdate", "times": 1, "exit_code": 3010,
+                 "status": "Failed"},
+                {"match": "install-kernel", "stdout": "up to date\n"},
+            ],
+        })
+        self.ec2, self.ssm = client("ec2", "af-south-1"), client("ssm", "af-south-1")
+
+    def tearDown(self) -> None:
+        emulate({"region": "af-south-1", "command_seconds": 0, "reboot_seconds": 0,
+                 "command_outcomes": []})
+
+    def invocation(self, command: str, instance: str) -> dict[str, Any]:
+        return self.ssm.get_command_invocation(CommandId=command, InstanceId=instance)
+
+    def ping(self, instance: str) -> str:
+        found = self.ssm.describe_instance_information(
+            Filters=[{"Key": "InstanceIds", "Values": [instance]}]
+        )["InstanceInformationList"]
+        return found[0]["PingStatus"] if found else "absent"
+
+    def reboot_by_exit_code(self, document: str, text: str) -> None:
+        instance = managed_instance(self.ec2, "af-south-1")
+        command = self.ssm.send_command(
+            InstanceIds=[instance], DocumentName=document, Parameters={"commands": [text]},
+        )["Command"]["CommandId"]
+        time.sleep(1.0)  # the first run is over; the node is rebooting
+
+        rebooting = self.invocation(command, instance)
+        self.assertEqual(rebooting["Status"], "InProgress")
+        self.assertEqual(self.ping(instance), "ConnectionLost")
+        with self.assertRaises(ClientError) as refused:
+            self.ssm.send_command(InstanceIds=[instance], DocumentName=document,
+                                  Parameters={"commands": ["echo meanwhile"]})
+        self.assertEqual(refused.exception.response["Error"]["Code"], "InvalidInstanceId")
+
+        time.sleep(2.0)  # the reboot and the second run are over
+        done = self.invocation(command, instance)
+        self.assertEqual((done["Status"], done["ResponseCode"]), ("Success", 0))
+        self.assertEqual(self.ping(instance), "Online")
+        with urllib.request.urlopen(f"{ENDPOINT}/bakery-emulator/reboots", timeout=30) as answer:
+            self.assertEqual(len(json.load(answer).get(instance, [])), 1)
+
+    def test_exit_194_reboots_a_linux_node_and_runs_the_script_again(self) -> None:
+        self.reboot_by_exit_code("AWS-RunShellScript", "install-kernel && exit 194")
+
+    def test_exit_3010_reboots_a_windows_node_and_runs_the_script_again(self) -> None:
+        self.reboot_by_exit_code("AWS-RunPowerShellScript", "Install-WindowsUpdate; exit 3010")
+
+
 class CommandCloudWatchOutput(Conformance):
     """Systems Manager API Reference, SendCommand, `CloudWatchOutputConfig`: where the
     command's output goes, kept with the command and shown by ListCommands."""
