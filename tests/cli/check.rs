@@ -416,3 +416,55 @@ fn retries_are_checked_at_their_line_and_shown_in_the_plan() {
     refused.expect_code(2);
     refused.expect_stderr("key `steps.retries`: 11 is out of range: give 0 to 10");
 }
+
+#[test]
+fn reboots_are_checked_at_their_line_and_shown_in_the_plan() {
+    let recipe = TestRecipe::new("rebooting")
+        .step(
+            "kernel",
+            "#!/bin/sh
+dnf -y upgrade kernel
+",
+        )
+        .with_toml(
+            "reboot = true
+max_reboots = 2
+",
+        );
+    let plan = Bakery::new("eu-west-1")
+        .args(["plan", "--version", "1.0.0"])
+        .arg_path(recipe.path())
+        .run();
+    plan.expect_code(0);
+    plan.expect_stdout("recipe/kernel");
+    plan.expect_stdout(", then reboots");
+    let json = Bakery::new("eu-west-1")
+        .args(["plan", "--version", "1.0.0", "--output", "json"])
+        .arg_path(recipe.path())
+        .run();
+    json.expect_code(0);
+    let step = &json.json()["steps"][0];
+    assert_eq!(
+        (&step["reboot"], &step["max_reboots"]),
+        (&true.into(), &2.into())
+    );
+
+    let too_many = TestRecipe::new("rebooting")
+        .step(
+            "kernel",
+            "#!/bin/sh
+true
+",
+        )
+        .with_toml(
+            "max_reboots = 21
+",
+        );
+    let refused = Bakery::new("eu-west-1")
+        .args(["validate"])
+        .arg_path(too_many.path())
+        .run();
+    refused.expect_code(2);
+    refused.expect_stderr("recipe.toml:");
+    refused.expect_stderr("key `steps.max_reboots`: 21 is out of range: give 0 to 20");
+}

@@ -17,6 +17,7 @@
 //! | `library` | bakery-core's example program bakes a release through `Bakery` |
 //! | `layering` | roles on another role's release; `bake --all`, `--only`, `--except` |
 //! | `manifest` | `--manifest` as Jenkins reads it: checked first, a build per role, never a lie |
+//! | `reboots` | `reboot = true` and exit code 194: the builder reboots, the next step waits for it |
 //! | `network` | no public address behind endpoints or a NAT; one metadata hop unless asked |
 //! | `faults` | a third of EC2 and SSM calls failing: one image per release, nothing left; a fault that stays |
 //! | `corpus` | over 150 bad inputs refused with their code and name, AWS left as it was |
@@ -62,6 +63,7 @@ mod lifecycle;
 mod lost_answers;
 mod manifest;
 mod network;
+mod reboots;
 mod regions;
 mod releases;
 mod secrets;

@@ -282,6 +282,25 @@ impl Account {
             .unwrap_or(0)
     }
 
+    /// The reboots SSM Agent made of `instance_id` for commands that asked for one
+    /// (exit code 194 or 3010): each one's start and end, in seconds since the epoch.
+    pub fn reboots(&self, instance_id: &str) -> Vec<(f64, f64)> {
+        let answer = self.control("GET", "reboots", "");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let reboots: Value = serde_json::from_str(body).expect("the emulator's reboots, as JSON");
+        reboots[instance_id]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|r| {
+                        let at = |key: &str| r[key].as_f64().expect("a time in seconds");
+                        (at("started_seconds"), at("ended_seconds"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// One request to the emulator's control endpoint; its whole answer.
     fn control(&self, method: &str, what: &str, body: &str) -> String {
         let address = self.endpoint.trim_start_matches("http://");
@@ -606,6 +625,30 @@ impl Account {
             .await
             .unwrap();
         tags(out.security_groups()[0].tags())
+    }
+
+    /// When each Run Command sent to an instance was requested (seconds since the
+    /// epoch), with its script text.
+    pub async fn commands_requested(&self, instance_id: &str) -> Vec<(f64, String)> {
+        let out = self
+            .ssm
+            .list_commands()
+            .instance_id(instance_id)
+            .send()
+            .await
+            .unwrap();
+        out.commands()
+            .iter()
+            .map(|c| {
+                let at = c.requested_date_time().expect("RequestedDateTime");
+                let script = c
+                    .parameters()
+                    .and_then(|p| p.get("commands"))
+                    .map(|v| v.join("\n"))
+                    .unwrap_or_default();
+                (at.as_secs_f64(), script)
+            })
+            .collect()
     }
 
     /// The script texts of the Run Commands sent to an instance, oldest first.

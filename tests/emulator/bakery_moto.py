@@ -1198,7 +1198,8 @@ def reboots(region: str | None = None) -> dict[str, list[dict[str, str]]]:
     with REBOOTS_LOCK:
         return {
             instance_id: [
-                {"started": _iso(start + offset), "ended": _iso(end + offset)}
+                {"started": _iso(start + offset), "ended": _iso(end + offset),
+                 "started_seconds": start + offset, "ended_seconds": end + offset}
                 for start, end in windows
             ]
             for instance_id, windows in REBOOTS.items()

@@ -187,8 +187,12 @@ fn print_commands(commands: &[CommandStep]) {
             1 => format!(", 1 more try {} later", human(command.retry_delay)),
             n => format!(", {n} more tries {} apart", human(command.retry_delay)),
         };
+        let reboot = match command.reboots.after {
+            true => ", then reboots",
+            false => "",
+        };
         outln!(
-            "  {:<28} timeout {}{retries}",
+            "  {:<28} timeout {}{retries}{reboot}",
             command.step.to_string(),
             human(command.timeout)
         );

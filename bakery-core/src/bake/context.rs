@@ -3,7 +3,7 @@
 //! a step (events, timing, the interrupt check).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -57,6 +57,8 @@ pub struct Bake<'a> {
     started_steps: Arc<AtomicUsize>,
     /// Where in its chain this context is: each step must be the next one.
     position: AtomicUsize,
+    /// Reboots of the instance during the step this context runs now.
+    reboots: AtomicU32,
     /// The release gate's test instances, once launched.
     test_instances: Arc<Mutex<Vec<String>>>,
     /// Each build's builder, once launched.
@@ -142,6 +144,7 @@ impl<'a> Bake<'a> {
             steps: Arc::default(),
             started_steps: Arc::default(),
             position: AtomicUsize::new(0),
+            reboots: AtomicU32::new(0),
             test_instances: Arc::default(),
             builders: Arc::default(),
             lock: Arc::new(RunLock::take(&plan.bake_id)),
@@ -206,6 +209,7 @@ impl<'a> Bake<'a> {
             steps: self.steps.clone(),
             started_steps: self.started_steps.clone(),
             position: AtomicUsize::new(0),
+            reboots: AtomicU32::new(0),
             test_instances: self.test_instances.clone(),
             builders: self.builders.clone(),
             lock: self.lock.clone(),
@@ -263,6 +267,11 @@ impl<'a> Bake<'a> {
         round(self.started.elapsed().as_secs_f64())
     }
 
+    /// Notes that the instance rebooted `times` during the step running now.
+    pub fn rebooted(&self, times: u32) {
+        self.reboots.store(times, Ordering::Relaxed);
+    }
+
     /// The steps run so far, in the order they started.
     pub fn step_records(&self) -> Vec<StepRecord> {
         let mut steps = self.steps.lock().expect("step records").clone();
@@ -313,6 +322,7 @@ impl<'a> Bake<'a> {
                 seconds,
                 status,
                 stopped_because: stopped_because.clone(),
+                reboots: self.reboots.swap(0, Ordering::Relaxed),
             },
         ));
         match result {

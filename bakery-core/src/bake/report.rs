@@ -71,6 +71,14 @@ pub struct StepRecord {
     /// sibling build's failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_because: Option<String>,
+    /// How many times the instance rebooted during the step (`reboot = true`, or its
+    /// script asking with exit code 194 or 3010), as the step's wrapper said.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reboots: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Everything a caller needs to know about a finished bake.

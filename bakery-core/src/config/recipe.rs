@@ -27,7 +27,7 @@ use super::test::{TestRunlist, TestSettings};
 use super::vars::{Pattern, Variable};
 use crate::error::{Error, Result};
 use crate::model::names::{duration_text, is_name, parse_duration_up_to};
-use crate::model::{Arch, Platform, RoleName};
+use crate::model::{Arch, Platform, Reboots, RoleName};
 
 /// The recipe's file name inside its role folder.
 pub const RECIPE_FILE: &str = "recipe.toml";
@@ -44,6 +44,11 @@ const MAX_STEP_TIMEOUT: (Duration, &str) = (
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(10);
 /// The most attempts after the first a step may ask for.
 pub const MAX_RETRIES: i64 = 10;
+/// How many reboots a step's script may ask for unless `max_reboots` says: enough for
+/// Windows updates that need a few rounds, few enough to end a script that always asks.
+pub const DEFAULT_MAX_REBOOTS: i64 = 5;
+/// The most `max_reboots` accepts.
+pub const MAX_REBOOTS: i64 = 20;
 /// A retry waits at most an hour: longer belongs in the step's own logic.
 const MAX_RETRY_DELAY: (Duration, &str) = (
     Duration::from_secs(3600),
@@ -122,6 +127,10 @@ pub struct RecipeStep {
     /// How long it waits before each attempt after the first (`retry_delay`).
     #[serde(with = "duration_text")]
     pub retry_delay: Duration,
+    /// `reboot` and `max_reboots`: whether the builder reboots after the step, and how
+    /// many reboots its script may ask for.
+    #[serde(flatten)]
+    pub reboots: Reboots,
     /// `env`: variables exported to the script, quoted so that their values never become code.
     pub env: BTreeMap<String, String>,
     /// Variables read from SSM SecureString parameters on the builder (variable ->
@@ -537,6 +546,16 @@ fn read_steps(
             .unwrap_or(0) as u32,
             retry_delay: duration(raw.retry_delay, MAX_RETRY_DELAY, problems)
                 .unwrap_or(DEFAULT_RETRY_DELAY),
+            reboots: Reboots {
+                after: raw.reboot.unwrap_or(false),
+                at_most: in_range(
+                    raw.max_reboots,
+                    0..=MAX_REBOOTS,
+                    |n| format!("key `{table}.max_reboots`: {n} is out of range: give 0 to {MAX_REBOOTS}"),
+                    problems,
+                )
+                .unwrap_or(DEFAULT_MAX_REBOOTS) as u32,
+            },
             env,
             secrets,
         });

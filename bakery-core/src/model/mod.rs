@@ -19,6 +19,6 @@ pub use network::{PublicAddress, SsmPath};
 pub use release::{Provenance, Release};
 pub use resource::Resource;
 pub use sharing::{PermissionChange, Sharing};
-pub use step::{Run, Step};
+pub use step::{Reboots, Run, Step};
 pub use token::{ClientToken, Launch};
 pub use version::{Bump, VersionRequest};

@@ -15,6 +15,22 @@ pub enum Run {
     Test,
 }
 
+/// How a command step may reboot its instance. SSM Agent reboots a node whose script
+/// exits 194 (Linux) or 3010 (Windows) and runs the script again once it is back
+/// (Systems Manager User Guide, "Handling reboots when running commands"); bakery's
+/// wrapper uses the same exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Reboots {
+    /// `reboot = true`: the builder reboots once the step has succeeded, and the next
+    /// step runs after it is back.
+    #[serde(rename = "reboot")]
+    pub after: bool,
+    /// `max_reboots`: how many reboots the script itself may ask for (its exit code
+    /// 194 or 3010) before the step fails; each runs the step again.
+    #[serde(rename = "max_reboots")]
+    pub at_most: u32,
+}
+
 /// Each step prints as the events, the report and the docs name it: `check-release`,
 /// `recipe/packages`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, strum::Display)]

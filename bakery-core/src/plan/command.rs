@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::firstboot::FirstbootSettings;
 use crate::model::names::seconds;
-use crate::model::{Arch, Document, Platform, Release, Step};
+use crate::model::{Arch, Document, Platform, Reboots, Release, Step};
 use crate::script::firstboot::{FirstbootConfig, Installation};
 use crate::script::step::{step_command, StepInputs};
 
@@ -32,6 +32,10 @@ pub struct CommandStep {
     /// The wait before each of them.
     #[serde(with = "seconds")]
     pub retry_delay: Duration,
+    /// Whether the instance reboots after the step, and how many reboots its script
+    /// may ask for (`reboot` and `max_reboots` in the plan's JSON).
+    #[serde(flatten)]
+    pub reboots: Reboots,
 }
 
 /// What a step runs.
@@ -121,6 +125,8 @@ impl CommandStep {
                     env: &env,
                     secrets,
                     region: bake.region,
+                    step: &self.step,
+                    reboots: self.reboots,
                 };
                 step_command(*platform, script, inputs)
             }
@@ -131,6 +137,7 @@ impl CommandStep {
                 let script = Installation::new(*platform, &config).script();
                 let inputs = StepInputs {
                     env: &env,
+                    step: &self.step,
                     ..StepInputs::none()
                 };
                 step_command(*platform, &script, inputs)

@@ -34,7 +34,8 @@ use crate::error::{Error, Result};
 use crate::model::names::{check_channel, seconds};
 use crate::model::time::DEFAULT_IMAGE_WAIT;
 use crate::model::{
-    Arch, Document, GateState, Platform, Release, RoleName, Run, Sharing, Step, VersionRequest,
+    Arch, Document, GateState, Platform, Reboots, Release, RoleName, Run, Sharing, Step,
+    VersionRequest,
 };
 use crate::script::firstboot;
 use crate::script::user_data::generalize_script;
@@ -546,6 +547,7 @@ fn test_plan(recipe: &Recipe, vars: &BTreeMap<String, String>) -> Option<TestPla
             timeout: settings.timeout,
             retries: 0,
             retry_delay: Duration::ZERO,
+            reboots: Reboots::default(),
         });
     }
     commands.extend(recipe_commands(recipe, &recipe.tests, Step::Test, vars));
@@ -585,6 +587,7 @@ fn recipe_commands(
             timeout: step.timeout,
             retries: step.retries,
             retry_delay: step.retry_delay,
+            reboots: step.reboots,
         })
         .collect()
 }
@@ -610,6 +613,7 @@ fn command_steps(
             timeout: firstboot::INSTALL_TIMEOUT,
             retries: 0,
             retry_delay: Duration::ZERO,
+            reboots: Reboots::default(),
         });
     }
     if recipe.generalize {
@@ -625,6 +629,7 @@ fn command_steps(
             timeout: GENERALIZE_TIMEOUT,
             retries: 0,
             retry_delay: Duration::ZERO,
+            reboots: Reboots::default(),
         });
     }
     steps

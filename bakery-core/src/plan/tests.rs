@@ -110,6 +110,7 @@ fn the_lifetime_covers_every_attempt_of_a_step_and_the_waits_between() {
         timeout: Duration::from_secs(600),
         retries: 2,
         retry_delay: Duration::from_secs(30),
+        reboots: Default::default(),
         env: BTreeMap::new(),
         secrets: BTreeMap::new(),
     });
@@ -412,6 +413,7 @@ fn every_step_gets_the_bakes_values_and_the_recipes_variables_as_values() {
             timeout: Duration::from_secs(60),
             retries: 0,
             retry_delay: Duration::ZERO,
+            reboots: Default::default(),
             env: BTreeMap::new(),
             secrets: BTreeMap::new(),
         }],

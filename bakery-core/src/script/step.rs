@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::model::Platform;
+use crate::model::{Platform, Reboots, Step};
 
 /// What a step's script gets besides its text.
 #[derive(Debug, Clone, Copy)]
@@ -22,18 +22,59 @@ pub struct StepInputs<'a> {
     pub secrets: &'a BTreeMap<String, String>,
     /// Where the parameters are.
     pub region: &'a str,
+    /// The step: its reboot state on the instance is kept under its name.
+    pub step: &'a Step,
+    /// Whether the instance reboots after the script, and how many reboots the script
+    /// may ask for.
+    pub reboots: Reboots,
 }
 
 impl StepInputs<'static> {
-    /// No values at all.
+    /// No values at all, and no reboot.
     pub fn none() -> StepInputs<'static> {
         static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        static UNNAMED: Step = Step::Plan;
         StepInputs {
             env: &EMPTY,
             secrets: &EMPTY,
             region: "",
+            step: &UNNAMED,
+            reboots: Reboots {
+                after: false,
+                at_most: 0,
+            },
         }
     }
+}
+
+/// The exit code with which a Linux script asks SSM Agent to reboot the node and run
+/// it again (Systems Manager User Guide, "Handling reboots when running commands").
+pub const LINUX_REBOOT_EXIT: i32 = 194;
+/// The same for Windows: also the standard "restart required" of Windows installers.
+pub const WINDOWS_REBOOT_EXIT: i32 = 3010;
+/// Where a Linux step's reboot state lives while the step lasts: it must outlive a
+/// reboot, so not under /tmp.
+pub const LINUX_REBOOT_STATE: &str = "/var/lib/bakery/reboots";
+/// The same for Windows, under `C:\ProgramData`.
+pub const WINDOWS_REBOOT_STATE: &str = r"bakery\reboots";
+
+/// How the wrapper's last run says how many reboots the step had.
+const REBOOTED: &str = "bakery: the instance rebooted";
+
+/// How many times the instance rebooted during a step, as its wrapper's last run says
+/// in the step's output (0 when it says nothing).
+pub fn reboots_in(output: &str) -> u32 {
+    output
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix(REBOOTED))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The file-name form of a step (`recipe/packages` -> `recipe-packages`).
+fn state_key(step: &Step) -> String {
+    step.to_string().replace('/', "-")
 }
 
 /// A step's script as one Run Command text: the script is written to a private
@@ -48,9 +89,9 @@ pub fn step_command(platform: Platform, script: &str, inputs: StepInputs) -> Str
 
 fn shell_step(script: &str, inputs: StepInputs) -> String {
     let delimiter = heredoc_delimiter(script);
-    let mut text = String::from(
-        "set -u\numask 077\nbakery_dir=$(mktemp -d /tmp/bakery-step.XXXXXX) || exit 1\n",
-    );
+    let mut text = String::from("set -u\numask 077\n");
+    text.push_str(&shell_resumed(inputs.step));
+    text.push_str("bakery_dir=$(mktemp -d /tmp/bakery-step.XXXXXX) || exit 1\n");
     text.push_str(&format!(
         "cat > \"$bakery_dir/script\" <<'{delimiter}'\n{script}"
     ));
@@ -69,9 +110,50 @@ fn shell_step(script: &str, inputs: StepInputs) -> String {
             shell_quote(inputs.region)
         ));
     }
-    text.push_str(
-        "\"$bakery_dir/script\"\nbakery_status=$?\nrm -rf \"$bakery_dir\"\nexit $bakery_status\n",
+    text.push_str("\"$bakery_dir/script\"\nbakery_status=$?\nrm -rf \"$bakery_dir\"\n");
+    text.push_str(&shell_reboots(inputs.reboots));
+    text
+}
+
+/// The start of a step's run after the reboot it asked for with `reboot = true`: the
+/// script is over, so the run ends there.
+fn shell_resumed(step: &Step) -> String {
+    let state = shell_quote(&format!("{LINUX_REBOOT_STATE}/{}", state_key(step)));
+    format!(
+        "bakery_reboots={state}\n\
+         if [ -e \"$bakery_reboots/after\" ]; then\n\
+         echo \"{REBOOTED} $(( $(cat \"$bakery_reboots/asked\" 2>/dev/null || echo 0) + 1 )) times during this step\"\n\
+         rm -rf \"$bakery_reboots\"; rmdir {LINUX_REBOOT_STATE} 2>/dev/null\n\
+         exit 0\nfi\n"
+    )
+}
+
+/// The end of a step's run: a reboot the script asked for (within its bound), the one
+/// `reboot = true` asks for, or the script's status.
+fn shell_reboots(reboots: Reboots) -> String {
+    let (code, most) = (LINUX_REBOOT_EXIT, reboots.at_most);
+    let mut text = format!(
+        "if [ \"$bakery_status\" -eq {code} ]; then\n\
+         bakery_asked=$(( $(cat \"$bakery_reboots/asked\" 2>/dev/null || echo 0) + 1 ))\n\
+         if [ \"$bakery_asked\" -gt {most} ]; then\n\
+         echo \"bakery: the step asked for reboot $bakery_asked (exit code {code}); max_reboots is {most}\" >&2\n\
+         rm -rf \"$bakery_reboots\"; rmdir {LINUX_REBOOT_STATE} 2>/dev/null; exit 1\nfi\n\
+         mkdir -p \"$bakery_reboots\" && echo \"$bakery_asked\" > \"$bakery_reboots/asked\" || exit 1\n\
+         echo \"bakery: reboot $bakery_asked of at most {most}, asked by the step (exit code {code}); the step runs again after it\"\n\
+         exit {code}\nfi\n"
     );
+    if reboots.after {
+        text.push_str(&format!(
+            "if [ \"$bakery_status\" -eq 0 ]; then\n\
+             mkdir -p \"$bakery_reboots\" && : > \"$bakery_reboots/after\" || exit 1\n\
+             echo 'bakery: rebooting the instance after this step (reboot = true)'\n\
+             exit {code}\nfi\n"
+        ));
+    }
+    text.push_str(&format!(
+        "[ -e \"$bakery_reboots/asked\" ] && echo \"{REBOOTED} $(cat \"$bakery_reboots/asked\") times during this step\"\n\
+         rm -rf \"$bakery_reboots\"; rmdir {LINUX_REBOOT_STATE} 2>/dev/null\nexit $bakery_status\n"
+    ));
     text
 }
 
@@ -121,9 +203,10 @@ pub fn powershell_value(value: &str) -> String {
 fn powershell_step(script: &str, inputs: StepInputs) -> String {
     // The script travels base64-encoded: no quoting or here-string can be broken by it.
     let encoded = base64::engine::general_purpose::STANDARD.encode(script.as_bytes());
-    let mut text = String::from(
-        "$ErrorActionPreference = 'Stop'\n\
-         $bakeryDir = Join-Path $env:TEMP ('bakery-step-' + [guid]::NewGuid())\n\
+    let mut text = String::from("$ErrorActionPreference = 'Stop'\n");
+    text.push_str(&powershell_resumed(inputs.step));
+    text.push_str(
+        "$bakeryDir = Join-Path $env:TEMP ('bakery-step-' + [guid]::NewGuid())\n\
          New-Item -ItemType Directory -Path $bakeryDir | Out-Null\n\
          $bakeryScript = Join-Path $bakeryDir 'step.ps1'\n",
     );
@@ -144,9 +227,55 @@ fn powershell_step(script: &str, inputs: StepInputs) -> String {
         "$global:LASTEXITCODE = 0\n\
          & $bakeryScript\n\
          $bakeryStatus = if ($?) { $LASTEXITCODE } elseif ($LASTEXITCODE) { $LASTEXITCODE } else { 1 }\n\
-         Remove-Item -Recurse -Force $bakeryDir\n\
-         exit $bakeryStatus\n",
+         Remove-Item -Recurse -Force $bakeryDir\n",
     );
+    text.push_str(&powershell_reboots(inputs.reboots));
+    text
+}
+
+/// PowerShell's [`shell_resumed`].
+fn powershell_resumed(step: &Step) -> String {
+    let state = powershell_quote(&format!("{WINDOWS_REBOOT_STATE}\\{}", state_key(step)));
+    format!(
+        "$bakeryReboots = Join-Path $env:ProgramData {state}\n\
+         if (Test-Path (Join-Path $bakeryReboots 'after')) {{\n\
+         $bakeryAsked = 1 + [int](Get-Content -ErrorAction SilentlyContinue (Join-Path $bakeryReboots 'asked'))\n\
+         \"{REBOOTED} $bakeryAsked times during this step\"\n\
+         Remove-Item -Recurse -Force $bakeryReboots\n\
+         exit 0\n}}\n"
+    )
+}
+
+/// PowerShell's [`shell_reboots`].
+fn powershell_reboots(reboots: Reboots) -> String {
+    let (code, most) = (WINDOWS_REBOOT_EXIT, reboots.at_most);
+    let mut text = format!(
+        "if ($bakeryStatus -eq {code}) {{\n\
+         $bakeryAsked = 1 + [int](Get-Content -ErrorAction SilentlyContinue (Join-Path $bakeryReboots 'asked'))\n\
+         if ($bakeryAsked -gt {most}) {{\n\
+         [Console]::Error.WriteLine(\"bakery: the step asked for reboot $bakeryAsked (exit code {code}); max_reboots is {most}\")\n\
+         Remove-Item -Recurse -Force -ErrorAction SilentlyContinue $bakeryReboots\n\
+         exit 1\n}}\n\
+         New-Item -ItemType Directory -Force -Path $bakeryReboots | Out-Null\n\
+         Set-Content -Path (Join-Path $bakeryReboots 'asked') -Value $bakeryAsked\n\
+         \"bakery: reboot $bakeryAsked of at most {most}, asked by the step (exit code {code}); the step runs again after it\"\n\
+         exit {code}\n}}\n"
+    );
+    if reboots.after {
+        text.push_str(&format!(
+            "if ($bakeryStatus -eq 0) {{\n\
+             New-Item -ItemType Directory -Force -Path $bakeryReboots | Out-Null\n\
+             Set-Content -Path (Join-Path $bakeryReboots 'after') -Value ''\n\
+             'bakery: rebooting the instance after this step (reboot = true)'\n\
+             exit {code}\n}}\n"
+        ));
+    }
+    text.push_str(&format!(
+        "$bakeryAsked = [int](Get-Content -ErrorAction SilentlyContinue (Join-Path $bakeryReboots 'asked'))\n\
+         if ($bakeryAsked) {{ \"{REBOOTED} $bakeryAsked times during this step\" }}\n\
+         Remove-Item -Recurse -Force -ErrorAction SilentlyContinue $bakeryReboots\n\
+         exit $bakeryStatus\n"
+    ));
     text
 }
 
@@ -219,6 +348,109 @@ mod tests {
         assert!(String::from_utf8_lossy(&out.stderr)
             .contains("cannot read the SSM parameter /nowhere for X"));
         assert!(!String::from_utf8_lossy(&out.stdout).contains("never"));
+    }
+
+    /// What SSM Agent does with a step's text: runs it, and again after each reboot it
+    /// is asked for (exit 194), with the reboot state kept in `state` instead of
+    /// /var/lib. Each run's exit code and output.
+    fn runs_on_agent(text: &str, state: &std::path::Path) -> Vec<(i32, String)> {
+        let text = text.replace(LINUX_REBOOT_STATE, &state.display().to_string());
+        let mut runs = Vec::new();
+        while runs.len() < 30 {
+            let (code, out) = run_sh(&text);
+            runs.push((code, out));
+            if code != LINUX_REBOOT_EXIT {
+                break;
+            }
+        }
+        runs
+    }
+
+    fn with_reboots(after: bool, at_most: u32) -> StepInputs<'static> {
+        static STEP: Step = Step::Generalize;
+        StepInputs {
+            step: &STEP,
+            reboots: Reboots { after, at_most },
+            ..StepInputs::none()
+        }
+    }
+
+    #[test]
+    fn reboot_after_a_step_reboots_once_and_does_not_run_the_script_again() {
+        let state = tempfile::tempdir().unwrap();
+        let text = step_command(Platform::Linux, "echo installing\n", with_reboots(true, 5));
+
+        let runs = runs_on_agent(&text, &state.path().join("reboots"));
+
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert_eq!(runs[0].0, 194);
+        assert!(runs[0]
+            .1
+            .starts_with("installing\nbakery: rebooting the instance"));
+        assert_eq!(runs[1].0, 0);
+        assert!(!runs[1].1.contains("installing"), "{runs:?}");
+        assert_eq!(reboots_in(&runs[1].1), 1);
+        assert!(
+            !state.path().join("reboots").exists(),
+            "no state left behind"
+        );
+    }
+
+    #[test]
+    fn a_script_that_asks_for_reboots_runs_again_after_each() {
+        let state = tempfile::tempdir().unwrap();
+        let count = state.path().join("runs");
+        let script = format!(
+            "#!/bin/sh\nn=$(cat {0} 2>/dev/null || echo 0); echo $((n + 1)) > {0}\n\
+             [ \"$n\" -lt 2 ] && exit 194\necho updated\n",
+            count.display()
+        );
+        let text = step_command(Platform::Linux, &script, with_reboots(false, 5));
+
+        let runs = runs_on_agent(&text, &state.path().join("reboots"));
+
+        let codes: Vec<i32> = runs.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, [194, 194, 0]);
+        assert!(
+            runs[1].1.contains("bakery: reboot 2 of at most 5"),
+            "{runs:?}"
+        );
+        assert!(runs[2].1.starts_with("updated\n"), "{runs:?}");
+        assert_eq!(reboots_in(&runs[2].1), 2);
+        assert!(!state.path().join("reboots").exists());
+    }
+
+    #[test]
+    fn a_script_that_always_asks_for_a_reboot_fails_past_max_reboots() {
+        let state = tempfile::tempdir().unwrap();
+        let text = step_command(Platform::Linux, "exit 194\n", with_reboots(true, 2));
+
+        let runs = runs_on_agent(&text, &state.path().join("reboots"));
+
+        let codes: Vec<i32> = runs.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, [194, 194, 1], "{runs:?}");
+        assert!(!state.path().join("reboots").exists());
+    }
+
+    #[test]
+    fn a_failed_step_does_not_reboot() {
+        let state = tempfile::tempdir().unwrap();
+        let text = step_command(Platform::Linux, "exit 3\n", with_reboots(true, 5));
+
+        let runs = runs_on_agent(&text, &state.path().join("reboots"));
+
+        assert_eq!(runs.iter().map(|(c, _)| *c).collect::<Vec<_>>(), [3]);
+        assert_eq!(reboots_in(&runs[0].1), 0);
+    }
+
+    #[test]
+    fn the_windows_wrapper_parses_with_and_without_reboots() {
+        use crate::config::powershell::syntax_errors;
+        for inputs in [with_reboots(true, 5), with_reboots(false, 0)] {
+            let text = step_command(Platform::Windows, "Write-Output 'hi'\n", inputs);
+            assert_eq!(syntax_errors(&text), [], "{text}");
+            assert!(text.contains("exit 3010"));
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 # Install the pending updates now, then set the policy instances follow: download
 # automatically, install on a schedule (UPDATE_DAY: 0 = every day, 1-7 = Sunday-Saturday;
 # UPDATE_HOUR: 0-23), never reboot while someone is logged on.
+# While updates need a reboot, the step exits 3010: the builder reboots and the step runs
+# again, until none is pending (at most `max_reboots` times; the recipe says how many).
 $ErrorActionPreference = 'Stop'
 
 $session = New-Object -ComObject Microsoft.Update.Session
@@ -17,6 +19,7 @@ if ($pending.Count -gt 0) {
     Write-Output "install result: $($result.ResultCode), reboot required: $($result.RebootRequired)"
     # 2 = succeeded, 3 = succeeded with errors
     if ($result.ResultCode -notin 2, 3) { exit 1 }
+    if ($result.RebootRequired) { exit 3010 }
 }
 
 $policy = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate\AU'

@@ -14,6 +14,7 @@ use crate::error::{Error, Result, StepFailure};
 use crate::events::{Event, OutputStream};
 use crate::model::{Release, Step};
 use crate::plan::CommandStep;
+use crate::script::step::reboots_in;
 use crate::wait::{self, Poll, WaitPolicy};
 
 /// Output lines kept for the error of a failed step.
@@ -77,6 +78,10 @@ async fn run_once(
         comment: format!("bakery {step}{attempt_mark} {} {release}", bake.build().id),
         output: output_destination(bake, release),
     };
+    if command.reboots.after {
+        let note = "the instance reboots after this step; the next runs once SSM Agent is back";
+        bake.info(step.clone(), note.to_string());
+    }
     let command_id = send(bake, step, &script, instance_id).await?;
     bake.info(
         step.clone(),
@@ -98,6 +103,10 @@ async fn run_once(
         }
     };
     if invocation.status == CommandStatus::Success {
+        let reboots = reboots_in(&invocation.stdout);
+        if reboots > 0 {
+            bake.rebooted(reboots);
+        }
         return Ok(());
     }
     Err(Error::StepFailed(Box::new(StepFailure {

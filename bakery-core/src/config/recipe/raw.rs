@@ -135,6 +135,8 @@ pub struct RawStep {
     pub timeout: Option<Spanned<String>>,
     pub retries: Option<Spanned<i64>>,
     pub retry_delay: Option<Spanned<String>>,
+    pub reboot: Option<bool>,
+    pub max_reboots: Option<Spanned<i64>>,
     #[serde(default)]
     pub env: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
