@@ -48,7 +48,7 @@ async fn reboot_after_a_step_reboots_the_builder_before_the_next_step() {
     let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
 
     bake.expect_code(0);
-    bake.expect_stderr("the instance reboots after this step");
+    bake.expect_stderr("reboots the instance after it; the next step waits for SSM Agent");
     let builder = builder_of(&bake);
     let reboots = aws.reboots(&builder);
     assert_eq!(reboots.len(), 1, "one reboot of the builder: {reboots:?}");

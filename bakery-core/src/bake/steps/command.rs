@@ -79,7 +79,7 @@ async fn run_once(
         output: output_destination(bake, release),
     };
     if command.reboots.after {
-        let note = "the instance reboots after this step; the next runs once SSM Agent is back";
+        let note = "reboots the instance after it; the next step waits for SSM Agent";
         bake.info(step.clone(), note.to_string());
     }
     let command_id = send(bake, step, &script, instance_id).await?;
