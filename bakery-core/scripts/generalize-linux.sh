@@ -3,6 +3,10 @@
 # launched from the image. Runs as root through SSM Run Command, last before stop.
 set -u
 
+# The builder's deadline (its dead-man's switch keeps running until the stop).
+rm -f /var/lib/bakery/deadline
+rmdir /var/lib/bakery 2>/dev/null || true
+
 # Host keys: each instance must make its own on first boot.
 rm -f /etc/ssh/ssh_host_*
 

@@ -6,6 +6,8 @@ if (-not (Test-Path $ec2launch)) {
     Write-Error "EC2Launch v2 is not installed at $ec2launch; bakery generalizes Windows images with it"
     exit 1
 }
+# The builder's deadline (its dead-man's switch keeps running until the stop).
+Remove-Item -Force -ErrorAction SilentlyContinue (Join-Path $env:ProgramData 'bakery\deadline')
 & $ec2launch reset --clean --block
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 & $ec2launch sysprep --clean --block

@@ -10,6 +10,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Platform, Reboots, Step};
+use crate::script::user_data::{LINUX_DEADLINE, WINDOWS_DEADLINE};
 
 /// What a step's script gets besides its text.
 #[derive(Debug, Clone, Copy)]
@@ -120,7 +121,12 @@ fn shell_step(script: &str, inputs: StepInputs) -> String {
 fn shell_resumed(step: &Step) -> String {
     let state = shell_quote(&format!("{LINUX_REBOOT_STATE}/{}", state_key(step)));
     format!(
-        "bakery_reboots={state}\n\
+        "if [ -r {LINUX_DEADLINE} ] && command -v systemd-run >/dev/null 2>&1 && \
+         ! systemctl is-active --quiet bakery-deadline.timer; then\n\
+         bakery_left=$(( $(cat {LINUX_DEADLINE}) - $(date +%s) ))\n\
+         systemd-run --unit=bakery-deadline --on-active=$(( bakery_left > 60 ? bakery_left : 60 ))s \
+         /bin/systemctl poweroff >/dev/null 2>&1\nfi\n\
+         bakery_reboots={state}\n\
          if [ -e \"$bakery_reboots/after\" ]; then\n\
          echo \"{REBOOTED} $(( $(cat \"$bakery_reboots/asked\" 2>/dev/null || echo 0) + 1 )) times during this step\"\n\
          rm -rf \"$bakery_reboots\"; rmdir {LINUX_REBOOT_STATE} 2>/dev/null\n\
@@ -236,8 +242,14 @@ fn powershell_step(script: &str, inputs: StepInputs) -> String {
 /// PowerShell's [`shell_resumed`].
 fn powershell_resumed(step: &Step) -> String {
     let state = powershell_quote(&format!("{WINDOWS_REBOOT_STATE}\\{}", state_key(step)));
+    let deadline = powershell_quote(WINDOWS_DEADLINE);
     format!(
-        "$bakeryReboots = Join-Path $env:ProgramData {state}\n\
+        "$bakeryDeadline = Join-Path $env:ProgramData {deadline}\n\
+         if (Test-Path $bakeryDeadline) {{\n\
+         $bakeryLeft = [int64](Get-Content $bakeryDeadline) - [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()\n\
+         shutdown.exe /s /f /t ([Math]::Max(60, $bakeryLeft)) /c 'bakery: the builder passed its deadline' 2>&1 | Out-Null\n\
+         $global:LASTEXITCODE = 0\n}}\n\
+         $bakeryReboots = Join-Path $env:ProgramData {state}\n\
          if (Test-Path (Join-Path $bakeryReboots 'after')) {{\n\
          $bakeryAsked = 1 + [int](Get-Content -ErrorAction SilentlyContinue (Join-Path $bakeryReboots 'asked'))\n\
          \"{REBOOTED} $bakeryAsked times during this step\"\n\
@@ -451,6 +463,55 @@ mod tests {
             assert_eq!(syntax_errors(&text), [], "{text}");
             assert!(text.contains("exit 3010"));
         }
+    }
+
+    #[test]
+    fn after_a_reboot_a_step_sets_the_builders_deadline_again() {
+        // Stand-ins: systemctl says whether the timer runs; systemd-run notes its call.
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path();
+        let deadline = bin.join("deadline");
+        let armed = bin.join("armed");
+        let stand_in = |name: &str, body: String| {
+            std::fs::write(bin.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
+            Command::new("chmod")
+                .arg("+x")
+                .arg(bin.join(name))
+                .status()
+                .unwrap();
+        };
+        stand_in("systemd-run", format!("echo \"$*\" > {}", armed.display()));
+        let text = step_command(Platform::Linux, "true\n", with_reboots(false, 0))
+            .replace(LINUX_DEADLINE, &deadline.display().to_string());
+        let run = || {
+            Command::new("sh")
+                .arg("-c")
+                .arg(&text)
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                .output()
+                .unwrap()
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        std::fs::write(&deadline, format!("{}\n", now + 3600)).unwrap();
+
+        stand_in("systemctl", "exit 0".into()); // the timer runs: nothing to do
+        assert!(run().status.success());
+        assert!(!armed.exists());
+
+        stand_in("systemctl", "exit 3".into()); // after a reboot: no timer
+        assert!(run().status.success());
+        let call = std::fs::read_to_string(&armed).unwrap();
+        let seconds: u64 = call
+            .split("--on-active=")
+            .nth(1)
+            .and_then(|rest| rest.split('s').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{call}"));
+        assert!((3590..=3600).contains(&seconds), "{call}");
+        assert!(call.contains("--unit=bakery-deadline"), "{call}");
     }
 
     #[test]

@@ -46,6 +46,11 @@ if ! command -v amazon-ssm-agent >/dev/null 2>&1 && [ ! -e /snap/amazon-ssm-agen
 fi
 "#;
 
+/// Where a Linux builder keeps its deadline (seconds since the epoch) across reboots.
+pub const LINUX_DEADLINE: &str = "/var/lib/bakery/deadline";
+/// The same on Windows, under `C:\ProgramData`.
+pub const WINDOWS_DEADLINE: &str = r"bakery\deadline";
+
 /// User data that powers the builder off after `lifetime`; with
 /// InstanceInitiatedShutdownBehavior=terminate, EC2 then terminates it. This is what
 /// removes a builder whose bakery died without cleaning up (kill -9, lost host).
@@ -55,7 +60,9 @@ pub fn dead_mans_switch(platform: Platform, bake_id: &str, lifetime: Duration) -
         Platform::Linux => format!(
             "#!/bin/sh\n\
              # bakery dead-man's switch for bake {bake_id}: power off after {seconds}s;\n\
-             # the instance is set to terminate on an OS-initiated shutdown.\n\
+             # the instance is set to terminate on an OS-initiated shutdown. A reboot ends\n\
+             # the timer: the deadline is kept for a step to set it again after one.\n\
+             mkdir -p /var/lib/bakery && echo $(( $(date +%s) + {seconds} )) > {LINUX_DEADLINE}\n\
              if command -v systemd-run >/dev/null 2>&1; then\n\
              \x20   systemd-run --unit=bakery-deadline --on-active={seconds}s /bin/systemctl poweroff\n\
              else\n\
@@ -65,7 +72,10 @@ pub fn dead_mans_switch(platform: Platform, bake_id: &str, lifetime: Duration) -
         Platform::Windows => format!(
             "<powershell>\n\
              # bakery dead-man's switch for bake {bake_id}: shut down after {seconds}s;\n\
-             # the instance is set to terminate on an OS-initiated shutdown.\n\
+             # the instance is set to terminate on an OS-initiated shutdown. A reboot ends\n\
+             # it: the deadline is kept for a step to set it again after one.\n\
+             New-Item -ItemType Directory -Force -Path $env:ProgramData\\bakery | Out-Null\n\
+             Set-Content -Path $env:ProgramData\\{WINDOWS_DEADLINE} -Value ([DateTimeOffset]::UtcNow.ToUnixTimeSeconds() + {seconds})\n\
              shutdown.exe /s /f /t {seconds} /c \"bakery: bake {bake_id} passed its deadline\"\n\
              </powershell>\n"
         ),
