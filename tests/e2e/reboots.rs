@@ -7,18 +7,11 @@
 
 use serde_json::json;
 
+use crate::bakery::Outcome;
 use crate::recipe::TestRecipe;
 use crate::support::Account;
 
-/// The builder of a finished bake, from its JSON result.
-fn builder_of(bake: &crate::bakery::Outcome) -> String {
-    bake.json()["builder_instance_id"]
-        .as_str()
-        .expect("the builder's id")
-        .to_string()
-}
-
-/// When the command whose text holds `marker` was requested.
+/// When the one command whose text holds `marker` was requested.
 async fn requested(aws: &Account, builder: &str, marker: &str) -> f64 {
     let sent = aws.commands_requested(builder).await;
     let matching: Vec<f64> = sent
@@ -28,6 +21,27 @@ async fn requested(aws: &Account, builder: &str, marker: &str) -> f64 {
         .collect();
     assert_eq!(matching.len(), 1, "one command runs {marker}: {sent:?}");
     matching[0]
+}
+
+/// What AWS holds after a bake whose builder rebooted once: that reboot, the command
+/// holding `next` sent only after it, the release's image, and the builder terminated.
+/// The builder's id.
+async fn rebooted_once_then(aws: &Account, bake: &Outcome, next: &str, image: &str) -> String {
+    bake.expect_code(0);
+    let result = bake.json();
+    let builder = result["builder_instance_id"].as_str().unwrap().to_string();
+    let reboots = aws.reboots(&builder);
+    assert_eq!(reboots.len(), 1, "one reboot of the builder: {reboots:?}");
+    let sent = requested(aws, &builder, next).await;
+    let ended = reboots[0].1;
+    assert!(
+        sent >= ended - 1.0,
+        "{next} sent at {sent}, before the reboot ended at {ended}"
+    );
+    let image_id = result["images"][0]["image_id"].as_str().unwrap();
+    assert_eq!(aws.image(image_id).await.name(), Some(image));
+    assert_eq!(aws.instance_state(&builder).await, "terminated");
+    builder
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -47,34 +61,22 @@ async fn reboot_after_a_step_reboots_the_builder_before_the_next_step() {
 
     let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
 
-    bake.expect_code(0);
     bake.expect_stderr("reboots the instance after it; the next step waits for SSM Agent");
-    let builder = builder_of(&bake);
-    let reboots = aws.reboots(&builder);
-    assert_eq!(reboots.len(), 1, "one reboot of the builder: {reboots:?}");
-    let next = requested(&aws, &builder, "echo after-the-reboot").await;
-    assert!(
-        next >= reboots[0].1 - 1.0,
-        "the next step was sent at {next}, before the reboot ended at {}",
-        reboots[0].1
-    );
-    let kernel = &bake.json()["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "recipe/kernel")
-        .cloned()
-        .expect("the step's record");
-    assert_eq!(kernel["reboots"], 1, "{kernel}");
+    let builder = rebooted_once_then(
+        &aws,
+        &bake,
+        "echo after-the-reboot",
+        "bakery/kernel/1.0.0/x86_64",
+    )
+    .await;
     // The step itself was sent once: the reboot was SSM Agent's, not a second send.
     requested(&aws, &builder, "dnf -y upgrade kernel").await;
-    let image_id = bake.json()["images"][0]["image_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let steps = bake.json()["steps"].as_array().unwrap().clone();
+    let kernel = steps.iter().find(|s| s["name"] == "recipe/kernel");
     assert_eq!(
-        aws.image(&image_id).await.name(),
-        Some("bakery/kernel/1.0.0/x86_64")
+        kernel.expect("the step's record")["reboots"],
+        1,
+        "{steps:?}"
     );
 }
 
@@ -94,23 +96,13 @@ async fn a_script_that_exits_194_is_run_again_after_the_reboot_it_asked_for() {
 
     let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
 
-    bake.expect_code(0);
-    let builder = builder_of(&bake);
-    let reboots = aws.reboots(&builder);
-    assert_eq!(reboots.len(), 1, "one reboot of the builder: {reboots:?}");
+    let builder = rebooted_once_then(
+        &aws,
+        &bake,
+        "echo after-the-reboot",
+        "bakery/updates/1.0.0/x86_64",
+    )
+    .await;
     // SSM Agent ran the step again: bakery sent it once.
     requested(&aws, &builder, "needs-restarting").await;
-    let next = requested(&aws, &builder, "echo after-the-reboot").await;
-    assert!(
-        next >= reboots[0].1 - 1.0,
-        "sent at {next}, before the reboot ended"
-    );
-    let image_id = bake.json()["images"][0]["image_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        aws.image(&image_id).await.name(),
-        Some("bakery/updates/1.0.0/x86_64")
-    );
 }

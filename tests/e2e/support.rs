@@ -630,48 +630,42 @@ impl Account {
     /// When each Run Command sent to an instance was requested (seconds since the
     /// epoch), with its script text.
     pub async fn commands_requested(&self, instance_id: &str) -> Vec<(f64, String)> {
-        let out = self
-            .ssm
-            .list_commands()
-            .instance_id(instance_id)
-            .send()
-            .await
-            .unwrap();
-        out.commands()
-            .iter()
-            .map(|c| {
-                let at = c.requested_date_time().expect("RequestedDateTime");
-                let script = c
-                    .parameters()
-                    .and_then(|p| p.get("commands"))
-                    .map(|v| v.join("\n"))
-                    .unwrap_or_default();
-                (at.as_secs_f64(), script)
-            })
-            .collect()
+        let listed = self.commands_listed(instance_id).await;
+        let at = |c: &aws_sdk_ssm::types::Command| {
+            c.requested_date_time()
+                .expect("RequestedDateTime")
+                .as_secs_f64()
+        };
+        listed.iter().map(|c| (at(c), script_of(c))).collect()
     }
 
     /// The script texts of the Run Commands sent to an instance, oldest first.
     pub async fn commands_sent_to(&self, instance_id: &str) -> Vec<(String, String)> {
+        let listed = self.commands_listed(instance_id).await;
+        let document =
+            |c: &aws_sdk_ssm::types::Command| c.document_name().unwrap_or_default().to_string();
+        listed.iter().map(|c| (document(c), script_of(c))).collect()
+    }
+
+    /// ListCommands of an instance.
+    async fn commands_listed(&self, instance_id: &str) -> Vec<aws_sdk_ssm::types::Command> {
         let out = self
             .ssm
             .list_commands()
             .instance_id(instance_id)
             .send()
-            .await
-            .unwrap();
-        out.commands()
-            .iter()
-            .map(|c| {
-                let script = c
-                    .parameters()
-                    .and_then(|p| p.get("commands"))
-                    .map(|v| v.join("\n"))
-                    .unwrap_or_default();
-                (c.document_name().unwrap_or_default().to_string(), script)
-            })
-            .collect()
+            .await;
+        out.unwrap().commands().to_vec()
     }
+}
+
+/// A Run Command's script text (its `commands` parameter, one line each).
+fn script_of(command: &aws_sdk_ssm::types::Command) -> String {
+    command
+        .parameters()
+        .and_then(|p| p.get("commands"))
+        .map(|v| v.join("\n"))
+        .unwrap_or_default()
 }
 
 pub fn base64_decode(text: &str) -> Vec<u8> {

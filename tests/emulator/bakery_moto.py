@@ -1151,6 +1151,8 @@ def _chosen_outcome(region: str, text: str) -> dict[str, Any]:
 REBOOT_EXIT_CODES = {"AWS-RunShellScript": 194, "AWS-RunPowerShellScript": 3010}
 # instance id -> [(monotonic start, monotonic end)] of the reboots SSM Agent made.
 REBOOTS: dict[str, list[tuple[float, float]]] = defaultdict(list)
+# The commands whose run now ends in a reboot: the only ones a reboot can come from.
+ASKING_REBOOT: list[Command] = []
 REBOOTS_LOCK = threading.Lock()
 
 
@@ -1179,14 +1181,16 @@ def _advance(command: Command) -> None:
             command.bakery_seconds = float(
                 command.bakery_outcome.get("seconds", SETTINGS.get(region, "command_seconds"))
             )
+        if not _asks_reboot(command, command.bakery_outcome) and command in ASKING_REBOOT:
+            ASKING_REBOOT.remove(command)
 
 
 def _rebooting(instance: Instance) -> bool:
     """Whether SSM Agent is rebooting the instance for a command, now."""
-    backend = ssm_backends[instance.ec2_backend.account_id][instance.region_name]
-    for command in list(backend._commands):
-        if instance.id in command.instance_ids:
-            _advance(command)
+    with REBOOTS_LOCK:
+        asking = [c for c in ASKING_REBOOT if instance.id in c.instance_ids]
+    for command in asking:
+        _advance(command)
     now = time.monotonic()
     with REBOOTS_LOCK:
         return any(start <= now < end for start, end in REBOOTS.get(instance.id, []))
@@ -1229,6 +1233,9 @@ def _send_command(self: SimpleSystemManagerBackend, **kwargs: Any) -> Command:
     command.bakery_started = time.monotonic()  # type: ignore[attr-defined]
     command.bakery_seconds = seconds  # type: ignore[attr-defined]
     command.bakery_region = self.region_name  # type: ignore[attr-defined]
+    if _asks_reboot(command, outcome):
+        with REBOOTS_LOCK:
+            ASKING_REBOOT.append(command)
     if seconds > 0:
         command.status = "InProgress"
     elif outcome["status"] != "Success":
@@ -1692,6 +1699,7 @@ class BakeryEmulator:
                 METER.clear()
                 with REBOOTS_LOCK:
                     REBOOTS.clear()
+                    ASKING_REBOOT.clear()
                 with self.calls_lock:
                     self.calls.clear()
                 return _json_response(start_response, "200 OK", {"reset": True})

@@ -29,6 +29,10 @@ pub async fn run(
     release: &Release,
     instance_id: &str,
 ) -> Result<()> {
+    if command.reboots.after {
+        let note = "reboots the instance after it; the next step waits for SSM Agent";
+        bake.info(command.step.clone(), note.to_string());
+    }
     let attempts = command.retries + 1;
     for attempt in 1..attempts {
         match run_once(bake, command, release, instance_id, attempt).await {
@@ -78,10 +82,6 @@ async fn run_once(
         comment: format!("bakery {step}{attempt_mark} {} {release}", bake.build().id),
         output: output_destination(bake, release),
     };
-    if command.reboots.after {
-        let note = "reboots the instance after it; the next step waits for SSM Agent";
-        bake.info(step.clone(), note.to_string());
-    }
     let command_id = send(bake, step, &script, instance_id).await?;
     bake.info(
         step.clone(),
