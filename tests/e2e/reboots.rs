@@ -52,7 +52,7 @@ async fn reboot_after_a_step_reboots_the_builder_before_the_next_step() {
     let asking = "bakery: rebooting the instance after this step";
     aws.emulate(json!({ "reboot_seconds": 3, "command_outcomes": [
         { "match": asking, "times": 1, "status": "Failed", "exit_code": 194 },
-        { "match": asking, "stdout": "bakery: the instance rebooted 1 times during this step\n" }
+        { "match": asking, "stdout": "bakery: reboots during this step: 1\n" }
     ] }));
     let recipe = TestRecipe::new("kernel")
         .step("kernel", "#!/bin/sh\ndnf -y upgrade kernel\n")
@@ -61,7 +61,7 @@ async fn reboot_after_a_step_reboots_the_builder_before_the_next_step() {
 
     let bake = aws.bakery().bake_json(recipe.path(), "1.0.0").run();
 
-    bake.expect_stderr("reboots the instance after it; the next step waits for SSM Agent");
+    bake.expect_stderr("the instance reboots after this step");
     let builder = rebooted_once_then(
         &aws,
         &bake,

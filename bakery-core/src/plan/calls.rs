@@ -34,7 +34,7 @@ impl BakePlan {
     /// The calls of a bake that fails or is interrupted: its cleanup, then the alert.
     pub fn aws_calls_on_failure(&self) -> Vec<String> {
         let mut calls = vec![
-            "ssm:CancelCommand (a command still running)".to_string(),
+            "ssm:CancelCommand (a command that outlived its timeout; an interrupted one ends with its instance)".to_string(),
             "ec2:TerminateInstances, ec2:DescribeInstances (builder and test instance, until \
              terminated)"
                 .to_string(),

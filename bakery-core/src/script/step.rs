@@ -60,7 +60,7 @@ pub const LINUX_REBOOT_STATE: &str = "/var/lib/bakery/reboots";
 pub const WINDOWS_REBOOT_STATE: &str = r"bakery\reboots";
 
 /// How the wrapper's last run says how many reboots the step had.
-const REBOOTED: &str = "bakery: the instance rebooted";
+const REBOOTED: &str = "bakery: reboots during this step:";
 
 /// How many times the instance rebooted during a step, as its wrapper's last run says
 /// in the step's output (0 when it says nothing).
@@ -91,6 +91,7 @@ pub fn step_command(platform: Platform, script: &str, inputs: StepInputs) -> Str
 fn shell_step(script: &str, inputs: StepInputs) -> String {
     let delimiter = heredoc_delimiter(script);
     let mut text = String::from("set -u\numask 077\n");
+    text.push_str(&shell_deadline_again());
     text.push_str(&shell_resumed(inputs.step));
     text.push_str("bakery_dir=$(mktemp -d /tmp/bakery-step.XXXXXX) || exit 1\n");
     text.push_str(&format!(
@@ -116,19 +117,26 @@ fn shell_step(script: &str, inputs: StepInputs) -> String {
     text
 }
 
-/// The start of a step's run after the reboot it asked for with `reboot = true`: the
-/// script is over, so the run ends there.
-fn shell_resumed(step: &Step) -> String {
-    let state = shell_quote(&format!("{LINUX_REBOOT_STATE}/{}", state_key(step)));
+/// The builder's dead-man's switch set again when a reboot ended its timer: for the
+/// time left until the deadline its user data kept.
+fn shell_deadline_again() -> String {
     format!(
         "if [ -r {LINUX_DEADLINE} ] && command -v systemd-run >/dev/null 2>&1 && \
          ! systemctl is-active --quiet bakery-deadline.timer; then\n\
          bakery_left=$(( $(cat {LINUX_DEADLINE}) - $(date +%s) ))\n\
          systemd-run --unit=bakery-deadline --on-active=$(( bakery_left > 60 ? bakery_left : 60 ))s \
-         /bin/systemctl poweroff >/dev/null 2>&1\nfi\n\
-         bakery_reboots={state}\n\
+         /bin/systemctl poweroff >/dev/null 2>&1\nfi\n"
+    )
+}
+
+/// The start of a step's run after the reboot it asked for with `reboot = true`: the
+/// script is over, so the run ends there.
+fn shell_resumed(step: &Step) -> String {
+    let state = shell_quote(&format!("{LINUX_REBOOT_STATE}/{}", state_key(step)));
+    format!(
+        "bakery_reboots={state}\n\
          if [ -e \"$bakery_reboots/after\" ]; then\n\
-         echo \"{REBOOTED} $(( $(cat \"$bakery_reboots/asked\" 2>/dev/null || echo 0) + 1 )) times during this step\"\n\
+         echo \"{REBOOTED} $(( $(cat \"$bakery_reboots/asked\" 2>/dev/null || echo 0) + 1 ))\"\n\
          rm -rf \"$bakery_reboots\"; rmdir {LINUX_REBOOT_STATE} 2>/dev/null\n\
          exit 0\nfi\n"
     )
@@ -157,7 +165,7 @@ fn shell_reboots(reboots: Reboots) -> String {
         ));
     }
     text.push_str(&format!(
-        "[ -e \"$bakery_reboots/asked\" ] && echo \"{REBOOTED} $(cat \"$bakery_reboots/asked\") times during this step\"\n\
+        "[ -e \"$bakery_reboots/asked\" ] && echo \"{REBOOTED} $(cat \"$bakery_reboots/asked\")\"\n\
          rm -rf \"$bakery_reboots\"; rmdir {LINUX_REBOOT_STATE} 2>/dev/null\nexit $bakery_status\n"
     ));
     text
@@ -210,6 +218,7 @@ fn powershell_step(script: &str, inputs: StepInputs) -> String {
     // The script travels base64-encoded: no quoting or here-string can be broken by it.
     let encoded = base64::engine::general_purpose::STANDARD.encode(script.as_bytes());
     let mut text = String::from("$ErrorActionPreference = 'Stop'\n");
+    text.push_str(&powershell_deadline_again());
     text.push_str(&powershell_resumed(inputs.step));
     text.push_str(
         "$bakeryDir = Join-Path $env:TEMP ('bakery-step-' + [guid]::NewGuid())\n\
@@ -239,20 +248,32 @@ fn powershell_step(script: &str, inputs: StepInputs) -> String {
     text
 }
 
-/// PowerShell's [`shell_resumed`].
-fn powershell_resumed(step: &Step) -> String {
-    let state = powershell_quote(&format!("{WINDOWS_REBOOT_STATE}\\{}", state_key(step)));
+/// PowerShell's [`shell_deadline_again`]: `shutdown /t` refuses a second shutdown
+/// while one is set, so it sets one only when a reboot ended the first.
+fn powershell_deadline_again() -> String {
     let deadline = powershell_quote(WINDOWS_DEADLINE);
     format!(
         "$bakeryDeadline = Join-Path $env:ProgramData {deadline}\n\
          if (Test-Path $bakeryDeadline) {{\n\
          $bakeryLeft = [int64](Get-Content $bakeryDeadline) - [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()\n\
          shutdown.exe /s /f /t ([Math]::Max(60, $bakeryLeft)) /c 'bakery: the builder passed its deadline' 2>&1 | Out-Null\n\
-         $global:LASTEXITCODE = 0\n}}\n\
-         $bakeryReboots = Join-Path $env:ProgramData {state}\n\
+         $global:LASTEXITCODE = 0\n}}\n"
+    )
+}
+
+/// Before a Windows step asks for a reboot: the dead-man's switch (a pending
+/// `shutdown /s`) off, for Windows refuses SSM Agent's `shutdown /r` while a shutdown
+/// is pending (error 1190); the step's run after the reboot sets the switch again.
+const WINDOWS_SWITCH_OFF: &str = "shutdown.exe /a 2>&1 | Out-Null\n";
+
+/// PowerShell's [`shell_resumed`].
+fn powershell_resumed(step: &Step) -> String {
+    let state = powershell_quote(&format!("{WINDOWS_REBOOT_STATE}\\{}", state_key(step)));
+    format!(
+        "$bakeryReboots = Join-Path $env:ProgramData {state}\n\
          if (Test-Path (Join-Path $bakeryReboots 'after')) {{\n\
          $bakeryAsked = 1 + [int](Get-Content -ErrorAction SilentlyContinue (Join-Path $bakeryReboots 'asked'))\n\
-         \"{REBOOTED} $bakeryAsked times during this step\"\n\
+         \"{REBOOTED} $bakeryAsked\"\n\
          Remove-Item -Recurse -Force $bakeryReboots\n\
          exit 0\n}}\n"
     )
@@ -271,6 +292,7 @@ fn powershell_reboots(reboots: Reboots) -> String {
          New-Item -ItemType Directory -Force -Path $bakeryReboots | Out-Null\n\
          Set-Content -Path (Join-Path $bakeryReboots 'asked') -Value $bakeryAsked\n\
          \"bakery: reboot $bakeryAsked of at most {most}, asked by the step (exit code {code}); the step runs again after it\"\n\
+         {WINDOWS_SWITCH_OFF}\
          exit {code}\n}}\n"
     );
     if reboots.after {
@@ -279,12 +301,13 @@ fn powershell_reboots(reboots: Reboots) -> String {
              New-Item -ItemType Directory -Force -Path $bakeryReboots | Out-Null\n\
              Set-Content -Path (Join-Path $bakeryReboots 'after') -Value ''\n\
              'bakery: rebooting the instance after this step (reboot = true)'\n\
+             {WINDOWS_SWITCH_OFF}\
              exit {code}\n}}\n"
         ));
     }
     text.push_str(&format!(
         "$bakeryAsked = [int](Get-Content -ErrorAction SilentlyContinue (Join-Path $bakeryReboots 'asked'))\n\
-         if ($bakeryAsked) {{ \"{REBOOTED} $bakeryAsked times during this step\" }}\n\
+         if ($bakeryAsked) {{ \"{REBOOTED} $bakeryAsked\" }}\n\
          Remove-Item -Recurse -Force -ErrorAction SilentlyContinue $bakeryReboots\n\
          exit $bakeryStatus\n"
     ));
@@ -461,7 +484,15 @@ mod tests {
         for inputs in [with_reboots(true, 5), with_reboots(false, 0)] {
             let text = step_command(Platform::Windows, "Write-Output 'hi'\n", inputs);
             assert_eq!(syntax_errors(&text), [], "{text}");
-            assert!(text.contains("exit 3010"));
+            // SSM Agent's reboot is refused while the dead-man's switch is pending.
+            let lines: Vec<&str> = text.lines().collect();
+            let asks: Vec<usize> = (1..lines.len())
+                .filter(|&i| lines[i] == "exit 3010")
+                .collect();
+            assert!(!asks.is_empty());
+            for i in asks {
+                assert_eq!(lines[i - 1], "shutdown.exe /a 2>&1 | Out-Null", "{text}");
+            }
         }
     }
 

@@ -30,7 +30,7 @@ pub async fn run(
     instance_id: &str,
 ) -> Result<()> {
     if command.reboots.after {
-        let note = "reboots the instance after it; the next step waits for SSM Agent";
+        let note = "the instance reboots after this step";
         bake.info(command.step.clone(), note.to_string());
     }
     let attempts = command.retries + 1;
